@@ -1,0 +1,1 @@
+"""servicelab: hands-on labs and a behaviour-probing grader for Kubernetes Services."""

@@ -1,0 +1,13 @@
+"""The container images the labs use.
+
+Learners' machines pull these names from their registries. Machines without a registry get
+images built from source under the same names (`nox -s offline-images`): the offline busybox is
+Debian's busybox-static and the offline agnhost is built from the k8s.io/kubernetes module, so
+the tag there names the interface the labs rely on (sh, wget, nslookup, nc; `netexec` with
+/hostname and /clientip), not a byte-identical upstream build.
+"""
+
+BUSYBOX = "docker.io/library/busybox:1.36.1"
+AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+
+LAB_IMAGES = (BUSYBOX, AGNHOST)
