@@ -1,0 +1,1 @@
+"""Bringing the lab cluster up, reporting on it, and taking it down (kind + MetalLB + Traefik)."""

@@ -1,0 +1,44 @@
+"""The AKS Service annotations, made to work on kind (fixtures/aks/annotations.yaml).
+
+The translation is a MutatingAdmissionPolicy, so it needs no image. It is verified the way a
+learner would hit it: a server-side dry-run of an annotated Service must come back with the
+MetalLB annotation set (policies become active a moment after they are created).
+"""
+
+from __future__ import annotations
+
+import json
+
+from grader._kube import Kube, KubeError
+from grader._wait import wait_for
+from grader.cluster.sources import fixture
+
+_PROBE_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {
+        "name": "servicelab-aks-policy-probe",
+        "namespace": "default",
+        "annotations": {
+            "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+            "service.beta.kubernetes.io/azure-load-balancer-ipv4": "192.0.2.10",
+        },
+    },
+    "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+}
+_EXPECTED = {"metallb.io/address-pool": "internal", "metallb.io/loadBalancerIPs": "192.0.2.10"}
+
+
+def install(kube: Kube) -> None:
+    kube.apply(fixture("aks/annotations.yaml"))
+    wait_for(lambda: _translated(kube), what="AKS annotation translation active", timeout_s=60)
+
+
+def _translated(kube: Kube) -> tuple[bool | None, str]:
+    try:
+        objs = kube.apply(json.dumps(_PROBE_SERVICE), dry_run=True)
+    except KubeError as err:
+        return None, str(err)[:200]
+    annotations = objs[0].get("metadata", {}).get("annotations", {}) if objs else {}
+    missing = {k: v for k, v in _EXPECTED.items() if annotations.get(k) != v}
+    return (None, f"dry-run Service lacks {missing}") if missing else (True, "translated")

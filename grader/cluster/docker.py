@@ -1,0 +1,82 @@
+"""Docker, as the lab cluster needs it: the kind network, our helper containers, images."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE
+from grader._run import RunError, run
+
+KIND_NETWORK = "kind"
+_DOCKER_FIX = ("start Docker (Docker Desktop, or 'sudo systemctl start docker'); "
+               "on CI machines: tools/docker-engine/ensure-docker")
+
+
+def engine_answers() -> tuple[bool, str]:
+    try:
+        result = run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=20, check=False)
+    except RunError:
+        return False, "docker did not answer within 20s"
+    if result.code != 0:
+        return False, (result.stderr.strip().splitlines() or ["no answer"])[-1]
+    return True, result.stdout.strip()
+
+
+def docker_fix() -> str:
+    return _DOCKER_FIX
+
+
+def inspect(kind: str, name: str) -> dict[str, Any] | None:
+    result = run(["docker", kind, "inspect", name], timeout=30, check=False)
+    if result.code != 0:
+        return None
+    data: list[dict[str, Any]] = json.loads(result.stdout)
+    return data[0] if data else None
+
+
+def kind_ipv4_subnet() -> str | None:
+    network = inspect("network", KIND_NETWORK)
+    if network is None:
+        return None
+    for config in network.get("IPAM", {}).get("Config") or []:
+        subnet = str(config.get("Subnet", ""))
+        if subnet and ":" not in subnet:
+            return subnet
+    return None
+
+
+def container_state(name: str) -> dict[str, Any] | None:
+    container = inspect("container", name)
+    return None if container is None else container
+
+
+def container_is_ours(container: dict[str, Any]) -> bool:
+    labels = container.get("Config", {}).get("Labels") or {}
+    return bool(labels.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE)
+
+
+def container_ip(container: dict[str, Any], network: str = KIND_NETWORK) -> str | None:
+    settings = container.get("NetworkSettings", {}).get("Networks", {}).get(network) or {}
+    ip = settings.get("IPAddress")
+    return str(ip) if ip else None
+
+
+def has_image(ref: str) -> bool:
+    return inspect("image", ref) is not None
+
+
+def pull(ref: str) -> None:
+    run(["docker", "pull", ref], timeout=600)
+
+
+def run_container(name: str, image: str, args: list[str], *, aliases: tuple[str, ...] = ()) -> None:
+    argv = ["docker", "run", "-d", "--name", name, "--network", KIND_NETWORK, "--restart", "unless-stopped",
+            "--label", f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"]
+    for alias in aliases:
+        argv += ["--network-alias", alias]
+    run([*argv, image, *args], timeout=120)
+
+
+def remove_container(name: str) -> None:
+    run(["docker", "rm", "-f", name], timeout=60, check=False)

@@ -1,0 +1,49 @@
+"""MetalLB: the stand-in for the Azure Load Balancer (pools `public` and `internal`, L2 mode)."""
+
+from __future__ import annotations
+
+from grader._kube import Kube, KubeError
+from grader._wait import wait_for
+from grader.cluster.net import LabAddresses
+from grader.cluster.readiness import rollout_ready
+from grader.cluster.sources import fixture, upstream_manifest
+
+NAMESPACE = "metallb-system"
+
+
+def install(kube: Kube, addresses: LabAddresses) -> None:
+    kube.apply(upstream_manifest("metallb"))
+    wait_for(lambda: rollout_ready(kube, NAMESPACE, "deployment", "controller"),
+             what="MetalLB controller ready", timeout_s=240)
+    wait_for(lambda: rollout_ready(kube, NAMESPACE, "daemonset", "speaker"),
+             what="MetalLB speakers ready", timeout_s=240)
+    pools = fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range,
+                    INTERNAL_RANGE=addresses.internal_range)
+    # The validating webhook answers a little after the controller reports ready: a server-side
+    # dry-run goes through the webhook, so poll it before applying for real.
+    wait_for(lambda: _webhook_accepts(kube, pools), what="MetalLB webhook answering", timeout_s=120)
+    kube.apply(pools)
+
+
+def _webhook_accepts(kube: Kube, pools: str) -> tuple[bool | None, str]:
+    try:
+        kube.apply(pools, dry_run=True)
+    except KubeError as err:
+        return None, str(err).splitlines()[-1][:200]
+    return True, "accepted"
+
+
+def pool_usage(kube: Kube) -> dict[str, list[str]]:
+    """Pool name -> the LoadBalancer addresses handed out from it (with the Service that holds each)."""
+    usage: dict[str, list[str]] = {}
+    for pool in kube.list("ipaddresspools.metallb.io", NAMESPACE):
+        usage[pool["metadata"]["name"]] = []
+    for svc in kube.list("services", all_namespaces=True):
+        if svc.get("spec", {}).get("type") != "LoadBalancer":
+            continue
+        pool = svc["metadata"].get("annotations", {}).get("metallb.io/ip-allocated-from-pool")
+        for ingress in svc.get("status", {}).get("loadBalancer", {}).get("ingress") or []:
+            ip = ingress.get("ip")
+            if pool and ip:
+                usage.setdefault(pool, []).append(f"{ip} ({svc['metadata']['namespace']}/{svc['metadata']['name']})")
+    return usage

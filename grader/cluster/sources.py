@@ -1,0 +1,43 @@
+"""Where install manifests come from: the offline build's cache, else a pinned upstream URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from grader.cluster import versions
+from grader.cluster.tools import SetupError, offline_build, user_cache
+
+_URLS = {
+    "metallb": (versions.METALLB, versions.METALLB_MANIFEST_URL),
+    "gateway-api": (versions.GATEWAY_API, versions.GATEWAY_API_MANIFEST_URL),
+}
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def upstream_manifest(key: str) -> str:
+    build = offline_build()
+    if build and key in build.manifests and build.manifests[key].is_file():
+        return build.manifests[key].read_text()
+    version, url = _URLS[key]
+    cached = user_cache() / "manifests" / f"{key}-{version}.yaml"
+    if cached.is_file():
+        return cached.read_text()
+    try:
+        response = requests.get(url, timeout=60)
+        response.raise_for_status()
+    except requests.RequestException as err:
+        raise SetupError(f"cannot download the {key} {version} manifest ({err}); without internet, run "
+                         "'nox -s offline-images' first") from err
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(response.text)
+    return response.text
+
+
+def fixture(relative: str, **values: str) -> str:
+    """A file from fixtures/ with ${NAME} placeholders filled in."""
+    text = (FIXTURES / relative).read_text()
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    return text

@@ -1,0 +1,87 @@
+"""`servicelab status`: nodes, pools and their used IPs, controllers, images, outside containers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader import images
+from grader._kube import Kube, KubeError, KubeUnreachable
+from grader.cluster import docker, metallb, traefik, vantage
+from grader.cluster.kindcli import Kind
+from grader.cluster.readiness import rollout_ready
+from grader.cluster.up import node_has_image
+
+CONTROLLERS = (
+    ("kube-system", "deployment", "coredns"),
+    (metallb.NAMESPACE, "deployment", "controller"),
+    (metallb.NAMESPACE, "daemonset", "speaker"),
+    (traefik.NAMESPACE, "deployment", "traefik"),
+)
+
+
+@dataclass
+class Status:
+    exists: bool
+    nodes: list[str] = field(default_factory=list)
+    pools: dict[str, list[str]] = field(default_factory=dict)
+    controllers: list[tuple[str, bool]] = field(default_factory=list)
+    images: list[tuple[str, str, bool]] = field(default_factory=list)
+    containers: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return self.exists and not self.problems
+
+
+def collect(kind: Kind) -> Status:
+    if not kind.exists():
+        return Status(exists=False, problems=[f"no kind cluster '{kind.name}': run 'servicelab up'"])
+    status = Status(exists=True)
+    kube = Kube(context=kind.context)
+    try:
+        for node in kube.list("nodes"):
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+            ip = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), "?")
+            status.nodes.append(f"{node['metadata']['name']} {ip} {'Ready' if ready else 'NotReady'}")
+            if not ready:
+                status.problems.append(f"node {node['metadata']['name']} is not Ready")
+        for namespace, kind_name, name in CONTROLLERS:
+            ok, state = rollout_ready(kube, namespace, kind_name, name)
+            status.controllers.append((state, bool(ok)))
+            if not ok:
+                status.problems.append(state)
+        status.pools = metallb.pool_usage(kube)
+    except (KubeError, KubeUnreachable) as err:
+        status.problems.append(f"the API server does not answer properly: {err}")
+    for container in kind.node_containers():
+        for image in images.LAB_IMAGES:
+            present = node_has_image(container, image)
+            status.images.append((container, image, present))
+            if not present:
+                status.problems.append(f"{image} missing on {container}")
+    for name in (vantage.OUTSIDE, vantage.PARTNER):
+        info = docker.container_state(name)
+        running = bool(info and info.get("State", {}).get("Running"))
+        status.containers.append((name, f"running at {docker.container_ip(info)}" if info and running else "absent"))
+        if not running:
+            status.problems.append(f"container {name} is not running: 'servicelab up' starts it")
+    return status
+
+
+def render(status: Status) -> str:
+    lines = []
+    if status.nodes:
+        lines += ["Nodes:"] + [f"  {n}" for n in status.nodes]
+    if status.pools:
+        lines.append("MetalLB pools:")
+        lines += [f"  {pool}: {', '.join(ips) if ips else 'no addresses in use'}" for pool, ips in status.pools.items()]
+    if status.controllers:
+        lines += ["Controllers:"] + [f"  {'ok ' if ok else 'NOT'} {state}" for state, ok in status.controllers]
+    if status.images:
+        lines.append("Lab images:")
+        lines += [f"  {'ok ' if ok else 'NOT'} {image} on {node}" for node, image, ok in status.images]
+    if status.containers:
+        lines += ["Outside containers:"] + [f"  {name}: {state}" for name, state in status.containers]
+    lines += ["Problems:"] + [f"  - {p}" for p in status.problems] if status.problems else ["All healthy."]
+    return "\n".join(lines)

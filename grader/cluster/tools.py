@@ -1,0 +1,92 @@
+"""Finding kind and kubectl: PATH, then the offline build's cache, then (kind only) a verified download."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from grader.cluster import versions
+
+
+class SetupError(RuntimeError):
+    """The environment is not ready for the lab cluster; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class OfflineBuild:
+    """What `nox -s offline-images` produced (read from its record in the build cache)."""
+
+    node_image: str
+    images: list[str]
+    bin_dir: Path
+    manifests: dict[str, Path]
+
+
+def build_cache() -> Path:
+    default = "/var/cache/servicelab-build" if os.geteuid() == 0 else "~/.cache/servicelab-build"
+    return Path(os.environ.get("SERVICELAB_BUILD_CACHE", default)).expanduser()
+
+
+def user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "servicelab"
+
+
+def offline_build() -> OfflineBuild | None:
+    record = build_cache() / f"offline-{versions.OFFLINE_RECIPE}.json"
+    if not record.is_file():
+        return None
+    data = json.loads(record.read_text())
+    return OfflineBuild(
+        node_image=data["node_image"],
+        images=list(data["images"]),
+        bin_dir=Path(data["bin_dir"]),
+        manifests={key: Path(value) for key, value in data["manifests"].items()},
+    )
+
+
+def prefer_offline_bin() -> None:
+    """Put the offline build's kind/kubectl first on PATH: they match the cluster's version."""
+    build = offline_build()
+    if build and build.bin_dir.is_dir() and str(build.bin_dir) not in os.environ.get("PATH", ""):
+        os.environ["PATH"] = f"{build.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def find_kind(allow_download: bool = True) -> str:
+    prefer_offline_bin()
+    found = shutil.which("kind")
+    if found:
+        return found
+    cached = user_cache() / "bin" / f"kind-{versions.KIND}"
+    if cached.is_file():
+        return str(cached)
+    if allow_download:
+        return str(_download_kind(cached))
+    raise SetupError(f"kind not found: install kind {versions.KIND} (https://kind.sigs.k8s.io) "
+                     "or build it offline with 'nox -s offline-images'")
+
+
+def _download_kind(target: Path) -> Path:
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        raise SetupError(f"kind not found: install kind {versions.KIND} for your platform (https://kind.sigs.k8s.io)")
+    try:
+        expected = requests.get(versions.KIND_RELEASE_URL + ".sha256sum", timeout=30).text.split()[0]
+        binary = requests.get(versions.KIND_RELEASE_URL, timeout=120).content
+    except requests.RequestException as err:
+        raise SetupError(f"kind not found and the download failed ({err}): install kind {versions.KIND} "
+                         "yourself, or build it offline with 'nox -s offline-images'") from err
+    actual = hashlib.sha256(binary).hexdigest()
+    if actual != expected:
+        raise SetupError(f"downloaded kind has sha256 {actual}, the release says {expected}: not installed")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(binary)
+    partial.chmod(0o755)
+    partial.rename(target)
+    return target

@@ -1,0 +1,168 @@
+"""`servicelab up`: an ordered list of actions; a failure deletes what this run made unless --retain.
+
+Every action is idempotent, so a second `up` on a running cluster checks each piece and is quick.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grader import images
+from grader._kube import Kube
+from grader._run import run
+from grader._wait import wait_for
+from grader.cluster import aks, docker, metallb, traefik, vantage, versions
+from grader.cluster.kindcli import Kind
+from grader.cluster.net import LabAddresses, lab_addresses
+from grader.cluster.preflight import check as preflight
+from grader.cluster.readiness import nodes_ready, rollout_ready
+from grader.cluster.sources import FIXTURES
+from grader.cluster.tools import SetupError, offline_build
+
+NODE_COUNT = 3
+
+
+@dataclass
+class UpOptions:
+    name: str = "servicelab"
+    node_image: str | None = None
+    retain: bool = False
+    say: Callable[[str], None] = print
+
+
+@dataclass
+class UpState:
+    """What this run created (for rollback) and learned (for the summary)."""
+
+    kind: Kind | None = None
+    kube: Kube | None = None
+    created_cluster: bool = False
+    created_containers: list[str] = field(default_factory=list)
+    addresses: LabAddresses | None = None
+    traefik_ip: str = ""
+    node_image: str = ""
+
+
+def node_image(requested: str | None) -> str:
+    if requested:
+        return requested
+    build = offline_build()
+    if build and docker.has_image(build.node_image):
+        return build.node_image
+    return versions.ONLINE_NODE_IMAGE
+
+
+def kind_config(name: str) -> str:
+    text = (FIXTURES / "kind-config.yaml").read_text()
+    return text.replace("name: servicelab\n", f"name: {name}\n", 1)
+
+
+def _create_cluster(opts: UpOptions, state: UpState) -> str:
+    pre = preflight()
+    state.kind = Kind(pre.kind_binary, opts.name)
+    for note in pre.notes:
+        opts.say(f"      note: {note}")
+    state.node_image = node_image(opts.node_image)
+    if state.kind.exists():
+        state.kube = Kube(context=state.kind.context)
+        return f"cluster '{opts.name}' exists: reusing it"
+    state.kind.create(state.node_image, kind_config(opts.name))
+    state.created_cluster = True
+    state.kube = Kube(context=state.kind.context)
+    return f"created with {state.node_image} (kind {pre.kind_binary})"
+
+
+def _nodes_ready(opts: UpOptions, state: UpState) -> str:
+    kube = state.kube
+    assert kube is not None
+    ready = wait_for(lambda: nodes_ready(kube, NODE_COUNT), what="nodes Ready", timeout_s=300)
+    wait_for(lambda: rollout_ready(kube, "kube-system", "deployment", "coredns"), what="CoreDNS ready", timeout_s=180)
+    return f"{len(ready)} nodes Ready: {', '.join(ready)}"
+
+
+def _vantage_containers(opts: UpOptions, state: UpState) -> str:
+    for name in (vantage.OUTSIDE, vantage.PARTNER):
+        if vantage.ensure(name):
+            state.created_containers.append(name)
+    return f"{vantage.OUTSIDE} and {vantage.PARTNER} ({vantage.PARTNER_HOST}) on network '{docker.KIND_NETWORK}'"
+
+
+def _lab_images(opts: UpOptions, state: UpState) -> str:
+    assert state.kind is not None
+    loaded = []
+    for image in images.LAB_IMAGES:
+        missing = [node for node in state.kind.node_containers() if not node_has_image(node, image)]
+        if missing:
+            if not docker.has_image(image):
+                docker.pull(image)
+            state.kind.load_image(image)
+            loaded.append(image)
+    return f"loaded {', '.join(loaded)}" if loaded else "present on every node"
+
+
+def node_has_image(node: str, image: str) -> bool:
+    return run(["docker", "exec", node, "crictl", "inspecti", image], timeout=60, check=False).code == 0
+
+
+def _metallb(opts: UpOptions, state: UpState) -> str:
+    assert state.kube is not None
+    subnet = docker.kind_ipv4_subnet()
+    if subnet is None:
+        raise SetupError(f"docker network '{docker.KIND_NETWORK}' has no IPv4 subnet")
+    state.addresses = lab_addresses(subnet)
+    metallb.install(state.kube, state.addresses)
+    return f"{versions.METALLB}: public {state.addresses.public_range}, internal {state.addresses.internal_range}"
+
+
+def _aks(opts: UpOptions, state: UpState) -> str:
+    assert state.kube is not None
+    aks.install(state.kube)
+    return "azure-load-balancer-internal -> pool internal; azure-load-balancer-ipv4 -> that address"
+
+
+def _traefik(opts: UpOptions, state: UpState) -> str:
+    assert state.kube is not None
+    state.traefik_ip = traefik.install(state.kube)
+    return f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClass traefik; Gateway traefik/lab-gateway)"
+
+
+ACTIONS: list[tuple[str, Callable[[UpOptions, UpState], str]]] = [
+    ("Cluster (kind)", _create_cluster),
+    ("Nodes ready", _nodes_ready),
+    ("Outside containers", _vantage_containers),
+    ("Lab images on nodes", _lab_images),
+    ("MetalLB (Azure Load Balancer stand-in)", _metallb),
+    ("AKS annotations", _aks),
+    ("Traefik (Ingress + Gateway API)", _traefik),
+]
+
+
+def up(opts: UpOptions) -> UpState:
+    state = UpState()
+    started = time.monotonic()
+    for index, (title, action) in enumerate(ACTIONS, 1):
+        opts.say(f"[{index}/{len(ACTIONS)}] {title} ...")
+        step_started = time.monotonic()
+        try:
+            detail = action(opts, state)
+        except BaseException:
+            _rollback(opts, state)
+            raise
+        opts.say(f"      {detail} ({time.monotonic() - step_started:.1f}s)")
+    context = state.kind.context if state.kind else ""
+    opts.say(f"Lab cluster '{opts.name}' is up ({time.monotonic() - started:.1f}s); kube context {context}")
+    return state
+
+
+def _rollback(opts: UpOptions, state: UpState) -> None:
+    if opts.retain:
+        opts.say("      failed: keeping what was made (--retain)")
+        return
+    for name in state.created_containers:
+        docker.remove_container(name)
+    if state.created_cluster and state.kind is not None:
+        opts.say(f"      failed: deleting cluster '{opts.name}' made by this run (use --retain to keep it)")
+        state.kind.delete()
+

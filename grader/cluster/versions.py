@@ -1,0 +1,24 @@
+"""Pinned versions of everything the lab cluster runs; tools/offline-images builds the same ones.
+
+Kubernetes v1.36 is the newest whose components build and run here (cgroup v1 hosts need
+`failCgroupV1: false`, set in fixtures/kind-config.yaml); MutatingAdmissionPolicy is GA in it,
+which is how the AKS annotations are translated for MetalLB without an extra controller.
+"""
+
+KUBERNETES = "v1.36.3"
+KIND = "v0.33.0"
+METALLB = "v0.15.2"
+# Traefik 3.7's module needs a nested module its zip lacks; 3.6 builds from the published module.
+TRAEFIK = "v3.6.12"
+GATEWAY_API = "v1.4.0"  # what Traefik v3.6.12 implements
+OFFLINE_RECIPE = "r1"
+
+ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"
+TRAEFIK_IMAGE = f"docker.io/library/traefik:{TRAEFIK}"
+METALLB_MANIFEST_URL = (
+    f"https://raw.githubusercontent.com/metallb/metallb/{METALLB}/config/manifests/metallb-native.yaml"
+)
+GATEWAY_API_MANIFEST_URL = (
+    f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API}/standard-install.yaml"
+)
+KIND_RELEASE_URL = f"https://kind.sigs.k8s.io/dl/{KIND}/kind-linux-amd64"
