@@ -14,6 +14,7 @@ from typing import Any
 from grader._run import Result, RunError, run
 
 Obj = dict[str, Any]
+ObjList = list[Obj]  # module-level alias: inside Kube, `list` names the method
 
 # Every object servicelab creates carries these labels, and it deletes only objects that do.
 MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
@@ -93,7 +94,7 @@ class Kube:
         items: list[Obj] = json.loads(self.kubectl(args).stdout).get("items", [])
         return items
 
-    def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> list[Obj]:
+    def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> ObjList:
         """Server-side apply YAML/JSON text; returns the objects as the API stored (or would store) them."""
         args = ["apply", "--server-side", "--force-conflicts", "--field-manager=servicelab", "-o", "json", "-f", "-"]
         if dry_run:
@@ -124,6 +125,13 @@ class Kube:
             return run(argv, timeout=timeout, check=False)
         except RunError as err:
             raise KubeUnreachable(f"exec in {namespace}/{pod} hung past {timeout:.0f}s") from err
+
+    def delete_all(self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False,
+                   timeout: float = 120.0) -> None:
+        """Delete every object of a kind in a namespace (optionally only those matching selector)."""
+        args = ["delete", kind, "-n", namespace, "--ignore-not-found", f"--wait={str(wait).lower()}"]
+        args += ["-l", selector] if selector else ["--all"]
+        self.kubectl(args, timeout=timeout)
 
     def server_version(self) -> str:
         data = json.loads(self.kubectl(["version", "-o", "json"]).stdout)

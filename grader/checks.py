@@ -1,0 +1,212 @@
+"""What a check sees: the `lab` fixture, a LabContext for one lab in one namespace.
+
+    @pytest.mark.check(points=2, title="Service answers on its ClusterIP")
+    def test_clusterip(lab: LabContext) -> None:
+        svc = lab.service("web")
+        lab.wait_ready_endpoints(svc, count=3)
+        lab.probe.http_get(svc.url("/hostname")).must_succeed(hint="...")
+
+See docs/WRITING_CHECKS.md for the whole API.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from grader._kube import Kube, KubeError, KubeUnreachable, Obj
+from grader.diagnose import endpoints_diagnosis, lb_pending_diagnosis, matches, pod_ready, port_mismatch
+from grader.facts import ClusterFacts, Node
+from grader.probes.base import Vantage
+from grader.probes.matrix import Matrix
+from grader.services import Service
+from grader.verdicts import EnvError, Fail, NotApplicable
+
+__all__ = ["Endpoints", "LabContext", "Service"]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    ready: int
+    addresses: list[str]
+    pod_names: list[str]  # the backends' pod names: what agnhost's /hostname answers
+
+
+@dataclass
+class LabContext:
+    namespace: str
+    kube: Kube
+    facts: ClusterFacts
+    probe: Vantage
+    other_probe: Vantage
+    outside: Vantage
+    host: Vantage
+    matrix: Matrix = field(default_factory=Matrix)
+    ready_timeout_s: float = 60.0
+    _services: dict[str, Service] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for vantage in self.vantages:
+            vantage.attach(self.matrix)
+            vantage.recorder.diagnose = self._diagnose_port
+        for node in self.facts.nodes:
+            self.matrix.name_target(node.internal_ip, f"node {node.name}")
+
+    @property
+    def vantages(self) -> list[Vantage]:
+        return [self.probe, self.other_probe, self.outside, self.host]
+
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self.facts.nodes)
+
+    @property
+    def worker_nodes(self) -> list[Node]:
+        return [n for n in self.facts.nodes if not n.control_plane] or list(self.facts.nodes)
+
+    # --- verdict helpers -------------------------------------------------------------------------
+    def fail(self, hint: str, detail: str = "") -> NoReturn:
+        raise Fail(hint, detail)
+
+    def expect(self, condition: bool, hint: str, detail: str = "") -> None:
+        if not condition:
+            raise Fail(hint, detail)
+
+    def not_applicable(self, reason: str) -> NoReturn:
+        raise NotApplicable(reason)
+
+    # --- objects ---------------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Obj | None:
+        try:
+            return self.kube.get(kind, name, self.namespace)
+        except KubeUnreachable as err:
+            raise EnvError(f"the cluster does not answer: {err}") from err
+        except KubeError as err:
+            raise EnvError(f"cannot read {kind}/{name}: {err}") from err
+
+    def require(self, kind: str, name: str, hint: str | None = None) -> Obj:
+        obj = self.get(kind, name)
+        if obj is None:
+            raise Fail(hint or f"There is no {kind} '{name}' in namespace {self.namespace}.")
+        return obj
+
+    def objects(self, kind: str, selector: str | None = None) -> list[Obj]:
+        try:
+            return self.kube.list(kind, self.namespace, selector)
+        except KubeUnreachable as err:
+            raise EnvError(f"the cluster does not answer: {err}") from err
+        except KubeError as err:
+            raise EnvError(f"cannot list {kind}: {err}") from err
+
+    def service(self, name: str, hint: str | None = None) -> Service:
+        """The Service `name` (fresh from the API); FAIL with hint if it does not exist."""
+        obj = self.get("service", name)
+        if obj is None:
+            others = [s["metadata"]["name"] for s in self.objects("services")]
+            raise Fail(hint or f"There is no Service '{name}' in namespace {self.namespace}"
+                       + (f" (Services there: {', '.join(others)})." if others else "."))
+        svc = Service.from_obj(obj)
+        self._services[name] = svc
+        self._name_targets(svc)
+        return svc
+
+    def _name_targets(self, svc: Service) -> None:
+        if svc.cluster_ip:
+            self.matrix.name_target(svc.cluster_ip, f"{svc.name} ClusterIP")
+        for ip in svc.lb_ips:
+            self.matrix.name_target(ip, f"{svc.name} LB")
+        self.matrix.name_target(svc.dns, f"{svc.name} DNS")
+        self.matrix.name_target(f"{svc.name}.{svc.namespace}", f"{svc.name} DNS")
+        for port in svc.ports:
+            if port.node_port:
+                for node in self.facts.nodes:
+                    self.matrix.name_target(f"{node.internal_ip}:{port.node_port}",
+                                            f"{svc.name} NodePort @{node.name}")
+
+    # --- waits -----------------------------------------------------------------------------------
+    def wait_ready_endpoints(self, svc: Service | str, count: int = 1, *, timeout_s: float | None = None,
+                             hint: str | None = None) -> Endpoints:
+        """Poll the Service's EndpointSlices until `count` endpoints are ready; FAIL with a diagnosis if not."""
+        svc = self.service(svc) if isinstance(svc, str) else svc
+        deadline = time.monotonic() + (timeout_s or self.ready_timeout_s)
+        steady_since: float | None = None
+        delay = 0.2
+        while True:
+            eps = self._ready_endpoints(svc.name)
+            if eps.ready >= count:
+                return eps
+            pods = self.objects("pods")
+            # settled and hopeless: every pod ready, none selected (or selected but not endpoints) for 3 s
+            settled = bool(pods) and all(pod_ready(p) for p in pods)
+            hopeless = settled and (not any(matches(svc.selector, _labels(p)) for p in pods)
+                                    or bool(port_mismatch(svc, [p for p in pods if matches(svc.selector, _labels(p))])))
+            now = time.monotonic()
+            steady_since = (steady_since or now) if hopeless or not svc.selector else None
+            if now >= deadline or (steady_since is not None and now - steady_since >= 3.0):
+                why = endpoints_diagnosis(svc, pods, eps.ready, count)
+                raise Fail(f"{hint} {why}" if hint else why,
+                           detail=f"last seen: {eps.ready} ready endpoint(s) of {count} wanted")
+            time.sleep(min(delay, max(0.0, deadline - now)))  # deadline poll
+            delay = min(delay * 2, 1.0)
+            svc = self.service(svc.name)
+
+    def _ready_endpoints(self, name: str) -> Endpoints:
+        slices = self.objects("endpointslices", selector=f"kubernetes.io/service-name={name}")
+        addresses: list[str] = []
+        pods: list[str] = []
+        for sl in slices:
+            for ep in sl.get("endpoints", []) or []:
+                if ep.get("conditions", {}).get("ready", True) is False:
+                    continue
+                for addr in ep.get("addresses", []):
+                    if addr not in addresses:
+                        addresses.append(addr)
+                        ref = ep.get("targetRef") or {}
+                        if ref.get("kind") == "Pod":
+                            pods.append(ref.get("name", ""))
+        return Endpoints(len(addresses), addresses, pods)
+
+    def wait_load_balancer(self, svc: Service | str, *, timeout_s: float = 45.0, hint: str | None = None) -> Service:
+        """Poll until the Service has a load-balancer address; FAIL (or ENV-ERROR) with why it is pending."""
+        name = svc if isinstance(svc, str) else svc.name
+        deadline = time.monotonic() + timeout_s
+        delay = 0.2
+        while True:
+            current = self.service(name)
+            if current.lb_ips or current.type != "LoadBalancer":
+                if current.lb_ips:
+                    return current
+                break
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
+            delay = min(delay * 2, 2.0)
+        why, env = lb_pending_diagnosis(self.kube, current, self._events("Service", name))
+        if env:
+            raise EnvError(why)
+        raise Fail(f"{hint} {why}" if hint else why, detail=f"waited {timeout_s:.0f}s for an external address")
+
+    def _events(self, kind: str, name: str) -> list[str]:
+        events = [e for e in self.objects("events")
+                  if e.get("involvedObject", {}).get("kind") == kind and e.get("involvedObject", {}).get("name") == name]
+        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in events]
+
+    def _diagnose_port(self, host: str, port: int) -> str:
+        """Extra words for a failed probe: a targetPort no pod declares, if the target is a known Service."""
+        for svc in self._services.values():
+            addresses = {svc.cluster_ip, svc.dns, *svc.lb_ips} | {n.internal_ip for n in self.facts.nodes}
+            if host in addresses:
+                try:
+                    pods = [p for p in self.objects("pods") if matches(svc.selector, _labels(p))]
+                except EnvError:
+                    return ""
+                found = port_mismatch(svc, pods)
+                if found:
+                    return found
+        return ""
+
+
+def _labels(pod: Obj) -> dict[str, str]:
+    return dict(pod.get("metadata", {}).get("labels") or {})

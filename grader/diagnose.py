@@ -1,0 +1,102 @@
+"""Name the learner's mistake from the cluster's state: selector vs pod labels, ports, pending load balancers."""
+
+from __future__ import annotations
+
+from grader._kube import Kube, KubeError, Obj
+from grader.services import Service
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions", []))
+
+
+def pod_labels(pod: Obj) -> dict[str, str]:
+    return dict(pod.get("metadata", {}).get("labels") or {})
+
+
+def container_ports(pod: Obj) -> list[tuple[str, int]]:
+    return [(p.get("name", ""), int(p.get("containerPort", 0)))
+            for c in pod.get("spec", {}).get("containers", []) for p in c.get("ports", []) or []]
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "pod-template-hash") or "(no labels)"
+
+
+def endpoints_diagnosis(svc: Service, pods: list[Obj], ready: int, wanted: int) -> str:
+    """Why a Service has fewer ready endpoints than wanted, in the learner's terms."""
+    if svc.type == "ExternalName":
+        return f"Service {svc.name} is type ExternalName: it has no endpoints at all."
+    if not svc.selector:
+        return (f"Service {svc.name} has no selector, so Kubernetes creates no endpoints for it: "
+                "add spec.selector with the labels of the backend pods.")
+    live = [p for p in pods if not p.get("metadata", {}).get("deletionTimestamp")]
+    selected = [p for p in live if matches(svc.selector, pod_labels(p))]
+    if not selected:
+        seen = "; ".join(f"{p['metadata']['name']}: {_labels_text(pod_labels(p))}" for p in live[:6])
+        return (f"The selector {svc.selector_text} of Service {svc.name} matches no pod in namespace "
+                f"{svc.namespace}. Pods there carry: {seen or 'no pods at all'}.")
+    ready_pods = [p for p in selected if pod_ready(p)]
+    if len(ready_pods) < wanted:
+        return (f"The selector {svc.selector_text} matches {len(selected)} pod(s) but only {len(ready_pods)} "
+                f"are Ready (wanted {wanted}).")
+    named = port_mismatch(svc, selected)
+    if named:
+        return named
+    return f"Service {svc.name} has {ready} ready endpoint(s), wanted {wanted}."
+
+
+def port_mismatch(svc: Service, pods: list[Obj]) -> str:
+    """A targetPort no selected pod declares (named port missing, or number not among containerPorts)."""
+    declared = [cp for p in pods for cp in container_ports(p)]
+    if not declared:
+        return ""
+    names = {n for n, _ in declared if n}
+    numbers = {n for _, n in declared}
+    shown = ", ".join(sorted({f"{n}:{num}" if n else str(num) for n, num in declared}))
+    for sp in svc.ports:
+        tp = sp.target_port
+        if isinstance(tp, str) and not tp.isdigit() and tp not in names:
+            return (f"targetPort '{tp}' of Service {svc.name} names no container port of the selected pods "
+                    f"(they declare {shown}): nothing can answer, connections are refused.")
+        if (isinstance(tp, int) or str(tp).isdigit()) and int(tp) not in numbers:
+            return (f"targetPort {tp} of Service {svc.name} matches no containerPort of the selected pods "
+                    f"(they declare {shown}): connections there are refused.")
+    return ""
+
+
+def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[str, bool]:
+    """(why the load balancer has no address, whether that is the environment's fault)."""
+    if svc.type != "LoadBalancer":
+        return f"Service {svc.name} is type {svc.type}, not LoadBalancer: it gets no external address.", False
+    try:
+        pools = kube.list("ipaddresspools.metallb.io", all_namespaces=True)
+        l2 = kube.list("l2advertisements.metallb.io", all_namespaces=True)
+    except KubeError:
+        pools, l2 = [], []
+        metallb = False
+    else:
+        metallb = True
+    tail = f" Events: {' | '.join(events[-3:])}" if events else ""
+    if metallb:
+        if not pools:
+            return "MetalLB has no IPAddressPool: the environment is not ready (run 'servicelab up')." + tail, True
+        if not l2:
+            return "MetalLB has no L2Advertisement: addresses are never announced (run 'servicelab up')." + tail, True
+        names = sorted(p["metadata"]["name"] for p in pools)
+        wanted = svc.annotations.get("metallb.io/address-pool")
+        if wanted and wanted not in names:
+            return (f"The annotation metallb.io/address-pool names pool '{wanted}', but the pools are "
+                    f"{', '.join(names)}.{tail}"), False
+    requested = (svc.annotations.get("service.beta.kubernetes.io/azure-load-balancer-ipv4")
+                 or svc.annotations.get("metallb.io/loadBalancerIPs")
+                 or svc.raw.get("spec", {}).get("loadBalancerIP"))
+    if requested:
+        return (f"Service {svc.name} requests the address {requested}, which the load balancer did not assign "
+                f"(outside every pool, or already used by another Service?).{tail}"), False
+    return f"Service {svc.name} still has no external address (EXTERNAL-IP pending).{tail}", False

@@ -1,0 +1,113 @@
+"""The pytest plugin (entry point `pytest11: servicelab = grader.plugin`).
+
+Loaded by every pytest run on a machine that installs servicelab, so it is inert: it only registers the
+`check` marker and its own `--servicelab-*` options. Grading happens when `grader.session` runs pytest with a
+`GradingPlugin` object, or when a lab author passes `--servicelab-lab LAB` (the namespace must already
+hold the learner's objects).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+
+import pytest
+
+from grader.checks import LabContext
+from grader.results import CheckResult, Status
+from grader.verdicts import EnvError, Fail, NotApplicable
+
+CHECK_MARKER = ("check(points, title): a servicelab check worth `points`, shown as `title` "
+                "(see docs/WRITING_CHECKS.md)")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("servicelab", "servicelab grading (inert unless --servicelab-lab is given)")
+    group.addoption("--servicelab-lab", default=None, metavar="LAB",
+                    help="grade LAB (id or folder) against the objects already in --servicelab-namespace")
+    group.addoption("--servicelab-namespace", default=None, metavar="NS",
+                    help="namespace holding the learner's objects (default lab-<id>)")
+    group.addoption("--servicelab-context", default=None, metavar="CTX", help="kubeconfig context to grade on")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", CHECK_MARKER)
+    if config.getoption("--servicelab-lab", default=None) and not config.pluginmanager.has_plugin(PLUGIN_NAME):
+        from grader.session import activate_in_pytest  # noqa: PLC0415 - only when asked to grade
+
+        activate_in_pytest(config)
+
+
+PLUGIN_NAME = "servicelab-grading"
+
+
+class GradingPlugin:
+    """Collects one CheckResult per check while pytest runs a lab's checks.py."""
+
+    def __init__(self, context: Callable[[], LabContext]) -> None:
+        self._context = context
+        self._ctx: LabContext | None = None
+        self.results: dict[str, CheckResult] = {}
+        self.collect_errors: list[str] = []
+        self._started: dict[str, float] = {}
+
+    @pytest.fixture
+    def lab(self, request: pytest.FixtureRequest) -> Iterator[LabContext]:
+        if self._ctx is None:
+            self._ctx = self._context()
+        self._ctx.matrix.current_check = request.node.name.removeprefix("test_")
+        yield self._ctx
+        self._ctx.matrix.current_check = ""
+
+    @property
+    def context(self) -> LabContext | None:
+        return self._ctx
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(str(report.longrepr)[-1500:])
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self._started[nodeid] = time.monotonic()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None],
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        marker = item.get_closest_marker("check")
+        if marker is None:
+            return report
+        check_id = item.name.removeprefix("test_")
+        if check_id in self.results and self.results[check_id].status is not Status.PASS:
+            return report  # the first failure (setup or call) stands
+        if report.when == "call" or call.excinfo is not None:
+            result = _result(check_id, marker, call)
+            result.duration_s = round(time.monotonic() - self._started.get(item.nodeid, time.monotonic()), 3)
+            self.results[check_id] = result
+        return report
+
+
+def _result(check_id: str, marker: pytest.Mark, call: pytest.CallInfo[None]) -> CheckResult:
+    points = int(marker.kwargs.get("points", 1))
+    title = str(marker.kwargs.get("title", check_id))
+    base = CheckResult(check_id, title, points, Status.PASS)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if exc is None:
+        return base
+    if isinstance(exc, Fail):
+        base.status, base.message, base.detail = Status.FAIL, exc.hint, exc.detail
+    elif isinstance(exc, EnvError):
+        base.status, base.message = Status.ENV_ERROR, exc.diagnosis
+    elif isinstance(exc, NotApplicable):
+        base.status, base.message = Status.NA, exc.reason
+    elif isinstance(exc, pytest.skip.Exception):
+        base.status, base.message = Status.NA, str(exc)
+    elif isinstance(exc, AssertionError):
+        base.status, base.message = Status.FAIL, str(exc).split("\n")[0] or "a check assertion failed"
+    else:
+        from grader._kube import KubeUnreachable  # noqa: PLC0415
+
+        kind = "the cluster does not answer" if isinstance(exc, KubeUnreachable) else "the check itself crashed"
+        base.status = Status.ENV_ERROR
+        base.message = f"{kind}: {type(exc).__name__}: {exc}"[:1000]
+    return base

@@ -1,0 +1,243 @@
+"""A vantage point: somewhere probes run from (probe pod, other-namespace pod, outside container, host).
+
+Subclasses only say how to run one round of probes (`_run_ops`); retries, deadlines, attempts, the
+matrix and the must-not-reach rule live here, the same for every vantage point.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from grader.probes.matrix import Matrix
+from grader.probes.results import (
+    Attempt,
+    DnsResult,
+    HostnamesResult,
+    HttpResult,
+    ProbeResult,
+    Recorder,
+    TcpResult,
+)
+from grader.probes.shell import Op, Outcome, failure_reason, http_status, parse_nslookup
+from grader.verdicts import EnvError, Fail, NotApplicable
+
+
+@dataclass(frozen=True)
+class ProbePolicy:
+    """Retry policy as data: per-try timeout, overall deadline, pause between rounds, exec slack."""
+
+    per_try_s: float = 3.0
+    deadline_s: float = 15.0
+    backoff_s: float = 0.5
+    exec_slack_s: float = 15.0
+    hostname_rounds_size: int = 8
+
+
+def split_url(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return host, port
+
+
+class Vantage(ABC):
+    """Probe operations shared by every vantage point."""
+
+    def __init__(self, name: str, policy: ProbePolicy | None = None) -> None:
+        self.name = name
+        self.policy = policy or ProbePolicy()
+        self.recorder = Recorder(name)
+        self.proven = False  # reached something in this run: its "cannot reach" means something
+        self.known_good: str | None = None  # a URL this vantage point must always reach
+
+    # --- what subclasses provide -------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self.unavailable_reason() == ""
+
+    def unavailable_reason(self) -> str:
+        """Empty when this vantage point can be used on this cluster, else why not."""
+        return ""
+
+    @abstractmethod
+    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
+        """Run the ops once (in parallel where possible); raise EnvError if the vantage itself broke."""
+
+    def exec_true(self) -> None:
+        """The cheapest round trip (used by the benchmark)."""
+        self._run_ops([], 1.0, self.policy.exec_slack_s)
+
+    # --- plumbing ----------------------------------------------------------------------------
+    def attach(self, matrix: Matrix | None) -> None:
+        self.recorder.matrix = matrix
+
+    def require(self) -> None:
+        reason = self.unavailable_reason()
+        if reason:
+            raise NotApplicable(f"{self.name} not available: {reason}")
+
+    def _rounds(self, ops: list[Op], deadline_s: float | None, done: list[bool] | None = None,
+                ) -> tuple[list[Outcome], list[list[Attempt]]]:
+        """Retry not-yet-successful ops in rounds until all succeed or the deadline passes."""
+        self.require()
+        per_try = self.policy.per_try_s
+        deadline = self.policy.deadline_s if deadline_s is None else deadline_s
+        start = time.monotonic()
+        outcomes: list[Outcome] = [Outcome(-1, "not run", "")] * len(ops)
+        attempts: list[list[Attempt]] = [[] for _ in ops]
+        pending = list(range(len(ops)))
+        while pending:
+            outs = self._run_ops([ops[i] for i in pending], per_try, per_try + self.policy.exec_slack_s)
+            now = time.monotonic() - start
+            for i, out in zip(pending, outs, strict=True):
+                outcomes[i] = out
+                ok = _succeeded(ops[i], out)
+                attempts[i].append(Attempt(round(now, 2), ok, _summary(ops[i], out, per_try)))
+                if ok:
+                    self.proven = True
+            pending = [i for i in pending if not _succeeded(ops[i], outcomes[i])]
+            elapsed = time.monotonic() - start
+            if not pending or elapsed + per_try + self.policy.backoff_s > deadline:
+                break
+            time.sleep(self.policy.backoff_s)  # pause between rounds, inside the deadline poll
+        return outcomes, attempts
+
+    # --- probe operations ----------------------------------------------------------------------
+    def http_get(self, url: str, host_header: str | None = None, *, expect_status: int | None = None,
+                 deadline_s: float | None = None, target: str | None = None) -> HttpResult:
+        """GET url, retrying until an HTTP answer below 500 (or `expect_status`) or the deadline."""
+        return self.http_batch([url], host_header, expect_status=expect_status, deadline_s=deadline_s,
+                               targets=[target] if target else None)[0]
+
+    def http_batch(self, urls: list[str], host_header: str | None = None, *, expect_status: int | None = None,
+                   deadline_s: float | None = None, targets: list[str] | None = None) -> list[HttpResult]:
+        """Several GETs in one exec per round; results in order."""
+        ops = [Op("http", url, host_header=host_header) for url in urls]
+        outcomes, attempts = self._rounds(ops, deadline_s)
+        results = []
+        for i, (url, out) in enumerate(zip(urls, outcomes, strict=True)):
+            host, port = split_url(url)
+            status = http_status(out)
+            results.append(HttpResult(
+                target=(targets[i] if targets else self._label(host, port, host_header)), host=host, port=port,
+                attempts=attempts[i], error="" if status else failure_reason(out, self.policy.per_try_s),
+                recorder=self.recorder, url=url, status=status, body=out.body, expect_status=expect_status))
+        return results
+
+    def tcp_connect(self, host: str, port: int, *, deadline_s: float | None = None,
+                    target: str | None = None) -> TcpResult:
+        outcomes, attempts = self._rounds([Op("tcp", host, port)], deadline_s)
+        out = outcomes[0]
+        return TcpResult(target=target or self._label(host, port, None), host=host, port=port,
+                         attempts=attempts[0], error="" if out.rc == 0 else failure_reason(out, self.policy.per_try_s),
+                         recorder=self.recorder, connected=out.rc == 0)
+
+    def dns(self, name: str, type: str = "A", *, deadline_s: float | None = None) -> DnsResult:  # noqa: A002
+        """Look name up (use fully qualified names); type A or CNAME. Retries until records or deadline."""
+        kind = type.upper()
+        if kind not in ("A", "CNAME"):
+            raise ValueError("dns type must be 'A' or 'CNAME'")
+        outcomes, attempts = self._rounds([Op("dns", name, dns_type=kind)], deadline_s)
+        addresses, cnames, error = parse_nslookup(outcomes[0].body + "\n" + outcomes[0].err)
+        if not error and not (addresses or cnames):
+            error = failure_reason(outcomes[0], self.policy.per_try_s) if outcomes[0].rc else "no records"
+        return DnsResult(name=name, type=kind, addresses=addresses, cnames=cnames, error=error,
+                         raw=outcomes[0].body, attempts=attempts[0], recorder=self.recorder)
+
+    def collect_hostnames(self, url: str, expect: Iterable[str], host_header: str | None = None, *,
+                          deadline_s: float | None = None) -> HostnamesResult:
+        """GET url (an agnhost /hostname) repeatedly, in batches, until every expected backend answered."""
+        self.require()
+        expected = set(expect)
+        host, port = split_url(url)
+        result = HostnamesResult(url=url, expected=expected, recorder=self.recorder,
+                                 target=self._label(host, port, host_header), host=host, port=port)
+        deadline = self.policy.deadline_s if deadline_s is None else deadline_s
+        start = time.monotonic()
+        batch = max(self.policy.hostname_rounds_size, 2 * len(expected))
+        while True:
+            ops = [Op("http", url, host_header=host_header)] * batch
+            outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
+            result.requests += len(outs)
+            answered = [o.body.strip() for o in outs if http_status(o) == 200 and o.body.strip()]
+            result.seen.update(answered)
+            if answered:
+                self.proven = True
+            result.attempts.append(Attempt(round(time.monotonic() - start, 2), bool(answered),
+                                           f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen"))
+            elapsed = time.monotonic() - start
+            if not result.missing or elapsed + self.policy.per_try_s + self.policy.backoff_s > deadline:
+                return result
+            time.sleep(self.policy.backoff_s)  # pause between rounds, inside the deadline poll
+
+    def must_not_reach(self, url: str, *, hint: str, host_header: str | None = None,
+                       known_good: str | None = None, target: str | None = None) -> None:
+        """FAIL with hint if url answers. Counts only once this vantage point reached a known-good target
+        in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
+        host, port = split_url(url)
+        self._must_not(Op("http", url, host_header=host_header), host, port, hint, known_good,
+                       target or self._label(host, port, host_header))
+
+    def must_not_connect(self, host: str, port: int, *, hint: str, known_good: str | None = None,
+                         target: str | None = None) -> None:
+        """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
+        self._must_not(Op("tcp", host, port), host, port, hint, known_good, target or self._label(host, port, None))
+
+    def _must_not(self, op: Op, host: str, port: int, hint: str, known_good: str | None, label: str) -> None:
+        self.require()
+        good = known_good or self.known_good
+        ops = [op]
+        if not self.proven and good:
+            ops.append(Op("http", good))
+        outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
+        reached = http_status(outs[0]) is not None if op.kind == "http" else outs[0].rc == 0
+        observed = "answered" if reached else failure_reason(outs[0], self.policy.per_try_s)
+        if reached:
+            self.recorder.record(label, False, True, observed)
+            raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
+        if len(outs) > 1 and _succeeded(ops[1], outs[1]):
+            self.proven = True
+        if not self.proven and good:
+            self.http_get(good, target=f"known-good {good}")  # retry with the full deadline
+        if not self.proven:
+            self.recorder.record(label, False, False, "inconclusive: " + observed)
+            why = f"could not reach the known-good target {good}" if good else "has no known-good target"
+            raise EnvError(f"{self.name} {why} in this run, so '{label} is not reachable' cannot be judged "
+                           "(is the probe's network working?)")
+        self.recorder.record(label, False, False, observed)
+
+    def _label(self, host: str, port: int, host_header: str | None) -> str:
+        base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"
+        return f"{base} (Host: {host_header})" if host_header else base
+
+
+def _succeeded(op: Op, out: Outcome) -> bool:
+    if op.kind == "http":
+        status = http_status(out)
+        return status is not None and status < 500
+    if op.kind == "tcp":
+        return out.rc == 0
+    addresses, cnames, _ = parse_nslookup(out.body + "\n" + out.err)
+    return bool(cnames if op.dns_type == "CNAME" else addresses)
+
+
+def _summary(op: Op, out: Outcome, per_try_s: float) -> str:
+    if op.kind == "http":
+        status = http_status(out)
+        return f"HTTP {status}" if status else failure_reason(out, per_try_s)
+    if op.kind == "tcp":
+        return "connected" if out.rc == 0 else failure_reason(out, per_try_s)
+    addresses, cnames, error = parse_nslookup(out.body + "\n" + out.err)
+    return ", ".join(cnames + addresses) or error or "no records"
+
+
+def fail_unless(condition: bool, hint: str, detail: str = "") -> None:
+    if not condition:
+        raise Fail(hint, detail)
+
+
+__all__ = ["ProbePolicy", "ProbeResult", "Vantage", "fail_unless", "split_url"]

@@ -1,0 +1,63 @@
+"""The host vantage point: probes from this Python process (requests, sockets).
+
+Not available where the host cannot route to the cluster's addresses (Docker Desktop on macOS/Windows),
+which is n/a, not a failure. DNS of cluster names is not available from the host.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import requests
+
+from grader.probes.base import ProbePolicy, Vantage
+from grader.probes.shell import Op, Outcome
+from grader.verdicts import NotApplicable
+
+
+class HostVantage(Vantage):
+    def __init__(self, route_check: tuple[str, int] | None = None, policy: ProbePolicy | None = None,
+                 partner_ip: str | None = None) -> None:
+        """route_check: an address:port that must accept a TCP connection for the host to count as routed."""
+        super().__init__("host", policy)
+        self.route_check = route_check
+        self._reason: str | None = None
+        if partner_ip:
+            self.known_good = f"http://{partner_ip}/hostname"
+
+    def unavailable_reason(self) -> str:
+        if self._reason is None:
+            self._reason = ""
+            if self.route_check:
+                host, port = self.route_check
+                try:
+                    socket.create_connection((host, port), timeout=2.0).close()
+                except OSError as err:
+                    self._reason = f"this machine cannot route to the cluster network ({host}:{port}: {err})"
+        return self._reason
+
+    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
+        return [self._one(op, per_try_s) for op in ops]
+
+    def _one(self, op: Op, per_try_s: float) -> Outcome:
+        if op.kind == "dns":
+            raise NotApplicable("cluster DNS names cannot be looked up from the host")
+        if op.kind == "tcp":
+            try:
+                socket.create_connection((op.target, op.port), timeout=per_try_s).close()
+            except TimeoutError:
+                return Outcome(124, "timed out", "")
+            except OSError as err:
+                return Outcome(1, str(err), "")
+            return Outcome(0, "", "")
+        headers = {"Host": op.host_header} if op.host_header else {}
+        start = time.monotonic()
+        try:
+            resp = requests.get(op.target, headers=headers, timeout=per_try_s, allow_redirects=False)
+        except requests.Timeout:
+            return Outcome(124, f"timed out after {time.monotonic() - start:.1f}s", "")
+        except requests.ConnectionError as err:
+            text = str(err)
+            return Outcome(1, "connection refused" if "refused" in text.lower() else text[-200:], "")
+        return Outcome(0, f"  HTTP/1.1 {resp.status_code} {resp.reason}", resp.text[:8192])

@@ -1,0 +1,60 @@
+"""The outside vantage point: `docker exec` into the busybox container `servicelab-outside` on the kind network.
+
+Portable (also on Docker Desktop, where the host cannot route to the kind network). When docker or the
+container is absent the vantage point is not available (n/a), never a failure.
+"""
+
+from __future__ import annotations
+
+import json
+
+from grader._run import RunError, ToolMissing, run
+from grader.probes.base import ProbePolicy, Vantage
+from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
+from grader.verdicts import EnvError
+
+CONTAINER = "servicelab-outside"
+
+
+class OutsideVantage(Vantage):
+    def __init__(self, container: str = CONTAINER, policy: ProbePolicy | None = None,
+                 partner_ip: str | None = None) -> None:
+        super().__init__("outside container", policy)
+        self.container = container
+        self._reason: str | None = None
+        if partner_ip:
+            self.known_good = f"http://{partner_ip}/hostname"
+
+    def unavailable_reason(self) -> str:
+        if self._reason is None:
+            self._reason = _container_state(self.container)
+        return self._reason
+
+    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
+        nonce = new_nonce()
+        argv = ["docker", "exec", self.container, "sh", "-c", build_script(ops, per_try_s, nonce)]
+        try:
+            result = run(argv, timeout=timeout_s, check=False)
+        except (RunError, ToolMissing) as err:
+            raise EnvError(f"{self.name}: {err}") from err
+        outcomes = parse_output(result.stdout, len(ops), nonce)
+        if outcomes is None:
+            raise EnvError(f"{self.name}: docker exec into {self.container} failed (exit {result.code}): "
+                           f"{(result.stderr or result.stdout).strip()[-300:]}")
+        return outcomes
+
+
+def _container_state(name: str) -> str:
+    try:
+        result = run(["docker", "inspect", name], timeout=20, check=False)
+    except ToolMissing:
+        return "docker is not installed here"
+    except RunError:
+        return "docker did not answer"
+    if result.code != 0:
+        return f"no docker container '{name}' (run 'servicelab up')"
+    try:
+        state = json.loads(result.stdout)[0].get("State", {})
+    except (ValueError, IndexError):
+        return f"cannot read the state of container '{name}'"
+    return "" if state.get("Running") else f"container '{name}' is not running"

@@ -1,0 +1,154 @@
+"""In-cluster vantage points: busybox probe pods in grader-owned namespaces.
+
+The pods live in namespaces the grader creates, so a learner's Service can never select them. One pair
+(probe + other-namespace probe) serves a whole grading run, or a whole check-solutions batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from grader import images
+from grader._kube import Kube, KubeError, KubeUnreachable, Obj, managed_labels
+from grader.probes.base import ProbePolicy, Vantage
+from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
+from grader.verdicts import EnvError
+
+POD_NAME = "probe"
+_IMAGE_STUCK = ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "ErrImagePull")
+_FATAL_WAITING = ("CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff", "RunContainerError")
+
+
+class PodVantage(Vantage):
+    def __init__(self, name: str, kube: Kube, namespace: str, pod: str = POD_NAME,
+                 policy: ProbePolicy | None = None) -> None:
+        super().__init__(name, policy)
+        self.kube = kube
+        self.namespace = namespace
+        self.pod = pod
+        self.known_good = "http://api.partner.example/hostname"
+
+    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
+        nonce = new_nonce()
+        script = build_script(ops, per_try_s, nonce)
+        try:
+            result = self.kube.exec(self.pod, self.namespace, ["sh", "-c", script], timeout=timeout_s)
+        except KubeUnreachable as err:
+            raise EnvError(f"{self.name}: {err}") from err
+        outcomes = parse_output(result.stdout, len(ops), nonce)
+        if outcomes is None:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            raise EnvError(f"{self.name}: exec into pod {self.namespace}/{self.pod} failed "
+                           f"(exit {result.code}): {' / '.join(detail) or 'no output'}")
+        return outcomes
+
+    def bare_exec_true(self) -> float:
+        """Seconds for one `kubectl exec ... -- true` (the benchmark's unit)."""
+        start = time.monotonic()
+        self.kube.exec(self.pod, self.namespace, ["true"], timeout=self.policy.exec_slack_s)
+        return time.monotonic() - start
+
+
+def pod_manifest(image: str, run_id: str) -> Obj:
+    container_security = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 65534,
+        "runAsGroup": 65534,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": POD_NAME, "labels": {**managed_labels(run_id), "app.kubernetes.io/name": "probe"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": False,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "probe",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["sleep", "86400"],
+                "securityContext": container_security,
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+            }],
+        },
+    }
+
+
+def namespace_manifest(name: str, run_id: str, extra_labels: dict[str, str] | None = None) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {**managed_labels(run_id), **(extra_labels or {})}}}
+
+
+@dataclass
+class ProbePods:
+    """Start, wait for and delete the run's two probe pods."""
+
+    kube: Kube
+    run_id: str
+    image: str = images.BUSYBOX
+    ready_timeout_s: float = 90.0
+    policy: ProbePolicy = field(default_factory=ProbePolicy)
+    namespaces: list[str] = field(default_factory=list)
+
+    def start(self) -> tuple[PodVantage, PodVantage]:
+        names = [f"servicelab-probe-{self.run_id}", f"servicelab-probe-b-{self.run_id}"]
+        try:
+            for ns in names:
+                self.kube.create(namespace_manifest(ns, self.run_id, {"servicelab.dev/role": "probe"}))
+                self.namespaces.append(ns)
+                manifest = pod_manifest(self.image, self.run_id)
+                manifest["metadata"]["namespace"] = ns
+                self.kube.create(manifest)
+            for ns in names:
+                self._wait_ready(ns)
+        except KubeUnreachable as err:
+            raise EnvError(f"cluster unreachable while starting probe pods: {err}") from err
+        except KubeError as err:
+            raise EnvError(f"cannot create probe pods: {err}") from err
+        return (PodVantage("probe pod", self.kube, names[0], policy=self.policy),
+                PodVantage("other-namespace pod", self.kube, names[1], policy=self.policy))
+
+    def _wait_ready(self, ns: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        state = "not created yet"
+        delay = 0.2
+        while time.monotonic() < deadline:
+            pod = self.kube.get("pod", POD_NAME, ns)
+            if pod is not None:
+                ready, state, fatal = _pod_state(pod)
+                if ready:
+                    return
+                if fatal:
+                    raise EnvError(f"probe pod {ns}/{POD_NAME} cannot start: {state}. "
+                                   f"Is the image {self.image} available to the cluster? "
+                                   "(on kind: 'servicelab images' loads it)")
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
+            delay = min(delay * 2, 2.0)
+        raise EnvError(f"probe pod {ns}/{POD_NAME} not ready after {self.ready_timeout_s:.0f}s; last state: {state}")
+
+    def stop(self) -> None:
+        for ns in self.namespaces:
+            try:
+                self.kube.delete("namespace", ns)
+            except (KubeError, KubeUnreachable):
+                continue  # best effort: the namespace carries the run label for a later cleanup
+        self.namespaces.clear()
+
+
+def _pod_state(pod: Obj) -> tuple[bool, str, bool]:
+    status = pod.get("status", {})
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+    for cs in status.get("containerStatuses", []):
+        waiting = cs.get("state", {}).get("waiting")
+        if waiting:
+            reason = waiting.get("reason", "")
+            text = f"{reason}: {waiting.get('message', '')}".strip(": ")
+            return False, text, reason in _IMAGE_STUCK or reason in _FATAL_WAITING
+    phase = status.get("phase", "Pending")
+    unsched = [c.get("message", "") for c in status.get("conditions", [])
+               if c.get("type") == "PodScheduled" and c.get("status") == "False"]
+    return ready, f"phase {phase}" + (f", unschedulable: {unsched[0]}" if unsched else ""), False

@@ -1,0 +1,138 @@
+"""Batch probes into one busybox `sh -c` script, run in parallel inside it, and parse what comes back.
+
+Used by every vantage point that is a busybox shell (the probe pods, the outside container). The per-try
+timeout is busybox `timeout` around each wget/nc/nslookup; the caller caps the whole exec.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str  # "http" | "tcp" | "dns"
+    target: str  # url, host, or dns name
+    port: int = 0
+    host_header: str | None = None
+    dns_type: str = "A"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rc: int
+    err: str
+    body: str
+
+
+def build_script(ops: list[Op], per_try_s: float, nonce: str) -> str:
+    t = max(1, round(per_try_s))
+    lines = ["d=/tmp/sl$$", "mkdir -p $d"]
+    for i, op in enumerate(ops):
+        if op.kind == "http":
+            header = f" --header {shlex.quote('Host: ' + op.host_header)}" if op.host_header else ""
+            cmd = f"timeout {t} wget -S -O $d/b{i}{header} {shlex.quote(op.target)} 2>$d/e{i}"
+        elif op.kind == "tcp":
+            cmd = f"timeout {t} nc -w {t} {shlex.quote(op.target)} {op.port} </dev/null >/dev/null 2>$d/e{i}"
+        elif op.kind == "dns":
+            query = shlex.quote(f"-type={op.dns_type.lower()}")
+            cmd = f"timeout {t} nslookup {query} {shlex.quote(op.target)} >$d/b{i} 2>$d/e{i}"
+        else:
+            raise ValueError(f"unknown probe kind {op.kind}")
+        lines.append(f"( {cmd}; echo $? >$d/r{i} ) &")
+    lines.append("wait")
+    for i in range(len(ops)):
+        lines.append(f"echo '@@{nonce}:{i}:rc'; cat $d/r{i} 2>/dev/null; echo '@@{nonce}:{i}:err'; "
+                     f"cat $d/e{i} 2>/dev/null; echo '@@{nonce}:{i}:body'; head -c 8192 $d/b{i} 2>/dev/null; echo")
+    lines += [f"echo '@@{nonce}:end'", "rm -rf $d", "exit 0"]
+    return "\n".join(lines)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(4)
+
+
+def parse_output(text: str, count: int, nonce: str) -> list[Outcome] | None:
+    """Outcomes in op order, or None when the script did not run to its end marker."""
+    if f"@@{nonce}:end" not in text:
+        return None
+    parts: dict[tuple[int, str], list[str]] = {}
+    key: tuple[int, str] | None = None
+    marker = re.compile(rf"^@@{nonce}:(\d+):(rc|err|body)$")
+    for line in text.split("\n"):
+        m = marker.match(line)
+        if m:
+            key = (int(m.group(1)), m.group(2))
+            parts[key] = []
+        elif line == f"@@{nonce}:end":
+            key = None
+        elif key is not None:
+            parts[key].append(line)
+    outcomes = []
+    for i in range(count):
+        rc_text = "\n".join(parts.get((i, "rc"), [])).strip()
+        outcomes.append(Outcome(
+            rc=int(rc_text) if rc_text.lstrip("-").isdigit() else -1,
+            err="\n".join(parts.get((i, "err"), [])).strip(),
+            body="\n".join(parts.get((i, "body"), [])).rstrip("\n"),
+        ))
+    return outcomes
+
+
+_STATUS = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+(\d{3})", re.MULTILINE)
+
+
+def http_status(outcome: Outcome) -> int | None:
+    statuses = _STATUS.findall(outcome.err)
+    return int(statuses[-1]) if statuses else None
+
+
+def failure_reason(outcome: Outcome, per_try_s: float) -> str:
+    """A learner-readable reason for a failed wget/nc, from busybox's messages."""
+    err = outcome.err.lower()
+    if outcome.rc in (124, 143) or "timed out" in err:
+        return f"timed out after {per_try_s:.0f}s"
+    if "refused" in err:
+        return "connection refused"
+    if "bad address" in err or "can't resolve" in err:
+        return "name does not resolve"
+    if "no route" in err or "unreachable" in err:
+        return "no route to host"
+    if "reset" in err:
+        return "connection reset"
+    last = outcome.err.strip().splitlines()[-1:] or [f"exit code {outcome.rc}"]
+    return last[0].removeprefix("wget: ").removeprefix("nc: ")
+
+
+def parse_nslookup(text: str) -> tuple[list[str], list[str], str]:
+    """(addresses, cnames, error) from busybox nslookup output; the server's own address is skipped."""
+    addresses: list[str] = []
+    cnames: list[str] = []
+    error = ""
+    skip_next_address = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Server:"):
+            skip_next_address = True
+            continue
+        if "can't find" in line or "NXDOMAIN" in line:
+            error = "NXDOMAIN" if "NXDOMAIN" in line else line.strip("* ")
+            continue
+        m = re.search(r"canonical name = (\S+)", line)
+        if m:
+            name = m.group(1).rstrip(".")
+            if name not in cnames:
+                cnames.append(name)
+            continue
+        m = re.match(r"Address(?:\s+\d+)?:\s*(\S+)", line)
+        if m:
+            if skip_next_address:
+                skip_next_address = False
+                continue
+            addr = m.group(1)
+            if addr not in addresses:
+                addresses.append(addr)
+    return addresses, cnames, error

@@ -1,0 +1,274 @@
+"""One grading: apply (optional), wait, run the checks through pytest, clean up.
+
+An `Environment` (cluster facts + vantage points + probe pods) is opened once and reused: by one
+`servicelab grade`, by a notebook `check()`, or by a whole `check-solutions` batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import secrets
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from grader import images
+from grader._kube import Kube, KubeError, KubeUnreachable
+from grader.apply import apply_into, delete_namespace, ensure_namespace, learner_files
+from grader.checks import LabContext
+from grader.facts import ClusterFacts, discover
+from grader.labs import Lab
+from grader.plugin import PLUGIN_NAME, GradingPlugin
+from grader.probes.base import ProbePolicy, Vantage
+from grader.probes.host import HostVantage
+from grader.probes.outside import OutsideVantage
+from grader.probes.pod import PodVantage, ProbePods
+from grader.probes.shell import Op, Outcome
+from grader.results import CheckResult, LabResult, Status
+from grader.verdicts import BadInput, EnvError
+
+log = logging.getLogger("servicelab.session")
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(3)
+
+
+@dataclass
+class Environment:
+    """The cluster and the vantage points of one run (probe pods are started lazily, once)."""
+
+    kube: Kube
+    run_id: str
+    probe_image: str = images.BUSYBOX
+    policy: ProbePolicy = field(default_factory=ProbePolicy)
+    _facts: ClusterFacts | None = None
+    _pods: ProbePods | None = None
+    _vantages: tuple[PodVantage, PodVantage] | None = None
+
+    @property
+    def facts(self) -> ClusterFacts:
+        if self._facts is None:
+            self._facts = discover(self.kube)
+        return self._facts
+
+    def pod_vantages(self) -> tuple[PodVantage, PodVantage]:
+        if self._vantages is None:
+            self._pods = ProbePods(self.kube, self.run_id, self.probe_image, policy=self.policy)
+            try:
+                self._vantages = self._pods.start()
+            except EnvError:
+                self._pods.stop()
+                raise
+        return self._vantages
+
+    def context(self, namespace: str, ready_timeout_s: float = 60.0) -> LabContext:
+        """A fresh LabContext (fresh matrix, fresh 'proven' state) on the shared probe pods."""
+        probe, other = self.pod_vantages()
+        facts = self.facts
+        route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
+        vantages: list[Vantage] = [
+            PodVantage(probe.name, self.kube, probe.namespace, policy=self.policy),
+            PodVantage(other.name, self.kube, other.namespace, policy=self.policy),
+            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip) if facts.is_kind else _Absent(
+                "outside container", "not a kind lab cluster"),
+            HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip),
+        ]
+        return LabContext(namespace=namespace, kube=self.kube, facts=facts, probe=vantages[0],
+                          other_probe=vantages[1], outside=vantages[2], host=vantages[3],
+                          ready_timeout_s=ready_timeout_s)
+
+    def close(self) -> None:
+        if self._pods is not None:
+            self._pods.stop()
+        self._vantages = None
+
+
+class _Absent(Vantage):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name)
+        self._why = reason
+
+    def unavailable_reason(self) -> str:
+        return self._why
+
+    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
+        raise EnvError(f"{self.name}: {self._why}")
+
+
+@contextlib.contextmanager
+def environment(context: str | None = None, kubeconfig: str | None = None, *,
+                probe_image: str | None = None) -> Iterator[Environment]:
+    env = Environment(Kube(context=context, kubeconfig=kubeconfig), new_run_id(),
+                      probe_image or os.environ.get("SERVICELAB_PROBE_IMAGE") or images.BUSYBOX)
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
+    """Run checks.py against what is in namespace; never raises for environment problems."""
+    result = LabResult(lab=lab.id, title=lab.title, namespace=namespace, run_id=env.run_id,
+                       context=env.kube.context or "")
+    start = time.monotonic()
+    try:
+        ctx = env.context(namespace, lab.ready_timeout_s)
+        ctx.probe.policy = ctx.other_probe.policy = _with_deadline(env.policy, lab.probe_deadline_s)
+    except EnvError as err:
+        result.env_error = err.diagnosis
+        result.checks = [CheckResult(c.id, c.title, c.points, Status.ENV_ERROR, "not run") for c in lab.checks]
+        result.duration_s = round(time.monotonic() - start, 3)
+        return result
+    result.matrix = ctx.matrix
+    plugin = GradingPlugin(lambda: ctx)
+    _run_pytest(lab, plugin)
+    for spec in lab.checks:
+        got = plugin.results.get(spec.id)
+        if got is None:
+            why = "checks.py could not be collected: " + plugin.collect_errors[0] if plugin.collect_errors else "not run"
+            got = CheckResult(spec.id, spec.title, spec.points, Status.ENV_ERROR, why[:1500])
+        result.checks.append(got)
+    result.duration_s = round(time.monotonic() - start, 3)
+    return result
+
+
+def _with_deadline(policy: ProbePolicy, deadline_s: float) -> ProbePolicy:
+    return ProbePolicy(policy.per_try_s, deadline_s, policy.backoff_s, policy.exec_slack_s,
+                       policy.hostname_rounds_size)
+
+
+def _run_pytest(lab: Lab, plugin: GradingPlugin) -> None:
+    args = [str(lab.checks_file), "-c", os.devnull, "--rootdir", str(lab.path), "--confcutdir", str(lab.path),
+            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--capture=sys",
+            "--import-mode=importlib", "-o", "python_files=checks.py", "-W", "default"]
+    sink = io.StringIO()
+    before = set(sys.modules)
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pytest.main(args, plugins=[_Named(plugin)])
+    for name in set(sys.modules) - before:  # a lab's checks module is re-imported each run
+        module_file = getattr(sys.modules[name], "__file__", None) or ""
+        if module_file.startswith(str(lab.path)):
+            del sys.modules[name]
+    if sink.getvalue().strip():
+        log.debug("pytest output:\n%s", sink.getvalue())
+
+
+class _Named:
+    """Registers the grading plugin under a fixed name, so --servicelab-lab does not activate a second one."""
+
+    def __init__(self, plugin: GradingPlugin) -> None:
+        self.plugin = plugin
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.pluginmanager.register(self.plugin, PLUGIN_NAME)
+
+
+def activate_in_pytest(config: pytest.Config) -> None:
+    """`pytest --servicelab-lab LAB checks.py`: grade the objects already in the namespace."""
+    from grader.labs import load_lab  # noqa: PLC0415
+
+    lab = load_lab(str(config.getoption("--servicelab-lab")))
+    namespace = config.getoption("--servicelab-namespace") or lab.default_namespace
+    env = Environment(Kube(context=config.getoption("--servicelab-context")), new_run_id())
+    plugin = GradingPlugin(lambda: env.context(namespace, lab.ready_timeout_s))
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    config.add_cleanup(env.close)
+
+
+def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: float) -> None:
+    """Poll until each Deployment is available; ENV-ERROR with the last state (these are the lab's own)."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    state = "not seen yet"
+    while names:
+        try:
+            deps = {d["metadata"]["name"]: d for d in kube.list("deployments", namespace)}
+        except KubeUnreachable as err:
+            raise EnvError(f"the cluster does not answer: {err}") from err
+        waiting = []
+        for name in names:
+            dep = deps.get(name)
+            status = dep.get("status", {}) if dep else {}
+            want = dep.get("spec", {}).get("replicas", 1) if dep else 1
+            if not dep or status.get("availableReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
+                waiting.append(f"{name} {status.get('availableReplicas', 0)}/{want} available")
+        if not waiting:
+            return
+        state = "; ".join(waiting)
+        if time.monotonic() >= deadline:
+            break
+        stuck = _pod_problem(kube, namespace)
+        if stuck:
+            raise EnvError(f"the lab's starter pods cannot start: {stuck}")
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
+        delay = min(delay * 2, 2.0)
+    raise EnvError(f"starter Deployments not available after {timeout_s:.0f}s: {state}")
+
+
+def _pod_problem(kube: Kube, namespace: str) -> str:
+    try:
+        pods = kube.list("pods", namespace)
+    except (KubeError, KubeUnreachable):
+        return ""
+    for pod in pods:
+        for cs in pod.get("status", {}).get("containerStatuses", []) or []:
+            waiting = cs.get("state", {}).get("waiting") or {}
+            if waiting.get("reason") in ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"):
+                return f"{pod['metadata']['name']}: {waiting['reason']} ({cs.get('image')}); " \
+                       "is the image loaded? ('servicelab images')"
+    return ""
+
+
+
+
+def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests: Path | None = None,
+          case_files: list[tuple[Path, str]] | None = None) -> LabResult:
+    """Grade one lab. With manifests (a folder) or case_files: fresh namespace, apply, wait, grade, clean up.
+    Without: grade what is already in namespace (default lab-<id>). BadInput propagates (exit 2)."""
+    files = case_files if case_files is not None else (learner_files(manifests) if manifests else None)
+    if files is None:
+        ns = namespace or lab.default_namespace
+        try:
+            exists = env.kube.get("namespace", ns) is not None
+        except KubeUnreachable as err:
+            return _env_result(lab, env, ns, f"the cluster does not answer: {err}")
+        if not exists:
+            raise BadInput(f"namespace {ns} does not exist", rule="grading without --manifests grades what is there",
+                           fix="apply your manifests first (grader.apply in a notebook), or pass --manifests DIR")
+        return run_checks(lab, ns, env)
+    ns = namespace or f"{lab.id}-{env.run_id}-{secrets.token_hex(2)}"[:63]
+    try:
+        facts = env.facts
+        created = ensure_namespace(env.kube, ns, env.run_id, must_be_new=True)
+    except EnvError as err:
+        return _env_result(lab, env, ns, err.diagnosis)
+    try:
+        docs = apply_into(env.kube, lab, ns, facts, env.run_id, files)
+        starter = [d.name for d in docs if d.kind == "Deployment" and d.file.startswith("starter")]
+        wait_deployments(env.kube, ns, starter, lab.ready_timeout_s)
+        return run_checks(lab, ns, env)
+    except EnvError as err:
+        return _env_result(lab, env, ns, err.diagnosis)
+    finally:
+        if created:
+            delete_namespace(env.kube, ns)
+
+
+def _env_result(lab: Lab, env: Environment, namespace: str, diagnosis: str) -> LabResult:
+    return LabResult(lab=lab.id, title=lab.title, namespace=namespace, run_id=env.run_id, env_error=diagnosis,
+                     context=env.kube.context or "",
+                     checks=[CheckResult(c.id, c.title, c.points, Status.ENV_ERROR, "not run") for c in lab.checks])
+
+
+__all__ = ["Environment", "activate_in_pytest", "environment", "grade", "new_run_id", "run_checks",
+           "wait_deployments"]

@@ -1,0 +1,60 @@
+"""What a check can conclude besides PASS: the learner's mistake, a broken environment, or not applicable.
+
+Checks raise these; the plugin turns them into results. They are exceptions by what the caller can do
+next: a `Fail` costs the learner the check's points and shows the hint; an `EnvError` withholds the
+whole grade (ENV-ERROR, no score, never 0 points); `NotApplicable` drops the check from the total.
+"""
+
+from __future__ import annotations
+
+
+class Fail(AssertionError):
+    """The learner's mistake: the check's points are lost and `hint` is shown to the learner."""
+
+    def __init__(self, hint: str, detail: str = "") -> None:
+        self.hint = hint
+        self.detail = detail
+        super().__init__(hint + (f"\n{detail}" if detail else ""))
+
+
+class EnvError(RuntimeError):
+    """The environment is broken (cluster unreachable, probe pod cannot start, image missing, ...).
+
+    The whole result becomes ENV-ERROR: no score is given, and `diagnosis` says what to fix.
+    """
+
+    def __init__(self, diagnosis: str) -> None:
+        self.diagnosis = diagnosis
+        super().__init__(diagnosis)
+
+
+class NotApplicable(Exception):  # noqa: N818 - a verdict, not an error
+    """This check cannot run on this cluster (e.g. no route from the host): reported as n/a, points leave the total."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class BadInput(ValueError):
+    """The input is wrong (lab folder, manifests, arguments): exit code 2, a clear message, no traceback."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 rule: str | None = None, fix: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.rule = rule
+        self.fix = fix
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "") + ": "
+        text = where + self.message
+        if self.rule:
+            text += f"\n  rule: {self.rule}"
+        if self.fix:
+            text += f"\n  fix: {self.fix}"
+        return text
