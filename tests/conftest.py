@@ -19,6 +19,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--e2e"):
+        # An e2e run that selects no cluster test must fail, not pass quietly.
+        if items and not any("e2e" in item.keywords for item in items):
+            raise pytest.UsageError("--e2e was given but no e2e test was collected")
         return
     skip = pytest.mark.skip(reason="needs the lab cluster: run 'servicelab up', then pytest --e2e")
     for item in items:

@@ -1,0 +1,84 @@
+"""The one source of truth for how servicelab is linted, tested, built and measured.
+
+    nox -s lab             bring the lab cluster up and grade every lab's reference solutions
+    nox -s tests           lint, unit tests, then the e2e tests on the real lab cluster
+    nox -s offline-images  build every image from source (machines without a registry)
+    nox -s bench           grading speed figures
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "unit"]
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+
+
+def _offline_wanted() -> bool:
+    """Our CI machines have no registry: they say so with SERVICELAB_OFFLINE=1."""
+    return os.environ.get("SERVICELAB_OFFLINE") == "1"
+
+
+def _install(session: nox.Session, extras: str = "dev") -> None:
+    session.install("-e", f".[{extras}]")
+
+
+def _cluster_up(session: nox.Session) -> None:
+    session.run(str(ROOT / "tools/docker-engine/ensure-docker"), external=True)
+    if _offline_wanted():
+        session.run("python", "tools/offline-images/build.py")
+    session.run("servicelab", "up")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    _install(session)
+    session.run("ruff", "check", "grader", "tests", "tools", "noxfile.py", "benchmarks")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def unit(session: nox.Session) -> None:
+    _install(session, "dev,notebooks")
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(name="offline-images", python=False, default=False)
+def offline_images(session: nox.Session) -> None:
+    """Every image the labs need, from Go modules and Debian packages; cached and reused."""
+    session.run("python3", "tools/offline-images/build.py", external=True)
+
+
+@nox.session(python=PYTHON, default=False)
+def lab(session: nox.Session) -> None:
+    """The main job: a running lab cluster, and every lab's reference solutions graded on it."""
+    _install(session)
+    _cluster_up(session)
+    session.run("servicelab", "check-solutions", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def tests(session: nox.Session) -> None:
+    """Everything CI runs: lint, unit tests, the cluster, e2e tests and check-solutions on it."""
+    _install(session, "dev,notebooks")
+    session.run("ruff", "check", "grader", "tests", "tools", "noxfile.py", "benchmarks")
+    session.run("mypy")
+    session.run("pytest", "tests/unit")
+    _cluster_up(session)
+    session.run("servicelab", "status")
+    session.run("pytest", "--e2e", "tests/e2e", *session.posargs)
+    session.run("servicelab", "check-solutions")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Grading speed on the real cluster: seconds per lab and the ratio to one bare exec."""
+    _install(session)
+    session.run("python", "benchmarks/bench_grade.py", *session.posargs)

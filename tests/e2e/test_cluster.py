@@ -1,0 +1,223 @@
+"""The lab cluster does what the labs rely on (issue: a real lab cluster everywhere).
+
+Each test works in its own labelled namespace and probes behaviour: from the outside container,
+from the host, and from a busybox pod in the cluster.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from grader import images
+from grader._kube import Kube, managed_labels
+from grader._run import run
+from grader._wait import wait_for
+from grader.cluster import docker, vantage
+from grader.cluster.net import LabAddresses, lab_addresses
+from grader.cluster.readiness import lb_address, rollout_ready
+
+pytestmark = pytest.mark.e2e
+
+TRAEFIK_NS, TRAEFIK_SVC = "traefik", "traefik"
+
+
+@pytest.fixture(scope="module")
+def addresses() -> LabAddresses:
+    subnet = docker.kind_ipv4_subnet()
+    assert subnet, "the kind docker network has no IPv4 subnet: is the lab cluster up?"
+    return lab_addresses(subnet)
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    name = f"sl-e2e-{uuid.uuid4().hex[:6]}"
+    kube.create({"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": name, "labels": managed_labels("e2e")}})
+    yield name
+    kube.delete("namespace", name)
+
+
+def backend(name: str, port: int, replicas: int = 2, any_path: bool = False) -> list[dict[str, object]]:
+    """agnhost pods: netexec (/hostname, /clientip), or serve-hostname, which answers its name on every path."""
+    labels = {"app": name}
+    args = ["serve-hostname", "--http=true", f"--port={port}"] if any_path else ["netexec", f"--http-port={port}"]
+    probe_path = "/" if any_path else "/healthz"
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{
+                "name": "netexec", "image": images.AGNHOST, "imagePullPolicy": "IfNotPresent",
+                "args": args, "ports": [{"containerPort": port}],
+                "readinessProbe": {"httpGet": {"path": probe_path, "port": port}, "periodSeconds": 1}}]}}},
+    }
+    return [deployment]
+
+
+def service(name: str, port: int, target: int, kind: str = "ClusterIP", *, annotations: dict[str, str] | None = None,
+            node_port: int | None = None) -> dict[str, object]:
+    spec_port: dict[str, object] = {"port": port, "targetPort": target, "protocol": "TCP"}
+    if node_port:
+        spec_port["nodePort"] = node_port
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "annotations": annotations or {}},
+            "spec": {"type": kind, "selector": {"app": name}, "ports": [spec_port]}}
+
+
+def apply(kube: Kube, namespace: str, objects: list[dict[str, object]]) -> None:
+    kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}), namespace)
+
+
+def ready(kube: Kube, namespace: str, name: str) -> None:
+    wait_for(lambda: rollout_ready(kube, namespace, "deployment", name), what=f"deployment {name}", timeout_s=120)
+
+
+def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
+    """One HTTP GET from the outside container (busybox wget)."""
+    argv = ["docker", "exec", vantage.OUTSIDE, "wget", "-q", "-O", "-", "-T", "3"]
+    if host:
+        argv += ["--header", f"Host: {host}"]
+    result = run([*argv, url], timeout=15, check=False)
+    return (result.stdout if result.code == 0 else None), f"wget {url}: exit {result.code} {result.stderr.strip()}"
+
+
+def outside_status(url: str, host: str) -> tuple[str | None, str]:
+    """The HTTP status line busybox wget reports for a failing request (e.g. 404)."""
+    argv = ["docker", "exec", vantage.OUTSIDE, "wget", "-q", "-O", "-", "-T", "3", "--header", f"Host: {host}", url]
+    result = run(argv, timeout=15, check=False)
+    if result.code == 0:
+        return None, f"wget {url}: answered 200"
+    return ("404" if "404" in result.stderr else None), f"wget {url}: {result.stderr.strip()}"
+
+
+def lb_ip(kube: Kube, namespace: str, name: str) -> str:
+    return wait_for(lambda: lb_address(kube, namespace, name), what=f"LB IP of {name}", timeout_s=60)
+
+
+def in_range(ip: str, first: str, last: str) -> bool:
+    return ipaddress.ip_address(first) <= ipaddress.ip_address(ip) <= ipaddress.ip_address(last)
+
+
+def test_loadbalancer_gets_public_ip_and_answers_from_outside_and_host(
+        kube: Kube, namespace: str, addresses: LabAddresses) -> None:
+    apply(kube, namespace, [*backend("web", 9376), service("web", 80, 9376, "LoadBalancer")])
+    ready(kube, namespace, "web")
+    ip = lb_ip(kube, namespace, "web")
+    assert in_range(ip, addresses.public_first, addresses.public_last), f"{ip} is not in pool public"
+    body = wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="LB answers the outside container",
+                    timeout_s=30)
+    assert body.startswith("web-")
+    if shutil.which("ip") and run(["ip", "route", "get", ip], check=False).code == 0:
+        def host_get() -> tuple[str | None, str]:
+            try:
+                answer = requests.get(f"http://{ip}/hostname", timeout=3)
+            except requests.RequestException as err:
+                return None, str(err)
+            return (answer.text if answer.ok else None), f"HTTP {answer.status_code}"
+        assert wait_for(host_get, what="LB answers the host", timeout_s=30).startswith("web-")
+
+
+def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, addresses: LabAddresses) -> None:
+    annotations = {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}
+    apply(kube, namespace, [*backend("internal-app", 8080),
+                            service("internal-app", 80, 8080, "LoadBalancer", annotations=annotations)])
+    ip = lb_ip(kube, namespace, "internal-app")
+    assert in_range(ip, addresses.internal_first, addresses.internal_last), f"{ip} is not in pool internal"
+    ready(kube, namespace, "internal-app")
+    wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="internal LB answers inside the VNet", timeout_s=30)
+
+
+def test_ipv4_annotation_gets_exactly_that_ip(kube: Kube, namespace: str, addresses: LabAddresses) -> None:
+    wanted = str(ipaddress.ip_address(addresses.static_ip) + 3)  # not the static-ip lab's own address
+    annotations = {"service.beta.kubernetes.io/azure-load-balancer-ipv4": wanted}
+    apply(kube, namespace, [*backend("static", 8080), service("static", 80, 8080, "LoadBalancer", annotations=annotations)])
+    assert lb_ip(kube, namespace, "static") == wanted
+
+
+def test_nodeport_answers_on_every_node(kube: Kube, namespace: str) -> None:
+    apply(kube, namespace, [*backend("np", 80, replicas=1), service("np", 80, 80, "NodePort", node_port=30017)])
+    ready(kube, namespace, "np")
+    nodes = kube.list("nodes")
+    assert len(nodes) == 3
+    for node in nodes:
+        ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+        body = wait_for(lambda ip=ip: outside_get(f"http://{ip}:30017/hostname"),  # type: ignore[misc]
+                        what=f"NodePort 30017 on {node['metadata']['name']}", timeout_s=30)
+        assert body.startswith("np-")
+
+
+def _routing_backends(kube: Kube, namespace: str) -> None:
+    apply(kube, namespace, [*backend("store", 8080, 1, any_path=True), service("store", 80, 8080),
+                            *backend("api", 8080, 1, any_path=True), service("api", 80, 8080)])
+    ready(kube, namespace, "store")
+    ready(kube, namespace, "api")
+
+
+def _prefix(path: str, svc: str) -> dict[str, object]:
+    return {"path": path, "pathType": "Prefix",
+            "backend": {"service": {"name": svc, "port": {"number": 80}}}}
+
+
+def _assert_routes(kube: Kube, host: str) -> None:
+    ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
+    for path, svc in (("/store", "store"), ("/api", "api")):
+        name = wait_for(lambda path=path: outside_get(f"http://{ip}{path}/item", host),  # type: ignore[misc]
+                        what=f"{host}{path} through Traefik", timeout_s=60)
+        assert name.startswith(f"{svc}-"), f"{host}{path} reached {name!r}, not {svc}"
+    assert wait_for(lambda: outside_status(f"http://{ip}/nowhere", host), what="unknown path", timeout_s=30) == "404"
+
+
+def test_ingress_routes_by_path_through_traefik(kube: Kube, namespace: str) -> None:
+    _routing_backends(kube, namespace)
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop"},
+               "spec": {"rules": [{"host": "shop-e2e.example", "http": {
+                   "paths": [_prefix("/store", "store"), _prefix("/api", "api")]}}]}}
+    apply(kube, namespace, [ingress])
+    _assert_routes(kube, "shop-e2e.example")
+
+
+def test_httproute_routes_by_path_through_the_lab_gateway(kube: Kube, namespace: str) -> None:
+    _routing_backends(kube, namespace)
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "shop"},
+             "spec": {"parentRefs": [{"name": "lab-gateway", "namespace": "traefik"}],
+                      "hostnames": ["shop-gw.example"],
+                      "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/{svc}"}}],
+                                 "backendRefs": [{"name": svc, "port": 80}]} for svc in ("store", "api")]}}
+    apply(kube, namespace, [route])
+    _assert_routes(kube, "shop-gw.example")
+
+
+def test_probe_pod_resolves_service_dns_names(kube: Kube, namespace: str) -> None:
+    apply(kube, namespace, [*backend("dnsweb", 8080, 1), service("dnsweb", 80, 8080)])
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "labels": managed_labels("e2e")},
+           "spec": {"containers": [{"name": "probe", "image": images.BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                                    "command": ["sleep", "3600"]}], "terminationGracePeriodSeconds": 0}}
+    apply(kube, namespace, [pod])
+    wait_for(lambda: _pod_ready(kube, namespace, "probe"), what="probe pod ready", timeout_s=90)
+    cluster_ip = kube.get("service", "dnsweb", namespace)["spec"]["clusterIP"]  # type: ignore[index]
+    fqdn = f"dnsweb.{namespace}.svc.cluster.local"
+
+    def lookup() -> tuple[str | None, str]:
+        result = kube.exec("probe", namespace, ["nslookup", fqdn], timeout=20)
+        return (result.stdout if cluster_ip in result.stdout else None), result.stdout[-300:] + result.stderr[-200:]
+
+    wait_for(lookup, what=f"{fqdn} resolves to {cluster_ip}", timeout_s=30)
+    partner = kube.exec("probe", namespace, ["nslookup", f"{vantage.PARTNER_HOST}."], timeout=20)
+    assert partner.code == 0, partner.stdout + partner.stderr
+    assert "Address" in partner.stdout, partner.stdout
+
+
+def _pod_ready(kube: Kube, namespace: str, name: str) -> tuple[bool | None, str]:
+    pod = kube.get("pod", name, namespace)
+    if pod is None:
+        return None, "no pod"
+    conditions = pod.get("status", {}).get("conditions") or []
+    ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return (True if ok else None), f"phase {pod.get('status', {}).get('phase')}"
