@@ -1,1 +1,18 @@
-"""servicelab: hands-on labs and a behaviour-probing grader for Kubernetes Services."""
+"""servicelab: hands-on labs and a behaviour-probing grader for Kubernetes Services.
+
+Notebook API: `from grader import check, apply`. Imported lazily, so `import grader._kube` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["apply", "check"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from grader import notebook  # noqa: PLC0415 - lazy: keeps the lower layers importable alone
+
+        return getattr(notebook, name)
+    raise AttributeError(f"module 'grader' has no attribute {name!r}")

@@ -64,7 +64,7 @@ class Kube:
             argv += ["--kubeconfig", self.kubeconfig]
         if self.context:
             argv += ["--context", self.context]
-        return argv + [f"--request-timeout={int(self.request_timeout_s)}s"]
+        return [*argv, f"--request-timeout={int(self.request_timeout_s)}s"]
 
     def kubectl(self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None,
                 check: bool = True) -> Result:
@@ -78,8 +78,8 @@ class Kube:
             raise KubeError(_api_message(err), err) from err
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
-        args = ["get", kind, name, "-o", "json"] + (["-n", namespace] if namespace else [])
-        result = self.kubectl(args + ["--ignore-not-found"])
+        args = ["get", kind, name, "-o", "json", *(["-n", namespace] if namespace else [])]
+        result = self.kubectl([*args, "--ignore-not-found"])
         return json.loads(result.stdout) if result.stdout.strip() else None
 
     def list(self, kind: str, namespace: str | None = None, selector: str | None = None,

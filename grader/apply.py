@@ -51,7 +51,7 @@ def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bo
     return True
 
 
-def apply_into(kube: Kube, lab: Lab, namespace: str, facts: ClusterFacts, run_id: str,
+def apply_into(kube: Kube, lab: Lab, namespace: str, facts: ClusterFacts, run_id: str, *,
                files: list[tuple[Path, str]] | None = None, text: str | None = None) -> list[Doc]:
     """Validate (server-side dry-run of all documents), then apply starter + learner manifests."""
     values = facts.values_for(namespace)

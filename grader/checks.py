@@ -189,7 +189,7 @@ class LabContext:
 
     def _events(self, kind: str, name: str) -> list[str]:
         events = [e for e in self.objects("events")
-                  if e.get("involvedObject", {}).get("kind") == kind and e.get("involvedObject", {}).get("name") == name]
+                  if (e.get("involvedObject", {}).get("kind"), e.get("involvedObject", {}).get("name")) == (kind, name)]
         events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
         return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in events]
 

@@ -53,6 +53,7 @@ class Environment:
     _facts: ClusterFacts | None = None
     _pods: ProbePods | None = None
     _vantages: tuple[PodVantage, PodVantage] | None = None
+    _start_error: EnvError | None = None
 
     @property
     def facts(self) -> ClusterFacts:
@@ -61,11 +62,14 @@ class Environment:
         return self._facts
 
     def pod_vantages(self) -> tuple[PodVantage, PodVantage]:
+        if self._start_error is not None:
+            raise self._start_error  # once broken, every later grading of this run says so at once
         if self._vantages is None:
             self._pods = ProbePods(self.kube, self.run_id, self.probe_image, policy=self.policy)
             try:
                 self._vantages = self._pods.start()
-            except EnvError:
+            except EnvError as err:
+                self._start_error = err
                 self._pods.stop()
                 raise
         return self._vantages
@@ -134,7 +138,8 @@ def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
     for spec in lab.checks:
         got = plugin.results.get(spec.id)
         if got is None:
-            why = "checks.py could not be collected: " + plugin.collect_errors[0] if plugin.collect_errors else "not run"
+            errors = plugin.collect_errors
+            why = "checks.py could not be collected: " + errors[0] if errors else "not run"
             got = CheckResult(spec.id, spec.title, spec.points, Status.ENV_ERROR, why[:1500])
         result.checks.append(got)
     result.duration_s = round(time.monotonic() - start, 3)
@@ -253,7 +258,7 @@ def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests
     except EnvError as err:
         return _env_result(lab, env, ns, err.diagnosis)
     try:
-        docs = apply_into(env.kube, lab, ns, facts, env.run_id, files)
+        docs = apply_into(env.kube, lab, ns, facts, env.run_id, files=files)
         starter = [d.name for d in docs if d.kind == "Deployment" and d.file.startswith("starter")]
         wait_deployments(env.kube, ns, starter, lab.ready_timeout_s)
         return run_checks(lab, ns, env)

@@ -28,7 +28,7 @@ class EnvError(RuntimeError):
         super().__init__(diagnosis)
 
 
-class NotApplicable(Exception):  # noqa: N818 - a verdict, not an error
+class NotApplicable(Exception):
     """This check cannot run on this cluster (e.g. no route from the host): reported as n/a, points leave the total."""
 
     def __init__(self, reason: str) -> None:

@@ -136,7 +136,7 @@ class Vantage(ABC):
                          attempts=attempts[0], error="" if out.rc == 0 else failure_reason(out, self.policy.per_try_s),
                          recorder=self.recorder, connected=out.rc == 0)
 
-    def dns(self, name: str, type: str = "A", *, deadline_s: float | None = None) -> DnsResult:  # noqa: A002
+    def dns(self, name: str, type: str = "A", *, deadline_s: float | None = None) -> DnsResult:
         """Look name up (use fully qualified names); type A or CNAME. Retries until records or deadline."""
         kind = type.upper()
         if kind not in ("A", "CNAME"):
@@ -179,15 +179,15 @@ class Vantage(ABC):
         """FAIL with hint if url answers. Counts only once this vantage point reached a known-good target
         in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
         host, port = split_url(url)
-        self._must_not(Op("http", url, host_header=host_header), host, port, hint, known_good,
+        self._must_not(Op("http", url, host_header=host_header), hint, known_good,
                        target or self._label(host, port, host_header))
 
     def must_not_connect(self, host: str, port: int, *, hint: str, known_good: str | None = None,
                          target: str | None = None) -> None:
         """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
-        self._must_not(Op("tcp", host, port), host, port, hint, known_good, target or self._label(host, port, None))
+        self._must_not(Op("tcp", host, port), hint, known_good, target or self._label(host, port, None))
 
-    def _must_not(self, op: Op, host: str, port: int, hint: str, known_good: str | None, label: str) -> None:
+    def _must_not(self, op: Op, hint: str, known_good: str | None, label: str) -> None:
         self.require()
         good = known_good or self.known_good
         ops = [op]

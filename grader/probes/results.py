@@ -174,6 +174,7 @@ class HostnamesResult:
                                  f"{len(self.seen)}/{len(self.expected)} backends")
         if not self.ok:
             extra = self.recorder.extra(self.host, self.port) if self.recorder and not self.seen else ""
-            raise Fail(hint + (f" {extra}" if extra else ""), detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, "
+            raise Fail(hint + (f" {extra}" if extra else ""),
+                       detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, "
                                     f"never {sorted(self.missing)}")
         return self

@@ -1,0 +1,87 @@
+"""The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`.
+
+Both write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
+captured. A broken environment raises `EnvError` after showing the diagnosis, so it never looks like 0 points.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+
+from grader._kube import Kube
+from grader.apply import apply_into, ensure_namespace
+from grader.facts import discover
+from grader.labs import load_lab
+from grader.reports.html import to_html
+from grader.reports.terminal import to_text
+from grader.results import LabResult
+from grader.session import environment, grade, new_run_id, wait_deployments
+from grader.verdicts import EnvError
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[io.StringIO]:
+    """Route stderr, warnings and servicelab's logging into a buffer for the duration."""
+    sink = io.StringIO()
+    logger = logging.getLogger("servicelab")
+    handler = logging.StreamHandler(sink)
+    old_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with contextlib.redirect_stderr(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield sink
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = old_propagate
+
+
+def _in_ipython() -> bool:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell else None
+    return bool(get and get() is not None)
+
+
+def show(result: LabResult) -> None:
+    if _in_ipython():
+        ipython_display = importlib.import_module("IPython.display")  # only inside Jupyter
+        ipython_display.display(ipython_display.HTML(to_html(result)))
+    else:
+        print(to_text(result))
+
+
+def check(lab: str, *, namespace: str | None = None, context: str | None = None, display: bool = True) -> float:
+    """Grade the objects in the lab's namespace (default lab-<id>); returns the score in [0, 1]."""
+    with _quiet():
+        spec = load_lab(lab)
+        with environment(context) as env:
+            result = grade(spec, env, namespace=namespace)
+    if display:
+        show(result)
+    if result.fraction is None:
+        raise EnvError(result.diagnosis)
+    return result.fraction
+
+
+def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: str | None = None) -> list[str]:
+    """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied."""
+    with _quiet():
+        spec = load_lab(lab)
+        ns = namespace or spec.default_namespace
+        kube = Kube(context=context)
+        facts = discover(kube)
+        run_id = new_run_id()
+        ensure_namespace(kube, ns, run_id, must_be_new=False)
+        docs = apply_into(kube, spec, ns, facts, run_id, text=yaml_text)
+        starter = [d.name for d in docs if d.kind == "Deployment" and d.file.startswith("starter")]
+        wait_deployments(kube, ns, starter, spec.ready_timeout_s)
+    applied = [d.ref for d in docs]
+    print(f"applied into namespace {ns}: {', '.join(applied)}")
+    return applied
