@@ -1,0 +1,113 @@
+"""Gateway API lab: an HTTPRoute on lab-gateway does what the Ingress lab did."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from grader.checks import LabContext
+from grader.verdicts import EnvError
+
+HOST = "shop.example"
+ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
+
+
+def _traefik_ip(lab: LabContext) -> str:
+    svc = lab.kube.get("service", "traefik", "traefik")
+    ips = [i.get("ip") for i in (svc or {}).get("status", {}).get("loadBalancer", {}).get("ingress", []) or []]
+    if not svc or not any(ips):
+        raise EnvError("Traefik (Service traefik/traefik) is missing or has no load balancer address: "
+                       "run 'servicelab up'")
+    return str(next(ip for ip in ips if ip))
+
+
+def _owner(lab: LabContext, body: str) -> str:
+    """Which back end answered: the pods answer every path with their own name."""
+    name = body.strip()
+    for app in ("store", "api"):
+        if name in {p["metadata"]["name"] for p in lab.objects("pods", selector=f"app={app}")}:
+            return app
+    return ""
+
+
+def _poll_routes(lab: LabContext, ip: str, deadline_s: float = 40.0) -> dict[str, tuple[int | None, str]]:
+    """GET each path with Host shop.example until all reach their back end or the deadline passes:
+    the controller needs a few seconds to pick up a new route (deadline poll, bounded)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        results = lab.outside.http_batch([f"http://{ip}{path}" for path in ROUTES], HOST, deadline_s=5)
+        seen = {path: (r.status, _owner(lab, r.body)) for path, r in zip(ROUTES, results, strict=True)}
+        done = all(status == 200 and owner == ROUTES[path] for path, (status, owner) in seen.items())
+        if done or time.monotonic() > end:
+            for path, r in zip(ROUTES, results, strict=True):
+                lab.matrix.record(lab.outside.name, f"{HOST}{path}", expected=True,
+                                  observed=seen[path][0] == 200 and seen[path][1] == ROUTES[path],
+                                  detail=f"HTTP {r.status} from {seen[path][1] or 'nobody'}")
+            return seen
+        time.sleep(1.0)
+
+
+def _first_wrong(seen: dict[str, tuple[int | None, str]]) -> str:
+    for path, (status, owner) in seen.items():
+        if status != 200 or owner != ROUTES[path]:
+            got = f"the {owner} back end" if owner else (f"HTTP {status}" if status else "no answer")
+            return f"{path} with Host {HOST} got {got}, expected the {ROUTES[path]} back end"
+    return ""
+
+
+def _route_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -> str:
+    routes = lab.objects("httproutes.gateway.networking.k8s.io")
+    if not routes:
+        return "There is no HTTPRoute in the namespace."
+    for route in routes:
+        name = route["metadata"]["name"]
+        parents = route.get("status", {}).get("parents", []) or []
+        conditions = {c.get("type"): c for p in parents for c in p.get("conditions", [])}
+        accepted = conditions.get("Accepted", {})
+        refs = route.get("spec", {}).get("parentRefs", [])
+        if accepted.get("status") != "True":
+            shown = "; ".join(f"name={r.get('name')} namespace={r.get('namespace', '(own)')} "
+                              f"sectionName={r.get('sectionName', '(any)')}" for r in refs)
+            reason = f" ({accepted.get('reason')}: {accepted.get('message', '')})" if accepted else ""
+            return (f"HTTPRoute {name} is not attached to the Gateway{reason}. Its parentRefs are {shown}; "
+                    "they must name lab-gateway in namespace traefik, listener (sectionName) http.")
+        resolved = conditions.get("ResolvedRefs", {})
+        if resolved.get("status") == "False":
+            return (f"HTTPRoute {name} has backendRefs that do not resolve ({resolved.get('reason')}: "
+                    f"{resolved.get('message', '')}): a backendRef names a Service and one of its ports (80), "
+                    "not the container port.")
+        for rule in route.get("spec", {}).get("rules", []) or []:
+            for match in rule.get("matches", []) or []:
+                if match.get("path", {}).get("type") == "Exact":
+                    return (f"Path type Exact on {match['path'].get('value')} matches that path only, "
+                            "not /store/cart: use PathPrefix.")
+        hostnames = route.get("spec", {}).get("hostnames") or []
+        if hostnames and HOST not in hostnames:
+            return f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {HOST}."
+    return "Check each rule's backendRefs (Service name and port): " + _first_wrong(seen) + "."
+
+
+@pytest.mark.check(points=3, title="Host shop.example: /store reaches store and /api reaches api, from outside")
+def test_paths_reach_backends(lab: LabContext) -> None:
+    seen = _poll_routes(lab, _traefik_ip(lab))
+    wrong = _first_wrong(seen)
+    if wrong:
+        lab.fail(f"{wrong}. {_route_diagnosis(lab, seen)}")
+
+
+@pytest.mark.check(points=1, title="an unknown path on shop.example gets 404")
+def test_unknown_path_404(lab: LabContext) -> None:
+    ip = _traefik_ip(lab)
+    result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
+    result.must_succeed(f"/checkout with Host {HOST} should get 404 but got {result.observed}"
+                        + (f" from {_owner(lab, result.body)}" if result.status == 200 else "")
+                        + ": a PathPrefix / match catches every path; route only /store and /api.")
+
+
+@pytest.mark.check(points=1, title="the route belongs to shop.example only: another host gets 404")
+def test_host_scoped(lab: LabContext) -> None:
+    ip = _traefik_ip(lab)
+    result = lab.outside.http_get(f"http://{ip}/store", "other.example", expect_status=404, deadline_s=5)
+    result.must_succeed(f"/store with Host other.example got {result.observed}: an HTTPRoute without hostnames "
+                        f"answers for every host; set hostnames: [{HOST}].")

@@ -1,0 +1,108 @@
+"""Ingress lab: host shop.example, /store and /api to their back ends through Traefik; nothing else."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from grader.checks import LabContext
+from grader.verdicts import EnvError
+
+HOST = "shop.example"
+ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
+
+
+def _traefik_ip(lab: LabContext) -> str:
+    svc = lab.kube.get("service", "traefik", "traefik")
+    ips = [i.get("ip") for i in (svc or {}).get("status", {}).get("loadBalancer", {}).get("ingress", []) or []]
+    if not svc or not any(ips):
+        raise EnvError("Traefik (Service traefik/traefik) is missing or has no load balancer address: "
+                       "run 'servicelab up'")
+    return str(next(ip for ip in ips if ip))
+
+
+def _owner(lab: LabContext, body: str) -> str:
+    """Which back end answered: the pods answer every path with their own name."""
+    name = body.strip()
+    for app in ("store", "api"):
+        if name in {p["metadata"]["name"] for p in lab.objects("pods", selector=f"app={app}")}:
+            return app
+    return ""
+
+
+def _poll_routes(lab: LabContext, ip: str, deadline_s: float = 40.0) -> dict[str, tuple[int | None, str]]:
+    """GET each path with Host shop.example until all reach their back end or the deadline passes:
+    the controller needs a few seconds to pick up a new route (deadline poll, bounded)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        results = lab.outside.http_batch([f"http://{ip}{path}" for path in ROUTES], HOST, deadline_s=5)
+        seen = {path: (r.status, _owner(lab, r.body)) for path, r in zip(ROUTES, results, strict=True)}
+        done = all(status == 200 and owner == ROUTES[path] for path, (status, owner) in seen.items())
+        if done or time.monotonic() > end:
+            for path, r in zip(ROUTES, results, strict=True):
+                lab.matrix.record(lab.outside.name, f"{HOST}{path}", expected=True,
+                                  observed=seen[path][0] == 200 and seen[path][1] == ROUTES[path],
+                                  detail=f"HTTP {r.status} from {seen[path][1] or 'nobody'}")
+            return seen
+        time.sleep(1.0)
+
+
+def _first_wrong(seen: dict[str, tuple[int | None, str]]) -> str:
+    for path, (status, owner) in seen.items():
+        if status != 200 or owner != ROUTES[path]:
+            got = f"the {owner} back end" if owner else (f"HTTP {status}" if status else "no answer")
+            return f"{path} with Host {HOST} got {got}, expected the {ROUTES[path]} back end"
+    return ""
+
+
+def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -> str:
+    ingresses = lab.objects("ingresses")
+    if not ingresses:
+        return "There is no Ingress in the namespace."
+    for ing in ingresses:
+        spec = ing.get("spec", {})
+        cls = spec.get("ingressClassName")
+        if cls not in (None, "traefik"):
+            return f"ingressClassName is {cls!r}: no controller here serves that class; use traefik (the default)."
+    rules = [r for ing in ingresses for r in ing["spec"].get("rules", []) or []]
+    hosts = {r.get("host") for r in rules}
+    if HOST not in hosts and None not in hosts:
+        return f"The rules are for host {', '.join(sorted(h for h in hosts if h))}, but clients send Host {HOST}."
+    paths = [p for r in rules for p in (r.get("http") or {}).get("paths", [])]
+    for p in paths:
+        if p.get("pathType") == "Exact":
+            return f"pathType Exact on {p.get('path')} matches that path only, not /store/cart: use Prefix."
+        svc_name = p.get("backend", {}).get("service", {}).get("name", "")
+        number = p.get("backend", {}).get("service", {}).get("port", {}).get("number")
+        svc = lab.get("service", svc_name)
+        ports = [sp.get("port") for sp in (svc or {}).get("spec", {}).get("ports", [])]
+        if number is not None and svc and number not in ports:
+            return (f"The backend of {p.get('path')} uses port {number}, which Service {svc_name} does not have "
+                    f"(it has {', '.join(map(str, ports))}): name the Service port, not the container port.")
+    return "Check each path's backend (Service name and port number): " + _first_wrong(seen) + "."
+
+
+@pytest.mark.check(points=3, title="Host shop.example: /store reaches store and /api reaches api, from outside")
+def test_paths_reach_backends(lab: LabContext) -> None:
+    seen = _poll_routes(lab, _traefik_ip(lab))
+    wrong = _first_wrong(seen)
+    if wrong:
+        lab.fail(f"{wrong}. {_ingress_diagnosis(lab, seen)}")
+
+
+@pytest.mark.check(points=1, title="an unknown path on shop.example gets 404")
+def test_unknown_path_404(lab: LabContext) -> None:
+    ip = _traefik_ip(lab)
+    result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
+    result.must_succeed(f"/checkout with Host {HOST} should get 404 but got {result.observed}"
+                        + (f" from {_owner(lab, result.body)}" if result.status == 200 else "")
+                        + ": a rule for path / (or a default backend) catches every path; route only /store and /api.")
+
+
+@pytest.mark.check(points=1, title="the rules belong to shop.example only: another host gets 404")
+def test_host_scoped(lab: LabContext) -> None:
+    ip = _traefik_ip(lab)
+    result = lab.outside.http_get(f"http://{ip}/store", "other.example", expect_status=404, deadline_s=5)
+    result.must_succeed(f"/store with Host other.example got {result.observed}: a rule without host answers "
+                        f"for every hostname; set host: {HOST} on the rule.")

@@ -1,0 +1,168 @@
+"""The lab corpus is complete and well-formed: fast, no cluster.
+
+Every lab of issue 3 has a task, a starter where it needs one, a solution, at least two alternatives and
+at least five wrong cases that each name a check which exists; manifests parse, never set a namespace
+and use only the lab images; every lab has a notebook with a "check my work" cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.images import LAB_IMAGES
+
+REPO = Path(__file__).resolve().parents[2]
+LABS = REPO / "labs"
+NOTEBOOKS = REPO / "notebooks" / "source"
+
+# issue 3: the AKS docs' Service types, then the labs beyond the docs
+LAB_IDS = ["clusterip", "nodeport", "loadbalancer", "internal-lb", "static-ip", "externalname", "ingress",
+           "gateway", "headless", "external-traffic-local", "session-affinity", "readiness", "pod-networking"]
+ALLOWED_PLACEHOLDERS = {"STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE"}
+
+
+def manifests(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.yaml") if p.name != "case.yaml")
+
+
+def docs_of(path: Path) -> list[dict[str, object]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+
+
+def check_ids(lab: Path) -> set[str]:
+    tree = ast.parse((lab / "checks.py").read_text(encoding="utf-8"))
+    return {node.name.removeprefix("test_") for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+
+
+def lab_yaml(lab: Path) -> dict[str, object]:
+    data = yaml.safe_load((lab / "lab.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_issue_lab_exists_and_orders_are_unique() -> None:
+    present = sorted(p.name for p in LABS.iterdir() if (p / "lab.yaml").is_file())
+    assert sorted(LAB_IDS) == present
+    orders = [lab_yaml(LABS / lab)["order"] for lab in LAB_IDS]
+    assert orders == sorted(orders), "orders follow the course sequence"
+    assert len(set(orders)) == len(orders), "orders are unique"
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_lab_folder_is_complete(lab_id: str) -> None:
+    lab = LABS / lab_id
+    meta = lab_yaml(lab)
+    assert meta["id"] == lab_id
+    assert isinstance(meta["title"], str)
+    assert meta["title"].strip()
+    assert (lab / "task.md").read_text(encoding="utf-8").strip()
+    assert manifests(lab / "solution"), "a reference solution"
+    alternatives = [p for p in (lab / "alternatives").iterdir() if p.is_dir()]
+    wrong = [p for p in (lab / "wrong").iterdir() if p.is_dir()]
+    assert len(alternatives) >= 2, "at least two other correct answers"
+    assert len(wrong) >= 5, "at least five realistic mistakes"
+    for case in alternatives:
+        data = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
+        assert set(data) == {"why"}, case
+        assert data["why"].strip(), case
+        assert manifests(case), case
+    ids = check_ids(lab)
+    for case in wrong:
+        data = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
+        assert set(data) == {"fails", "hint", "why"}, case
+        assert data["fails"] in ids, f"{case}: fails {data['fails']!r} is not one of {sorted(ids)}"
+        assert isinstance(data["hint"], str), case
+        assert data["hint"].strip(), case
+        assert data["why"].strip(), case
+        assert manifests(case), case
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_expected_objects_are_in_the_solution(lab_id: str) -> None:
+    lab = LABS / lab_id
+    refs = {(d["kind"], d["metadata"]["name"]) for f in manifests(lab / "solution") for d in docs_of(f)}  # type: ignore[index]
+    for expect in lab_yaml(lab)["expects"]:  # type: ignore[attr-defined]
+        assert (expect["kind"], expect["name"]) in refs
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_manifests_parse_without_namespace_and_use_lab_images(lab_id: str) -> None:
+    lab = LABS / lab_id
+    declared = set(lab_yaml(lab).get("variables", [])) | {"NAMESPACE"}  # type: ignore[arg-type]
+    for path in [m for sub in ("starter", "solution", "alternatives", "wrong") if (lab / sub).is_dir()
+                 for m in manifests(lab / sub)]:
+        text = path.read_text(encoding="utf-8")
+        used = set(re.findall(r"\$\{([A-Za-z_]+)\}", text))
+        assert used <= declared <= ALLOWED_PLACEHOLDERS, f"{path}: placeholders {used - declared}"
+        for doc in docs_of(path):
+            assert doc.get("apiVersion"), path
+            assert doc.get("kind"), path
+            meta = doc.get("metadata")
+            assert isinstance(meta, dict), path
+            assert meta.get("name"), path
+            assert "namespace" not in meta, f"{path}: the grader chooses the namespace"
+            for container in _containers(doc):
+                assert container["image"] in LAB_IMAGES, f"{path}: image {container['image']}"
+                assert container.get("imagePullPolicy") == "IfNotPresent", path
+
+
+def _containers(doc: dict[str, object]) -> list[dict[str, object]]:
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    template = spec.get("template")
+    pod_spec = template.get("spec", {}) if isinstance(template, dict) else spec
+    return list(pod_spec.get("containers", [])) if isinstance(pod_spec, dict) else []
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_checks_have_points_and_titles(lab_id: str) -> None:
+    tree = ast.parse((LABS / lab_id / "checks.py").read_text(encoding="utf-8"))
+    tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert tests
+    for node in tests:
+        markers = [d for d in node.decorator_list
+                   if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.check")]
+        assert len(markers) == 1, node.name
+        kwargs = {k.arg: k.value for k in markers[0].keywords}
+        assert isinstance(kwargs["points"], ast.Constant)
+        assert kwargs["points"].value > 0
+        assert isinstance(kwargs["title"], ast.Constant)
+        assert kwargs["title"].value.strip()
+
+
+def test_the_grader_accepts_every_lab() -> None:
+    labs = pytest.importorskip("grader.labs", reason="the grader's lab model is not there yet")
+    for lab_id in LAB_IDS:
+        lab = labs.load_lab(LABS / lab_id)
+        assert lab.id == lab_id
+
+
+def notebook_path(lab_id: str) -> Path:
+    order = int(lab_yaml(LABS / lab_id)["order"])  # type: ignore[arg-type]
+    return NOTEBOOKS / f"{order:02d}-{lab_id}" / f"{lab_id}.ipynb"
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_notebook_is_valid_nbgrader_source(lab_id: str) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(notebook_path(lab_id), as_version=4)
+    nbformat.validate(nb)
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    grade_ids = [m["grade_id"] for m in meta if m]
+    assert len(grade_ids) == len(set(grade_ids)), "nbgrader grade_ids are unique"
+    grade_cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert grade_cells, "a graded 'check my work' cell"
+    for cell in grade_cells:
+        assert f'check("{lab_id}")' in cell.source
+        assert cell.metadata.nbgrader["points"] > 0
+    solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert solutions
+    assert all("### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
+                             for c in solutions)
