@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 
 import pytest
 
+from grader._wait import WaitTimeout, wait_for
 from grader.checks import LabContext
 from grader.diagnose import endpoints_diagnosis, pod_ready
+from grader.probes.results import DnsResult
 
 
 @pytest.mark.check(points=1, title="web-headless has no ClusterIP")
@@ -23,13 +25,17 @@ def test_dns_returns_ready_pod_ips(lab: LabContext) -> None:
     pods = [p for p in lab.objects("pods", selector="app=web") if not p["metadata"].get("deletionTimestamp")]
     ready = {p["status"].get("podIP") for p in pods if pod_ready(p) and p["status"].get("podIP")}
     unready = {p["status"].get("podIP") for p in pods if not pod_ready(p) and p["status"].get("podIP")}
-    end = time.monotonic() + 30  # CoreDNS follows EndpointSlices within seconds (deadline poll)
-    while True:
-        answer = lab.probe.dns(svc.dns, deadline_s=8)
-        got = set(answer.addresses)
-        if got == ready or time.monotonic() > end:
-            break
-        time.sleep(1.0)
+    answers: list[DnsResult] = []
+
+    def lookup() -> tuple[bool | None, str]:
+        # CoreDNS follows EndpointSlices within seconds: look again until the answer settles
+        answers.append(lab.probe.dns(svc.dns, deadline_s=8))
+        return (True if set(answers[-1].addresses) == ready else None), ", ".join(answers[-1].addresses)
+
+    with contextlib.suppress(WaitTimeout):
+        wait_for(lookup, what=f"DNS {svc.dns}", timeout_s=30)
+    answer = answers[-1]
+    got = set(answer.addresses)
     if got == ready:
         return
     if got & unready:
