@@ -8,7 +8,6 @@ import pytest
 
 from grader.checks import LabContext, Service
 from grader.diagnose import matches, port_mismatch
-from grader.verdicts import Fail
 
 
 # --- shared by the Service labs (copied per lab: each checks.py is imported on its own) -----------------
@@ -33,17 +32,6 @@ def _inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str
                         + (why or "Check that targetPort is the port the containers listen on."))
     return eps.pod_names
 
-
-def _route_works(lab: LabContext, svc: Service) -> bool:
-    """Whether the in-cluster route works. When it does not, the ClusterIP check already charges that mistake,
-    so exposure checks judge their own concern from the API instead of failing a second time."""
-    try:
-        lab.wait_ready_endpoints(svc, count=1, timeout_s=20)
-    except Fail:
-        return False
-    if svc.cluster_ip is None or all(p.port != 80 or p.protocol != "TCP" for p in svc.ports):
-        return False
-    return lab.probe.http_get(svc.url("/hostname", port=80), deadline_s=8).ok
 
 
 @pytest.mark.check(points=3, title="web answers on its ClusterIP and DNS name, from all 3 pods")

@@ -152,7 +152,7 @@ def notebook_path(lab_id: str) -> Path:
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_notebook_is_valid_nbgrader_source(lab_id: str) -> None:
     nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.read(notebook_path(lab_id), as_version=4)
+    nb = nbformat.read(str(notebook_path(lab_id)), as_version=4)
     nbformat.validate(nb)
     meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
     grade_ids = [m["grade_id"] for m in meta if m]

@@ -1,0 +1,94 @@
+"""LabContext against a fake API: endpoints waits and their diagnoses, missing objects, LB pending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _grader_fakes import REFUSED, FakeKube, ScriptedVantage, endpoint_slice, facts, http_ok, pod, service
+
+from grader.checks import LabContext
+from grader.verdicts import EnvError, Fail
+
+
+def _ctx(objects: dict[str, list[dict[str, Any]]]) -> LabContext:
+    vantages = [ScriptedVantage(lambda op, n: http_ok(), name=n) for n in ("probe pod", "other", "outside", "host")]
+    return LabContext("ns", FakeKube(objects), facts(), *vantages, ready_timeout_s=2.0)  # type: ignore[arg-type]
+
+
+def test_ready_endpoints_returns_pod_names() -> None:
+    ctx = _ctx({"services": [service("web", {"app": "web"})],
+                "endpointslices": [endpoint_slice("web", ["web-1", "web-2"])],
+                "pods": [pod("web-1", {"app": "web"}), pod("web-2", {"app": "web"})]})
+    eps = ctx.wait_ready_endpoints("web", count=2)
+    assert eps.pod_names == ["web-1", "web-2"]
+    assert eps.ready == 2
+
+
+def test_selector_matching_no_pod_fails_early_showing_pod_labels() -> None:
+    ctx = _ctx({"services": [service("web", {"app": "webapp"})], "endpointslices": [],
+                "pods": [pod("web-1", {"app": "web", "pod-template-hash": "x"})]})
+    with pytest.raises(Fail) as info:
+        ctx.wait_ready_endpoints("web", count=1, timeout_s=30)
+    assert "selector app=webapp" in info.value.hint
+    assert "web-1: app=web" in info.value.hint
+    assert "pod-template-hash" not in info.value.hint
+
+
+def test_named_target_port_missing_is_diagnosed() -> None:
+    ctx = _ctx({"services": [service("web", {"app": "web"}, target_port="web")], "endpointslices": [],
+                "pods": [pod("web-1", {"app": "web"})]})
+    with pytest.raises(Fail, match="targetPort 'web'"):
+        ctx.wait_ready_endpoints("web", count=1, timeout_s=30)
+
+
+def test_pods_not_ready_reported_at_the_deadline() -> None:
+    ctx = _ctx({"services": [service("web", {"app": "web"})], "endpointslices": [endpoint_slice("web", ["w"], False)],
+                "pods": [pod("web-1", {"app": "web"}, ready=False)]})
+    with pytest.raises(Fail, match="only 0 are Ready"):
+        ctx.wait_ready_endpoints("web", count=1, timeout_s=0.5)
+
+
+def test_missing_service_lists_the_services_there() -> None:
+    ctx = _ctx({"services": [service("other", {"app": "x"})]})
+    with pytest.raises(Fail, match="no Service 'web'.*other"):
+        ctx.service("web")
+
+
+def test_service_names_its_matrix_columns() -> None:
+    obj = service("web", {"app": "web"}, type_="NodePort")
+    obj["spec"]["ports"][0]["nodePort"] = 30007
+    ctx = _ctx({"services": [obj]})
+    ctx.service("web")
+    assert ctx.matrix.label_for("10.96.0.10", 80) == "web ClusterIP"
+    assert ctx.matrix.label_for("172.18.0.3", 30007) == "web NodePort @w1"
+
+
+def test_target_port_mismatch_is_appended_to_a_failed_probe_hint() -> None:
+    ctx = _ctx({"services": [service("web", {"app": "web"}, target_port=9090)],
+                "pods": [pod("web-1", {"app": "web"})]})
+    svc = ctx.service("web")
+    refused = ScriptedVantage(lambda op, n: REFUSED)
+    refused.attach(ctx.matrix)
+    refused.recorder.diagnose = ctx._diagnose_port
+    with pytest.raises(Fail) as info:
+        refused.http_get(svc.url("/"), deadline_s=0.1).must_succeed(hint="web does not answer.")
+    assert "targetPort 9090" in info.value.hint
+    assert "8080" in info.value.hint
+
+
+def test_lb_pending_unknown_pool_is_the_learners_mistake() -> None:
+    svc = service("web", {"app": "web"}, type_="LoadBalancer", annotations={"metallb.io/address-pool": "privat"})
+    pools = [{"metadata": {"name": "public"}}, {"metadata": {"name": "internal"}}]
+    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": pools, "l2advertisements.metallb.io": [{}],
+                "events": []})
+    with pytest.raises(Fail, match="pool 'privat'.*internal, public"):
+        ctx.wait_load_balancer("web", timeout_s=0.3)
+
+
+def test_lb_pending_without_pools_is_an_environment_error() -> None:
+    svc = service("web", {"app": "web"}, type_="LoadBalancer")
+    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": [], "l2advertisements.metallb.io": [],
+                "events": []})
+    with pytest.raises(EnvError, match="no IPAddressPool"):
+        ctx.wait_load_balancer("web", timeout_s=0.3)

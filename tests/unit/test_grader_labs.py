@@ -1,0 +1,102 @@
+"""Loading a lab validates it; every violation is BadInput with file, line and rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.labs import load_lab
+from grader.manifests import parse_docs, render, substitute
+from grader.verdicts import BadInput, EnvError
+
+DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
+
+
+@pytest.fixture
+def lab_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "demo"
+    shutil.copytree(DEMO, target)
+    return target
+
+
+def test_demo_lab_loads() -> None:
+    lab = load_lab(str(DEMO))
+    assert lab.id == "demo"
+    assert [c.id for c in lab.checks][:2] == ["service_type", "all_backends"]
+    assert lab.total_points == 10
+    assert {c.label for c in lab.cases} >= {"solution", "alternative/named-targetport", "wrong/wrong-selector"}
+    assert lab.probe_deadline_s == 12
+
+
+def _error(path: Path) -> BadInput:
+    with pytest.raises(BadInput) as info:
+        load_lab(str(path))
+    return info.value
+
+
+def test_unknown_key_in_lab_yaml_names_its_line(lab_copy: Path) -> None:
+    (lab_copy / "lab.yaml").write_text((lab_copy / "lab.yaml").read_text() + "colour: blue\n")
+    err = _error(lab_copy)
+    assert err.file and err.file.endswith("lab.yaml")
+    assert err.line == 9
+    assert "colour" in err.message
+
+
+def test_check_without_marker(lab_copy: Path) -> None:
+    checks = lab_copy / "checks.py"
+    checks.write_text(checks.read_text() + "\n\ndef test_unmarked(lab):\n    pass\n")
+    err = _error(lab_copy)
+    assert "test_unmarked" in err.message
+    assert err.line is not None
+
+
+def test_wrong_case_must_name_an_existing_check(lab_copy: Path) -> None:
+    (lab_copy / "wrong" / "wrong-selector" / "case.yaml").write_text("fails: nope\nhint: x\n")
+    err = _error(lab_copy)
+    assert "nope" in err.message
+    assert err.line == 1
+    assert err.fix and "all_backends" in err.fix
+
+
+def test_undeclared_placeholder(lab_copy: Path) -> None:
+    path = lab_copy / "solution" / "services.yaml"
+    path.write_text(path.read_text().replace("name: web-np", "name: web-np\n  annotations: {ip: '${STATIC_IP}'}"))
+    err = _error(lab_copy)
+    assert "STATIC_IP" in err.message
+    assert err.fix and "variables" in err.fix
+
+
+def test_manifest_must_not_set_a_namespace(lab_copy: Path) -> None:
+    path = lab_copy / "solution" / "services.yaml"
+    path.write_text(path.read_text().replace("  name: web-np", "  name: web-np\n  namespace: default"))
+    err = _error(lab_copy)
+    assert "metadata.namespace" in err.message
+    assert err.line == 15
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as info:
+        parse_docs("kind: Service\nmetadata:\n  name: [unclosed\n", "x.yaml")
+    assert info.value.line is not None
+
+
+def test_unknown_lab_lists_known_ones() -> None:
+    with pytest.raises(BadInput) as info:
+        load_lab("no-such-lab-here")
+    assert "no lab" in info.value.message
+
+
+def test_substitute_and_render_add_grader_labels() -> None:
+    text = substitute("kind: Service\napiVersion: v1\nmetadata: {name: a}\nspec: {loadBalancerIP: '${STATIC_IP}'}\n",
+                      {"STATIC_IP": "172.18.255.210"})
+    docs = parse_docs(text, "x.yaml")
+    rendered = render(docs, "run1")
+    assert "172.18.255.210" in rendered
+    assert "app.kubernetes.io/managed-by: servicelab" in rendered
+    assert "servicelab.dev/run: run1" in rendered
+    with pytest.raises(EnvError):
+        substitute("${STATIC_IP}", {}, "x.yaml", {"STATIC_IP": "not kind"})
+    with pytest.raises(BadInput):
+        substitute("${NOPE}", {"STATIC_IP": "1"}, "x.yaml")

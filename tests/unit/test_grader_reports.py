@@ -1,0 +1,82 @@
+"""Reports and case judgement from hand-made results."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from grader.labs import Case
+from grader.probes.matrix import Matrix
+from grader.reports import json as json_report
+from grader.reports import junit, markdown
+from grader.reports.html import to_html
+from grader.reports.terminal import to_text
+from grader.results import CheckResult, LabResult, Status, Verdict
+from grader.scoring import exit_code, judge_case
+
+
+def result(*statuses: Status, env_error: str = "") -> LabResult:
+    matrix = Matrix()
+    matrix.record("outside container", "web ClusterIP", expected=False, observed=False, detail="timed out")
+    matrix.record("probe pod", "web ClusterIP", expected=True, observed=True, detail="HTTP 200")
+    checks = [CheckResult(f"c{i}", f"Check {i}", 2, s, "hint <b>selector</b>" if s is Status.FAIL else "")
+              for i, s in enumerate(statuses)]
+    return LabResult("demo", "Demo", "ns", "r1", checks, matrix, env_error)
+
+
+def test_verdicts_scores_and_exit_codes() -> None:
+    assert exit_code(result(Status.PASS, Status.NA)) == 0
+    assert result(Status.PASS, Status.NA).fraction == 1.0
+    assert exit_code(result(Status.PASS, Status.FAIL)) == 1
+    assert result(Status.PASS, Status.FAIL).fraction == 0.5
+    assert exit_code(result(Status.PASS, Status.ENV_ERROR)) == 3
+    assert result(Status.PASS, env_error="cluster down").fraction is None
+    assert result(Status.NA).verdict is Verdict.FAIL  # nothing gradable is not full marks
+
+
+def test_json_report_has_a_versioned_schema(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    json_report.write(result(Status.PASS, Status.FAIL), path)
+    data = json.loads(path.read_text())
+    assert data["schema"] == "servicelab.result/v1"
+    assert (data["verdict"], data["score"], data["max_score"]) == ("FAIL", 2, 4)
+    assert data["checks"][1]["status"] == "fail"
+    assert data["matrix"]["rows"] == ["outside container", "probe pod"]
+    env = json_report.to_dict(result(Status.PASS, env_error="down"))
+    assert (env["verdict"], env["score"], env["diagnosis"]) == ("ENV-ERROR", None, "down")
+
+
+def test_junit_report(tmp_path: Path) -> None:
+    path = tmp_path / "r.xml"
+    junit.write(result(Status.PASS, Status.FAIL, Status.NA, Status.ENV_ERROR), path)
+    suite = ET.parse(path).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("4", "1", "1", "1")
+
+
+def test_markdown_html_and_text_show_hints_and_matrix() -> None:
+    res = result(Status.PASS, Status.FAIL)
+    md = markdown.to_markdown(res)
+    assert "| outside container | no ok |" in md
+    html = to_html(res)
+    assert "&lt;b&gt;selector&lt;/b&gt;" in html  # escaped
+    assert "Reachability" in html
+    text = to_text(res)
+    assert "FAIL: 2/4 points" in text
+    assert "want no" in text
+
+
+def test_judge_wrong_case() -> None:
+    case = Case("typo", "wrong", Path("."), fails="c1", hint="selector")
+    assert judge_case(case, result(Status.PASS, Status.FAIL)).holds
+    bad_hint = Case("typo", "wrong", Path("."), fails="c1", hint="nodePort")
+    assert "lacks" in judge_case(bad_hint, result(Status.PASS, Status.FAIL)).observed
+    assert not judge_case(case, result(Status.FAIL, Status.FAIL)).holds
+    assert not judge_case(case, result(Status.PASS, Status.PASS)).holds
+    assert judge_case(case, result(Status.PASS, env_error="down")).env_error
+
+
+def test_judge_solution_case() -> None:
+    case = Case("solution", "solution", Path("."))
+    assert judge_case(case, result(Status.PASS, Status.NA)).holds
+    assert not judge_case(case, result(Status.PASS, Status.FAIL)).holds

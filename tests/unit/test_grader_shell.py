@@ -1,0 +1,112 @@
+"""The busybox probe script and its parsers (run for real with this machine's busybox where present)."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from _grader_fakes import LocalBusyboxVantage
+
+from grader.probes.shell import Op, Outcome, build_script, failure_reason, http_status, parse_nslookup, parse_output
+
+NSLOOKUP_A = """Server:\t\t10.96.0.10
+Address:\t10.96.0.10:53
+
+Name:\tweb.lab.svc.cluster.local
+Address: 10.96.44.7
+"""
+NSLOOKUP_CNAME = """Server:\t\t10.96.0.10
+Address:\t10.96.0.10:53
+
+partner.lab.svc.cluster.local\tcanonical name = api.partner.example
+"""
+NSLOOKUP_NX = """Server:\t\t10.96.0.10
+Address:\t10.96.0.10:53
+
+** server can't find nope.lab.svc.cluster.local: NXDOMAIN
+"""
+
+
+def test_nslookup_a_skips_the_server_address() -> None:
+    assert parse_nslookup(NSLOOKUP_A) == (["10.96.44.7"], [], "")
+
+
+def test_nslookup_cname_and_nxdomain() -> None:
+    assert parse_nslookup(NSLOOKUP_CNAME) == ([], ["api.partner.example"], "")
+    assert parse_nslookup(NSLOOKUP_NX)[2] == "NXDOMAIN"
+
+
+def test_http_status_takes_the_last_response_line() -> None:
+    out = Outcome(0, "Connecting to a\n  HTTP/1.1 301 Moved\nConnecting to b\n  HTTP/1.1 200 OK", "")
+    assert http_status(out) == 200
+    assert http_status(Outcome(1, "wget: server returned error: HTTP/1.1 404 Not Found", "")) == 404
+
+
+@pytest.mark.parametrize(("err", "rc", "reason"), [
+    ("wget: can't connect to remote host (1.2.3.4): Connection refused", 1, "connection refused"),
+    ("", 143, "timed out after 3s"),
+    ("wget: bad address 'x.example'", 1, "name does not resolve"),
+])
+def test_failure_reasons(err: str, rc: int, reason: str) -> None:
+    assert failure_reason(Outcome(rc, err, ""), 3.0) == reason
+
+
+def test_script_quotes_every_argument_and_ends_with_marker() -> None:
+    script = build_script([Op("http", "http://x/'; rm -rf /", host_header="a b")], 3, "n0nce")
+    assert "'http://x/'\"'\"'; rm -rf /'" in script
+    assert "'Host: a b'" in script
+    assert script.rstrip().endswith("exit 0")
+
+
+def test_parse_output_without_end_marker_is_none() -> None:
+    assert parse_output("@@n:0:rc\n0\n", 1, "n") is None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"pod-a" if self.path == "/hostname" else b"nope"
+        self.send_response(200 if self.path == "/hostname" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="needs a busybox binary on PATH")
+def test_real_busybox_batch(server: int) -> None:
+    vantage = LocalBusyboxVantage()
+    closed = _free_port()
+    ok, missing, refused = vantage.http_batch([f"http://127.0.0.1:{server}/hostname",
+                                               f"http://127.0.0.1:{server}/other",
+                                               f"http://127.0.0.1:{closed}/"], deadline_s=1.5)
+    assert (ok.status, ok.body, ok.ok) == (200, "pod-a", True)
+    assert (missing.status, missing.ok) == (404, False)
+    assert refused.status is None
+    assert refused.error == "connection refused"
+    assert len(refused.attempts) >= 1
+    assert vantage.tcp_connect("127.0.0.1", server).connected
+    assert not vantage.tcp_connect("127.0.0.1", closed, deadline_s=0.5).connected
+    seen = vantage.collect_hostnames(f"http://127.0.0.1:{server}/hostname", expect={"pod-a"})
+    assert seen.ok

@@ -1,0 +1,111 @@
+"""Retries, deadlines, attempts, the matrix and the must-not-reach rule, with a scripted vantage point."""
+
+from __future__ import annotations
+
+import pytest
+from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
+
+from grader.probes.matrix import Matrix
+from grader.probes.shell import Op, Outcome
+from grader.verdicts import EnvError, Fail, NotApplicable
+
+
+def test_http_get_retries_until_success_and_records_attempts() -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok("pod-a") if n >= 3 else REFUSED)
+    result = vantage.http_get("http://10.0.0.1/hostname")
+    assert result.ok
+    assert [a.summary for a in result.attempts] == ["connection refused", "connection refused", "HTTP 200"]
+    assert vantage.proven
+
+
+def test_http_get_gives_up_at_the_deadline_with_the_last_error() -> None:
+    vantage = ScriptedVantage(lambda op, n: REFUSED)
+    result = vantage.http_get("http://10.0.0.1/", deadline_s=0.3)
+    assert not result.ok
+    assert result.error == "connection refused"
+    with pytest.raises(Fail) as info:
+        result.must_succeed(hint="web does not answer.")
+    assert info.value.hint == "web does not answer."
+    assert "connection refused" in info.value.detail
+
+
+def test_batch_runs_all_targets_in_one_round_and_retries_only_the_failed_ones() -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok() if "good" in op.target or n > 1 else TIMEOUT)
+    results = vantage.http_batch(["http://good/", "http://slow/"])
+    assert all(r.ok for r in results)
+    assert [len(r) for r in vantage.rounds] == [2, 1]
+
+
+def test_must_not_reach_passes_only_after_a_known_good_target_answered() -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok() if "partner" in op.target else TIMEOUT,
+                              known_good="http://partner/hostname")
+    vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
+    assert vantage.rounds[0] == [Op("http", "http://10.96.0.10/"), Op("http", "http://partner/hostname")]
+
+
+def test_must_not_reach_with_a_dead_vantage_point_is_env_error_never_a_pass() -> None:
+    vantage = ScriptedVantage(lambda op, n: TIMEOUT, known_good="http://partner/hostname")
+    with pytest.raises(EnvError, match="cannot be judged"):
+        vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
+
+
+def test_must_not_reach_without_any_known_good_is_env_error() -> None:
+    vantage = ScriptedVantage(lambda op, n: TIMEOUT)
+    with pytest.raises(EnvError):
+        vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
+
+
+def test_must_not_reach_counts_after_an_earlier_success_in_the_run() -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok() if "public" in op.target else TIMEOUT)
+    vantage.http_get("http://public/")
+    vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
+    assert vantage.rounds[-1] == [Op("http", "http://10.96.0.10/")]
+
+
+def test_must_not_reach_fails_when_the_target_answers() -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok(status=404))
+    with pytest.raises(Fail, match="must be private"):
+        vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
+
+
+def test_unavailable_vantage_point_is_not_applicable() -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok(), name="outside container", reason="no docker")
+    with pytest.raises(NotApplicable, match="no docker"):
+        vantage.http_get("http://x/")
+
+
+def test_collect_hostnames_repeats_until_every_backend_answered() -> None:
+    names = iter(["a", "a", "a", "a", "b", "a", "c", "a"] + ["a"] * 50)
+    vantage = ScriptedVantage(lambda op, n: http_ok(next(names)))
+    result = vantage.collect_hostnames("http://10.96.0.10/hostname", expect={"a", "b", "c"})
+    assert result.ok
+    assert len(vantage.rounds) == 2
+    missing = ScriptedVantage(lambda op, n: http_ok("a")).collect_hostnames("http://x/hostname", expect={"a", "b"},
+                                                                             deadline_s=0.2)
+    with pytest.raises(Fail) as info:
+        missing.must_cover(hint="not all backends")
+    assert "never ['b']" in info.value.detail
+
+
+def test_dns_cname_records() -> None:
+    answer = "Server:\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nx.ns.svc.cluster.local\tcanonical name = api.partner.example\n"
+    vantage = ScriptedVantage(lambda op, n: Outcome(0, "", answer))
+    result = vantage.dns("x.ns.svc.cluster.local", "CNAME")
+    result.must_resolve(hint="h", to="api.partner.example")
+    with pytest.raises(Fail):
+        result.must_resolve(hint="h", to="elsewhere.example")
+
+
+def test_results_fill_the_matrix_with_expected_and_observed() -> None:
+    matrix = Matrix()
+    matrix.name_target("10.96.0.10", "web ClusterIP")
+    vantage = ScriptedVantage(lambda op, n: http_ok() if "good" in op.target else TIMEOUT, name="outside container",
+                              known_good="http://good/")
+    vantage.attach(matrix)
+    vantage.must_not_reach("http://10.96.0.10/", hint="private")
+    vantage.http_get("http://good/").must_succeed(hint="h")
+    cell = matrix.cell("outside container", "web ClusterIP")
+    assert cell is not None
+    assert (cell.expected, cell.observed, cell.ok) == (False, False, True)
+    assert matrix.rows == ["outside container"]
+    assert "good:80" in matrix.columns
