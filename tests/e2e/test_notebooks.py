@@ -1,0 +1,117 @@
+"""Every notebook runs top to bottom on the real cluster: with the reference answers it scores full marks;
+released to learners (solutions stripped by `nbgrader generate_assignment`) it runs without an error and
+its check cells score 0.
+
+Run with `pytest --e2e tests/e2e/test_notebooks.py` after `servicelab up`. Each notebook starts from an empty
+lab namespace, because the released notebook must not find the reference answer's objects.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+nbgrader_utils = pytest.importorskip("nbgrader.utils")
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+ASSIGNMENTS = sorted(p.name for p in (NOTEBOOKS / "source").iterdir() if p.is_dir())
+CELL_TIMEOUT_S = 600  # a check cell waits for endpoints and load balancers, then probes
+
+pytestmark = pytest.mark.e2e
+
+
+def lab_id(assignment: str) -> str:
+    return assignment.split("-", 1)[1]
+
+
+def fresh_namespace(kube: Kube, assignment: str) -> None:
+    """Delete the lab namespace if servicelab made it, and wait until it is gone."""
+    ns = f"lab-{lab_id(assignment)}"
+    existing = kube.get("namespace", ns)
+    if existing is None:
+        return
+    labels = existing.get("metadata", {}).get("labels", {})
+    if labels.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+        pytest.fail(f"namespace {ns} exists but servicelab did not create it: remove it by hand")
+    kube.delete("namespace", ns, wait=True)
+
+
+@pytest.fixture(autouse=True)
+def notebooks_see_the_lab_cluster(kube: Kube) -> None:
+    """Notebooks talk to kubectl's current context: it must be the cluster under test."""
+    current = subprocess.run(["kubectl", "config", "current-context"], capture_output=True, text=True,
+                             timeout=30, check=False).stdout.strip()
+    if kube.context and current != kube.context:
+        pytest.fail(f"kubectl's current context is {current!r}, not {kube.context!r}: "
+                    f"run 'kubectl config use-context {kube.context}'")
+
+
+def execute(path: Path, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+    nb = nbformat.read(str(path), as_version=4)
+    monkeypatch.setenv("SERVICELAB_LABS", str(REPO / "labs"))  # the kernel inherits it: released copies live elsewhere
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return nb
+
+
+def errors(nb: nbformat.NotebookNode) -> list[str]:
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "error" or (out.output_type == "stream" and out.name == "stderr"):
+                what = out.get("evalue") or out.get("text")
+                found.append(f"{cell.get('id')}: {out.get('ename') or 'stderr'}: {what}")
+    return found
+
+
+def grades(nb: nbformat.NotebookNode) -> dict[str, tuple[float | None, float]]:
+    return {c.metadata.nbgrader["grade_id"]: nbgrader_utils.determine_grade(c)
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_namespace(kube, assignment)
+    path = NOTEBOOKS / "source" / assignment / f"{lab_id(assignment)}.ipynb"
+    nb = execute(path, kube, monkeypatch)
+    assert not errors(nb)
+    scored = grades(nb)
+    assert scored, "the notebook has a graded check cell"
+    for grade_id, (earned, total) in scored.items():
+        assert earned == total, f"{grade_id}: {earned}/{total}\n{_check_output(nb, grade_id)}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebook_runs_and_scores_zero(assignment: str, kube: Kube, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(NOTEBOOKS, course, ignore=shutil.ignore_patterns("release", "gradebook.db", ".ipynb_checkpoints"))
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
+                          cwd=course, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    released = course / "release" / assignment / f"{lab_id(assignment)}.ipynb"
+    assert "### BEGIN SOLUTION" not in released.read_text(encoding="utf-8")
+    fresh_namespace(kube, assignment)
+    nb = execute(released, kube, monkeypatch)
+    assert not errors(nb)
+    scored = grades(nb)
+    assert scored
+    for grade_id, (earned, total) in scored.items():
+        assert earned == 0, f"{grade_id}: {earned}/{total} without an answer\n{_check_output(nb, grade_id)}"
+    fresh_namespace(kube, assignment)
+
+
+def _check_output(nb: nbformat.NotebookNode, grade_id: str) -> str:
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    texts = [o.get("text") or str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", [])]
+    return "\n".join(texts)[-3000:]
