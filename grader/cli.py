@@ -95,14 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    err_console = Console(stderr=True)
     try:
         code: int = args.func(args)
     except BadInput as err:
-        err_console.print(f"[bold red]error:[/bold red] {err.render()}", markup=True, highlight=False)
+        print(f"error: {err.render()}", file=sys.stderr)  # unwrapped: file:line stays clickable
         return EXIT_BAD_INPUT
     except (EnvError, KubeUnreachable, ToolMissing) as err:
-        err_console.print(f"[bold yellow]ENV-ERROR:[/bold yellow] {err}", highlight=False)
+        print(f"ENV-ERROR: {err}", file=sys.stderr)
         return EXIT_ENV
     except KeyboardInterrupt:
         return 130

@@ -85,11 +85,26 @@ def parse_docs(text: str, file: str, namespace: str | None = None) -> list[Doc]:
                            rule="each object needs apiVersion, kind and metadata.name")
         ns = meta.get("namespace")
         if ns is not None and ns != namespace and not PLACEHOLDER.fullmatch(str(ns)):
-            raise BadInput(f"{obj['kind']}/{meta['name']} sets metadata.namespace: {ns}", file=file, line=line,
+            raise BadInput(f"{obj['kind']}/{meta['name']} sets metadata.namespace: {ns}", file=file,
+                           line=_key_line(node, "metadata", "namespace") or line,
                            rule="manifests never set metadata.namespace: the grader applies them into its namespace",
                            fix="remove the metadata.namespace line")
         docs.append(Doc(file, line, obj))
     return docs
+
+
+def _key_line(node: yaml.Node | None, *path: str) -> int | None:
+    """1-based line of a nested key in a composed YAML document, if present."""
+    line: int | None = None
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        if found is None:
+            return None
+        line = found[0].start_mark.line + 1
+        node = found[1]
+    return line
 
 
 def substitute(text: str, values: dict[str, str], file: str = "", missing: dict[str, str] | None = None) -> str:

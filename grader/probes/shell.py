@@ -82,7 +82,7 @@ def parse_output(text: str, count: int, nonce: str) -> list[Outcome] | None:
     return outcomes
 
 
-_STATUS = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+(\d{3})", re.MULTILINE)
+_STATUS = re.compile(r"(?:^\s*|returned error: )HTTP/\d(?:\.\d)?\s+(\d{3})", re.MULTILINE)
 
 
 def http_status(outcome: Outcome) -> int | None:

@@ -51,7 +51,7 @@ def test_pods_not_ready_reported_at_the_deadline() -> None:
 
 def test_missing_service_lists_the_services_there() -> None:
     ctx = _ctx({"services": [service("other", {"app": "x"})]})
-    with pytest.raises(Fail, match="no Service 'web'.*other"):
+    with pytest.raises(Fail, match=r"no Service 'web'.*other"):
         ctx.service("web")
 
 
@@ -82,7 +82,7 @@ def test_lb_pending_unknown_pool_is_the_learners_mistake() -> None:
     pools = [{"metadata": {"name": "public"}}, {"metadata": {"name": "internal"}}]
     ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": pools, "l2advertisements.metallb.io": [{}],
                 "events": []})
-    with pytest.raises(Fail, match="pool 'privat'.*internal, public"):
+    with pytest.raises(Fail, match=r"pool 'privat'.*internal, public"):
         ctx.wait_load_balancer("web", timeout_s=0.3)
 
 

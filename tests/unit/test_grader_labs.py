@@ -39,7 +39,8 @@ def _error(path: Path) -> BadInput:
 def test_unknown_key_in_lab_yaml_names_its_line(lab_copy: Path) -> None:
     (lab_copy / "lab.yaml").write_text((lab_copy / "lab.yaml").read_text() + "colour: blue\n")
     err = _error(lab_copy)
-    assert err.file and err.file.endswith("lab.yaml")
+    assert err.file
+    assert err.file.endswith("lab.yaml")
     assert err.line == 9
     assert "colour" in err.message
 
@@ -57,7 +58,8 @@ def test_wrong_case_must_name_an_existing_check(lab_copy: Path) -> None:
     err = _error(lab_copy)
     assert "nope" in err.message
     assert err.line == 1
-    assert err.fix and "all_backends" in err.fix
+    assert err.fix
+    assert "all_backends" in err.fix
 
 
 def test_undeclared_placeholder(lab_copy: Path) -> None:
@@ -65,7 +67,8 @@ def test_undeclared_placeholder(lab_copy: Path) -> None:
     path.write_text(path.read_text().replace("name: web-np", "name: web-np\n  annotations: {ip: '${STATIC_IP}'}"))
     err = _error(lab_copy)
     assert "STATIC_IP" in err.message
-    assert err.fix and "variables" in err.fix
+    assert err.fix
+    assert "variables" in err.fix
 
 
 def test_manifest_must_not_set_a_namespace(lab_copy: Path) -> None:

@@ -51,7 +51,8 @@ def test_junit_report(tmp_path: Path) -> None:
     path = tmp_path / "r.xml"
     junit.write(result(Status.PASS, Status.FAIL, Status.NA, Status.ENV_ERROR), path)
     suite = ET.parse(path).getroot()
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("4", "1", "1", "1")
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors"))
+    assert counts == ("4", "1", "1", "1")
 
 
 def test_markdown_html_and_text_show_hints_and_matrix() -> None:

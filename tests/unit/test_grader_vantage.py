@@ -88,7 +88,8 @@ def test_collect_hostnames_repeats_until_every_backend_answered() -> None:
 
 
 def test_dns_cname_records() -> None:
-    answer = "Server:\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nx.ns.svc.cluster.local\tcanonical name = api.partner.example\n"
+    answer = ("Server:\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n"
+              "x.ns.svc.cluster.local\tcanonical name = api.partner.example\n")
     vantage = ScriptedVantage(lambda op, n: Outcome(0, "", answer))
     result = vantage.dns("x.ns.svc.cluster.local", "CNAME")
     result.must_resolve(hint="h", to="api.partner.example")
