@@ -53,18 +53,29 @@ FLOW = {
     "external-traffic-local": ["web"], "session-affinity": ["web"], "readiness": ["web"], "pod-networking": ["web"],
 }
 
+# Ingress and Gateway labs route the same host and paths through the same Traefik: the other lab's routes,
+# left in its namespace, would compete with this one's.
+CLEAR_THE_WAY = {
+    "ingress": ("httproutes.gateway.networking.k8s.io", "lab-gateway", "Gateway lab's HTTPRoutes"),
+    "gateway": ("ingresses.networking.k8s.io", "lab-ingress", "Ingress lab's Ingresses"),
+}
+
 # Shown in every notebook: draws client -> LB IP -> node:nodePort -> ClusterIP -> pods from kubectl JSON.
-FLOW_CODE = '''\
+FLOW_IMPORTS = '''\
 import html
 import json
 import subprocess
 
 from IPython.display import HTML, display
 
+from grader import apply, check
+'''
 
+FLOW_CODE = '''\
 def kubectl_json(*args):
     """kubectl ... -o json, or None if the object is not there (errors stay out of stderr)."""
-    done = subprocess.run(["kubectl", *args, "-o", "json"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(["kubectl", *args, "-o", "json"], capture_output=True, text=True, timeout=30,
+                          check=False)
     return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
 
 
@@ -107,7 +118,7 @@ def flow_lines(namespace, name, front=None):
 
 
 def show_flow(namespace, names, front=None):
-    text = "\\n".join(line for name in names for line in flow_lines(namespace, name, front) + [""])
+    text = "\\n".join(line for name in names for line in [*flow_lines(namespace, name, front), ""])
     display(HTML(f"<pre style='line-height:1.4'>{html.escape(text)}</pre>"))
 '''
 
@@ -119,6 +130,21 @@ def nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, lock
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
+
+
+def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
+    if lab.id not in CLEAR_THE_WAY:
+        return []
+    kind, ns, what = CLEAR_THE_WAY[lab.id]
+    return [
+        new_markdown_cell(f"Traefik serves both Ingress and Gateway API on the same address. If you did the other "
+                          f"lab first, its routes for `shop.example` would compete with yours: the next cell removes "
+                          f"the {what} from namespace `{ns}`.", metadata=nbgrader("clear-text", locked=True)),
+        new_code_cell(f'argv = ["kubectl", "delete", "{kind}", "--all", "-n", "{ns}", "--ignore-not-found"]\n'
+                      "done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)\n"
+                      "print(done.stdout.strip() or 'nothing to remove')",
+                      metadata=nbgrader("clear", locked=True)),
+    ]
 
 
 def solution_text(lab: Lab) -> str:
@@ -136,8 +162,9 @@ def build(lab: Lab) -> nbformat.NotebookNode:
                           "Run `servicelab up` once before the first lab. This notebook works in namespace "
                           f"`{ns}`; `kubectl -n {ns} get all` shows what is there.",
                           metadata=nbgrader("task-text", locked=True)),
-        new_code_cell(f'from grader import apply, check\n\nLAB = "{lab.id}"\nNAMESPACE = "{ns}"\n\n' + FLOW_CODE,
+        new_code_cell(FLOW_IMPORTS + f'\nLAB = "{lab.id}"\nNAMESPACE = "{ns}"\n\n\n' + FLOW_CODE,
                       metadata=nbgrader("setup", locked=True)),
+        *clear_the_way(lab),
         new_markdown_cell("## Your manifest\n\nWrite the YAML between the triple quotes (several objects are "
                           "separated by `---`). Leave out `metadata.namespace`: `apply` puts everything into "
                           f"`{ns}`, together with the lab's starter objects.",

@@ -83,7 +83,10 @@ def grades(nb: nbformat.NotebookNode) -> dict[str, tuple[float | None, float]]:
 def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh_namespace(kube, assignment)
     path = NOTEBOOKS / "source" / assignment / f"{lab_id(assignment)}.ipynb"
-    nb = execute(path, kube, monkeypatch)
+    try:
+        nb = execute(path, kube, monkeypatch)
+    finally:
+        fresh_namespace(kube, assignment)  # its Services hold node ports, static IPs and Traefik routes
     assert not errors(nb)
     scored = grades(nb)
     assert scored, "the notebook has a graded check cell"
