@@ -45,6 +45,7 @@ class LabContext:
     matrix: Matrix = field(default_factory=Matrix)
     ready_timeout_s: float = 60.0
     _services: dict[str, Service] = field(default_factory=dict)
+    _cache: dict[str, list[Obj]] = field(default_factory=dict)  # one namespace-wide read per kind and run
 
     def __post_init__(self) -> None:
         for vantage in self.vantages:
@@ -99,9 +100,20 @@ class LabContext:
         except KubeError as err:
             raise EnvError(f"cannot list {kind}: {err}") from err
 
-    def service(self, name: str, hint: str | None = None) -> Service:
-        """The Service `name` (fresh from the API); FAIL with hint if it does not exist."""
-        obj = self.get("service", name)
+    def _cached(self, kind: str) -> list[Obj]:
+        if kind not in self._cache:
+            self._cache[kind] = self.objects(kind)
+        return self._cache[kind]
+
+    def service(self, name: str, hint: str | None = None, *, fresh: bool = False) -> Service:
+        """The Service `name`; FAIL with hint if it does not exist.
+
+        Read once per grading run (all Services of the namespace in one call); `fresh=True` reads it again.
+        """
+        obj = None if fresh else next(
+            (o for o in self._cached("services") if o.get("metadata", {}).get("name") == name), None)
+        if obj is None:
+            obj = self.get("service", name)
         if obj is None:
             others = [s["metadata"]["name"] for s in self.objects("services")]
             raise Fail(hint or f"There is no Service '{name}' in namespace {self.namespace}"
@@ -132,8 +144,10 @@ class LabContext:
         deadline = time.monotonic() + (timeout_s or self.ready_timeout_s)
         steady_since: float | None = None
         delay = 0.2
+        first = True
         while True:
-            eps = self._ready_endpoints(svc.name)
+            eps = self._ready_endpoints(svc.name, cached=first)
+            first = False
             if eps.ready >= count:
                 return eps
             pods = self.objects("pods")
@@ -149,10 +163,14 @@ class LabContext:
                            detail=f"last seen: {eps.ready} ready endpoint(s) of {count} wanted")
             time.sleep(min(delay, max(0.0, deadline - now)))  # deadline poll
             delay = min(delay * 2, 1.0)
-            svc = self.service(svc.name)
+            svc = self.service(svc.name, fresh=True)
 
-    def _ready_endpoints(self, name: str) -> Endpoints:
-        slices = self.objects("endpointslices", selector=f"kubernetes.io/service-name={name}")
+    def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
+        if cached:
+            slices = [s for s in self._cached("endpointslices")
+                      if (s.get("metadata", {}).get("labels") or {}).get("kubernetes.io/service-name") == name]
+        else:
+            slices = self.objects("endpointslices", selector=f"kubernetes.io/service-name={name}")
         addresses: list[str] = []
         pods: list[str] = []
         for sl in slices:
@@ -172,8 +190,10 @@ class LabContext:
         name = svc if isinstance(svc, str) else svc.name
         deadline = time.monotonic() + timeout_s
         delay = 0.2
+        first = True
         while True:
-            current = self.service(name)
+            current = self.service(name, fresh=not first)
+            first = False
             if current.lb_ips or current.type != "LoadBalancer":
                 if current.lb_ips:
                     return current

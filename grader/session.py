@@ -50,10 +50,12 @@ class Environment:
     run_id: str
     probe_image: str = images.BUSYBOX
     policy: ProbePolicy = field(default_factory=ProbePolicy)
+    pods_ready_timeout_s: float = 90.0
     _facts: ClusterFacts | None = None
     _pods: ProbePods | None = None
     _vantages: tuple[PodVantage, PodVantage] | None = None
     _start_error: EnvError | None = None
+    _reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def facts(self) -> ClusterFacts:
@@ -65,7 +67,8 @@ class Environment:
         if self._start_error is not None:
             raise self._start_error  # once broken, every later grading of this run says so at once
         if self._vantages is None:
-            self._pods = ProbePods(self.kube, self.run_id, self.probe_image, policy=self.policy)
+            self._pods = ProbePods(self.kube, self.run_id, self.probe_image, self.pods_ready_timeout_s,
+                                   policy=self.policy)
             try:
                 self._vantages = self._pods.start()
             except EnvError as err:
@@ -79,12 +82,19 @@ class Environment:
         probe, other = self.pod_vantages()
         facts = self.facts
         route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
+        outside: Vantage = OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip) if facts.is_kind \
+            else _Absent("outside container", "not a kind lab cluster")
+        host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
+        for vantage in (outside, host):  # availability is a property of the environment: ask once per run
+            key = vantage.name
+            if key not in self._reasons:
+                self._reasons[key] = vantage.unavailable_reason()
+            vantage.preset_reason(self._reasons[key])
         vantages: list[Vantage] = [
             PodVantage(probe.name, self.kube, probe.namespace, policy=self.policy),
             PodVantage(other.name, self.kube, other.namespace, policy=self.policy),
-            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip) if facts.is_kind else _Absent(
-                "outside container", "not a kind lab cluster"),
-            HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip),
+            outside,
+            host,
         ]
         return LabContext(namespace=namespace, kube=self.kube, facts=facts, probe=vantages[0],
                           other_probe=vantages[1], outside=vantages[2], host=vantages[3],

@@ -53,6 +53,7 @@ class Vantage(ABC):
         self.recorder = Recorder(name)
         self.proven = False  # reached something in this run: its "cannot reach" means something
         self.known_good: str | None = None  # a URL this vantage point must always reach
+        self._preset: str | None = None
 
     # --- what subclasses provide -------------------------------------------------------------
     @property
@@ -61,7 +62,11 @@ class Vantage(ABC):
 
     def unavailable_reason(self) -> str:
         """Empty when this vantage point can be used on this cluster, else why not."""
-        return ""
+        return self._preset or ""
+
+    def preset_reason(self, reason: str) -> None:
+        """Availability already known (checked once per environment)."""
+        self._preset = reason
 
     @abstractmethod
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:

@@ -27,6 +27,8 @@ class HostVantage(Vantage):
             self.known_good = f"http://{partner_ip}/hostname"
 
     def unavailable_reason(self) -> str:
+        if self._reason is None and self._preset is not None:
+            self._reason = self._preset
         if self._reason is None:
             self._reason = ""
             if self.route_check:

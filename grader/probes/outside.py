@@ -26,6 +26,8 @@ class OutsideVantage(Vantage):
             self.known_good = f"http://{partner_ip}/hostname"
 
     def unavailable_reason(self) -> str:
+        if self._reason is None and self._preset is not None:
+            self._reason = self._preset
         if self._reason is None:
             self._reason = _container_state(self.container)
         return self._reason
