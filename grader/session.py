@@ -136,7 +136,8 @@ def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
     start = time.monotonic()
     try:
         ctx = env.context(namespace, lab.ready_timeout_s)
-        ctx.probe.policy = ctx.other_probe.policy = _with_deadline(env.policy, lab.probe_deadline_s)
+        for vantage in ctx.vantages:
+            vantage.policy = _with_deadline(env.policy, lab.probe_deadline_s)
     except EnvError as err:
         result.env_error = err.diagnosis
         result.checks = [CheckResult(c.id, c.title, c.points, Status.ENV_ERROR, "not run") for c in lab.checks]

@@ -28,13 +28,13 @@ def test_dns(lab: LabContext) -> None:
     lab.probe.dns(svc.dns).must_resolve(hint=f"{svc.dns} does not resolve to the ClusterIP.", to=svc.cluster_ip)
 
 
-@pytest.mark.check(points=1, title="Reachable by name from another namespace, also by TCP")
+@pytest.mark.check(points=1, title="web-np is reachable by name from another namespace, also by TCP")
 def test_other_namespace(lab: LabContext) -> None:
-    svc = lab.service("web")
+    svc = lab.service("web-np", hint="Create a Service named 'web-np'.")
     lab.wait_ready_endpoints(svc, count=1)
     lab.other_probe.http_get(svc.url("/hostname", host=svc.dns)).must_succeed(
-        hint="A pod in another namespace cannot reach web by its DNS name.")
-    lab.probe.tcp_connect(svc.cluster_ip or "", 80).must_succeed(hint="No TCP connection to web:80.")
+        hint="A pod in another namespace cannot reach web-np by its DNS name.")
+    lab.probe.tcp_connect(svc.cluster_ip or "", 80).must_succeed(hint="No TCP connection to web-np:80.")
 
 
 @pytest.mark.check(points=1, title="The ClusterIP is private to the cluster")
