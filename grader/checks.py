@@ -136,6 +136,22 @@ class LabContext:
                     self.matrix.name_target(f"{node.internal_ip}:{port.node_port}",
                                             f"{svc.name} NodePort @{node.name}")
 
+    def traefik(self) -> Service:
+        """Traefik's LoadBalancer Service (namespace traefik): the entry point of Ingress (port 80) and of the
+        Gateway `lab-gateway` (listener port 8000). ENV-ERROR when it is absent or has no address."""
+        try:
+            obj = self.kube.get("service", "traefik", "traefik")
+        except (KubeError, KubeUnreachable) as err:
+            raise EnvError(f"cannot read Service traefik/traefik: {err}") from err
+        if obj is None:
+            raise EnvError("Traefik is not installed (no Service traefik/traefik): run 'servicelab up'")
+        svc = Service.from_obj(obj)
+        if not svc.lb_ips:
+            raise EnvError("Traefik's LoadBalancer Service has no address: is MetalLB ready? ('servicelab status')")
+        self.matrix.name_target(f"{svc.lb_ips[0]}:80", "Ingress (traefik)")
+        self.matrix.name_target(f"{svc.lb_ips[0]}:8000", "Gateway (traefik)")
+        return svc
+
     # --- waits -----------------------------------------------------------------------------------
     def wait_ready_endpoints(self, svc: Service | str, count: int = 1, *, timeout_s: float | None = None,
                              hint: str | None = None) -> Endpoints:
