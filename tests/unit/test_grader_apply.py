@@ -1,0 +1,99 @@
+"""Applying manifests: dry-run of everything first (nothing half-applied), labels, cleanup; probe pod start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _grader_fakes import facts
+
+from grader._kube import KubeError
+from grader._run import RunError
+from grader.apply import apply_into, delete_namespace
+from grader.labs import load_lab
+from grader.manifests import manifest_files
+from grader.probes.pod import ProbePods
+from grader.verdicts import BadInput, EnvError
+
+DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
+
+
+class RecordingKube:
+    context = "fake"
+
+    def __init__(self, reject: str | None = None, pod_waiting: str | None = None) -> None:
+        self.reject = reject
+        self.pod_waiting = pod_waiting
+        self.applied: list[tuple[str, bool]] = []
+        self.deleted: list[tuple[str, str]] = []
+        self.created: list[dict[str, Any]] = []
+
+    def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> list[dict[str, Any]]:
+        self.applied.append((manifest, dry_run))
+        if self.reject and dry_run:
+            raise KubeError(self.reject, RunError(["kubectl"], 1, "", self.reject))
+        return [{"kind": "Service", "metadata": {"name": "web", "namespace": namespace}}]
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        if kind == "namespace":
+            return {"metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "servicelab"}}}
+        if kind == "pod":
+            waiting = {"reason": self.pod_waiting, "message": "pull access denied"} if self.pod_waiting else None
+            return {"status": {"containerStatuses": [{"state": {"waiting": waiting} if waiting else {}}],
+                               "conditions": [{"type": "Ready", "status": "False" if waiting else "True"}]}}
+        return None
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.created.append(obj)
+        return obj
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
+        self.deleted.append((kind, name))
+
+    def delete_all(self, kind: str, namespace: str, **_: Any) -> None:
+        self.deleted.append((kind, f"{namespace}/*"))
+
+
+def _files() -> list[tuple[Path, str]]:
+    return [(f, str(f)) for f in manifest_files(DEMO / "solution")]
+
+
+def test_dry_run_of_everything_first_then_apply_with_labels() -> None:
+    kube = RecordingKube()
+    docs = apply_into(kube, load_lab(str(DEMO)), "ns1", facts(), "run9", files=_files())  # type: ignore[arg-type]
+    assert [dry for _, dry in kube.applied] == [True, False]
+    manifest = kube.applied[0][0]
+    assert "servicelab.dev/run: run9" in manifest
+    assert "kind: Deployment" in manifest  # the starter comes along
+    assert {d.ref for d in docs} >= {"Deployment/web", "Service/web", "Service/web-np", "Service/partner"}
+
+
+def test_rejected_dry_run_is_bad_input_and_nothing_is_applied() -> None:
+    kube = RecordingKube(reject='The Service "web-np" is invalid: spec.ports[0].nodePort: Invalid value: 80')
+    with pytest.raises(BadInput) as info:
+        apply_into(kube, load_lab(str(DEMO)), "ns1", facts(), "run9", files=_files())  # type: ignore[arg-type]
+    assert [dry for _, dry in kube.applied] == [True]
+    assert "nodePort" in info.value.message
+    assert info.value.file
+    assert "services.yaml" in info.value.file
+
+
+def test_cleanup_deletes_services_first_then_the_namespace() -> None:
+    kube = RecordingKube()
+    delete_namespace(kube, "ns1")  # type: ignore[arg-type]
+    assert kube.deleted == [("services", "ns1/*"), ("namespace", "ns1")]
+
+
+def test_missing_probe_image_is_env_error_naming_the_image() -> None:
+    kube = RecordingKube(pod_waiting="ErrImagePull")
+    pods = ProbePods(kube, "run9", image="busybox:missing", ready_timeout_s=5)  # type: ignore[arg-type]
+    with pytest.raises(EnvError) as info:
+        pods.start()
+    assert "busybox:missing" in info.value.diagnosis
+    assert "ErrImagePull" in info.value.diagnosis
+    created = [o["kind"] for o in kube.created]
+    assert created[:2] == ["Namespace", "Pod"]
+    labels = kube.created[1]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "servicelab"
+    assert labels["servicelab.dev/run"] == "run9"
