@@ -1,21 +1,23 @@
 """Assemble a kind node image without `kind build node-image` (which pulls images over the network).
 
-A Debian rootfs gets kind's base files (read from the sigs.k8s.io/kind module at build time), the
-Kubernetes node binaries and our pod network manifest; then every image a cluster needs is imported
-into the node's containerd and pinned, and the result is committed as the node image.
+1. A Debian rootfs with systemd, containerd, runc and the CNI plugins (debootstrap, cached as an image).
+2. On top, kind's base files (read from the sigs.k8s.io/kind module at build time), the Kubernetes
+   node binaries and our pod network manifest (a docker build; the setup script is ours).
+3. Every image a cluster needs is imported into the node's containerd and pinned; the container
+   is committed as the node image.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import components as c
-from rootfs import debootstrap, import_rootfs
-from steps import StepFailed, log, run
+from rootfs import debootstrap, import_rootfs, rootfs_tag
+from steps import StepFailed, docker_has_image, log, run
 
 NODE_CHANGES = (
     "ENV container=docker",
@@ -24,73 +26,72 @@ NODE_CHANGES = (
     "CMD []",
 )
 
-
-def _copy_tree(src: Path, dest: Path, mode: int) -> None:
-    for path in src.rglob("*"):
-        if path.is_file():
-            target = dest / path.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            target.chmod(mode)
-
-
-def _install_kind_base_files(root: Path, kind_module: Path) -> None:
-    files = kind_module / "images" / "base" / "files"
-    _copy_tree(files / "usr" / "local" / "bin", root / "usr" / "local" / "bin", 0o755)
-    _copy_tree(files / "kind", root / "kind", 0o644)
-    _copy_tree(files / "kind" / "bin", root / "kind" / "bin", 0o755)
-    _copy_tree(files / "etc", root / "etc", 0o644)
-
-
-def _trim_systemd(root: Path) -> None:
-    """Only the units a node needs start: kind's layout (no udev, no getty, no timers)."""
-    for pattern in ("lib/systemd/system/multi-user.target.wants/*", "etc/systemd/system/*.wants/*",
-                    "lib/systemd/system/local-fs.target.wants/*", "lib/systemd/system/sockets.target.wants/*udev*",
-                    "lib/systemd/system/sockets.target.wants/*initctl*", "lib/systemd/system/basic.target.wants/*",
-                    "lib/systemd/system/sysinit.target.wants/systemd-tmpfiles-setup.service"):
-        for path in root.glob(pattern):
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-    with (root / "etc/systemd/journald.conf").open("a") as journald:
-        journald.write("ReadKMsg=no\n")
-    run(["chroot", str(root), "systemctl", "enable", "kubelet.service", "containerd.service",
-         "undo-mount-hacks.service"])
-    run(["chroot", str(root), "systemctl", "mask", "systemd-binfmt.service"])
+# Run inside the image build. Keeps only the units a node needs (no udev, getty, timers), enables
+# kind's units, and points kind's paths at where Debian installs containerd and the CNI plugins.
+SETUP_SCRIPT = r"""#!/bin/sh
+set -eu
+chmod 0755 /kind /kind/bin /kind/bin/* /usr/local/bin/*
+rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \
+      /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \
+      /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/* \
+      /lib/systemd/system/sysinit.target.wants/systemd-tmpfiles-setup.service
+echo "ReadKMsg=no" >> /etc/systemd/journald.conf
+ln -sf /usr/lib/systemd/systemd /sbin/init
+systemctl enable kubelet.service containerd.service undo-mount-hacks.service
+systemctl mask systemd-binfmt.service
+ln -sf /usr/bin/containerd /usr/local/bin/containerd
+ln -sf /usr/bin/ctr /usr/local/bin/ctr
+mkdir -p /opt/cni/bin /etc/kubernetes/manifests
+for plugin in host-local loopback ptp portmap bridge; do ln -sf /usr/lib/cni/$plugin /opt/cni/bin/$plugin; done
+sed -i "s#registry.k8s.io/pause:3.10\"#registry.k8s.io/pause:$PAUSE_VERSION\"#" /etc/containerd/config.toml
+ctr oci spec \
+  | jq '.hooks.createContainer += [{"path": "/kind/bin/mount-product-files.sh"}] | del(.process.rlimits)' \
+  > /etc/containerd/cri-base.json
+"""
 
 
-def _link(root: Path, link: str, target: str) -> None:
-    path = root / link.lstrip("/")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() or path.is_symlink():
-        path.unlink()
-    path.symlink_to(target)
+def _raw_rootfs(work: Path) -> str:
+    tag = rootfs_tag("node", c.DEBIAN_SUITE, c.NODE_PACKAGES, c.RECIPE)
+    if docker_has_image(tag):
+        log(f"node rootfs {tag}: present")
+        return tag
+    target = work / "rootfs-node"
+    log(f"debootstrap {c.DEBIAN_SUITE} node rootfs ({len(c.NODE_PACKAGES)} packages)")
+    debootstrap(target, c.DEBIAN_SUITE, c.NODE_PACKAGES)
+    import_rootfs(target, tag)
+    shutil.rmtree(target)
+    return tag
 
 
-def _install_runtime(root: Path, binaries: dict[str, Path]) -> None:
-    # kind's units expect containerd in /usr/local/bin; Debian installs it in /usr/bin.
-    for program in ("containerd", "ctr"):
-        _link(root, f"/usr/local/bin/{program}", f"/usr/bin/{program}")
-    (root / "opt/cni/bin").mkdir(parents=True, exist_ok=True)
-    for plugin in ("host-local", "loopback", "ptp", "portmap", "bridge"):
-        _link(root, f"/opt/cni/bin/{plugin}", f"/usr/lib/cni/{plugin}")
-    for command in ("kubelet", "kubeadm", "kubectl"):
-        shutil.copy2(binaries[command], root / "usr/bin" / command)
-    shutil.copy2(binaries["crictl"], root / "usr/local/bin/crictl")
-    (root / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
-    config = root / "etc/containerd/config.toml"
-    config.write_text(config.read_text().replace('registry.k8s.io/pause:3.10"', f'registry.k8s.io/pause:{c.PAUSE}"'))
-    spec = json.loads(run(["chroot", str(root), "ctr", "oci", "spec"], capture=True))
-    spec.setdefault("hooks", {}).setdefault("createContainer", []).append({"path": "/kind/bin/mount-product-files.sh"})
-    spec["process"].pop("rlimits", None)
-    (root / "etc/containerd/cri-base.json").write_text(json.dumps(spec, indent=2))
-
-
-def _install_kind_files(root: Path) -> None:
-    (root / "kind/version").write_text(c.KUBERNETES + "\n")
-    manifests = root / "kind/manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
-    netd = (c.HERE / "netd.yaml").read_text().replace("NETD_TAG", c.NETD_TAG)
-    (manifests / "default-cni.yaml").write_text(netd)
+def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path]) -> str:
+    stage = f"{c.NODE_IMAGE}-stage"
+    context = work / "node-context"
+    if context.exists():
+        shutil.rmtree(context)
+    shutil.copytree(kind_module / "images/base/files", context / "files")
+    for path in (context / "files").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # the module cache is read-only
+    for name in ("kubelet", "kubeadm", "kubectl", "crictl"):
+        shutil.copy2(binaries[name], context / name)
+    (context / "version").write_text(c.KUBERNETES + "\n")
+    (context / "default-cni.yaml").write_text((c.HERE / "netd.yaml").read_text().replace("NETD_TAG", c.NETD_TAG))
+    (context / "setup.sh").write_text(SETUP_SCRIPT)
+    (context / "Dockerfile").write_text("\n".join([
+        f"FROM {raw}",
+        "COPY files/ /",
+        "COPY kubelet kubeadm kubectl /usr/bin/",
+        "COPY crictl /usr/local/bin/",
+        "COPY version /kind/version",
+        "COPY default-cni.yaml /kind/manifests/default-cni.yaml",
+        "COPY setup.sh /tmp/setup.sh",
+        f"RUN PAUSE_VERSION={c.PAUSE} sh /tmp/setup.sh && rm /tmp/setup.sh",
+        *NODE_CHANGES,
+    ]) + "\n")
+    log("docker build node stage (kind base files, node binaries, pod network)")
+    run(["docker", "build", "-q", "-t", stage, str(context)], env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        capture=True)
+    shutil.rmtree(context)
+    return stage
 
 
 def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
@@ -109,29 +110,36 @@ def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
         run(["docker", "cp", str(images_tar), f"{name}:/images.tar"])
         run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "import", "--no-unpack", "--all-platforms",
              "/images.tar"])
-        for tag in tags:
-            ref = tag if "." in tag.split("/")[0] else f"docker.io/{tag}"
+        refs = run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "ls", "-q"], capture=True).split()
+        missing = [tag for tag in tags if _normalized(tag) not in refs]
+        if missing:
+            raise StepFailed(f"images missing in the node's containerd after import: {missing}")
+        for ref in refs:
+            # Pinned images survive the kubelet's image garbage collection.
             run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "label", ref,
                  "io.cri-containerd.pinned=pinned"], capture=True)
         run(["docker", "exec", name, "sh", "-c", "rm -f /images.tar; pkill containerd; "
              "while pgrep -x containerd >/dev/null; do sleep 0.2; done"], timeout=60)
-        run(["docker", "commit", *[arg for change in NODE_CHANGES for arg in ("--change", change)], name,
+        # commit keeps the stage's ENV and STOPSIGNAL (and refuses STOPSIGNAL as a change); only the
+        # entrypoint and command overridden for the build container need restoring.
+        run(["docker", "commit", *[arg for change in NODE_CHANGES[2:] for arg in ("--change", change)], name,
              c.NODE_IMAGE], capture=True)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
+def _normalized(tag: str) -> str:
+    first = tag.split("/")[0]
+    if "/" not in tag:
+        return f"docker.io/library/{tag}"
+    return tag if ("." in first or ":" in first) else f"docker.io/{tag}"
+
+
 def assemble(work: Path, kind_module: Path, binaries: dict[str, Path], images_tar: Path, tags: list[str]) -> None:
-    root = work / "rootfs-node"
-    log(f"debootstrap {c.DEBIAN_SUITE} node rootfs ({len(c.NODE_PACKAGES)} packages)")
-    debootstrap(root, c.DEBIAN_SUITE, c.NODE_PACKAGES)
-    _install_kind_base_files(root, kind_module)
-    _trim_systemd(root)
-    _install_runtime(root, binaries)
-    _install_kind_files(root)
-    stage = f"{c.NODE_IMAGE}-stage"
-    import_rootfs(root, stage, NODE_CHANGES)
-    shutil.rmtree(root)
+    raw = _raw_rootfs(work)
+    stage = _stage(work, raw, kind_module, binaries)
     log(f"preloading {len(tags)} images into the node's containerd")
     _preload(stage, images_tar, tags)
     subprocess.run(["docker", "rmi", stage], capture_output=True, check=False)
+    log(f"node image {c.NODE_IMAGE} committed")
+
