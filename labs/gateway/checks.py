@@ -14,7 +14,8 @@ ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders
 
 
 def _traefik_ip(lab: LabContext) -> str:
-    """host:port where Traefik serves this lab (the Gateway's listener http is port 8000). FAILs first if the learner has no HTTPRoute yet:
+    """host:port where Traefik serves this lab (the Gateway listener http: port 8000).
+    FAILs first if the learner has no HTTPRoute yet:
     otherwise the 404 checks would pass with nothing built."""
     lab.expect(bool(lab.objects("httproutes.gateway.networking.k8s.io")), "There is no HTTPRoute in the namespace yet.")
     return f"{lab.traefik().lb_ips[0]}:8000"

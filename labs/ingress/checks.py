@@ -14,7 +14,8 @@ ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders
 
 
 def _traefik_ip(lab: LabContext) -> str:
-    """host:port where Traefik serves this lab (Ingress answers on Traefik's port 80). FAILs first if the learner has no Ingress yet:
+    """host:port where Traefik serves this lab (Ingress: its port 80).
+    FAILs first if the learner has no Ingress yet:
     otherwise the 404 checks would pass with nothing built."""
     lab.expect(bool(lab.objects("ingresses")), "There is no Ingress in the namespace yet.")
     return f"{lab.traefik().lb_ips[0]}"
