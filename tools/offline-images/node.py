@@ -44,6 +44,9 @@ ln -sf /usr/bin/ctr /usr/local/bin/ctr
 mkdir -p /opt/cni/bin /etc/kubernetes/manifests
 for plugin in host-local loopback ptp portmap bridge; do ln -sf /usr/lib/cni/$plugin /opt/cni/bin/$plugin; done
 sed -i "s#registry.k8s.io/pause:3.10\"#registry.k8s.io/pause:$PAUSE_VERSION\"#" /etc/containerd/config.toml
+# Lowering oom_score_adj needs CAP_SYS_RESOURCE, which some VMs do not grant: runc would fail to start
+# every pod sandbox (-998). Restricting makes containerd clamp scores at its own.
+sed -i "s#restrict_oom_score_adj = false#restrict_oom_score_adj = true#" /etc/containerd/config.toml
 ctr oci spec \
   | jq '.hooks.createContainer += [{"path": "/kind/bin/mount-product-files.sh"}] | del(.process.rlimits)' \
   > /etc/containerd/cri-base.json
