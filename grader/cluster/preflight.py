@@ -21,7 +21,7 @@ class Preflight:
     notes: list[str] = field(default_factory=list)
 
 
-def check(cluster_exists_hint: bool = False) -> Preflight:
+def check() -> Preflight:
     result = Preflight()
     ok, detail = docker.engine_answers()
     if not ok:
@@ -30,12 +30,15 @@ def check(cluster_exists_hint: bool = False) -> Preflight:
     prefer_offline_bin()
     result.kind_binary = find_kind()
     result.notes += _inotify()
-    if not cluster_exists_hint:
-        busy = [port for port in HOST_PORTS if _port_busy(port)]
-        if busy:
-            raise SetupError(f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
-                             "Traefik's 30080 there: stop what listens on them (e.g. 'ss -ltnp')")
     return result
+
+
+def check_ports_free() -> None:
+    """Only before creating a cluster: a running lab cluster holds these ports itself."""
+    busy = [port for port in HOST_PORTS if _port_busy(port)]
+    if busy:
+        raise SetupError(f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
+                         "Traefik's 30080 there: stop what listens on them (e.g. 'ss -ltnp')")
 
 
 def _inotify() -> list[str]:

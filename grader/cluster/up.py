@@ -17,6 +17,7 @@ from grader.cluster import aks, docker, metallb, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import check as preflight
+from grader.cluster.preflight import check_ports_free
 from grader.cluster.readiness import nodes_ready, rollout_ready
 from grader.cluster.sources import FIXTURES
 from grader.cluster.tools import SetupError, offline_build
@@ -68,6 +69,7 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
     if state.kind.exists():
         state.kube = Kube(context=state.kind.context)
         return f"cluster '{opts.name}' exists: reusing it"
+    check_ports_free()
     state.kind.create(state.node_image, kind_config(opts.name))
     state.created_cluster = True
     state.kube = Kube(context=state.kind.context)
