@@ -80,8 +80,8 @@ def ready(kube: Kube, namespace: str, name: str) -> None:
 
 
 def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
-    """One HTTP GET from the outside container (busybox wget)."""
-    argv = ["docker", "exec", vantage.OUTSIDE, "wget", "-q", "-O", "-", "-T", "3"]
+    """One HTTP GET from the outside container (busybox wget; its own -T option crashes in 1.35)."""
+    argv = ["docker", "exec", vantage.OUTSIDE, "timeout", "3", "wget", "-q", "-O", "-"]
     if host:
         argv += ["--header", f"Host: {host}"]
     result = run([*argv, url], timeout=15, check=False)
@@ -90,7 +90,7 @@ def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
 
 def outside_status(url: str, host: str) -> tuple[str | None, str]:
     """The HTTP status line busybox wget reports for a failing request (e.g. 404)."""
-    argv = ["docker", "exec", vantage.OUTSIDE, "wget", "-q", "-O", "-", "-T", "3", "--header", f"Host: {host}", url]
+    argv = ["docker", "exec", vantage.OUTSIDE, "timeout", "3", "wget", "-q", "-O", "-", "--header", f"Host: {host}", url]
     result = run(argv, timeout=15, check=False)
     if result.code == 0:
         return None, f"wget {url}: answered 200"
