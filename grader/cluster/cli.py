@@ -84,7 +84,7 @@ def _down(args: argparse.Namespace) -> int:
         print(f"deleted kind cluster '{args.name}'")
     else:
         print(f"no kind cluster '{args.name}'")
-    for name in (vantage.OUTSIDE, vantage.PARTNER):
+    for name in vantage.ALL:
         if vantage.remove(name):
             print(f"removed container {name}")
     return EXIT_OK

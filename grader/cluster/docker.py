@@ -70,9 +70,10 @@ def pull(ref: str) -> None:
     run(["docker", "pull", ref], timeout=600)
 
 
-def run_container(name: str, image: str, args: list[str], *, aliases: tuple[str, ...] = ()) -> None:
+def run_container(name: str, image: str, args: list[str], *, aliases: tuple[str, ...] = (),
+                  options: list[str] | None = None) -> None:
     argv = ["docker", "run", "-d", "--name", name, "--network", KIND_NETWORK, "--restart", "unless-stopped",
-            "--label", f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"]
+            "--label", f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}", *(options or [])]
     for alias in aliases:
         argv += ["--network-alias", alias]
     run([*argv, image, *args], timeout=120)

@@ -60,7 +60,7 @@ def collect(kind: Kind) -> Status:
             status.images.append((container, image, present))
             if not present:
                 status.problems.append(f"{image} missing on {container}")
-    for name in (vantage.OUTSIDE, vantage.PARTNER):
+    for name in vantage.ALL:
         info = docker.container_state(name)
         running = bool(info and info.get("State", {}).get("Running"))
         status.containers.append((name, f"running at {docker.container_ip(info)}" if info and running else "absent"))

@@ -85,10 +85,14 @@ def _nodes_ready(opts: UpOptions, state: UpState) -> str:
 
 
 def _vantage_containers(opts: UpOptions, state: UpState) -> str:
-    for name in (vantage.OUTSIDE, vantage.PARTNER):
-        if vantage.ensure(name):
+    subnet = docker.kind_ipv4_subnet()
+    if subnet is None:
+        raise SetupError(f"docker network '{docker.KIND_NETWORK}' has no IPv4 subnet")
+    state.addresses = lab_addresses(subnet)
+    for name in vantage.ALL:
+        if vantage.ensure(name, state.addresses):
             state.created_containers.append(name)
-    return f"{vantage.OUTSIDE} and {vantage.PARTNER} ({vantage.PARTNER_HOST}) on network '{docker.KIND_NETWORK}'"
+    return f"{', '.join(vantage.ALL)} on network '{docker.KIND_NETWORK}' ({vantage.PARTNER} is {vantage.PARTNER_HOST})"
 
 
 def _lab_images(opts: UpOptions, state: UpState) -> str:
@@ -110,10 +114,7 @@ def node_has_image(node: str, image: str) -> bool:
 
 def _metallb(opts: UpOptions, state: UpState) -> str:
     assert state.kube is not None
-    subnet = docker.kind_ipv4_subnet()
-    if subnet is None:
-        raise SetupError(f"docker network '{docker.KIND_NETWORK}' has no IPv4 subnet")
-    state.addresses = lab_addresses(subnet)
+    assert state.addresses is not None
     metallb.install(state.kube, state.addresses)
     return f"{versions.METALLB}: public {state.addresses.public_range}, internal {state.addresses.internal_range}"
 

@@ -1,29 +1,45 @@
-"""Containers on the kind docker network: the `outside` client and the partner API server.
+"""Containers on the kind docker network: the `outside` and `internet` clients, the partner API server.
 
 `servicelab-outside` is a vantage point outside the cluster that works on every OS (Docker
 Desktop does not route the host to the kind network). `servicelab-partner` is the server the
 ExternalName lab points at: its network alias api.partner.example resolves through docker's
-DNS, which kind nodes forward to, so cluster DNS resolves it too.
+DNS, which kind nodes forward to, so cluster DNS resolves it too. `servicelab-internet` stands
+for a client on the internet: on AKS an internal load balancer has a private VNet address that
+the internet has no route to; this container has blackhole routes for the `internal` pool, so
+it reaches public frontends and never internal ones.
 """
 
 from __future__ import annotations
 
+import ipaddress
+
 from grader import images
 from grader.cluster import docker
+from grader.cluster.net import LabAddresses
 
 OUTSIDE = "servicelab-outside"
+INTERNET = "servicelab-internet"
 PARTNER = "servicelab-partner"
 PARTNER_HOST = "api.partner.example"
-
-_SPECS = {
-    OUTSIDE: (images.BUSYBOX, ["sleep", "2147483647"], ()),
-    PARTNER: (images.AGNHOST, ["netexec", "--http-port=80"], (PARTNER_HOST,)),
-}
+ALL = (OUTSIDE, INTERNET, PARTNER)
+_FOREVER = ["sleep", "2147483647"]
 
 
-def ensure(name: str) -> bool:
+def _spec(name: str, addresses: LabAddresses) -> tuple[str, list[str], tuple[str, ...], list[str]]:
+    """image, command, network aliases, extra docker run options."""
+    if name == OUTSIDE:
+        return images.BUSYBOX, _FOREVER, (), []
+    if name == PARTNER:
+        return images.AGNHOST, ["netexec", "--http-port=80"], (PARTNER_HOST,), []
+    blocks = ipaddress.summarize_address_range(ipaddress.ip_address(addresses.internal_first),
+                                               ipaddress.ip_address(addresses.internal_last))
+    routes = "; ".join(f"ip route add blackhole {block}" for block in blocks)
+    return images.BUSYBOX, ["sh", "-c", f"{routes}; exec {' '.join(_FOREVER)}"], (), ["--cap-add", "NET_ADMIN"]
+
+
+def ensure(name: str, addresses: LabAddresses) -> bool:
     """Start the container unless it runs; True if this call created it."""
-    image, args, aliases = _SPECS[name]
+    image, args, aliases, options = _spec(name, addresses)
     state = docker.container_state(name)
     if state is not None:
         if state.get("State", {}).get("Running"):
@@ -31,7 +47,7 @@ def ensure(name: str) -> bool:
         docker.remove_container(name)
     if not docker.has_image(image):
         docker.pull(image)
-    docker.run_container(name, image, args, aliases=aliases)
+    docker.run_container(name, image, args, aliases=aliases, options=options)
     return True
 
 

@@ -132,6 +132,12 @@ def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, a
     assert in_range(ip, addresses.internal_first, addresses.internal_last), f"{ip} is not in pool internal"
     ready(kube, namespace, "internal-app")
     wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="internal LB answers inside the VNet", timeout_s=30)
+    # The internet vantage point reaches a public frontend (Traefik) but never the internal one.
+    traefik_ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
+    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-z", traefik_ip, "80"], check=False)
+    assert reached.code == 0, f"the internet vantage point cannot reach the public {traefik_ip}:80"
+    blocked = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-z", ip, "80"], check=False)
+    assert blocked.code != 0, f"the internet vantage point reached the internal LB {ip}"
 
 
 def test_ipv4_annotation_gets_exactly_that_ip(kube: Kube, namespace: str, addresses: LabAddresses) -> None:
