@@ -134,9 +134,9 @@ def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, a
     wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="internal LB answers inside the VNet", timeout_s=30)
     # The internet vantage point reaches a public frontend (Traefik) but never the internal one.
     traefik_ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
-    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-z", traefik_ip, "80"], check=False)
+    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"], check=False)
     assert reached.code == 0, f"the internet vantage point cannot reach the public {traefik_ip}:80"
-    blocked = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-z", ip, "80"], check=False)
+    blocked = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", ip, "80"], check=False)
     assert blocked.code != 0, f"the internet vantage point reached the internal LB {ip}"
 
 
