@@ -151,7 +151,8 @@ class Vantage(ABC):
         if not error and not (addresses or cnames):
             error = failure_reason(outcomes[0], self.policy.per_try_s) if outcomes[0].rc else "no records"
         return DnsResult(name=name, type=kind, addresses=addresses, cnames=cnames, error=error,
-                         raw=outcomes[0].body, attempts=attempts[0], recorder=self.recorder)
+                         raw=outcomes[0].body, attempts=attempts[0], recorder=self.recorder,
+                         target=self._label(name, 53, None).removesuffix(":53") + (" (CNAME)" if kind == "CNAME" else ""))
 
     def collect_hostnames(self, url: str, expect: Iterable[str], host_header: str | None = None, *,
                           deadline_s: float | None = None) -> HostnamesResult:
@@ -195,16 +196,29 @@ class Vantage(ABC):
     def _must_not(self, op: Op, hint: str, known_good: str | None, label: str) -> None:
         self.require()
         good = known_good or self.known_good
-        ops = [op]
+        control = _control(op)
+        ops = [op, control]
         if not self.proven and good:
             ops.append(Op("http", good))
         outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
-        reached = http_status(outs[0]) is not None if op.kind == "http" else outs[0].rc == 0
+        reached = _answered(op, outs[0])
         observed = "answered" if reached else failure_reason(outs[0], self.policy.per_try_s)
+        if reached and _answered(control, outs[1]):
+            # Something on this network answers every address (a transparent proxy): the target counts as
+            # reached only if it answers differently from the never-routed control address.
+            if op.kind == "tcp":
+                as_http = Op("http", f"http://{op.target}:{op.port}/")
+                pair = self._run_ops([as_http, _control(as_http)], self.policy.per_try_s,
+                                     self.policy.per_try_s + self.policy.exec_slack_s)
+                reached = _differs(pair[0], pair[1])
+            else:
+                reached = _differs(outs[0], outs[1])
+            observed = ("answered" if reached else "only the network's interceptor answered") + \
+                f" (compared with never-routed {SINKHOLE})"
         if reached:
             self.recorder.record(label, False, True, observed)
             raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
-        if len(outs) > 1 and _succeeded(ops[1], outs[1]):
+        if len(outs) > 2 and _succeeded(ops[2], outs[2]):
             self.proven = True
         if not self.proven and good:
             self.http_get(good, target=f"known-good {good}")  # retry with the full deadline
@@ -218,6 +232,30 @@ class Vantage(ABC):
     def _label(self, host: str, port: int, host_header: str | None) -> str:
         base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"
         return f"{base} (Host: {host_header})" if host_header else base
+
+
+SINKHOLE = "198.51.100.1"  # TEST-NET-2 (RFC 5737): never routed, so whatever answers there is an interceptor
+
+
+def _control(op: Op) -> Op:
+    """The same probe aimed at the never-routed SINKHOLE address (same port, path and Host header)."""
+    if op.kind == "tcp":
+        return Op("tcp", SINKHOLE, op.port)
+    parts = urlsplit(op.target)
+    _, port = split_url(op.target)
+    return Op("http", parts._replace(netloc=f"{SINKHOLE}:{port}").geturl(), host_header=op.host_header)
+
+
+def _answered(op: Op, out: Outcome) -> bool:
+    return http_status(out) is not None if op.kind == "http" else out.rc == 0
+
+
+def _differs(target: Outcome, control: Outcome) -> bool:
+    """Whether the target's HTTP answer is not the interceptor's (status or body differ)."""
+    status = http_status(target)
+    if status is None:
+        return False
+    return status != http_status(control) or target.body.strip() != control.body.strip()
 
 
 def _succeeded(op: Op, out: Outcome) -> bool:

@@ -40,7 +40,7 @@ class OutsideVantage(Vantage):
         except (RunError, ToolMissing) as err:
             raise EnvError(f"{self.name}: {err}") from err
         outcomes = parse_output(result.stdout, len(ops), nonce)
-        if outcomes is None:
+        if outcomes is None or any(o.rc == -1 for o in outcomes):
             raise EnvError(f"{self.name}: docker exec into {self.container} failed (exit {result.code}): "
                            f"{(result.stderr or result.stdout).strip()[-300:]}")
         return outcomes

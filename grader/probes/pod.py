@@ -37,7 +37,7 @@ class PodVantage(Vantage):
         except KubeUnreachable as err:
             raise EnvError(f"{self.name}: {err}") from err
         outcomes = parse_output(result.stdout, len(ops), nonce)
-        if outcomes is None:
+        if outcomes is None or any(o.rc == -1 for o in outcomes):
             detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             raise EnvError(f"{self.name}: exec into pod {self.namespace}/{self.pod} failed "
                            f"(exit {result.code}): {' / '.join(detail) or 'no output'}")
@@ -73,7 +73,9 @@ def pod_manifest(image: str, run_id: str) -> Obj:
                 "command": ["sleep", "86400"],
                 "securityContext": container_security,
                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # the busybox image has no /tmp
             }],
+            "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
         },
     }
 

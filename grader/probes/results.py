@@ -123,6 +123,7 @@ class DnsResult:
     raw: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     recorder: Recorder | None = None
+    target: str = ""
 
     @property
     def records(self) -> list[str]:
@@ -135,7 +136,7 @@ class DnsResult:
     def _record(self, expected: bool | None) -> None:
         if self.recorder:
             observed = ", ".join(self.records) or self.error or "no records"
-            self.recorder.record(f"DNS {self.name}", expected, self.ok, observed)
+            self.recorder.record(self.target or f"DNS {self.name}", expected, self.ok, observed)
 
     def must_resolve(self, hint: str, *, to: str | None = None) -> DnsResult:
         """FAIL with hint unless the name has records of the asked type (and `to` is among them, if given)."""

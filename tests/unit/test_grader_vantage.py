@@ -40,7 +40,8 @@ def test_must_not_reach_passes_only_after_a_known_good_target_answered() -> None
     vantage = ScriptedVantage(lambda op, n: http_ok() if "partner" in op.target else TIMEOUT,
                               known_good="http://partner/hostname")
     vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
-    assert vantage.rounds[0] == [Op("http", "http://10.96.0.10/"), Op("http", "http://partner/hostname")]
+    assert vantage.rounds[0] == [Op("http", "http://10.96.0.10/"), Op("http", "http://198.51.100.1:80/"),
+                                 Op("http", "http://partner/hostname")]
 
 
 def test_must_not_reach_with_a_dead_vantage_point_is_env_error_never_a_pass() -> None:
@@ -59,13 +60,30 @@ def test_must_not_reach_counts_after_an_earlier_success_in_the_run() -> None:
     vantage = ScriptedVantage(lambda op, n: http_ok() if "public" in op.target else TIMEOUT)
     vantage.http_get("http://public/")
     vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
-    assert vantage.rounds[-1] == [Op("http", "http://10.96.0.10/")]
+    assert vantage.rounds[-1] == [Op("http", "http://10.96.0.10/"), Op("http", "http://198.51.100.1:80/")]
 
 
 def test_must_not_reach_fails_when_the_target_answers() -> None:
-    vantage = ScriptedVantage(lambda op, n: http_ok(status=404))
+    vantage = ScriptedVantage(lambda op, n: TIMEOUT if "198.51.100.1" in op.target else http_ok(status=404))
     with pytest.raises(Fail, match="must be private"):
         vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
+
+
+def test_an_interceptor_answering_everything_is_told_apart_from_the_target() -> None:
+    """Networks with a transparent proxy answer every address: compare with the never-routed control."""
+    def respond(op: Op, n: int) -> Outcome:
+        if "partner" in op.target:
+            return http_ok("partner-pod")
+        return Outcome(0, "", "") if op.kind == "tcp" else http_ok("", status=404)
+
+    vantage = ScriptedVantage(respond, known_good="http://partner/hostname")
+    vantage.must_not_reach("http://10.96.0.10/hostname", hint="private")
+    vantage.must_not_connect("10.96.0.10", 80, hint="private")
+    backend = ScriptedVantage(lambda op, n: http_ok("web-1") if "10.96" in op.target else respond(op, n))
+    with pytest.raises(Fail):
+        backend.must_not_reach("http://10.96.0.10/hostname", hint="private")
+    with pytest.raises(Fail):
+        backend.must_not_connect("10.96.0.10", 80, hint="private")
 
 
 def test_unavailable_vantage_point_is_not_applicable() -> None:
