@@ -150,9 +150,9 @@ class Vantage(ABC):
         addresses, cnames, error = parse_nslookup(outcomes[0].body + "\n" + outcomes[0].err)
         if not error and not (addresses or cnames):
             error = failure_reason(outcomes[0], self.policy.per_try_s) if outcomes[0].rc else "no records"
+        label = self._label(name, 53, None).removesuffix(":53") + (" (CNAME)" if kind == "CNAME" else "")
         return DnsResult(name=name, type=kind, addresses=addresses, cnames=cnames, error=error,
-                         raw=outcomes[0].body, attempts=attempts[0], recorder=self.recorder,
-                         target=self._label(name, 53, None).removesuffix(":53") + (" (CNAME)" if kind == "CNAME" else ""))
+                         raw=outcomes[0].body, attempts=attempts[0], recorder=self.recorder, target=label)
 
     def collect_hostnames(self, url: str, expect: Iterable[str], host_header: str | None = None, *,
                           deadline_s: float | None = None) -> HostnamesResult:
