@@ -1,0 +1,127 @@
+"""Cluster setup logic that needs no cluster: addresses, configs, the internet container, tool lookup."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.cluster import tools, up, vantage, versions
+from grader.cluster.net import lab_addresses
+from grader.cluster.readiness import nodes_ready, rollout_ready
+from grader.cluster.sources import fixture
+
+
+@pytest.mark.parametrize(("subnet", "public", "internal", "static"), [
+    ("172.18.0.0/16", "172.18.255.200-172.18.255.219", "172.18.255.220-172.18.255.239", "172.18.255.210"),
+    ("192.168.16.0/20", "192.168.31.200-192.168.31.219", "192.168.31.220-192.168.31.239", "192.168.31.210"),
+    ("10.5.7.0/24", "10.5.7.200-10.5.7.219", "10.5.7.220-10.5.7.239", "10.5.7.210"),
+])
+def test_pools_are_carved_from_the_top_of_the_kind_subnet(subnet: str, public: str, internal: str,
+                                                          static: str) -> None:
+    addresses = lab_addresses(subnet)
+    assert addresses.public_range == public
+    assert addresses.internal_range == internal
+    assert addresses.static_ip == static
+    assert addresses.internal_first <= addresses.internal_static_ip <= addresses.internal_last
+
+
+def test_a_subnet_too_small_for_the_pools_is_refused() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        lab_addresses("172.18.0.0/25")
+
+
+def test_kind_config_names_the_cluster_and_keeps_the_shape() -> None:
+    config = yaml.safe_load(up.kind_config("class-a"))
+    assert config["name"] == "class-a"
+    assert [node["role"] for node in config["nodes"]] == ["control-plane", "worker", "worker"]
+    ports = {m["containerPort"]: m["hostPort"] for m in config["nodes"][0]["extraPortMappings"]}
+    assert ports == {30007: 30007, 30080: 30080}  # containerPort == hostPort == nodePort
+    assert "failCgroupV1: false" in config["kubeadmConfigPatches"][0]
+
+
+def test_metallb_pools_fixture_is_filled_in() -> None:
+    addresses = lab_addresses("172.18.0.0/16")
+    docs = list(yaml.safe_load_all(fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range,
+                                           INTERNAL_RANGE=addresses.internal_range)))
+    pools = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "IPAddressPool"}
+    assert pools["public"] == {"addresses": [addresses.public_range], "autoAssign": True}
+    assert pools["internal"] == {"addresses": [addresses.internal_range], "autoAssign": False}
+    advertisement = next(d for d in docs if d["kind"] == "L2Advertisement")
+    assert advertisement["spec"]["ipAddressPools"] == ["public", "internal"]
+
+
+def test_internet_container_blackholes_exactly_the_internal_pool() -> None:
+    addresses = lab_addresses("172.18.0.0/16")
+    _image, command, _aliases, options = vantage._spec(vantage.INTERNET, addresses)
+    assert options == ["--cap-add", "NET_ADMIN"]
+    script = command[-1]
+    assert "ip route add blackhole 172.18.255.220/30" in script
+    assert "ip route add blackhole 172.18.255.224/28" in script
+    assert "255.200" not in script  # the public pool stays reachable
+
+
+def test_node_image_prefers_the_request_then_the_offline_build(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    assert up.node_image("my/node:v1") == "my/node:v1"
+    monkeypatch.setenv("SERVICELAB_BUILD_CACHE", str(tmp_path))
+    assert up.node_image(None) == versions.ONLINE_NODE_IMAGE  # no offline record
+    record = {"node_image": "servicelab.local/node:x", "images": [], "bin_dir": str(tmp_path), "manifests": {}}
+    (tmp_path / f"offline-{versions.OFFLINE_RECIPE}.json").write_text(json.dumps(record))
+    monkeypatch.setattr(up.docker, "has_image", lambda ref: ref == "servicelab.local/node:x")
+    assert up.node_image(None) == "servicelab.local/node:x"
+
+
+def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    class Answer:
+        def __init__(self, content: bytes) -> None:
+            self.content = content
+            self.text = content.decode()
+
+    published = hashlib.sha256(b"the real kind").hexdigest()
+    answers = {versions.KIND_RELEASE_URL + ".sha256sum": Answer(f"{published}  kind-linux-amd64\n".encode()),
+               versions.KIND_RELEASE_URL: Answer(b"something else")}
+    monkeypatch.setattr(tools.requests, "get", lambda url, timeout: answers[url])
+    monkeypatch.setattr(tools.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(tools.platform, "machine", lambda: "x86_64")
+    with pytest.raises(tools.SetupError, match="sha256"):
+        tools._download_kind(tmp_path / "kind")
+    assert not (tmp_path / "kind").exists()
+    answers[versions.KIND_RELEASE_URL] = Answer(b"the real kind")
+    assert tools._download_kind(tmp_path / "kind").read_bytes() == b"the real kind"
+
+
+class FakeKube:
+    def __init__(self, objects: dict[tuple[str, str], dict[str, object]], nodes: list[dict[str, object]]) -> None:
+        self.objects = objects
+        self.nodes = nodes
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, object] | None:
+        return self.objects.get((kind, name))
+
+    def list(self, kind: str) -> list[dict[str, object]]:
+        return self.nodes
+
+
+def test_rollout_readiness_reports_what_it_saw() -> None:
+    kube = FakeKube({("deployment", "traefik"): {"spec": {"replicas": 1},
+                                                 "status": {"readyReplicas": 0, "updatedReplicas": 1}}}, [])
+    ready, state = rollout_ready(kube, "traefik", "deployment", "traefik")  # type: ignore[arg-type]
+    assert ready is None
+    assert state == "deployment traefik/traefik: 0/1 ready"
+    ready, state = rollout_ready(kube, "x", "daemonset", "speaker")  # type: ignore[arg-type]
+    assert ready is None
+    assert "does not exist" in state
+
+
+def test_nodes_ready_counts_only_ready_nodes() -> None:
+    def node(name: str, ready: str) -> dict[str, object]:
+        return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": ready}]}}
+
+    kube = FakeKube({}, [node("a", "True"), node("b", "False"), node("c", "True")])
+    assert nodes_ready(kube, 3) == (None, "2/3 nodes Ready (want 3)")  # type: ignore[arg-type]
+    assert nodes_ready(kube, 2)[0] == ["a", "c"]  # type: ignore[arg-type]
