@@ -7,6 +7,10 @@ import os
 import pytest
 
 from grader._kube import Kube
+from grader.cluster.tools import prefer_offline_bin
+
+# On machines with the offline build, use its kubectl: it matches the lab cluster's version.
+prefer_offline_bin()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -21,6 +21,8 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_ENV = 0, 2, 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # Every servicelab command should drive the cluster with the kubectl built for it, when there is one.
+    prefer_offline_bin()
     p_up = subparsers.add_parser("up", help="create (or check) the local lab cluster: kind + MetalLB + Traefik")
     p_up.add_argument("--name", default="servicelab", help="kind cluster name (default: servicelab)")
     p_up.add_argument("--node-image", help="kind node image (default: the offline build's, else kindest/node)")

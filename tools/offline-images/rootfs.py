@@ -62,5 +62,6 @@ def ensure_base_image(work: Path, suite: str, packages: tuple[str, ...], recipe:
 def ensure_which(program: str, package: str) -> None:
     if shutil.which(program) is None:
         log(f"installing Debian package {package} (for {program})")
-        run(["apt-get", "install", "-y", "-qq", package], env={"DEBIAN_FRONTEND": "noninteractive",
-                                                               "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        run(["apt-get", "update", "-qq"], env=env)  # a new machine's package lists may be stale
+        run(["apt-get", "install", "-y", "-qq", package], env=env)
