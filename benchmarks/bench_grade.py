@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader.apply import apply_into, delete_namespace, ensure_namespace
+from grader.deploy import apply_into, delete_namespace, ensure_namespace
 from grader.labs import load_lab
 from grader.manifests import manifest_files
 from grader.results import Verdict

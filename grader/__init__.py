@@ -1,6 +1,7 @@
 """servicelab: hands-on labs and a behaviour-probing grader for Kubernetes Services.
 
 Notebook API: `from grader import check, apply`. Imported lazily, so `import grader._kube` stays light.
+(No submodule may be called `check` or `apply`: it would shadow these names once imported.)
 """
 
 from __future__ import annotations

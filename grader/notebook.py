@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterator
 
 from grader._kube import Kube
-from grader.apply import apply_into, ensure_namespace
+from grader.deploy import apply_into, ensure_namespace
 from grader.facts import discover
 from grader.labs import load_lab
 from grader.reports.html import to_html

@@ -22,8 +22,8 @@ import pytest
 
 from grader import images
 from grader._kube import Kube, KubeError, KubeUnreachable
-from grader.apply import apply_into, delete_namespace, ensure_namespace, learner_files
 from grader.checks import LabContext
+from grader.deploy import apply_into, delete_namespace, ensure_namespace, learner_files
 from grader.facts import ClusterFacts, discover
 from grader.labs import Lab
 from grader.plugin import PLUGIN_NAME, GradingPlugin

@@ -13,8 +13,8 @@ import pytest
 
 from grader import cli
 from grader._kube import MANAGED_BY_KEY, RUN_ID_KEY, Kube
-from grader.apply import apply_into, delete_namespace, ensure_namespace
 from grader.checks import LabContext
+from grader.deploy import apply_into, delete_namespace, ensure_namespace
 from grader.labs import Lab, load_lab
 from grader.manifests import manifest_files
 from grader.results import Status, Verdict

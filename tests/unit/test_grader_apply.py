@@ -10,7 +10,7 @@ from _grader_fakes import facts
 
 from grader._kube import KubeError
 from grader._run import RunError
-from grader.apply import apply_into, delete_namespace
+from grader.deploy import apply_into, delete_namespace
 from grader.labs import load_lab
 from grader.manifests import manifest_files
 from grader.probes.pod import ProbePods

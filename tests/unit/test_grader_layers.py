@@ -12,7 +12,7 @@ GRADER = Path(__file__).resolve().parents[2] / "grader"
 # module -> its layer; a module may import only from its own layer or lower ones (higher number = lower layer)
 LAYERS = {
     "grader.cli": 0, "grader.notebook": 0,
-    "grader.solutions": 1, "grader.session": 1, "grader.apply": 1, "grader.plugin": 1, "grader.scoring": 1,
+    "grader.solutions": 1, "grader.session": 1, "grader.deploy": 1, "grader.plugin": 1, "grader.scoring": 1,
     "grader.reports": 1, "grader.labs": 1, "grader.checks": 1, "grader.results": 1,
     "grader.diagnose": 2, "grader.services": 2, "grader.manifests": 2, "grader.facts": 2, "grader.probes": 2,
     "grader.verdicts": 3, "grader.images": 3, "grader._kube": 3, "grader._run": 3,
