@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,5 +105,9 @@ def _images_load(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"servicelab: {args.file}: no such file (make one with 'servicelab images save FILE')", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(bundle.load(args.file))
+    try:
+        print(bundle.load(args.file))
+    except (ValueError, tarfile.TarError) as err:
+        print(f"servicelab: {args.file}: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK

@@ -13,15 +13,22 @@ _URLS = {
     "metallb": (versions.METALLB, versions.METALLB_MANIFEST_URL),
     "gateway-api": (versions.GATEWAY_API, versions.GATEWAY_API_MANIFEST_URL),
 }
+MANIFEST_KEYS = tuple(_URLS)
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
+def cached_manifest_path(key: str) -> Path:
+    version, _url = _URLS[key]
+    return user_cache() / "manifests" / f"{key}-{version}.yaml"
+
+
 def upstream_manifest(key: str) -> str:
+    """The offline build's copy, else one cached (downloaded, or loaded from a bundle), else download."""
     build = offline_build()
     if build and key in build.manifests and build.manifests[key].is_file():
         return build.manifests[key].read_text()
     version, url = _URLS[key]
-    cached = user_cache() / "manifests" / f"{key}-{version}.yaml"
+    cached = cached_manifest_path(key)
     if cached.is_file():
         return cached.read_text()
     try:

@@ -20,7 +20,7 @@ from grader.cluster.preflight import check as preflight
 from grader.cluster.preflight import check_ports_free
 from grader.cluster.readiness import nodes_ready, rollout_ready
 from grader.cluster.sources import FIXTURES
-from grader.cluster.tools import SetupError, offline_build
+from grader.cluster.tools import SetupError
 
 NODE_COUNT = 3
 
@@ -49,9 +49,9 @@ class UpState:
 def node_image(requested: str | None) -> str:
     if requested:
         return requested
-    build = offline_build()
-    if build and docker.has_image(build.node_image):
-        return build.node_image
+    # Built here, or loaded from a `servicelab images save` bundle: both carry this name.
+    if docker.has_image(versions.OFFLINE_NODE_IMAGE):
+        return versions.OFFLINE_NODE_IMAGE
     return versions.ONLINE_NODE_IMAGE
 
 

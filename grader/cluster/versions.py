@@ -14,6 +14,7 @@ GATEWAY_API = "v1.4.0"  # what Traefik v3.6.12 implements
 OFFLINE_RECIPE = "r1"
 
 ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"
+OFFLINE_NODE_IMAGE = f"servicelab.local/node:{KUBERNETES}-{OFFLINE_RECIPE}"  # tools/offline-images builds it
 TRAEFIK_IMAGE = f"docker.io/library/traefik:{TRAEFIK}"
 METALLB_MANIFEST_URL = (
     f"https://raw.githubusercontent.com/metallb/metallb/{METALLB}/config/manifests/metallb-native.yaml"

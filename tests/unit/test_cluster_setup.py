@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -64,15 +63,13 @@ def test_internet_container_blackholes_exactly_the_internal_pool() -> None:
     assert "255.200" not in script  # the public pool stays reachable
 
 
-def test_node_image_prefers_the_request_then_the_offline_build(monkeypatch: pytest.MonkeyPatch,
-                                                               tmp_path: Path) -> None:
+def test_node_image_prefers_the_request_then_the_offline_image(monkeypatch: pytest.MonkeyPatch) -> None:
     assert up.node_image("my/node:v1") == "my/node:v1"
-    monkeypatch.setenv("SERVICELAB_BUILD_CACHE", str(tmp_path))
-    assert up.node_image(None) == versions.ONLINE_NODE_IMAGE  # no offline record
-    record = {"node_image": "servicelab.local/node:x", "images": [], "bin_dir": str(tmp_path), "manifests": {}}
-    (tmp_path / f"offline-{versions.OFFLINE_RECIPE}.json").write_text(json.dumps(record))
-    monkeypatch.setattr(up.docker, "has_image", lambda ref: ref == "servicelab.local/node:x")
-    assert up.node_image(None) == "servicelab.local/node:x"
+    monkeypatch.setattr(up.docker, "has_image", lambda ref: False)
+    assert up.node_image(None) == versions.ONLINE_NODE_IMAGE
+    # built here or loaded from a bundle: the offline node image has a fixed name
+    monkeypatch.setattr(up.docker, "has_image", lambda ref: ref == versions.OFFLINE_NODE_IMAGE)
+    assert up.node_image(None) == versions.OFFLINE_NODE_IMAGE
 
 
 def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.MonkeyPatch,

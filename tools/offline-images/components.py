@@ -5,10 +5,9 @@ Bump RECIPE when the way an artifact is made changes, so caches of the old recip
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import sys
 
 from gobuild import GoProgram
 
@@ -16,10 +15,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 # The grader pins what the lab cluster runs; this build makes exactly those versions.
 from grader.cluster.versions import (  # noqa: E402
-    GATEWAY_API,
+    GATEWAY_API,  # noqa: F401  (build.py reads it from here)
     KIND,
     KUBERNETES,
     METALLB,
+    OFFLINE_NODE_IMAGE,
     OFFLINE_RECIPE,
     TRAEFIK,
 )
@@ -115,4 +115,4 @@ NODE_PACKAGES = (
 )
 BASE_PACKAGES = ("iptables", "nftables", "conntrack", "iproute2", "ca-certificates")
 
-NODE_IMAGE = f"servicelab.local/node:{KUBERNETES}-{RECIPE}"
+NODE_IMAGE = OFFLINE_NODE_IMAGE

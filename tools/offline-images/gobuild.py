@@ -61,7 +61,7 @@ def _wrapper_gomod(program: GoProgram, upstream: Path) -> str:
             replaces.append(f"\t{old['Path']} => {old['Path']} {program.staging_version}")
         # other local-path replaces point at sibling modules the requires already name
     if replaces:
-        lines += ["replace ("] + replaces + [")", ""]
+        lines += ["replace (", *replaces, ")", ""]
     lines += [f"exclude {ex['Path']} {ex['Version']}" for ex in spec.get("Exclude") or []]
     return "\n".join(lines) + "\n"
 

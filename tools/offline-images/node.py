@@ -132,7 +132,7 @@ def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
 
 
 def _normalized(tag: str) -> str:
-    first = tag.split("/")[0]
+    first = tag.split("/", maxsplit=1)[0]
     if "/" not in tag:
         return f"docker.io/library/{tag}"
     return tag if ("." in first or ":" in first) else f"docker.io/{tag}"
