@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import RunError, ToolMissing, run
+from grader.cluster.net import lab_addresses
 from grader.verdicts import EnvError
 
 KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE")
-_KIND_OFFSETS = {"STATIC_IP": 210, "INTERNAL_STATIC_IP": 230}
 PARTNER_CONTAINER = "servicelab-partner"
 
 
@@ -52,13 +52,17 @@ def discover(kube: Kube) -> ClusterFacts:
     is_kind = any(str(obj.get("spec", {}).get("providerID", "")).startswith("kind://") for obj in raw_nodes)
     facts = ClusterFacts(context=kube.context, is_kind=is_kind, nodes=nodes)
     subnet = _kind_subnet() if is_kind else None
-    for var, offset in _KIND_OFFSETS.items():
+    # The same addresses `servicelab up` carved its MetalLB pools around.
+    kind_values = {}
+    if subnet is not None:
+        carved = lab_addresses(str(subnet))
+        kind_values = {"STATIC_IP": carved.static_ip, "INTERNAL_STATIC_IP": carved.internal_static_ip}
+    for var in ("STATIC_IP", "INTERNAL_STATIC_IP"):
         env = os.environ.get(f"SERVICELAB_{var}")
         if env:
             facts.variables[var] = env
-        elif subnet is not None:
-            a, b = subnet.network_address.packed[:2]
-            facts.variables[var] = f"{a}.{b}.255.{offset}"
+        elif var in kind_values:
+            facts.variables[var] = kind_values[var]
         else:
             facts.missing[var] = (f"not a kind lab cluster: set SERVICELAB_{var} to an address "
                                   "your load balancer can assign")
