@@ -193,3 +193,26 @@ def test_nothing_of_a_run_is_left_behind(env: Environment, kube: Kube, ready_ns:
     alive = [ns["metadata"]["name"] for ns in namespaces
              if not ns.get("metadata", {}).get("deletionTimestamp") and ns["metadata"]["name"] != ready_ns]
     assert alive == []
+
+
+def test_in_a_jupyter_kernel_check_shows_html_and_writes_no_stderr(context: str, lab: Lab, kube: Kube) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    ns = "e2e-kernel-demo"
+    text = (lab.solution.path / "services.yaml").read_text()
+    cells = [
+        "from grader import apply, check",
+        f"applied = apply({text!r}, lab={str(DEMO)!r}, namespace={ns!r}, context={context!r})",
+        f"score = check({str(DEMO)!r}, namespace={ns!r}, context={context!r})\nscore",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    try:
+        nbclient.NotebookClient(nb, timeout=180, kernel_name="python3").execute()
+    finally:
+        delete_namespace(kube, ns)
+    outputs = [o for cell in nb.cells for o in cell.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr" or o.get("output_type") == "error"], outputs
+    html = [o for o in outputs if o.get("output_type") == "display_data" and "text/html" in o.get("data", {})]
+    assert html
+    assert "Reachability" in html[0]["data"]["text/html"]
+    assert nb.cells[2].outputs[-1]["data"]["text/plain"] == "1.0"
