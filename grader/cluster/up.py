@@ -66,14 +66,26 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
     for note in pre.notes:
         opts.say(f"      note: {note}")
     state.node_image = node_image(opts.node_image)
+    recreated = ""
     if state.kind.exists():
-        state.kube = Kube(context=state.kind.context)
-        return f"cluster '{opts.name}' exists: reusing it"
+        stopped = [node for node in state.kind.node_containers() if not _running(node)]
+        if not stopped:
+            state.kube = Kube(context=state.kind.context)
+            return f"cluster '{opts.name}' exists: reusing it"
+        # Node containers do not come back by themselves after the docker engine restarts.
+        opts.say(f"      cluster '{opts.name}' exists but {', '.join(stopped)} stopped: recreating it")
+        state.kind.delete()
+        recreated = " (recreated)"
     check_ports_free()
     state.kind.create(state.node_image, kind_config(opts.name))
     state.created_cluster = True
     state.kube = Kube(context=state.kind.context)
-    return f"created with {state.node_image} (kind {pre.kind_binary})"
+    return f"created{recreated} with {state.node_image} (kind {pre.kind_binary})"
+
+
+def _running(container: str) -> bool:
+    info = docker.container_state(container)
+    return bool(info and info.get("State", {}).get("Running"))
 
 
 def _nodes_ready(opts: UpOptions, state: UpState) -> str:
