@@ -14,11 +14,14 @@ ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders
 
 
 def _traefik_ip(lab: LabContext) -> str:
-    """host:port where Traefik serves this lab (the Gateway listener http: port 8000).
+    """host:port where Traefik serves this lab (the Gateway listener http).
     FAILs first if the learner has no HTTPRoute yet:
     otherwise the 404 checks would pass with nothing built."""
     lab.expect(bool(lab.objects("httproutes.gateway.networking.k8s.io")), "There is no HTTPRoute in the namespace yet.")
-    return f"{lab.traefik().lb_ips[0]}:8000"
+    traefik = lab.traefik()
+    # the listener's port (8000) is Traefik's entry point; its Service publishes that entry point on port 80
+    port = next((p.port for p in traefik.ports if p.target_port in ("web", 8000)), 80)
+    return f"{traefik.lb_ips[0]}:{port}"
 
 
 def _owner(lab: LabContext, body: str) -> str:
