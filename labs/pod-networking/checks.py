@@ -62,7 +62,7 @@ def test_pod_cidr(lab: LabContext) -> None:
                "is the nodes' network, not the pods' range.")
     outside = sorted(str(ip) for ip in pods if ip not in net)
     if outside:
-        services = [s.get("spec", {}).get("clusterIP") for s in lab.objects("services")]
+        services = [s.get("spec", {}).get("clusterIP") for s in lab.kube.list("services", all_namespaces=True)]
         is_service_range = any(ip and ip != "None" and ipaddress.ip_address(ip) in net for ip in services)
         lab.fail(f"pod-cidr {text} misses pod IPs such as {', '.join(outside[:3])}"
                  + (": it is the Service (ClusterIP) range, which holds virtual IPs, not pods." if is_service_range
