@@ -90,7 +90,8 @@ def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
 
 def outside_status(url: str, host: str) -> tuple[str | None, str]:
     """The HTTP status line busybox wget reports for a failing request (e.g. 404)."""
-    argv = ["docker", "exec", vantage.OUTSIDE, "timeout", "3", "wget", "-q", "-O", "-", "--header", f"Host: {host}", url]
+    argv = ["docker", "exec", vantage.OUTSIDE, "timeout", "3", "wget", "-q", "-O", "-",
+            "--header", f"Host: {host}", url]
     result = run(argv, timeout=15, check=False)
     if result.code == 0:
         return None, f"wget {url}: answered 200"
@@ -134,7 +135,8 @@ def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, a
     wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="internal LB answers inside the VNet", timeout_s=30)
     # The internet vantage point reaches a public frontend (Traefik) but never the internal one.
     traefik_ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
-    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"], check=False)
+    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"],
+                  check=False)
     assert reached.code == 0, f"the internet vantage point cannot reach the public {traefik_ip}:80"
     blocked = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", ip, "80"], check=False)
     assert blocked.code != 0, f"the internet vantage point reached the internal LB {ip}"
