@@ -145,7 +145,8 @@ def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, a
 def test_ipv4_annotation_gets_exactly_that_ip(kube: Kube, namespace: str, addresses: LabAddresses) -> None:
     wanted = str(ipaddress.ip_address(addresses.static_ip) + 3)  # not the static-ip lab's own address
     annotations = {"service.beta.kubernetes.io/azure-load-balancer-ipv4": wanted}
-    apply(kube, namespace, [*backend("static", 8080), service("static", 80, 8080, "LoadBalancer", annotations=annotations)])
+    apply(kube, namespace, [*backend("static", 8080),
+                            service("static", 80, 8080, "LoadBalancer", annotations=annotations)])
     assert lb_ip(kube, namespace, "static") == wanted
 
 
