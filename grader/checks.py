@@ -42,6 +42,7 @@ class LabContext:
     other_probe: Vantage
     outside: Vantage
     host: Vantage
+    internet: Vantage | None = None  # a client that reaches public frontends only (None: not offered)
     matrix: Matrix = field(default_factory=Matrix)
     ready_timeout_s: float = 60.0
     _services: dict[str, Service] = field(default_factory=dict)
@@ -56,7 +57,8 @@ class LabContext:
 
     @property
     def vantages(self) -> list[Vantage]:
-        return [self.probe, self.other_probe, self.outside, self.host]
+        extra = [self.internet] if self.internet is not None else []
+        return [self.probe, self.other_probe, self.outside, self.host, *extra]
 
     @property
     def nodes(self) -> list[Node]:

@@ -29,7 +29,7 @@ from grader.labs import Lab
 from grader.plugin import PLUGIN_NAME, GradingPlugin
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
-from grader.probes.outside import OutsideVantage
+from grader.probes.outside import INTERNET_CONTAINER, OutsideVantage
 from grader.probes.pod import PodVantage, ProbePods
 from grader.probes.shell import Op, Outcome
 from grader.results import CheckResult, LabResult, Status
@@ -84,8 +84,10 @@ class Environment:
         route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
         outside: Vantage = OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip) if facts.is_kind \
             else _Absent("outside container", "not a kind lab cluster")
+        internet: Vantage = OutsideVantage(INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet") \
+            if facts.is_kind else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
         host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
-        for vantage in (outside, host):  # availability is a property of the environment: ask once per run
+        for vantage in (outside, host, internet):  # availability is a property of the environment: ask once per run
             key = vantage.name
             if key not in self._reasons:
                 self._reasons[key] = vantage.unavailable_reason()
@@ -97,7 +99,7 @@ class Environment:
             host,
         ]
         return LabContext(namespace=namespace, kube=self.kube, facts=facts, probe=vantages[0],
-                          other_probe=vantages[1], outside=vantages[2], host=vantages[3],
+                          other_probe=vantages[1], outside=vantages[2], host=vantages[3], internet=internet,
                           ready_timeout_s=ready_timeout_s)
 
     def close(self) -> None:

@@ -1,4 +1,7 @@
-"""The outside vantage point: `docker exec` into the busybox container `servicelab-outside` on the kind network.
+"""Vantage points in docker containers on the kind network: `docker exec` into busybox.
+
+`servicelab-outside` is a client inside the "VNet"; `servicelab-internet` stands for the internet (it has no
+route to the `internal` MetalLB pool, as the internet has none to an Azure internal load balancer).
 
 Portable (also on Docker Desktop, where the host cannot route to the kind network). When docker or the
 container is absent the vantage point is not available (n/a), never a failure.
@@ -14,12 +17,13 @@ from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_outp
 from grader.verdicts import EnvError
 
 CONTAINER = "servicelab-outside"
+INTERNET_CONTAINER = "servicelab-internet"
 
 
 class OutsideVantage(Vantage):
     def __init__(self, container: str = CONTAINER, policy: ProbePolicy | None = None,
-                 partner_ip: str | None = None) -> None:
-        super().__init__("outside container", policy)
+                 partner_ip: str | None = None, name: str = "outside container") -> None:
+        super().__init__(name, policy)
         self.container = container
         self._reason: str | None = None
         if partner_ip:

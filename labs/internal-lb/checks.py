@@ -92,17 +92,26 @@ def test_internal_ip_not_internet(lab: LabContext) -> None:
                "type LoadBalancer, made internal by an annotation.")
     svc = lab.wait_load_balancer(svc)
     ip = svc.lb_ips[0]
+    hint = (f"internal-app got {ip}, a public address the internet reaches: {_why_public(svc)}. Add the "
+            f'annotation {INTERNAL}: "true".')
+    internet = lab.internet
+    if internet is not None and not internet.unavailable_reason():
+        # Behaviour first: the internet vantage point (no route to internal frontends) must not connect.
+        internet.must_not_connect(ip, 80, hint=hint, target=f"{ip}:80 (LB)")
+    # No connection can also mean broken backends (charged by the checks above): the address itself
+    # must still be a private one, or the internet reaches it as soon as the backends work.
     if _internet_facing(lab, ip):
-        value = svc.annotations.get(INTERNAL)
-        labels = svc.raw.get("metadata", {}).get("labels") or {}
-        if any("load-balancer-internal" in key for key in labels):
-            why = "the setting is a label, but the cloud provider reads only the annotation"
-        elif value is not None:
-            why = f'the annotation says "{value}"; only "true" makes the load balancer internal'
-        else:
-            why = "the annotation is missing (or misspelt)"
-        lab.fail(f"internal-app got {ip}, a public address the internet reaches: {why}. Add the annotation "
-                 f'{INTERNAL}: "true".')
+        lab.fail(hint)
+
+
+def _why_public(svc: Service) -> str:
+    value = svc.annotations.get(INTERNAL)
+    labels = svc.raw.get("metadata", {}).get("labels") or {}
+    if any("load-balancer-internal" in key for key in labels):
+        return "the setting is a label, but the cloud provider reads only the annotation"
+    if value is not None:
+        return f'the annotation says "{value}"; only "true" makes the load balancer internal'
+    return "the annotation is missing (or misspelt)"
 
 
 @pytest.mark.check(points=2, title="a client in the VNet reaches internal-app on port 80")
