@@ -5,6 +5,7 @@ Errors are BadInput with file and line, so a learner sees where the problem is.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,11 +134,15 @@ def load_rendered(files: list[tuple[Path, str]], values: dict[str, str], missing
 
 
 def render(docs: list[Doc], run_id: str) -> str:
-    """YAML for kubectl apply: namespace stripped (applied with -n), grader labels added."""
+    """A JSON List for kubectl apply: namespace stripped (applied with -n), grader labels added.
+
+    JSON, not YAML: PyYAML writes strings such as the run id `12e345` unquoted, and kubectl's YAML 1.2
+    parser then reads them as numbers.
+    """
     out = []
     for doc in docs:
         obj = {**doc.obj, "metadata": dict(doc.obj["metadata"])}
         obj["metadata"].pop("namespace", None)
         obj["metadata"]["labels"] = {**(obj["metadata"].get("labels") or {}), **managed_labels(run_id)}
         out.append(obj)
-    return yaml.safe_dump_all(out, sort_keys=False)
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": out})

@@ -18,7 +18,8 @@ def to_html(result: LabResult) -> str:
         for c in result.checks
     )
     if result.fraction is None:
-        head = f"<p style='color:{COLOURS[Status.ENV_ERROR]}'><b>ENV-ERROR</b>: no score. {escape(result.diagnosis)}</p>"
+        colour = COLOURS[Status.ENV_ERROR]
+        head = f"<p style='color:{colour}'><b>ENV-ERROR</b>: no score. {escape(result.diagnosis)}</p>"
     else:
         head = f"<p><b>{result.verdict.value}</b>: {result.score}/{result.max_score} points</p>"
     table = ("<table><thead><tr><th>check</th><th>points</th><th>result</th><th>hint</th></tr></thead>"
