@@ -2,84 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Any
-
 import pytest
 
-from grader._kube import KubeError
-from grader.checks import LabContext, Service
-from grader.diagnose import matches, port_mismatch
-from grader.verdicts import Fail
-
-
-# --- shared by the Service labs (copied per lab: each checks.py is imported on its own) -----------------
-def _selected_pods(lab: LabContext, svc: Service) -> list[dict[str, Any]]:
-    return [p for p in lab.objects("pods") if matches(svc.selector, p["metadata"].get("labels") or {})]
-
-
-def _inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]:
-    """The in-cluster route (selector, port 80, targetPort) works and reaches all `count` pods; their names."""
-    svc = lab.service(name)
-    eps = lab.wait_ready_endpoints(svc, count=count, hint=f"Service {name} should send traffic to {what}.")
-    ports = [p.port for p in svc.ports]
-    lab.expect(80 in ports, f"Service {name} listens on port {', '.join(map(str, ports)) or 'none'}, but clients "
-               "use port 80: set port: 80 (targetPort stays the port the pods listen on).")
-    protocol = svc.port("80").protocol
-    lab.expect(protocol == "TCP", f"Port 80 of Service {name} uses protocol {protocol}: HTTP needs protocol TCP.")
-    lab.expect(svc.cluster_ip is not None, f"Service {name} has no ClusterIP: remove clusterIP: None.")
-    seen = lab.probe.collect_hostnames(svc.url("/hostname", port=80), eps.pod_names)
-    if not seen.ok:
-        why = port_mismatch(svc, _selected_pods(lab, svc))
-        seen.must_cover(f"Not every pod behind Service {name} answered on {svc.cluster_ip}:80. "
-                        + (why or "Check that targetPort is the port the containers listen on."))
-    return eps.pod_names
-
-
-def _route_works(lab: LabContext, svc: Service) -> bool:
-    """Whether the in-cluster route works. When it does not, the ClusterIP check already charges that mistake,
-    so exposure checks judge their own concern from the API instead of failing a second time."""
-    try:
-        lab.wait_ready_endpoints(svc, count=1, timeout_s=20)
-    except Fail:
-        return False
-    if svc.cluster_ip is None or all(p.port != 80 or p.protocol != "TCP" for p in svc.ports):
-        return False
-    return lab.probe.http_get(svc.url("/hostname", port=80), deadline_s=8).ok
-
-
-def _pool_of(lab: LabContext, ip: str) -> str | None:
-    """The MetalLB pool holding ip, or None when MetalLB is absent (a real cloud)."""
-    try:
-        pools = lab.kube.list("ipaddresspools.metallb.io", all_namespaces=True)
-    except KubeError:
-        return None
-    addr = ipaddress.ip_address(ip)
-    for pool in pools:
-        for block in pool.get("spec", {}).get("addresses", []):
-            if "-" in block:
-                first, last = (ipaddress.ip_address(x.strip()) for x in block.split("-", 1))
-                inside = first <= addr <= last
-            else:
-                inside = addr in ipaddress.ip_network(block, strict=False)
-            if inside:
-                return str(pool["metadata"]["name"])
-    return ""
-
-
-def _internet_facing(lab: LabContext, ip: str) -> bool:
-    """The lab's "internet" vantage point: Azure's edge forwards only public addresses. On kind that is the
-    MetalLB pool `public`; on a real cloud, a globally routable address."""
-    pool = _pool_of(lab, ip)
-    facing = pool == "public" if pool is not None else ipaddress.ip_address(ip).is_global
-    lab.matrix.record("internet", f"{ip} (LB)", expected=None, observed=facing,
-                      detail=f"pool {pool}" if pool else "routable" if facing else "private")
-    return facing
+from grader.checks import LabContext
+from grader.labkit import inside_route, internet_facing, route_works, selected_pods
 
 
 @pytest.mark.check(points=1, title="web answers on its ClusterIP")
 def test_answers_on_cluster_ip(lab: LabContext) -> None:
-    _inside_route(lab, "web", 1, "the web pod (selector app=web)")
+    inside_route(lab, "web", 1, "the web pod (selector app=web)")
 
 
 @pytest.mark.check(points=2, title="web gets a public address and answers there from outside")
@@ -89,8 +20,8 @@ def test_lb_ip_answers(lab: LabContext) -> None:
                "(NodePort keeps the client IP with Local too, but gets no load balancer address).")
     svc = lab.wait_load_balancer(svc)
     ip = svc.lb_ips[0]
-    lab.expect(_internet_facing(lab, ip), f"web got {ip}, a private address: remove the internal annotation.")
-    if _route_works(lab, svc):
+    lab.expect(internet_facing(lab, ip), f"web got {ip}, a private address: remove the internal annotation.")
+    if route_works(lab, svc):
         lab.outside.http_get(f"http://{ip}/hostname").must_succeed(f"{ip}:80 does not answer from outside.")
 
 
@@ -103,12 +34,12 @@ def test_local_policy(lab: LabContext) -> None:
         hint = ("internalTrafficPolicy only governs traffic from inside the cluster; for clients outside it, "
                 + hint)
     node_ports = [p.node_port for p in svc.ports if p.node_port]
-    if not node_ports or not _route_works(lab, svc):
+    if not node_ports or not route_works(lab, svc):
         # no node port or a broken route: the other checks charge that; judge the policy from the API
         lab.expect(svc.external_traffic_policy == "Local", f"externalTrafficPolicy is "
                    f"{svc.external_traffic_policy}: {hint}.")
         return
-    pods = [p for p in _selected_pods(lab, svc) if p["status"].get("podIP")]
+    pods = [p for p in selected_pods(lab, svc) if p["status"].get("podIP")]
     home = {p["status"].get("hostIP") for p in pods}
     partner = lab.facts.partner_ip
     if partner is None:
