@@ -7,15 +7,21 @@ route is broken.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from grader._kube import KubeError
+from grader._wait import WaitTimeout, wait_for
 from grader.checks import LabContext, Service
 from grader.diagnose import matches, port_mismatch
 from grader.verdicts import Fail
 
-__all__ = ["inside_route", "internet_facing", "pool_of", "route_works", "selected_pods"]
+__all__ = ["first_wrong", "inside_route", "internet_facing", "poll_routes", "pool_of", "route_owner",
+           "route_works", "selected_pods"]
+
+Seen = dict[str, tuple[int | None, str]]  # path -> (HTTP status, which back end answered)
 
 
 def selected_pods(lab: LabContext, svc: Service) -> list[dict[str, Any]]:
@@ -80,3 +86,43 @@ def internet_facing(lab: LabContext, ip: str) -> bool:
     lab.matrix.record("internet", f"{ip} (LB)", expected=None, observed=facing,
                       detail=f"pool {pool}" if pool else "routable" if facing else "private")
     return facing
+
+
+# --- L7 routing (Ingress, Gateway API): paths to back ends whose pods answer every path with their name ---
+def route_owner(lab: LabContext, body: str, apps: Iterable[str]) -> str:
+    """Which back end (app label) answered: its pods answer every path with their own name."""
+    name = body.strip()
+    for app in apps:
+        if name in {p["metadata"]["name"] for p in lab.objects("pods", selector=f"app={app}")}:
+            return app
+    return ""
+
+
+def poll_routes(lab: LabContext, ip: str, host: str, routes: dict[str, str], deadline_s: float = 40.0) -> Seen:
+    """GET each path with Host `host` until all reach their back end or the deadline passes:
+    the controller needs a few seconds to pick up a new route."""
+    last: Seen = {}
+
+    def attempt() -> tuple[bool | None, str]:
+        results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=5)
+        last.clear()
+        last.update({path: (r.status, route_owner(lab, r.body, routes.values()))
+                     for path, r in zip(routes, results, strict=True)})
+        done = all(status == 200 and owner == routes[path] for path, (status, owner) in last.items())
+        return (True if done else None), first_wrong(last, host, routes)
+
+    with contextlib.suppress(WaitTimeout):
+        wait_for(attempt, what="routes through Traefik", timeout_s=deadline_s)
+    for path, (status, owner) in last.items():
+        lab.matrix.record(lab.outside.name, f"{host}{path}", expected=True,
+                          observed=status == 200 and owner == routes[path],
+                          detail=f"HTTP {status} from {owner or 'nobody'}")
+    return last
+
+
+def first_wrong(seen: Seen, host: str, routes: dict[str, str]) -> str:
+    for path, (status, owner) in seen.items():
+        if status != 200 or owner != routes[path]:
+            got = f"the {owner} back end" if owner else (f"HTTP {status}" if status else "no answer")
+            return f"{path} with Host {host} got {got}, expected the {routes[path]} back end"
+    return ""

@@ -10,9 +10,12 @@ import contextlib
 import importlib
 import io
 import logging
+import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 from grader._kube import Kube
 from grader.deploy import apply_into, ensure_namespace
@@ -57,12 +60,28 @@ def show(result: LabResult) -> None:
         print(to_text(result))
 
 
+def lab_namespace(default: str, explicit: str | None = None, cwd: Path | None = None) -> str:
+    """Where a notebook's objects go: the explicit namespace, else $SERVICELAB_NAMESPACE, else one per
+    nbgrader submission (autograde runs each notebook in autograded/<student>/<assignment>/), else the
+    lab's default. One namespace per submission keeps students' objects apart during a batch."""
+    if explicit:
+        return explicit
+    if os.environ.get("SERVICELAB_NAMESPACE"):
+        return os.environ["SERVICELAB_NAMESPACE"]
+    parts = (cwd or Path.cwd()).parts
+    if "autograded" in parts[:-1]:
+        student = parts[parts.index("autograded") + 1]
+        slug = re.sub(r"[^a-z0-9-]+", "-", student.lower()).strip("-") or "student"
+        return f"{default}-{slug}"[:63].rstrip("-")
+    return default
+
+
 def check(lab: str, *, namespace: str | None = None, context: str | None = None, display: bool = True) -> float:
-    """Grade the objects in the lab's namespace (default lab-<id>); returns the score in [0, 1]."""
+    """Grade the objects in the lab's namespace (see lab_namespace); returns the score in [0, 1]."""
     with _quiet():
         spec = load_lab(lab)
         with environment(context) as env:
-            result = grade(spec, env, namespace=namespace)
+            result = grade(spec, env, namespace=lab_namespace(spec.default_namespace, namespace))
     if display:
         show(result)
     if result.fraction is None:
@@ -74,7 +93,7 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied."""
     with _quiet():
         spec = load_lab(lab)
-        ns = namespace or spec.default_namespace
+        ns = lab_namespace(spec.default_namespace, namespace)
         kube = Kube(context=context)
         facts = discover(kube)
         run_id = new_run_id()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
-from grader._wait import WaitTimeout, wait_for
 from grader.checks import LabContext
+from grader.labkit import first_wrong, poll_routes, route_owner
 
 HOST = "shop.example"
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
@@ -22,44 +20,6 @@ def _traefik_ip(lab: LabContext) -> str:
     # the listener's port (8000) is Traefik's entry point; its Service publishes that entry point on port 80
     port = next((p.port for p in traefik.ports if p.target_port in ("web", 8000)), 80)
     return f"{traefik.lb_ips[0]}:{port}"
-
-
-def _owner(lab: LabContext, body: str) -> str:
-    """Which back end answered: the pods answer every path with their own name."""
-    name = body.strip()
-    for app in ("store", "api"):
-        if name in {p["metadata"]["name"] for p in lab.objects("pods", selector=f"app={app}")}:
-            return app
-    return ""
-
-
-def _poll_routes(lab: LabContext, ip: str, deadline_s: float = 40.0) -> dict[str, tuple[int | None, str]]:
-    """GET each path with Host shop.example until all reach their back end or the deadline passes:
-    the controller needs a few seconds to pick up a new route."""
-    last: dict[str, tuple[int | None, str]] = {}
-
-    def attempt() -> tuple[bool | None, str]:
-        results = lab.outside.http_batch([f"http://{ip}{path}" for path in ROUTES], HOST, deadline_s=5)
-        last.clear()
-        last.update({path: (r.status, _owner(lab, r.body)) for path, r in zip(ROUTES, results, strict=True)})
-        done = all(status == 200 and owner == ROUTES[path] for path, (status, owner) in last.items())
-        return (True if done else None), _first_wrong(last)
-
-    with contextlib.suppress(WaitTimeout):
-        wait_for(attempt, what="routes through Traefik", timeout_s=deadline_s)
-    for path, (status, owner) in last.items():
-        lab.matrix.record(lab.outside.name, f"{HOST}{path}", expected=True,
-                          observed=status == 200 and owner == ROUTES[path],
-                          detail=f"HTTP {status} from {owner or 'nobody'}")
-    return last
-
-
-def _first_wrong(seen: dict[str, tuple[int | None, str]]) -> str:
-    for path, (status, owner) in seen.items():
-        if status != 200 or owner != ROUTES[path]:
-            got = f"the {owner} back end" if owner else (f"HTTP {status}" if status else "no answer")
-            return f"{path} with Host {HOST} got {got}, expected the {ROUTES[path]} back end"
-    return ""
 
 
 def _route_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -> str:
@@ -91,13 +51,13 @@ def _route_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -
         hostnames = route.get("spec", {}).get("hostnames") or []
         if hostnames and HOST not in hostnames:
             return f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {HOST}."
-    return "Check each rule's backendRefs (Service name and port): " + _first_wrong(seen) + "."
+    return "Check each rule's backendRefs (Service name and port): " + first_wrong(seen, HOST, ROUTES) + "."
 
 
 @pytest.mark.check(points=3, title="Host shop.example: /store reaches store and /api reaches api, from outside")
 def test_paths_reach_backends(lab: LabContext) -> None:
-    seen = _poll_routes(lab, _traefik_ip(lab))
-    wrong = _first_wrong(seen)
+    seen = poll_routes(lab, _traefik_ip(lab), HOST, ROUTES)
+    wrong = first_wrong(seen, HOST, ROUTES)
     if wrong:
         lab.fail(f"{wrong}. {_route_diagnosis(lab, seen)}")
 
@@ -107,7 +67,7 @@ def test_unknown_path_404(lab: LabContext) -> None:
     ip = _traefik_ip(lab)
     result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
     result.must_succeed(f"/checkout with Host {HOST} should get 404 but got {result.observed}"
-                        + (f" from {_owner(lab, result.body)}" if result.status == 200 else "")
+                        + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
                         + ": a PathPrefix / match catches every path; route only /store and /api.")
 
 

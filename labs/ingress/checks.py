@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
-from grader._wait import WaitTimeout, wait_for
 from grader.checks import LabContext
+from grader.labkit import first_wrong, poll_routes, route_owner
 
 HOST = "shop.example"
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
@@ -19,44 +17,6 @@ def _traefik_ip(lab: LabContext) -> str:
     otherwise the 404 checks would pass with nothing built."""
     lab.expect(bool(lab.objects("ingresses")), "There is no Ingress in the namespace yet.")
     return f"{lab.traefik().lb_ips[0]}"
-
-
-def _owner(lab: LabContext, body: str) -> str:
-    """Which back end answered: the pods answer every path with their own name."""
-    name = body.strip()
-    for app in ("store", "api"):
-        if name in {p["metadata"]["name"] for p in lab.objects("pods", selector=f"app={app}")}:
-            return app
-    return ""
-
-
-def _poll_routes(lab: LabContext, ip: str, deadline_s: float = 40.0) -> dict[str, tuple[int | None, str]]:
-    """GET each path with Host shop.example until all reach their back end or the deadline passes:
-    the controller needs a few seconds to pick up a new route."""
-    last: dict[str, tuple[int | None, str]] = {}
-
-    def attempt() -> tuple[bool | None, str]:
-        results = lab.outside.http_batch([f"http://{ip}{path}" for path in ROUTES], HOST, deadline_s=5)
-        last.clear()
-        last.update({path: (r.status, _owner(lab, r.body)) for path, r in zip(ROUTES, results, strict=True)})
-        done = all(status == 200 and owner == ROUTES[path] for path, (status, owner) in last.items())
-        return (True if done else None), _first_wrong(last)
-
-    with contextlib.suppress(WaitTimeout):
-        wait_for(attempt, what="routes through Traefik", timeout_s=deadline_s)
-    for path, (status, owner) in last.items():
-        lab.matrix.record(lab.outside.name, f"{HOST}{path}", expected=True,
-                          observed=status == 200 and owner == ROUTES[path],
-                          detail=f"HTTP {status} from {owner or 'nobody'}")
-    return last
-
-
-def _first_wrong(seen: dict[str, tuple[int | None, str]]) -> str:
-    for path, (status, owner) in seen.items():
-        if status != 200 or owner != ROUTES[path]:
-            got = f"the {owner} back end" if owner else (f"HTTP {status}" if status else "no answer")
-            return f"{path} with Host {HOST} got {got}, expected the {ROUTES[path]} back end"
-    return ""
 
 
 def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -> str:
@@ -83,13 +43,13 @@ def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]])
         if number is not None and svc and number not in ports:
             return (f"The backend of {p.get('path')} uses port {number}, which Service {svc_name} does not have "
                     f"(it has {', '.join(map(str, ports))}): name the Service port, not the container port.")
-    return "Check each path's backend (Service name and port number): " + _first_wrong(seen) + "."
+    return "Check each path's backend (Service name and port number): " + first_wrong(seen, HOST, ROUTES) + "."
 
 
 @pytest.mark.check(points=3, title="Host shop.example: /store reaches store and /api reaches api, from outside")
 def test_paths_reach_backends(lab: LabContext) -> None:
-    seen = _poll_routes(lab, _traefik_ip(lab))
-    wrong = _first_wrong(seen)
+    seen = poll_routes(lab, _traefik_ip(lab), HOST, ROUTES)
+    wrong = first_wrong(seen, HOST, ROUTES)
     if wrong:
         lab.fail(f"{wrong}. {_ingress_diagnosis(lab, seen)}")
 
@@ -99,7 +59,7 @@ def test_unknown_path_404(lab: LabContext) -> None:
     ip = _traefik_ip(lab)
     result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
     result.must_succeed(f"/checkout with Host {HOST} should get 404 but got {result.observed}"
-                        + (f" from {_owner(lab, result.body)}" if result.status == 200 else "")
+                        + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
                         + ": a rule for path / (or a default backend) catches every path; route only /store and /api.")
 
 
