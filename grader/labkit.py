@@ -83,7 +83,7 @@ def internet_facing(lab: LabContext, ip: str) -> bool:
     MetalLB pool `public`; on a real cloud, a globally routable address."""
     pool = pool_of(lab, ip)
     facing = pool == "public" if pool is not None else ipaddress.ip_address(ip).is_global
-    lab.matrix.record("internet", f"{ip} (LB)", expected=None, observed=facing,
+    lab.matrix.record("internet (by address)", lab.matrix.label_for(ip, 80), expected=None, observed=facing,
                       detail=f"pool {pool}" if pool else "routable" if facing else "private")
     return facing
 

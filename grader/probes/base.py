@@ -47,13 +47,14 @@ def split_url(url: str) -> tuple[str, int]:
 class Vantage(ABC):
     """Probe operations shared by every vantage point."""
 
-    def __init__(self, name: str, policy: ProbePolicy | None = None) -> None:
+    def __init__(self, name: str, policy: ProbePolicy | None = None, partner_ip: str | None = None) -> None:
         self.name = name
         self.policy = policy or ProbePolicy()
         self.recorder = Recorder(name)
         self.proven = False  # reached something in this run: its "cannot reach" means something
-        self.known_good: str | None = None  # a URL this vantage point must always reach
-        self._preset: str | None = None
+        # a URL this vantage point must always reach: the partner server on the kind network, when there is one
+        self.known_good: str | None = f"http://{partner_ip}/hostname" if partner_ip else None
+        self._reason: str | None = None
 
     # --- what subclasses provide -------------------------------------------------------------
     @property
@@ -61,12 +62,17 @@ class Vantage(ABC):
         return self.unavailable_reason() == ""
 
     def unavailable_reason(self) -> str:
-        """Empty when this vantage point can be used on this cluster, else why not."""
-        return self._preset or ""
+        """Empty when this vantage point can be used on this cluster, else why not (found out once)."""
+        if self._reason is None:
+            self._reason = self._find_unavailable_reason()
+        return self._reason
+
+    def _find_unavailable_reason(self) -> str:
+        return ""
 
     def preset_reason(self, reason: str) -> None:
         """Availability already known (checked once per environment)."""
-        self._preset = reason
+        self._reason = reason
 
     @abstractmethod
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:

@@ -20,24 +20,18 @@ class HostVantage(Vantage):
     def __init__(self, route_check: tuple[str, int] | None = None, policy: ProbePolicy | None = None,
                  partner_ip: str | None = None) -> None:
         """route_check: an address:port that must accept a TCP connection for the host to count as routed."""
-        super().__init__("host", policy)
+        super().__init__("host", policy, partner_ip)
         self.route_check = route_check
-        self._reason: str | None = None
-        if partner_ip:
-            self.known_good = f"http://{partner_ip}/hostname"
 
-    def unavailable_reason(self) -> str:
-        if self._reason is None and self._preset is not None:
-            self._reason = self._preset
-        if self._reason is None:
-            self._reason = ""
-            if self.route_check:
-                host, port = self.route_check
-                try:
-                    socket.create_connection((host, port), timeout=2.0).close()
-                except OSError as err:
-                    self._reason = f"this machine cannot route to the cluster network ({host}:{port}: {err})"
-        return self._reason
+    def _find_unavailable_reason(self) -> str:
+        if not self.route_check:
+            return ""
+        host, port = self.route_check
+        try:
+            socket.create_connection((host, port), timeout=2.0).close()
+        except OSError as err:
+            return f"this machine cannot route to the cluster network ({host}:{port}: {err})"
+        return ""
 
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         return [self._one(op, per_try_s) for op in ops]

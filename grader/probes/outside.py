@@ -23,18 +23,11 @@ INTERNET_CONTAINER = "servicelab-internet"
 class OutsideVantage(Vantage):
     def __init__(self, container: str = CONTAINER, policy: ProbePolicy | None = None,
                  partner_ip: str | None = None, name: str = "outside container") -> None:
-        super().__init__(name, policy)
+        super().__init__(name, policy, partner_ip)
         self.container = container
-        self._reason: str | None = None
-        if partner_ip:
-            self.known_good = f"http://{partner_ip}/hostname"
 
-    def unavailable_reason(self) -> str:
-        if self._reason is None and self._preset is not None:
-            self._reason = self._preset
-        if self._reason is None:
-            self._reason = _container_state(self.container)
-        return self._reason
+    def _find_unavailable_reason(self) -> str:
+        return _container_state(self.container)
 
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         nonce = new_nonce()
