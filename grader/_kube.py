@@ -73,7 +73,9 @@ class Kube:
             return run(argv, timeout=timeout or self.request_timeout_s + 10, input_text=input_text, check=check)
         except RunError as err:
             text = (err.stderr + err.stdout).lower()
-            if err.timed_out or any(marker in text for marker in _UNREACHABLE_MARKERS):
+            # "Error from server" means the API server answered (e.g. a webhook behind it refused a connection).
+            answered = "error from server" in text
+            if err.timed_out or (not answered and any(marker in text for marker in _UNREACHABLE_MARKERS)):
                 raise KubeUnreachable(str(err)) from err
             raise KubeError(_api_message(err), err) from err
 

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
-from grader._kube import Kube
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from grader._kube import Kube, KubeError, KubeUnreachable
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
+def api_errors_are_state(question: Callable[P, tuple[T | None, str]]) -> Callable[P, tuple[T | None, str]]:
+    """An API server that is still starting (connection refused, RBAC not loaded yet: Forbidden) is a state
+    to wait through, not a failure: the caller's deadline decides."""
+
+    @functools.wraps(question)
+    def asked(*args: P.args, **kwargs: P.kwargs) -> tuple[T | None, str]:
+        try:
+            return question(*args, **kwargs)
+        except (KubeError, KubeUnreachable) as err:
+            return None, f"API server: {str(err).strip().splitlines()[-1][:200]}"
+
+    return asked
+
+
+@api_errors_are_state
 def rollout_ready(kube: Kube, namespace: str, kind: str, name: str) -> tuple[bool | None, str]:
     obj = kube.get(kind, name, namespace)
     if obj is None:
@@ -20,6 +42,7 @@ def rollout_ready(kube: Kube, namespace: str, kind: str, name: str) -> tuple[boo
     return (True if want > 0 and ready == want and fresh else None), state
 
 
+@api_errors_are_state
 def nodes_ready(kube: Kube, count: int) -> tuple[list[str] | None, str]:
     nodes = kube.list("nodes")
     ready = [n["metadata"]["name"] for n in nodes
@@ -28,6 +51,7 @@ def nodes_ready(kube: Kube, count: int) -> tuple[list[str] | None, str]:
     return (ready if len(ready) >= count else None), state
 
 
+@api_errors_are_state
 def lb_address(kube: Kube, namespace: str, name: str) -> tuple[str | None, str]:
     svc = kube.get("service", name, namespace)
     if svc is None:
@@ -37,6 +61,7 @@ def lb_address(kube: Kube, namespace: str, name: str) -> tuple[str | None, str]:
     return (str(ip) if ip else None), f"service {namespace}/{name}: loadBalancer {ingress or 'pending'}"
 
 
+@api_errors_are_state
 def condition_true(kube: Kube, kind: str, name: str, namespace: str | None, condition: str) -> tuple[bool | None, str]:
     obj = kube.get(kind, name, namespace)
     if obj is None:
