@@ -110,8 +110,9 @@ def _vantage_containers(opts: UpOptions, state: UpState) -> str:
 def _lab_images(opts: UpOptions, state: UpState) -> str:
     assert state.kind is not None
     loaded = []
+    nodes = state.kind.node_containers()
     for image in images.LAB_IMAGES:
-        missing = [node for node in state.kind.node_containers() if not node_has_image(node, image)]
+        missing = [node for node in nodes if not node_has_image(node, image)]
         if missing:
             if not docker.has_image(image):
                 docker.pull(image)
