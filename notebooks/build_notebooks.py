@@ -60,7 +60,8 @@ CLEAR_THE_WAY = {
     "gateway": ("ingresses.networking.k8s.io", "lab-ingress", "Ingress lab's Ingresses"),
 }
 
-# Shown in every notebook: draws client -> LB IP -> node:nodePort -> ClusterIP -> pods from kubectl JSON.
+# Shown in every notebook: draws client -> LB IP (or node:nodePort) -> ClusterIP -> pods from kubectl JSON.
+# Behind a load balancer the node port is the health probe's, not the traffic's (AKS uses floating IP).
 FLOW_IMPORTS = '''\
 import html
 import json
@@ -101,14 +102,21 @@ def flow_lines(namespace, name, front=None):
     lines = []
     for port in spec.get("ports", []) or [{"port": "-", "targetPort": "-"}]:
         hops = [front or "client"]
-        if lb:
+        if lb:  # floating IP on AKS, MetalLB on kind: the node receives the packet still addressed to the LB IP
             hops.append(f"LB {', '.join(lb)}:{port['port']}")
-        if port.get("nodePort"):
+            hops.append("a node, still addressed to the LB IP" + (f" (policy {policy})" if policy else ""))
+        elif port.get("nodePort"):
             hops.append(f"any node:{port['nodePort']}" + (f" (policy {policy})" if policy else ""))
         cluster_ip = spec.get("clusterIP")
         hops.append(f"ClusterIP {cluster_ip}:{port['port']}" if cluster_ip not in (None, "None")
                     else "DNS (headless: A records = pod IPs)")
         lines.append(" --> ".join(hops) + f" --> targetPort {port.get('targetPort', port['port'])}")
+        if lb and port.get("nodePort") and policy == "Local":
+            lines.append(f"      node port {port['nodePort']} answers only on nodes with a ready pod; on AKS the "
+                         f"LB's health probe checks healthCheckNodePort {spec.get('healthCheckNodePort')}")
+        elif lb and port.get("nodePort"):
+            lines.append(f"      node port {port['nodePort']} answers on every node too; on AKS the LB's health "
+                         "probe checks it")
     for pod, address, node, ready in pods:
         mark = "ready" if ready else "NOT ready: gets no traffic"
         lines.append(f"      pod {pod} {address} on {node} ({node_ip.get(node, '?')}) {mark}")

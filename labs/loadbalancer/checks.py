@@ -33,8 +33,9 @@ def test_auto_node_port_works(lab: LabContext) -> None:
     node_ports = [p.node_port for p in svc.ports if p.node_port]
     if not node_ports:
         lab.fail("my-service has no node port"
-                 + (": allocateLoadBalancerNodePorts: false turns it off, and the Azure Load Balancer sends "
-                    "traffic to the nodes on exactly that port." if svc.type == "LoadBalancer"
+                 + (": allocateLoadBalancerNodePorts: false turns it off, and on AKS the Azure Load Balancer's "
+                    "health probe checks each node on that port (turning it off works there only together with "
+                    "externalTrafficPolicy: Local)." if svc.type == "LoadBalancer"
                     else f" (type {svc.type})."))
     if not route_works(lab, svc):
         return  # the ClusterIP check charges the broken route
