@@ -41,8 +41,9 @@ STAND_IN = {
                               "health probe would pick it.",
     "session-affinity": "Identical on kind: kube-proxy keeps the affinity.",
     "readiness": "Identical on kind: the kubelet runs the probe, the EndpointSlice controller marks the pod.",
-    "pod-networking": "kind's network plugin, kindnet, gives pods their own range and masquerades traffic that "
-                      "leaves the cluster, as kubenet does.",
+    "pod-networking": "kind's pod network (kindnetd on kind's standard node image, servicelab's own `netd` on the "
+                      "offline node image) gives each node its own pod range, routes between the nodes and "
+                      "masquerades traffic that leaves the cluster, as kubenet does.",
 }
 
 # The Service whose traffic the flow diagram draws; ingress and gateway draw both back ends behind Traefik.
@@ -155,6 +156,26 @@ def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
     ]
 
 
+def placeholder_values(lab: Lab, task: str) -> list[nbformat.NotebookNode]:
+    """Cells that print this cluster's value of each `${VAR}` the task text asks the learner to write."""
+    names = [v for v in lab.variables if "${" + v + "}" in task]
+    if not names:
+        return []
+    listed = ", ".join(f"`${{{n}}}`" for n in names)
+    return [
+        new_markdown_cell(f"## Your cluster's values\n\nThe next cell prints what {listed} stands for on this "
+                          "cluster. Write the placeholder itself in your manifest: `apply` puts this value in its "
+                          "place.", metadata=nbgrader("values-text", locked=True)),
+        new_code_cell("from grader._kube import Kube\nfrom grader.facts import discover\n\n"
+                      "facts = discover(Kube())\n"
+                      f"for name in {names!r}:\n"
+                      "    value = facts.variables.get(name)\n"
+                      "    print(f\"${{{name}}} = {value}\" if value else "
+                      "f\"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}\")",
+                      metadata=nbgrader("values", locked=True)),
+    ]
+
+
 def solution_text(lab: Lab) -> str:
     files = sorted(lab.solution.path.glob("*.yaml"))
     return "\n---\n".join(f.read_text(encoding="utf-8").strip() for f in files)
@@ -172,6 +193,7 @@ def build(lab: Lab) -> nbformat.NotebookNode:
                           metadata=nbgrader("task-text", locked=True)),
         new_code_cell(FLOW_IMPORTS + f'\nLAB = "{lab.id}"\nNAMESPACE = "{ns}"\n\n\n' + FLOW_CODE,
                       metadata=nbgrader("setup", locked=True)),
+        *placeholder_values(lab, task),
         *clear_the_way(lab),
         new_markdown_cell("## Your manifest\n\nWrite the YAML between the triple quotes (several objects are "
                           "separated by `---`). Leave out `metadata.namespace`: `apply` puts everything into "
