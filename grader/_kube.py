@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from grader._run import Result, RunError, run
@@ -57,6 +57,7 @@ class Kube:
     context: str | None = None
     kubeconfig: str | None = None
     request_timeout_s: float = 20.0
+    impersonate: str | None = None  # act as this user (the learner's ServiceAccount when applying its objects)
 
     def _base(self) -> list[str]:
         argv = ["kubectl"]
@@ -64,6 +65,8 @@ class Kube:
             argv += ["--kubeconfig", self.kubeconfig]
         if self.context:
             argv += ["--context", self.context]
+        if self.impersonate:
+            argv += ["--as", self.impersonate]
         return [*argv, f"--request-timeout={int(self.request_timeout_s)}s"]
 
     def kubectl(self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None,
@@ -105,6 +108,14 @@ class Kube:
             args += ["-n", namespace]
         out = self.kubectl(args, input_text=manifest).stdout
         return _items(json.loads(out)) if out.strip() else []
+
+    def as_user(self, user: str) -> Kube:
+        """The same cluster, acting as user (impersonation: the caller's credentials must allow it)."""
+        return replace(self, impersonate=user)
+
+    def patch(self, kind: str, name: str, namespace: str | None, merge_patch: Obj) -> None:
+        args = ["patch", kind, name, "--type=merge", "-p", json.dumps(merge_patch)]
+        self.kubectl([*args, *(["-n", namespace] if namespace else [])])
 
     def create(self, obj: Obj) -> Obj:
         created: Obj = json.loads(self.kubectl(["create", "-o", "json", "-f", "-"], input_text=json.dumps(obj)).stdout)

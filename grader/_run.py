@@ -80,6 +80,7 @@ def run(
             timeout=timeout,
             env={**os.environ, **env} if env else None,
             check=False,
+            start_new_session=True,  # a terminal's Ctrl-C reaches servicelab only, which then cleans up
         )
     except subprocess.TimeoutExpired as exc:
         raise RunError(argv, None, _text(exc.stdout), _text(exc.stderr)) from exc

@@ -1,40 +1,41 @@
-"""Put a lab's starter and a learner's manifests into a namespace: validate everything first, then apply.
+"""Put a lab's starter and a learner's judged manifests into a fenced namespace, then take it all away.
 
-Server-side dry-run of all documents comes first, so nothing is half-applied. Every object carries the
-grader's labels; the namespace is created (labelled) only when it does not exist, and then deleted after.
+Order: the submission is read and judged first (grader.submission, no cluster contact); then the
+namespace and its fence (grader.guard); then a server-side dry-run of everything, so nothing is
+half-applied; then the starter with the grader's credentials and the learner's objects as the
+namespace's learner ServiceAccount. API errors the environment caused are ENV-ERROR, never bad input.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import json
 from pathlib import Path
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable
+from grader._wait import WaitTimeout, wait_for
 from grader.facts import ClusterFacts
+from grader.guard import fence, learner_user, namespace_object
 from grader.labs import Lab
-from grader.manifests import Doc, load_rendered, manifest_files, parse_docs, render, substitute
-from grader.probes.pod import namespace_manifest
+from grader.manifests import LEARNER, STARTER, Doc, fill, render
+from grader.policy import LabPolicy
+from grader.submission import judge_submission
 from grader.verdicts import BadInput, EnvError
 
-
-@dataclass
-class Applied:
-    namespace: str
-    created_namespace: bool
-    objects: list[str] = field(default_factory=list)
-
-
-def learner_files(directory: Path) -> list[tuple[Path, str]]:
-    if not directory.is_dir():
-        raise BadInput(f"{directory} is not a folder", rule="--manifests is a folder of .yaml files")
-    files = manifest_files(directory)
-    if not files:
-        raise BadInput(f"{directory} holds no .yaml/.yml/.json file", rule="--manifests is a folder of manifests")
-    return [(f, str(f)) for f in files]
+GRADING = "grading"  # a namespace one run creates and deletes; `servicelab sweep` removes those of dead runs
+WORKSPACE = "workspace"  # a notebook's lab namespace: the learner's work, kept until `reset`
+_ENVIRONMENT_MARKERS = ("internal error", "failed calling webhook", "service unavailable", "serviceunavailable",
+                        "the server is currently unable", "etcdserver", "context deadline exceeded",
+                        "too many requests", "cannot impersonate", "status unknown for quota")
 
 
-def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bool) -> bool:
-    """Create the namespace (labelled) if absent; True when this run created it."""
+def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bool,
+                     policy: LabPolicy | None = None) -> bool:
+    """Create the namespace with its fence if absent; True when this run created it.
+
+    An existing namespace is used only when servicelab made it: `apply(..., namespace="kube-system")`
+    is refused.
+    """
     try:
         existing = kube.get("namespace", namespace)
         if existing is not None:
@@ -42,37 +43,64 @@ def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bo
                 raise BadInput(f"namespace {namespace} already exists",
                                rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
                                fix="pass another --namespace, or omit it")
-            return False
-        kube.create(namespace_manifest(namespace, run_id, {"servicelab.dev/role": "lab"}))
+            if existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+                raise BadInput(f"namespace {namespace} was not created by servicelab",
+                               rule="the grader applies only into namespaces it made",
+                               fix="omit namespace= (each lab has its own), or pick a new name")
+            created = False
+        else:
+            kube.create(namespace_object(namespace, run_id, GRADING if must_be_new else WORKSPACE))
+            created = True
+        kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": fence(namespace, run_id,
+                                                                                 policy or LabPolicy())}),
+                   namespace)
+        _wait_quota_counted(kube, namespace)
     except KubeUnreachable as err:
         raise EnvError(f"the cluster does not answer: {err}") from err
     except KubeError as err:
-        raise BadInput(f"cannot create namespace {namespace}: {err}") from err
-    return True
+        raise EnvError(f"cannot prepare namespace {namespace}: {err}") from err
+    return created
+
+
+def _wait_quota_counted(kube: Kube, namespace: str) -> None:
+    """Admission refuses objects a quota covers until the quota controller has counted it once."""
+    def counted() -> tuple[bool | None, str]:
+        quota = kube.get("resourcequota", "servicelab", namespace) or {}
+        used = quota.get("status", {}).get("used")
+        return (True if used is not None else None), f"status {quota.get('status') or 'not yet written'}"
+    try:
+        wait_for(counted, what=f"ResourceQuota in {namespace} counted", timeout_s=30, interval_s=0.1)
+    except WaitTimeout as err:
+        raise EnvError(f"{err} (is kube-controller-manager running?)") from err
 
 
 def apply_into(kube: Kube, lab: Lab, namespace: str, facts: ClusterFacts, run_id: str, *,
-               files: list[tuple[Path, str]] | None = None, text: str | None = None) -> list[Doc]:
-    """Validate (server-side dry-run of all documents), then apply starter + learner manifests."""
+               files: list[tuple[Path, str]] | None = None, text: str | None = None,
+               docs: list[Doc] | None = None) -> list[Doc]:
+    """Dry-run everything, then apply the starter (grader) and the learner's objects (learner account)."""
+    judged = docs if docs is not None else judge_submission(lab, files, text)
     values = facts.values_for(namespace)
-    starter = [(f, str(f.relative_to(lab.path))) for f in lab.starter_files]
-    docs = load_rendered(starter + (files or []), values, facts.missing, namespace)
-    if text is not None:
-        docs += parse_docs(substitute(text, values, "your manifest", facts.missing), "your manifest", namespace)
-    if not docs:
-        raise BadInput("there is nothing to apply", rule="give at least one manifest")
-    seen: dict[str, Doc] = {}
-    for doc in docs:
-        if doc.ref in seen and seen[doc.ref].file != doc.file and not seen[doc.ref].file.startswith("starter"):
-            raise BadInput(f"{doc.ref} is defined twice (also in {seen[doc.ref].file})", file=doc.file, line=doc.line)
-        seen[doc.ref] = doc
-    manifest = render(docs, run_id)
+    filled = [fill(d, values, facts.missing) for d in judged]
+    starter = [d for d in filled if d.origin == STARTER]
+    learner = [d for d in filled if d.origin == LEARNER]
+    as_learner = kube.as_user(learner_user(namespace))
+    for who, part, dry_run in ((kube, starter, True), (as_learner, learner, True),
+                               (kube, starter, False), (as_learner, learner, False)):
+        if part:
+            _apply(who, part, namespace, run_id, dry_run=dry_run)
+    return filled
+
+
+def _apply(kube: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run: bool) -> None:
     try:
-        stored = kube.apply(manifest, namespace, dry_run=True)
+        stored = kube.apply(render(docs, run_id), namespace, dry_run=dry_run)
     except KubeUnreachable as err:
         raise EnvError(f"the cluster does not answer: {err}") from err
     except KubeError as err:
-        raise BadInput(f"the API server rejects the manifests:\n  {err}", file=_file_named_in(str(err), docs),
+        text = str(err)
+        if any(marker in text.lower() for marker in _ENVIRONMENT_MARKERS):
+            raise EnvError(f"the API server could not take the manifests (not your mistake): {text}") from err
+        raise BadInput(f"the API server rejects the manifests:\n  {text}", file=_file_named_in(text, docs),
                        rule="every object must pass server-side validation (kubectl apply --dry-run=server)",
                        fix="fix the field the message names") from err
     for obj in stored:
@@ -80,13 +108,6 @@ def apply_into(kube: Kube, lab: Lab, namespace: str, facts: ClusterFacts, run_id
             ref = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
             raise BadInput(f"{ref} is cluster-scoped", file=_file_named_in(ref, docs),
                            rule="labs use namespaced objects only (the grader deletes its namespace afterwards)")
-    try:
-        kube.apply(manifest, namespace)
-    except KubeUnreachable as err:
-        raise EnvError(f"the cluster does not answer: {err}") from err
-    except KubeError as err:
-        raise BadInput(f"the API server rejected the manifests: {err}") from err
-    return docs
 
 
 def _file_named_in(message: str, docs: list[Doc]) -> str | None:
@@ -97,12 +118,18 @@ def _file_named_in(message: str, docs: list[Doc]) -> str | None:
 
 
 def delete_namespace(kube: Kube, namespace: str) -> None:
-    """Delete a namespace this run created; Services first and waited for, so their LB IPs are free again."""
+    """Delete a namespace servicelab created; Services first and waited for, so their LB IPs are free again.
+
+    The namespace delete is issued even when deleting the Services fails; what is left carries the run
+    label for `servicelab sweep`.
+    """
     try:
         ns = kube.get("namespace", namespace)
         if ns is None or ns.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
             return  # never delete what servicelab did not create
-        kube.delete_all("services", namespace, wait=True, timeout=90)
-        kube.delete("namespace", namespace)
     except (KubeError, KubeUnreachable):
-        return  # best effort; it carries the run label for 'servicelab down'/a later cleanup
+        return
+    with contextlib.suppress(KubeError, KubeUnreachable):  # the namespace delete below still takes them
+        kube.delete_all("services", namespace, wait=True, timeout=90)
+    with contextlib.suppress(KubeError, KubeUnreachable):
+        kube.delete("namespace", namespace)

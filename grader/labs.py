@@ -13,9 +13,10 @@ import yaml
 
 from grader.facts import KNOWN_VARIABLES
 from grader.manifests import Doc, manifest_files, placeholders, read_docs
+from grader.policy import LabPolicy, policy_from_yaml
 from grader.verdicts import BadInput
 
-LAB_KEYS = {"id", "title", "order", "expects", "variables", "timeouts", "description"}
+LAB_KEYS = {"id", "title", "order", "expects", "variables", "timeouts", "description", "claims", "policy"}
 TIMEOUT_KEYS = {"ready", "probe"}
 ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
@@ -52,6 +53,8 @@ class Lab:
     variables: list[str]
     ready_timeout_s: float = 120.0
     probe_deadline_s: float = 15.0
+    claims: list[str] = field(default_factory=list)  # cluster-wide things no manifest shows (grader.claims)
+    policy: LabPolicy = field(default_factory=LabPolicy)
     checks: list[CheckSpec] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
 
@@ -78,26 +81,27 @@ class Lab:
 
 
 def labs_root() -> Path | None:
-    """Where labs live: $SERVICELAB_LABS, else the nearest `labs/` above the working directory, else the repo's."""
+    """The lab catalogue: $SERVICELAB_LABS when set, else the one installed with the grader.
+
+    Never the working directory: a submission folder holding its own labs/ must not replace the checks.
+    """
     env = os.environ.get("SERVICELAB_LABS")
-    candidates = [Path(env)] if env else []
-    here = Path.cwd().resolve()
-    candidates += [p / "labs" for p in (here, *here.parents)]
-    candidates.append(Path(__file__).resolve().parent.parent / "labs")
-    return next((c for c in candidates if c.is_dir()), None)
+    candidates = [Path(env)] if env else [Path(__file__).resolve().parent.parent / "labs"]
+    return next((c.resolve() for c in candidates if c.is_dir()), None)
 
 
 def find_lab(name: str) -> Path:
-    """A lab by folder path or by id."""
-    path = Path(name)
-    if (path / "lab.yaml").is_file():
-        return path.resolve()
+    """A lab by id, from the catalogue; or by folder, when name is a path (holds a '/')."""
     root = labs_root()
-    if root is not None and (root / name / "lab.yaml").is_file():
-        return (root / name).resolve()
+    if ID_RE.match(name):
+        if root is not None and (root / name / "lab.yaml").is_file():
+            return root / name
+    elif (Path(name) / "lab.yaml").is_file():
+        return Path(name).resolve()
     known = sorted(p.name for p in root.iterdir() if (p / "lab.yaml").is_file()) if root else []
-    raise BadInput(f"no lab '{name}'", rule="LAB is a lab id under labs/ or a folder holding lab.yaml",
-                   fix=f"known labs: {', '.join(known) or 'none found'} (set SERVICELAB_LABS to the labs folder)")
+    raise BadInput(f"no lab '{name}' in the catalogue {root}",
+                   rule="LAB is a lab id from the catalogue, or a path to a folder holding lab.yaml",
+                   fix=f"known labs: {', '.join(known) or 'none found'} (SERVICELAB_LABS or --labs picks a catalogue)")
 
 
 def all_labs() -> list[Path]:
@@ -177,9 +181,15 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
     if not isinstance(timeouts, dict) or set(timeouts) - TIMEOUT_KEYS or not all(
             isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in timeouts.values()):
         raise bad("timeouts", "timeouts must map ready/probe to positive seconds", "timeouts: {ready: 120, probe: 15}")
+    claims = data.get("claims", [])
+    if not isinstance(claims, list) or not all(isinstance(c, str) and c.strip() for c in claims):
+        raise bad("claims", f"claims {claims!r} is not a list of non-empty strings",
+                  "claims lists what a case holds cluster-wide beyond its manifests, e.g. [\"port:host:8080\"]")
     return Lab(id=path.name, title=data["title"].strip(), order=order, path=path,
                expects=[(e["kind"], e["name"]) for e in expects], variables=list(variables),
-               ready_timeout_s=float(timeouts.get("ready", 120)), probe_deadline_s=float(timeouts.get("probe", 15)))
+               ready_timeout_s=float(timeouts.get("ready", 120)), probe_deadline_s=float(timeouts.get("probe", 15)),
+               claims=[c.strip() for c in claims],
+               policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")))
 
 
 def read_checks(path: Path) -> list[CheckSpec]:

@@ -1,4 +1,6 @@
-"""Read manifest files, check them, substitute `${VAR}` placeholders and label every object the grader applies.
+"""Manifests as data: read them strictly, check each is one namespaced Kubernetes object, fill `${VAR}`
+placeholders in the parsed values (never in the text, so a value cannot become YAML), and label every
+object the grader applies.
 
 Errors are BadInput with file and line, so a learner sees where the problem is.
 """
@@ -7,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,12 @@ import yaml
 
 from grader._kube import managed_labels
 from grader.verdicts import BadInput, EnvError
+from grader.yamlread import parse, read_file
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STARTER = "starter"
+LEARNER = "learner"
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class Doc:
     file: str
     line: int
     obj: dict[str, Any]
+    node: yaml.Node | None = None
+    origin: str = LEARNER  # STARTER: the lab's own objects; LEARNER: what was handed in
 
     @property
     def kind(self) -> str:
@@ -40,7 +47,7 @@ class Doc:
 
 
 def manifest_files(directory: Path) -> list[Path]:
-    """Manifest files under directory (sorted), without a case folder's case.yaml."""
+    """Manifest files under directory (sorted), without a case folder's case.yaml (the lab's own folders)."""
     return sorted(p for p in directory.rglob("*")
                   if p.is_file() and p.suffix in MANIFEST_SUFFIXES and p.name != "case.yaml")
 
@@ -49,33 +56,21 @@ def placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
 
-def read_docs(path: Path, namespace: str | None = None, label: str | None = None) -> list[Doc]:
+def read_docs(path: Path, namespace: str | None = None, label: str | None = None, origin: str = LEARNER
+              ) -> list[Doc]:
     """Parse one file into documents; every document must be a Kubernetes object without a foreign namespace."""
     shown = label or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise BadInput(f"cannot read manifest: {err}", file=shown) from err
-    return parse_docs(text, shown, namespace)
+    return parse_docs(read_file(path, shown), shown, namespace, origin)
 
 
-def parse_docs(text: str, file: str, namespace: str | None = None) -> list[Doc]:
-    try:
-        nodes = list(yaml.compose_all(text))
-        objs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise BadInput(f"not valid YAML: {getattr(err, 'problem', None) or err}", file=file,
-                       line=mark.line + 1 if mark else None, rule="manifests are YAML documents separated by ---",
-                       fix="fix the indentation or quoting at that line") from err
+def parse_docs(text: str, file: str, namespace: str | None = None, origin: str = LEARNER) -> list[Doc]:
     docs = []
-    for node, obj in zip(nodes, objs, strict=True):
-        if obj is None:
-            continue
-        line = node.start_mark.line + 1 if node is not None else 1
+    for parsed in parse(text, file):
+        obj, line, node = parsed.obj, parsed.line, parsed.node
         if not isinstance(obj, dict):
             raise BadInput("a document is not a mapping", file=file, line=line,
-                           rule="each YAML document is one Kubernetes object")
+                           rule="each YAML document is one Kubernetes object",
+                           fix="start each object with apiVersion:, kind: and metadata:")
         for key in ("apiVersion", "kind"):
             if not isinstance(obj.get(key), str) or not obj.get(key):
                 raise BadInput(f"document has no '{key}'", file=file, line=line,
@@ -87,22 +82,22 @@ def parse_docs(text: str, file: str, namespace: str | None = None) -> list[Doc]:
         ns = meta.get("namespace")
         if ns is not None and ns != namespace and not PLACEHOLDER.fullmatch(str(ns)):
             raise BadInput(f"{obj['kind']}/{meta['name']} sets metadata.namespace: {ns}", file=file,
-                           line=_key_line(node, "metadata", "namespace") or line,
+                           line=key_line(node, "metadata", "namespace") or line,
                            rule="manifests never set metadata.namespace: the grader applies them into its namespace",
                            fix="remove the metadata.namespace line")
-        docs.append(Doc(file, line, obj))
+        docs.append(Doc(file, line, obj, node, origin))
     return docs
 
 
-def _key_line(node: yaml.Node | None, *path: str) -> int | None:
+def key_line(node: yaml.Node | None, *path: str) -> int | None:
     """1-based line of a nested key in a composed YAML document, if present."""
     line: int | None = None
     for key in path:
         if not isinstance(node, yaml.MappingNode):
-            return None
+            return line
         found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
         if found is None:
-            return None
+            return line
         line = found[0].start_mark.line + 1
         node = found[1]
     return line
@@ -120,17 +115,28 @@ def substitute(text: str, values: dict[str, str], file: str = "", missing: dict[
     return PLACEHOLDER.sub(repl, text)
 
 
+def fill(doc: Doc, values: dict[str, str], missing: dict[str, str]) -> Doc:
+    """The document with every placeholder in its strings replaced by its value on this cluster."""
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return substitute(value, values, doc.file, missing)
+        if isinstance(value, dict):
+            return {walk(k): walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+    return replace(doc, obj=walk(doc.obj))
+
+
+def read_all(files: list[tuple[Path, str]], namespace: str | None = None, origin: str = LEARNER) -> list[Doc]:
+    """Read files (path, label shown in errors) strictly; placeholders stay as written."""
+    return [d for path, label in files for d in read_docs(path, namespace, label, origin)]
+
+
 def load_rendered(files: list[tuple[Path, str]], values: dict[str, str], missing: dict[str, str],
                   namespace: str) -> list[Doc]:
-    """Read files (path, label shown in errors), substitute placeholders, parse and check every document."""
-    docs: list[Doc] = []
-    for path, label in files:
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise BadInput(f"cannot read manifest: {err}", file=label) from err
-        docs += parse_docs(substitute(raw, values, label, missing), label, namespace)
-    return docs
+    """Read files and fill their placeholders."""
+    return [fill(d, values, missing) for d in read_all(files, namespace)]
 
 
 def render(docs: list[Doc], run_id: str) -> str:

@@ -21,10 +21,12 @@ from grader._kube import Kube
 from grader.deploy import apply_into, ensure_namespace
 from grader.facts import discover
 from grader.labs import load_lab
+from grader.manifests import STARTER
 from grader.reports.html import to_html
 from grader.reports.terminal import to_text
 from grader.results import LabResult
 from grader.session import environment, grade, new_run_id, wait_deployments
+from grader.submission import judge_submission
 from grader.verdicts import EnvError
 
 
@@ -93,13 +95,14 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied."""
     with _quiet():
         spec = load_lab(lab)
+        judged = judge_submission(spec, text=yaml_text)  # refused here, before the cluster hears of it
         ns = lab_namespace(spec.default_namespace, namespace)
         kube = Kube(context=context)
         facts = discover(kube)
         run_id = new_run_id()
-        ensure_namespace(kube, ns, run_id, must_be_new=False)
-        docs = apply_into(kube, spec, ns, facts, run_id, text=yaml_text)
-        starter = [d.name for d in docs if d.kind == "Deployment" and d.file.startswith("starter")]
+        ensure_namespace(kube, ns, run_id, must_be_new=False, policy=spec.policy)
+        docs = apply_into(kube, spec, ns, facts, run_id, docs=judged)
+        starter = [d.name for d in docs if d.kind == "Deployment" and d.origin == STARTER]
         wait_deployments(kube, ns, starter, spec.ready_timeout_s)
     applied = [d.ref for d in docs]
     print(f"applied into namespace {ns}: {', '.join(applied)}")

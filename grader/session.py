@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import images
+from grader import images, interrupt
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader.checks import LabContext
-from grader.deploy import apply_into, delete_namespace, ensure_namespace, learner_files
+from grader.deploy import apply_into, delete_namespace, ensure_namespace
 from grader.facts import ClusterFacts, discover
 from grader.labs import Lab
+from grader.manifests import STARTER
 from grader.plugin import PLUGIN_NAME, GradingPlugin
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
@@ -33,6 +34,7 @@ from grader.probes.outside import INTERNET_CONTAINER, OutsideVantage
 from grader.probes.pod import PodVantage, ProbePods
 from grader.probes.shell import Op, Outcome
 from grader.results import CheckResult, LabResult, Status
+from grader.submission import judge_submission, learner_files
 from grader.verdicts import BadInput, EnvError
 
 log = logging.getLogger("servicelab.session")
@@ -147,7 +149,8 @@ def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
         return result
     result.matrix = ctx.matrix
     plugin = GradingPlugin(lambda: ctx)
-    _run_pytest(lab, plugin)
+    if _run_pytest(lab, plugin) == pytest.ExitCode.INTERRUPTED:
+        interrupt.reraise()  # a signal stops the grading; it never becomes a failed check
     for spec in lab.checks:
         got = plugin.results.get(spec.id)
         if got is None:
@@ -164,7 +167,7 @@ def _with_deadline(policy: ProbePolicy, deadline_s: float) -> ProbePolicy:
                        policy.hostname_rounds_size)
 
 
-def _run_pytest(lab: Lab, plugin: GradingPlugin) -> None:
+def _run_pytest(lab: Lab, plugin: GradingPlugin) -> int | pytest.ExitCode:
     args = [str(lab.checks_file), "-c", os.devnull, "--rootdir", str(lab.path), "--confcutdir", str(lab.path),
             "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--capture=sys",
             "--import-mode=importlib", "-o", "python_files=checks.py", "-W", "default"]
@@ -172,13 +175,14 @@ def _run_pytest(lab: Lab, plugin: GradingPlugin) -> None:
     before = set(sys.modules)
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pytest.main(args, plugins=[_Named(plugin)])
+        code = pytest.main(args, plugins=[_Named(plugin)])
     for name in set(sys.modules) - before:  # a lab's checks module is re-imported each run
         module_file = getattr(sys.modules[name], "__file__", None) or ""
         if module_file.startswith(str(lab.path)):
             del sys.modules[name]
     if sink.getvalue().strip():
         log.debug("pytest output:\n%s", sink.getvalue())
+    return code
 
 
 class _Named:
@@ -252,36 +256,47 @@ def _pod_problem(kube: Kube, namespace: str) -> str:
 
 
 def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests: Path | None = None,
-          case_files: list[tuple[Path, str]] | None = None) -> LabResult:
-    """Grade one lab. With manifests (a folder) or case_files: fresh namespace, apply, wait, grade, clean up.
-    Without: grade what is already in namespace (default lab-<id>). BadInput propagates (exit 2)."""
+          case_files: list[tuple[Path, str]] | None = None, text: str | None = None) -> LabResult:
+    """Grade one lab. With manifests (a folder), case_files or text: judge them (no cluster contact), then a
+    fresh fenced namespace, apply, wait, grade, delete. Without: grade what is already in namespace
+    (default lab-<id>). BadInput propagates (exit 2)."""
     files = case_files if case_files is not None else (learner_files(manifests) if manifests else None)
-    if files is None:
-        ns = namespace or lab.default_namespace
-        try:
-            exists = env.kube.get("namespace", ns) is not None
-        except KubeUnreachable as err:
-            return _env_result(lab, env, ns, f"the cluster does not answer: {err}")
-        if not exists:
-            raise BadInput(f"namespace {ns} does not exist", rule="grading without --manifests grades what is there",
-                           fix="apply your manifests first (grader.apply in a notebook), or pass --manifests DIR")
-        return run_checks(lab, ns, env)
+    if files is None and text is None:
+        return _grade_in_place(lab, env, namespace or lab.default_namespace)
+    docs = judge_submission(lab, files, text)  # every refusal happens here, before the cluster hears of it
     ns = namespace or f"{lab.id}-{env.run_id}-{secrets.token_hex(2)}"[:63]
+    attempted = False
     try:
         facts = env.facts
-        created = ensure_namespace(env.kube, ns, env.run_id, must_be_new=True)
-    except EnvError as err:
-        return _env_result(lab, env, ns, err.diagnosis)
-    try:
-        docs = apply_into(env.kube, lab, ns, facts, env.run_id, files=files)
-        starter = [d.name for d in docs if d.kind == "Deployment" and d.file.startswith("starter")]
+        if env.kube.get("namespace", ns) is not None:
+            raise BadInput(f"namespace {ns} already exists",
+                           rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
+                           fix="pass another --namespace, or omit it")
+        attempted = True
+        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+        applied = apply_into(env.kube, lab, ns, facts, env.run_id, docs=docs)
+        starter = [d.name for d in applied if d.kind == "Deployment" and d.origin == STARTER]
         wait_deployments(env.kube, ns, starter, lab.ready_timeout_s)
         return run_checks(lab, ns, env)
+    except KubeUnreachable as err:
+        return _env_result(lab, env, ns, f"the cluster does not answer: {err}")
     except EnvError as err:
         return _env_result(lab, env, ns, err.diagnosis)
     finally:
-        if created:
-            delete_namespace(env.kube, ns)
+        if attempted:
+            with interrupt.shielded():
+                delete_namespace(env.kube, ns)
+
+
+def _grade_in_place(lab: Lab, env: Environment, ns: str) -> LabResult:
+    try:
+        exists = env.kube.get("namespace", ns) is not None
+    except KubeUnreachable as err:
+        return _env_result(lab, env, ns, f"the cluster does not answer: {err}")
+    if not exists:
+        raise BadInput(f"namespace {ns} does not exist", rule="grading without --manifests grades what is there",
+                       fix="apply your manifests first (grader.apply in a notebook), or pass --manifests DIR")
+    return run_checks(lab, ns, env)
 
 
 def _env_result(lab: Lab, env: Environment, namespace: str, diagnosis: str) -> LabResult:

@@ -29,10 +29,15 @@ class RecordingKube:
         self.applied: list[tuple[str, bool]] = []
         self.deleted: list[tuple[str, str]] = []
         self.created: list[dict[str, Any]] = []
+        self.users: list[str] = []
+
+    def as_user(self, user: str) -> RecordingKube:
+        self.users.append(user)
+        return self
 
     def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> list[dict[str, Any]]:
         self.applied.append((manifest, dry_run))
-        if self.reject and dry_run:
+        if self.reject and dry_run and self.reject.split('"')[1] in manifest:  # the object the message names
             raise KubeError(self.reject, RunError(["kubectl"], 1, "", self.reject))
         return [{"kind": "Service", "metadata": {"name": "web", "namespace": namespace}}]
 
@@ -63,10 +68,11 @@ def _files() -> list[tuple[Path, str]]:
 def test_dry_run_of_everything_first_then_apply_with_labels() -> None:
     kube = RecordingKube()
     docs = apply_into(kube, load_lab(str(DEMO)), "ns1", facts(), "run9", files=_files())  # type: ignore[arg-type]
-    assert [dry for _, dry in kube.applied] == [True, False]
-    manifest = json.loads(kube.applied[0][0])
-    assert all(item["metadata"]["labels"]["servicelab.dev/run"] == "run9" for item in manifest["items"])
-    assert "Deployment" in {item["kind"] for item in manifest["items"]}  # the starter comes along
+    assert [dry for _, dry in kube.applied] == [True, True, False, False]  # starter, learner: dry-runs first
+    starter, learner = (json.loads(kube.applied[i][0])["items"] for i in (0, 1))
+    assert all(item["metadata"]["labels"]["servicelab.dev/run"] == "run9" for item in starter + learner)
+    assert {item["kind"] for item in starter} == {"Deployment"}  # the lab's own, with the grader's rights
+    assert kube.users == ["system:serviceaccount:ns1:servicelab-learner"]  # the learner's, as its account
     assert {d.ref for d in docs} >= {"Deployment/web", "Service/web", "Service/web-np", "Service/partner"}
 
 
@@ -74,7 +80,7 @@ def test_rejected_dry_run_is_bad_input_and_nothing_is_applied() -> None:
     kube = RecordingKube(reject='The Service "web-np" is invalid: spec.ports[0].nodePort: Invalid value: 80')
     with pytest.raises(BadInput) as info:
         apply_into(kube, load_lab(str(DEMO)), "ns1", facts(), "run9", files=_files())  # type: ignore[arg-type]
-    assert [dry for _, dry in kube.applied] == [True]
+    assert all(dry for _, dry in kube.applied)
     assert "nodePort" in info.value.message
     assert info.value.file
     assert "services.yaml" in info.value.file
