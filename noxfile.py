@@ -74,7 +74,7 @@ def tests(session: nox.Session) -> None:
     _cluster_up(session)
     session.run("servicelab", "status")
     session.run("pytest", "--e2e", "tests/e2e", *session.posargs)
-    session.run("servicelab", "check-solutions")
+    session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
 
 
 @nox.session(python=PYTHON, default=False)

@@ -1,20 +1,38 @@
 """`servicelab check-solutions`: every lab's solution and alternatives get full marks, every wrong case fails
-exactly its declared check with its declared hint. One crashing case never stops the batch."""
+exactly its declared check with its declared hint. One crashing case never stops the batch.
+
+Cases run in parallel worker processes (grader.workers), each case in its own namespace. What a namespace
+cannot isolate (a fixed nodePort, a static LB address, an HTTP host on the shared Traefik) is a claim
+(grader.claims): cases with overlapping claims form one chain (grader.chains) and run one after another.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, KubeError, KubeUnreachable
+from grader.chains import build_chains
+from grader.claims import case_claims, placeholder_values
+from grader.deploy import delete_namespace
+from grader.facts import ClusterFacts
 from grader.labs import Case, Lab, load_lab
 from grader.manifests import manifest_files
 from grader.scoring import CaseOutcome, judge_case
-from grader.session import Environment, grade
+from grader.session import Environment, environment, grade
 from grader.verdicts import BadInput, EnvError
+from grader.workers import WorkerSpec, run_chains
+
+# At most this many gradings at once. Each case holds <= 3 LoadBalancer addresses, so 3 jobs hold <= 9 of the
+# `public` pool's 20, plus Traefik's: the lowest 10, which MetalLB hands out first, stay below ${STATIC_IP}
+# (the pool's 11th address), so no auto-assigned Service can take the address the static-IP cases ask for.
+DEFAULT_JOBS = 3
 
 
 @dataclass(frozen=True)
@@ -24,48 +42,107 @@ class Row:
     expected: str
     outcome: CaseOutcome
     seconds: float
+    index: int = 0  # position in lab order, then case order: the final table's order
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    index: int
+    lab: Lab
+    case: Case
 
 
 def expected_text(case: Case) -> str:
     return f"fails {case.fails} ({case.hint!r})" if case.kind == "wrong" else "full marks"
 
 
-def check_lab(lab: Lab, env: Environment, on_row: object = None) -> list[Row]:
-    rows = []
-    for case in lab.cases:
-        start = time.monotonic()
+def case_namespace_stem(lab: Lab, case: Case) -> str:
+    return f"{lab.id}-{case.name}"[:52].rstrip("-")
+
+
+def check_case(lab: Lab, case: Case, env: Environment, index: int = 0) -> Row:
+    start = time.monotonic()
+    try:
+        files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(case.path)]
+        result = grade(lab, env, namespace=f"{case_namespace_stem(lab, case)}-{env.run_id}", case_files=files)
+        outcome = judge_case(case, result)
+    except BadInput as err:
+        outcome = CaseOutcome(False, f"bad input: {err.render()}"[:300])
+    except EnvError as err:
+        outcome = CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True)
+    except Exception as err:  # a batch survives its worst member
+        outcome = CaseOutcome(False, f"crashed: {type(err).__name__}: {err}"[:300])
+    return Row(lab.id, case.label, expected_text(case), outcome, round(time.monotonic() - start, 1), index)
+
+
+def crashed_row(job: CaseJob, why: str) -> Row:
+    return Row(job.lab.id, job.case.label, expected_text(job.case), CaseOutcome(False, f"crashed: {why}"), 0.0,
+               job.index)
+
+
+@dataclass(frozen=True)
+class ClusterGrading:
+    """What each worker process opens: one Environment (probe pods started once) for all the cases it runs."""
+
+    context: str | None = None
+    kubeconfig: str | None = None
+    probe_image: str | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[EnvironmentGrader]:
+        with environment(self.context, self.kubeconfig, probe_image=self.probe_image) as env:
+            yield EnvironmentGrader(env)
+
+
+class EnvironmentGrader:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    @property
+    def run_id(self) -> str:
+        return self.env.run_id
+
+    def run(self, job: CaseJob) -> Row:
+        return check_case(job.lab, job.case, self.env, job.index)
+
+    def clean_up_after(self, run_id: str) -> None:
+        """Delete every namespace of that run (a dead worker's, or this one's when interrupted)."""
+        selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
         try:
-            files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(case.path)]
-            ns = f"{lab.id}-{case.name}"[:52].rstrip("-") + f"-{env.run_id}"
-            result = grade(lab, env, namespace=ns, case_files=files)
-            outcome = judge_case(case, result)
-        except BadInput as err:
-            outcome = CaseOutcome(False, f"bad input: {err.render()}"[:300])
-        except EnvError as err:
-            outcome = CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True)
-        except Exception as err:  # a batch survives its worst member
-            outcome = CaseOutcome(False, f"crashed: {type(err).__name__}: {err}"[:300])
-        row = Row(lab.id, case.label, expected_text(case), outcome, round(time.monotonic() - start, 1))
-        rows.append(row)
-        if callable(on_row):
-            on_row(row)
-    return rows
+            namespaces = self.env.kube.list("namespaces", selector=selector)
+        except (KubeError, KubeUnreachable):
+            return  # best effort: the run label stays for 'servicelab down'
+        for ns in namespaces:
+            delete_namespace(self.env.kube, ns["metadata"]["name"])
 
 
-def check_solutions(names: list[str], env: Environment, console: Console) -> list[Row]:
+def check_solutions(names: list[str], grading: WorkerSpec[CaseJob, Row], console: Console, *,
+                    jobs: int = DEFAULT_JOBS, facts: ClusterFacts | None = None) -> list[Row]:
+    """Rows in lab order, then case order. facts give placeholders their values for claims (None: their text)."""
     rows: list[Row] = []
+    todo: list[CaseJob] = []
     for name in names:
         try:
             lab = load_lab(name)
         except BadInput as err:
-            rows.append(Row(name, "-", "valid lab", CaseOutcome(False, f"bad lab: {err.render()}"[:400]), 0.0))
+            rows.append(Row(name, "-", "valid lab", CaseOutcome(False, f"bad lab: {err.render()}"[:400]), 0.0,
+                            len(rows) + len(todo)))
             console.print(f"[red]{name}: {err.render()}[/red]")
             continue
         console.print(f"[bold]{lab.id}[/bold]: {len(lab.cases)} case(s)")
-        rows += check_lab(lab, env, lambda row: console.print(
-            f"  {'ok ' if row.outcome.holds else 'BAD'} {row.case} ({row.seconds}s) {row.outcome.observed}",
-            markup=False, highlight=False))
-    return rows
+        todo += [CaseJob(len(rows) + len(todo) + i, lab, case) for i, case in enumerate(lab.cases)]
+    claims = {job.index: case_claims(job.lab, job.case, placeholder_values(
+        facts, case_namespace_stem(job.lab, job.case))) for job in todo}
+    chains = build_chains(todo, lambda job: claims[job.index])
+    console.print(f"{len(todo)} case(s) in {len(chains)} chain(s) (cases sharing a claim run in order), "
+                  f"{jobs} at once")
+    rows += run_chains(chains, grading, jobs, crashed=crashed_row, on_result=lambda row: _print_row(row, console))
+    return sorted(rows, key=lambda row: row.index)
+
+
+def _print_row(row: Row, console: Console) -> None:
+    console.print(f"  {'ok ' if row.outcome.holds else 'BAD'} {row.lab} {row.case} ({row.seconds}s) "
+                  f"{row.outcome.observed}", markup=False, highlight=False)
 
 
 def table(rows: list[Row]) -> Table:

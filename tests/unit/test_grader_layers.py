@@ -14,6 +14,7 @@ LAYERS = {
     "grader.cli": 0, "grader.notebook": 0,
     "grader.solutions": 1, "grader.session": 1, "grader.deploy": 1, "grader.plugin": 1, "grader.scoring": 1,
     "grader.reports": 1, "grader.labs": 1, "grader.checks": 1, "grader.results": 1,
+    "grader.claims": 1, "grader.chains": 1, "grader.workers": 3,
     "grader.diagnose": 2, "grader.services": 2, "grader.manifests": 2, "grader.facts": 2, "grader.probes": 2,
     "grader.verdicts": 3, "grader.images": 3, "grader._kube": 3, "grader._run": 3,
 }
