@@ -7,6 +7,8 @@ human-readable text.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -162,6 +164,13 @@ def _items(data: Obj) -> list[Obj]:
 def _api_message(err: RunError) -> str:
     lines = [line for line in err.stderr.strip().splitlines() if line.strip()]
     return "\n".join(lines[-5:]) if lines else str(err)
+
+
+OWNER_KEY = "servicelab.dev/owner"  # annotation: host/pid of the process that made it (for `servicelab sweep`)
+
+
+def owner_annotation() -> dict[str, str]:
+    return {OWNER_KEY: f"{socket.gethostname()}/{os.getpid()}"}
 
 
 def managed_labels(run_id: str | None = None) -> dict[str, str]:

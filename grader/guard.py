@@ -8,7 +8,7 @@ objects are applied as that ServiceAccount (impersonated); the grader's own read
 
 from __future__ import annotations
 
-from grader._kube import Obj, managed_labels
+from grader._kube import Obj, managed_labels, owner_annotation
 from grader.policy import LabPolicy
 
 LEARNER_ACCOUNT = "servicelab-learner"
@@ -44,7 +44,8 @@ def learner_user(namespace: str) -> str:
 
 def namespace_object(name: str, run_id: str, role: str) -> Obj:
     labels = {**managed_labels(run_id), "servicelab.dev/role": role, **POD_SECURITY}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels, "annotations": owner_annotation()}}
 
 
 def fence(namespace: str, run_id: str, policy: LabPolicy) -> list[Obj]:

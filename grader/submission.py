@@ -15,6 +15,7 @@ from grader.labs import Lab
 from grader.manifests import LEARNER, MANIFEST_SUFFIXES, STARTER, Doc, parse_docs, read_all
 from grader.policy import judge
 from grader.verdicts import BadInput
+from grader.yamlread import MAX_FILE_BYTES, read_file
 
 MAX_FOLDER_BYTES = 1024 * 1024
 MAX_FILES = 40
@@ -43,6 +44,8 @@ def learner_files(directory: Path) -> list[tuple[Path, str]]:
             info = path.stat()
             if not stat.S_ISREG(info.st_mode):
                 raise BadInput("not a regular file", file=shown, rule="manifests are plain files")
+            if info.st_size > MAX_FILE_BYTES:
+                read_file(path, shown)  # refuses it unread, naming the limit
             total += info.st_size
             found.append((path, shown))
     if not found:
@@ -72,7 +75,14 @@ def starter_docs(lab: Lab) -> list[Doc]:
 def judge_submission(lab: Lab, files: list[tuple[Path, str]] | None = None, text: str | None = None,
                      text_label: str = "your manifest") -> list[Doc]:
     """Starter + learner documents, placeholders unfilled, after every static rule passed."""
-    learner = read_all(files or [], origin=LEARNER)
+    learner: list[Doc] = []
+    for path, shown in files or []:
+        found = read_all([(path, shown)], origin=LEARNER)
+        if not found:
+            raise BadInput("the file holds no Kubernetes object", file=shown, line=1,
+                           rule="each manifest file holds at least one object (an empty answer is a mistake)",
+                           fix="write the objects the task asks for, or remove the file")
+        learner += found
     if text is not None:
         learner += parse_docs(text, text_label, origin=LEARNER)
     starter = starter_docs(lab)

@@ -31,10 +31,10 @@ _EXPECTED = {"metallb.io/address-pool": "internal", "metallb.io/loadBalancerIPs"
 
 def install(kube: Kube) -> None:
     kube.apply(fixture("aks/annotations.yaml"))
-    wait_for(lambda: _translated(kube), what="AKS annotation translation active", timeout_s=60)
+    wait_for(lambda: translated(kube), what="AKS annotation translation active", timeout_s=60)
 
 
-def _translated(kube: Kube) -> tuple[bool | None, str]:
+def translated(kube: Kube) -> tuple[bool | None, str]:
     try:
         objs = kube.apply(json.dumps(_PROBE_SERVICE), dry_run=True)
     except KubeError as err:

@@ -12,7 +12,7 @@ from pathlib import Path
 from grader._kube import KubeError, KubeUnreachable
 from grader._run import RunError, ToolMissing
 from grader._wait import WaitTimeout
-from grader.cluster import bundle, vantage
+from grader.cluster import bundle, doctor, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.status import collect, render
 from grader.cluster.tools import SetupError, find_kind, prefer_offline_bin
@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p_down = subparsers.add_parser("down", help="delete the lab cluster and the outside containers, nothing else")
     p_down.add_argument("--name", default="servicelab")
     p_down.set_defaults(func=_down)
+
+    p_doctor = subparsers.add_parser("doctor", help="check every part the labs need; each problem with its fix")
+    p_doctor.add_argument("--name", default="servicelab")
+    p_doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p_doctor.set_defaults(func=_doctor)
 
     p_images = subparsers.add_parser("images", help="save/load every image the labs need as one tar")
     actions = p_images.add_subparsers(dest="images_action", required=True)
@@ -77,6 +82,13 @@ def _status(args: argparse.Namespace) -> int:
     status = collect(Kind(find_kind(), args.name))
     print(render(status))
     return EXIT_OK if status.healthy else EXIT_ENV
+
+
+@_guarded
+def _doctor(args: argparse.Namespace) -> int:
+    findings = doctor.examine(args.name)
+    print(doctor.as_json(findings) if args.json else doctor.render(findings))
+    return EXIT_OK if all(f.ok is not False for f in findings) else EXIT_ENV
 
 
 @_guarded

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from grader import images
-from grader._kube import Kube, KubeError, KubeUnreachable, Obj, managed_labels
+from grader._kube import Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 from grader.verdicts import EnvError
@@ -82,7 +82,8 @@ def pod_manifest(image: str, run_id: str) -> Obj:
 
 def namespace_manifest(name: str, run_id: str, extra_labels: dict[str, str] | None = None) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {**managed_labels(run_id), **(extra_labels or {})}}}
+            "metadata": {"name": name, "labels": {**managed_labels(run_id), **(extra_labels or {})},
+                         "annotations": owner_annotation()}}
 
 
 @dataclass

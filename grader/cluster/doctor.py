@@ -1,0 +1,174 @@
+"""`servicelab doctor`: every part the labs rely on, checked in the order they depend on each other,
+each problem with the command that fixes it. Exit 0 only when all is well.
+
+A part that cannot be checked because one it depends on is broken is reported as skipped, not as a
+second problem: the first broken part is the one to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from grader import images
+from grader._kube import Kube, KubeError, KubeUnreachable
+from grader._run import RunError, ToolMissing
+from grader.cluster import aks, docker, metallb, traefik, vantage
+from grader.cluster.kindcli import Kind
+from grader.cluster.readiness import condition_true, rollout_ready
+from grader.cluster.tools import SetupError, find_kind
+from grader.cluster.up import node_has_image
+
+UP = "servicelab up"
+
+
+@dataclass(frozen=True)
+class Finding:
+    part: str
+    ok: bool | None  # None: skipped, a part it needs is broken
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class _Doctor:
+    name: str
+    findings: list[Finding]
+    kind: Kind | None = None
+    kube: Kube | None = None
+
+    def note(self, part: str, ok: bool, detail: str, fix: str = "") -> bool:
+        self.findings.append(Finding(part, ok, detail, "" if ok else fix))
+        return ok
+
+    def skip(self, *parts: str) -> None:
+        self.findings += [Finding(p, None, "skipped: fix the problem above first") for p in parts]
+
+
+CLUSTER_PARTS = ("nodes", "cluster DNS", "MetalLB", "MetalLB pools", "AKS annotation policies", "Traefik (Ingress)",
+                 "Traefik (Gateway API)", "lab images", "outside containers")
+
+
+def examine(name: str = "servicelab") -> list[Finding]:
+    doc = _Doctor(name, [])
+    answers, detail = docker.engine_answers()
+    if not doc.note("docker", answers, f"engine {detail}", docker.docker_fix()):
+        doc.skip("kind", "cluster", *CLUSTER_PARTS)
+        return doc.findings
+    try:
+        doc.kind = Kind(find_kind(allow_download=False), name)
+        doc.note("kind", True, doc.kind.binary)
+    except (SetupError, ToolMissing) as err:
+        doc.note("kind", False, str(err), f"{UP} (it provides kind)")
+        doc.skip("cluster", *CLUSTER_PARTS)
+        return doc.findings
+    if not doc.note("cluster", doc.kind.exists(), f"kind cluster '{name}'", UP):
+        doc.skip(*CLUSTER_PARTS)
+        return doc.findings
+    doc.kube = Kube(context=doc.kind.context, request_timeout_s=10)
+    try:
+        version = doc.kube.server_version()
+    except (KubeError, KubeUnreachable) as err:
+        doc.note("API server", False, str(err).splitlines()[0][:200], f"{UP} (restarts stopped node containers)")
+        doc.skip(*CLUSTER_PARTS)
+        return doc.findings
+    doc.note("API server", True, f"Kubernetes {version}")
+    for part, check in _CLUSTER_CHECKS:
+        try:
+            check(doc)
+        except (KubeError, KubeUnreachable, RunError) as err:
+            doc.note(part, False, f"could not be read: {str(err).splitlines()[0][:200]}", UP)
+    return doc.findings
+
+
+def _nodes(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    nodes = doc.kube.list("nodes")
+    unready = [n["metadata"]["name"] for n in nodes if not any(
+        c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))]
+    doc.note("nodes", bool(nodes) and not unready, f"{len(nodes)} nodes, not Ready: {', '.join(unready) or 'none'}",
+             f"docker restart {' '.join(unready)}; then {UP}")
+
+
+def _rollouts(doc: _Doctor, part: str, targets: list[tuple[str, str, str]]) -> bool:
+    assert doc.kube is not None
+    states = [rollout_ready(doc.kube, ns, kind, name) for ns, kind, name in targets]
+    bad = [state for ok, state in states if not ok]
+    fixes = "; ".join(f"kubectl -n {ns} rollout restart {kind}/{name}" for (ns, kind, name), (ok, _) in
+                      zip(targets, states, strict=True) if not ok)
+    return doc.note(part, not bad, "; ".join(bad) or "; ".join(s for _, s in states), fixes)
+
+
+def _dns(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    if _rollouts(doc, "cluster DNS", [("kube-system", "deployment", "coredns")]):
+        slices = doc.kube.list("endpointslices", "kube-system", selector="kubernetes.io/service-name=kube-dns")
+        ready = sum(1 for s in slices for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready"))
+        doc.findings[-1] = Finding("cluster DNS", ready > 0, f"kube-dns has {ready} ready endpoint(s)",
+                                   "" if ready else "kubectl -n kube-system rollout restart deployment/coredns")
+
+
+def _metallb(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    _rollouts(doc, "MetalLB", [(metallb.NAMESPACE, "deployment", "controller"),
+                               (metallb.NAMESPACE, "daemonset", "speaker")])
+    pools = {p["metadata"]["name"] for p in doc.kube.list("ipaddresspools.metallb.io", metallb.NAMESPACE)}
+    adverts = doc.kube.list("l2advertisements.metallb.io", metallb.NAMESPACE)
+    missing = sorted({"public", "internal"} - pools)
+    doc.note("MetalLB pools", not missing and bool(adverts),
+             f"pools {', '.join(sorted(pools)) or 'none'}; {len(adverts)} L2Advertisement(s)"
+             + (f"; missing {', '.join(missing)}" if missing else ""), f"{UP} (re-applies the pools)")
+
+
+def _aks_policies(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    ok, state = aks.translated(doc.kube)
+    doc.note("AKS annotation policies", bool(ok), "a dry-run annotated Service is translated" if ok else state,
+             f"{UP} (re-applies fixtures/aks/annotations.yaml)")
+
+
+def _traefik(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    if not _rollouts(doc, "Traefik (Ingress)", [(traefik.NAMESPACE, "deployment", "traefik")]):
+        doc.skip("Traefik (Gateway API)")
+        return
+    classes = {c["metadata"]["name"] for c in doc.kube.list("ingressclasses")}
+    doc.findings[-1] = Finding("Traefik (Ingress)", "traefik" in classes, f"IngressClasses: {', '.join(classes)}",
+                               "" if "traefik" in classes else UP)
+    ok, state = condition_true(doc.kube, "gateway", traefik.GATEWAY, traefik.NAMESPACE, "Programmed")
+    doc.note("Traefik (Gateway API)", bool(ok), f"Gateway {traefik.NAMESPACE}/{traefik.GATEWAY}: {state}",
+             f"kubectl -n {traefik.NAMESPACE} rollout restart deployment/traefik")
+
+
+def _images(doc: _Doctor) -> None:
+    assert doc.kind is not None
+    missing = [f"{image} on {node}" for node in doc.kind.node_containers() for image in images.LAB_IMAGES
+               if not node_has_image(node, image)]
+    doc.note("lab images", not missing, f"missing: {', '.join(missing)}" if missing else "on every node",
+             f"{UP} (loads them), or 'servicelab images load FILE' offline")
+
+
+def _containers(doc: _Doctor) -> None:
+    down = [name for name in vantage.ALL
+            if not ((docker.container_state(name) or {}).get("State") or {}).get("Running")]
+    doc.note("outside containers", not down, f"not running: {', '.join(down)}" if down else ", ".join(vantage.ALL),
+             f"{UP} (starts them)")
+
+
+_CLUSTER_CHECKS: list[tuple[str, Callable[[_Doctor], None]]] = [
+    ("nodes", _nodes), ("cluster DNS", _dns), ("MetalLB", _metallb), ("AKS annotation policies", _aks_policies),
+    ("Traefik (Ingress)", _traefik), ("lab images", _images), ("outside containers", _containers),
+]
+
+
+def render(findings: list[Finding]) -> str:
+    marks = {True: "ok  ", False: "FAIL", None: "skip"}
+    lines = [f"{marks[f.ok]} {f.part}: {f.detail}" + (f"\n       fix: {f.fix}" if f.fix else "") for f in findings]
+    bad = sum(1 for f in findings if f.ok is False)
+    lines.append("All is well." if not bad else f"{bad} problem(s): fix the first one, then run 'servicelab doctor'")
+    return "\n".join(lines)
+
+
+def as_json(findings: list[Finding]) -> str:
+    return json.dumps([f.__dict__ for f in findings], indent=1)
