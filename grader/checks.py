@@ -174,14 +174,28 @@ class LabContext:
             hopeless = settled and (not any(matches(svc.selector, _labels(p)) for p in pods)
                                     or bool(port_mismatch(svc, [p for p in pods if matches(svc.selector, _labels(p))])))
             now = time.monotonic()
+            refused = self._pods_refused()
+            hopeless = hopeless or (bool(refused) and not pods)
             steady_since = (steady_since or now) if hopeless or not svc.selector else None
             if now >= deadline or (steady_since is not None and now - steady_since >= 3.0):
-                why = endpoints_diagnosis(svc, pods, eps.ready, count)
+                why = (refused + " ") if refused else ""
+                why += endpoints_diagnosis(svc, pods, eps.ready, count)
                 raise Fail(f"{hint} {why}" if hint else why,
                            detail=f"last seen: {eps.ready} ready endpoint(s) of {count} wanted")
             time.sleep(min(delay, max(0.0, deadline - now)))  # deadline poll
             delay = min(delay * 2, 1.0)
             svc = self.service(svc.name, fresh=True)
+
+    def _pods_refused(self) -> str:
+        """Why a ReplicaSet here could not create its pods (Pod Security, quota), in the learner's terms."""
+        for rs in self.objects("replicasets"):
+            for cond in rs.get("status", {}).get("conditions") or []:
+                if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+                    message = str(cond.get("message", ""))
+                    cause = ("rejected by Pod Security (baseline)" if "PodSecurity" in message else
+                             "refused by the namespace's quota" if "exceeded quota" in message else "refused")
+                    return f"The pods of {rs['metadata']['name']} were {cause}: {message[:300]}."
+        return ""
 
     def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
         if cached:

@@ -70,6 +70,25 @@ def port_mismatch(svc: Service, pods: list[Obj]) -> str:
     return ""
 
 
+def _metallb_broken(kube: Kube, pools: list[Obj], l2: list[Obj]) -> str:
+    """What in MetalLB keeps every Service from an address (not the learner's fault), or ''."""
+    if not pools:
+        return "MetalLB has no IPAddressPool: the environment is not ready (run 'servicelab up')."
+    if not l2:
+        return "MetalLB has no L2Advertisement: addresses are never announced (run 'servicelab up')."
+    try:
+        controller = kube.get("deployment", "controller", "metallb-system")
+    except KubeError:
+        return ""
+    if controller is None:
+        return "MetalLB's controller Deployment is missing: no Service can get an address (run 'servicelab up')."
+    available = controller.get("status", {}).get("availableReplicas") or 0
+    if available < 1:
+        return ("MetalLB's controller is not running (0 available replicas): no Service can get an address. Fix: "
+                "kubectl -n metallb-system scale deployment/controller --replicas=1 (then 'servicelab doctor').")
+    return ""
+
+
 def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[str, bool]:
     """(why the load balancer has no address, whether that is the environment's fault)."""
     if svc.type != "LoadBalancer":
@@ -84,10 +103,9 @@ def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[s
         metallb = True
     tail = f" Events: {' | '.join(events[-3:])}" if events else ""
     if metallb:
-        if not pools:
-            return "MetalLB has no IPAddressPool: the environment is not ready (run 'servicelab up')." + tail, True
-        if not l2:
-            return "MetalLB has no L2Advertisement: addresses are never announced (run 'servicelab up')." + tail, True
+        broken = _metallb_broken(kube, pools, l2)
+        if broken:
+            return broken + tail, True
         names = sorted(p["metadata"]["name"] for p in pools)
         wanted = svc.annotations.get("metallb.io/address-pool")
         if wanted and wanted not in names:

@@ -22,6 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that break the cluster on purpose (and mend it) run after all others.
+    items.sort(key=lambda item: "disruptive" in item.keywords)
     if config.getoption("--e2e"):
         # An e2e run that selects no cluster test must fail, not pass quietly.
         if items and not any("e2e" in item.keywords for item in items):
@@ -31,6 +33,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def context(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--kube-context"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,201 @@
+"""Grading other people's manifests on the real cluster: refusals write nothing, the fence holds, signals
+and killed runs leave nothing behind.
+
+Run: pytest --e2e tests/e2e/test_safety_e2e.py
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader import cli
+from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader._wait import wait_for
+from grader.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.guard import learner_user
+from grader.labs import load_lab
+from grader.notebook import apply as notebook_apply
+from grader.session import environment, grade
+from grader.sweep import sweep
+from grader.verdicts import BadInput
+
+pytestmark = pytest.mark.e2e
+
+TESTS = Path(__file__).parent.parent
+REPO = TESTS.parent
+CORPUS = sorted(p for root in ("hostile", "badinput") for p in (TESTS / root).iterdir() if p.is_dir())
+MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
+KINDS = "namespaces,services,deployments,pods,configmaps,ingresses,httproutes,endpointslices,rolebindings"
+
+
+def test_every_refusal_writes_nothing_to_the_cluster(context: str, kube: Kube,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    before = {n["metadata"]["name"] for n in kube.list("namespaces")}
+    managed_before = _snapshot_managed(kube)
+    refused = []
+    for case in CORPUS:
+        spec = yaml.safe_load((case / "case.yaml").read_text())
+        code = cli.main(["grade", spec["lab"], "--manifests", str(case / "submission"), "--context", context])
+        err = capsys.readouterr().err
+        refused.append((case.name, code, spec["refuses"] in err))
+    assert [r for r in refused if r[1:] != (2, True)] == []
+    assert {n["metadata"]["name"] for n in kube.list("namespaces")} == before
+    assert _snapshot_managed(kube) == managed_before
+
+
+def _snapshot_managed(kube: Kube) -> set[str]:
+    return {f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+            for o in kube.list(KINDS, all_namespaces=True, selector=MANAGED)}
+
+
+def test_learner_objects_are_applied_with_namespace_rights_only(context: str, kube: Kube) -> None:
+    lab = load_lab("clusterip")
+    with environment(context) as env:
+        ns = f"fence-{env.run_id}"
+        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+        try:
+            apply_into(env.kube, lab, ns, env.facts, env.run_id, files=[(lab.solution.path / "service.yaml",
+                                                                         "service.yaml")])
+            user = learner_user(ns)
+
+            def can(verb: str, resource: str, namespace: str) -> bool:
+                result = kube.kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", user], check=False)
+                return result.stdout.strip() == "yes"
+
+            assert can("create", "services", ns)
+            assert not can("create", "services", "default")
+            assert not can("create", "pods", ns)  # the clusterip lab's answer is Services only
+            assert not can("create", "rolebindings", ns)
+            labels = (kube.get("namespace", ns) or {})["metadata"]["labels"]
+            assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+            assert kube.get("resourcequota", "servicelab", ns) is not None
+            managers = {m["manager"] for m in (kube.get("service", "web", ns) or {})["metadata"]["managedFields"]}
+            assert "servicelab" in managers
+        finally:
+            delete_namespace(env.kube, ns)
+
+
+def test_pod_security_refusal_is_named_in_the_hint(context: str, tmp_path: Path) -> None:
+    """seccomp Unconfined passes the static policy; Pod Security baseline refuses the pods, and the hint says so."""
+    lab = load_lab("readiness")
+    for src in lab.solution.path.glob("*.yaml"):
+        text = src.read_text().replace("      containers:\n",
+                                       "      securityContext:\n        seccompProfile:\n          type: Unconfined\n"
+                                       "      containers:\n", 1)
+        (tmp_path / src.name).write_text(text)
+    with environment(context) as env:
+        result = grade(lab, env, manifests=tmp_path)
+    hints = " ".join(c.message for c in result.checks)
+    assert result.fraction is not None
+    assert result.fraction < 1
+    assert "rejected by Pod Security" in hints
+
+
+def test_notebook_apply_refuses_a_namespace_it_did_not_make(context: str) -> None:
+    answer = (REPO / "labs/clusterip/solution/service.yaml").read_text()
+    with pytest.raises(BadInput, match="was not created by servicelab"):
+        notebook_apply(answer, "clusterip", namespace="kube-system", context=context)
+
+
+def _grading_run(context: str, lab: str = "readiness") -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "grader.cli", "grade", lab, "--manifests", str(REPO / f"labs/{lab}/solution"),
+            "--context", context]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run_namespaces(kube: Kube, pid: int) -> list[str]:
+    owner = f"/{pid}"
+    return [n["metadata"]["name"] for n in kube.list("namespaces", selector=MANAGED)
+            if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(owner)]
+
+
+def _wait_for_namespace(kube: Kube, proc: subprocess.Popen[str]) -> list[str]:
+    def made() -> tuple[list[str] | None, str]:
+        found = _run_namespaces(kube, proc.pid)
+        grading = [n for n in found if n.startswith("readiness-")]
+        return (found if grading else None), f"namespaces of pid {proc.pid}: {found}; exit {proc.poll()}"
+    return wait_for(made, what="the run's grading namespace", timeout_s=60, interval_s=0.2)
+
+
+def _wait_gone(kube: Kube, names: list[str]) -> None:
+    def gone() -> tuple[bool | None, str]:
+        left = [n for n in names if kube.get("namespace", n) is not None]
+        return (True if not left else None), f"still there: {left}"
+    wait_for(gone, what="the run's namespaces deleted", timeout_s=120, interval_s=0.5)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_grading_unwinds_and_deletes(context: str, kube: Kube, signum: int) -> None:
+    proc = _grading_run(context)
+    names = _wait_for_namespace(kube, proc)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert "stopped by" in err
+    _wait_gone(kube, names)
+
+
+def test_a_killed_run_is_swept_by_the_next(context: str, kube: Kube, capsys: pytest.CaptureFixture[str]) -> None:
+    proc = _grading_run(context)
+    names = _wait_for_namespace(kube, proc)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert cli.main(["sweep", "--context", context]) == 0
+    assert all(n in capsys.readouterr().out for n in names)
+    _wait_gone(kube, names)
+
+
+def test_sweep_removes_a_dead_runs_finalizers(context: str, kube: Kube) -> None:
+    """A namespace stuck terminating on a finalizer: sweep takes the finalizer off the grader-labelled object."""
+    dead_pid = _a_dead_pid()
+    ns = f"stuck-{dead_pid}"
+    labels = {MANAGED_BY_KEY: MANAGED_BY_VALUE, "servicelab.dev/role": "grading"}
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": ns, "labels": labels, "annotations": {"servicelab.dev/owner": f"{os.uname().nodename}/{dead_pid}"}}})
+    kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "held", "namespace": ns, "labels": labels, "finalizers": ["example.com/hold"]}})
+    kube.delete("namespace", ns)
+    swept = sweep(kube, older_than_s=3600)
+    assert ns in {s.namespace for s in swept}
+    _wait_gone(kube, [ns])
+
+
+def _a_dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_no_grader_namespace_left_behind(kube: Kube) -> None:
+    """After this module's runs (pass, refusal, signals, kill -9 + sweep): nothing of a dead run remains."""
+    leftovers = _leftovers(kube)
+    assert leftovers == [], leftovers
+
+
+def _leftovers(kube: Kube) -> list[str]:
+    mine = {str(os.getpid())}
+    found = []
+    for ns in kube.list("namespaces", selector=MANAGED):
+        meta = ns["metadata"]
+        role = meta.get("labels", {}).get("servicelab.dev/role")
+        owner = (meta.get("annotations") or {}).get("servicelab.dev/owner", "/").split("/")[-1]
+        if role in ("grading", "probe") and owner not in mine and not _alive(owner):
+            found.append(f"{meta['name']} ({ns.get('status', {}).get('phase')})")
+    return found
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
