@@ -6,11 +6,13 @@ The pods live in namespaces the grader creates, so a learner's Service can never
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import time
 from dataclasses import dataclass, field
 
 from grader import images
-from grader._kube import Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
+from grader._kube import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 from grader.verdicts import EnvError
@@ -86,60 +88,100 @@ def namespace_manifest(name: str, run_id: str, extra_labels: dict[str, str] | No
                          "annotations": owner_annotation()}}
 
 
+WARM_NAMESPACES = ("servicelab-probe", "servicelab-probe-b")
+WARM_ROLE = "probe-warm"  # lives as long as the cluster: never swept, `servicelab down` takes it
+
+
+def warm_pod_name(image: str) -> str:
+    """One warm pod per probe image, so a run asking for another image never disturbs the usual one."""
+    return f"{POD_NAME}-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
+
+
 @dataclass
 class ProbePods:
-    """Start, wait for and delete the run's two probe pods."""
+    """The two warm probe pods (one per probe namespace): created on first use, reused by every run.
+
+    They live in namespaces of their own, so no learner's Service can select them; concurrent runs exec
+    into the same pods (each script carries its own nonce).
+    """
 
     kube: Kube
     run_id: str
     image: str = images.BUSYBOX
     ready_timeout_s: float = 90.0
     policy: ProbePolicy = field(default_factory=ProbePolicy)
-    namespaces: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # namespaces where this run created the pod
 
     def start(self) -> tuple[PodVantage, PodVantage]:
-        names = [f"servicelab-probe-{self.run_id}", f"servicelab-probe-b-{self.run_id}"]
+        pod = warm_pod_name(self.image)
         try:
-            for ns in names:
-                self.kube.create(namespace_manifest(ns, self.run_id, {"servicelab.dev/role": "probe"}))
-                self.namespaces.append(ns)
-                manifest = pod_manifest(self.image, self.run_id)
-                manifest["metadata"]["namespace"] = ns
-                self.kube.create(manifest)
-            for ns in names:
-                self._wait_ready(ns)
+            for ns in WARM_NAMESPACES:
+                self._ensure(ns, pod)
+            for ns in WARM_NAMESPACES:
+                self._wait_ready(ns, pod)
         except KubeUnreachable as err:
             raise EnvError(f"cluster unreachable while starting probe pods: {err}") from err
         except KubeError as err:
             raise EnvError(f"cannot create probe pods: {err}") from err
-        return (PodVantage("probe pod", self.kube, names[0], policy=self.policy),
-                PodVantage("other-namespace pod", self.kube, names[1], policy=self.policy))
+        return (PodVantage("probe pod", self.kube, WARM_NAMESPACES[0], pod=pod, policy=self.policy),
+                PodVantage("other-namespace pod", self.kube, WARM_NAMESPACES[1], pod=pod, policy=self.policy))
 
-    def _wait_ready(self, ns: str) -> None:
+    def _ensure(self, ns: str, pod: str) -> None:
+        if self.kube.get("namespace", ns) is None:
+            _create_unless_there(self.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                "name": ns, "labels": {**MANAGED_LABELS, "servicelab.dev/role": WARM_ROLE,
+                                       "pod-security.kubernetes.io/enforce": "restricted"}}})
+        current = self.kube.get("pod", pod, ns)
+        if current is not None and (current.get("metadata", {}).get("deletionTimestamp")
+                                    or current.get("status", {}).get("phase") in ("Failed", "Succeeded")):
+            self.kube.delete("pod", pod, ns, wait=True)
+            current = None
+        if current is None:
+            manifest = pod_manifest(self.image, self.run_id)
+            manifest["metadata"].update(name=pod, namespace=ns)
+            manifest["metadata"]["labels"] = {**MANAGED_LABELS, "app.kubernetes.io/name": "probe"}
+            if _create_unless_there(self.kube, manifest):
+                self.created.append(ns)
+
+    def _wait_ready(self, ns: str, pod: str) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         state = "not created yet"
         delay = 0.2
         while time.monotonic() < deadline:
-            pod = self.kube.get("pod", POD_NAME, ns)
-            if pod is not None:
-                ready, state, fatal = _pod_state(pod)
+            current = self.kube.get("pod", pod, ns)
+            if current is not None:
+                ready, state, fatal = _pod_state(current)
                 if ready:
                     return
                 if fatal:
-                    raise EnvError(f"probe pod {ns}/{POD_NAME} cannot start: {state}. "
+                    self._discard(pod)
+                    raise EnvError(f"probe pod {ns}/{pod} cannot start: {state}. "
                                    f"Is the image {self.image} available to the cluster? "
                                    "(on kind: 'servicelab images' loads it)")
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
             delay = min(delay * 2, 2.0)
-        raise EnvError(f"probe pod {ns}/{POD_NAME} not ready after {self.ready_timeout_s:.0f}s; last state: {state}")
+        raise EnvError(f"probe pod {ns}/{pod} not ready after {self.ready_timeout_s:.0f}s; last state: {state}")
+
+    def _discard(self, pod: str) -> None:
+        """A warm pod that cannot start is no use to the next run either."""
+        for ns in WARM_NAMESPACES:
+            with contextlib.suppress(KubeError, KubeUnreachable):
+                self.kube.delete("pod", pod, ns)
 
     def stop(self) -> None:
-        for ns in self.namespaces:
-            try:
-                self.kube.delete("namespace", ns)
-            except (KubeError, KubeUnreachable):
-                continue  # best effort: the namespace carries the run label for a later cleanup
-        self.namespaces.clear()
+        """Nothing to do: warm pods outlive the run."""
+        self.created.clear()
+
+
+def _create_unless_there(kube: Kube, obj: Obj) -> bool:
+    """Create obj; False when a concurrent run created it first."""
+    try:
+        kube.create(obj)
+    except KubeError as err:
+        if "AlreadyExists" in str(err) or "already exists" in str(err):
+            return False
+        raise
+    return True
 
 
 def _pod_state(pod: Obj) -> tuple[bool, str, bool]:

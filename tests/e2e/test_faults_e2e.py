@@ -98,6 +98,11 @@ def test_metallb_controller_stopped(context: str, kube: Kube, tmp_path: Path) ->
         assert seconds < DIAGNOSIS_S
         _assert_no_score(report)
         assert _left_by(kube, proc.pid) == []
+        doctor = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True,
+                                check=False, timeout=120)
+        assert doctor.returncode == 3, doctor.stdout
+        assert "FAIL MetalLB" in doctor.stdout
+        assert "rollout restart deployment/controller" in doctor.stdout or "scale" in doctor.stdout
     finally:
         _scale_metallb(kube, 1)
 

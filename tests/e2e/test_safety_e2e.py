@@ -98,6 +98,13 @@ def test_pod_security_refusal_is_named_in_the_hint(context: str, tmp_path: Path)
     assert "rejected by Pod Security" in hints
 
 
+def test_doctor_on_a_healthy_cluster() -> None:
+    doctor = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert doctor.returncode == 0, doctor.stdout
+    assert "All is well." in doctor.stdout
+
+
 def test_notebook_apply_refuses_a_namespace_it_did_not_make(context: str) -> None:
     answer = (REPO / "labs/clusterip/solution/service.yaml").read_text()
     with pytest.raises(BadInput, match="was not created by servicelab"):

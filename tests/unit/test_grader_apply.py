@@ -14,7 +14,7 @@ from grader._run import RunError
 from grader.deploy import apply_into, delete_namespace
 from grader.labs import load_lab
 from grader.manifests import manifest_files
-from grader.probes.pod import ProbePods
+from grader.probes.pod import ProbePods, warm_pod_name
 from grader.verdicts import BadInput, EnvError
 
 DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
@@ -99,8 +99,18 @@ def test_missing_probe_image_is_env_error_naming_the_image() -> None:
         pods.start()
     assert "busybox:missing" in info.value.diagnosis
     assert "ErrImagePull" in info.value.diagnosis
-    created = [o["kind"] for o in kube.created]
-    assert created[:2] == ["Namespace", "Pod"]
-    labels = kube.created[1]["metadata"]["labels"]
-    assert labels["app.kubernetes.io/managed-by"] == "servicelab"
-    assert labels["servicelab.dev/run"] == "run9"
+    pod = warm_pod_name("busybox:missing")
+    assert ("pod", pod) in kube.deleted  # a warm pod that cannot start is discarded, not reused
+    assert pod != warm_pod_name("docker.io/library/busybox:1.36.1")  # the usual warm pod is left alone
+
+
+@pytest.mark.parametrize("message", [
+    'Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io": connection refused',
+    "Error from server (ServiceUnavailable): the server is currently unable to handle the request",
+    "etcdserver: request timed out",
+])
+def test_an_api_error_the_environment_caused_is_env_error_not_bad_input(message: str) -> None:
+    kube = RecordingKube(reject=f'Service "web-np": {message}')
+    with pytest.raises(EnvError) as info:
+        apply_into(kube, load_lab(str(DEMO)), "ns1", facts(), "run9", files=_files())  # type: ignore[arg-type]
+    assert "not your mistake" in info.value.diagnosis
