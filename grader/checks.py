@@ -21,7 +21,7 @@ from grader.facts import ClusterFacts, Node
 from grader.probes.base import Vantage
 from grader.probes.matrix import Matrix
 from grader.services import Service
-from grader.verdicts import EnvError, Fail, NotApplicable
+from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
 __all__ = ["Endpoints", "LabContext", "Service"]
 
@@ -75,6 +75,10 @@ class LabContext:
     def expect(self, condition: bool, hint: str, detail: str = "") -> None:
         if not condition:
             raise Fail(hint, detail)
+
+    def blocked(self, by: str, why: str) -> NoReturn:
+        """This check cannot observe its behaviour because check `by` failed: BLOCKED, no points."""
+        raise Blocked(by, why)
 
     def not_applicable(self, reason: str) -> NoReturn:
         raise NotApplicable(reason)

@@ -58,6 +58,12 @@ def route_works(lab: LabContext, svc: Service) -> bool:
     return lab.probe.http_get(svc.url("/hostname", port=80), deadline_s=8).ok
 
 
+def require_route(lab: LabContext, svc: Service, by: str) -> None:
+    """BLOCKED (naming check `by`) when the in-cluster route is broken: what comes after it cannot be seen."""
+    if not route_works(lab, svc):
+        lab.blocked(by, f"{svc.name} does not answer inside the cluster, so this cannot be observed")
+
+
 def pool_of(lab: LabContext, ip: str) -> str | None:
     """The MetalLB pool holding ip, or None when MetalLB is absent (a real cloud)."""
     try:

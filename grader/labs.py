@@ -37,6 +37,7 @@ class Case:
     why: str = ""
     fails: str = ""  # wrong cases: the one check it must fail
     hint: str = ""  # wrong cases: a substring that check's hint must contain
+    blocked: tuple[str, ...] = ()  # wrong cases: the checks the failure leaves unobserved (BLOCKED)
 
     @property
     def label(self) -> str:
@@ -240,7 +241,7 @@ def _read_cases(lab: Lab) -> list[Case]:
         for case_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             data, lines = _read_yaml_mapping(case_dir / "case.yaml")
             file = str(case_dir / "case.yaml")
-            allowed = {"why"} if kind == "alternative" else {"why", "fails", "hint"}
+            allowed = {"why"} if kind == "alternative" else {"why", "fails", "hint", "blocked"}
             extra = set(data) - allowed
             if extra:
                 key = sorted(extra)[0]
@@ -257,7 +258,13 @@ def _read_cases(lab: Lab) -> list[Case]:
                 if not isinstance(hint, str) or not hint.strip():
                     raise BadInput("hint is missing", file=file, line=lines.get("hint"),
                                    rule="hint is a substring the failing check's hint must contain")
-                cases.append(Case(case_dir.name, kind, case_dir, str(data.get("why", "")), str(fails), hint))
+                blocked = data.get("blocked", [])
+                if not isinstance(blocked, list) or not set(blocked) <= check_ids - {fails}:
+                    raise BadInput(f"blocked: {blocked!r} is not a list of other checks' ids", file=file,
+                                   line=lines.get("blocked"), rule="blocked lists the checks this mistake leaves "
+                                   "unobserved", fix=f"checks: {', '.join(sorted(check_ids))}")
+                cases.append(Case(case_dir.name, kind, case_dir, str(data.get("why", "")), str(fails), hint,
+                                  tuple(sorted(blocked))))
             else:
                 if not isinstance(data.get("why"), str) or not data["why"].strip():
                     raise BadInput("why is missing", file=file, line=lines.get("why") or 1,

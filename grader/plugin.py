@@ -15,7 +15,7 @@ import pytest
 
 from grader.checks import LabContext
 from grader.results import CheckResult, Status
-from grader.verdicts import EnvError, Fail, NotApplicable
+from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
 CHECK_MARKER = ("check(points, title): a servicelab check worth `points`, shown as `title` "
                 "(see docs/WRITING_CHECKS.md)")
@@ -98,6 +98,8 @@ def _result(check_id: str, marker: pytest.Mark, call: pytest.CallInfo[None]) -> 
         base.status, base.message, base.detail = Status.FAIL, exc.hint, exc.detail
     elif isinstance(exc, EnvError):
         base.status, base.message = Status.ENV_ERROR, exc.diagnosis
+    elif isinstance(exc, Blocked):
+        base.status, base.message = Status.BLOCKED, f"not observed: {exc.why} (blocked by {exc.by})"
     elif isinstance(exc, NotApplicable):
         base.status, base.message = Status.NA, exc.reason
     elif isinstance(exc, pytest.skip.Exception):

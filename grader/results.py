@@ -12,6 +12,7 @@ class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NA = "n/a"
+    BLOCKED = "blocked"  # not observed because an earlier check failed: no points, names that check
     ENV_ERROR = "env-error"
 
 

@@ -28,6 +28,15 @@ class EnvError(RuntimeError):
         super().__init__(diagnosis)
 
 
+class Blocked(Exception):
+    """The check could not observe its behaviour because an earlier check failed: no points, never PASS."""
+
+    def __init__(self, by: str, why: str) -> None:
+        self.by = by
+        self.why = why
+        super().__init__(f"{why} (blocked by {by})")
+
+
 class NotApplicable(Exception):
     """This check cannot run on this cluster (e.g. no route from the host): reported as n/a, points leave the total."""
 

@@ -7,7 +7,8 @@ from html import escape
 from grader.probes.matrix import Matrix
 from grader.results import LabResult, Status
 
-COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.NA: "#6e7781", Status.ENV_ERROR: "#9a6700"}
+COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.NA: "#6e7781", Status.ENV_ERROR: "#9a6700",
+           Status.BLOCKED: "#8250df"}
 
 
 def to_html(result: LabResult) -> str:

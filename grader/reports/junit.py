@@ -30,6 +30,8 @@ def to_xml(result: LabResult) -> str:
         elif c.status is Status.ENV_ERROR:
             ET.SubElement(case, "error", {"message": (c.message or result.diagnosis)[:500]}).text = \
                 text or result.diagnosis
+        elif c.status is Status.BLOCKED:  # not observed: no points, but not a mistake of its own
+            ET.SubElement(case, "skipped", {"message": c.message[:500], "type": "blocked"})
         elif c.status is Status.NA:
             ET.SubElement(case, "skipped", {"message": c.message[:500]})
     if result.env_error:

@@ -7,7 +7,7 @@ from pathlib import Path
 from grader.probes.matrix import Matrix
 from grader.results import LabResult
 
-ICONS = {"pass": "PASS", "fail": "FAIL", "n/a": "n/a", "env-error": "ENV-ERROR"}
+ICONS = {"pass": "PASS", "fail": "FAIL", "n/a": "n/a", "env-error": "ENV-ERROR", "blocked": "BLOCKED"}
 
 
 def _cell(text: str) -> str:

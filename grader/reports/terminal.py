@@ -11,7 +11,8 @@ from rich.text import Text
 from grader.probes.matrix import Matrix
 from grader.results import LabResult, Status
 
-STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NA: "dim", Status.ENV_ERROR: "yellow"}
+STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NA: "dim", Status.ENV_ERROR: "yellow",
+         Status.BLOCKED: "magenta"}
 
 
 def checks_table(result: LabResult) -> Table:

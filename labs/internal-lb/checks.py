@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.checks import LabContext, Service
-from grader.labkit import inside_route, internet_facing, route_works
+from grader.labkit import inside_route, internet_facing, require_route
 from grader.verdicts import Fail
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
@@ -48,12 +48,13 @@ def _why_public(svc: Service) -> str:
 @pytest.mark.check(points=2, title="a client in the VNet reaches internal-app on port 80")
 def test_reachable_from_vnet(lab: LabContext) -> None:
     svc = lab.service("internal-app")
-    if svc.type != "LoadBalancer" or not route_works(lab, svc):
-        return  # no load balancer or a broken route: the two checks above charge that mistake
+    require_route(lab, svc, "answers_on_cluster_ip")
+    if svc.type != "LoadBalancer":
+        lab.blocked("internal_ip_not_internet", "internal-app has no load balancer address to call")
     try:
         svc = lab.wait_load_balancer(svc)
     except Fail:
-        return
+        lab.blocked("internal_ip_not_internet", "internal-app has no load balancer address to call")
     ranges = svc.raw.get("spec", {}).get("loadBalancerSourceRanges") or []
     lab.outside.http_get(f"http://{svc.lb_ips[0]}/hostname").must_succeed(
         f"{svc.lb_ips[0]}:80 does not answer a client on the VNet (the outside container)."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.checks import LabContext
-from grader.labkit import inside_route, route_works
+from grader.labkit import inside_route, require_route
 
 NODE_PORT = 30007
 
@@ -24,8 +24,7 @@ def test_answers_on_node_port_30007(lab: LabContext) -> None:
                  + (f"its node port is {', '.join(map(str, allocated))} (picked at random when nodePort is left "
                     "out)" if allocated else f"it has none (type {svc.type})")
                  + f". Set nodePort: {NODE_PORT} on the port.")
-    if not route_works(lab, svc):
-        return  # the ClusterIP check charges the broken route; the node port itself is right
+    require_route(lab, svc, "answers_on_cluster_ip")  # the node port itself is right; the route is charged there
     urls = [f"http://{node.internal_ip}:{NODE_PORT}/hostname" for node in lab.nodes]
     for vantage in (lab.outside, lab.probe):
         for result in vantage.http_batch(urls):

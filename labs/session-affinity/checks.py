@@ -6,7 +6,7 @@ import pytest
 
 from grader.checks import LabContext
 from grader.diagnose import port_mismatch
-from grader.labkit import route_works, selected_pods
+from grader.labkit import require_route, selected_pods
 
 
 @pytest.mark.check(points=2, title="web answers on its ClusterIP from the 3 pods")
@@ -29,9 +29,8 @@ def test_sticky_sessions(lab: LabContext) -> None:
     note = (" (an annotation named sessionAffinity does nothing: it is a spec field)"
             if "sessionAffinity" in svc.annotations else "")
     hint = f"sessionAffinity is {affinity}{note}: set sessionAffinity: ClientIP."
-    if not route_works(lab, svc):
-        lab.expect(affinity == "ClientIP", hint)  # the route is charged above; judge affinity from the API
-        return
+    lab.expect(affinity == "ClientIP", hint)  # visible in the API even when the route is broken
+    require_route(lab, svc, "answers_on_cluster_ip")
     url = svc.url("/hostname", port=80)
     lab.probe.http_get(url).must_succeed("web stopped answering.")  # pins this client before the burst
     bodies: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.checks import LabContext
-from grader.labkit import inside_route, route_works
+from grader.labkit import inside_route, require_route
 
 IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
 PIP_NAME = "service.beta.kubernetes.io/azure-pip-name"
@@ -35,9 +35,9 @@ def test_gets_exactly_static_ip(lab: LabContext) -> None:
         else:
             why = f"nothing asks for it: set the annotation {IPV4}: \"{want}\""
         lab.fail(f"azure-load-balancer got {', '.join(svc.lb_ips)}, not the static IP {want}: {why}.")
-    if route_works(lab, svc):
-        lab.outside.http_get(f"http://{want}/hostname").must_succeed(
-            f"The static IP {want}:80 does not answer from outside the cluster.")
+    require_route(lab, svc, "answers_on_cluster_ip")
+    lab.outside.http_get(f"http://{want}/hostname").must_succeed(
+        f"The static IP {want}:80 does not answer from outside the cluster.")
 
 
 @pytest.mark.check(points=1, title="the IP is requested with the annotation, not the deprecated field")

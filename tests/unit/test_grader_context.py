@@ -81,8 +81,21 @@ def test_lb_pending_unknown_pool_is_the_learners_mistake() -> None:
     svc = service("web", {"app": "web"}, type_="LoadBalancer", annotations={"metallb.io/address-pool": "privat"})
     pools = [{"metadata": {"name": "public"}}, {"metadata": {"name": "internal"}}]
     ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": pools, "l2advertisements.metallb.io": [{}],
-                "events": []})
+                "events": [], "deployments": [METALLB_CONTROLLER]})
     with pytest.raises(Fail, match=r"pool 'privat'.*internal, public"):
+        ctx.wait_load_balancer("web", timeout_s=0.3)
+
+
+METALLB_CONTROLLER = {"metadata": {"name": "controller"}, "status": {"availableReplicas": 1}}
+
+
+def test_lb_pending_with_metallb_stopped_is_an_environment_error() -> None:
+    svc = service("web", {"app": "web"}, type_="LoadBalancer")
+    stopped = {"metadata": {"name": "controller"}, "status": {"availableReplicas": 0}}
+    pools = [{"metadata": {"name": "public"}}]
+    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": pools, "l2advertisements.metallb.io": [{}],
+                "events": [], "deployments": [stopped]})
+    with pytest.raises(EnvError, match="controller is not running"):
         ctx.wait_load_balancer("web", timeout_s=0.3)
 
 

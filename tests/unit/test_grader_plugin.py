@@ -121,3 +121,29 @@ def test_plugin_is_inert_in_someone_elses_pytest_run(tmp_path: Path) -> None:
     helptext = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True,
                               cwd=tmp_path, timeout=120, check=False).stdout
     assert "--servicelab-lab" in helptext
+
+
+def test_a_blocked_check_earns_nothing_names_its_cause_and_is_declared_by_wrong_cases() -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from grader.labs import Case  # noqa: PLC0415
+    from grader.plugin import _result  # noqa: PLC0415
+    from grader.results import CheckResult, LabResult, Status, Verdict  # noqa: PLC0415
+    from grader.scoring import judge_case  # noqa: PLC0415
+    from grader.verdicts import Blocked  # noqa: PLC0415
+
+    class Info:
+        with pytest.raises(Blocked) as excinfo:
+            raise Blocked("answers_on_cluster_ip", "no route")
+
+    marker = pytest.mark.check(points=2, title="t").mark
+    blocked = _result("node_port", marker, Info())  # type: ignore[arg-type]
+    assert (blocked.status, blocked.earned) == (Status.BLOCKED, 0)
+    assert "blocked by answers_on_cluster_ip" in blocked.message
+    failed = CheckResult("answers_on_cluster_ip", "t", 2, Status.FAIL, "selector matches no pod")
+    result = LabResult("lab", "t", "ns", "r", checks=[failed, blocked])
+    assert result.verdict is Verdict.FAIL
+    undeclared = Case("c", "wrong", Path("."), fails="answers_on_cluster_ip", hint="selector")
+    assert not judge_case(undeclared, result).holds
+    declared = Case("c", "wrong", Path("."), fails="answers_on_cluster_ip", hint="selector", blocked=("node_port",))
+    assert judge_case(declared, result).holds
