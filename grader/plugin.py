@@ -1,9 +1,7 @@
-"""The pytest plugin (entry point `pytest11: servicelab = grader.plugin`).
+"""The grading plugin object: one CheckResult per check while pytest runs a lab's checks.py.
 
-Loaded by every pytest run on a machine that installs servicelab, so it is inert: it only registers the
-`check` marker and its own `--servicelab-*` options. Grading happens when `grader.session` runs pytest with a
-`GradingPlugin` object, or when a lab author passes `--servicelab-lab LAB` (the namespace must already
-hold the learner's objects).
+`grader.session` runs pytest with a `GradingPlugin`; `grader.pytest_entry` (the pytest11 entry point)
+registers one when a lab author passes `--servicelab-lab LAB`.
 """
 
 from __future__ import annotations
@@ -19,23 +17,6 @@ from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
 CHECK_MARKER = ("check(points, title): a servicelab check worth `points`, shown as `title` "
                 "(see docs/WRITING_CHECKS.md)")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("servicelab", "servicelab grading (inert unless --servicelab-lab is given)")
-    group.addoption("--servicelab-lab", default=None, metavar="LAB",
-                    help="grade LAB (id or folder) against the objects already in --servicelab-namespace")
-    group.addoption("--servicelab-namespace", default=None, metavar="NS",
-                    help="namespace holding the learner's objects (default lab-<id>)")
-    group.addoption("--servicelab-context", default=None, metavar="CTX", help="kubeconfig context to grade on")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", CHECK_MARKER)
-    if config.getoption("--servicelab-lab", default=None) and not config.pluginmanager.has_plugin(PLUGIN_NAME):
-        from grader.session import activate_in_pytest  # noqa: PLC0415 - only when asked to grade
-
-        activate_in_pytest(config)
 
 
 PLUGIN_NAME = "servicelab-grading"

@@ -195,18 +195,6 @@ class _Named:
         config.pluginmanager.register(self.plugin, PLUGIN_NAME)
 
 
-def activate_in_pytest(config: pytest.Config) -> None:
-    """`pytest --servicelab-lab LAB checks.py`: grade the objects already in the namespace."""
-    from grader.labs import load_lab  # noqa: PLC0415
-
-    lab = load_lab(str(config.getoption("--servicelab-lab")))
-    namespace = config.getoption("--servicelab-namespace") or lab.default_namespace
-    env = Environment(Kube(context=config.getoption("--servicelab-context")), new_run_id())
-    plugin = GradingPlugin(lambda: env.context(namespace, lab.ready_timeout_s))
-    config.pluginmanager.register(plugin, PLUGIN_NAME)
-    config.add_cleanup(env.close)
-
-
 def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: float) -> None:
     """Poll until each Deployment is available; ENV-ERROR with the last state (these are the lab's own)."""
     if not names:
@@ -305,5 +293,5 @@ def _env_result(lab: Lab, env: Environment, namespace: str, diagnosis: str) -> L
                      checks=[CheckResult(c.id, c.title, c.points, Status.ENV_ERROR, "not run") for c in lab.checks])
 
 
-__all__ = ["Environment", "activate_in_pytest", "environment", "grade", "new_run_id", "run_checks",
+__all__ = ["Environment", "environment", "grade", "new_run_id", "run_checks",
            "wait_deployments"]
