@@ -6,9 +6,9 @@ import contextlib
 
 import pytest
 
-from grader._wait import WaitTimeout, wait_for
 from grader.checks import LabContext
 from grader.diagnose import endpoints_diagnosis, pod_ready
+from grader.labkit import WaitTimeout, wait_for
 from grader.probes.results import DnsResult
 
 
