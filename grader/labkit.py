@@ -18,8 +18,8 @@ from grader.checks import LabContext, Service
 from grader.diagnose import matches, port_mismatch
 from grader.verdicts import Fail
 
-__all__ = ["first_wrong", "inside_route", "internet_facing", "poll_routes", "pool_of", "route_owner",
-           "route_works", "selected_pods"]
+__all__ = ["WaitTimeout", "first_wrong", "inside_route", "internet_facing", "poll_routes", "pool_of",
+           "require_route", "route_owner", "route_works", "selected_pods", "wait_for"]
 
 Seen = dict[str, tuple[int | None, str]]  # path -> (HTTP status, which back end answered)
 
