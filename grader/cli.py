@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
-import signal
+import os
+import re
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from grader._kube import KubeUnreachable
+from grader import interrupt
+from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import ToolMissing
+from grader.facts import discover
 from grader.labs import all_labs, load_lab
 from grader.reports import json as json_report
 from grader.reports import junit, markdown
@@ -22,9 +25,13 @@ from grader.reports.terminal import print_result
 from grader.results import EXIT_BAD_INPUT
 from grader.scoring import exit_code
 from grader.session import environment, grade
-from grader.solutions import check_solutions, table
+from grader.solutions import DEFAULT_JOBS, ClusterGrading, check_solutions, table
 from grader.solutions import exit_code as solutions_exit_code
+from grader.submission import judge_submission, learner_files
+from grader.sweep import sweep
 from grader.verdicts import BadInput, EnvError
+
+DEFAULT_SWEEP_AGE_S = 30 * 60.0
 
 EXIT_ENV = 3
 
@@ -46,8 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-solutions", help="every lab's solution/alternatives full marks, wrong cases as declared")
     c.add_argument("labs", nargs="*", help="lab ids (default: all labs)")
+    c.add_argument("--jobs", type=_positive_int, default=DEFAULT_JOBS, metavar="N",
+                   help=f"grade up to N cases at once, in worker processes (default {DEFAULT_JOBS})")
     _cluster_args(c)
     c.set_defaults(func=_check_solutions)
+
+    s = sub.add_parser("sweep", help="delete the grading namespaces of runs that died (never the cluster)")
+    s.add_argument("--older-than", type=_duration, default=DEFAULT_SWEEP_AGE_S, metavar="AGE",
+                   help="also namespaces older than AGE whose process is not on this host (default 30m)")
+    s.add_argument("--context", help="kubeconfig context (default: the current one)")
+    s.add_argument("--kubeconfig", help="kubeconfig file (default: kubectl's)")
+    s.set_defaults(func=_sweep)
 
     _register_cluster_commands(sub)
     return parser
@@ -57,14 +73,16 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", help="kubeconfig context (default: the current one)")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: kubectl's)")
     p.add_argument("--probe-image", help="image of the probe pods (default: grader.images.BUSYBOX)")
+    p.add_argument("--labs", dest="labs_dir", type=Path, metavar="DIR",
+                   help="the lab catalogue (default: $SERVICELAB_LABS, else the one installed with servicelab)")
 
 
 def _register_cluster_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """`servicelab up/status/down/images` live in grader.cluster.cli, when that package is installed."""
+    """`servicelab up/status/down/images` live in grader.cluster_cli, when that package is installed."""
     try:
-        module = importlib.import_module("grader.cluster.cli")
+        module = importlib.import_module("grader.cluster_cli")
     except ModuleNotFoundError as err:
-        if err.name not in ("grader.cluster", "grader.cluster.cli"):
+        if err.name not in ("grader.cluster", "grader.cluster_cli"):
             raise
         return
     module.register(sub)
@@ -73,7 +91,12 @@ def _register_cluster_commands(sub: argparse._SubParsersAction) -> None:  # type
 def _grade(args: argparse.Namespace) -> int:
     console = Console()
     lab = load_lab(args.lab)
+    console.print(f"lab {lab.id} from {lab.path}", style="dim", highlight=False)
+    if args.manifests is not None:
+        judge_submission(lab, learner_files(args.manifests))  # refusals come before any cluster contact
     with environment(args.context, args.kubeconfig, probe_image=args.probe_image) as env:
+        if args.manifests is not None:
+            _sweep_quietly(env.kube)
         result = grade(lab, env, namespace=args.namespace, manifests=args.manifests)
     print_result(result, console)
     for path, writer in ((args.json, json_report.write), (args.junit, junit.write), (args.markdown, markdown.write)):
@@ -87,23 +110,59 @@ def _check_solutions(args: argparse.Namespace) -> int:
     names = args.labs or [str(p) for p in all_labs()]
     if not names:
         raise BadInput("no labs found", fix="run from the repository, or set SERVICELAB_LABS to the labs folder")
-    with environment(args.context, args.kubeconfig, probe_image=args.probe_image) as env:
-        rows = check_solutions(names, env, console)
+    try:
+        facts = discover(Kube(context=args.context, kubeconfig=args.kubeconfig))
+    except EnvError:
+        facts = None  # claims then use the placeholders' text; each case reports the environment problem
+    _sweep_quietly(Kube(context=args.context, kubeconfig=args.kubeconfig))
+    grading = ClusterGrading(args.context, args.kubeconfig, args.probe_image)
+    rows = check_solutions(names, grading, console, jobs=args.jobs, facts=facts)
     console.print(table(rows))
     return solutions_exit_code(rows)
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds: every finally deletes what this run created
+def _sweep(args: argparse.Namespace) -> int:
+    swept = sweep(Kube(context=args.context, kubeconfig=args.kubeconfig), args.older_than)
+    for item in swept:
+        print(f"deleted namespace {item.namespace}: {item.why}")
+    print(f"swept {len(swept)} namespace(s) of dead runs")
+    return 0
+
+
+def _sweep_quietly(kube: Kube) -> None:
+    """Before a run: clear dead runs' namespaces (their ports and addresses); a failure here is not the run's."""
+    with contextlib.suppress(KubeError, KubeUnreachable, EnvError):
+        sweep(kube, DEFAULT_SWEEP_AGE_S)
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"(\d+)([smh]?)", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 90s or 2h")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def _use_catalogue(args: argparse.Namespace) -> None:
+    """--labs DIR: the lab catalogue for this run (and the worker processes it starts)."""
+    if getattr(args, "labs_dir", None) is not None:
+        if not (args.labs_dir.is_dir()):
+            raise BadInput(f"{args.labs_dir} is not a folder", rule="--labs is a folder of lab folders")
+        os.environ["SERVICELAB_LABS"] = str(args.labs_dir.resolve())
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    interrupt.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
+        _use_catalogue(args)
         code: int = args.func(args)
     except BadInput as err:
         print(f"error: {err.render()}", file=sys.stderr)  # unwrapped: file:line stays clickable
@@ -111,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EnvError, KubeUnreachable, ToolMissing) as err:
         print(f"ENV-ERROR: {err}", file=sys.stderr)
         return EXIT_ENV
+    except interrupt.Interrupted as err:
+        print(f"servicelab: stopped by {err}; what this run created was deleted", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         return 130
     return code
