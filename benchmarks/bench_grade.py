@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from grader.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
 from grader.labs import load_lab
 from grader.manifests import manifest_files
 from grader.results import Verdict
-from grader.session import environment, run_checks, wait_deployments
+from grader.session import environment, run_checks
 
 DEMO = Path(__file__).resolve().parent.parent / "tests" / "data" / "labs" / "demo"
 

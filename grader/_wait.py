@@ -24,14 +24,18 @@ def wait_for(
     what: str,
     timeout_s: float,
     interval_s: float = 1.0,
+    max_interval_s: float | None = None,
 ) -> T:
     """Call probe() until it returns a value (not None) or the deadline passes.
 
     probe returns (value or None, a one-line description of the state it saw); the description of
-    the last call goes into the timeout error, so a failure says what was observed.
+    the last call goes into the timeout error, so a failure says what was observed. A state that can
+    never become good is the probe's to end early: it raises. With max_interval_s the pause doubles
+    from interval_s up to it (back off from a slow system, answer fast on a quick one).
     """
     deadline = time.monotonic() + timeout_s
     last = "never checked"
+    pause = interval_s
     while True:
         value, last = probe()
         if value is not None:
@@ -39,4 +43,6 @@ def wait_for(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WaitTimeout(what, timeout_s, last)
-        time.sleep(min(interval_s, remaining))
+        time.sleep(min(pause, remaining))
+        if max_interval_s is not None:
+            pause = min(pause * 2, max_interval_s)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from grader import diagnose
 from grader._kube import Kube, KubeError, KubeUnreachable, Obj
 from grader.diagnose import endpoints_diagnosis, lb_pending_diagnosis, matches, pod_ready, port_mismatch
 from grader.facts import ClusterFacts, Node
@@ -175,8 +176,8 @@ class LabContext:
             pods = self.objects("pods")
             # settled and hopeless: every pod ready, none selected (or selected but not endpoints) for 3 s
             settled = bool(pods) and all(pod_ready(p) for p in pods)
-            hopeless = settled and (not any(matches(svc.selector, _labels(p)) for p in pods)
-                                    or bool(port_mismatch(svc, [p for p in pods if matches(svc.selector, _labels(p))])))
+            chosen = [p for p in pods if matches(svc.selector, diagnose.pod_labels(p))]
+            hopeless = settled and (not chosen or bool(port_mismatch(svc, chosen)))
             now = time.monotonic()
             refused = self._pods_refused()
             hopeless = hopeless or (bool(refused) and not pods)
@@ -191,15 +192,7 @@ class LabContext:
             svc = self.service(svc.name, fresh=True)
 
     def _pods_refused(self) -> str:
-        """Why a ReplicaSet here could not create its pods (Pod Security, quota), in the learner's terms."""
-        for rs in self.objects("replicasets"):
-            for cond in rs.get("status", {}).get("conditions") or []:
-                if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
-                    message = str(cond.get("message", ""))
-                    cause = ("rejected by Pod Security (baseline)" if "PodSecurity" in message else
-                             "refused by the namespace's quota" if "exceeded quota" in message else "refused")
-                    return f"The pods of {rs['metadata']['name']} were {cause}: {message[:300]}."
-        return ""
+        return diagnose.pods_refused(self.objects("replicasets"))
 
     def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
         if cached:
@@ -244,25 +237,12 @@ class LabContext:
         raise Fail(f"{hint} {why}" if hint else why, detail=f"waited {timeout_s:.0f}s for an external address")
 
     def _events(self, kind: str, name: str) -> list[str]:
-        events = [e for e in self.objects("events")
-                  if (e.get("involvedObject", {}).get("kind"), e.get("involvedObject", {}).get("name")) == (kind, name)]
-        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
-        return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in events]
+        return diagnose.events_about(self.objects("events"), kind, name)
 
     def _diagnose_port(self, host: str, port: int) -> str:
         """Extra words for a failed probe: a targetPort no pod declares, if the target is a known Service."""
-        for svc in self._services.values():
-            addresses = {svc.cluster_ip, svc.dns, *svc.lb_ips} | {n.internal_ip for n in self.facts.nodes}
-            if host in addresses:
-                try:
-                    pods = [p for p in self.objects("pods") if matches(svc.selector, _labels(p))]
-                except EnvError:
-                    return ""
-                found = port_mismatch(svc, pods)
-                if found:
-                    return found
-        return ""
-
-
-def _labels(pod: Obj) -> dict[str, str]:
-    return dict(pod.get("metadata", {}).get("labels") or {})
+        try:
+            return diagnose.port_hint(host, list(self._services.values()), [n.internal_ip for n in self.facts.nodes],
+                                      lambda: self.objects("pods"))
+        except EnvError:
+            return ""

@@ -133,3 +133,45 @@ def delete_namespace(kube: Kube, namespace: str) -> None:
         kube.delete_all("services", namespace, wait=True, timeout=90)
     with contextlib.suppress(KubeError, KubeUnreachable):
         kube.delete("namespace", namespace)
+
+
+def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: float) -> None:
+    """Until each of the lab's own Deployments is available; ENV-ERROR with the last state, or at once
+    when a pod's image cannot be had."""
+    if not names:
+        return  # a lab without starter Deployments has nothing to wait for
+
+    def available() -> tuple[bool | None, str]:
+        try:
+            deps = {d["metadata"]["name"]: d for d in kube.list("deployments", namespace)}
+        except KubeUnreachable as err:
+            raise EnvError(f"the cluster does not answer: {err}") from err
+        waiting = []
+        for name in names:
+            dep = deps.get(name) or {}
+            status, want = dep.get("status", {}), dep.get("spec", {}).get("replicas", 1)
+            if status.get("availableReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
+                waiting.append(f"{name} {status.get('availableReplicas', 0)}/{want} available")
+        if waiting and (stuck := _image_problem(kube, namespace)):
+            raise EnvError(f"the lab's starter pods cannot start: {stuck}")
+        return (None if waiting else True), "; ".join(waiting)
+
+    try:
+        wait_for(available, what="starter Deployments available", timeout_s=timeout_s, interval_s=0.2,
+                 max_interval_s=2.0)
+    except WaitTimeout as err:
+        raise EnvError(str(err)) from err
+
+
+def _image_problem(kube: Kube, namespace: str) -> str:
+    try:
+        pods = kube.list("pods", namespace)
+    except (KubeError, KubeUnreachable):
+        return ""
+    for pod in pods:
+        for cs in pod.get("status", {}).get("containerStatuses", []) or []:
+            waiting = cs.get("state", {}).get("waiting") or {}
+            if waiting.get("reason") in ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"):
+                return (f"{pod['metadata']['name']}: {waiting['reason']} ({cs.get('image')}); "
+                        "is the image loaded? ('servicelab images')")
+    return ""

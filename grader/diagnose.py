@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grader._kube import Kube, KubeError, Obj
 from grader.services import Service
 
@@ -118,3 +120,33 @@ def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[s
         return (f"Service {svc.name} requests the address {requested}, which the load balancer did not assign "
                 f"(outside every pool, or already used by another Service?).{tail}"), False
     return f"Service {svc.name} still has no external address (EXTERNAL-IP pending).{tail}", False
+
+
+def pods_refused(replicasets: list[Obj]) -> str:
+    """Why a ReplicaSet could not create its pods (Pod Security, quota), in the learner's terms, or ''."""
+    for rs in replicasets:
+        for cond in rs.get("status", {}).get("conditions") or []:
+            if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+                message = str(cond.get("message", ""))
+                cause = ("rejected by Pod Security (baseline)" if "PodSecurity" in message else
+                         "refused by the namespace's quota" if "exceeded quota" in message else "refused")
+                return f"The pods of {rs['metadata']['name']} were {cause}: {message[:300]}."
+    return ""
+
+
+def events_about(events: list[Obj], kind: str, name: str) -> list[str]:
+    """The events of one object, oldest first, as 'Reason: message'."""
+    mine = [e for e in events if (e.get("involvedObject", {}).get("kind"),
+                                  e.get("involvedObject", {}).get("name")) == (kind, name)]
+    mine.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in mine]
+
+
+def port_hint(host: str, services: list[Service], node_ips: list[str], pods: Callable[[], list[Obj]]) -> str:
+    """A targetPort no selected pod declares, when host is one of the known Services' addresses, or ''."""
+    for svc in services:
+        if host in {svc.cluster_ip, svc.dns, *svc.lb_ips, *node_ips}:
+            found = port_mismatch(svc, [p for p in pods() if matches(svc.selector, pod_labels(p))])
+            if found:
+                return found
+    return ""

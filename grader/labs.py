@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from grader.checkspec import CheckSpec, read_checks
 from grader.facts import KNOWN_VARIABLES
 from grader.manifests import Doc, manifest_files, placeholders, read_docs
 from grader.policy import LabPolicy, policy_from_yaml
@@ -19,14 +19,6 @@ from grader.verdicts import BadInput
 LAB_KEYS = {"id", "title", "order", "expects", "variables", "timeouts", "description", "claims", "policy"}
 TIMEOUT_KEYS = {"ready", "probe"}
 ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    id: str
-    title: str
-    points: int
-    line: int
 
 
 @dataclass(frozen=True)
@@ -191,41 +183,6 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
                ready_timeout_s=float(timeouts.get("ready", 120)), probe_deadline_s=float(timeouts.get("probe", 15)),
                claims=[c.strip() for c in claims],
                policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")))
-
-
-def read_checks(path: Path) -> list[CheckSpec]:
-    """The checks declared in checks.py, read without importing it (so errors carry line numbers)."""
-    if not path.is_file():
-        raise BadInput("checks.py is missing", file=str(path), rule="a lab's checks are pytest tests in checks.py")
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except SyntaxError as err:
-        raise BadInput(f"syntax error: {err.msg}", file=str(path), line=err.lineno) from err
-    checks: list[CheckSpec] = []
-    for node in tree.body:
-        if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
-            continue
-        marker = next((d for d in node.decorator_list if isinstance(d, ast.Call) and _is_check_marker(d.func)), None)
-        rule = "each test_* function is marked @pytest.mark.check(points=N, title='...')"
-        if marker is None:
-            raise BadInput(f"{node.name} has no @pytest.mark.check marker", file=str(path), line=node.lineno, rule=rule)
-        kwargs = {k.arg: k.value for k in marker.keywords if k.arg}
-        points = kwargs.get("points")
-        title = kwargs.get("title")
-        if not (isinstance(points, ast.Constant) and isinstance(points.value, int) and points.value > 0):
-            raise BadInput(f"{node.name}: points must be a positive integer literal", file=str(path),
-                           line=marker.lineno, rule=rule)
-        if not (isinstance(title, ast.Constant) and isinstance(title.value, str) and title.value.strip()):
-            raise BadInput(f"{node.name}: title must be a non-empty string literal", file=str(path),
-                           line=marker.lineno, rule=rule)
-        checks.append(CheckSpec(node.name.removeprefix("test_"), title.value, points.value, node.lineno))
-    if not checks:
-        raise BadInput("checks.py declares no check", file=str(path), rule="at least one test_* function")
-    return checks
-
-
-def _is_check_marker(func: ast.expr) -> bool:
-    return isinstance(func, ast.Attribute) and func.attr == "check" and ast.unparse(func.value).endswith("mark")
 
 
 def _read_cases(lab: Lab) -> list[Case]:

@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader._kube import Kube
-from grader.deploy import apply_into, ensure_namespace
+from grader.deploy import apply_into, ensure_namespace, wait_deployments
 from grader.facts import discover
 from grader.labs import load_lab
 from grader.manifests import STARTER
 from grader.reports.html import to_html
 from grader.reports.terminal import to_text
 from grader.results import LabResult
-from grader.session import environment, grade, new_run_id, wait_deployments
+from grader.session import environment, grade, new_run_id
 from grader.submission import judge_submission
 from grader.verdicts import EnvError
 

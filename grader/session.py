@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from grader import images, interrupt
-from grader._kube import Kube, KubeError, KubeUnreachable
+from grader._kube import Kube, KubeUnreachable
 from grader.checks import LabContext
-from grader.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
 from grader.facts import ClusterFacts, discover
 from grader.labs import Lab
 from grader.manifests import STARTER
@@ -195,54 +195,6 @@ class _Named:
         config.pluginmanager.register(self.plugin, PLUGIN_NAME)
 
 
-def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: float) -> None:
-    """Poll until each Deployment is available; ENV-ERROR with the last state (these are the lab's own)."""
-    if not names:
-        return  # a lab without starter Deployments has nothing to wait for
-    deadline = time.monotonic() + timeout_s
-    delay = 0.2
-    state = "not seen yet"
-    while True:
-        try:
-            deps = {d["metadata"]["name"]: d for d in kube.list("deployments", namespace)}
-        except KubeUnreachable as err:
-            raise EnvError(f"the cluster does not answer: {err}") from err
-        waiting = []
-        for name in names:
-            dep = deps.get(name)
-            status = dep.get("status", {}) if dep else {}
-            want = dep.get("spec", {}).get("replicas", 1) if dep else 1
-            if not dep or status.get("availableReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
-                waiting.append(f"{name} {status.get('availableReplicas', 0)}/{want} available")
-        if not waiting:
-            return
-        state = "; ".join(waiting)
-        if time.monotonic() >= deadline:
-            break
-        stuck = _pod_problem(kube, namespace)
-        if stuck:
-            raise EnvError(f"the lab's starter pods cannot start: {stuck}")
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
-        delay = min(delay * 2, 2.0)
-    raise EnvError(f"starter Deployments not available after {timeout_s:.0f}s: {state}")
-
-
-def _pod_problem(kube: Kube, namespace: str) -> str:
-    try:
-        pods = kube.list("pods", namespace)
-    except (KubeError, KubeUnreachable):
-        return ""
-    for pod in pods:
-        for cs in pod.get("status", {}).get("containerStatuses", []) or []:
-            waiting = cs.get("state", {}).get("waiting") or {}
-            if waiting.get("reason") in ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"):
-                return f"{pod['metadata']['name']}: {waiting['reason']} ({cs.get('image')}); " \
-                       "is the image loaded? ('servicelab images')"
-    return ""
-
-
-
-
 def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests: Path | None = None,
           case_files: list[tuple[Path, str]] | None = None, text: str | None = None) -> LabResult:
     """Grade one lab. With manifests (a folder), case_files or text: judge them (no cluster contact), then a
@@ -294,4 +246,4 @@ def _env_result(lab: Lab, env: Environment, namespace: str, diagnosis: str) -> L
 
 
 __all__ = ["Environment", "environment", "grade", "new_run_id", "run_checks",
-           "wait_deployments"]
+           ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from grader.probes.matrix import Matrix
+from grader.probes.outcomes import SINKHOLE, answered, control_for, differs, succeeded, summary
 from grader.probes.results import (
     Attempt,
     DnsResult,
@@ -106,11 +107,11 @@ class Vantage(ABC):
             now = time.monotonic() - start
             for i, out in zip(pending, outs, strict=True):
                 outcomes[i] = out
-                ok = _succeeded(ops[i], out)
-                attempts[i].append(Attempt(round(now, 2), ok, _summary(ops[i], out, per_try)))
+                ok = succeeded(ops[i], out)
+                attempts[i].append(Attempt(round(now, 2), ok, summary(ops[i], out, per_try)))
                 if ok:
                     self.proven = True
-            pending = [i for i in pending if not _succeeded(ops[i], outcomes[i])]
+            pending = [i for i in pending if not succeeded(ops[i], outcomes[i])]
             elapsed = time.monotonic() - start
             if not pending or elapsed + per_try + self.policy.backoff_s > deadline:
                 break
@@ -202,29 +203,29 @@ class Vantage(ABC):
     def _must_not(self, op: Op, hint: str, known_good: str | None, label: str) -> None:
         self.require()
         good = known_good or self.known_good
-        control = _control(op)
+        control = control_for(op)
         ops = [op, control]
         if not self.proven and good:
             ops.append(Op("http", good))
         outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
-        reached = _answered(op, outs[0])
+        reached = answered(op, outs[0])
         observed = "answered" if reached else failure_reason(outs[0], self.policy.per_try_s)
-        if reached and _answered(control, outs[1]):
+        if reached and answered(control, outs[1]):
             # Something on this network answers every address (a transparent proxy): the target counts as
             # reached only if it answers differently from the never-routed control address.
             if op.kind == "tcp":
                 as_http = Op("http", f"http://{op.target}:{op.port}/")
-                pair = self._run_ops([as_http, _control(as_http)], self.policy.per_try_s,
+                pair = self._run_ops([as_http, control_for(as_http)], self.policy.per_try_s,
                                      self.policy.per_try_s + self.policy.exec_slack_s)
-                reached = _differs(pair[0], pair[1])
+                reached = differs(pair[0], pair[1])
             else:
-                reached = _differs(outs[0], outs[1])
+                reached = differs(outs[0], outs[1])
             observed = ("answered" if reached else "only the network's interceptor answered") + \
                 f" (compared with never-routed {SINKHOLE})"
         if reached:
             self.recorder.record(label, False, True, observed)
             raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
-        if len(outs) > 2 and _succeeded(ops[2], outs[2]):
+        if len(outs) > 2 and succeeded(ops[2], outs[2]):
             self.proven = True
         if not self.proven and good:
             self.http_get(good, target=f"known-good {good}")  # retry with the full deadline
@@ -238,50 +239,6 @@ class Vantage(ABC):
     def _label(self, host: str, port: int, host_header: str | None) -> str:
         base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"
         return f"{base} (Host: {host_header})" if host_header else base
-
-
-SINKHOLE = "198.51.100.1"  # TEST-NET-2 (RFC 5737): never routed, so whatever answers there is an interceptor
-
-
-def _control(op: Op) -> Op:
-    """The same probe aimed at the never-routed SINKHOLE address (same port, path and Host header)."""
-    if op.kind == "tcp":
-        return Op("tcp", SINKHOLE, op.port)
-    parts = urlsplit(op.target)
-    _, port = split_url(op.target)
-    return Op("http", parts._replace(netloc=f"{SINKHOLE}:{port}").geturl(), host_header=op.host_header)
-
-
-def _answered(op: Op, out: Outcome) -> bool:
-    return http_status(out) is not None if op.kind == "http" else out.rc == 0
-
-
-def _differs(target: Outcome, control: Outcome) -> bool:
-    """Whether the target's HTTP answer is not the interceptor's (status or body differ)."""
-    status = http_status(target)
-    if status is None:
-        return False
-    return status != http_status(control) or target.body.strip() != control.body.strip()
-
-
-def _succeeded(op: Op, out: Outcome) -> bool:
-    if op.kind == "http":
-        status = http_status(out)
-        return status is not None and status < 500
-    if op.kind == "tcp":
-        return out.rc == 0
-    addresses, cnames, _ = parse_nslookup(out.body + "\n" + out.err)
-    return bool(cnames if op.dns_type == "CNAME" else addresses)
-
-
-def _summary(op: Op, out: Outcome, per_try_s: float) -> str:
-    if op.kind == "http":
-        status = http_status(out)
-        return f"HTTP {status}" if status else failure_reason(out, per_try_s)
-    if op.kind == "tcp":
-        return "connected" if out.rc == 0 else failure_reason(out, per_try_s)
-    addresses, cnames, error = parse_nslookup(out.body + "\n" + out.err)
-    return ", ".join(cnames + addresses) or error or "no records"
 
 
 def fail_unless(condition: bool, hint: str, detail: str = "") -> None:
