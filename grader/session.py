@@ -95,8 +95,8 @@ class Environment:
                 self._reasons[key] = vantage.unavailable_reason()
             vantage.preset_reason(self._reasons[key])
         vantages: list[Vantage] = [
-            PodVantage(probe.name, self.kube, probe.namespace, policy=self.policy),
-            PodVantage(other.name, self.kube, other.namespace, policy=self.policy),
+            PodVantage(probe.name, self.kube, probe.namespace, probe.pod, policy=self.policy),
+            PodVantage(other.name, self.kube, other.namespace, other.pod, policy=self.policy),
             outside,
             host,
         ]
