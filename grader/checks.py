@@ -180,7 +180,7 @@ class LabContext:
             hopeless = settled and (not chosen or bool(port_mismatch(svc, chosen)))
             now = time.monotonic()
             refused = self._pods_refused()
-            hopeless = hopeless or (bool(refused) and not pods)
+            hopeless = hopeless or bool(refused)  # admission will refuse the same pods again
             steady_since = (steady_since or now) if hopeless or not svc.selector else None
             if now >= deadline or (steady_since is not None and now - steady_since >= 3.0):
                 why = (refused + " ") if refused else ""
