@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import interrupt
+from grader import interrupt, learner
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import ToolMissing
 from grader.facts import discover
@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"grade up to N cases at once, in worker processes (default {DEFAULT_JOBS})")
     _cluster_args(c)
     c.set_defaults(func=_check_solutions)
+
+    n = sub.add_parser("notebooks", help="write the learners' copies of the notebooks (no answers) to DIR")
+    n.add_argument("dir", nargs="?", type=Path, default=Path("servicelab-notebooks"),
+                   help="where to write them (default ./servicelab-notebooks); a copy already answered is kept")
+    n.set_defaults(func=_notebooks)
 
     s = sub.add_parser("sweep", help="delete the grading namespaces of runs that died (never the cluster)")
     s.add_argument("--older-than", type=_duration, default=DEFAULT_SWEEP_AGE_S, metavar="AGE",
@@ -119,6 +124,12 @@ def _check_solutions(args: argparse.Namespace) -> int:
     rows = check_solutions(names, grading, console, jobs=args.jobs, facts=facts)
     console.print(table(rows))
     return solutions_exit_code(rows)
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    written = learner.write_copies(args.dir)
+    print(f"wrote {len(written)} learner notebook(s) to {args.dir}; open them with: jupyter lab {args.dir}")
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
