@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import interrupt, learner
+from grader import batchcmd, course, interrupt, learner
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import ToolMissing
 from grader.facts import discover
@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_sweep)
 
     _register_cluster_commands(sub)
+    batchcmd.register(sub, _cluster_args)  # grade-batch
+    course.register(sub, _cluster_args)  # course autograde
     return parser
 
 

@@ -16,8 +16,10 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from grader._kube import Kube
+from grader.answers import is_blank_yaml
 from grader.deploy import apply_into, ensure_namespace, wait_deployments
 from grader.facts import discover
 from grader.labs import load_lab
@@ -26,8 +28,8 @@ from grader.reports.html import to_html
 from grader.reports.terminal import to_text
 from grader.results import LabResult
 from grader.session import environment, grade, new_run_id
-from grader.submission import judge_submission
-from grader.verdicts import EnvError
+from grader.submission import judge_submission, starter_docs
+from grader.verdicts import BadInput, EnvError
 
 
 @contextlib.contextmanager
@@ -95,7 +97,8 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied."""
     with _quiet():
         spec = load_lab(lab)
-        judged = judge_submission(spec, text=yaml_text)  # refused here, before the cluster hears of it
+        # judged before the cluster hears of it; nothing written yet: the starter, so check() says what is missing
+        judged = starter_docs(spec) if is_blank_yaml(yaml_text) else judge_submission(spec, text=yaml_text)
         ns = lab_namespace(spec.default_namespace, namespace)
         kube = Kube(context=context)
         facts = discover(kube)
@@ -107,3 +110,22 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     applied = [d.ref for d in docs]
     print(f"applied into namespace {ns}: {', '.join(applied)}")
     return applied
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext grader.notebook` registers `%%servicelab_answer LAB`: the cell's body is your manifest (YAML),
+    applied like apply(). The grader reads that body as data and never runs a submitted notebook."""
+    from grader.answers import MAGIC  # noqa: PLC0415 - only inside Jupyter
+
+    def servicelab_answer(line: str, cell: str) -> None:
+        lab = line.strip()
+        if not lab:
+            print(f"%%{MAGIC} needs the lab id, e.g. %%{MAGIC} nodeport")
+            return
+        ipython.user_ns["manifest"] = cell
+        try:
+            apply(cell, lab=lab)
+        except BadInput as err:
+            print(f"not applied: {err.render()}")  # the learner's mistake: a message, not a traceback
+
+    ipython.register_magic_function(servicelab_answer, magic_kind="cell", magic_name=MAGIC)

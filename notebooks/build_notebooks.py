@@ -18,7 +18,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from grader.labs import Lab, all_labs, load_lab  # noqa: E402 - needs the repo on sys.path first
+from grader.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
+from grader.labs import Lab, all_labs, load_lab  # noqa: E402
 
 SOURCE = REPO / "notebooks" / "source"
 
@@ -31,7 +32,7 @@ STAND_IN = {
                     "answers ARP for it on the `kind` network.",
     "internal-lb": "An admission policy turns the AKS annotation into a MetalLB request for the `internal` pool.",
     "static-ip": "An admission policy turns `azure-load-balancer-ipv4` into a MetalLB request for exactly that "
-                 "address. In your manifest write `${STATIC_IP}`: `apply` substitutes this cluster's value.",
+                 "address. In your manifest write `${STATIC_IP}`: the grader substitutes this cluster's value.",
     "externalname": "The partner server is the docker container `servicelab-partner`; CoreDNS has a `hosts` entry "
                     "for `api.partner.example`.",
     "ingress": "Traefik is the ingress controller, behind a MetalLB address, where AKS would run its managed NGINX.",
@@ -64,13 +65,15 @@ CLEAR_THE_WAY = {
 # Shown in every notebook: draws client -> LB IP (or node:nodePort) -> ClusterIP -> pods from kubectl JSON.
 # Behind a load balancer the node port is the health probe's, not the traffic's (AKS uses floating IP).
 FLOW_IMPORTS = '''\
+%load_ext grader.notebook
+
 import html
 import json
 import subprocess
 
 from IPython.display import HTML, display
 
-from grader import apply, check
+from grader import check
 '''
 
 FLOW_CODE = '''\
@@ -164,8 +167,8 @@ def placeholder_values(lab: Lab, task: str) -> list[nbformat.NotebookNode]:
     listed = ", ".join(f"`${{{n}}}`" for n in names)
     return [
         new_markdown_cell(f"## Your cluster's values\n\nThe next cell prints what {listed} stands for on this "
-                          "cluster. Write the placeholder itself in your manifest: `apply` puts this value in its "
-                          "place.", metadata=nbgrader("values-text", locked=True)),
+                          "cluster. Write the placeholder itself in your manifest: the grader puts this value in "
+                          "its place.", metadata=nbgrader("values-text", locked=True)),
         new_code_cell("from grader._kube import Kube\nfrom grader.facts import discover\n\n"
                       "facts = discover(Kube())\n"
                       f"for name in {names!r}:\n"
@@ -195,17 +198,17 @@ def build(lab: Lab) -> nbformat.NotebookNode:
                       metadata=nbgrader("setup", locked=True)),
         *placeholder_values(lab, task),
         *clear_the_way(lab),
-        new_markdown_cell("## Your manifest\n\nWrite the YAML between the triple quotes (several objects are "
-                          "separated by `---`). Leave out `metadata.namespace`: `apply` puts everything into "
-                          f"`{ns}`, together with the lab's starter objects.",
+        new_markdown_cell("## Your manifest\n\nWrite the YAML below the first line of the next cell (several "
+                          f"objects are separated by `---`). Running the cell applies it into `{ns}`, together "
+                          "with the lab's starter objects; leave out `metadata.namespace`. This cell is your "
+                          "answer: the grader reads it as YAML and runs nothing you hand in.",
                           metadata=nbgrader("manifest-text", locked=True)),
-        new_code_cell('manifest = """\n### BEGIN SOLUTION\n' + solution_text(lab) + '\n### END SOLUTION\n"""',
+        new_code_cell(f"%%{MAGIC} {lab.id}\n### BEGIN SOLUTION\n" + solution_text(lab) + "\n### END SOLUTION",
                       metadata=nbgrader("manifest", solution=True)),
-        new_code_cell("applied = apply(manifest, lab=LAB)", metadata=nbgrader("apply", locked=True)),
         new_markdown_cell("## Check my work\n\nThe grader probes your Service from a pod in the cluster, from the "
                           "outside container and from this machine. The table shows each check with its hint, and "
                           "the reachability matrix: which vantage point reached which address, and whether it "
-                          "should have. Fix, run the manifest and apply cells again, then check again.",
+                          "should have. Fix the YAML, run its cell again, then check again.",
                           metadata=nbgrader("check-text", locked=True)),
         new_code_cell(f'score = check("{lab.id}")\nround(score * {points}, 2)',
                       metadata=nbgrader("check", grade=True, locked=True, points=points)),

@@ -1,17 +1,33 @@
-"""nbgrader settings for the servicelab course (run nbgrader from this folder)."""
+"""nbgrader settings for the servicelab course (run nbgrader from the course folder that holds this file)."""
+
+import os
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "servicelab"
-c.CourseDirectory.root = "."
+# Absolute, wherever this folder is copied to (nbgrader warns about a relative root and resolves it per command).
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 
-# The learner's answer is YAML inside a Python string: the stub must be a YAML comment, not Python code that
-# raises, so the released notebook runs top to bottom and the check cell reports what is missing.
+# The answer cell is YAML under `%%servicelab_answer <lab>`: the stub must be a YAML comment, so the released
+# notebook runs top to bottom and the check cell reports what is missing.
 c.ClearSolutions.code_stub = {"python": "# your manifest here (YAML)"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# check cells wait for endpoints and load balancers and probe from several places: far above the 30 s default
+# Autograde never runs a submission: servicelab reads the answer cell as YAML and grades it out of process in a
+# fresh namespace, instead of nbgrader's Execute (grader.nbplugin; `servicelab course autograde` also sets this).
+c.Autograde.autograde_preprocessors = [
+    "grader.nbplugin.GradeAnswers",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "grader.nbplugin.WithholdUngraded",
+]
+
+# Learners' check cells (and `nbgrader validate`) wait for endpoints and load balancers: far above the 30 s default
 c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True

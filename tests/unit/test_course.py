@@ -1,0 +1,141 @@
+"""`servicelab course autograde` with nbgrader's real gradebook and converters, the grading faked (no cluster).
+
+One course, six submissions of 02-nodeport: the gradebook gets a score where there is one, no score (needs
+manual grading, the reason as comment) where the grader could not judge, and a re-run grades only the
+ENV-ERROR one. generate_feedback shows the report and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _batch_fakes import FakeGrading, graded
+
+from grader import cli, course
+
+nbgrader_api = pytest.importorskip("nbgrader.api")
+
+REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "02-nodeport"
+STUDENTS = {  # student -> (what the answer cell holds, what the fake grader says)
+    "ada": ("solution", "pass"),
+    "bob": ("solution", "partial"),
+    "cy": ("check = lambda lab: 1.0", "pass"),
+    "dee": ("<corrupt>", "pass"),
+    "eve": ("<stub>", "pass"),
+    "fay": ("solution", "env"),
+}
+
+
+def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
+
+
+def submit(course_dir: Path, student: str, answer: str) -> None:
+    released = json.loads((course_dir / "release" / ASSIGNMENT / "nodeport.ipynb").read_text())
+    source = json.loads((course_dir / "source" / ASSIGNMENT / "nodeport.ipynb").read_text())
+    folder = course_dir / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "timestamp.txt").write_text("2026-01-01 10:00:00.000000 UTC")
+    if answer == "<corrupt>":
+        (folder / "nodeport.ipynb").write_text('{"cells": [')
+        return
+    if answer != "<stub>":
+        cell = answer_cell(released)
+        cell["source"] = "".join(answer_cell(source)["source"]) if answer == "solution" else answer
+    (folder / "nodeport.ipynb").write_text(json.dumps(released))
+
+
+def answer_cell(nb: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == "manifest")
+    return found
+
+
+@pytest.fixture(scope="module")
+def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(REPO / "notebooks" / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "notebooks" / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    for student, (answer, _) in STUDENTS.items():
+        submit(root, student, answer)
+    return root
+
+
+def grades(course_dir: Path) -> dict[str, tuple[float | None, bool, str | None]]:
+    """student -> (auto_score, needs_manual_grade, answer comment)"""
+    found = {}
+    with nbgrader_api.Gradebook(f"sqlite:///{course_dir}/gradebook.db", "servicelab") as gb:
+        for student in STUDENTS:
+            try:
+                grade = gb.find_grade("check", "nodeport", ASSIGNMENT, student)
+                comment = gb.find_comment("manifest", "nodeport", ASSIGNMENT, student)
+            except nbgrader_api.MissingEntry:
+                continue
+            found[student] = (grade.auto_score, grade.needs_manual_grade, comment.auto_comment)
+    return found
+
+
+def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
+        course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    verdicts = tuple((s, v) for s, (_, v) in STUDENTS.items())
+    monkeypatch.setattr(course, "GraderSpec", lambda *a: FakeGrading(str(tmp_path), verdicts))
+    monkeypatch.setattr(course, "cluster_facts", lambda spec: None)  # no cluster here
+    code = cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(course_dir), "--jobs", "1"])
+    out = capsys.readouterr().out
+    assert code == 3, out
+    assert "1 submissions not graded: environment" in out
+    assert "fay/nodeport: probe pods cannot start" in out
+    assert graded(tmp_path) == ["ada/nodeport", "bob/nodeport", "fay/nodeport"]  # nothing else needs a cluster
+    book = grades(course_dir)
+    assert book["ada"][:2] == (6.0, False)
+    assert book["bob"][:2] == (4.0, False)
+    assert book["eve"][:2] == (0.0, False)
+    for student, why in (("cy", "not YAML"), ("fay", "ImagePullBackOff")):
+        score, manual, comment = book[student]
+        assert (score, manual) == (None, True), student
+        assert why in (comment or ""), comment
+    if "dee" in book:  # nbgrader cannot read the notebook; whatever it recorded must not be a score
+        assert book["dee"][0] is None
+    rows = (course_dir / "servicelab" / ASSIGNMENT / "grades.csv").read_text()
+    assert re.search(r"^dee,nodeport,error,,,.*invalid JSON", rows, re.MULTILINE), rows
+    assert re.search(r"^fay,nodeport,env-error,,,", rows, re.MULTILINE), rows
+
+
+def test_rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(
+        course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(course, "GraderSpec", lambda *a: FakeGrading(str(tmp_path)))
+    monkeypatch.setattr(course, "cluster_facts", lambda spec: None)
+    code = cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(course_dir)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert graded(tmp_path) == ["fay/nodeport"]
+    assert "up to date: ada" in out
+    assert grades(course_dir)["fay"][:2] == (6.0, False)
+    nbgrader(course_dir, "generate_feedback", ASSIGNMENT)
+    ada = (course_dir / "feedback" / "ada" / ASSIGNMENT / "nodeport.html").read_text()
+    assert "fake report for ada" in ada
+    cy = (course_dir / "feedback" / "cy" / ASSIGNMENT / "nodeport.html").read_text()
+    assert "not YAML" in cy
+
+
+def test_no_course_no_assignment_or_no_submission_is_bad_input(course_dir: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(tmp_path)]) == 2
+    assert "no nbgrader_config.py" in capsys.readouterr().err
+    shutil.copy(REPO / "notebooks" / "nbgrader_config.py", tmp_path)
+    shutil.copytree(REPO / "notebooks" / "source" / ASSIGNMENT, tmp_path / "source" / ASSIGNMENT)
+    assert cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(tmp_path)]) == 2
+    assert "nbgrader generate_assignment 02-nodeport" in capsys.readouterr().err
+    assert cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(course_dir), "--student", "zed"]) == 2
+    assert "nbgrader collect 02-nodeport" in capsys.readouterr().err
