@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from _batch_fakes import FakeGrading, graded
 
-from grader import batchcmd, cli
-from grader.batch import grade_prepared, settle
+from grader import batch, batchcmd, cli
+from grader.batch import _alarm, grade_prepared, settle
 from grader.handins import discover, lab_id, prepare
 from grader.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
-from grader.verdicts import BadInput
+from grader.verdicts import BadInput, EnvError
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTION = REPO / "labs" / "nodeport" / "solution"
@@ -189,3 +191,57 @@ def test_grade_batch_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "ada").mkdir()
     assert cli.main(["grade-batch", str(tmp_path), "--lab", "no-such-lab"]) == 2
     assert cli.main(["grade-batch", str(tmp_path), "--jobs", "0"]) == 2
+
+
+def test_the_per_submission_alarm_stops_a_grading_that_hangs() -> None:
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), _alarm(0.2) as fired:  # pytest ends its session on one
+        time.sleep(5)
+    assert fired == [True]
+    assert time.monotonic() - start < 2
+    with _alarm(5) as fired:  # disarmed on the way out
+        pass
+    time.sleep(0.01)
+    assert fired == [False]
+
+
+class _NoNamespaces:
+    def get(self, *args: object, **kwargs: object) -> None:
+        return None  # delete_namespace finds nothing to delete
+
+
+def _worker_result(monkeypatch: pytest.MonkeyPatch, grading: object, timeout_s: float = 5.0) -> Record:
+    monkeypatch.setattr(batch, "grade", grading)
+    job = batch.GradeJob("ada", "nodeport", "d1", (("ada/nodeport/a.yaml", "kind: Service"),), "ada/nodeport",
+                         timeout_s)
+    return batch._Grader(SimpleNamespace(kube=_NoNamespaces(), run_id="r1")).run(job)  # type: ignore[arg-type]
+
+
+def test_a_hanging_grading_is_that_submissions_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    record = _worker_result(monkeypatch, lambda *a, **k: time.sleep(10), timeout_s=0.3)
+    assert (record.outcome, record.score) == (Outcome.ERROR, None)
+    assert "took longer than" in record.reason
+
+
+def test_refused_input_and_environment_in_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise BadInput("Pod/sneaky: Pod is not part of this lab's answer", file="ada/nodeport/a.yaml", line=1)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise EnvError("probe pods cannot start")
+
+    refused = _worker_result(monkeypatch, refuse)
+    assert (refused.outcome, refused.score) == (Outcome.ERROR, None)
+    assert refused.reason.startswith("ada/nodeport/a.yaml:1: Pod/sneaky")
+    env = _worker_result(monkeypatch, broken)
+    assert (env.outcome, env.reason) == (Outcome.ENV_ERROR, "probe pods cannot start")
+
+
+def test_a_port_held_by_another_grading_is_waited_for_then_env_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def taken(*args: object, **kwargs: object) -> None:
+        raise BadInput("spec.ports[0].nodePort: Invalid value: 30007: provided port is already allocated")
+
+    monkeypatch.setattr(batch, "CLAIM_WAIT_S", 0.0)
+    record = _worker_result(monkeypatch, taken)
+    assert record.outcome is Outcome.ENV_ERROR
+    assert "something else on the cluster holds" in record.reason
