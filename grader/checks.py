@@ -11,12 +11,14 @@ See docs/WRITING_CHECKS.md for the whole API.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import NoReturn
 
 from grader import diagnose
 from grader._kube import Kube, KubeError, KubeUnreachable, Obj
+from grader._wait import WaitTimeout, wait_for
 from grader.diagnose import endpoints_diagnosis, lb_pending_diagnosis, matches, pod_ready, port_mismatch
 from grader.facts import ClusterFacts, Node
 from grader.probes.base import Vantage
@@ -215,23 +217,23 @@ class LabContext:
         return Endpoints(len(addresses), addresses, pods)
 
     def wait_load_balancer(self, svc: Service | str, *, timeout_s: float = 45.0, hint: str | None = None) -> Service:
-        """Poll until the Service has a load-balancer address; FAIL (or ENV-ERROR) with why it is pending."""
+        """Until the Service has a load-balancer address; FAIL with why it is pending, or ENV-ERROR as soon
+        as the cause is the environment's (a broken MetalLB is known after seconds, not at the deadline)."""
         name = svc if isinstance(svc, str) else svc.name
-        deadline = time.monotonic() + timeout_s
-        delay = 0.2
-        first = True
-        while True:
-            current = self.service(name, fresh=not first)
-            first = False
+        started, seen = time.monotonic(), list[Service]()
+
+        def assigned() -> tuple[Service | None, str]:
+            seen.append(current := self.service(name, fresh=bool(seen)))
             if current.lb_ips or current.type != "LoadBalancer":
-                if current.lb_ips:
-                    return current
-                break
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
-            delay = min(delay * 2, 2.0)
-        why, env = lb_pending_diagnosis(self.kube, current, self._events("Service", name))
+                return current, "settled"
+            if time.monotonic() - started >= 3.0 and (broken := lb_pending_diagnosis(self.kube, current, []))[1]:
+                raise EnvError(broken[0])
+            return None, "EXTERNAL-IP pending"
+        with contextlib.suppress(WaitTimeout):
+            if (current := wait_for(assigned, what=f"{name} address", timeout_s=timeout_s, interval_s=0.2,
+                                    max_interval_s=2.0)).lb_ips:
+                return current
+        why, env = lb_pending_diagnosis(self.kube, seen[-1], self._events("Service", name))
         if env:
             raise EnvError(why)
         raise Fail(f"{hint} {why}" if hint else why, detail=f"waited {timeout_s:.0f}s for an external address")

@@ -34,7 +34,7 @@ def _grade(lab: str, *extra: str, report: Path) -> subprocess.Popen[str]:
 def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, float]:
     start = time.monotonic()
     out, err = proc.communicate(timeout=DIAGNOSIS_S + 60)
-    return proc.returncode, out + err, time.monotonic() - start
+    return proc.returncode, " ".join((out + err).split()), time.monotonic() - start  # unwrapped
 
 
 def _assert_no_score(report: Path) -> None:
@@ -76,7 +76,7 @@ def test_probe_image_missing_on_the_nodes(context: str, kube: Kube, tmp_path: Pa
 
 
 def _scale_metallb(kube: Kube, replicas: int) -> None:
-    kube.kubectl(["-n", "metallb-system", "scale", "deployment/controller", f"--replicas={replicas}"])
+    kube.patch("deployment", "controller", "metallb-system", {"spec": {"replicas": replicas}})
 
     def settled() -> tuple[bool | None, str]:
         dep = kube.get("deployment", "controller", "metallb-system") or {}
