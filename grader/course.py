@@ -92,7 +92,7 @@ def autograde(args: argparse.Namespace) -> int:
                        timeout_s=args.timeout, facts=facts)
     notebook_of = {(s, lab_id(nb)): nb for s in students for nb in notebooks}
     for student in todo:
-        run_nbgrader(course, assignment, student, results)
+        run_nbgrader(course, assignment, student, results, args.context)
         for record in (r for r in fresh if r.student == student):
             _record_in_gradebook(course, assignment, notebook_of[record.key], record)
     current = {**previous, **{r.key: r for r in fresh}}  # the whole class, also with --student
@@ -151,13 +151,14 @@ def _needs_work(course: Course, assignment: str, student: str, prepared: list[Pr
     return not graded_by_nbgrader and not any(p.error for p in own)  # nbgrader cannot autograde an unreadable one
 
 
-def run_nbgrader(course: Course, assignment: str, student: str, results: Path) -> None:
+def run_nbgrader(course: Course, assignment: str, student: str, results: Path, context: str | None = None) -> None:
     """nbgrader's Autograde converter for one student, forced, with servicelab in place of Execute."""
     from nbgrader.converters import Autograde, NbGraderException  # type: ignore[import-untyped]  # noqa: PLC0415
 
     from grader.nbplugin import force_plugin  # noqa: PLC0415 - imports nbgrader
 
     force_plugin(course.config, results)
+    course.config.GradeAnswers.context = context or ""  # an answer missing from results is graded there
     course.coursedir.assignment_id, course.coursedir.student_id = assignment, student
     app = Autograde(coursedir=course.coursedir, config=course.config)
     app.force, app.create_student = True, True
