@@ -75,7 +75,8 @@ def test_lab_folder_is_complete(lab_id: str) -> None:
     ids = check_ids(lab)
     for case in wrong:
         data = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
-        assert set(data) == {"fails", "hint", "why"}, case
+        assert {"fails", "hint", "why"} <= set(data) <= {"fails", "hint", "why", "blocked"}, case
+        assert set(data.get("blocked", [])) <= ids - {data["fails"]}, f"{case}: blocked names no other check"
         assert data["fails"] in ids, f"{case}: fails {data['fails']!r} is not one of {sorted(ids)}"
         assert isinstance(data["hint"], str), case
         assert data["hint"].strip(), case
