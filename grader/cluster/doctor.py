@@ -95,9 +95,17 @@ def _rollouts(doc: _Doctor, part: str, targets: list[tuple[str, str, str]]) -> b
     assert doc.kube is not None
     states = [rollout_ready(doc.kube, ns, kind, name) for ns, kind, name in targets]
     bad = [state for ok, state in states if not ok]
-    fixes = "; ".join(f"kubectl -n {ns} rollout restart {kind}/{name}" for (ns, kind, name), (ok, _) in
+    fixes = "; ".join(_fix(doc.kube, ns, kind, name) for (ns, kind, name), (ok, _) in
                       zip(targets, states, strict=True) if not ok)
     return doc.note(part, not bad, "; ".join(bad) or "; ".join(s for _, s in states), fixes)
+
+
+def _fix(kube: Kube, namespace: str, kind: str, name: str) -> str:
+    """Scale up what was scaled to zero; restart what is stuck."""
+    current = kube.get(kind, name, namespace) or {}
+    if kind == "deployment" and current.get("spec", {}).get("replicas") == 0:
+        return f"kubectl -n {namespace} scale deployment/{name} --replicas=1"
+    return f"kubectl -n {namespace} rollout restart {kind}/{name}"
 
 
 def _dns(doc: _Doctor) -> None:
