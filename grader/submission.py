@@ -35,8 +35,8 @@ def learner_files(directory: Path) -> list[tuple[Path, str]]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and _inside(Path(here) / d, root))
         for name in sorted(names):
             path = Path(here) / name
-            if name.startswith(".") or path.suffix not in MANIFEST_SUFFIXES:
-                continue
+            if name.startswith(".") or path.suffix not in MANIFEST_SUFFIXES or name == "case.yaml":
+                continue  # a corpus case's case.yaml describes the case, it is not a manifest
             shown = str(path)
             if not _inside(path, root):
                 raise BadInput("this symlink points outside the folder", file=shown,
