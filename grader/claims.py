@@ -26,6 +26,7 @@ from grader.manifests import Doc, load_rendered, manifest_files
 from grader.verdicts import BadInput
 
 WILDCARD = "*"
+WILDCARD_KINDS = ("http-host",)
 STATIC_IP_ANNOTATIONS = (
     "service.beta.kubernetes.io/azure-load-balancer-ipv4",
     "service.beta.kubernetes.io/azure-load-balancer-ipv6",
@@ -33,6 +34,9 @@ STATIC_IP_ANNOTATIONS = (
     "metallb.universe.tf/loadBalancerIPs",
 )
 _ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
+_HTTP_CARRIERS = ("ingresses.networking.k8s.io", "httproutes.gateway.networking.k8s.io",
+                  "grpcroutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io")
+_CARRIERS = {"nodeport": ("services",), "ip": ("services",), "http-host": _HTTP_CARRIERS}
 
 
 def claims_of(docs: Iterable[Doc]) -> frozenset[str]:
@@ -74,6 +78,25 @@ def overlaps(a: str, b: str) -> bool:
     if kind_a != kind_b:
         return False
     return value_a == value_b or fnmatch.fnmatchcase(value_a, value_b) or fnmatch.fnmatchcase(value_b, value_a)
+
+
+def carriers(claims: Iterable[str]) -> tuple[str, ...] | None:
+    """The resources whose objects carry these claims (they are released when those are gone); None when a
+    claim's kind is not derived here (a lab.yaml claim): then only the whole namespace gone releases it."""
+    kinds: list[str] = []
+    for claim in claims:
+        carried = _CARRIERS.get(claim.partition(":")[0])
+        if carried is None:
+            return None
+        kinds += [k for k in carried if k not in kinds]
+    return tuple(kinds)
+
+
+def lease_key(claim: str) -> str:
+    """What a claim locks across processes (grader.leases): the claim itself, or its whole kind for kinds whose
+    values can be wildcards (a hostless route overlaps every host), so overlapping claims share a key."""
+    kind, _, _ = claim.partition(":")
+    return kind if kind in WILDCARD_KINDS else claim
 
 
 def _service_claims(obj: dict[str, Any]) -> set[str]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader import leases
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, KubeError, KubeUnreachable
 from grader.chains import build_chains
 from grader.claims import case_claims, placeholder_values
@@ -33,6 +34,7 @@ from grader.workers import WorkerSpec, run_chains
 # `public` pool's 20, plus Traefik's: the lowest 10, which MetalLB hands out first, stay below ${STATIC_IP}
 # (the pool's 11th address), so no auto-assigned Service can take the address the static-IP cases ask for.
 DEFAULT_JOBS = 3
+CLAIM_WAIT_S = 900.0  # another process's case may hold a claim for a whole grading
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class CaseJob:
     index: int
     lab: Lab
     case: Case
+    claims: frozenset[str] = field(default_factory=frozenset)
 
 
 def expected_text(case: Case) -> str:
@@ -60,11 +63,15 @@ def case_namespace_stem(lab: Lab, case: Case) -> str:
     return f"{lab.id}-{case.name}"[:52].rstrip("-")
 
 
+def case_namespace(lab: Lab, case: Case, run_id: str) -> str:
+    return f"{case_namespace_stem(lab, case)}-{run_id}"
+
+
 def check_case(lab: Lab, case: Case, env: Environment, index: int = 0) -> Row:
     start = time.monotonic()
     try:
         files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(case.path)]
-        result = grade(lab, env, namespace=f"{case_namespace_stem(lab, case)}-{env.run_id}", case_files=files)
+        result = grade(lab, env, namespace=case_namespace(lab, case, env.run_id), case_files=files)
         outcome = judge_case(case, result)
     except BadInput as err:
         outcome = CaseOutcome(False, f"bad input: {err.render()}"[:300])
@@ -103,17 +110,30 @@ class EnvironmentGrader:
         return self.env.run_id
 
     def run(self, job: CaseJob) -> Row:
-        return check_case(job.lab, job.case, self.env, job.index)
+        """Grade with the case's claims held on the cluster until its namespace is gone: what a terminating
+        namespace still holds (a route, a nodePort) must not meet the next case that claims the same."""
+        try:
+            with leases.holding(self.env.kube, job.claims, self.run_id, CLAIM_WAIT_S):
+                row = check_case(job.lab, job.case, self.env, job.index)
+                if job.claims:
+                    leases.wait_released(self.env.kube, case_namespace(job.lab, job.case, self.run_id), job.claims)
+        except EnvError as err:  # a claim held elsewhere past the deadline
+            return Row(job.lab.id, job.case.label, expected_text(job.case),
+                       CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True), 0.0, job.index)
+        return row
 
     def clean_up_after(self, run_id: str) -> None:
-        """Delete every namespace of that run (a dead worker's, or this one's when interrupted)."""
+        """Delete every namespace of that run (a dead worker's, or this one's when interrupted), wait until
+        they are gone, then drop the run's claims."""
         selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
         try:
-            namespaces = self.env.kube.list("namespaces", selector=selector)
+            names = [ns["metadata"]["name"] for ns in self.env.kube.list("namespaces", selector=selector)]
         except (KubeError, KubeUnreachable):
-            return  # best effort: the run label stays for 'servicelab down'
-        for ns in namespaces:
-            delete_namespace(self.env.kube, ns["metadata"]["name"])
+            return  # best effort: the run label stays for 'servicelab sweep'
+        for name in names:
+            delete_namespace(self.env.kube, name)
+            leases.wait_released(self.env.kube, name, None)
+        leases.release_run(self.env.kube, run_id)
 
 
 def check_solutions(names: list[str], grading: WorkerSpec[CaseJob, Row], console: Console, *,
@@ -131,9 +151,9 @@ def check_solutions(names: list[str], grading: WorkerSpec[CaseJob, Row], console
             continue
         console.print(f"[bold]{lab.id}[/bold]: {len(lab.cases)} case(s)")
         todo += [CaseJob(len(rows) + len(todo) + i, lab, case) for i, case in enumerate(lab.cases)]
-    claims = {job.index: case_claims(job.lab, job.case, placeholder_values(
-        facts, case_namespace_stem(job.lab, job.case))) for job in todo}
-    chains = build_chains(todo, lambda job: claims[job.index])
+    todo = [replace(job, claims=case_claims(job.lab, job.case, placeholder_values(
+        facts, case_namespace_stem(job.lab, job.case)))) for job in todo]
+    chains = build_chains(todo, lambda job: job.claims)
     console.print(f"{len(todo)} case(s) in {len(chains)} chain(s) (cases sharing a claim run in order), "
                   f"{jobs} at once")
     rows += run_chains(chains, grading, jobs, crashed=crashed_row, on_result=lambda row: _print_row(row, console))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,13 +16,15 @@ import pytest
 from _worker_fakes import FakeCaseGrading, FakeSpec
 from rich.console import Console
 
+from grader import leases
+from grader._kube import RUN_ID_KEY, KubeError
 from grader.chains import build_chains
-from grader.claims import case_claims, claims_of, overlaps, placeholder_values
+from grader.claims import carriers, case_claims, claims_of, lease_key, overlaps, placeholder_values
 from grader.facts import ClusterFacts
 from grader.labs import load_lab
 from grader.manifests import Doc
 from grader.solutions import check_solutions
-from grader.verdicts import BadInput
+from grader.verdicts import BadInput, EnvError
 from grader.workers import run_chains
 
 HERE = Path(__file__).parent
@@ -222,3 +226,116 @@ def wait_until(condition: Any, timeout_s: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+# --- claims held on the cluster (leases) ----------------------------------------------------------------------
+
+class LeaseKube:
+    """Leases and namespaces by name, with the API's AlreadyExists, Conflict (resourceVersion) and NotFound."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.version = 0
+
+    def _key(self, kind: str, name: str) -> tuple[str, str]:
+        return ("namespace" if kind.lower().startswith("namespace") else "lease", name)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        found = self.objects.get(self._key(kind, name))
+        return copy.deepcopy(found) if found else None
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(obj["kind"], obj["metadata"]["name"])
+        if key in self.objects:
+            raise KubeError("exists", reason="AlreadyExists")
+        self.version += 1
+        self.objects[key] = copy.deepcopy(obj)
+        self.objects[key]["metadata"]["resourceVersion"] = str(self.version)
+        return obj
+
+    def patch(self, kind: str, name: str, namespace: str | None, merge_patch: dict[str, Any]) -> None:
+        current = self.objects.get(self._key(kind, name))
+        if current is None:
+            raise KubeError("gone", reason="NotFound")
+        if merge_patch["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise KubeError("changed", reason="Conflict")
+        self.version += 1
+        current["metadata"] = {**merge_patch["metadata"], "resourceVersion": str(self.version)}
+        current["spec"] = merge_patch["spec"]
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
+        self.objects.pop(self._key(kind, name), None)
+
+    def delete_all(self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False) -> None:
+        run = (selector or "").rpartition("=")[2]
+        for key in [k for k, o in self.objects.items() if o["metadata"].get("labels", {}).get(RUN_ID_KEY) == run]:
+            del self.objects[key]
+
+    def holders(self) -> list[str]:
+        return sorted(o["spec"]["holderIdentity"] for k, o in self.objects.items() if k[0] == "lease")
+
+
+def test_http_hosts_lock_one_key_across_processes_and_other_claims_their_own() -> None:
+    assert lease_key("http-host:*") == lease_key("http-host:shop.example") == "http-host"
+    assert lease_key("nodeport:30007") == "nodeport:30007"
+
+
+def test_a_lease_is_held_for_the_block_and_released_after() -> None:
+    kube = LeaseKube()
+    with leases.holding(kube, frozenset({"nodeport:30007", "http-host:a", "http-host:*"}), "run1", 5):
+        assert len(kube.holders()) == 2  # nodeport:30007 and the one http-host key
+        assert all(h.endswith("/run1") for h in kube.holders())
+        assert kube.get("namespace", leases.NAMESPACE) is not None
+    assert kube.holders() == []
+
+
+def test_a_live_holder_elsewhere_makes_the_case_wait_then_an_env_error() -> None:
+    kube = LeaseKube()
+    with leases.holding(kube, frozenset({"nodeport:30007"}), "other", 5):
+        with pytest.raises(EnvError, match="claim nodeport:30007 is held elsewhere"), \
+                leases.holding(kube, frozenset({"nodeport:30007"}), "mine", 1.0):
+            pytest.fail("must not get the claim")
+        assert [h.rsplit("/", 1)[1] for h in kube.holders()] == ["other"]
+
+
+def test_a_dead_holders_lease_is_taken_over() -> None:
+    kube = LeaseKube()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lease = leases._lease("nodeport:30007", "gone")
+    lease["spec"]["holderIdentity"] = f"{socket.gethostname()}/{dead.pid}/gone"
+    kube.create(lease)
+    with leases.holding(kube, frozenset({"nodeport:30007"}), "mine", 5):
+        assert [h.rsplit("/", 1)[1] for h in kube.holders()] == ["mine"]
+    assert kube.holders() == []
+
+
+def test_a_dead_runs_leases_are_dropped() -> None:
+    kube = LeaseKube()
+    kube.create(leases._lease("nodeport:30007", "dead"))
+    kube.create(leases._lease("ip:10.0.0.1", "alive"))
+    leases.release_run(kube, "dead")
+    assert [h.rsplit("/", 1)[1] for h in kube.holders()] == ["alive"]
+
+
+def test_claims_are_released_when_the_objects_carrying_them_are_gone() -> None:
+    assert carriers({"nodeport:30007", "ip:10.0.0.1"}) == ("services",)
+    assert "httproutes.gateway.networking.k8s.io" in (carriers({"http-host:*"}) or ())
+    assert carriers({"nodeport:30007", "port:host:8080"}) is None  # a lab.yaml claim: the whole namespace
+
+    class Terminating:
+        def __init__(self) -> None:
+            self.lists = 0
+
+        def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+            return {"metadata": {"name": name}}  # the namespace lingers, terminating
+
+        def list(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+            self.lists += 1
+            if kind.startswith("grpcroutes"):
+                raise KubeError('error: the server doesn\'t have a resource type "grpcroutes"')
+            return [{"metadata": {"name": "shop"}}] if kind.startswith("httproutes") and self.lists < 6 else []
+
+    kube = Terminating()
+    leases.wait_released(kube, "ns", frozenset({"http-host:shop.example"}))
+    assert kube.lists > 4  # polled until the route was gone, not until the namespace was
