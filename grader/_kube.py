@@ -1,21 +1,27 @@
-"""The one module that talks to the Kubernetes API (through kubectl, JSON in and out).
+"""The one module that talks to the Kubernetes API: in process (grader._api), dicts in and out.
 
-Everything above this layer sees dicts as the API returns them; nothing parses kubectl's
-human-readable text.
+Everything above this layer sees objects as the API returns them. Resource names are resolved as kubectl
+resolves them (plural, singular, kind or short name, optionally with a group), from the server's discovery.
+`Kube.kubectl()` remains for the rare command with no API call behind it (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from grader._api import KubeError, KubeUnreachable, Obj, Session, parse_manifest
+from grader._api_discovery import Resource
+from grader._api_exec import exec_in_pod
 from grader._run import Result, RunError, run
 
-Obj = dict[str, Any]
+__all__ = ["KUBECTL_FIX", "MANAGED_BY_KEY", "MANAGED_BY_VALUE", "MANAGED_LABELS", "OWNER_KEY", "RUN_ID_KEY", "Kube",
+           "KubeError", "KubeUnreachable", "Obj", "Result", "managed_labels", "owner_annotation", "parse_manifest"]
+
 ObjList = list[Obj]  # module-level alias: inside Kube, `list` names the method
 
 # Every object servicelab creates carries these labels, and it deletes only objects that do.
@@ -25,55 +31,183 @@ RUN_ID_KEY = "servicelab.dev/run"
 MANAGED_LABELS = {MANAGED_BY_KEY: MANAGED_BY_VALUE}
 
 KUBECTL_FIX = "install kubectl (https://kubernetes.io/docs/tasks/tools/) or run 'servicelab up', which provides one"
+FIELD_MANAGER = "servicelab"
+APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply; a JSON body is valid YAML
+MERGE_PATCH = "application/merge-patch+json"
+DELETE_WAIT_S = 120.0
 
-
-class KubeError(RuntimeError):
-    """kubectl reached the API but the API said no (validation, conflict, ...)."""
-
-    def __init__(self, message: str, result: RunError) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class KubeUnreachable(RuntimeError):
-    """No API server answered: an environment problem, never the learner's."""
-
-
-_UNREACHABLE_MARKERS = (
-    "connection refused",
-    "unable to connect to the server",
-    "no such host",
-    "i/o timeout",
-    "was refused",
-    "context was not found",
-    "no configuration has been provided",
-    "couldn't get current server api group list",
-    "tls handshake timeout",
-)
+_UNREACHABLE_MARKERS = ("connection refused", "unable to connect to the server", "no such host", "i/o timeout",
+                        "was refused", "context was not found", "no configuration has been provided",
+                        "couldn't get current server api group list", "tls handshake timeout")
 
 
 @dataclass(frozen=True)
 class Kube:
-    """kubectl bound to one kubeconfig/context."""
+    """The API of one kubeconfig/context, optionally acting as another user (impersonation).
+
+    Copies made by as_user() share the connection and the discovery cache (`_sessions`).
+    """
 
     context: str | None = None
     kubeconfig: str | None = None
     request_timeout_s: float = 20.0
     impersonate: str | None = None  # act as this user (the learner's ServiceAccount when applying its objects)
+    _sessions: dict[tuple[str | None, str | None], Session] = field(default_factory=dict, compare=False,
+                                                                    repr=False)
 
-    def _base(self) -> list[str]:
-        argv = ["kubectl"]
-        if self.kubeconfig:
-            argv += ["--kubeconfig", self.kubeconfig]
-        if self.context:
-            argv += ["--context", self.context]
-        if self.impersonate:
-            argv += ["--as", self.impersonate]
-        return [*argv, f"--request-timeout={int(self.request_timeout_s)}s"]
+    @property
+    def _api(self) -> Session:
+        key = (self.context, self.kubeconfig)
+        if key not in self._sessions:
+            self._sessions[key] = Session(self.context, self.kubeconfig)
+        return self._sessions[key]
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Obj | None:
+        return self._api.call(method, path, user=self.impersonate, timeout=self.request_timeout_s, **kwargs)
+
+    # --- resources ---------------------------------------------------------------------------------
+    def _resources(self, kinds: str) -> list[Resource]:
+        """`svc`, `ipaddresspools.metallb.io`, `namespaces,services`: looked up, discovery refreshed once on a miss."""
+        found = []
+        for name in (n.strip() for n in kinds.split(",") if n.strip()):
+            res = self._api.discovery(timeout=self.request_timeout_s).by_name(name)
+            if res is None:  # a CRD may have come since: read discovery again before saying no
+                res = self._api.discovery(refresh=True, timeout=self.request_timeout_s).by_name(name)
+            if res is None:
+                raise KubeError(f'error: the server doesn\'t have a resource type "{name}"')
+            found.append(res)
+        return found
+
+    def _resource_of(self, obj: Obj) -> Resource:
+        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+        for refresh in (False, True):
+            res = self._api.discovery(refresh=refresh, timeout=self.request_timeout_s).by_kind(api_version, kind)
+            if res is not None:
+                return res
+        name = (obj.get("metadata") or {}).get("name", "")
+        raise KubeError(f'resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
+                        f'"{api_version}"\nensure CRDs are installed first')
+
+    def _ns(self, res: Resource, namespace: str | None) -> str | None:
+        return (namespace or self._api.namespace) if res.namespaced else None
+
+    # --- reads -------------------------------------------------------------------------------------
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        res = self._resources(kind)[0]
+        return self._call("GET", res.path(self._ns(res, namespace), name), missing_ok=True)
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None,
+             all_namespaces: bool = False) -> ObjList:
+        """Objects of one kind or several (`namespaces,services`), each with apiVersion and kind (as kubectl's)."""
+        return [item for res in self._resources(kind)
+                for item in self._list(res, None if all_namespaces else self._ns(res, namespace), selector)]
+
+    def _list(self, res: Resource, namespace: str | None, selector: str | None) -> ObjList:
+        items: ObjList = []
+        query = [("limit", "500"), *([("labelSelector", selector)] if selector else [])]
+        cont = ""
+        while True:  # chunks of 500, as kubectl reads them
+            page = self._call("GET", res.path(namespace), query=[*query, *([("continue", cont)] if cont else [])])
+            page = page or {}
+            items += [{"apiVersion": res.api_version, "kind": res.kind, **item} for item in page.get("items") or []]
+            cont = (page.get("metadata") or {}).get("continue") or ""
+            if not cont:
+                return items
+
+    def server_version(self) -> str:
+        version: str = (self._call("GET", "/version") or {}).get("gitVersion", "unknown")
+        return version
+
+    # --- writes ------------------------------------------------------------------------------------
+    def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> ObjList:
+        """Server-side apply YAML/JSON text, object by object; returns the objects as the API stored (or, with
+        dry_run, would store) them. Stops at the first refusal, whose message names the object."""
+        stored = []
+        for obj in parse_manifest(manifest):
+            res = self._resource_of(obj)
+            meta = dict(obj.get("metadata") or {})
+            if not meta.get("name"):
+                raise KubeError(f"error: {res.kind} has no metadata.name (resource name may not be empty)")
+            ns = self._ns(res, meta.get("namespace") or namespace)
+            if res.namespaced and namespace and meta.get("namespace") not in (None, namespace):
+                raise KubeError(f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
+                                f'the namespace "{namespace}". You must pass \'--namespace={meta["namespace"]}\' to '
+                                "perform this operation.")
+            if ns:
+                meta["namespace"] = ns
+            else:
+                meta.pop("namespace", None)
+            query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
+            stored.append(self._call("PATCH", res.path(ns, meta["name"]), query=query, body={**obj, "metadata": meta},
+                                     content_type=APPLY_PATCH) or {})
+        return stored
+
+    def as_user(self, user: str) -> Kube:
+        """The same cluster, acting as user (impersonation: the caller's credentials must allow it)."""
+        return replace(self, impersonate=user)
+
+    def patch(self, kind: str, name: str, namespace: str | None, merge_patch: Obj) -> None:
+        res = self._resources(kind)[0]
+        self._call("PATCH", res.path(self._ns(res, namespace), name), body=merge_patch, content_type=MERGE_PATCH)
+
+    def create(self, obj: Obj) -> Obj:
+        res = self._resource_of(obj)
+        ns = self._ns(res, (obj.get("metadata") or {}).get("namespace"))
+        return self._call("POST", res.path(ns), body=obj) or {}
+
+    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
+        """Delete if present; with wait, until it is gone (or replaced by a new object of that name)."""
+        res = self._resources(kind)[0]
+        path = res.path(self._ns(res, namespace), name)
+        gone = self._call("DELETE", path, missing_ok=True, body={"propagationPolicy": "Background"})
+        if not wait or gone is None or gone.get("kind") == "Status":  # absent, or a Status: deleted at once
+            return
+        uid = (gone.get("metadata") or {}).get("uid")
+
+        def still_there() -> bool:
+            now = self._call("GET", path, missing_ok=True)
+            return now is not None and (now.get("metadata") or {}).get("uid") == uid
+        self._wait_gone(f"{res.plural}/{name}", DELETE_WAIT_S, still_there)
+
+    def delete_all(self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False,
+                   timeout: float = 120.0) -> None:
+        """Delete every object of a kind in a namespace (optionally only those matching selector)."""
+        for res in self._resources(kind):
+            uids = set()
+            for obj in self._list(res, namespace, selector):  # one by one, as kubectl does (not every kind
+                meta = obj.get("metadata") or {}             # offers deletecollection)
+                self._call("DELETE", res.path(namespace, meta.get("name")), missing_ok=True,
+                           body={"propagationPolicy": "Background"})
+                uids.add(meta.get("uid"))
+
+            def left(res: Resource = res, uids: set[Any] = uids) -> bool:
+                return bool(uids & {(o.get("metadata") or {}).get("uid") for o in self._list(res, namespace, selector)})
+            if wait and uids:
+                self._wait_gone(f"{res.plural} in {namespace}", timeout, left)
+
+    def _wait_gone(self, what: str, timeout: float, still_there: Callable[[], bool]) -> None:
+        """Poll until still_there() is False: a deadline, and a pause that grows from 50 ms to 1 s."""
+        deadline, pause = time.monotonic() + timeout, 0.05
+        while still_there():
+            if time.monotonic() >= deadline:
+                raise KubeError(f"error: timed out waiting for the condition on {what}")
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))  # deadline poll
+            pause = min(pause * 2, 1.0)
+
+    # --- exec and raw kubectl ----------------------------------------------------------------------
+    def exec(self, pod: str, namespace: str, command: Sequence[str], *, timeout: float,
+             container: str | None = None) -> Result:
+        """Run a command in a pod; timeout is the outer deadline (exec streams can hang)."""
+        return exec_in_pod(self._api, pod, namespace, command, timeout=timeout, container=container,
+                           user=self.impersonate)
 
     def kubectl(self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None,
                 check: bool = True) -> Result:
-        argv = self._base() + list(args)
+        """Run kubectl itself (same kubeconfig, context and user), for what has no API call here."""
+        argv = ["kubectl", *(["--kubeconfig", self.kubeconfig] if self.kubeconfig else []),
+                *(["--context", self.context] if self.context else []),
+                *(["--as", self.impersonate] if self.impersonate else []),
+                f"--request-timeout={int(self.request_timeout_s)}s", *args]
         try:
             return run(argv, timeout=timeout or self.request_timeout_s + 10, input_text=input_text, check=check)
         except RunError as err:
@@ -82,88 +216,8 @@ class Kube:
             answered = "error from server" in text
             if err.timed_out or (not answered and any(marker in text for marker in _UNREACHABLE_MARKERS)):
                 raise KubeUnreachable(str(err)) from err
-            raise KubeError(_api_message(err), err) from err
-
-    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
-        args = ["get", kind, name, "-o", "json", *(["-n", namespace] if namespace else [])]
-        result = self.kubectl([*args, "--ignore-not-found"])
-        return json.loads(result.stdout) if result.stdout.strip() else None
-
-    def list(self, kind: str, namespace: str | None = None, selector: str | None = None,
-             all_namespaces: bool = False) -> list[Obj]:
-        args = ["get", kind, "-o", "json"]
-        if all_namespaces:
-            args.append("--all-namespaces")
-        elif namespace:
-            args += ["-n", namespace]
-        if selector:
-            args += ["-l", selector]
-        items: list[Obj] = json.loads(self.kubectl(args).stdout).get("items", [])
-        return items
-
-    def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> ObjList:
-        """Server-side apply YAML/JSON text; returns the objects as the API stored (or would store) them."""
-        args = ["apply", "--server-side", "--force-conflicts", "--field-manager=servicelab", "-o", "json", "-f", "-"]
-        if dry_run:
-            args.append("--dry-run=server")
-        if namespace:
-            args += ["-n", namespace]
-        out = self.kubectl(args, input_text=manifest).stdout
-        return _items(json.loads(out)) if out.strip() else []
-
-    def as_user(self, user: str) -> Kube:
-        """The same cluster, acting as user (impersonation: the caller's credentials must allow it)."""
-        return replace(self, impersonate=user)
-
-    def patch(self, kind: str, name: str, namespace: str | None, merge_patch: Obj) -> None:
-        args = ["patch", kind, name, "--type=merge", "-p", json.dumps(merge_patch)]
-        self.kubectl([*args, *(["-n", namespace] if namespace else [])])
-
-    def create(self, obj: Obj) -> Obj:
-        created: Obj = json.loads(self.kubectl(["create", "-o", "json", "-f", "-"], input_text=json.dumps(obj)).stdout)
-        return created
-
-    def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
-        args = ["delete", kind, name, "--ignore-not-found", f"--wait={str(wait).lower()}"]
-        if namespace:
-            args += ["-n", namespace]
-        self.kubectl(args, timeout=120 if wait else None)
-
-    def exec(self, pod: str, namespace: str, command: Sequence[str], *, timeout: float,
-             container: str | None = None) -> Result:
-        """Run a command in a pod. The subprocess timeout is the outer deadline: exec streams can hang."""
-        args = ["exec", pod, "-n", namespace]
-        if container:
-            args += ["-c", container]
-        argv = self._base() + args + ["--", *command]
-        try:
-            return run(argv, timeout=timeout, check=False)
-        except RunError as err:
-            raise KubeUnreachable(f"exec in {namespace}/{pod} hung past {timeout:.0f}s") from err
-
-    def delete_all(self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False,
-                   timeout: float = 120.0) -> None:
-        """Delete every object of a kind in a namespace (optionally only those matching selector)."""
-        args = ["delete", kind, "-n", namespace, "--ignore-not-found", f"--wait={str(wait).lower()}"]
-        args += ["-l", selector] if selector else ["--all"]
-        self.kubectl(args, timeout=timeout)
-
-    def server_version(self) -> str:
-        data = json.loads(self.kubectl(["version", "-o", "json"]).stdout)
-        version: str = data.get("serverVersion", {}).get("gitVersion", "unknown")
-        return version
-
-
-def _items(data: Obj) -> list[Obj]:
-    if data.get("kind") == "List" or "items" in data:
-        items: list[Obj] = data.get("items", [])
-        return items
-    return [data]
-
-
-def _api_message(err: RunError) -> str:
-    lines = [line for line in err.stderr.strip().splitlines() if line.strip()]
-    return "\n".join(lines[-5:]) if lines else str(err)
+            lines = [line for line in err.stderr.strip().splitlines() if line.strip()]
+            raise KubeError("\n".join(lines[-5:]) if lines else str(err), err) from err
 
 
 OWNER_KEY = "servicelab.dev/owner"  # annotation: host/pid of the process that made it (for `servicelab sweep`)

@@ -2,7 +2,7 @@
 
 The corpora live in tests/hostile/ and tests/badinput/ (<case>/submission/ + case.yaml: lab, refuses).
 Cases a repository cannot hold (a 10 MB file, a symlink, a FIFO, ...) are made here. Every command the
-grader would start is recorded: a refusal must have started none.
+grader would start, and any connection to the API, is recorded: a refusal must have made none.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from grader import _run, cli
+from grader import _api, _run, cli
 
 TESTS = Path(__file__).parent.parent
 CORPUS = sorted(p for root in ("hostile", "badinput") for p in (TESTS / root).iterdir() if p.is_dir())
@@ -30,7 +30,12 @@ def no_cluster(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         started.append(list(argv))
         raise AssertionError(f"a refused submission started {argv[0]}")
 
+    def connect(_session: Any) -> Any:  # the API is reached in process (grader._api), not through a command
+        started.append(["kubernetes API"])
+        raise AssertionError("a refused submission reached the Kubernetes API")
+
     monkeypatch.setattr(_run, "run", refuse)
+    monkeypatch.setattr(_api.Session, "client", connect)
     return started
 
 
