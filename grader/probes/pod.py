@@ -67,6 +67,9 @@ def pod_manifest(image: str, run_id: str) -> Obj:
         "spec": {
             "terminationGracePeriodSeconds": 0,
             "automountServiceAccountToken": False,
+            # PID 1 is then the pause container, which reaps: busybox `timeout` leaves one zombie per probe op,
+            # which `sleep` never reaps, until the pod's memory (kernel memory) runs out and execs are killed
+            "shareProcessNamespace": True,
             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "probe",
@@ -92,9 +95,12 @@ WARM_NAMESPACES = ("servicelab-probe", "servicelab-probe-b")
 WARM_ROLE = "probe-warm"  # lives as long as the cluster: never swept, `servicelab down` takes it
 
 
+WARM_REVISION = "2"  # part of the name: a warm pod made from an older manifest is never reused
+
+
 def warm_pod_name(image: str) -> str:
     """One warm pod per probe image, so a run asking for another image never disturbs the usual one."""
-    return f"{POD_NAME}-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
+    return f"{POD_NAME}-{hashlib.sha256(f'{image} r{WARM_REVISION}'.encode()).hexdigest()[:10]}"
 
 
 @dataclass
