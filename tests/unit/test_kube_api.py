@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import urllib3
+from _kube_fakes import GROUPS, FakeHttp, Sent, discovery_list, fake_kube, group
 
 from grader._kube import Kube, KubeError, KubeUnreachable
-from tests.unit._kube_fakes import GROUPS, FakeHttp, Sent, discovery_list, fake_kube, group
 
 LEARNER = "system:serviceaccount:ns1:servicelab-learner"
 NODEPORT_INVALID = ('Service "web-np" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in '

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 import pytest
 import websocket
+from _kube_fakes import FakeHttp, fake_kube
 
 from grader._api_exec import exit_code
 from grader._kube import Kube, KubeUnreachable
-from tests.unit._kube_fakes import FakeHttp, fake_kube
 
 REPO = Path(__file__).parent.parent.parent
 SUCCESS = json.dumps({"metadata": {}, "status": "Success"}).encode()
