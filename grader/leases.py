@@ -64,36 +64,25 @@ def release_run(kube: Kube, run_id: str) -> None:
 
 
 def wait_released(kube: Kube, namespace: str, claims: frozenset[str] | None) -> None:
-    """After the namespace's delete was asked for: until the objects carrying claims are gone (a terminating
-    namespace keeps serving its HTTPRoute and holding its nodePort), or the whole namespace when claims
-    has a kind without known carriers (or is None). Past the deadline: a warning, and the claims go anyway."""
+    """After the namespace's delete was asked for: delete the objects carrying claims ourselves and wait until
+    they are gone (a terminating namespace keeps serving its HTTPRoute and holding its nodePort until the
+    namespace controller gets to them), or wait for the whole namespace when claims has a kind without known
+    carriers (or is None). Past the deadline: a warning, and the claims go anyway."""
     kinds = carriers(claims) if claims is not None else None
-
-    def released() -> tuple[bool | None, str]:
-        try:
-            if kube.get("namespace", namespace) is None:
-                return True, "gone"
-            if kinds is None:
-                return None, f"namespace {namespace} terminating"
-            left = [o["metadata"]["name"] for o in _present(kube, kinds, namespace)]
-        except (KubeError, KubeUnreachable) as err:
-            return None, str(err)
-        return (True if not left else None), f"still in {namespace}: {', '.join(left)}"
     try:
-        wait_for(released, what="claims released", timeout_s=RELEASE_WAIT_S, interval_s=0.2, max_interval_s=2.0)
-    except WaitTimeout as err:
-        log.warning("%s; releasing the claims anyway", err)
-
-
-def _present(kube: Kube, kinds: tuple[str, ...], namespace: str) -> list[Obj]:
-    found: list[Obj] = []
-    for kind in kinds:
-        try:
-            found += kube.list(kind, namespace)
-        except KubeError as err:
-            if "doesn't have a resource type" not in str(err):  # that API is not installed: nothing carries
-                raise
-    return found
+        if kinds is None:
+            wait_for(lambda: (True if kube.get("namespace", namespace) is None else None, "terminating"),
+                     what=f"namespace {namespace} gone", timeout_s=RELEASE_WAIT_S, interval_s=0.2, max_interval_s=2.0)
+            return
+        for kind in kinds:
+            try:
+                kube.delete_all(kind, namespace, selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}", wait=True,
+                                timeout=RELEASE_WAIT_S)
+            except KubeError as err:
+                if "doesn't have a resource type" not in str(err):  # that API is not installed: nothing carries
+                    raise
+    except (WaitTimeout, KubeError, KubeUnreachable) as err:
+        log.warning("claims of %s: %s; releasing them anyway", namespace, err)
 
 
 def _take(kube: Kube, key: str, run_id: str, timeout_s: float) -> None:
