@@ -30,6 +30,7 @@ from grader._kube import (
 )
 from grader._wait import WaitTimeout, wait_for
 from grader.claims import carriers, lease_key
+from grader.sweep import process_alive
 from grader.verdicts import EnvError
 
 log = logging.getLogger("servicelab.leases")
@@ -140,7 +141,7 @@ def _stale(lease: Obj) -> bool:
     spec = lease.get("spec") or {}
     host, _, rest = str(spec.get("holderIdentity", "")).partition("/")
     pid = rest.partition("/")[0]
-    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
         return True
     renewed = str(spec.get("renewTime") or "")
     try:
@@ -148,16 +149,6 @@ def _stale(lease: Obj) -> bool:
     except ValueError:
         return True  # no readable time: nobody can be sure it is held
     return age > float(spec.get("leaseDurationSeconds") or LEASE_S)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _holder_of(kube: Kube, key: str) -> str:

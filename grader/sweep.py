@@ -50,7 +50,7 @@ def dead_because(meta: Obj, older_than_s: float, now: datetime) -> str | None:
     """Why the run that made this namespace is over, or None while it may still be running."""
     owner = (meta.get("annotations") or {}).get(OWNER_KEY, "")
     host, _, pid = owner.partition("/")
-    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
         return f"its process {pid} is gone"
     created = meta.get("creationTimestamp")
     if created:
@@ -60,7 +60,8 @@ def dead_because(meta: Obj, older_than_s: float, now: datetime) -> str | None:
     return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
