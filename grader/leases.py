@@ -87,11 +87,21 @@ def wait_released(kube: Kube, namespace: str, claims: frozenset[str] | None) -> 
 
 
 def _take(kube: Kube, key: str, run_id: str, timeout_s: float) -> None:
+    said = False
+
     def taken() -> tuple[bool | None, str]:
+        nonlocal said
         try:
-            return (True if _try_take(kube, key, run_id) else None), _holder_of(kube, key)
+            if _try_take(kube, key, run_id):
+                return True, "taken"
         except KubeUnreachable as err:
             return None, f"the cluster does not answer: {err}"
+        holder = _holder_of(kube, key)
+        if not said:  # a wait of minutes must say why
+            log.warning("claim %s is %s (another grading on this cluster): waiting up to %.0fs", key, holder,
+                        timeout_s)
+            said = True
+        return None, holder
     try:
         wait_for(taken, what=f"claim {key}", timeout_s=timeout_s, interval_s=0.5, max_interval_s=2.0)
     except WaitTimeout as err:
