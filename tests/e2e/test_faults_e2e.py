@@ -8,7 +8,6 @@ run after every other e2e test (marker `disruptive`, ordered last by tests/conft
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -116,37 +115,3 @@ def _api_answers(kube: Kube) -> tuple[bool | None, str]:
         return True, kube.server_version()
     except (KubeError, KubeUnreachable) as err:
         return None, str(err)[:200]
-
-
-def test_docker_engine_stopped(context: str, kube: Kube, tmp_path: Path) -> None:
-    subprocess.run(["pkill", "-x", "dockerd"], check=False)
-    try:
-        wait_for(lambda: (True if subprocess.run(["docker", "version"], capture_output=True, check=False).returncode
-                          else None, "docker still answers"), what="docker engine stopped", timeout_s=60)
-        report = tmp_path / "r.json"
-        code, text, seconds = _finish(_grade("clusterip", "--context", context, report=report))
-        assert code == 3, text
-        assert seconds < DIAGNOSIS_S
-        _assert_no_score(report)
-    finally:
-        subprocess.run([str(REPO / "tools/docker-engine/ensure-docker")], check=True, timeout=300)
-        _cluster_up()
-        wait_for(lambda: _api_answers(kube), what="API server back", timeout_s=180)
-
-
-def test_cluster_deleted_mid_grade(context: str, kube: Kube, tmp_path: Path) -> None:
-    report = tmp_path / "r.json"
-    proc = _grade("readiness", "--context", context, report=report)
-    try:
-        wait_for(lambda: (True if _left_by(kube, proc.pid) else None, "no namespace yet"),
-                 what="the grading started", timeout_s=60, interval_s=0.2)
-        kind = os.environ.get("SERVICELAB_KIND", "kind")
-        subprocess.run([kind, "delete", "cluster", "--name", "servicelab"], check=True, timeout=300,
-                       capture_output=True)
-        code, text, _ = _finish(proc)
-        assert code == 3, text
-        _assert_no_score(report)
-    finally:
-        proc.kill()
-        _cluster_up()
-        wait_for(lambda: _api_answers(kube), what="API server back", timeout_s=180)
