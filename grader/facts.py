@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import RunError, ToolMissing, run
+from grader.cluster.docker import why_kind_unreachable
 from grader.cluster.net import lab_addresses
 from grader.verdicts import EnvError
 
@@ -45,7 +46,9 @@ def discover(kube: Kube) -> ClusterFacts:
     try:
         raw_nodes = kube.list("nodes")
     except KubeUnreachable as err:
-        raise EnvError(f"the cluster does not answer (context {kube.context or 'current'}): {err}") from err
+        why = why_kind_unreachable(kube.context)
+        raise EnvError(f"the cluster does not answer (context {kube.context or 'current'}): "
+                       f"{why or err}") from err
     except KubeError as err:
         raise EnvError(f"cannot list the cluster's nodes: {err}") from err
     nodes = [_node(obj) for obj in raw_nodes]

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from grader._run import RunError, run
+from grader._run import RunError, ToolMissing, run
 
 KIND_NETWORK = "kind"
 _DOCKER_FIX = ("start Docker (Docker Desktop, or 'sudo systemctl start docker'); "
@@ -16,6 +16,8 @@ _DOCKER_FIX = ("start Docker (Docker Desktop, or 'sudo systemctl start docker');
 def engine_answers() -> tuple[bool, str]:
     try:
         result = run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=20, check=False)
+    except ToolMissing:
+        return False, "the docker command is not installed"
     except RunError:
         return False, "docker did not answer within 20s"
     if result.code != 0:
@@ -81,3 +83,27 @@ def run_container(name: str, image: str, args: list[str], *, aliases: tuple[str,
 
 def remove_container(name: str) -> None:
     run(["docker", "rm", "-f", name], timeout=60, check=False)
+
+
+def why_kind_unreachable(context: str | None) -> str | None:
+    """Why a kind context's API server does not answer, when Docker can tell: engine down, cluster gone, stopped.
+
+    None for other contexts, or when the control-plane container runs (then the cause is elsewhere).
+    """
+    if not context or not context.startswith("kind-"):
+        return None
+    cluster = context.removeprefix("kind-")
+    answers, detail = engine_answers()
+    if not answers:
+        return f"the Docker engine that runs kind does not answer ({detail}): {_DOCKER_FIX}, then 'servicelab up'"
+    try:
+        node = container_state(f"{cluster}-control-plane")
+    except RunError as err:
+        return f"docker could not inspect the cluster's containers: {err}"
+    if node is None:
+        return f"the kind cluster '{cluster}' is gone (no {cluster}-control-plane container): run 'servicelab up'"
+    state = node.get("State", {})
+    if not state.get("Running"):
+        return (f"the kind cluster's {cluster}-control-plane container is {state.get('Status', 'stopped')}: "
+                "run 'servicelab up'")
+    return None

@@ -8,6 +8,7 @@ run after every other e2e test (marker `disruptive`, ordered last by tests/conft
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -115,3 +116,52 @@ def _api_answers(kube: Kube) -> tuple[bool | None, str]:
         return True, kube.server_version()
     except (KubeError, KubeUnreachable) as err:
         return None, str(err)[:200]
+
+
+def _dockerd_gone() -> tuple[bool | None, str]:
+    found = subprocess.run(["pgrep", "-a", "-x", "dockerd"], capture_output=True, text=True, check=False)
+    return (True if found.returncode == 1 else None), found.stdout.strip() or "dockerd running"
+
+
+def _mend_cluster(kube: Kube) -> None:
+    """Engine answering, cluster up (re-created if need be), API server answering: later tests find it whole."""
+    subprocess.run([str(REPO / "tools/docker-engine/ensure-docker")], check=True, timeout=300)
+    _cluster_up()
+    wait_for(lambda: _api_answers(kube), what="API server back", timeout_s=180)
+
+
+def test_docker_engine_stopped(context: str, kube: Kube, tmp_path: Path) -> None:
+    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
+    try:
+        # dockerd stops its containers before it exits: wait for that, or ensure-docker would find it still there.
+        wait_for(_dockerd_gone, what="dockerd exited", timeout_s=180, interval_s=0.5)
+        report = tmp_path / "r.json"
+        code, text, seconds = _finish(_grade("clusterip", "--context", context, report=report))
+        assert code == 3, text
+        assert "the Docker engine that runs kind does not answer" in text, text
+        assert "ensure-docker" in text
+        assert seconds < DIAGNOSIS_S
+        _assert_no_score(report)
+    finally:
+        _mend_cluster(kube)
+
+
+def test_cluster_deleted_mid_grade(context: str, kube: Kube, tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    proc = _grade("readiness", "--context", context, report=report)
+    try:
+        wait_for(lambda: (True if _left_by(kube, proc.pid) else None, "no namespace yet"),
+                 what="the grading started", timeout_s=90, interval_s=0.2)
+        kind = os.environ.get("SERVICELAB_KIND", "kind")
+        subprocess.run([kind, "delete", "cluster", "--name", "servicelab"], check=True, timeout=300,
+                       capture_output=True)
+        code, text, seconds = _finish(proc)
+        assert code == 3, text
+        assert "does not answer" in text, text
+        assert seconds < DIAGNOSIS_S
+        _assert_no_score(report)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+        _mend_cluster(kube)
+    assert _left_by(kube, proc.pid) == []
