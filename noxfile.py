@@ -77,6 +77,7 @@ def tests(session: nox.Session) -> None:
     session.run("servicelab", "status")
     session.run("pytest", "--e2e", "tests/e2e", *session.posargs)
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
+    session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py")  # and nothing of check-solutions' runs is left
 
 
 @nox.session(python=PYTHON, default=False)

@@ -22,8 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Tests that break the cluster on purpose (and mend it) run after all others.
-    items.sort(key=lambda item: "disruptive" in item.keywords)
+    # Tests that break the cluster on purpose (and mend it) run after all others; the leftovers check last.
+    items.sort(key=lambda item: ("last" in item.keywords, "disruptive" in item.keywords))
     if config.getoption("--e2e"):
         # An e2e run that selects no cluster test must fail, not pass quietly.
         if items and not any("e2e" in item.keywords for item in items):

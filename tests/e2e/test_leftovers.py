@@ -1,0 +1,82 @@
+"""After every other test (pass, fail, refusals, SIGINT, SIGTERM, a kill -9'd run and the next one, faults):
+nothing the grader made for one run is left on the cluster.
+
+What may stay is what outlives runs by design: the cluster's own set-up (`servicelab up`), the warm probe
+pods (role probe-warm, one namespace each, pods only) and the claims namespace (role claims) without Leases.
+A run still alive on this host is not a leftover. `nox -s tests` runs this module once more after
+check-solutions.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube, Obj
+from grader._wait import wait_for
+from grader.leases import NAMESPACE as CLAIMS_NAMESPACE
+from grader.probes.pod import WARM_ROLE
+
+pytestmark = [pytest.mark.e2e, pytest.mark.last]
+
+MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
+ROLE_KEY = "servicelab.dev/role"
+SETUP_NAMESPACES = ("metallb-system", "traefik")  # `servicelab up` labels what it installs there
+PER_RUN_KINDS = ("services", "deployments", "replicasets", "pods", "configmaps", "serviceaccounts", "roles",
+                 "rolebindings", "resourcequotas", "limitranges", "ingresses.networking.k8s.io",
+                 "httproutes.gateway.networking.k8s.io", "leases.coordination.k8s.io")
+
+
+def test_nothing_of_a_finished_run_is_left(kube: Kube) -> None:
+    def clear() -> tuple[bool | None, str]:
+        left = _leftovers(kube)  # a namespace still terminating gets the time it needs
+        return (True if not left else None), "; ".join(left)
+    wait_for(clear, what="no grader-made object of a finished run left", timeout_s=180, interval_s=1,
+             max_interval_s=5)
+
+
+def _leftovers(kube: Kube) -> list[str]:
+    found: list[str] = []
+    kept: set[str] = set(SETUP_NAMESPACES)  # outlive runs by design
+    skipped: set[str] = set()  # a live run's, or already reported whole
+    for ns in kube.list("namespaces", selector=MANAGED):
+        meta = ns["metadata"]
+        role = meta.get("labels", {}).get(ROLE_KEY)
+        if role in (WARM_ROLE, "claims") or meta["name"] in SETUP_NAMESPACES:
+            kept.add(meta["name"])
+            continue
+        skipped.add(meta["name"])
+        if not _alive_here(meta):
+            found.append(f"namespace {meta['name']} (role {role}, {ns.get('status', {}).get('phase')})")
+    for kind in PER_RUN_KINDS:  # grader-labelled objects in the kept namespaces and in everybody else's
+        for obj in kube.list(kind, selector=MANAGED, all_namespaces=True):
+            namespace = obj["metadata"].get("namespace", "")
+            if namespace in skipped or namespace in SETUP_NAMESPACES:
+                continue
+            if namespace not in kept or not _allowed_in_kept(kind, namespace, kube):
+                found.append(f"{kind} {namespace}/{obj['metadata']['name']}")
+    return found
+
+
+def _allowed_in_kept(kind: str, namespace: str, kube: Kube) -> bool:
+    """Warm probe namespaces hold their pods; the claims namespace holds no Lease between runs."""
+    if namespace == CLAIMS_NAMESPACE:
+        return False
+    labels = (kube.get("namespace", namespace) or {}).get("metadata", {}).get("labels", {})
+    return labels.get(ROLE_KEY) == WARM_ROLE and kind in ("pods", "serviceaccounts")
+
+
+def _alive_here(meta: Obj) -> bool:
+    """Owned by a process still running on this host: a run in progress, not a leftover."""
+    owner = str((meta.get("annotations") or {}).get(OWNER_KEY, ""))
+    host, _, pid = owner.rpartition("/")
+    if not pid.isdigit() or host != os.uname().nodename:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
