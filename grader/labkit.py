@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -104,26 +105,85 @@ def route_owner(lab: LabContext, body: str, apps: Iterable[str]) -> str:
     return ""
 
 
-def poll_routes(lab: LabContext, ip: str, host: str, routes: dict[str, str], deadline_s: float = 40.0) -> Seen:
-    """GET each path with Host `host` until all reach their back end or the deadline passes:
-    the controller needs a few seconds to pick up a new route."""
+SETTLE_S = 8.0  # after the controller took the routes: Traefik's provider throttle (2 s) plus a margin
+
+
+class _Settled(Exception):
+    """The controller has taken every route and the answer has not changed since: waiting longer changes nothing."""
+
+
+def poll_routes(lab: LabContext, ip: str, host: str, routes: dict[str, str], *, kind: str = "ingresses",
+                deadline_s: float = 40.0) -> Seen:
+    """GET each path with Host `host` until all reach their back end, or until the verdict is known early:
+    Traefik has published its status on every route object (`kind`: ingresses or httproutes) of the namespace
+    and what the paths answer has not changed for SETTLE_S since. Otherwise until the deadline."""
     last: Seen = {}
+    state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None}
 
     def attempt() -> tuple[bool | None, str]:
         results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=5)
         last.clear()
         last.update({path: (r.status, route_owner(lab, r.body, routes.values()))
                      for path, r in zip(routes, results, strict=True)})
-        done = all(status == 200 and owner == routes[path] for path, (status, owner) in last.items())
-        return (True if done else None), first_wrong(last, host, routes)
+        if all(status == 200 and owner == routes[path] for path, (status, owner) in last.items()):
+            return True, ""
+        now = time.monotonic()
+        if state["seen"] != last:
+            state.update(seen=dict(last), changed=now)
+        if state["taken"] is None and routes_taken(lab, kind):
+            state["taken"] = now
+        if state["taken"] is not None and now - max(state["taken"], state["changed"]) >= SETTLE_S:
+            raise _Settled
+        return None, first_wrong(last, host, routes)
 
-    with contextlib.suppress(WaitTimeout):
+    with contextlib.suppress(WaitTimeout, _Settled):
         wait_for(attempt, what="routes through Traefik", timeout_s=deadline_s)
     for path, (status, owner) in last.items():
         lab.matrix.record(lab.outside.name, f"{host}{path}", expected=True,
                           observed=status == 200 and owner == routes[path],
                           detail=f"HTTP {status} from {owner or 'nobody'}")
     return last
+
+
+def routes_taken(lab: LabContext, kind: str) -> bool:
+    """Whether the controller has processed every route object of the namespace (and there is one): Traefik
+    publishes its address on an Ingress it serves and writes an Accepted condition for the route's generation
+    on an HTTPRoute. An Ingress of another class, or a route whose parentRefs name no existing Gateway, is never
+    taken by anyone: nothing will change for it either."""
+    objects = lab.objects(kind)
+    if kind == "ingresses":
+        return bool(objects) and all(map(_ingress_taken, objects))
+    return bool(objects) and all(_route_taken(r) or not _parent_gateways(lab, r) for r in objects)
+
+
+def _ingress_taken(ingress: dict[str, Any]) -> bool:
+    if (ingress.get("spec") or {}).get("ingressClassName") not in (None, "traefik"):
+        return True
+    return bool(((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
+
+
+def _parent_gateways(lab: LabContext, route: dict[str, Any]) -> list[str]:
+    """The Gateways named by the route's parentRefs that exist (a read error counts as existing: keep waiting)."""
+    own = route.get("metadata", {}).get("namespace", lab.namespace)
+    found = []
+    for ref in (route.get("spec") or {}).get("parentRefs") or []:
+        if ref.get("kind", "Gateway") != "Gateway":
+            continue
+        where = f"{ref.get('namespace', own)}/{ref.get('name')}"
+        try:
+            exists = lab.kube.get("gateways.gateway.networking.k8s.io", str(ref.get("name")),
+                                  ref.get("namespace", own)) is not None
+        except KubeError:
+            exists = True
+        if exists:
+            found.append(where)
+    return found
+
+
+def _route_taken(route: dict[str, Any]) -> bool:
+    generation = route.get("metadata", {}).get("generation")
+    return any(c.get("type") == "Accepted" and c.get("observedGeneration") == generation
+               for parent in (route.get("status") or {}).get("parents") or [] for c in parent.get("conditions") or [])
 
 
 def first_wrong(seen: Seen, host: str, routes: dict[str, str]) -> str:

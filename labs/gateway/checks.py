@@ -56,7 +56,7 @@ def _route_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -
 
 @pytest.mark.check(points=3, title="Host shop.example: /store reaches store and /api reaches api, from outside")
 def test_paths_reach_backends(lab: LabContext) -> None:
-    seen = poll_routes(lab, _traefik_ip(lab), HOST, ROUTES)
+    seen = poll_routes(lab, _traefik_ip(lab), HOST, ROUTES, kind="httproutes.gateway.networking.k8s.io")
     wrong = first_wrong(seen, HOST, ROUTES)
     if wrong:
         lab.fail(f"{wrong}. {_route_diagnosis(lab, seen)}")

@@ -1,0 +1,81 @@
+"""L7 routes: a wrong answer is final once Traefik has taken every route object and the answer stopped
+changing; before that (or for a route nobody takes) the grader keeps polling until the deadline."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok, pod
+
+from grader import labkit
+from grader.checks import LabContext
+
+ROUTES = {"/store": "store", "/api": "api"}
+PODS = [pod("store-1", {"app": "store"}), pod("api-1", {"app": "api"})]
+
+
+def _ingress(published: bool, ingress_class: str | None = None) -> dict[str, Any]:
+    status = {"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}} if published else {}
+    return {"metadata": {"name": "shop", "generation": 1}, "spec": {"ingressClassName": ingress_class},
+            "status": status}
+
+
+def _route(observed: int | None, gateway: str = "lab-gateway") -> dict[str, Any]:
+    conditions = [] if observed is None else [{"type": "Accepted", "status": "True", "observedGeneration": observed}]
+    return {"metadata": {"name": "shop", "generation": 2},
+            "spec": {"parentRefs": [{"name": gateway, "namespace": "traefik"}]},
+            "status": {"parents": [{"conditions": conditions}]}}
+
+
+class GatewayKube(FakeKube):
+    """The cluster's one Gateway: traefik/lab-gateway."""
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        if kind.startswith("gateways."):
+            return {"metadata": {"name": name}} if (namespace, name) == ("traefik", "lab-gateway") else None
+        return super().get(kind, name, namespace)
+
+
+def _ctx(objects: dict[str, list[dict[str, Any]]]) -> LabContext:
+    # Every path is answered by the store back end: /api is wrong, and stays wrong.
+    vantages = [ScriptedVantage(lambda op, n: http_ok("store-1"), name=n) for n in ("probe pod", "other", "outside",
+                                                                                    "host")]
+    return LabContext("ns", GatewayKube({"pods": PODS, **objects}), facts(), *vantages)  # type: ignore[arg-type]
+
+
+def _poll(ctx: LabContext, kind: str = "ingresses") -> tuple[labkit.Seen, float]:
+    start = time.monotonic()
+    seen = labkit.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, kind=kind, deadline_s=2.5)
+    return seen, time.monotonic() - start
+
+
+@pytest.fixture(autouse=True)
+def _short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labkit, "SETTLE_S", 0.5)
+
+
+@pytest.mark.parametrize(("kind", "objects"), [
+    ("ingresses", {"ingresses": [_ingress(published=True)]}),
+    ("ingresses", {"ingresses": [_ingress(published=False, ingress_class="nginx")]}),  # nobody will ever take it
+    ("httproutes", {"httproutes": [_route(observed=2)]}),
+    ("httproutes", {"httproutes": [_route(observed=None, gateway="no-such-gateway")]}),  # nobody will take it
+])
+def test_a_taken_route_that_keeps_answering_wrong_is_final_early(kind: str, objects: dict[str, Any]) -> None:
+    seen, seconds = _poll(_ctx(objects), kind)
+    assert seen["/api"] == (200, "store")
+    assert seconds < 2.0
+
+
+@pytest.mark.parametrize(("kind", "objects"), [
+    ("ingresses", {"ingresses": [_ingress(published=False)]}),  # Traefik has not got to it yet
+    ("httproutes", {"httproutes": [_route(observed=1)]}),  # status of an older generation
+    ("httproutes", {"httproutes": [_route(observed=None)]}),
+    ("ingresses", {}),
+])
+def test_until_the_controller_has_taken_the_routes_the_grader_waits_for_the_deadline(
+        kind: str, objects: dict[str, Any]) -> None:
+    seen, seconds = _poll(_ctx(objects), kind)
+    assert seen["/api"] == (200, "store")
+    assert seconds >= 2.5
