@@ -75,7 +75,7 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests/unit")
     _cluster_up(session)
     session.run("servicelab", "status")
-    session.run("pytest", "--e2e", "tests/e2e", *session.posargs)
+    session.run("pytest", "--e2e", "--durations=30", "tests/e2e", *session.posargs)  # the slowest, for the budget
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
     session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py")  # and nothing of check-solutions' runs is left
 
