@@ -176,10 +176,10 @@ class LabContext:
             if eps.ready >= count:
                 return eps
             pods = self.objects("pods")
-            # settled and hopeless: every pod ready, none selected (or selected but not endpoints) for 3 s
-            settled = bool(pods) and all(pod_ready(p) for p in pods)
+            # hopeless for 3 s: none selected though all pods are made, or all ready and none on the port
             chosen = [p for p in pods if matches(svc.selector, diagnose.pod_labels(p))]
-            hopeless = settled and (not chosen or bool(port_mismatch(svc, chosen)))
+            hopeless = (not chosen and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
+                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(svc, chosen)))
             now = time.monotonic()
             refused = self._pods_refused()
             hopeless = hopeless or bool(refused)  # admission will refuse the same pods again

@@ -122,6 +122,17 @@ def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[s
     return f"Service {svc.name} still has no external address (EXTERNAL-IP pending).{tail}", False
 
 
+def all_pods_made(pods: list[Obj], deployments: list[Obj]) -> bool:
+    """Whether every Deployment has made all the pods of its current spec: no pod is still to come whose
+    labels could change what a selector matches (existing pods keep their labels)."""
+    def made(dep: Obj) -> bool:
+        spec, status = dep.get("spec", {}), dep.get("status", {})
+        wanted = spec.get("replicas", 1)
+        return bool(status.get("observedGeneration", 0) >= dep.get("metadata", {}).get("generation", 1)
+                    and status.get("replicas", 0) == wanted and status.get("updatedReplicas", 0) == wanted)
+    return bool(pods) and all(map(made, deployments))
+
+
 def pods_refused(replicasets: list[Obj]) -> str:
     """Why a ReplicaSet could not create its pods (Pod Security, quota), in the learner's terms, or ''."""
     for rs in replicasets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 
@@ -10,6 +11,15 @@ from grader.checks import LabContext
 from grader.diagnose import endpoints_diagnosis, pod_ready
 from grader.labkit import WaitTimeout, wait_for
 from grader.probes.results import DnsResult
+
+SETTLE_S = 5.0
+
+
+def _slice_addresses(lab: LabContext, service: str) -> set[str]:
+    """The addresses cluster DNS serves for a headless Service: its EndpointSlices' ready endpoints."""
+    slices = lab.objects("endpointslices", selector=f"kubernetes.io/service-name={service}")
+    return {a for sl in slices for ep in sl.get("endpoints") or [] if (ep.get("conditions") or {}).get("ready", True)
+            for a in ep.get("addresses", [])}
 
 
 @pytest.mark.check(points=1, title="web-headless has no ClusterIP")
@@ -26,11 +36,20 @@ def test_dns_returns_ready_pod_ips(lab: LabContext) -> None:
     ready = {p["status"].get("podIP") for p in pods if pod_ready(p) and p["status"].get("podIP")}
     unready = {p["status"].get("podIP") for p in pods if not pod_ready(p) and p["status"].get("podIP")}
     answers: list[DnsResult] = []
+    agreed_since: list[float] = []  # when DNS last started to agree with the EndpointSlices
 
     def lookup() -> tuple[bool | None, str]:
-        # CoreDNS follows EndpointSlices within seconds: look again until the answer settles
+        # CoreDNS follows EndpointSlices within seconds: look again until the answer is right, or until it has
+        # agreed with the Service's EndpointSlices for SETTLE_S (then only new endpoints could change it)
         answers.append(lab.probe.dns(svc.dns, deadline_s=8))
-        return (True if set(answers[-1].addresses) == ready else None), ", ".join(answers[-1].addresses)
+        got = set(answers[-1].addresses)
+        if got == ready:
+            return True, ""
+        agrees = got == _slice_addresses(lab, svc.name) and (len(answers) < 2 or got == set(answers[-2].addresses))
+        agreed_since[:] = (agreed_since or [time.monotonic()]) if agrees else []
+        if agreed_since and time.monotonic() - agreed_since[0] >= SETTLE_S:
+            return False, "settled"
+        return None, ", ".join(answers[-1].addresses)
 
     with contextlib.suppress(WaitTimeout):
         wait_for(lookup, what=f"DNS {svc.dns}", timeout_s=30)

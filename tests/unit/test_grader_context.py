@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -105,3 +106,29 @@ def test_lb_pending_without_pools_is_an_environment_error() -> None:
                 "events": []})
     with pytest.raises(EnvError, match="no IPAddressPool"):
         ctx.wait_load_balancer("web", timeout_s=0.3)
+
+
+def _deployment(replicas: int, made: int, generation: int = 2, observed: int = 2) -> dict[str, Any]:
+    return {"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "replicas": made, "updatedReplicas": made}}
+
+
+@pytest.mark.parametrize("deployment", [_deployment(2, 2)])
+def test_selector_matching_no_pod_fails_early_though_a_pod_never_turns_ready(deployment: dict[str, Any]) -> None:
+    ctx = _ctx({"services": [service("web", {"app": "webb"})], "endpointslices": [], "deployments": [deployment],
+                "pods": [pod("web-1", {"app": "web"}), pod("web-warming", {"app": "web"}, ready=False)]})
+    start = time.monotonic()
+    with pytest.raises(Fail) as info:
+        ctx.wait_ready_endpoints("web", count=1, timeout_s=30)
+    assert "selector app=webb" in info.value.hint
+    assert time.monotonic() - start < 10  # known after 3 steady seconds, not at the deadline
+
+
+@pytest.mark.parametrize("deployment", [_deployment(3, 2), _deployment(2, 2, generation=3)])
+def test_while_a_deployment_still_makes_pods_the_wait_goes_on(deployment: dict[str, Any]) -> None:
+    ctx = _ctx({"services": [service("web", {"app": "webb"})], "endpointslices": [], "deployments": [deployment],
+                "pods": [pod("web-1", {"app": "web"}), pod("web-warming", {"app": "web"}, ready=False)]})
+    start = time.monotonic()
+    with pytest.raises(Fail):
+        ctx.wait_ready_endpoints("web", count=1, timeout_s=4)
+    assert time.monotonic() - start >= 4  # a pod still to come may match: no verdict before the deadline
