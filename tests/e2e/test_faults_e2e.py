@@ -100,6 +100,8 @@ def test_metallb_controller_stopped(context: str, kube: Kube, tmp_path: Path) ->
         assert _left_by(kube, proc.pid) == []
         doctor = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True,
                                 check=False, timeout=120)
+        (REPO / "reports").mkdir(exist_ok=True)  # kept as a CI artifact: what doctor says of a broken cluster
+        (REPO / "reports/doctor-metallb-stopped.txt").write_text(doctor.stdout + doctor.stderr)
         assert doctor.returncode == 3, doctor.stdout
         assert "FAIL MetalLB" in doctor.stdout
         assert "rollout restart deployment/controller" in doctor.stdout or "scale" in doctor.stdout
