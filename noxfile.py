@@ -85,3 +85,4 @@ def bench(session: nox.Session) -> None:
     """Grading speed on the real cluster: seconds per lab and the ratio to one bare exec."""
     _install(session)
     session.run("python", "benchmarks/bench_grade.py", *session.posargs)
+    session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
