@@ -68,7 +68,8 @@ def lab(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def tests(session: nox.Session) -> None:
     """Everything CI runs: lint, unit tests, the cluster, e2e tests and check-solutions on it."""
-    _install(session, "dev,notebooks")
+    _install(session, "dev,notebooks,browser")
+    session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
     session.run("ruff", "check", "grader", "tests", "tools", "noxfile.py", "benchmarks")
     session.run("mypy")
     session.run("lint-imports")

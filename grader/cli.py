@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import batchcmd, course, interrupt, learner
+from grader import batchcmd, coach, course, interrupt, learner
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import ToolMissing
 from grader.facts import discover
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("dir", nargs="?", type=Path, default=Path("servicelab-notebooks"),
                    help="where to write them (default ./servicelab-notebooks); a copy already answered is kept")
     n.set_defaults(func=_notebooks)
+
+    p = sub.add_parser("progress", help="which labs you have passed (from your notebooks' check() runs)")
+    p.set_defaults(func=_progress)
 
     s = sub.add_parser("sweep", help="delete the grading namespaces of runs that died (never the cluster)")
     s.add_argument("--older-than", type=_duration, default=DEFAULT_SWEEP_AGE_S, metavar="AGE",
@@ -131,6 +134,16 @@ def _check_solutions(args: argparse.Namespace) -> int:
 def _notebooks(args: argparse.Namespace) -> int:
     written = learner.write_copies(args.dir)
     print(f"wrote {len(written)} learner notebook(s) to {args.dir}; open them with: jupyter lab {args.dir}")
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> int:
+    rows = coach.progress_rows()
+    width = max(len(lab) for lab, _, _ in rows)
+    for lab, title, state in rows:
+        print(f"{lab:<{width}}  {state:<40}  {title}")
+    passed = sum(state.startswith("PASSED") for _, _, state in rows)
+    print(f"{passed}/{len(rows)} labs passed (kept in {coach.data_dir() / 'progress.json'})")
     return 0
 
 

@@ -1,4 +1,7 @@
-"""The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`.
+"""The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`;
+`explore(lab)` applies the starter and shows its pods; `flow(lab)` draws the live traffic diagram; `hint(lab)`
+gives the next hint; `reset(lab)` starts the lab over. Importing it inside IPython registers the
+`%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
 
 Both write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
 captured. A broken environment raises `EnvError` after showing the diagnosis, so it never looks like 0 points.
@@ -6,62 +9,24 @@ captured. A broken environment raises `EnvError` after showing the diagnosis, so
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import io
-import logging
 import os
 import re
 import sys
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from grader import coach
 from grader._kube import Kube
 from grader.answers import is_blank_yaml
 from grader.deploy import apply_into, ensure_namespace, wait_deployments
 from grader.facts import discover
+from grader.flowchart import chart
 from grader.labs import load_lab
 from grader.manifests import STARTER
-from grader.reports.html import to_html
-from grader.reports.terminal import to_text
-from grader.results import LabResult
+from grader.nbshow import _display, _quiet, pods_table, progress, show
 from grader.session import environment, grade, new_run_id
 from grader.submission import judge_submission, starter_docs
 from grader.verdicts import BadInput, EnvError
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[io.StringIO]:
-    """Route stderr, warnings and servicelab's logging into a buffer for the duration."""
-    sink = io.StringIO()
-    logger = logging.getLogger("servicelab")
-    handler = logging.StreamHandler(sink)
-    old_propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        with contextlib.redirect_stderr(sink), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield sink
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = old_propagate
-
-
-def _in_ipython() -> bool:
-    shell = sys.modules.get("IPython")
-    get = getattr(shell, "get_ipython", None) if shell else None
-    return bool(get and get() is not None)
-
-
-def show(result: LabResult) -> None:
-    if _in_ipython():
-        ipython_display = importlib.import_module("IPython.display")  # only inside Jupyter
-        ipython_display.display(ipython_display.HTML(to_html(result)))
-    else:
-        print(to_text(result))
 
 
 def lab_namespace(default: str, explicit: str | None = None, cwd: Path | None = None) -> str:
@@ -84,8 +49,9 @@ def check(lab: str, *, namespace: str | None = None, context: str | None = None,
     """Grade the objects in the lab's namespace (see lab_namespace); returns the score in [0, 1]."""
     with _quiet():
         spec = load_lab(lab)
-        with environment(context) as env:
+        with progress(), environment(context) as env:
             result = grade(spec, env, namespace=lab_namespace(spec.default_namespace, namespace))
+        coach.record(result)  # for hint() and `servicelab progress`
     if display:
         show(result)
     if result.fraction is None:
@@ -112,6 +78,69 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     return applied
 
 
+def explore(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
+    """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes."""
+    apply("", lab, namespace=namespace, context=context)
+    with _quiet():
+        spec = load_lab(lab)
+        pods = Kube(context=context).list("pods", lab_namespace(spec.default_namespace, namespace))
+    markdown, text = pods_table(pods)
+    _display({"text/markdown": markdown, "text/plain": text})
+
+
+def observe_network(lab: str = "pod-networking", *, context: str | None = None) -> None:
+    """The pod-networking lab's observations: nodes (address, pod range), every pod-network pod (hostNetwork
+    pods carry their node's address and are left out), and whose address the partner server outside sees."""
+    with _quiet():
+        ns = lab_namespace(load_lab(lab).default_namespace)
+        kube = Kube(context=context)
+        nodes, pods = kube.list("nodes"), kube.list("pods", all_namespaces=True)
+        toolbox = [p for p in pods if p["metadata"].get("namespace") == ns
+                   and p["metadata"]["name"].startswith("toolbox-") and p.get("status", {}).get("phase") == "Running"]
+        asked = kube.exec(toolbox[0]["metadata"]["name"], ns, ["wget", "-qO-", "-T", "5",
+                                                                "http://api.partner.example/clientip"],
+                          timeout=20) if toolbox else None
+    rows = [f"node {n['metadata']['name']}: address "
+            f"{next((a['address'] for a in n['status']['addresses'] if a['type'] == 'InternalIP'), '?')}, "
+            f"pod range {n.get('spec', {}).get('podCIDR', '?')}" for n in nodes]
+    _, text = pods_table([p for p in pods if not p["spec"].get("hostNetwork") and p["status"].get("podIP")])
+    if asked is None:
+        seen = "no running toolbox pod: run the explore cell first"
+    else:
+        who = toolbox[0]
+        seen = (f"the partner server saw {asked.stdout.strip() or asked.stderr.strip()!r} when pod "
+                f"{who['metadata']['name']} ({who['status'].get('podIP')}) on node {who['spec'].get('nodeName')} "
+                "called")
+    print("\n".join([*rows, "", text, "", seen]))
+
+
+def flow(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
+    """Draw, from the live cluster, the path a request takes to the lab's Services (the pod network if none)."""
+    with _quiet():
+        spec = load_lab(lab)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        kube = Kube(context=context)
+        # the Services there, else the ones the lab asks for ("not there yet"); a lab without any: the pod network
+        names = sorted(s["metadata"]["name"] for s in kube.list("services", ns)) or \
+            [name for kind, name in spec.expects if kind == "Service"]
+        source = chart(kube, ns, names, via_traefik=lab in ("ingress", "gateway"))
+    # JupyterLab (4.1+) renders both mime types as a diagram; the plain text is the mermaid source
+    _display({"text/vnd.mermaid": source, "text/markdown": f"```mermaid\n{source}\n```", "text/plain": source})
+
+
+def hint(lab: str) -> None:
+    """The next hint for the first failing check of your last check(lab); ask again for more."""
+    print(coach.next_hint(load_lab(lab)))
+
+
+def reset(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
+    """Start the lab over: delete its namespace (only if servicelab made it) and forget its hints."""
+    with _quiet():
+        spec = load_lab(lab)
+        said = coach.reset(spec, Kube(context=context), lab_namespace(spec.default_namespace, namespace))
+    print(said)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext grader.notebook` registers `%%servicelab_answer LAB`: the cell's body is your manifest (YAML),
     applied like apply(). The grader reads that body as data and never runs a submitted notebook."""
@@ -129,3 +158,14 @@ def load_ipython_extension(ipython: Any) -> None:
             print(f"not applied: {err.render()}")  # the learner's mistake: a message, not a traceback
 
     ipython.register_magic_function(servicelab_answer, magic_kind="cell", magic_name=MAGIC)
+
+
+def _register_in_ipython() -> None:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell else None
+    ipython = get() if get else None
+    if ipython is not None and "servicelab_answer" not in ipython.magics_manager.magics["cell"]:
+        load_ipython_extension(ipython)
+
+
+_register_in_ipython()

@@ -6,6 +6,7 @@ registers one when a lab author passes `--servicelab-lab LAB`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator, Iterator
 
@@ -17,6 +18,8 @@ from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
 CHECK_MARKER = ("check(points, title): a servicelab check worth `points`, shown as `title` "
                 "(see docs/WRITING_CHECKS.md)")
+
+_log = logging.getLogger("servicelab.progress")  # a notebook shows it while check() runs
 
 
 PLUGIN_NAME = "servicelab-grading"
@@ -50,6 +53,7 @@ class GradingPlugin:
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._started[nodeid] = time.monotonic()
+        _log.info("check %s", nodeid.rsplit("::", 1)[-1].removeprefix("test_"))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None],

@@ -2,7 +2,7 @@
 
 One notebook per lab, in `notebooks/source/<NN>-<id>/<id>.ipynb`. The lab folder stays the single source
 of truth: the notebook's task text is task.md, its reference answer is solution/, its points are the
-points of checks.py. What only the notebook has (the AKS-vs-kind explanation, the flow diagram) is here.
+points of checks.py. What only the notebook has (objectives, the kind stand-ins, the Service type's diagram) is here.
 Run it again after changing a lab; the unit tests check the notebooks are in step.
 """
 
@@ -47,13 +47,107 @@ STAND_IN = {
                       "masquerades traffic that leaves the cluster, as kubenet does.",
 }
 
-# The Service whose traffic the flow diagram draws; ingress and gateway draw both back ends behind Traefik.
-FLOW = {
-    "clusterip": ["web"], "nodeport": ["my-service"], "loadbalancer": ["my-service"],
-    "internal-lb": ["internal-app"], "static-ip": ["azure-load-balancer"], "externalname": ["partner-api"],
-    "ingress": ["store", "api"], "gateway": ["store", "api"], "headless": ["web-headless"],
-    "external-traffic-local": ["web"], "session-affinity": ["web"], "readiness": ["web"], "pod-networking": ["web"],
+# Objectives and a time estimate per lab (minutes), shown first in each notebook.
+INTRO = {
+    "clusterip": (20, ["give pods one stable in-cluster address and DNS name",
+                       "see that nothing outside the cluster reaches a ClusterIP"]),
+    "nodeport": (20, ["open the same port on every node", "know why AKS keeps node ports off the internet"]),
+    "loadbalancer": (30, ["get an external address from the (Azure) load balancer",
+                          "see the floating-IP path and what the health probe checks"]),
+    "internal-lb": (25, ["ask for a private VNet address with the internal-LB annotation",
+                         "check the internet cannot reach it"]),
+    "static-ip": (25, ["pin a LoadBalancer Service to a static address",
+                       "know the Standard SKU and resource-group rules"]),
+    "externalname": (20, ["alias a name outside the cluster in cluster DNS",
+                          "know what ExternalName does not do (no proxying, Host header, TLS)"]),
+    "ingress": (35, ["route HTTP by host and path to two Services", "see that one address serves both"]),
+    "gateway": (35, ["route the same traffic with Gateway API's HTTPRoute",
+                     "compare it with the Ingress lab"]),
+    "headless": (20, ["make DNS return the pods themselves", "see there is no ClusterIP and no proxying"]),
+    "external-traffic-local": (30, ["keep the client's source IP",
+                                    "see which nodes answer and what the health probe checks"]),
+    "session-affinity": (25, ["send one client to one pod", "know how AKS carries the affinity"]),
+    "readiness": (25, ["keep traffic away from a pod that is not ready",
+                       "read readiness in the EndpointSlices"]),
+    "pod-networking": (30, ["tell node addresses from pod addresses", "see what NAT hides from servers outside",
+                            "tell kubenet from Azure CNI behaviour"]),
 }
+
+# The Service type, drawn once, statically (mermaid renders in JupyterLab and on GitHub). kube-proxy DNATs a
+# ClusterIP, node port or LB address straight to a pod; the Azure LB (floating IP) delivers to the node still
+# addressed to its frontend IP, and probes the node port (healthCheckNodePort with policy Local).
+_LB = """flowchart LR
+  c[client] --> lb["Azure LB frontend IP:port<br/>(MetalLB on kind)"]
+  lb -->|"floating IP: still addressed to the frontend IP"| n1[node A]
+  lb -->|"same"| n2[node B]
+  lb -.->|"health probe: node port"| n1
+  lb -.->|"health probe: node port"| n2
+  n1 -->|"kube-proxy DNAT"| p1[pod]
+  n1 -->|"kube-proxy DNAT"| p2[pod]
+  n2 -->|"kube-proxy DNAT"| p2"""
+DIAGRAM = {
+    "clusterip": """flowchart LR
+  c[client pod] -->|"ClusterIP:port or name.ns.svc"| k["kube-proxy rules on the client's node"]
+  k -->|DNAT| p1[pod]
+  k -->|DNAT| p2[pod]
+  k -->|DNAT| p3[pod]
+  o[outside the cluster] -.-x|"no route to a ClusterIP"| k""",
+    "nodeport": """flowchart LR
+  o[client on the nodes' network] -->|"nodeIP:nodePort"| n1[node A]
+  o -->|"nodeIP:nodePort"| n2[node B]
+  n1 -->|"kube-proxy DNAT (any node, any pod)"| p1[pod]
+  n1 -->|DNAT| p2[pod]
+  n2 -->|DNAT| p1""",
+    "loadbalancer": _LB,
+    "internal-lb": _LB.replace("client", "client in the VNet").replace("Azure LB frontend IP", "internal Azure LB: "
+                                                                        "private VNet IP")
+    + '\n  i[internet] -.-x|"no public address"| lb',
+    "static-ip": _LB.replace("Azure LB frontend IP", "Azure LB: your static public IP"),
+    "externalname": """flowchart LR
+  c[client pod] -->|"DNS: name.ns.svc"| d[CoreDNS]
+  d -->|"CNAME api.partner.example"| c
+  c -->|"connects itself: no ClusterIP, no proxy"| x[server outside the cluster]""",
+    "ingress": """flowchart LR
+  c["client, Host: shop.example"] --> lb["LB address of the ingress controller"]
+  lb --> t["controller pod (Traefik on kind)"]
+  t -->|"path /store: to the pod address"| s1["pods of Service store"]
+  t -->|"path /api: to the pod address"| s2["pods of Service api"]""",
+    "headless": """flowchart LR
+  c[client pod] -->|"DNS: name.ns.svc"| d[CoreDNS]
+  d -->|"one A record per ready pod"| c
+  c -->|"straight to a pod IP: no ClusterIP, no kube-proxy"| p1[pod]
+  c -.-> p2[pod]""",
+    "external-traffic-local": """flowchart LR
+  c["client (its IP is kept)"] --> lb["Azure LB frontend IP (MetalLB on kind)"]
+  lb -->|"floating IP"| n1["node A: has a ready pod"]
+  lb -.->|"health probe: healthCheckNodePort, passes"| n1
+  lb -.->|"health probe fails: no new flows"| n2["node B: no ready pod"]
+  n1 -->|"DNAT to a local pod only, no SNAT"| p1[pod on node A]""",
+    "session-affinity": """flowchart LR
+  c1[client 1] --> s["Service, sessionAffinity ClientIP"]
+  c2[client 2] --> s
+  s -->|"every request of client 1"| p1[pod]
+  s -->|"every request of client 2"| p2[pod]
+  p3[pod]""",
+    "readiness": """flowchart LR
+  c[client pod] -->|ClusterIP| k["kube-proxy rules"]
+  k -->|DNAT| p1["pod: ready"]
+  k -->|DNAT| p2["pod: ready"]
+  k -.-x|"not in the EndpointSlice as ready: no traffic"| p3["pod: readiness probe fails"]""",
+    "pod-networking": """flowchart LR
+  subgraph A["node A: VNet address, pod range 1"]
+    pa[pod]
+  end
+  subgraph B["node B: VNet address, pod range 2"]
+    pb[pod]
+  end
+  pa <-->|"routes between pod ranges (kubenet)"| pb
+  pa -->|"leaves the cluster: NAT to node A's address"| x[server outside]""",
+}
+DIAGRAM["gateway"] = DIAGRAM["ingress"].replace("LB address of the ingress controller", "Gateway lab-gateway, "
+                                                "Service port 80").replace("controller pod", "gateway pod") \
+    .replace("path /store:", "HTTPRoute path /store:").replace("path /api:", "HTTPRoute path /api:")
+
 
 # Ingress and Gateway labs route the same host and paths through the same Traefik: the other lab's routes,
 # left in its namespace, would compete with this one's.
@@ -62,77 +156,8 @@ CLEAR_THE_WAY = {
     "gateway": ("ingresses.networking.k8s.io", "lab-ingress", "Ingress lab's Ingresses"),
 }
 
-# Shown in every notebook: draws client -> LB IP (or node:nodePort) -> ClusterIP -> pods from kubectl JSON.
-# Behind a load balancer the node port is the health probe's, not the traffic's (AKS uses floating IP).
-FLOW_IMPORTS = '''\
-%load_ext grader.notebook
-
-import html
-import json
-import subprocess
-
-from IPython.display import HTML, display
-
-from grader import check
-'''
-
-FLOW_CODE = '''\
-def kubectl_json(*args):
-    """kubectl ... -o json, or None if the object is not there (errors stay out of stderr)."""
-    done = subprocess.run(["kubectl", *args, "-o", "json"], capture_output=True, text=True, timeout=30,
-                          check=False)
-    return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
-
-
-def flow_lines(namespace, name, front=None):
-    """The hops a request takes to Service `name`, as text lines, read from the live cluster."""
-    svc = kubectl_json("get", "service", name, "-n", namespace)
-    if svc is None:
-        return [f"Service {name}: not there yet"]
-    spec, status = svc["spec"], svc.get("status", {})
-    if spec.get("type") == "ExternalName":
-        return [f"pod --DNS--> {name}.{namespace}.svc.cluster.local --CNAME--> {spec.get('externalName')}",
-                "      (no ClusterIP, no proxying: the client connects to whatever that name resolves to)"]
-    nodes = kubectl_json("get", "nodes") or {"items": []}
-    node_ip = {n["metadata"]["name"]: next((a["address"] for a in n["status"]["addresses"]
-                                             if a["type"] == "InternalIP"), "?") for n in nodes["items"]}
-    slices = kubectl_json("get", "endpointslices", "-n", namespace, "-l",
-                          f"kubernetes.io/service-name={name}") or {"items": []}
-    pods = [(e.get("targetRef", {}).get("name", "?"), a, e.get("nodeName", "?"),
-             e.get("conditions", {}).get("ready", True))
-            for s in slices["items"] for e in s.get("endpoints") or [] for a in e.get("addresses", [])]
-    lb = [i.get("ip") for i in status.get("loadBalancer", {}).get("ingress", []) if i.get("ip")]
-    policy = spec.get("externalTrafficPolicy")
-    lines = []
-    for port in spec.get("ports", []) or [{"port": "-", "targetPort": "-"}]:
-        hops = [front or "client"]
-        if lb:  # floating IP on AKS, MetalLB on kind: the node receives the packet still addressed to the LB IP
-            hops.append(f"LB {', '.join(lb)}:{port['port']}")
-            hops.append("a node, still addressed to the LB IP" + (f" (policy {policy})" if policy else ""))
-        elif port.get("nodePort"):
-            hops.append(f"any node:{port['nodePort']}" + (f" (policy {policy})" if policy else ""))
-        cluster_ip = spec.get("clusterIP")
-        hops.append(f"ClusterIP {cluster_ip}:{port['port']}" if cluster_ip not in (None, "None")
-                    else "DNS (headless: A records = pod IPs)")
-        lines.append(" --> ".join(hops) + f" --> targetPort {port.get('targetPort', port['port'])}")
-        if lb and port.get("nodePort") and policy == "Local":
-            lines.append(f"      node port {port['nodePort']} answers only on nodes with a ready pod; on AKS the "
-                         f"LB's health probe checks healthCheckNodePort {spec.get('healthCheckNodePort')}")
-        elif lb and port.get("nodePort"):
-            lines.append(f"      node port {port['nodePort']} answers on every node too; on AKS the LB's health "
-                         "probe checks it")
-    for pod, address, node, ready in pods:
-        mark = "ready" if ready else "NOT ready: gets no traffic"
-        lines.append(f"      pod {pod} {address} on {node} ({node_ip.get(node, '?')}) {mark}")
-    if not pods:
-        lines.append("      no endpoints: the selector matches no ready pod")
-    return lines
-
-
-def show_flow(namespace, names, front=None):
-    text = "\\n".join(line for name in names for line in [*flow_lines(namespace, name, front), ""])
-    display(HTML(f"<pre style='line-height:1.4'>{html.escape(text)}</pre>"))
-'''
+# The setup cell: one import; importing grader.notebook in IPython registers the %%servicelab_answer magic.
+SETUP = "from grader.notebook import check, explore, flow, hint, reset"
 
 
 def nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
@@ -152,7 +177,8 @@ def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
         new_markdown_cell(f"Traefik serves both Ingress and Gateway API on the same address. If you did the other "
                           f"lab first, its routes for `shop.example` would compete with yours: the next cell removes "
                           f"the {what} from namespace `{ns}`.", metadata=nbgrader("clear-text", locked=True)),
-        new_code_cell(f'argv = ["kubectl", "delete", "{kind}", "--all", "-n", "{ns}", "--ignore-not-found"]\n'
+        new_code_cell('import subprocess\n\n'
+                      f'argv = ["kubectl", "delete", "{kind}", "--all", "-n", "{ns}", "--ignore-not-found"]\n'
                       "done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)\n"
                       "print(done.stdout.strip() or 'nothing to remove')",
                       metadata=nbgrader("clear", locked=True)),
@@ -188,14 +214,29 @@ def build(lab: Lab) -> nbformat.NotebookNode:
     task = (lab.path / "task.md").read_text(encoding="utf-8").strip()
     points = lab.total_points
     ns = lab.default_namespace
-    front = "client --Host: shop.example--> Traefik LB" if lab.id in ("ingress", "gateway") else None
+    minutes, objectives = INTRO[lab.id]
+    title, _, body = task.partition("\n")
+    intro = (f"{title}\n\n**You will** " + "; ".join(objectives) + f".  \n**Time:** about {minutes} minutes.\n")
+    observe = lab.id == "pod-networking"
     cells = [
-        new_markdown_cell(task + "\n\n**On the kind lab cluster.** " + STAND_IN[lab.id] + "\n\n"
+        new_markdown_cell(intro + body + "\n\n**On the kind lab cluster.** " + STAND_IN[lab.id] + "\n\n"
                           "Run `servicelab up` once before the first lab. This notebook works in namespace "
                           f"`{ns}`; `kubectl -n {ns} get all` shows what is there.",
                           metadata=nbgrader("task-text", locked=True)),
-        new_code_cell(FLOW_IMPORTS + f'\nLAB = "{lab.id}"\nNAMESPACE = "{ns}"\n\n\n' + FLOW_CODE,
-                      metadata=nbgrader("setup", locked=True)),
+        new_markdown_cell("## The picture\n\nHow a request travels" + (" (no Service here: the pod network)"
+                          if observe else "") + ":\n\n```mermaid\n" + DIAGRAM[lab.id] + "\n```",
+                          metadata=nbgrader("diagram", locked=True)),
+        new_code_cell(SETUP + (", observe_network" if observe else ""), metadata=nbgrader("setup", locked=True)),
+        new_markdown_cell("## Look around\n\nThe next cell applies the lab's starter objects (your answer is not "
+                          "touched) and lists the pods with their labels, pod IPs and nodes: the labels are what a "
+                          "selector matches, the IPs what traffic finally reaches.",
+                          metadata=nbgrader("explore-text", locked=True)),
+        new_code_cell(f'explore("{lab.id}")', metadata=nbgrader("explore", locked=True)),
+        *([new_markdown_cell("The next cell makes this lab's observations for you to read: the nodes' addresses "
+                             "and pod ranges, the address of every pod on the pod network (hostNetwork pods left "
+                             "out), and which address the partner server outside the cluster sees when the "
+                             "toolbox pod calls it.", metadata=nbgrader("observe-text", locked=True)),
+           new_code_cell("observe_network()", metadata=nbgrader("observe", locked=True))] if observe else []),
         *placeholder_values(lab, task),
         *clear_the_way(lab),
         new_markdown_cell("## Your manifest\n\nWrite the YAML below the first line of the next cell (several "
@@ -205,18 +246,28 @@ def build(lab: Lab) -> nbformat.NotebookNode:
                           metadata=nbgrader("manifest-text", locked=True)),
         new_code_cell(f"%%{MAGIC} {lab.id}\n### BEGIN SOLUTION\n" + solution_text(lab) + "\n### END SOLUTION",
                       metadata=nbgrader("manifest", solution=True)),
-        new_markdown_cell("## Check my work\n\nThe grader probes your Service from a pod in the cluster, from the "
-                          "outside container and from this machine. The table shows each check with its hint, and "
-                          "the reachability matrix: which vantage point reached which address, and whether it "
-                          "should have. Fix the YAML, run its cell again, then check again.",
+        new_markdown_cell("## Check my work\n\n" + (
+                          "The grader reads your ConfigMap and compares each answer with what it observes on this "
+                          "cluster itself (node and pod addresses, the address the partner server sees)."
+                          if observe else
+                          "The grader probes your Service from a pod in the cluster, from the outside container and "
+                          "from this machine. The table shows each check with its hint, and the reachability "
+                          "matrix: which vantage point reached which address, and whether it should have.")
+                          + " Fix the YAML, run its cell again, then check again. While it runs, a line names the "
+                          f"check and where it probes from.\n\n**Stuck?** `hint(\"{lab.id}\")` gives the next hint "
+                          f"for the first failing check (ask again for more); `reset(\"{lab.id}\")` deletes what "
+                          f"this lab put on the cluster so you can start over; `servicelab progress` in a terminal "
+                          "lists the labs you have passed.",
                           metadata=nbgrader("check-text", locked=True)),
         new_code_cell(f'score = check("{lab.id}")\nround(score * {points}, 2)',
                       metadata=nbgrader("check", grade=True, locked=True, points=points)),
-        new_markdown_cell("## Traffic flow on your cluster\n\nDrawn from the live objects (Service, EndpointSlices, "
-                          "nodes): where a request enters, which address and port each hop uses, and which pods "
-                          "can receive it.", metadata=nbgrader("flow-text", locked=True)),
-        new_code_cell(f"show_flow(NAMESPACE, {FLOW[lab.id]!r}" + (f", front={front!r})" if front else ")"),
-                      metadata=nbgrader("flow", locked=True)),
+        new_markdown_cell("## Traffic flow on your cluster\n\n" + (
+                          "Drawn from the live cluster: each node, its pod range and the pods it runs."
+                          if observe else
+                          "Drawn from the live objects (Service, EndpointSlices, nodes): where a request enters, "
+                          "which node, address and port each hop uses, and which pods can receive it."),
+                          metadata=nbgrader("flow-text", locked=True)),
+        new_code_cell(f'flow("{lab.id}")', metadata=nbgrader("flow", locked=True)),
     ]
     for cell in cells:
         cell["id"] = cell.metadata["nbgrader"]["grade_id"]  # stable ids: regenerating changes nothing

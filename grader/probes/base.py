@@ -23,7 +23,7 @@ from grader.probes.results import (
     Recorder,
     TcpResult,
 )
-from grader.probes.shell import Op, Outcome, failure_reason, http_status, parse_nslookup
+from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
 from grader.verdicts import EnvError, Fail, NotApplicable
 
 
@@ -96,6 +96,7 @@ class Vantage(ABC):
                 ) -> tuple[list[Outcome], list[list[Attempt]]]:
         """Retry not-yet-successful ops in rounds until all succeed or the deadline passes."""
         self.require()
+        announce(self.name, ops)
         per_try = self.policy.per_try_s
         deadline = self.policy.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()

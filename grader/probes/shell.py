@@ -6,10 +6,13 @@ timeout is busybox `timeout` around each wget/nc/nslookup; the caller caps the w
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import shlex
 from dataclasses import dataclass
+
+_progress = logging.getLogger("servicelab.progress")  # a notebook shows it while check() runs
 
 
 @dataclass(frozen=True)
@@ -136,3 +139,9 @@ def parse_nslookup(text: str) -> tuple[list[str], list[str], str]:
             if addr not in addresses:
                 addresses.append(addr)
     return addresses, cnames, error
+
+
+def announce(vantage: str, ops: list[Op]) -> None:
+    """Say which vantage point probes what (the notebook's progress line)."""
+    said = ", ".join(f"{op.kind} {op.target}" + (f":{op.port}" if op.port else "") for op in ops[:3])
+    _progress.info("from %s: %s%s", vantage, said, " ..." if len(ops) > 3 else "")

@@ -1,0 +1,58 @@
+"""A learner's record: progress kept on disk, hints one step at a time (grader.coach)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import coach
+from grader.labs import all_labs, load_lab
+from grader.results import CheckResult, LabResult, Status
+
+
+@pytest.fixture(autouse=True)
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SERVICELAB_DATA", str(tmp_path))
+    return tmp_path
+
+
+def result(*statuses: Status, lab: str = "clusterip") -> LabResult:
+    checks = [CheckResult(f"c{i}", f"check {i}", 2, s, message=f"hint {i}", detail=f"saw {i}")
+              for i, s in enumerate(statuses)]
+    return LabResult(lab=lab, title="t", namespace="lab-clusterip", run_id="r", checks=checks)
+
+
+def test_progress_shows_passed_and_last_scores_and_survives_a_worse_run() -> None:
+    coach.record(result(Status.PASS, Status.PASS))
+    coach.record(result(Status.PASS, Status.FAIL))
+    coach.record(result(Status.FAIL, Status.BLOCKED, lab="nodeport"))
+    rows = {lab: state for lab, _, state in coach.progress_rows()}
+    assert rows["clusterip"] == "PASSED (4/4)"
+    assert rows["nodeport"].startswith("last 0/4")
+    assert rows["headless"] == "not tried"
+    assert len(rows) == len(all_labs())
+
+
+def test_an_env_error_is_not_kept() -> None:
+    coach.record(LabResult(lab="clusterip", title="t", namespace="n", run_id="r", env_error="no cluster"))
+    assert coach.load() == {}
+
+
+def test_hints_climb_a_ladder_for_the_first_failing_check_and_restart_for_another() -> None:
+    lab = load_lab(next(p for p in all_labs() if p.name == "clusterip"))
+    assert "run check" in coach.next_hint(lab)
+    coach.record(result(Status.PASS, Status.FAIL, Status.BLOCKED))
+    first, second, third = (coach.next_hint(lab) for _ in range(3))
+    assert first.startswith("Hint 1/3")
+    assert "check 1" in first
+    assert "hint 1" not in first
+    assert "hint 1" in second
+    assert "saw 1" in third
+    assert coach.next_hint(lab).startswith("Hint 3/3")  # the last step repeats
+    coach.record(result(Status.PASS, Status.FAIL))  # the same check still fails: the ladder goes on
+    assert coach.next_hint(lab).startswith("Hint 3/3")
+    coach.record(result(Status.FAIL, Status.PASS))  # another check fails first: from the start
+    assert coach.next_hint(lab).startswith("Hint 1/3")
+    coach.record(result(Status.PASS, Status.PASS))
+    assert "passed" in coach.next_hint(lab)
