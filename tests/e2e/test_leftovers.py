@@ -3,13 +3,15 @@ nothing the grader made for one run is left on the cluster.
 
 What may stay is what outlives runs by design: the cluster's own set-up (`servicelab up`), the warm probe
 pods (role probe-warm, one namespace each, pods only) and the claims namespace (role claims) without Leases.
-A run still alive on this host is not a leftover. `nox -s tests` runs this module once more after
-check-solutions.
+A run still alive on this host is not a leftover, nor is what existed before the suite began (a learner's
+workspace on a reused cluster): `nox -s tests` says when it began in SERVICELAB_SUITE_START (ISO 8601, UTC),
+and runs this module once more after check-solutions; alone, the module's own start is used.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.last]
 MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
 ROLE_KEY = "servicelab.dev/role"
 SETUP_NAMESPACES = ("metallb-system", "traefik")  # `servicelab up` labels what it installs there
+SUITE_START = datetime.fromisoformat(os.environ.get("SERVICELAB_SUITE_START") or datetime.now(UTC).isoformat())
 PER_RUN_KINDS = ("services", "deployments", "replicasets", "pods", "configmaps", "serviceaccounts", "roles",
                  "rolebindings", "resourcequotas", "limitranges", "ingresses.networking.k8s.io",
                  "httproutes.gateway.networking.k8s.io", "leases.coordination.k8s.io")
@@ -42,6 +45,8 @@ def _leftovers(kube: Kube) -> list[str]:
     skipped: set[str] = set()  # a live run's, or already reported whole
     for ns in kube.list("namespaces", selector=MANAGED):
         meta = ns["metadata"]
+        if _before_the_suite(meta):
+            continue
         role = meta.get("labels", {}).get(ROLE_KEY)
         if role in (WARM_ROLE, "claims") or meta["name"] in SETUP_NAMESPACES:
             kept.add(meta["name"])
@@ -52,7 +57,7 @@ def _leftovers(kube: Kube) -> list[str]:
     for kind in PER_RUN_KINDS:  # grader-labelled objects in the kept namespaces and in everybody else's
         for obj in kube.list(kind, selector=MANAGED, all_namespaces=True):
             namespace = obj["metadata"].get("namespace", "")
-            if namespace in skipped or namespace in SETUP_NAMESPACES:
+            if namespace in skipped or namespace in SETUP_NAMESPACES or _before_the_suite(obj["metadata"]):
                 continue
             if namespace not in kept or not _allowed_in_kept(kind, namespace, kube):
                 found.append(f"{kind} {namespace}/{obj['metadata']['name']}")
@@ -65,6 +70,11 @@ def _allowed_in_kept(kind: str, namespace: str, kube: Kube) -> bool:
         return False
     labels = (kube.get("namespace", namespace) or {}).get("metadata", {}).get("labels", {})
     return labels.get(ROLE_KEY) == WARM_ROLE and kind in ("pods", "serviceaccounts")
+
+
+def _before_the_suite(meta: Obj) -> bool:
+    created = str(meta.get("creationTimestamp") or "")
+    return bool(created) and datetime.fromisoformat(created.replace("Z", "+00:00")) < SUITE_START.replace(microsecond=0)
 
 
 def _alive_here(meta: Obj) -> bool:
