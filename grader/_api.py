@@ -17,13 +17,14 @@ from urllib.parse import quote, urlencode
 
 from grader._api_discovery import AGGREGATED_ACCEPT, Discovery, legacy_paths, parse_aggregated, parse_legacy
 from grader._run import RunError
+from grader.errors import EnvironmentFault
 
 Obj = dict[str, Any]
 Query = Sequence[tuple[str, str]]
 JSON = "application/json"
 
 
-class KubeError(RuntimeError):
+class KubeError(EnvironmentFault, RuntimeError):
     """The API server answered no (validation, conflict, forbidden, a webhook behind it refused, ...)."""
 
     def __init__(self, message: str, result: RunError | None = None, *, status: int | None = None,
@@ -34,7 +35,7 @@ class KubeError(RuntimeError):
         self.reason = reason  # the Status reason: NotFound, Invalid, AlreadyExists, InternalError, ...
 
 
-class KubeUnreachable(RuntimeError):
+class KubeUnreachable(EnvironmentFault, RuntimeError):
     """No API server answered: an environment problem, never the learner's."""
 
 

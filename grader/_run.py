@@ -14,12 +14,14 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from grader.errors import EnvironmentFault
+
 log = logging.getLogger("servicelab.run")
 
 DEFAULT_TIMEOUT_S = 120.0
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(EnvironmentFault, RuntimeError):
     """A program servicelab needs is not on PATH."""
 
     def __init__(self, program: str, fix: str = "") -> None:
@@ -28,7 +30,7 @@ class ToolMissing(RuntimeError):
         super().__init__(f"'{program}' was not found on PATH{hint}")
 
 
-class RunError(RuntimeError):
+class RunError(EnvironmentFault, RuntimeError):
     """A command exited non-zero or overran its time cap."""
 
     def __init__(self, argv: Sequence[str], code: int | None, stdout: str, stderr: str) -> None:

@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from grader.errors import EnvironmentFault
+
 T = TypeVar("T")
 
 
-class WaitTimeout(RuntimeError):
+class WaitTimeout(EnvironmentFault, RuntimeError):
     """The condition did not hold before the deadline; carries the last state seen."""
 
     def __init__(self, what: str, timeout_s: float, last_state: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader.batch import DEFAULT_TIMEOUT_S, GradeJob, GraderSpec, cluster_facts, grade_prepared
+from grader.errors import EXIT_ENV
 from grader.facts import ClusterFacts
 from grader.handins import Prepared, discover, prepare
 from grader.labs import load_lab
@@ -20,8 +21,6 @@ from grader.records import Outcome, Record, load_records, write_reports, write_s
 from grader.solutions import DEFAULT_JOBS
 from grader.verdicts import BadInput
 from grader.workers import WorkerSpec
-
-EXIT_ENV = 3
 
 
 def register(sub: argparse._SubParsersAction, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]

@@ -14,15 +14,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import batchcmd, coach, course, interrupt, learner
+from grader import batchcmd, coach, course, errors, interrupt, learner
 from grader._kube import Kube, KubeError, KubeUnreachable
-from grader._run import ToolMissing
 from grader.facts import discover
 from grader.labs import all_labs, load_lab
 from grader.reports import json as json_report
 from grader.reports import junit, markdown
 from grader.reports.terminal import print_result
-from grader.results import EXIT_BAD_INPUT
 from grader.scoring import exit_code
 from grader.session import environment, grade
 from grader.solutions import DEFAULT_JOBS, ClusterGrading, check_solutions, table
@@ -32,8 +30,6 @@ from grader.sweep import sweep
 from grader.verdicts import BadInput, EnvError
 
 DEFAULT_SWEEP_AGE_S = 30 * 60.0
-
-EXIT_ENV = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,17 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _use_catalogue(args)
         code: int = args.func(args)
-    except BadInput as err:
-        print(f"error: {err.render()}", file=sys.stderr)  # unwrapped: file:line stays clickable
-        return EXIT_BAD_INPUT
-    except (EnvError, KubeUnreachable, ToolMissing) as err:
-        print(f"ENV-ERROR: {err}", file=sys.stderr)
-        return EXIT_ENV
-    except interrupt.Interrupted as err:
-        print(f"servicelab: stopped by {err}; what this run created was deleted", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    except (errors.ServicelabError, KeyboardInterrupt) as err:  # one mapping to words and exit codes
+        return errors.report(err)
     return code
 
 

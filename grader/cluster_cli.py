@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from grader._kube import KubeError, KubeUnreachable
-from grader._run import RunError, ToolMissing
-from grader._wait import WaitTimeout
 from grader.cluster import bundle, doctor, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.status import collect, render
-from grader.cluster.tools import SetupError, find_kind, prefer_offline_bin
+from grader.cluster.tools import find_kind, prefer_offline_bin
 from grader.cluster.up import UpOptions, up
-
-EXIT_OK, EXIT_BAD_INPUT, EXIT_ENV = 0, 2, 3
+from grader.errors import EXIT_ENV, EXIT_OK, ServicelabError, report
+from grader.verdicts import BadInput
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,16 +53,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Environment failures become exit 3 with a one-paragraph message, never a traceback."""
+    """Every error ends as `errors.report` words it (exit 2 or 3, one paragraph), never a traceback."""
 
     @functools.wraps(handler)
     def run_guarded(args: argparse.Namespace) -> int:
         try:
             prefer_offline_bin()
             return handler(args)
-        except (SetupError, WaitTimeout, RunError, ToolMissing, KubeError, KubeUnreachable) as err:
-            print(f"servicelab: {err}", file=sys.stderr)
-            return EXIT_ENV
+        except ServicelabError as err:
+            return report(err)
 
     return run_guarded
 
@@ -115,11 +110,9 @@ def _images_save(args: argparse.Namespace) -> int:
 @_guarded
 def _images_load(args: argparse.Namespace) -> int:
     if not args.file.is_file():
-        print(f"servicelab: {args.file}: no such file (make one with 'servicelab images save FILE')", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInput("no such file", file=str(args.file), fix="make one with 'servicelab images save FILE'")
     try:
         print(bundle.load(args.file))
     except (ValueError, tarfile.TarError) as err:
-        print(f"servicelab: {args.file}: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInput(str(err), file=str(args.file)) from err
     return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from grader.errors import EXIT_ENV, EXIT_FAIL, EXIT_OK
 from grader.probes.matrix import Matrix
 
 
@@ -82,5 +83,4 @@ class LabResult:
         return next((c for c in self.checks if c.id == check_id), None)
 
 
-EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.ENV_ERROR: 3}
-EXIT_BAD_INPUT = 2
+EXIT_CODES = {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_FAIL, Verdict.ENV_ERROR: EXIT_ENV}

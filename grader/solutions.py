@@ -22,6 +22,7 @@ from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, KubeError
 from grader.chains import build_chains
 from grader.claims import case_claims, placeholder_values
 from grader.deploy import delete_namespace
+from grader.errors import EXIT_ENV, EXIT_FAIL, EXIT_OK
 from grader.facts import ClusterFacts
 from grader.labs import Case, Lab, load_lab
 from grader.manifests import manifest_files
@@ -178,7 +179,7 @@ def table(rows: list[Row]) -> Table:
 
 def exit_code(rows: list[Row]) -> int:
     if rows and all(r.outcome.holds for r in rows):
-        return 0
+        return EXIT_OK
     if rows and all(r.outcome.holds or r.outcome.env_error for r in rows):
-        return 3
-    return 1
+        return EXIT_ENV
+    return EXIT_FAIL

@@ -7,6 +7,8 @@ whole grade (ENV-ERROR, no score, never 0 points); `NotApplicable` drops the che
 
 from __future__ import annotations
 
+from grader.errors import EnvironmentFault, InputError
+
 
 class Fail(AssertionError):
     """The learner's mistake: the check's points are lost and `hint` is shown to the learner."""
@@ -17,7 +19,7 @@ class Fail(AssertionError):
         super().__init__(hint + (f"\n{detail}" if detail else ""))
 
 
-class EnvError(RuntimeError):
+class EnvError(EnvironmentFault, RuntimeError):
     """The environment is broken (cluster unreachable, probe pod cannot start, image missing, ...).
 
     The whole result becomes ENV-ERROR: no score is given, and `diagnosis` says what to fix.
@@ -45,7 +47,7 @@ class NotApplicable(Exception):
         super().__init__(reason)
 
 
-class BadInput(ValueError):
+class BadInput(InputError, ValueError):
     """The input is wrong (lab folder, manifests, arguments): exit code 2, a clear message, no traceback."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,

@@ -17,8 +17,9 @@ from grader._run import RunError, ToolMissing
 from grader.cluster import aks, docker, metallb, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import condition_true, rollout_ready
-from grader.cluster.tools import SetupError, find_kind
+from grader.cluster.tools import find_kind
 from grader.cluster.up import node_has_image
+from grader.verdicts import EnvError
 
 UP = "servicelab up"
 
@@ -59,7 +60,7 @@ def examine(name: str = "servicelab") -> list[Finding]:
     try:
         doc.kind = Kind(find_kind(allow_download=False), name)
         doc.note("kind", True, doc.kind.binary)
-    except (SetupError, ToolMissing) as err:
+    except (EnvError, ToolMissing) as err:
         doc.note("kind", False, str(err), f"{UP} (it provides kind)")
         doc.skip("cluster", *CLUSTER_PARTS)
         return doc.findings

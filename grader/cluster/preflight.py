@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.cluster import docker
-from grader.cluster.tools import SetupError, find_kind, prefer_offline_bin
+from grader.cluster.tools import find_kind, prefer_offline_bin
+from grader.verdicts import EnvError
 
 HOST_PORTS = (30007, 30080)  # fixtures/kind-config.yaml extraPortMappings
 _INOTIFY = {"max_user_watches": 524288, "max_user_instances": 512}
@@ -25,7 +26,7 @@ def check() -> Preflight:
     result = Preflight()
     ok, detail = docker.engine_answers()
     if not ok:
-        raise SetupError(f"the Docker engine does not answer ({detail}): {docker.docker_fix()}")
+        raise EnvError(f"the Docker engine does not answer ({detail}): {docker.docker_fix()}")
     result.docker_version = detail
     prefer_offline_bin()
     result.kind_binary = find_kind()
@@ -37,7 +38,7 @@ def check_ports_free() -> None:
     """Only before creating a cluster: a running lab cluster holds these ports itself."""
     busy = [port for port in HOST_PORTS if _port_busy(port)]
     if busy:
-        raise SetupError(f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
+        raise EnvError(f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
                          "Traefik's 30080 there: stop what listens on them (e.g. 'ss -ltnp')")
 
 

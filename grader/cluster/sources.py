@@ -7,7 +7,8 @@ from pathlib import Path
 import requests
 
 from grader.cluster import versions
-from grader.cluster.tools import SetupError, offline_build, user_cache
+from grader.cluster.tools import offline_build, user_cache
+from grader.verdicts import EnvError
 
 _URLS = {
     "metallb": (versions.METALLB, versions.METALLB_MANIFEST_URL),
@@ -35,7 +36,7 @@ def upstream_manifest(key: str) -> str:
         response = requests.get(url, timeout=60)
         response.raise_for_status()
     except requests.RequestException as err:
-        raise SetupError(f"cannot download the {key} {version} manifest ({err}); without internet, run "
+        raise EnvError(f"cannot download the {key} {version} manifest ({err}); without internet, run "
                          "'nox -s offline-images' first") from err
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(response.text)

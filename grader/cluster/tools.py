@@ -13,10 +13,7 @@ from pathlib import Path
 import requests
 
 from grader.cluster import versions
-
-
-class SetupError(RuntimeError):
-    """The environment is not ready for the lab cluster; the message says how to fix it."""
+from grader.verdicts import EnvError
 
 
 @dataclass(frozen=True)
@@ -68,22 +65,22 @@ def find_kind(allow_download: bool = True) -> str:
         return str(cached)
     if allow_download:
         return str(_download_kind(cached))
-    raise SetupError(f"kind not found: install kind {versions.KIND} (https://kind.sigs.k8s.io) "
+    raise EnvError(f"kind not found: install kind {versions.KIND} (https://kind.sigs.k8s.io) "
                      "or build it offline with 'nox -s offline-images'")
 
 
 def _download_kind(target: Path) -> Path:
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
-        raise SetupError(f"kind not found: install kind {versions.KIND} for your platform (https://kind.sigs.k8s.io)")
+        raise EnvError(f"kind not found: install kind {versions.KIND} for your platform (https://kind.sigs.k8s.io)")
     try:
         expected = requests.get(versions.KIND_RELEASE_URL + ".sha256sum", timeout=30).text.split()[0]
         binary = requests.get(versions.KIND_RELEASE_URL, timeout=120).content
     except requests.RequestException as err:
-        raise SetupError(f"kind not found and the download failed ({err}): install kind {versions.KIND} "
+        raise EnvError(f"kind not found and the download failed ({err}): install kind {versions.KIND} "
                          "yourself, or build it offline with 'nox -s offline-images'") from err
     actual = hashlib.sha256(binary).hexdigest()
     if actual != expected:
-        raise SetupError(f"downloaded kind has sha256 {actual}, the release says {expected}: not installed")
+        raise EnvError(f"downloaded kind has sha256 {actual}, the release says {expected}: not installed")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     partial.write_bytes(binary)

@@ -20,7 +20,7 @@ from grader.cluster.preflight import check as preflight
 from grader.cluster.preflight import check_ports_free
 from grader.cluster.readiness import nodes_ready, rollout_ready
 from grader.cluster.sources import FIXTURES
-from grader.cluster.tools import SetupError
+from grader.verdicts import EnvError
 
 NODE_COUNT = 3
 
@@ -99,7 +99,7 @@ def _nodes_ready(opts: UpOptions, state: UpState) -> str:
 def _vantage_containers(opts: UpOptions, state: UpState) -> str:
     subnet = docker.kind_ipv4_subnet()
     if subnet is None:
-        raise SetupError(f"docker network '{docker.KIND_NETWORK}' has no IPv4 subnet")
+        raise EnvError(f"docker network '{docker.KIND_NETWORK}' has no IPv4 subnet")
     state.addresses = lab_addresses(subnet)
     for name in vantage.ALL:
         if vantage.ensure(name, state.addresses):

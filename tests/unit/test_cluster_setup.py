@@ -85,7 +85,7 @@ def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.
     monkeypatch.setattr(tools.requests, "get", lambda url, timeout: answers[url])
     monkeypatch.setattr(tools.platform, "system", lambda: "Linux")
     monkeypatch.setattr(tools.platform, "machine", lambda: "x86_64")
-    with pytest.raises(tools.SetupError, match="sha256"):
+    with pytest.raises(tools.EnvError, match="sha256"):
         tools._download_kind(tmp_path / "kind")
     assert not (tmp_path / "kind").exists()
     answers[versions.KIND_RELEASE_URL] = Answer(b"the real kind")
