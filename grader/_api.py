@@ -38,6 +38,11 @@ class KubeError(EnvironmentFault, RuntimeError):
 class KubeUnreachable(EnvironmentFault, RuntimeError):
     """No API server answered: an environment problem, never the learner's."""
 
+    @property
+    def diagnosis(self) -> str:
+        """The one wording of it that the learner sees (as EnvError's diagnosis)."""
+        return f"the cluster does not answer: {self}"
+
 
 # apimachinery's words for an error that came without a Status body (errors.NewGenericServerResponse)
 _GENERIC = {

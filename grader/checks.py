@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from grader import diagnose
 from grader._kube import Kube, KubeError, KubeUnreachable, Obj
-from grader._wait import WaitTimeout, wait_for
+from grader._wait import READY_TIMEOUT_S, Terminal, WaitTimeout, wait_for
 from grader.diagnose import endpoints_diagnosis, lb_pending_diagnosis, matches, pod_ready, port_mismatch
 from grader.facts import ClusterFacts, Node
 from grader.probes.base import Vantage
@@ -47,7 +47,7 @@ class LabContext:
     host: Vantage
     internet: Vantage | None = None  # a client that reaches public frontends only (None: not offered)
     matrix: Matrix = field(default_factory=Matrix)
-    ready_timeout_s: float = 60.0
+    ready_timeout_s: float = READY_TIMEOUT_S
     _services: dict[str, Service] = field(default_factory=dict)
     _cache: dict[str, list[Obj]] = field(default_factory=dict)  # one namespace-wide read per kind and run
 
@@ -91,7 +91,7 @@ class LabContext:
         try:
             return self.kube.get(kind, name, self.namespace)
         except KubeUnreachable as err:
-            raise EnvError(f"the cluster does not answer: {err}") from err
+            raise EnvError(err.diagnosis) from err
         except KubeError as err:
             raise EnvError(f"cannot read {kind}/{name}: {err}") from err
 
@@ -105,7 +105,7 @@ class LabContext:
         try:
             return self.kube.list(kind, self.namespace, selector)
         except KubeUnreachable as err:
-            raise EnvError(f"the cluster does not answer: {err}") from err
+            raise EnvError(err.diagnosis) from err
         except KubeError as err:
             raise EnvError(f"cannot list {kind}: {err}") from err
 
@@ -166,32 +166,31 @@ class LabContext:
                              hint: str | None = None) -> Endpoints:
         """Poll the Service's EndpointSlices until `count` endpoints are ready; FAIL with a diagnosis if not."""
         svc = self.service(svc) if isinstance(svc, str) else svc
-        deadline = time.monotonic() + (timeout_s or self.ready_timeout_s)
-        steady_since: float | None = None
-        delay = 0.2
-        first = True
-        while True:
-            eps = self._ready_endpoints(svc.name, cached=first)
-            first = False
+        seen: list[tuple[Service, Endpoints, list[Obj], str]] = []
+
+        def ready() -> tuple[Endpoints | None, str]:
+            current = self.service(svc.name, fresh=True) if seen else svc
+            eps = self._ready_endpoints(current.name, cached=not seen)
             if eps.ready >= count:
-                return eps
+                return eps, "ready"
             pods = self.objects("pods")
-            # hopeless for 3 s: none selected though all pods are made, or all ready and none on the port
-            chosen = [p for p in pods if matches(svc.selector, diagnose.pod_labels(p))]
+            # hopeless: none selected though all pods are made, all ready and none on the port, or refused pods
+            chosen = [p for p in pods if matches(current.selector, diagnose.pod_labels(p))]
+            refused = self._pods_refused()  # admission will refuse the same pods again
             hopeless = (not chosen and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
-                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(svc, chosen)))
-            now = time.monotonic()
-            refused = self._pods_refused()
-            hopeless = hopeless or bool(refused)  # admission will refuse the same pods again
-            steady_since = (steady_since or now) if hopeless or not svc.selector else None
-            if now >= deadline or (steady_since is not None and now - steady_since >= 3.0):
-                why = (refused + " ") if refused else ""
-                why += endpoints_diagnosis(svc, pods, eps.ready, count)
-                raise Fail(f"{hint} {why}" if hint else why,
-                           detail=f"last seen: {eps.ready} ready endpoint(s) of {count} wanted")
-            time.sleep(min(delay, max(0.0, deadline - now)))  # deadline poll
-            delay = min(delay * 2, 1.0)
-            svc = self.service(svc.name, fresh=True)
+                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen)))
+            seen.append((current, eps, pods, refused))
+            state = f"{eps.ready} ready endpoint(s) of {count} wanted"
+            return None, Terminal(state) if hopeless or refused or not current.selector else state
+
+        try:
+            return wait_for(ready, what=f"{svc.name} endpoints", timeout_s=timeout_s or self.ready_timeout_s,
+                            interval_s=0.2, max_interval_s=1.0, settle_s=3.0)
+        except WaitTimeout as err:
+            current, eps, pods, refused = seen[-1]
+            why = (refused + " ") if refused else ""
+            why += endpoints_diagnosis(current, pods, eps.ready, count)
+            raise Fail(f"{hint} {why}" if hint else why, detail=f"last seen: {err.last_state}") from err
 
     def _pods_refused(self) -> str:
         return diagnose.pods_refused(self.objects("replicasets"))

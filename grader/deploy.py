@@ -56,7 +56,7 @@ def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bo
                    namespace)
         _wait_quota_counted(kube, namespace)
     except KubeUnreachable as err:
-        raise EnvError(f"the cluster does not answer: {err}") from err
+        raise EnvError(err.diagnosis) from err
     except KubeError as err:
         raise EnvError(f"cannot prepare namespace {namespace}: {err}") from err
     return created
@@ -95,7 +95,7 @@ def _apply(kube: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run:
     try:
         stored = kube.apply(render(docs, run_id), namespace, dry_run=dry_run)
     except KubeUnreachable as err:
-        raise EnvError(f"the cluster does not answer: {err}") from err
+        raise EnvError(err.diagnosis) from err
     except KubeError as err:
         text = str(err)
         if any(marker in text.lower() for marker in _ENVIRONMENT_MARKERS):
@@ -145,7 +145,7 @@ def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: fl
         try:
             deps = {d["metadata"]["name"]: d for d in kube.list("deployments", namespace)}
         except KubeUnreachable as err:
-            raise EnvError(f"the cluster does not answer: {err}") from err
+            raise EnvError(err.diagnosis) from err
         waiting = []
         for name in names:
             dep = deps.get(name) or {}

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from grader._wait import READY_TIMEOUT_S
 from grader.checkspec import CheckSpec, read_checks
 from grader.facts import KNOWN_VARIABLES
 from grader.manifests import Doc, manifest_files, placeholders, read_docs
@@ -44,7 +45,7 @@ class Lab:
     path: Path
     expects: list[tuple[str, str]]
     variables: list[str]
-    ready_timeout_s: float = 120.0
+    ready_timeout_s: float = READY_TIMEOUT_S
     probe_deadline_s: float = 15.0
     claims: list[str] = field(default_factory=list)  # cluster-wide things no manifest shows (grader.claims)
     policy: LabPolicy = field(default_factory=LabPolicy)
@@ -101,8 +102,7 @@ def all_labs() -> list[Path]:
     root = labs_root()
     if root is None:
         return []
-    paths = [p for p in root.iterdir() if (p / "lab.yaml").is_file()]
-    return sorted(paths, key=lambda p: (_order_of(p), p.name))
+    return sorted((p for p in root.iterdir() if (p / "lab.yaml").is_file()), key=lambda p: (_order_of(p), p.name))
 
 
 def _order_of(path: Path) -> int:
@@ -180,8 +180,8 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
                   "claims lists what a case holds cluster-wide beyond its manifests, e.g. [\"port:host:8080\"]")
     return Lab(id=path.name, title=data["title"].strip(), order=order, path=path,
                expects=[(e["kind"], e["name"]) for e in expects], variables=list(variables),
-               ready_timeout_s=float(timeouts.get("ready", 120)), probe_deadline_s=float(timeouts.get("probe", 15)),
-               claims=[c.strip() for c in claims],
+               ready_timeout_s=float(timeouts.get("ready", READY_TIMEOUT_S)),
+               probe_deadline_s=float(timeouts.get("probe", 15)), claims=[c.strip() for c in claims],
                policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")))
 
 

@@ -95,7 +95,7 @@ def _take(kube: Kube, key: str, run_id: str, timeout_s: float) -> None:
             if _try_take(kube, key, run_id):
                 return True, "taken"
         except KubeUnreachable as err:
-            return None, f"the cluster does not answer: {err}"
+            return None, err.diagnosis
         holder = _holder_of(kube, key)
         if not said:  # a wait of minutes must say why
             log.warning("claim %s is %s (another grading on this cluster): waiting up to %.0fs", key, holder,
@@ -185,4 +185,4 @@ def _ensure_namespace(kube: Kube) -> None:
         if err.reason != "AlreadyExists":
             raise EnvError(f"cannot create namespace {NAMESPACE} for claims: {err}") from err
     except KubeUnreachable as err:
-        raise EnvError(f"the cluster does not answer: {err}") from err
+        raise EnvError(err.diagnosis) from err

@@ -22,6 +22,7 @@ import pytest
 
 from grader import images, interrupt
 from grader._kube import Kube, KubeUnreachable
+from grader._wait import PROBE_POD_READY_S, READY_TIMEOUT_S
 from grader.checks import LabContext
 from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
 from grader.facts import ClusterFacts, discover
@@ -52,7 +53,7 @@ class Environment:
     run_id: str
     probe_image: str = images.BUSYBOX
     policy: ProbePolicy = field(default_factory=ProbePolicy)
-    pods_ready_timeout_s: float = 90.0
+    pods_ready_timeout_s: float = PROBE_POD_READY_S
     _facts: ClusterFacts | None = None
     _pods: ProbePods | None = None
     _vantages: tuple[PodVantage, PodVantage] | None = None
@@ -79,7 +80,7 @@ class Environment:
                 raise
         return self._vantages
 
-    def context(self, namespace: str, ready_timeout_s: float = 60.0) -> LabContext:
+    def context(self, namespace: str, ready_timeout_s: float = READY_TIMEOUT_S) -> LabContext:
         """A fresh LabContext (fresh matrix, fresh 'proven' state) on the shared probe pods."""
         probe, other = self.pod_vantages()
         facts = self.facts
@@ -218,9 +219,7 @@ def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests
         starter = [d.name for d in applied if d.kind == "Deployment" and d.origin == STARTER]
         wait_deployments(env.kube, ns, starter, lab.ready_timeout_s)
         return run_checks(lab, ns, env)
-    except KubeUnreachable as err:
-        return _env_result(lab, env, ns, f"the cluster does not answer: {err}")
-    except EnvError as err:
+    except (KubeUnreachable, EnvError) as err:
         return _env_result(lab, env, ns, err.diagnosis)
     finally:
         if attempted:
@@ -232,7 +231,7 @@ def _grade_in_place(lab: Lab, env: Environment, ns: str) -> LabResult:
     try:
         exists = env.kube.get("namespace", ns) is not None
     except KubeUnreachable as err:
-        return _env_result(lab, env, ns, f"the cluster does not answer: {err}")
+        return _env_result(lab, env, ns, err.diagnosis)
     if not exists:
         raise BadInput(f"namespace {ns} does not exist", rule="grading without --manifests grades what is there",
                        fix="apply your manifests first (grader.apply in a notebook), or pass --manifests DIR")

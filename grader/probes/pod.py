@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from grader import images
 from grader._kube import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
+from grader._wait import PROBE_POD_READY_S, Terminal, WaitTimeout, wait_for
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 from grader.verdicts import EnvError
@@ -114,7 +115,7 @@ class ProbePods:
     kube: Kube
     run_id: str
     image: str = images.BUSYBOX
-    ready_timeout_s: float = 90.0
+    ready_timeout_s: float = PROBE_POD_READY_S
     policy: ProbePolicy = field(default_factory=ProbePolicy)
     created: list[str] = field(default_factory=list)  # namespaces where this run created the pod
 
@@ -150,23 +151,23 @@ class ProbePods:
                 self.created.append(ns)
 
     def _wait_ready(self, ns: str, pod: str) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        state = "not created yet"
-        delay = 0.2
-        while time.monotonic() < deadline:
+        def ready() -> tuple[bool | None, str]:
             current = self.kube.get("pod", pod, ns)
-            if current is not None:
-                ready, state, fatal = _pod_state(current)
-                if ready:
-                    return
-                if fatal:
-                    self._discard(pod)
-                    raise EnvError(f"probe pod {ns}/{pod} cannot start: {state}. "
-                                   f"Is the image {self.image} available to the cluster? "
-                                   "(on kind: 'servicelab images' loads it)")
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))  # deadline poll
-            delay = min(delay * 2, 2.0)
-        raise EnvError(f"probe pod {ns}/{pod} not ready after {self.ready_timeout_s:.0f}s; last state: {state}")
+            if current is None:
+                return None, "not created yet"
+            ready, state, fatal = _pod_state(current)
+            return (True if ready else None), (Terminal(state) if fatal else state)
+
+        try:
+            wait_for(ready, what=f"probe pod {ns}/{pod}", timeout_s=self.ready_timeout_s, interval_s=0.2,
+                     max_interval_s=2.0)
+        except WaitTimeout as err:
+            if not err.terminal:
+                raise EnvError(f"probe pod {ns}/{pod} not ready after {self.ready_timeout_s:.0f}s; "
+                               f"last state: {err.last_state}") from err
+            self._discard(pod)
+            raise EnvError(f"probe pod {ns}/{pod} cannot start: {err.last_state}. Is the image {self.image} "
+                           "available to the cluster? (on kind: 'servicelab images' loads it)") from err
 
     def _discard(self, pod: str) -> None:
         """A warm pod that cannot start is no use to the next run either."""
