@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,6 +17,7 @@ from grader._api import KubeError, KubeUnreachable, Obj, Session, parse_manifest
 from grader._api_discovery import Resource
 from grader._api_exec import exec_in_pod
 from grader._run import Result, RunError, run
+from grader._wait import WaitTimeout, wait_for
 
 __all__ = ["KUBECTL_FIX", "MANAGED_BY_KEY", "MANAGED_BY_VALUE", "MANAGED_LABELS", "OWNER_KEY", "RUN_ID_KEY", "Kube",
            "KubeError", "KubeUnreachable", "Obj", "Result", "managed_labels", "owner_annotation", "parse_manifest"]
@@ -186,13 +186,12 @@ class Kube:
                 self._wait_gone(f"{res.plural} in {namespace}", timeout, left)
 
     def _wait_gone(self, what: str, timeout: float, still_there: Callable[[], bool]) -> None:
-        """Poll until still_there() is False: a deadline, and a pause that grows from 50 ms to 1 s."""
-        deadline, pause = time.monotonic() + timeout, 0.05
-        while still_there():
-            if time.monotonic() >= deadline:
-                raise KubeError(f"error: timed out waiting for the condition on {what}")
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))  # deadline poll
-            pause = min(pause * 2, 1.0)
+        """Poll until still_there() is False, a pause growing from 50 ms to 1 s; kubectl's words at the deadline."""
+        try:
+            wait_for(lambda: (None, "still there") if still_there() else (True, "gone"), what=what, timeout_s=timeout,
+                     interval_s=0.05, max_interval_s=1.0)
+        except WaitTimeout as err:
+            raise KubeError(f"error: timed out waiting for the condition on {what}") from err
 
     # --- exec and raw kubectl ----------------------------------------------------------------------
     def exec(self, pod: str, namespace: str, command: Sequence[str], *, timeout: float,

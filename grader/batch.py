@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube, KubeError, KubeUnreachable
+from grader._wait import WaitTimeout, wait_for
 from grader.chains import build_chains
 from grader.claims import claims_of, placeholder_values
 from grader.deploy import delete_namespace
@@ -93,16 +94,20 @@ class _Grader:
             return
 
     def _grade(self, job: GradeJob) -> Record:
-        deadline = time.monotonic() + CLAIM_WAIT_S
-        while True:
-            record = self._grade_once(job)
-            if not _TAKEN.search(record.reason) or record.outcome is not Outcome.ERROR:
-                return record
-            if time.monotonic() >= deadline:
-                record.outcome = Outcome.ENV_ERROR
-                record.reason = "something else on the cluster holds what this submission claims: " + record.reason
-                return record
-            time.sleep(5.0)  # deadline poll: another grading holds the port; it lets go when its namespace goes
+        seen: list[Record] = []
+
+        def graded() -> tuple[Record | None, str]:  # another grading holds the port until its namespace goes
+            seen.append(record := self._grade_once(job))
+            taken = _TAKEN.search(record.reason) and record.outcome is Outcome.ERROR
+            return (None if taken else record), record.reason
+
+        try:
+            return wait_for(graded, what=f"{job.student}/{job.lab}", timeout_s=CLAIM_WAIT_S, interval_s=5.0)
+        except WaitTimeout:
+            record = seen[-1]
+            record.outcome = Outcome.ENV_ERROR
+            record.reason = "something else on the cluster holds what this submission claims: " + record.reason
+            return record
 
     def _grade_once(self, job: GradeJob) -> Record:
         lab = load_lab(job.lab)

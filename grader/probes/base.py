@@ -6,14 +6,15 @@ matrix and the must-not-reach rule live here, the same for every vantage point.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from grader._wait import WaitTimeout, wait_for
 from grader.probes.matrix import Matrix
-from grader.probes.outcomes import SINKHOLE, answered, control_for, differs, succeeded, summary
+from grader.probes.outcomes import SINKHOLE, answered, control_for, differs, split_url, succeeded, summary
 from grader.probes.results import (
     Attempt,
     DnsResult,
@@ -36,13 +37,6 @@ class ProbePolicy:
     backoff_s: float = 0.5
     exec_slack_s: float = 15.0
     hostname_rounds_size: int = 8
-
-
-def split_url(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return host, port
 
 
 class Vantage(ABC):
@@ -103,21 +97,27 @@ class Vantage(ABC):
         outcomes: list[Outcome] = [Outcome(-1, "not run", "")] * len(ops)
         attempts: list[list[Attempt]] = [[] for _ in ops]
         pending = list(range(len(ops)))
-        while pending:
+
+        def one_round() -> str:
             outs = self._run_ops([ops[i] for i in pending], per_try, per_try + self.policy.exec_slack_s)
             now = time.monotonic() - start
             for i, out in zip(pending, outs, strict=True):
                 outcomes[i] = out
                 ok = succeeded(ops[i], out)
                 attempts[i].append(Attempt(round(now, 2), ok, summary(ops[i], out, per_try)))
-                if ok:
-                    self.proven = True
-            pending = [i for i in pending if not succeeded(ops[i], outcomes[i])]
-            elapsed = time.monotonic() - start
-            if not pending or elapsed + per_try + self.policy.backoff_s > deadline:
-                break
-            time.sleep(self.policy.backoff_s)  # pause between rounds, inside the deadline poll
+                self.proven = self.proven or ok
+            pending[:] = [i for i in pending if not succeeded(ops[i], outcomes[i])]
+            return f"{len(pending)} of {len(ops)} not answered" if pending else ""
+
+        self._poll(one_round, deadline)
         return outcomes, attempts
+
+    def _poll(self, one_round: Callable[[], str], deadline_s: float) -> None:
+        """Rounds a backoff apart until one returns "" (done) or the next would end past the deadline."""
+        with contextlib.suppress(WaitTimeout):
+            wait_for(lambda: (True if not (state := one_round()) else None, state), what=self.name,
+                     timeout_s=deadline_s - self.policy.per_try_s - self.policy.backoff_s,
+                     interval_s=self.policy.backoff_s)
 
     # --- probe operations ----------------------------------------------------------------------
     def http_get(self, url: str, host_header: str | None = None, *, expect_status: int | None = None,
@@ -172,21 +172,20 @@ class Vantage(ABC):
                                  target=self._label(host, port, host_header), host=host, port=port)
         deadline = self.policy.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()
-        batch = max(self.policy.hostname_rounds_size, 2 * len(expected))
-        while True:
-            ops = [Op("http", url, host_header=host_header)] * batch
+        ops = [Op("http", url, host_header=host_header)] * max(self.policy.hostname_rounds_size, 2 * len(expected))
+
+        def one_round() -> str:
             outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
             result.requests += len(outs)
             answered = [o.body.strip() for o in outs if http_status(o) == 200 and o.body.strip()]
             result.seen.update(answered)
-            if answered:
-                self.proven = True
+            self.proven = self.proven or bool(answered)
             result.attempts.append(Attempt(round(time.monotonic() - start, 2), bool(answered),
                                            f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen"))
-            elapsed = time.monotonic() - start
-            if not result.missing or elapsed + self.policy.per_try_s + self.policy.backoff_s > deadline:
-                return result
-            time.sleep(self.policy.backoff_s)  # pause between rounds, inside the deadline poll
+            return f"missing {sorted(result.missing)}" if result.missing else ""
+
+        self._poll(one_round, deadline)
+        return result
 
     def must_not_reach(self, url: str, *, hint: str, host_header: str | None = None,
                        known_good: str | None = None, target: str | None = None) -> None:

@@ -48,3 +48,8 @@ def summary(op: Op, out: Outcome, per_try_s: float) -> str:
         return "connected" if out.rc == 0 else failure_reason(out, per_try_s)
     addresses, cnames, error = parse_nslookup(out.body + "\n" + out.err)
     return ", ".join(cnames + addresses) or error or "no records"
+
+
+def split_url(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
