@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
@@ -76,9 +77,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests/unit")
     _cluster_up(session)
     session.run("servicelab", "status")
-    session.run("pytest", "--e2e", "--durations=30", "tests/e2e", *session.posargs)  # the slowest, for the budget
+    # The notebooks run in parallel (groups whose answers collide run in order), between the other e2e tests
+    # and the disruptive ones; --durations prints the slowest, for the time budget.
+    notebooks = "tests/e2e/test_notebooks.py"
+    suite = {"SERVICELAB_SUITE_START": datetime.now(UTC).isoformat()}  # the leftovers check judges what came after
+    session.run("pytest", "--e2e", "--durations=20", "tests/e2e", f"--ignore={notebooks}", "-m",
+                "not disruptive and not last", *session.posargs, env=suite)
+    session.run("pytest", "--e2e", "--durations=10", "-n", "3", "--dist", "loadgroup", notebooks, env=suite)
+    session.run("pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive or last",
+                env=suite)
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
-    session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py")  # and nothing of check-solutions' runs is left
+    session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of check-solutions' runs left
 
 
 @nox.session(python=PYTHON, default=False)

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader.chains import build_chains
+from grader.claims import case_claims, placeholder_values
+from grader.labs import load_lab
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -31,6 +34,20 @@ pytestmark = pytest.mark.e2e
 
 def lab_id(assignment: str) -> str:
     return assignment.split("-", 1)[1]
+
+
+def _groups() -> dict[str, str]:
+    """Run in parallel (`pytest -n N --dist loadgroup`), notebooks whose answers would collide on the cluster
+    (a node port, an address, a host on Traefik) share a group and run one after another, as check-solutions'
+    chains do; the released and the reference copy of a lab share its group (one lab namespace)."""
+    labs = {a: load_lab(REPO / "labs" / lab_id(a)) for a in ASSIGNMENTS}
+    chains = build_chains(ASSIGNMENTS, lambda a: case_claims(labs[a], labs[a].solution,
+                                                             placeholder_values(None, f"lab-{lab_id(a)}")))
+    return {a: f"notebooks-{n}" for n, chain in enumerate(chains) for a in chain}
+
+
+GROUPS = _groups()
+PER_ASSIGNMENT = [pytest.param(a, marks=pytest.mark.xdist_group(GROUPS[a])) for a in ASSIGNMENTS]
 
 
 def fresh_namespace(kube: Kube, assignment: str) -> None:
@@ -79,7 +96,7 @@ def grades(nb: nbformat.NotebookNode) -> dict[str, tuple[float | None, float]]:
             for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", PER_ASSIGNMENT)
 def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh_namespace(kube, assignment)
     path = NOTEBOOKS / "source" / assignment / f"{lab_id(assignment)}.ipynb"
@@ -94,7 +111,7 @@ def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monke
         assert earned == total, f"{grade_id}: {earned}/{total}\n{_check_output(nb, grade_id)}"
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", PER_ASSIGNMENT)
 def test_released_notebook_runs_and_scores_zero(assignment: str, kube: Kube, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     course = tmp_path / "course"
