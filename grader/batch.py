@@ -73,10 +73,7 @@ class _Overtime(KeyboardInterrupt):
 class _Grader:
     def __init__(self, env: Environment) -> None:
         self.env = env
-
-    @property
-    def run_id(self) -> str:
-        return self.env.run_id
+        self.run_id = env.run_id  # the label on all this worker creates (workers.Worker)
 
     def run(self, job: GradeJob) -> Record:
         start = time.monotonic()

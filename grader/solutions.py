@@ -105,10 +105,7 @@ class ClusterGrading:
 class EnvironmentGrader:
     def __init__(self, env: Environment) -> None:
         self.env = env
-
-    @property
-    def run_id(self) -> str:
-        return self.env.run_id
+        self.run_id = env.run_id  # the label on all this worker creates (workers.Worker)
 
     def run(self, job: CaseJob) -> Row:
         """Grade with the case's claims held on the cluster until its namespace is gone: what a terminating
