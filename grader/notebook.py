@@ -19,6 +19,7 @@ from grader import coach
 from grader._kube import Kube
 from grader.answers import is_blank_yaml
 from grader.deploy import apply_into, ensure_namespace, wait_deployments
+from grader.errors import ServicelabError, message
 from grader.facts import discover
 from grader.flowchart import chart
 from grader.labs import load_lab
@@ -47,11 +48,15 @@ def lab_namespace(default: str, explicit: str | None = None, cwd: Path | None = 
 
 def check(lab: str, *, namespace: str | None = None, context: str | None = None, display: bool = True) -> float:
     """Grade the objects in the lab's namespace (see lab_namespace); returns the score in [0, 1]."""
-    with _quiet():
-        spec = load_lab(lab)
-        with progress(), environment(context) as env:
-            result = grade(spec, env, namespace=lab_namespace(spec.default_namespace, namespace))
-        coach.record(result)  # for hint() and `servicelab progress`
+    try:
+        with _quiet():
+            spec = load_lab(lab)
+            with progress(), environment(context) as env:
+                result = grade(spec, env, namespace=lab_namespace(spec.default_namespace, namespace))
+            coach.record(result)  # for hint() and `servicelab progress`
+    except ServicelabError as err:
+        print(message(err))  # the CLI's words for it (on stdout: nbgrader scores any stderr 0), then raise
+        raise
     if display:
         show(result)
     if result.fraction is None:
