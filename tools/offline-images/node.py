@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import components as c
 from rootfs import debootstrap, import_rootfs, rootfs_tag
 from steps import StepFailed, docker_has_image, log, run
+
+from grader._wait import WaitTimeout, wait_for
 
 NODE_CHANGES = (
     "ENV container=docker",
@@ -104,12 +105,16 @@ def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
         capture=True)
     try:
         run(["docker", "exec", "-d", name, "/usr/local/bin/containerd"])
-        deadline = time.monotonic() + 60
-        while subprocess.run(["docker", "exec", name, "ctr", "version"], capture_output=True,
-                             check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                raise StepFailed("containerd in the node build container did not answer within 60s")
-            time.sleep(0.5)
+
+        def answers() -> tuple[bool | None, str]:
+            ctr = subprocess.run(["docker", "exec", name, "ctr", "version"], capture_output=True, text=True,
+                                 check=False)
+            return (True if ctr.returncode == 0 else None), (ctr.stderr.strip().splitlines() or ["no answer"])[-1]
+
+        try:
+            wait_for(answers, what="containerd in the node build container", timeout_s=60, interval_s=0.5)
+        except WaitTimeout as err:
+            raise StepFailed(str(err)) from err
         run(["docker", "cp", str(images_tar), f"{name}:/images.tar"])
         run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "import", "--no-unpack", "--all-platforms",
              "/images.tar"])
