@@ -56,7 +56,7 @@ def record(result: LabResult) -> None:
     failing = next((c for c in result.checks if c.status is Status.FAIL), None)
     last = entry.get("failing") or {}
     same = failing is not None and last.get("id") == failing.id
-    entry.update({"title": result.title, "score": result.score, "max": result.max_score,
+    entry.update({"title": result.title, "namespace": result.namespace, "score": result.score, "max": result.max_score,
                   "passed": bool(entry.get("passed")) or result.score == result.max_score > 0,
                   "best": max(int(entry.get("best", 0)), result.score), "when": time.strftime("%Y-%m-%d %H:%M"),
                   "failing": None if failing is None else {
@@ -98,7 +98,7 @@ def next_hint(lab: Lab) -> str:
         f"it, and compare with your manifest.",
         f"The grader's hint for '{failing['title']}': {failing['message']}",
         "What the grader saw: " + (failing["detail"] or "(no more detail)") + f"\nLook yourself: kubectl -n "
-        f"{lab.default_namespace} get services,endpointslices,pods -o wide --show-labels",
+        f"{entry.get('namespace') or lab.default_namespace} get services,endpointslices,pods -o wide --show-labels",
     ]
     step = min(int(failing.get("hints", 0)), len(ladder) - 1)
     failing["hints"] = step + 1

@@ -173,6 +173,7 @@ class Vantage(ABC):
         deadline = self.policy.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()
         ops = [Op("http", url, host_header=host_header)] * max(self.policy.hostname_rounds_size, 2 * len(expected))
+        announce(self.name, ops[:1])
 
         def one_round() -> str:
             outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
@@ -204,7 +205,7 @@ class Vantage(ABC):
         self.require()
         good = known_good or self.known_good
         control = control_for(op)
-        ops = [op, control]
+        ops = [*announce(self.name, [op]), control]  # the control address is not news to a learner
         if not self.proven and good:
             ops.append(Op("http", good))
         outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)

@@ -141,7 +141,8 @@ def parse_nslookup(text: str) -> tuple[list[str], list[str], str]:
     return addresses, cnames, error
 
 
-def announce(vantage: str, ops: list[Op]) -> None:
-    """Say which vantage point probes what (the notebook's progress line)."""
+def announce(vantage: str, ops: list[Op]) -> list[Op]:
+    """Say which vantage point probes what (the notebook's progress line); returns the ops."""
     said = ", ".join(f"{op.kind} {op.target}" + (f":{op.port}" if op.port else "") for op in ops[:3])
     _progress.info("from %s: %s%s", vantage, said, " ..." if len(ops) > 3 else "")
+    return ops
