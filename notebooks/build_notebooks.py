@@ -224,7 +224,9 @@ def build(lab: Lab) -> nbformat.NotebookNode:
                           f"`{ns}`; `kubectl -n {ns} get all` shows what is there.",
                           metadata=nbgrader("task-text", locked=True)),
         new_markdown_cell("## The picture\n\nHow a request travels" + (" (no Service here: the pod network)"
-                          if observe else "") + ":\n\n```mermaid\n" + DIAGRAM[lab.id] + "\n```",
+                          if observe else "") + ":\n\n```mermaid\n" + DIAGRAM[lab.id] + "\n```\n\n"
+                          "(JupyterLab 4.1+ draws it here. GitHub shows a notebook's mermaid as text: there, open "
+                          f"[the same diagram](../../diagrams/{diagram_path(lab).name}).)",
                           metadata=nbgrader("diagram", locked=True)),
         new_code_cell(SETUP + (", observe_network" if observe else ""), metadata=nbgrader("setup", locked=True)),
         new_markdown_cell("## Look around\n\nThe next cell applies the lab's starter objects (your answer is not "
@@ -277,6 +279,15 @@ def build(lab: Lab) -> nbformat.NotebookNode:
     return nb
 
 
+def diagram_path(lab: Lab) -> Path:
+    """The Service type's diagram as a Markdown file: GitHub draws mermaid in .md files, not in notebooks."""
+    return SOURCE.parent / "diagrams" / f"{lab.order:02d}-{lab.id}.md"
+
+
+def diagram_page(lab: Lab) -> str:
+    return f"# {lab.title}\n\n```mermaid\n{DIAGRAM[lab.id]}\n```\n"
+
+
 def notebook_path(lab: Lab) -> Path:
     return SOURCE / f"{lab.order:02d}-{lab.id}" / f"{lab.id}.ipynb"
 
@@ -288,14 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for path in all_labs():
         lab = load_lab(path)
-        target = notebook_path(lab)
-        text = nbformat.writes(build(lab)) + "\n"
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(str(target.relative_to(REPO)))
-        if not args.check:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+        for target, text in ((notebook_path(lab), nbformat.writes(build(lab)) + "\n"),
+                             (diagram_path(lab), diagram_page(lab))):
+            if target.is_file() and target.read_text(encoding="utf-8") == text:
+                continue
+            stale.append(str(target.relative_to(REPO)))
+            if not args.check:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
     verb = "out of date" if args.check else "written"
     print(f"{len(stale)} notebook(s) {verb}" + (": " + ", ".join(stale) if stale else ""))
     return 1 if args.check and stale else 0
