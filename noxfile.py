@@ -1,9 +1,9 @@
 """The one source of truth for how servicelab is linted, tested, built and measured.
 
-    nox -s lab             bring the lab cluster up and grade every lab's reference solutions
-    nox -s tests           lint, unit tests, then the e2e tests on the real lab cluster
-    nox -s offline-images  build every image from source (machines without a registry)
-    nox -s bench           grading speed figures
+nox -s lab             bring the lab cluster up and grade every lab's reference solutions
+nox -s tests           lint, unit tests, then the e2e tests on the real lab cluster
+nox -s offline-images  build every image from source (machines without a registry)
+nox -s bench           grading speed figures
 """
 
 from __future__ import annotations
@@ -81,11 +81,21 @@ def tests(session: nox.Session) -> None:
     # and the disruptive ones; --durations prints the slowest, for the time budget.
     notebooks = "tests/e2e/test_notebooks.py"
     suite = {"SERVICELAB_SUITE_START": datetime.now(UTC).isoformat()}  # the leftovers check judges what came after
-    session.run("pytest", "--e2e", "--durations=20", "tests/e2e", f"--ignore={notebooks}", "-m",
-                "not disruptive and not last", *session.posargs, env=suite)
+    session.run(
+        "pytest",
+        "--e2e",
+        "--durations=20",
+        "tests/e2e",
+        f"--ignore={notebooks}",
+        "-m",
+        "not disruptive and not last",
+        *session.posargs,
+        env=suite,
+    )
     session.run("pytest", "--e2e", "--durations=10", "-n", "3", "--dist", "loadgroup", notebooks, env=suite)
-    session.run("pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive or last",
-                env=suite)
+    session.run(
+        "pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive or last", env=suite
+    )
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
     session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of check-solutions' runs left
 

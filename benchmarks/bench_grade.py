@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
             docs = apply_into(env.kube, lab, ns, env.facts, env.run_id, files=files)
             wait_deployments(env.kube, ns, [d.name for d in docs if d.kind == "Deployment"], lab.ready_timeout_s)
             warm = run_checks(lab, ns, env)  # objects ready, endpoints programmed
-            print(f"setup (probe pods, apply, first grading): {time.monotonic() - setup:.2f}s; "
-                  f"warm-up verdict {warm.verdict.value} {warm.score}/{warm.max_score}")
+            print(
+                f"setup (probe pods, apply, first grading): {time.monotonic() - setup:.2f}s; "
+                f"warm-up verdict {warm.verdict.value} {warm.score}/{warm.max_score}"
+            )
             if warm.verdict is Verdict.ENV_ERROR:
                 print(f"ENV-ERROR: {warm.diagnosis}", file=sys.stderr)
                 return 3
@@ -51,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
                 grades.append(time.monotonic() - start)
             exec_s = statistics.median(bare)
             grade_s = statistics.median(grades)
-            print(f"lab {lab.id}: {len(lab.checks)} checks, verdict {result.verdict.value} "
-                  f"{result.score}/{result.max_score}")
+            print(
+                f"lab {lab.id}: {len(lab.checks)} checks, verdict {result.verdict.value} "
+                f"{result.score}/{result.max_score}"
+            )
             print(f"bare exec true: median {exec_s:.3f}s over {len(bare)} ({', '.join(f'{b:.3f}' for b in bare)})")
             print(f"grade:          median {grade_s:.3f}s over {len(grades)} ({', '.join(f'{g:.3f}' for g in grades)})")
             print(f"ratio grade / exec: {grade_s / exec_s:.1f} (target <= 10)")

@@ -46,16 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     for case in sorted(p for root in args.corpus for p in root.iterdir() if (p / "case.yaml").is_file()):
         lab = yaml.safe_load((case / "case.yaml").read_text())["lab"]
         start = time.monotonic()
-        done = subprocess.run([command, "grade", lab, "--manifests", str(case / "submission"), "--kubeconfig",
-                               str(kubeconfig)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [command, "grade", lab, "--manifests", str(case / "submission"), "--kubeconfig", str(kubeconfig)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         seconds = time.monotonic() - start
         timings.append((seconds, f"{case.parent.name}/{case.name}"))
         if done.returncode != 2:
             wrong.append(f"{case.name}: exit {done.returncode}")
     values = sorted(t for t, _ in timings)
-    print(f"{len(values)} cases; median {statistics.median(values):.2f}s, "
-          f"p90 {values[int(0.9 * (len(values) - 1))]:.2f}s, max {values[-1]:.2f}s; "
-          f"{sum(v < 2.0 for v in values)}/{len(values)} under 2 s")
+    print(
+        f"{len(values)} cases; median {statistics.median(values):.2f}s, "
+        f"p90 {values[int(0.9 * (len(values) - 1))]:.2f}s, max {values[-1]:.2f}s; "
+        f"{sum(v < 2.0 for v in values)}/{len(values)} under 2 s"
+    )
     print("slowest: " + ", ".join(f"{name} {t:.2f}s" for t, name in sorted(timings, reverse=True)[:5]))
     print(f"load average before/after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     for line in wrong:

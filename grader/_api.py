@@ -27,8 +27,9 @@ JSON = "application/json"
 class KubeError(EnvironmentFault, RuntimeError):
     """The API server answered no (validation, conflict, forbidden, a webhook behind it refused, ...)."""
 
-    def __init__(self, message: str, result: RunError | None = None, *, status: int | None = None,
-                 reason: str = "") -> None:
+    def __init__(
+        self, message: str, result: RunError | None = None, *, status: int | None = None, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.result = result  # the kubectl run, for errors from Kube.kubectl()
         self.status = status  # the HTTP status, for errors from the API
@@ -71,8 +72,11 @@ def api_error(status: int, body: bytes) -> KubeError:
         reason, message = _GENERIC.get(status, ("", f"the server responded with the status code {status}"))
         text = body.decode(errors="replace").strip()
         message += f" ({text[:300]})" if text else ""  # e.g. a proxy's page: keep what it said
-    return KubeError(f"Error from server ({reason}): {message}" if reason else f"Error from server: {message}",
-                     status=status, reason=reason)
+    return KubeError(
+        f"Error from server ({reason}): {message}" if reason else f"Error from server: {message}",
+        status=status,
+        reason=reason,
+    )
 
 
 class Session:
@@ -117,9 +121,18 @@ class Session:
                 self._client.close()
             self._client, self._discovery = None, None
 
-    def request(self, method: str, path: str, *, query: Query = (), body: Obj | None = None,
-                content_type: str = JSON, accept: str = JSON, user: str | None = None,
-                timeout: float = 20.0) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Obj | None = None,
+        content_type: str = JSON,
+        accept: str = JSON,
+        user: str | None = None,
+        timeout: float = 20.0,
+    ) -> tuple[int, bytes]:
         """One HTTP request on the client's connection pool; (status, body). KubeUnreachable when no server
         answered (refused, reset, DNS, TLS, timeout)."""
         api = self.client()
@@ -134,15 +147,21 @@ class Session:
         url = cfg.host + path + ("?" + urlencode(list(query), quote_via=quote) if query else "")
         try:
             resp = api.rest_client.pool_manager.request(
-                method, url, body=json.dumps(body).encode() if body is not None else None, headers=headers,
-                timeout=urllib3.Timeout(total=timeout), preload_content=True,
+                method,
+                url,
+                body=json.dumps(body).encode() if body is not None else None,
+                headers=headers,
+                timeout=urllib3.Timeout(total=timeout),
+                preload_content=True,
                 # a connection error is retried (nothing was sent); a read error or timeout is not (it may have
                 # been acted on), and no redirects: the API server sends none
-                retries=urllib3.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0))
+                retries=urllib3.Retry(total=2, connect=2, read=0, redirect=0, status=0, other=0),
+            )
         except (urllib3.exceptions.HTTPError, OSError) as err:
             self.reset()  # the next call reads the kubeconfig again
-            raise KubeUnreachable(f"unable to connect to the server {cfg.host}: "
-                                  f"{getattr(err, 'reason', None) or err}") from err
+            raise KubeUnreachable(
+                f"unable to connect to the server {cfg.host}: {getattr(err, 'reason', None) or err}"
+            ) from err
         return int(resp.status), bytes(resp.data or b"")
 
     def call(self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any) -> Obj | None:
@@ -155,8 +174,7 @@ class Session:
         try:
             answer: Obj = json.loads(data) if data else {}
         except ValueError as err:
-            raise KubeError(f"the server answered {method} {path} with no JSON: {data[:200]!r}",
-                            status=status) from err
+            raise KubeError(f"the server answered {method} {path} with no JSON: {data[:200]!r}", status=status) from err
         return answer
 
     def get_json(self, path: str, **kwargs: Any) -> Obj:
@@ -191,8 +209,10 @@ def _loader() -> Any:
     import yaml  # noqa: PLC0415
 
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    resolvers = {first: [r for r in found if r[0] != "tag:yaml.org,2002:timestamp"]
-                 for first, found in base.yaml_implicit_resolvers.items()}
+    resolvers = {
+        first: [r for r in found if r[0] != "tag:yaml.org,2002:timestamp"]
+        for first, found in base.yaml_implicit_resolvers.items()
+    }
     return type("Loader", (base,), {"yaml_implicit_resolvers": resolvers})
 
 

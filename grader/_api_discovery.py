@@ -14,9 +14,11 @@ from urllib.parse import quote
 
 Obj = dict[str, Any]
 
-AGGREGATED_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
-                     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
-                     "application/json")
+AGGREGATED_ACCEPT = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+    "application/json"
+)
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,18 @@ def parse_aggregated(doc: Obj) -> list[Resource] | None:
                 kind = (res.get("responseKind") or {}).get("kind") or ""
                 if not kind:
                     continue
-                found.append(Resource(name, version.get("version", ""), res["resource"],
-                                      res.get("singularResource") or kind.lower(), kind,
-                                      res.get("scope") == "Namespaced", tuple(res.get("shortNames") or ()),
-                                      tuple(res.get("verbs") or ())))
+                found.append(
+                    Resource(
+                        name,
+                        version.get("version", ""),
+                        res["resource"],
+                        res.get("singularResource") or kind.lower(),
+                        kind,
+                        res.get("scope") == "Namespaced",
+                        tuple(res.get("shortNames") or ()),
+                        tuple(res.get("verbs") or ()),
+                    )
+                )
     return found
 
 
@@ -75,9 +85,20 @@ def legacy_paths(api: Obj, apis: Obj) -> list[str]:
 def parse_legacy(doc: Obj) -> list[Resource]:
     """Resources of one APIResourceList (subresources such as pods/exec left out)."""
     group, _, version = doc.get("groupVersion", "").rpartition("/")
-    return [Resource(group, version, r["name"], r.get("singularName") or r["kind"].lower(), r["kind"],
-                     bool(r.get("namespaced")), tuple(r.get("shortNames") or ()), tuple(r.get("verbs") or ()))
-            for r in doc.get("resources") or [] if "/" not in r["name"]]
+    return [
+        Resource(
+            group,
+            version,
+            r["name"],
+            r.get("singularName") or r["kind"].lower(),
+            r["kind"],
+            bool(r.get("namespaced")),
+            tuple(r.get("shortNames") or ()),
+            tuple(r.get("verbs") or ()),
+        )
+        for r in doc.get("resources") or []
+        if "/" not in r["name"]
+    ]
 
 
 class Discovery:
@@ -93,12 +114,18 @@ class Discovery:
         the server's order (core group first, then groups by priority, preferred version first).
         """
         name, _, suffix = arg.strip().lower().partition(".")
-        candidates = [r for r in self.resources
-                      if not suffix or suffix in (r.group, f"{r.version}.{r.group}", f"{r.version}.")
-                      or (suffix == r.version and not r.group)]
-        for matches in (lambda r: r.plural == name,
-                        lambda r: r.singular == name or r.kind.lower() == name,
-                        lambda r: name in r.short_names):
+        candidates = [
+            r
+            for r in self.resources
+            if not suffix
+            or suffix in (r.group, f"{r.version}.{r.group}", f"{r.version}.")
+            or (suffix == r.version and not r.group)
+        ]
+        for matches in (
+            lambda r: r.plural == name,
+            lambda r: r.singular == name or r.kind.lower() == name,
+            lambda r: name in r.short_names,
+        ):
             found = next((r for r in candidates if matches(r)), None)
             if found is not None:
                 return found
@@ -107,5 +134,4 @@ class Discovery:
     def by_kind(self, api_version: str, kind: str) -> Resource | None:
         """The resource serving objects of apiVersion/kind (as a manifest names them)."""
         group, _, version = api_version.rpartition("/")
-        return next((r for r in self.resources if r.group == group and r.version == version and r.kind == kind),
-                    None)
+        return next((r for r in self.resources if r.group == group and r.version == version and r.kind == kind), None)

@@ -21,8 +21,16 @@ V4 = "v4.channel.k8s.io"  # binary frames: one byte channel (1 stdout, 2 stderr,
 STDOUT, STDERR, STATUS = 1, 2, 3
 
 
-def exec_in_pod(session: Session, pod: str, namespace: str, command: Sequence[str], *, timeout: float,
-                container: str | None = None, user: str | None = None) -> Result:
+def exec_in_pod(
+    session: Session,
+    pod: str,
+    namespace: str,
+    command: Sequence[str],
+    *,
+    timeout: float,
+    container: str | None = None,
+    user: str | None = None,
+) -> Result:
     """Run command in the pod: its exit code and output, as `kubectl exec` gives them (an API refusal is
     exit 1 with kubectl's message on stderr). KubeUnreachable when no server answered or past the deadline."""
     from websocket import WebSocket, WebSocketBadStatusException, WebSocketException  # noqa: PLC0415
@@ -30,11 +38,19 @@ def exec_in_pod(session: Session, pod: str, namespace: str, command: Sequence[st
     deadline = time.monotonic() + timeout
     argv = ["kubectl", "exec", pod, "-n", namespace, *(["-c", container] if container else []), "--", *command]
     cfg = session.client().configuration
-    query = [*(("command", c) for c in command), ("stdout", "true"), ("stderr", "true"),
-             *([("container", container)] if container else [])]
+    query = [
+        *(("command", c) for c in command),
+        ("stdout", "true"),
+        ("stderr", "true"),
+        *([("container", container)] if container else []),
+    ]
     path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{quote(pod, safe='')}/exec"
-    url = cfg.host.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + path + "?" + urlencode(
-        query, quote_via=quote)
+    url = (
+        cfg.host.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        + path
+        + "?"
+        + urlencode(query, quote_via=quote)
+    )
     header = [f"{k}: {v}" for k, v in auth_header(cfg).items()] + ([f"Impersonate-User: {user}"] if user else [])
     ws: Any = WebSocket(sslopt=_sslopt(cfg), skip_utf8_validation=True)
     try:
@@ -46,8 +62,7 @@ def exec_in_pod(session: Session, pod: str, namespace: str, command: Sequence[st
         if time.monotonic() >= deadline:
             raise KubeUnreachable(f"exec in {namespace}/{pod} hung past {timeout:.0f}s") from err
         session.reset()
-        raise KubeUnreachable(f"exec in {namespace}/{pod}: unable to connect to the server "
-                              f"{cfg.host}: {err}") from err
+        raise KubeUnreachable(f"exec in {namespace}/{pod}: unable to connect to the server {cfg.host}: {err}") from err
     finally:
         ws.shutdown()  # no close handshake: the server has closed already, or we are giving up
     stdout, stderr = (channels.get(c, b"").decode(errors="replace") for c in (STDOUT, STDERR))

@@ -19,8 +19,22 @@ from grader._api_exec import exec_in_pod
 from grader._run import Result, RunError, run
 from grader._wait import WaitTimeout, wait_for
 
-__all__ = ["KUBECTL_FIX", "MANAGED_BY_KEY", "MANAGED_BY_VALUE", "MANAGED_LABELS", "OWNER_KEY", "RUN_ID_KEY", "Kube",
-           "KubeError", "KubeUnreachable", "Obj", "Result", "managed_labels", "owner_annotation", "parse_manifest"]
+__all__ = [
+    "KUBECTL_FIX",
+    "MANAGED_BY_KEY",
+    "MANAGED_BY_VALUE",
+    "MANAGED_LABELS",
+    "OWNER_KEY",
+    "RUN_ID_KEY",
+    "Kube",
+    "KubeError",
+    "KubeUnreachable",
+    "Obj",
+    "Result",
+    "managed_labels",
+    "owner_annotation",
+    "parse_manifest",
+]
 
 ObjList = list[Obj]  # module-level alias: inside Kube, `list` names the method
 
@@ -36,9 +50,17 @@ APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply; a JSON body i
 MERGE_PATCH = "application/merge-patch+json"
 DELETE_WAIT_S = 120.0
 
-_UNREACHABLE_MARKERS = ("connection refused", "unable to connect to the server", "no such host", "i/o timeout",
-                        "was refused", "context was not found", "no configuration has been provided",
-                        "couldn't get current server api group list", "tls handshake timeout")
+_UNREACHABLE_MARKERS = (
+    "connection refused",
+    "unable to connect to the server",
+    "no such host",
+    "i/o timeout",
+    "was refused",
+    "context was not found",
+    "no configuration has been provided",
+    "couldn't get current server api group list",
+    "tls handshake timeout",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +74,7 @@ class Kube:
     kubeconfig: str | None = None
     request_timeout_s: float = 20.0
     impersonate: str | None = None  # act as this user (the learner's ServiceAccount when applying its objects)
-    _sessions: dict[tuple[str | None, str | None], Session] = field(default_factory=dict, compare=False,
-                                                                    repr=False)
+    _sessions: dict[tuple[str | None, str | None], Session] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def _api(self) -> Session:
@@ -85,8 +106,10 @@ class Kube:
             if res is not None:
                 return res
         name = (obj.get("metadata") or {}).get("name", "")
-        raise KubeError(f'resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
-                        f'"{api_version}"\nensure CRDs are installed first')
+        raise KubeError(
+            f'resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
+            f'"{api_version}"\nensure CRDs are installed first'
+        )
 
     def _ns(self, res: Resource, namespace: str | None) -> str | None:
         return (namespace or self._api.namespace) if res.namespaced else None
@@ -96,11 +119,15 @@ class Kube:
         res = self._resources(kind)[0]
         return self._call("GET", res.path(self._ns(res, namespace), name), missing_ok=True)
 
-    def list(self, kind: str, namespace: str | None = None, selector: str | None = None,
-             all_namespaces: bool = False) -> ObjList:
+    def list(
+        self, kind: str, namespace: str | None = None, selector: str | None = None, all_namespaces: bool = False
+    ) -> ObjList:
         """Objects of one kind or several (`namespaces,services`), each with apiVersion and kind (as kubectl's)."""
-        return [item for res in self._resources(kind)
-                for item in self._list(res, None if all_namespaces else self._ns(res, namespace), selector)]
+        return [
+            item
+            for res in self._resources(kind)
+            for item in self._list(res, None if all_namespaces else self._ns(res, namespace), selector)
+        ]
 
     def _list(self, res: Resource, namespace: str | None, selector: str | None) -> ObjList:
         items: ObjList = []
@@ -130,16 +157,26 @@ class Kube:
                 raise KubeError(f"error: {res.kind} has no metadata.name (resource name may not be empty)")
             ns = self._ns(res, meta.get("namespace") or namespace)
             if res.namespaced and namespace and meta.get("namespace") not in (None, namespace):
-                raise KubeError(f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
-                                f'the namespace "{namespace}". You must pass \'--namespace={meta["namespace"]}\' to '
-                                "perform this operation.")
+                raise KubeError(
+                    f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
+                    f"the namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to "
+                    "perform this operation."
+                )
             if ns:
                 meta["namespace"] = ns
             else:
                 meta.pop("namespace", None)
             query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
-            stored.append(self._call("PATCH", res.path(ns, meta["name"]), query=query, body={**obj, "metadata": meta},
-                                     content_type=APPLY_PATCH) or {})
+            stored.append(
+                self._call(
+                    "PATCH",
+                    res.path(ns, meta["name"]),
+                    query=query,
+                    body={**obj, "metadata": meta},
+                    content_type=APPLY_PATCH,
+                )
+                or {}
+            )
         return stored
 
     def as_user(self, user: str) -> Kube:
@@ -167,46 +204,65 @@ class Kube:
         def still_there() -> bool:
             now = self._call("GET", path, missing_ok=True)
             return now is not None and (now.get("metadata") or {}).get("uid") == uid
+
         self._wait_gone(f"{res.plural}/{name}", DELETE_WAIT_S, still_there)
 
-    def delete_all(self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False,
-                   timeout: float = 120.0) -> None:
+    def delete_all(
+        self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False, timeout: float = 120.0
+    ) -> None:
         """Delete every object of a kind in a namespace (optionally only those matching selector)."""
         for res in self._resources(kind):
             uids = set()
             for obj in self._list(res, namespace, selector):  # one by one, as kubectl does (not every kind
-                meta = obj.get("metadata") or {}             # offers deletecollection)
-                self._call("DELETE", res.path(namespace, meta.get("name")), missing_ok=True,
-                           body={"propagationPolicy": "Background"})
+                meta = obj.get("metadata") or {}  # offers deletecollection)
+                self._call(
+                    "DELETE",
+                    res.path(namespace, meta.get("name")),
+                    missing_ok=True,
+                    body={"propagationPolicy": "Background"},
+                )
                 uids.add(meta.get("uid"))
 
             def left(res: Resource = res, uids: set[Any] = uids) -> bool:
                 return bool(uids & {(o.get("metadata") or {}).get("uid") for o in self._list(res, namespace, selector)})
+
             if wait and uids:
                 self._wait_gone(f"{res.plural} in {namespace}", timeout, left)
 
     def _wait_gone(self, what: str, timeout: float, still_there: Callable[[], bool]) -> None:
         """Poll until still_there() is False, a pause growing from 50 ms to 1 s; kubectl's words at the deadline."""
         try:
-            wait_for(lambda: (None, "still there") if still_there() else (True, "gone"), what=what, timeout_s=timeout,
-                     interval_s=0.05, max_interval_s=1.0)
+            wait_for(
+                lambda: (None, "still there") if still_there() else (True, "gone"),
+                what=what,
+                timeout_s=timeout,
+                interval_s=0.05,
+                max_interval_s=1.0,
+            )
         except WaitTimeout as err:
             raise KubeError(f"error: timed out waiting for the condition on {what}") from err
 
     # --- exec and raw kubectl ----------------------------------------------------------------------
-    def exec(self, pod: str, namespace: str, command: Sequence[str], *, timeout: float,
-             container: str | None = None) -> Result:
+    def exec(
+        self, pod: str, namespace: str, command: Sequence[str], *, timeout: float, container: str | None = None
+    ) -> Result:
         """Run a command in a pod; timeout is the outer deadline (exec streams can hang)."""
-        return exec_in_pod(self._api, pod, namespace, command, timeout=timeout, container=container,
-                           user=self.impersonate)
+        return exec_in_pod(
+            self._api, pod, namespace, command, timeout=timeout, container=container, user=self.impersonate
+        )
 
-    def kubectl(self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None,
-                check: bool = True) -> Result:
+    def kubectl(
+        self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None, check: bool = True
+    ) -> Result:
         """Run kubectl itself (same kubeconfig, context and user), for what has no API call here."""
-        argv = ["kubectl", *(["--kubeconfig", self.kubeconfig] if self.kubeconfig else []),
-                *(["--context", self.context] if self.context else []),
-                *(["--as", self.impersonate] if self.impersonate else []),
-                f"--request-timeout={int(self.request_timeout_s)}s", *args]
+        argv = [
+            "kubectl",
+            *(["--kubeconfig", self.kubeconfig] if self.kubeconfig else []),
+            *(["--context", self.context] if self.context else []),
+            *(["--as", self.impersonate] if self.impersonate else []),
+            f"--request-timeout={int(self.request_timeout_s)}s",
+            *args,
+        ]
         try:
             return run(argv, timeout=timeout or self.request_timeout_s + 10, input_text=input_text, check=check)
         except RunError as err:

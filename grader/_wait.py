@@ -28,8 +28,11 @@ class WaitTimeout(EnvironmentFault, RuntimeError):
         self.what = what
         self.last_state = last_state
         self.terminal = isinstance(last_state, Terminal)  # given up early, before the deadline
-        when = f"cannot be reached (given up after {timeout_s:.0f}s)" if self.terminal else (
-            f"not reached within {timeout_s:.0f}s")
+        when = (
+            f"cannot be reached (given up after {timeout_s:.0f}s)"
+            if self.terminal
+            else (f"not reached within {timeout_s:.0f}s")
+        )
         super().__init__(f"{what}: {when}; last state seen: {last_state}")
 
 

@@ -46,19 +46,32 @@ def read_notebook(path: Path, label: str | None = None) -> dict[str, Any]:
     rule = "a notebook submission is the .ipynb file as Jupyter saved it (nbformat 4 JSON)"
     try:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            raise BadInput(f"notebook larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB", file=shown, rule=rule,
-                           fix="clear the outputs (Edit > Clear All Outputs) and hand it in again")
+            raise BadInput(
+                f"notebook larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB",
+                file=shown,
+                rule=rule,
+                fix="clear the outputs (Edit > Clear All Outputs) and hand it in again",
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, RecursionError) as err:
         raise BadInput(f"cannot read the notebook: {err}", file=shown, rule=rule) from err
     except json.JSONDecodeError as err:
-        raise BadInput(f"not a notebook: invalid JSON at line {err.lineno}: {err.msg}", file=shown, line=err.lineno,
-                       rule=rule, fix="hand in the notebook file Jupyter saved, not an edited copy") from err
+        raise BadInput(
+            f"not a notebook: invalid JSON at line {err.lineno}: {err.msg}",
+            file=shown,
+            line=err.lineno,
+            rule=rule,
+            fix="hand in the notebook file Jupyter saved, not an edited copy",
+        ) from err
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise BadInput("not a notebook: the JSON has no list of cells", file=shown, rule=rule)
     if data.get("nbformat") != 4:
-        raise BadInput(f"nbformat {data.get('nbformat')!r}, not 4", file=shown, rule=rule,
-                       fix="save the notebook with Jupyter 4 or later")
+        raise BadInput(
+            f"nbformat {data.get('nbformat')!r}, not 4",
+            file=shown,
+            rule=rule,
+            fix="save the notebook with Jupyter 4 or later",
+        )
     return data
 
 
@@ -73,9 +86,12 @@ def answer_cell(nb: dict[str, Any], label: str, cell_id: str = ANSWER_CELL_ID) -
     solutions = [c for c, m in zip(cells, meta, strict=True) if m.get("solution") is True]
     if len(solutions) == 1:
         return solutions[0]
-    raise BadInput(f"no answer cell (a code cell with nbgrader grade_id {cell_id!r})", file=label,
-                   rule="the answer stays in the notebook's answer cell",
-                   fix="copy your YAML into the answer cell of a fresh copy of the released notebook")
+    raise BadInput(
+        f"no answer cell (a code cell with nbgrader grade_id {cell_id!r})",
+        file=label,
+        rule="the answer stays in the notebook's answer cell",
+        fix="copy your YAML into the answer cell of a fresh copy of the released notebook",
+    )
 
 
 def answer_of(path: Path, label: str | None = None) -> Answer:
@@ -107,8 +123,13 @@ def answer_text(source: str, label: str) -> str:
     if literal is not None:
         return literal
     line = first + 1
-    raise BadInput(f"the answer cell is not YAML under %%{MAGIC}: it starts with {lines[first].strip()[:60]!r}",
-                   file=label, line=line, rule=ANSWER_RULE, fix=ANSWER_FIX)
+    raise BadInput(
+        f"the answer cell is not YAML under %%{MAGIC}: it starts with {lines[first].strip()[:60]!r}",
+        file=label,
+        line=line,
+        rule=ANSWER_RULE,
+        fix=ANSWER_FIX,
+    )
 
 
 def _manifest_literal(source: str) -> str | None:

@@ -176,8 +176,16 @@ def settle(prepared: Prepared, previous: Record | None) -> Record | None:
         return Record(sub.student, sub.lab, Outcome.ERROR, prepared.digest, reason=prepared.error, source=sub.shown)
     if prepared.empty:
         points = prepared.lab.total_points if prepared.lab else 0
-        return Record(sub.student, sub.lab, Outcome.NO_ANSWER, prepared.digest, score=0, max_score=points,
-                      reason="no answer: nothing but comments where the manifest goes", source=sub.shown)
+        return Record(
+            sub.student,
+            sub.lab,
+            Outcome.NO_ANSWER,
+            prepared.digest,
+            score=0,
+            max_score=points,
+            reason="no answer: nothing but comments where the manifest goes",
+            source=sub.shown,
+        )
     if previous is not None and previous.digest == prepared.digest and previous.final:
         return previous
     return None
@@ -201,10 +209,16 @@ def job_claims(job: GradeJob, facts: ClusterFacts | None) -> frozenset[str]:
     return claims_of(docs) | frozenset(lab.claims)
 
 
-def grade_prepared(prepared: list[Prepared], previous: dict[tuple[str, str], Record],
-                   spec: WorkerSpec[GradeJob, Record], *,
-                   jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, facts: ClusterFacts | None = None,
-                   on_record: Callable[[Record], None] = lambda _: None) -> list[Record]:
+def grade_prepared(
+    prepared: list[Prepared],
+    previous: dict[tuple[str, str], Record],
+    spec: WorkerSpec[GradeJob, Record],
+    *,
+    jobs: int = 1,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    facts: ClusterFacts | None = None,
+    on_record: Callable[[Record], None] = lambda _: None,
+) -> list[Record]:
     """A record for every prepared submission: settled ones at once, the rest graded in worker processes."""
     records: list[Record] = []
     todo: list[GradeJob] = []

@@ -24,8 +24,9 @@ from grader.workers import WorkerSpec
 
 
 def register(sub: argparse._SubParsersAction, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    b = sub.add_parser("grade-batch", help="grade a class: DIR/<student>/<lab>/ (or DIR/<student>/ with --lab)",
-                       description=__doc__)
+    b = sub.add_parser(
+        "grade-batch", help="grade a class: DIR/<student>/<lab>/ (or DIR/<student>/ with --lab)", description=__doc__
+    )
     b.add_argument("dir", type=Path, help="the class folder: one folder per student")
     b.add_argument("--lab", help="every student folder is a submission for this lab")
     b.add_argument("--out", type=Path, help="where grades.csv and the JSON reports go (default: DIR-grades)")
@@ -51,8 +52,15 @@ def run(args: argparse.Namespace) -> int:
     return summarize(records)
 
 
-def grade_into(out: Path, prepared: list[Prepared], spec: WorkerSpec[GradeJob, Record], *, jobs: int,
-               timeout_s: float, facts: ClusterFacts | None = None) -> list[Record]:
+def grade_into(
+    out: Path,
+    prepared: list[Prepared],
+    spec: WorkerSpec[GradeJob, Record],
+    *,
+    jobs: int,
+    timeout_s: float,
+    facts: ClusterFacts | None = None,
+) -> list[Record]:
     """Grade (or reuse) every submission; each student's JSON is saved as soon as one of theirs is done."""
     previous = load_records(out)
     keys = {p.submission.key for p in prepared}
@@ -69,20 +77,26 @@ def grade_into(out: Path, prepared: list[Prepared], spec: WorkerSpec[GradeJob, R
 def print_record(record: Record) -> None:
     score = f"{record.score}/{record.max_score}" if record.score is not None else "no score"
     reason = " ".join(record.reason.split())
-    print(f"{record.outcome.value:9} {record.student}/{record.lab}: {score}" + (f"  {reason[:160]}" if reason else ""),
-          flush=True)
+    print(
+        f"{record.outcome.value:9} {record.student}/{record.lab}: {score}" + (f"  {reason[:160]}" if reason else ""),
+        flush=True,
+    )
 
 
 def summarize(records: Sequence[Record]) -> int:
     counts = {o: sum(r.outcome is o for r in records) for o in Outcome}
-    print(f"{len(records)} submission(s): {counts[Outcome.GRADED]} graded, {counts[Outcome.NO_ANSWER]} no answer, "
-          f"{counts[Outcome.ERROR]} not graded: error in the submission, "
-          f"{counts[Outcome.ENV_ERROR]} not graded: environment")
+    print(
+        f"{len(records)} submission(s): {counts[Outcome.GRADED]} graded, {counts[Outcome.NO_ANSWER]} no answer, "
+        f"{counts[Outcome.ERROR]} not graded: error in the submission, "
+        f"{counts[Outcome.ENV_ERROR]} not graded: environment"
+    )
     env = [r for r in records if r.outcome is Outcome.ENV_ERROR]
     if not env:
         return 0
-    print(f"{len(env)} submissions not graded: environment (run the same command again after fixing it; "
-          "only these are graded again):")
+    print(
+        f"{len(env)} submissions not graded: environment (run the same command again after fixing it; "
+        "only these are graded again):"
+    )
     for record in env:
         print(f"  {record.student}/{record.lab}: {' '.join(record.reason.split())[:300]}")
     return EXIT_ENV

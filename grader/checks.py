@@ -119,14 +119,20 @@ class LabContext:
 
         Read once per grading run (all Services of the namespace in one call); `fresh=True` reads it again.
         """
-        obj = None if fresh else next(
-            (o for o in self._cached("services") if o.get("metadata", {}).get("name") == name), None)
+        obj = (
+            None
+            if fresh
+            else next((o for o in self._cached("services") if o.get("metadata", {}).get("name") == name), None)
+        )
         if obj is None:
             obj = self.get("service", name)
         if obj is None:
             others = [s["metadata"]["name"] for s in self.objects("services")]
-            raise Fail(hint or f"There is no Service '{name}' in namespace {self.namespace}"
-                       + (f" (Services there: {', '.join(others)})." if others else "."))
+            raise Fail(
+                hint
+                or f"There is no Service '{name}' in namespace {self.namespace}"
+                + (f" (Services there: {', '.join(others)})." if others else ".")
+            )
         svc = Service.from_obj(obj)
         self._services[name] = svc
         self._name_targets(svc)
@@ -142,8 +148,7 @@ class LabContext:
         for port in svc.ports:
             if port.node_port:
                 for node in self.facts.nodes:
-                    self.matrix.name_target(f"{node.internal_ip}:{port.node_port}",
-                                            f"{svc.name} NodePort @{node.name}")
+                    self.matrix.name_target(f"{node.internal_ip}:{port.node_port}", f"{svc.name} NodePort @{node.name}")
 
     def traefik(self) -> Service:
         """Traefik's LoadBalancer Service (namespace traefik): the entry point of Ingress (port 80) and of the
@@ -162,8 +167,9 @@ class LabContext:
         return svc
 
     # --- waits -----------------------------------------------------------------------------------
-    def wait_ready_endpoints(self, svc: Service | str, count: int = 1, *, timeout_s: float | None = None,
-                             hint: str | None = None) -> Endpoints:
+    def wait_ready_endpoints(
+        self, svc: Service | str, count: int = 1, *, timeout_s: float | None = None, hint: str | None = None
+    ) -> Endpoints:
         """Poll the Service's EndpointSlices until `count` endpoints are ready; FAIL with a diagnosis if not."""
         svc = self.service(svc) if isinstance(svc, str) else svc
         seen: list[tuple[Service, Endpoints, list[Obj], str]] = []
@@ -178,14 +184,21 @@ class LabContext:
             chosen = [p for p in pods if matches(current.selector, diagnose.pod_labels(p))]
             refused = self._pods_refused()  # admission will refuse the same pods again
             hopeless = (not chosen and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
-                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen)))
+                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen))
+            )
             seen.append((current, eps, pods, refused))
             state = f"{eps.ready} ready endpoint(s) of {count} wanted"
             return None, Terminal(state) if hopeless or refused or not current.selector else state
 
         try:
-            return wait_for(ready, what=f"{svc.name} endpoints", timeout_s=timeout_s or self.ready_timeout_s,
-                            interval_s=0.2, max_interval_s=1.0, settle_s=3.0)
+            return wait_for(
+                ready,
+                what=f"{svc.name} endpoints",
+                timeout_s=timeout_s or self.ready_timeout_s,
+                interval_s=0.2,
+                max_interval_s=1.0,
+                settle_s=3.0,
+            )
         except WaitTimeout as err:
             current, eps, pods, refused = seen[-1]
             why = (refused + " ") if refused else ""
@@ -197,8 +210,11 @@ class LabContext:
 
     def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
         if cached:
-            slices = [s for s in self._cached("endpointslices")
-                      if (s.get("metadata", {}).get("labels") or {}).get("kubernetes.io/service-name") == name]
+            slices = [
+                s
+                for s in self._cached("endpointslices")
+                if (s.get("metadata", {}).get("labels") or {}).get("kubernetes.io/service-name") == name
+            ]
         else:
             slices = self.objects("endpointslices", selector=f"kubernetes.io/service-name={name}")
         addresses: list[str] = []
@@ -228,9 +244,13 @@ class LabContext:
             if time.monotonic() - started >= 3.0 and (broken := lb_pending_diagnosis(self.kube, current, []))[1]:
                 raise EnvError(broken[0])
             return None, "EXTERNAL-IP pending"
+
         with contextlib.suppress(WaitTimeout):
-            if (current := wait_for(assigned, what=f"{name} address", timeout_s=timeout_s, interval_s=0.2,
-                                    max_interval_s=2.0)).lb_ips:
+            if (
+                current := wait_for(
+                    assigned, what=f"{name} address", timeout_s=timeout_s, interval_s=0.2, max_interval_s=2.0
+                )
+            ).lb_ips:
                 return current
         why, env = lb_pending_diagnosis(self.kube, seen[-1], self._events("Service", name))
         if env:
@@ -243,7 +263,11 @@ class LabContext:
     def _diagnose_port(self, host: str, port: int) -> str:
         """Extra words for a failed probe: a targetPort no pod declares, if the target is a known Service."""
         try:
-            return diagnose.port_hint(host, list(self._services.values()), [n.internal_ip for n in self.facts.nodes],
-                                      lambda: self.objects("pods"))
+            return diagnose.port_hint(
+                host,
+                list(self._services.values()),
+                [n.internal_ip for n in self.facts.nodes],
+                lambda: self.objects("pods"),
+            )
         except EnvError:
             return ""

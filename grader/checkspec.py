@@ -38,11 +38,13 @@ def read_checks(path: Path) -> list[CheckSpec]:
         points = kwargs.get("points")
         title = kwargs.get("title")
         if not (isinstance(points, ast.Constant) and isinstance(points.value, int) and points.value > 0):
-            raise BadInput(f"{node.name}: points must be a positive integer literal", file=str(path),
-                           line=marker.lineno, rule=rule)
+            raise BadInput(
+                f"{node.name}: points must be a positive integer literal", file=str(path), line=marker.lineno, rule=rule
+            )
         if not (isinstance(title, ast.Constant) and isinstance(title.value, str) and title.value.strip()):
-            raise BadInput(f"{node.name}: title must be a non-empty string literal", file=str(path),
-                           line=marker.lineno, rule=rule)
+            raise BadInput(
+                f"{node.name}: title must be a non-empty string literal", file=str(path), line=marker.lineno, rule=rule
+            )
         checks.append(CheckSpec(node.name.removeprefix("test_"), title.value, points.value, node.lineno))
     if not checks:
         raise BadInput("checks.py declares no check", file=str(path), rule="at least one test_* function")

@@ -34,8 +34,12 @@ STATIC_IP_ANNOTATIONS = (
     "metallb.universe.tf/loadBalancerIPs",
 )
 _ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
-_HTTP_CARRIERS = ("ingresses.networking.k8s.io", "httproutes.gateway.networking.k8s.io",
-                  "grpcroutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io")
+_HTTP_CARRIERS = (
+    "ingresses.networking.k8s.io",
+    "httproutes.gateway.networking.k8s.io",
+    "grpcroutes.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+)
 _CARRIERS = {"nodeport": ("services",), "ip": ("services",), "http-host": _HTTP_CARRIERS}
 
 

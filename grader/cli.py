@@ -49,22 +49,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-solutions", help="every lab's solution/alternatives full marks, wrong cases as declared")
     c.add_argument("labs", nargs="*", help="lab ids (default: all labs)")
-    c.add_argument("--jobs", type=_positive_int, default=DEFAULT_JOBS, metavar="N",
-                   help=f"grade up to N cases at once, in worker processes (default {DEFAULT_JOBS})")
+    c.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"grade up to N cases at once, in worker processes (default {DEFAULT_JOBS})",
+    )
     _cluster_args(c)
     c.set_defaults(func=_check_solutions)
 
     n = sub.add_parser("notebooks", help="write the learners' copies of the notebooks (no answers) to DIR")
-    n.add_argument("dir", nargs="?", type=Path, default=Path("servicelab-notebooks"),
-                   help="where to write them (default ./servicelab-notebooks); a copy already answered is kept")
+    n.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=Path("servicelab-notebooks"),
+        help="where to write them (default ./servicelab-notebooks); a copy already answered is kept",
+    )
     n.set_defaults(func=_notebooks)
 
     p = sub.add_parser("progress", help="which labs you have passed (from your notebooks' check() runs)")
     p.set_defaults(func=_progress)
 
     s = sub.add_parser("sweep", help="delete the grading namespaces of runs that died (never the cluster)")
-    s.add_argument("--older-than", type=_duration, default=DEFAULT_SWEEP_AGE_S, metavar="AGE",
-                   help="also namespaces older than AGE whose process is not on this host (default 30m)")
+    s.add_argument(
+        "--older-than",
+        type=_duration,
+        default=DEFAULT_SWEEP_AGE_S,
+        metavar="AGE",
+        help="also namespaces older than AGE whose process is not on this host (default 30m)",
+    )
     s.add_argument("--context", help="kubeconfig context (default: the current one)")
     s.add_argument("--kubeconfig", help="kubeconfig file (default: kubectl's)")
     s.set_defaults(func=_sweep)
@@ -79,8 +94,13 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", help="kubeconfig context (default: the current one)")
     p.add_argument("--kubeconfig", help="kubeconfig file (default: kubectl's)")
     p.add_argument("--probe-image", help="image of the probe pods (default: grader.images.BUSYBOX)")
-    p.add_argument("--labs", dest="labs_dir", type=Path, metavar="DIR",
-                   help="the lab catalogue (default: $SERVICELAB_LABS, else the one installed with servicelab)")
+    p.add_argument(
+        "--labs",
+        dest="labs_dir",
+        type=Path,
+        metavar="DIR",
+        help="the lab catalogue (default: $SERVICELAB_LABS, else the one installed with servicelab)",
+    )
 
 
 def _register_cluster_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

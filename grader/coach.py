@@ -56,12 +56,26 @@ def record(result: LabResult) -> None:
     failing = next((c for c in result.checks if c.status is Status.FAIL), None)
     last = entry.get("failing") or {}
     same = failing is not None and last.get("id") == failing.id
-    entry.update({"title": result.title, "namespace": result.namespace, "score": result.score, "max": result.max_score,
-                  "passed": bool(entry.get("passed")) or result.score == result.max_score > 0,
-                  "best": max(int(entry.get("best", 0)), result.score), "when": time.strftime("%Y-%m-%d %H:%M"),
-                  "failing": None if failing is None else {
-                      "id": failing.id, "title": failing.title, "message": failing.message, "detail": failing.detail,
-                      "hints": last.get("hints", 0) if same else 0}})
+    entry.update(
+        {
+            "title": result.title,
+            "namespace": result.namespace,
+            "score": result.score,
+            "max": result.max_score,
+            "passed": bool(entry.get("passed")) or result.score == result.max_score > 0,
+            "best": max(int(entry.get("best", 0)), result.score),
+            "when": time.strftime("%Y-%m-%d %H:%M"),
+            "failing": None
+            if failing is None
+            else {
+                "id": failing.id,
+                "title": failing.title,
+                "message": failing.message,
+                "detail": failing.detail,
+                "hints": last.get("hints", 0) if same else 0,
+            },
+        }
+    )
     data[result.lab] = entry
     _save(data)
 
@@ -121,8 +135,9 @@ def reset(lab: Lab, kube: Kube, namespace: str, timeout_s: float = 180.0) -> str
         return (True if ns is None else None), f"namespace {namespace}: {(ns or {}).get('status', {})}"
 
     if existed:
-        wait_for(gone, what=f"namespace {namespace} to be deleted", timeout_s=timeout_s, interval_s=1.0,
-                 max_interval_s=5.0)
+        wait_for(
+            gone, what=f"namespace {namespace} to be deleted", timeout_s=timeout_s, interval_s=1.0, max_interval_s=5.0
+        )
     data = load()
     if lab.id in data:
         data[lab.id]["failing"] = None

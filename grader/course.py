@@ -45,8 +45,11 @@ class Course:
 def register(sub: argparse._SubParsersAction, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     course = sub.add_parser("course", help="nbgrader course steps that grade with servicelab")
     steps = course.add_subparsers(dest="course_command", required=True, metavar="STEP")
-    a = steps.add_parser("autograde", help="use instead of 'nbgrader autograde': grades answers as YAML, runs nothing",
-                         description=__doc__)
+    a = steps.add_parser(
+        "autograde",
+        help="use instead of 'nbgrader autograde': grades answers as YAML, runs nothing",
+        description=__doc__,
+    )
     a.add_argument("assignment", help="assignment id, e.g. 02-nodeport")
     a.add_argument("--course-dir", type=Path, default=Path("."), help=f"folder with {CONFIG} (default: .)")
     a.add_argument("--student", help="only this student")
@@ -62,8 +65,12 @@ def open_course(folder: Path) -> Course:
 
     config_file = folder / CONFIG
     if not config_file.is_file():
-        raise BadInput(f"no {CONFIG} in {folder.resolve()}", file=str(config_file), rule="--course-dir is the nbgrader "
-                       "course folder", fix="cd into the course folder (see notebooks/README.md), or pass --course-dir")
+        raise BadInput(
+            f"no {CONFIG} in {folder.resolve()}",
+            file=str(config_file),
+            rule="--course-dir is the nbgrader course folder",
+            fix="cd into the course folder (see notebooks/README.md), or pass --course-dir",
+        )
     config = PyFileConfigLoader(CONFIG, path=str(folder.resolve())).load_config()
     root = Path(str(config.CourseDirectory.get("root", "."))).expanduser()
     root = root if root.is_absolute() else (folder / root).resolve()
@@ -81,15 +88,24 @@ def autograde(args: argparse.Namespace) -> int:
     students = submitted_students(course, assignment, args.student)
     results = course.root / "servicelab" / assignment
     previous = load_records(results)
-    prepared = [prepare(Submission(s, lab_id(nb), course.folder("submitted", s, assignment), f"{s}/{assignment}"))
-                for s in students for nb in notebooks]
+    prepared = [
+        prepare(Submission(s, lab_id(nb), course.folder("submitted", s, assignment), f"{s}/{assignment}"))
+        for s in students
+        for nb in notebooks
+    ]
     todo = [s for s in students if _needs_work(course, assignment, s, prepared, previous)]
     for student in sorted(set(students) - set(todo)):
         print(f"up to date: {student} (same answers, graded before)")
     spec = GraderSpec(args.context, args.kubeconfig, args.probe_image)
     facts = cluster_facts(spec) if args.jobs > 1 and todo else None  # claims decide what may run at once
-    fresh = grade_into(results, [p for p in prepared if p.submission.student in todo], spec, jobs=args.jobs,
-                       timeout_s=args.timeout, facts=facts)
+    fresh = grade_into(
+        results,
+        [p for p in prepared if p.submission.student in todo],
+        spec,
+        jobs=args.jobs,
+        timeout_s=args.timeout,
+        facts=facts,
+    )
     notebook_of = {(s, lab_id(nb)): nb for s in students for nb in notebooks}
     for student in todo:
         run_nbgrader(course, assignment, student, results, args.context)
@@ -100,8 +116,10 @@ def autograde(args: argparse.Namespace) -> int:
     print(f"gradebook {course.coursedir.db_url}; servicelab reports: {csv_path}")
     unscored = sum(r.score is None for r in current.values())
     if unscored:
-        print(f"{unscored} submission(s) without a score need a manual grade (formgrader) before 'nbgrader export', "
-              "which counts an empty score as 0")
+        print(
+            f"{unscored} submission(s) without a score need a manual grade (formgrader) before 'nbgrader export', "
+            "which counts an empty score as 0"
+        )
     return summarize(list(current.values()))
 
 
@@ -109,8 +127,11 @@ def source_notebooks(course: Course, assignment: str) -> list[str]:
     source = course.folder("source", ".", assignment)
     found = sorted(p.stem for p in source.glob("*.ipynb"))
     if not found:
-        raise BadInput(f"no notebook in {source}", rule="the assignment's source notebooks are in source/ASSIGNMENT/",
-                       fix="check the assignment id (e.g. 02-nodeport)")
+        raise BadInput(
+            f"no notebook in {source}",
+            rule="the assignment's source notebooks are in source/ASSIGNMENT/",
+            fix="check the assignment id (e.g. 02-nodeport)",
+        )
     return found
 
 
@@ -123,9 +144,11 @@ def _must_be_in_gradebook(course: Course, assignment: str) -> None:
             try:
                 gb.find_assignment(assignment)
             except MissingEntry:
-                raise BadInput(f"assignment {assignment} is not in the gradebook {course.coursedir.db_url}",
-                               rule="autograde grades assignments nbgrader generated",
-                               fix=f"run 'nbgrader generate_assignment {assignment}' in {course.root}") from None
+                raise BadInput(
+                    f"assignment {assignment} is not in the gradebook {course.coursedir.db_url}",
+                    rule="autograde grades assignments nbgrader generated",
+                    fix=f"run 'nbgrader generate_assignment {assignment}' in {course.root}",
+                ) from None
 
 
 def submitted_students(course: Course, assignment: str, only: str | None) -> list[str]:
@@ -135,13 +158,17 @@ def submitted_students(course: Course, assignment: str, only: str | None) -> lis
         students = [s for s in students if s == only]
     if not students:
         who = f" from {only}" if only else ""
-        raise BadInput(f"no submission of {assignment}{who} in {base}", rule="autograde grades collected submissions",
-                       fix=f"run 'nbgrader collect {assignment}' in {course.root} first")
+        raise BadInput(
+            f"no submission of {assignment}{who} in {base}",
+            rule="autograde grades collected submissions",
+            fix=f"run 'nbgrader collect {assignment}' in {course.root} first",
+        )
     return students
 
 
-def _needs_work(course: Course, assignment: str, student: str, prepared: list[Prepared],
-                previous: dict[tuple[str, str], Record]) -> bool:
+def _needs_work(
+    course: Course, assignment: str, student: str, prepared: list[Prepared], previous: dict[tuple[str, str], Record]
+) -> bool:
     own = [p for p in prepared if p.submission.student == student]
     for item in own:
         known = previous.get(item.submission.key)
@@ -176,8 +203,10 @@ def run_nbgrader(course: Course, assignment: str, student: str, results: Path, c
         log_file = results / f"nbgrader-{student}.log"
         log_file.write_text(sink.getvalue(), encoding="utf-8")
         errors = [line for line in sink.getvalue().splitlines() if line.startswith("ERROR")]
-        print(f"nbgrader could not autograde {student}: {errors[0][6:] if errors else 'no error logged'} "
-              f"(log: {log_file})")
+        print(
+            f"nbgrader could not autograde {student}: {errors[0][6:] if errors else 'no error logged'} "
+            f"(log: {log_file})"
+        )
     finally:
         app.log.removeHandler(handler)
         app.log.propagate = propagate
@@ -194,8 +223,14 @@ def _record_in_gradebook(course: Course, assignment: str, notebook: str, record:
             cells = gb.find_notebook(notebook, assignment).grade_cells
             if record.score is None:
                 reason = f"not graded ({record.outcome.value}): {record.reason}"
-                withhold(course.coursedir.db_url, assignment=assignment, notebook=notebook, student=record.student,
-                         grade_ids=[c.name for c in cells], reason=reason)
+                withhold(
+                    course.coursedir.db_url,
+                    assignment=assignment,
+                    notebook=notebook,
+                    student=record.student,
+                    grade_ids=[c.name for c in cells],
+                    reason=reason,
+                )
                 return
             for cell in cells:
                 grade = gb.find_grade(cell.name, notebook, assignment, record.student)
@@ -204,4 +239,3 @@ def _record_in_gradebook(course: Course, assignment: str, notebook: str, record:
             gb.db.commit()
     except MissingEntry as err:
         print(f"gradebook has no {notebook} of {record.student} ({err}): its result is only in the reports")
-

@@ -24,13 +24,23 @@ from grader.verdicts import BadInput, EnvError
 
 GRADING = "grading"  # a namespace one run creates and deletes; `servicelab sweep` removes those of dead runs
 WORKSPACE = "workspace"  # a notebook's lab namespace: the learner's work, kept until `reset`
-_ENVIRONMENT_MARKERS = ("internal error", "failed calling webhook", "service unavailable", "serviceunavailable",
-                        "the server is currently unable", "etcdserver", "context deadline exceeded",
-                        "too many requests", "cannot impersonate", "status unknown for quota")
+_ENVIRONMENT_MARKERS = (
+    "internal error",
+    "failed calling webhook",
+    "service unavailable",
+    "serviceunavailable",
+    "the server is currently unable",
+    "etcdserver",
+    "context deadline exceeded",
+    "too many requests",
+    "cannot impersonate",
+    "status unknown for quota",
+)
 
 
-def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bool,
-                     policy: LabPolicy | None = None) -> bool:
+def ensure_namespace(
+    kube: Kube, namespace: str, run_id: str, *, must_be_new: bool, policy: LabPolicy | None = None
+) -> bool:
     """Create the namespace with its fence if absent; True when this run created it.
 
     An existing namespace is used only when servicelab made it: `apply(..., namespace="kube-system")`
@@ -40,20 +50,25 @@ def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bo
         existing = kube.get("namespace", namespace)
         if existing is not None:
             if must_be_new:
-                raise BadInput(f"namespace {namespace} already exists",
-                               rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
-                               fix="pass another --namespace, or omit it")
+                raise BadInput(
+                    f"namespace {namespace} already exists",
+                    rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
+                    fix="pass another --namespace, or omit it",
+                )
             if existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
-                raise BadInput(f"namespace {namespace} was not created by servicelab",
-                               rule="the grader applies only into namespaces it made",
-                               fix="omit namespace= (each lab has its own), or pick a new name")
+                raise BadInput(
+                    f"namespace {namespace} was not created by servicelab",
+                    rule="the grader applies only into namespaces it made",
+                    fix="omit namespace= (each lab has its own), or pick a new name",
+                )
             created = False
         else:
             kube.create(namespace_object(namespace, run_id, GRADING if must_be_new else WORKSPACE))
             created = True
-        kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": fence(namespace, run_id,
-                                                                                 policy or LabPolicy())}),
-                   namespace)
+        kube.apply(
+            json.dumps({"apiVersion": "v1", "kind": "List", "items": fence(namespace, run_id, policy or LabPolicy())}),
+            namespace,
+        )
         _wait_quota_counted(kube, namespace)
     except KubeUnreachable as err:
         raise EnvError(err.diagnosis) from err
@@ -64,19 +79,29 @@ def ensure_namespace(kube: Kube, namespace: str, run_id: str, *, must_be_new: bo
 
 def _wait_quota_counted(kube: Kube, namespace: str) -> None:
     """Admission refuses objects a quota covers until the quota controller has counted it once."""
+
     def counted() -> tuple[bool | None, str]:
         quota = kube.get("resourcequota", "servicelab", namespace) or {}
         used = quota.get("status", {}).get("used")
         return (True if used is not None else None), f"status {quota.get('status') or 'not yet written'}"
+
     try:
         wait_for(counted, what=f"ResourceQuota in {namespace} counted", timeout_s=30, interval_s=0.1)
     except WaitTimeout as err:
         raise EnvError(f"{err} (is kube-controller-manager running?)") from err
 
 
-def apply_into(kube: Kube, lab: Lab, namespace: str, facts: ClusterFacts, run_id: str, *,
-               files: list[tuple[Path, str]] | None = None, text: str | None = None,
-               docs: list[Doc] | None = None) -> list[Doc]:
+def apply_into(
+    kube: Kube,
+    lab: Lab,
+    namespace: str,
+    facts: ClusterFacts,
+    run_id: str,
+    *,
+    files: list[tuple[Path, str]] | None = None,
+    text: str | None = None,
+    docs: list[Doc] | None = None,
+) -> list[Doc]:
     """Dry-run everything, then apply the starter (grader) and the learner's objects (learner account)."""
     judged = docs if docs is not None else judge_submission(lab, files, text)
     values = facts.values_for(namespace)
@@ -84,8 +109,12 @@ def apply_into(kube: Kube, lab: Lab, namespace: str, facts: ClusterFacts, run_id
     starter = [d for d in filled if d.origin == STARTER]
     learner = [d for d in filled if d.origin == LEARNER]
     as_learner = kube.as_user(learner_user(namespace))
-    for who, part, dry_run in ((kube, starter, True), (as_learner, learner, True),
-                               (kube, starter, False), (as_learner, learner, False)):
+    for who, part, dry_run in (
+        (kube, starter, True),
+        (as_learner, learner, True),
+        (kube, starter, False),
+        (as_learner, learner, False),
+    ):
         if part:
             _apply(who, part, namespace, run_id, dry_run=dry_run)
     return filled
@@ -100,14 +129,20 @@ def _apply(kube: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run:
         text = str(err)
         if any(marker in text.lower() for marker in _ENVIRONMENT_MARKERS):
             raise EnvError(f"the API server could not take the manifests (not your mistake): {text}") from err
-        raise BadInput(f"the API server rejects the manifests:\n  {text}", file=_file_named_in(text, docs),
-                       rule="every object must pass server-side validation (kubectl apply --dry-run=server)",
-                       fix="fix the field the message names") from err
+        raise BadInput(
+            f"the API server rejects the manifests:\n  {text}",
+            file=_file_named_in(text, docs),
+            rule="every object must pass server-side validation (kubectl apply --dry-run=server)",
+            fix="fix the field the message names",
+        ) from err
     for obj in stored:
         if not obj.get("metadata", {}).get("namespace"):
             ref = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
-            raise BadInput(f"{ref} is cluster-scoped", file=_file_named_in(ref, docs),
-                           rule="labs use namespaced objects only (the grader deletes its namespace afterwards)")
+            raise BadInput(
+                f"{ref} is cluster-scoped",
+                file=_file_named_in(ref, docs),
+                rule="labs use namespaced objects only (the grader deletes its namespace afterwards)",
+            )
 
 
 def _file_named_in(message: str, docs: list[Doc]) -> str | None:
@@ -157,8 +192,9 @@ def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: fl
         return (None if waiting else True), "; ".join(waiting)
 
     try:
-        wait_for(available, what="starter Deployments available", timeout_s=timeout_s, interval_s=0.2,
-                 max_interval_s=2.0)
+        wait_for(
+            available, what="starter Deployments available", timeout_s=timeout_s, interval_s=0.2, max_interval_s=2.0
+        )
     except WaitTimeout as err:
         raise EnvError(str(err)) from err
 
@@ -172,6 +208,8 @@ def _image_problem(kube: Kube, namespace: str) -> str:
         for cs in pod.get("status", {}).get("containerStatuses", []) or []:
             waiting = cs.get("state", {}).get("waiting") or {}
             if waiting.get("reason") in ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"):
-                return (f"{pod['metadata']['name']}: {waiting['reason']} ({cs.get('image')}); "
-                        "is the image loaded? ('servicelab images')")
+                return (
+                    f"{pod['metadata']['name']}: {waiting['reason']} ({cs.get('image')}); "
+                    "is the image loaded? ('servicelab images')"
+                )
     return ""

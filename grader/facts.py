@@ -47,8 +47,7 @@ def discover(kube: Kube) -> ClusterFacts:
         raw_nodes = kube.list("nodes")
     except KubeUnreachable as err:
         why = why_kind_unreachable(kube.context)
-        raise EnvError(f"the cluster does not answer (context {kube.context or 'current'}): "
-                       f"{why or err}") from err
+        raise EnvError(f"the cluster does not answer (context {kube.context or 'current'}): {why or err}") from err
     except KubeError as err:
         raise EnvError(f"cannot list the cluster's nodes: {err}") from err
     nodes = [_node(obj) for obj in raw_nodes]
@@ -67,8 +66,9 @@ def discover(kube: Kube) -> ClusterFacts:
         elif var in kind_values:
             facts.variables[var] = kind_values[var]
         else:
-            facts.missing[var] = (f"not a kind lab cluster: set SERVICELAB_{var} to an address "
-                                  "your load balancer can assign")
+            facts.missing[var] = (
+                f"not a kind lab cluster: set SERVICELAB_{var} to an address your load balancer can assign"
+            )
     if is_kind:
         facts.partner_ip = _container_ip(PARTNER_CONTAINER)
     return facts

@@ -29,14 +29,26 @@ def _label(text: str) -> str:
 
 
 def _node_ips(nodes: list[Obj]) -> dict[str, str]:
-    return {n["metadata"]["name"]: next((a["address"] for a in n.get("status", {}).get("addresses", [])
-                                         if a.get("type") == "InternalIP"), "?") for n in nodes}
+    return {
+        n["metadata"]["name"]: next(
+            (a["address"] for a in n.get("status", {}).get("addresses", []) if a.get("type") == "InternalIP"), "?"
+        )
+        for n in nodes
+    }
 
 
 def endpoints(slices: list[Obj]) -> list[Endpoint]:
-    return [Endpoint(e.get("targetRef", {}).get("name", "?"), a, e.get("nodeName", "?"),
-                     e.get("conditions", {}).get("ready") is not False)
-            for s in slices for e in s.get("endpoints") or [] for a in e.get("addresses", [])]
+    return [
+        Endpoint(
+            e.get("targetRef", {}).get("name", "?"),
+            a,
+            e.get("nodeName", "?"),
+            e.get("conditions", {}).get("ready") is not False,
+        )
+        for s in slices
+        for e in s.get("endpoints") or []
+        for a in e.get("addresses", [])
+    ]
 
 
 def _target_port(port: Obj, slices: list[Obj]) -> str:
@@ -48,15 +60,18 @@ def _target_port(port: Obj, slices: list[Obj]) -> str:
     return str(port.get("targetPort", port.get("port")))
 
 
-def service_chart(svc: Obj, slices: list[Obj], nodes: list[Obj], *, via_traefik: bool = False, key: str = "s"
-                  ) -> list[str]:
+def service_chart(
+    svc: Obj, slices: list[Obj], nodes: list[Obj], *, via_traefik: bool = False, key: str = "s"
+) -> list[str]:
     """Mermaid lines (no header) for one Service: entry, nodes, pods; node ids are prefixed with `key`."""
     name, ns = svc["metadata"]["name"], svc["metadata"].get("namespace", "default")
     spec, status = svc.get("spec", {}), svc.get("status", {})
     if spec.get("type") == "ExternalName":
-        return [f"  {key}c[{_label('client pod')}] -->|DNS| {key}d[{_label(f'{name}.{ns}.svc.cluster.local')}]",
-                f"  {key}d -->|CNAME| {key}x[{_label(str(spec.get('externalName')))}]",
-                f"  {key}c -.->|connects itself, no proxying| {key}x"]
+        return [
+            f"  {key}c[{_label('client pod')}] -->|DNS| {key}d[{_label(f'{name}.{ns}.svc.cluster.local')}]",
+            f"  {key}d -->|CNAME| {key}x[{_label(str(spec.get('externalName')))}]",
+            f"  {key}c -.->|connects itself, no proxying| {key}x",
+        ]
     eps, ips = endpoints(slices), _node_ips(nodes)
     ports = spec.get("ports") or [{"port": "?"}]
     port, target = ports[0], _target_port(ports[0], slices)
@@ -82,8 +97,10 @@ def service_chart(svc: Obj, slices: list[Obj], nodes: list[Obj], *, via_traefik:
     node_port = port.get("nodePort")
     local = spec.get("externalTrafficPolicy") == "Local"
     front = _label(f"ClusterIP {cluster_ip}:{port['port']}")
-    lines.append(f"  {key}c[{_label('client pod in the cluster')}] -->|{front}| "
-                 f"{key}k[{_label('kube-proxy rules on the client pod node: DNAT to one pod')}]")
+    lines.append(
+        f"  {key}c[{_label('client pod in the cluster')}] -->|{front}| "
+        f"{key}k[{_label('kube-proxy rules on the client pod node: DNAT to one pod')}]"
+    )
     lines += [f"  {key}k --> {key}p{i}" for i in ready]
     if not node_port:
         return lines
@@ -131,8 +148,11 @@ def chart(kube: Kube, namespace: str, names: list[str], *, via_traefik: bool = F
     nodes = kube.list("nodes")
     lines = ["flowchart LR"]
     if via_traefik:
-        traefik = [s for s in kube.list("services", all_namespaces=True, selector="app.kubernetes.io/name=traefik")
-                   if s.get("spec", {}).get("type") == "LoadBalancer"]
+        traefik = [
+            s
+            for s in kube.list("services", all_namespaces=True, selector="app.kubernetes.io/name=traefik")
+            if s.get("spec", {}).get("type") == "LoadBalancer"
+        ]
         lb = [i.get("ip") for s in traefik for i in s.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
         entry = _label(f"{', '.join(a for a in lb if a) or 'Traefik LB'}:80")
         lines.append(f"  o[{_label('client, Host: shop.example')}] -->|{entry}| t[{_label('Traefik pod')}]")

@@ -44,27 +44,55 @@ def learner_user(namespace: str) -> str:
 
 def namespace_object(name: str, run_id: str, role: str) -> Obj:
     labels = {**managed_labels(run_id), "servicelab.dev/role": role, **POD_SECURITY}
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": labels, "annotations": owner_annotation()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": labels, "annotations": owner_annotation()},
+    }
 
 
 def fence(namespace: str, run_id: str, policy: LabPolicy) -> list[Obj]:
     """Quota, limits, the learner's ServiceAccount and its namespace-only Role, labelled as the grader's."""
     meta = {"namespace": namespace, "labels": managed_labels(run_id)}
-    rules = [{"apiGroups": [RESOURCES[k][0]], "resources": [RESOURCES[k][1]],
-              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}
-             for k in policy.kinds if k in RESOURCES]
+    rules = [
+        {
+            "apiGroups": [RESOURCES[k][0]],
+            "resources": [RESOURCES[k][1]],
+            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+        }
+        for k in policy.kinds
+        if k in RESOURCES
+    ]
     return [
-        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "servicelab", **meta},
-         "spec": {"hard": QUOTA}},
-        {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "servicelab", **meta},
-         "spec": {"limits": [{"type": "Container", **CONTAINER_DEFAULTS}]}},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": LEARNER_ACCOUNT, **meta},
-         "automountServiceAccountToken": False},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": LEARNER_ACCOUNT, **meta},
-         "rules": rules},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": LEARNER_ACCOUNT, **meta},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LEARNER_ACCOUNT},
-         "subjects": [{"kind": "ServiceAccount", "name": LEARNER_ACCOUNT, "namespace": namespace}]},
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "servicelab", **meta},
+            "spec": {"hard": QUOTA},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "servicelab", **meta},
+            "spec": {"limits": [{"type": "Container", **CONTAINER_DEFAULTS}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": LEARNER_ACCOUNT, **meta},
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": LEARNER_ACCOUNT, **meta},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": LEARNER_ACCOUNT, **meta},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LEARNER_ACCOUNT},
+            "subjects": [{"kind": "ServiceAccount", "name": LEARNER_ACCOUNT, "namespace": namespace}],
+        },
     ]

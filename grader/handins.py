@@ -59,21 +59,28 @@ class Prepared:
 def discover(root: Path, lab: str | None = None) -> list[Submission]:
     """Every submission under root, sorted by student and lab; BadInput if root is not a class folder."""
     if not root.is_dir():
-        raise BadInput(f"{root} is not a folder", rule="grade-batch reads DIR/<student>/<lab>/ or, with --lab, "
-                       "DIR/<student>/", fix="pass the folder that holds one folder per student")
+        raise BadInput(
+            f"{root} is not a folder",
+            rule="grade-batch reads DIR/<student>/<lab>/ or, with --lab, DIR/<student>/",
+            fix="pass the folder that holds one folder per student",
+        )
     found = []
     for student_dir in _subdirs(root):
         if lab is not None:
             found.append(Submission(student_dir.name, lab_id(lab), student_dir, student_dir.name))
             continue
         for lab_dir in _subdirs(student_dir):
-            found.append(Submission(student_dir.name, lab_id(lab_dir.name), lab_dir,
-                                    f"{student_dir.name}/{lab_dir.name}"))
+            found.append(
+                Submission(student_dir.name, lab_id(lab_dir.name), lab_dir, f"{student_dir.name}/{lab_dir.name}")
+            )
         if not _subdirs(student_dir):
             found.append(Submission(student_dir.name, "?", student_dir, student_dir.name))
     if not found:
-        raise BadInput(f"{root} holds no student folder", rule="grade-batch reads DIR/<student>/<lab>/",
-                       fix="pass the folder that holds one folder per student")
+        raise BadInput(
+            f"{root} holds no student folder",
+            rule="grade-batch reads DIR/<student>/<lab>/",
+            fix="pass the folder that holds one folder per student",
+        )
     return found
 
 
@@ -92,8 +99,11 @@ def prepare(sub: Submission, notebook: dict[str, Any] | None = None) -> Prepared
     lab = _lab(sub.lab)
     if lab is None:
         known = ", ".join(sorted(_known_labs()))
-        why = ("no lab: the student folder holds no lab folder (or pass --lab LAB)" if sub.lab == "?"
-               else f"unknown lab {sub.lab!r} (known: {known})")
+        why = (
+            "no lab: the student folder holds no lab folder (or pass --lab LAB)"
+            if sub.lab == "?"
+            else f"unknown lab {sub.lab!r} (known: {known})"
+        )
         return Prepared(sub, _digest("", [(sub.shown, why)]), error=why)
     try:
         if notebook is not None:
@@ -112,8 +122,11 @@ def _notebook_answer(sub: Submission) -> list[tuple[str, str]]:
         return []
     named = [p for p in notebooks if p.stem == sub.lab]
     if len(notebooks) > 1 and not named:
-        raise BadInput(f"{len(notebooks)} notebooks and none is {sub.lab}.ipynb", file=sub.shown,
-                       rule="a notebook submission holds the lab's one notebook")
+        raise BadInput(
+            f"{len(notebooks)} notebooks and none is {sub.lab}.ipynb",
+            file=sub.shown,
+            rule="a notebook submission holds the lab's one notebook",
+        )
     path = (named or notebooks)[0]
     answer: Answer = answer_of(path, f"{sub.shown}/{path.name}")
     return [(answer.label, answer.text)]
@@ -125,8 +138,11 @@ def _manifests(sub: Submission) -> list[tuple[str, str]]:
         shown = f"{sub.shown}/{path.relative_to(sub.path)}"
         try:
             if path.stat().st_size > MAX_MANIFEST_BYTES:
-                raise BadInput(f"larger than {MAX_MANIFEST_BYTES // 1024} KiB", file=shown,
-                               rule="a manifest file is a few Kubernetes objects")
+                raise BadInput(
+                    f"larger than {MAX_MANIFEST_BYTES // 1024} KiB",
+                    file=shown,
+                    rule="a manifest file is a few Kubernetes objects",
+                )
             files.append((shown, path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as err:
             raise BadInput(f"cannot read manifest: {err}", file=shown, rule="manifests are UTF-8 text") from err

@@ -19,8 +19,19 @@ from grader.checks import LabContext, Service
 from grader.diagnose import matches, port_mismatch
 from grader.verdicts import Fail
 
-__all__ = ["WaitTimeout", "first_wrong", "inside_route", "internet_facing", "poll_routes", "pool_of",
-           "require_route", "route_owner", "route_works", "selected_pods", "wait_for"]
+__all__ = [
+    "WaitTimeout",
+    "first_wrong",
+    "inside_route",
+    "internet_facing",
+    "poll_routes",
+    "pool_of",
+    "require_route",
+    "route_owner",
+    "route_works",
+    "selected_pods",
+    "wait_for",
+]
 
 Seen = dict[str, tuple[int | None, str]]  # path -> (HTTP status, which back end answered)
 
@@ -34,16 +45,21 @@ def inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]
     svc = lab.service(name)
     eps = lab.wait_ready_endpoints(svc, count=count, hint=f"Service {name} should send traffic to {what}.")
     ports = [p.port for p in svc.ports]
-    lab.expect(80 in ports, f"Service {name} listens on port {', '.join(map(str, ports)) or 'none'}, but clients "
-               "use port 80: set port: 80 (targetPort stays the port the pods listen on).")
+    lab.expect(
+        80 in ports,
+        f"Service {name} listens on port {', '.join(map(str, ports)) or 'none'}, but clients "
+        "use port 80: set port: 80 (targetPort stays the port the pods listen on).",
+    )
     protocol = svc.port("80").protocol
     lab.expect(protocol == "TCP", f"Port 80 of Service {name} uses protocol {protocol}: HTTP needs protocol TCP.")
     lab.expect(svc.cluster_ip is not None, f"Service {name} has no ClusterIP: remove clusterIP: None.")
     seen = lab.probe.collect_hostnames(svc.url("/hostname", port=80), eps.pod_names)
     if not seen.ok:
         why = port_mismatch(svc, selected_pods(lab, svc))
-        seen.must_cover(f"Not every pod behind Service {name} answered on {svc.cluster_ip}:80. "
-                        + (why or "Check that targetPort is the port the containers listen on."))
+        seen.must_cover(
+            f"Not every pod behind Service {name} answered on {svc.cluster_ip}:80. "
+            + (why or "Check that targetPort is the port the containers listen on.")
+        )
     return eps.pod_names
 
 
@@ -76,8 +92,7 @@ def pool_of(lab: LabContext, ip: str) -> str | None:
         for block in pool.get("spec", {}).get("addresses", []):
             if "-" in block:
                 first, last = (ipaddress.ip_address(x.strip()) for x in block.split("-", 1))
-                inside = first.version == addr.version == last.version and \
-                    int(first) <= int(addr) <= int(last)
+                inside = first.version == addr.version == last.version and int(first) <= int(addr) <= int(last)
             else:
                 inside = addr in ipaddress.ip_network(block, strict=False)
             if inside:
@@ -90,8 +105,13 @@ def internet_facing(lab: LabContext, ip: str) -> bool:
     MetalLB pool `public`; on a real cloud, a globally routable address."""
     pool = pool_of(lab, ip)
     facing = pool == "public" if pool is not None else ipaddress.ip_address(ip).is_global
-    lab.matrix.record("internet (by address)", lab.matrix.label_for(ip, 80), expected=None, observed=facing,
-                      detail=f"pool {pool}" if pool else "routable" if facing else "private")
+    lab.matrix.record(
+        "internet (by address)",
+        lab.matrix.label_for(ip, 80),
+        expected=None,
+        observed=facing,
+        detail=f"pool {pool}" if pool else "routable" if facing else "private",
+    )
     return facing
 
 
@@ -112,8 +132,9 @@ class _Settled(Exception):
     """The controller has taken every route and the answer has not changed since: waiting longer changes nothing."""
 
 
-def poll_routes(lab: LabContext, ip: str, host: str, routes: dict[str, str], *, kind: str = "ingresses",
-                deadline_s: float = 40.0) -> Seen:
+def poll_routes(
+    lab: LabContext, ip: str, host: str, routes: dict[str, str], *, kind: str = "ingresses", deadline_s: float = 40.0
+) -> Seen:
     """GET each path with Host `host` until all reach their back end, or until the verdict is known early:
     Traefik has published its status on every route object (`kind`: ingresses or httproutes) of the namespace
     and what the paths answer has not changed for SETTLE_S since. Otherwise until the deadline."""
@@ -123,8 +144,12 @@ def poll_routes(lab: LabContext, ip: str, host: str, routes: dict[str, str], *, 
     def attempt() -> tuple[bool | None, str]:
         results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=5)
         last.clear()
-        last.update({path: (r.status, route_owner(lab, r.body, routes.values()))
-                     for path, r in zip(routes, results, strict=True)})
+        last.update(
+            {
+                path: (r.status, route_owner(lab, r.body, routes.values()))
+                for path, r in zip(routes, results, strict=True)
+            }
+        )
         if all(status == 200 and owner == routes[path] for path, (status, owner) in last.items()):
             return True, ""
         now = time.monotonic()
@@ -139,9 +164,13 @@ def poll_routes(lab: LabContext, ip: str, host: str, routes: dict[str, str], *, 
     with contextlib.suppress(WaitTimeout, _Settled):
         wait_for(attempt, what="routes through Traefik", timeout_s=deadline_s)
     for path, (status, owner) in last.items():
-        lab.matrix.record(lab.outside.name, f"{host}{path}", expected=True,
-                          observed=status == 200 and owner == routes[path],
-                          detail=f"HTTP {status} from {owner or 'nobody'}")
+        lab.matrix.record(
+            lab.outside.name,
+            f"{host}{path}",
+            expected=True,
+            observed=status == 200 and owner == routes[path],
+            detail=f"HTTP {status} from {owner or 'nobody'}",
+        )
     return last
 
 
@@ -171,8 +200,10 @@ def _parent_gateways(lab: LabContext, route: dict[str, Any]) -> list[str]:
             continue
         where = f"{ref.get('namespace', own)}/{ref.get('name')}"
         try:
-            exists = lab.kube.get("gateways.gateway.networking.k8s.io", str(ref.get("name")),
-                                  ref.get("namespace", own)) is not None
+            exists = (
+                lab.kube.get("gateways.gateway.networking.k8s.io", str(ref.get("name")), ref.get("namespace", own))
+                is not None
+            )
         except KubeError:
             exists = True
         if exists:
@@ -182,8 +213,11 @@ def _parent_gateways(lab: LabContext, route: dict[str, Any]) -> list[str]:
 
 def _route_taken(route: dict[str, Any]) -> bool:
     generation = route.get("metadata", {}).get("generation")
-    return any(c.get("type") == "Accepted" and c.get("observedGeneration") == generation
-               for parent in (route.get("status") or {}).get("parents") or [] for c in parent.get("conditions") or [])
+    return any(
+        c.get("type") == "Accepted" and c.get("observedGeneration") == generation
+        for parent in (route.get("status") or {}).get("parents") or []
+        for c in parent.get("conditions") or []
+    )
 
 
 def first_wrong(seen: Seen, host: str, routes: dict[str, str]) -> str:

@@ -93,9 +93,11 @@ def find_lab(name: str) -> Path:
     elif (Path(name) / "lab.yaml").is_file():
         return Path(name).resolve()
     known = sorted(p.name for p in root.iterdir() if (p / "lab.yaml").is_file()) if root else []
-    raise BadInput(f"no lab '{name}' in the catalogue {root}",
-                   rule="LAB is a lab id from the catalogue, or a path to a folder holding lab.yaml",
-                   fix=f"known labs: {', '.join(known) or 'none found'} (SERVICELAB_LABS or --labs picks a catalogue)")
+    raise BadInput(
+        f"no lab '{name}' in the catalogue {root}",
+        rule="LAB is a lab id from the catalogue, or a path to a folder holding lab.yaml",
+        fix=f"known labs: {', '.join(known) or 'none found'} (SERVICELAB_LABS or --labs picks a catalogue)",
+    )
 
 
 def all_labs() -> list[Path]:
@@ -135,8 +137,11 @@ def _read_yaml_mapping(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise BadInput(f"not valid YAML: {getattr(err, 'problem', None) or err}", file=str(path),
-                       line=mark.line + 1 if mark else None) from err
+        raise BadInput(
+            f"not valid YAML: {getattr(err, 'problem', None) or err}",
+            file=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from err
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise BadInput("must be a YAML mapping", file=str(path), line=1)
     lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
@@ -154,8 +159,12 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
         key = sorted(unknown)[0]
         raise bad(key, f"unknown key '{key}'", f"lab.yaml keys: {', '.join(sorted(LAB_KEYS))}")
     if data.get("id") != path.name or not ID_RE.match(path.name):
-        raise bad("id", f"id is {data.get('id')!r}, folder is '{path.name}'",
-                  "id equals the folder name: lowercase letters, digits, '-'", f"set 'id: {path.name}'")
+        raise bad(
+            "id",
+            f"id is {data.get('id')!r}, folder is '{path.name}'",
+            "id equals the folder name: lowercase letters, digits, '-'",
+            f"set 'id: {path.name}'",
+        )
     if not isinstance(data.get("title"), str) or not data["title"].strip():
         raise bad("title", "title is missing", "title is a non-empty string")
     order = data.get("order", 1000)
@@ -163,26 +172,42 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
         raise bad("order", f"order {order!r} is not an integer", "order is an integer (labs sort by it)")
     expects = data.get("expects", [])
     if not isinstance(expects, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("kind"), str) and isinstance(e.get("name"), str)
-            for e in expects):
+        isinstance(e, dict) and isinstance(e.get("kind"), str) and isinstance(e.get("name"), str) for e in expects
+    ):
         raise bad("expects", "expects must be a list of {kind, name}", "expects: [{kind: Service, name: web}]")
     variables = data.get("variables", [])
     if not isinstance(variables, list) or any(v not in KNOWN_VARIABLES for v in variables):
-        raise bad("variables", f"variables {variables!r} not all known",
-                  f"variables is a list of: {', '.join(KNOWN_VARIABLES)}")
+        raise bad(
+            "variables",
+            f"variables {variables!r} not all known",
+            f"variables is a list of: {', '.join(KNOWN_VARIABLES)}",
+        )
     timeouts = data.get("timeouts", {}) or {}
-    if not isinstance(timeouts, dict) or set(timeouts) - TIMEOUT_KEYS or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in timeouts.values()):
+    if (
+        not isinstance(timeouts, dict)
+        or set(timeouts) - TIMEOUT_KEYS
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in timeouts.values())
+    ):
         raise bad("timeouts", "timeouts must map ready/probe to positive seconds", "timeouts: {ready: 120, probe: 15}")
     claims = data.get("claims", [])
     if not isinstance(claims, list) or not all(isinstance(c, str) and c.strip() for c in claims):
-        raise bad("claims", f"claims {claims!r} is not a list of non-empty strings",
-                  "claims lists what a case holds cluster-wide beyond its manifests, e.g. [\"port:host:8080\"]")
-    return Lab(id=path.name, title=data["title"].strip(), order=order, path=path,
-               expects=[(e["kind"], e["name"]) for e in expects], variables=list(variables),
-               ready_timeout_s=float(timeouts.get("ready", READY_TIMEOUT_S)),
-               probe_deadline_s=float(timeouts.get("probe", 15)), claims=[c.strip() for c in claims],
-               policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")))
+        raise bad(
+            "claims",
+            f"claims {claims!r} is not a list of non-empty strings",
+            'claims lists what a case holds cluster-wide beyond its manifests, e.g. ["port:host:8080"]',
+        )
+    return Lab(
+        id=path.name,
+        title=data["title"].strip(),
+        order=order,
+        path=path,
+        expects=[(e["kind"], e["name"]) for e in expects],
+        variables=list(variables),
+        ready_timeout_s=float(timeouts.get("ready", READY_TIMEOUT_S)),
+        probe_deadline_s=float(timeouts.get("probe", 15)),
+        claims=[c.strip() for c in claims],
+        policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")),
+    )
 
 
 def _read_cases(lab: Lab) -> list[Case]:
@@ -202,30 +227,59 @@ def _read_cases(lab: Lab) -> list[Case]:
             extra = set(data) - allowed
             if extra:
                 key = sorted(extra)[0]
-                raise BadInput(f"unknown key '{key}'", file=file, line=lines.get(key),
-                               rule=f"{folder}/<case>/case.yaml keys: {', '.join(sorted(allowed))}")
+                raise BadInput(
+                    f"unknown key '{key}'",
+                    file=file,
+                    line=lines.get(key),
+                    rule=f"{folder}/<case>/case.yaml keys: {', '.join(sorted(allowed))}",
+                )
             if not manifest_files(case_dir):
                 raise BadInput("case has no manifest", file=str(case_dir), rule="a case is a folder of manifests")
             if kind == "wrong":
                 fails, hint = data.get("fails"), data.get("hint")
                 if fails not in check_ids:
-                    raise BadInput(f"fails: {fails!r} names no check", file=file, line=lines.get("fails"),
-                                   rule="fails is the id of one check (function name without test_)",
-                                   fix=f"checks: {', '.join(sorted(check_ids))}")
+                    raise BadInput(
+                        f"fails: {fails!r} names no check",
+                        file=file,
+                        line=lines.get("fails"),
+                        rule="fails is the id of one check (function name without test_)",
+                        fix=f"checks: {', '.join(sorted(check_ids))}",
+                    )
                 if not isinstance(hint, str) or not hint.strip():
-                    raise BadInput("hint is missing", file=file, line=lines.get("hint"),
-                                   rule="hint is a substring the failing check's hint must contain")
+                    raise BadInput(
+                        "hint is missing",
+                        file=file,
+                        line=lines.get("hint"),
+                        rule="hint is a substring the failing check's hint must contain",
+                    )
                 blocked = data.get("blocked", [])
                 if not isinstance(blocked, list) or not set(blocked) <= check_ids - {fails}:
-                    raise BadInput(f"blocked: {blocked!r} is not a list of other checks' ids", file=file,
-                                   line=lines.get("blocked"), rule="blocked lists the checks this mistake leaves "
-                                   "unobserved", fix=f"checks: {', '.join(sorted(check_ids))}")
-                cases.append(Case(case_dir.name, kind, case_dir, str(data.get("why", "")), str(fails), hint,
-                                  tuple(sorted(blocked))))
+                    raise BadInput(
+                        f"blocked: {blocked!r} is not a list of other checks' ids",
+                        file=file,
+                        line=lines.get("blocked"),
+                        rule="blocked lists the checks this mistake leaves unobserved",
+                        fix=f"checks: {', '.join(sorted(check_ids))}",
+                    )
+                cases.append(
+                    Case(
+                        case_dir.name,
+                        kind,
+                        case_dir,
+                        str(data.get("why", "")),
+                        str(fails),
+                        hint,
+                        tuple(sorted(blocked)),
+                    )
+                )
             else:
                 if not isinstance(data.get("why"), str) or not data["why"].strip():
-                    raise BadInput("why is missing", file=file, line=lines.get("why") or 1,
-                                   rule="an alternative says why it is also correct")
+                    raise BadInput(
+                        "why is missing",
+                        file=file,
+                        line=lines.get("why") or 1,
+                        rule="an alternative says why it is also correct",
+                    )
                 cases.append(Case(case_dir.name, kind, case_dir, data["why"]))
     return cases
 
@@ -238,13 +292,19 @@ def _validate_manifests(lab: Lab) -> None:
         undeclared = used - declared
         if undeclared:
             var = sorted(undeclared)[0]
-            raise BadInput(f"uses ${{{var}}} which lab.yaml does not declare", file=str(file),
-                           rule=f"placeholders: {', '.join(KNOWN_VARIABLES)}, declared in lab.yaml 'variables'",
-                           fix=f"add {var} to 'variables' in lab.yaml" if var in KNOWN_VARIABLES else None)
+            raise BadInput(
+                f"uses ${{{var}}} which lab.yaml does not declare",
+                file=str(file),
+                rule=f"placeholders: {', '.join(KNOWN_VARIABLES)}, declared in lab.yaml 'variables'",
+                fix=f"add {var} to 'variables' in lab.yaml" if var in KNOWN_VARIABLES else None,
+            )
         read_docs(file)
     solution_docs: list[Doc] = [d for f in manifest_files(lab.solution.path) for d in read_docs(f)]
     refs = {(d.kind, d.name) for d in solution_docs}
     for kind, name in lab.expects:
         if (kind, name) not in refs:
-            raise BadInput(f"solution/ has no {kind}/{name}", file=str(lab.path / "lab.yaml"),
-                           rule="every object in 'expects' is in the reference solution")
+            raise BadInput(
+                f"solution/ has no {kind}/{name}",
+                file=str(lab.path / "lab.yaml"),
+                rule="every object in 'expects' is in the reference solution",
+            )

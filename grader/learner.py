@@ -26,10 +26,15 @@ def skeleton(lab: Lab) -> str:
     parts = []
     for kind, name in lab.expects:
         api = next((a for a, k in ROOT_TYPES if k == kind), "v1")
-        parts.append(f"# apiVersion: {api}\n# kind: {kind}\n# metadata:\n#   name: {name}\n# spec:\n"
-                     "#   ...  (see the task above)")
-    return "# Your answer: uncomment and complete (several objects are separated by ---)\n" + \
-        "\n# ---\n".join(parts) + "\n"
+        parts.append(
+            f"# apiVersion: {api}\n# kind: {kind}\n# metadata:\n#   name: {name}\n# spec:\n"
+            "#   ...  (see the task above)"
+        )
+    return (
+        "# Your answer: uncomment and complete (several objects are separated by ---)\n"
+        + "\n# ---\n".join(parts)
+        + "\n"
+    )
 
 
 def learner_copy(notebook: dict[str, Any], lab: Lab) -> dict[str, Any]:

@@ -72,13 +72,19 @@ def wait_released(kube: Kube, namespace: str, claims: frozenset[str] | None) -> 
     kinds = carriers(claims) if claims is not None else None
     try:
         if kinds is None:
-            wait_for(lambda: (True if kube.get("namespace", namespace) is None else None, "terminating"),
-                     what=f"namespace {namespace} gone", timeout_s=RELEASE_WAIT_S, interval_s=0.2, max_interval_s=2.0)
+            wait_for(
+                lambda: (True if kube.get("namespace", namespace) is None else None, "terminating"),
+                what=f"namespace {namespace} gone",
+                timeout_s=RELEASE_WAIT_S,
+                interval_s=0.2,
+                max_interval_s=2.0,
+            )
             return
         for kind in kinds:
             try:
-                kube.delete_all(kind, namespace, selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}", wait=True,
-                                timeout=RELEASE_WAIT_S)
+                kube.delete_all(
+                    kind, namespace, selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}", wait=True, timeout=RELEASE_WAIT_S
+                )
             except KubeError as err:
                 if "doesn't have a resource type" not in str(err):  # that API is not installed: nothing carries
                     raise
@@ -98,10 +104,10 @@ def _take(kube: Kube, key: str, run_id: str, timeout_s: float) -> None:
             return None, err.diagnosis
         holder = _holder_of(kube, key)
         if not said:  # a wait of minutes must say why
-            log.warning("claim %s is %s (another grading on this cluster): waiting up to %.0fs", key, holder,
-                        timeout_s)
+            log.warning("claim %s is %s (another grading on this cluster): waiting up to %.0fs", key, holder, timeout_s)
             said = True
         return None, holder
+
     try:
         wait_for(taken, what=f"claim {key}", timeout_s=timeout_s, interval_s=0.5, max_interval_s=2.0)
     except WaitTimeout as err:
@@ -118,11 +124,22 @@ def _identity(run_id: str) -> str:
 
 def _lease(key: str, run_id: str) -> Obj:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": _name(key), "namespace": NAMESPACE, "labels": managed_labels(run_id),
-                         "annotations": {"servicelab.dev/claim": key}},
-            "spec": {"holderIdentity": _identity(run_id), "leaseDurationSeconds": LEASE_S,
-                     "acquireTime": now, "renewTime": now}}
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": _name(key),
+            "namespace": NAMESPACE,
+            "labels": managed_labels(run_id),
+            "annotations": {"servicelab.dev/claim": key},
+        },
+        "spec": {
+            "holderIdentity": _identity(run_id),
+            "leaseDurationSeconds": LEASE_S,
+            "acquireTime": now,
+            "renewTime": now,
+        },
+    }
 
 
 def _try_take(kube: Kube, key: str, run_id: str) -> bool:
@@ -179,8 +196,13 @@ def _release(kube: Kube, key: str, run_id: str) -> None:
 def _ensure_namespace(kube: Kube) -> None:
     try:
         if kube.get("namespace", NAMESPACE) is None:
-            kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": NAMESPACE, "labels": {**managed_labels(), "servicelab.dev/role": "claims"}}})
+            kube.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": NAMESPACE, "labels": {**managed_labels(), "servicelab.dev/role": "claims"}},
+                }
+            )
     except KubeError as err:
         if err.reason != "AlreadyExists":
             raise EnvError(f"cannot create namespace {NAMESPACE} for claims: {err}") from err

@@ -48,16 +48,16 @@ class Doc:
 
 def manifest_files(directory: Path) -> list[Path]:
     """Manifest files under directory (sorted), without a case folder's case.yaml (the lab's own folders)."""
-    return sorted(p for p in directory.rglob("*")
-                  if p.is_file() and p.suffix in MANIFEST_SUFFIXES and p.name != "case.yaml")
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES and p.name != "case.yaml"
+    )
 
 
 def placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
 
-def read_docs(path: Path, namespace: str | None = None, label: str | None = None, origin: str = LEARNER
-              ) -> list[Doc]:
+def read_docs(path: Path, namespace: str | None = None, label: str | None = None, origin: str = LEARNER) -> list[Doc]:
     """Parse one file into documents; every document must be a Kubernetes object without a foreign namespace."""
     shown = label or str(path)
     return parse_docs(read_file(path, shown), shown, namespace, origin)
@@ -68,23 +68,38 @@ def parse_docs(text: str, file: str, namespace: str | None = None, origin: str =
     for parsed in parse(text, file):
         obj, line, node = parsed.obj, parsed.line, parsed.node
         if not isinstance(obj, dict):
-            raise BadInput("a document is not a mapping", file=file, line=line,
-                           rule="each YAML document is one Kubernetes object",
-                           fix="start each object with apiVersion:, kind: and metadata:")
+            raise BadInput(
+                "a document is not a mapping",
+                file=file,
+                line=line,
+                rule="each YAML document is one Kubernetes object",
+                fix="start each object with apiVersion:, kind: and metadata:",
+            )
         for key in ("apiVersion", "kind"):
             if not isinstance(obj.get(key), str) or not obj.get(key):
-                raise BadInput(f"document has no '{key}'", file=file, line=line,
-                               rule="each object needs apiVersion, kind and metadata.name")
+                raise BadInput(
+                    f"document has no '{key}'",
+                    file=file,
+                    line=line,
+                    rule="each object needs apiVersion, kind and metadata.name",
+                )
         meta = obj.get("metadata")
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta.get("name"):
-            raise BadInput(f"{obj['kind']} has no metadata.name", file=file, line=line,
-                           rule="each object needs apiVersion, kind and metadata.name")
+            raise BadInput(
+                f"{obj['kind']} has no metadata.name",
+                file=file,
+                line=line,
+                rule="each object needs apiVersion, kind and metadata.name",
+            )
         ns = meta.get("namespace")
         if ns is not None and ns != namespace and not PLACEHOLDER.fullmatch(str(ns)):
-            raise BadInput(f"{obj['kind']}/{meta['name']} sets metadata.namespace: {ns}", file=file,
-                           line=key_line(node, "metadata", "namespace") or line,
-                           rule="manifests never set metadata.namespace: the grader applies them into its namespace",
-                           fix="remove the metadata.namespace line")
+            raise BadInput(
+                f"{obj['kind']}/{meta['name']} sets metadata.namespace: {ns}",
+                file=file,
+                line=key_line(node, "metadata", "namespace") or line,
+                rule="manifests never set metadata.namespace: the grader applies them into its namespace",
+                fix="remove the metadata.namespace line",
+            )
         docs.append(Doc(file, line, obj, node, origin))
     return docs
 
@@ -110,13 +125,18 @@ def substitute(text: str, values: dict[str, str], file: str = "", missing: dict[
             return values[var]
         if missing and var in missing:
             raise EnvError(f"{file}: ${{{var}}} has no value on this cluster: {missing[var]}")
-        raise BadInput(f"unknown placeholder ${{{var}}}", file=file or None,
-                       rule=f"known placeholders: {', '.join(sorted(values))}")
+        raise BadInput(
+            f"unknown placeholder ${{{var}}}",
+            file=file or None,
+            rule=f"known placeholders: {', '.join(sorted(values))}",
+        )
+
     return PLACEHOLDER.sub(repl, text)
 
 
 def fill(doc: Doc, values: dict[str, str], missing: dict[str, str]) -> Doc:
     """The document with every placeholder in its strings replaced by its value on this cluster."""
+
     def walk(value: Any) -> Any:
         if isinstance(value, str):
             return substitute(value, values, doc.file, missing)
@@ -125,6 +145,7 @@ def fill(doc: Doc, values: dict[str, str], missing: dict[str, str]) -> Doc:
         if isinstance(value, list):
             return [walk(v) for v in value]
         return value
+
     return replace(doc, obj=walk(doc.obj))
 
 
@@ -133,8 +154,9 @@ def read_all(files: list[tuple[Path, str]], namespace: str | None = None, origin
     return [d for path, label in files for d in read_docs(path, namespace, label, origin)]
 
 
-def load_rendered(files: list[tuple[Path, str]], values: dict[str, str], missing: dict[str, str],
-                  namespace: str) -> list[Doc]:
+def load_rendered(
+    files: list[tuple[Path, str]], values: dict[str, str], missing: dict[str, str], namespace: str
+) -> list[Doc]:
     """Read files and fill their placeholders."""
     return [fill(d, values, missing) for d in read_all(files, namespace)]
 

@@ -56,10 +56,17 @@ class GradeAnswers(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader ship
             cell.outputs = outputs_for(record, float(cell.metadata.nbgrader.get("points", 0)))
             cell.execution_count = 1
         if record.score is None:
-            resources[KEY] = {"reason": f"not graded ({record.outcome.value}): {record.reason}",
-                              "grade_ids": [c.metadata.nbgrader["grade_id"] for c in graded]}
-        self.log.info("servicelab: %s %s/%s: %s", record.outcome.value, record.student, record.lab,
-                      f"{record.score}/{record.max_score}" if record.score is not None else record.reason[:200])
+            resources[KEY] = {
+                "reason": f"not graded ({record.outcome.value}): {record.reason}",
+                "grade_ids": [c.metadata.nbgrader["grade_id"] for c in graded],
+            }
+        self.log.info(
+            "servicelab: %s %s/%s: %s",
+            record.outcome.value,
+            record.student,
+            record.lab,
+            f"{record.score}/{record.max_score}" if record.score is not None else record.reason[:200],
+        )
         return nb, resources
 
     def record_for(self, nb: NotebookNode, student: str, assignment: str, notebook: str) -> Record:
@@ -84,8 +91,14 @@ class WithholdUngraded(NbGraderPreprocessor):  # type: ignore[misc]
         info = resources.get(KEY)
         if info:
             meta = resources["nbgrader"]
-            withhold(meta["db_url"], assignment=meta["assignment"], notebook=meta["notebook"],
-                     student=meta["student"], grade_ids=info["grade_ids"], reason=info["reason"])
+            withhold(
+                meta["db_url"],
+                assignment=meta["assignment"],
+                notebook=meta["notebook"],
+                student=meta["student"],
+                grade_ids=info["grade_ids"],
+                reason=info["reason"],
+            )
         return nb, resources
 
 
@@ -107,14 +120,30 @@ def outputs_for(record: Record, points: float) -> list[NotebookNode]:
         earned = round((record.fraction or 0.0) * points, 2)
         text = f"{record.outcome.value}: {record.score}/{record.max_score} points"
         html = record.html or f"<p>{escape(text)}. {escape(record.reason)}</p>"
-        return [_display(html, text),
-                _node({"output_type": "execute_result", "execution_count": 1, "metadata": {},
-                       "data": {"text/plain": repr(earned)}})]
+        return [
+            _display(html, text),
+            _node(
+                {
+                    "output_type": "execute_result",
+                    "execution_count": 1,
+                    "metadata": {},
+                    "data": {"text/plain": repr(earned)},
+                }
+            ),
+        ]
     head = "ENV-ERROR: not graded" if record.outcome is Outcome.ENV_ERROR else "Not graded: error in the submission"
     html = f"<div class='servicelab'><p><b>{escape(head)}</b></p><pre>{escape(record.reason)}</pre>{record.html}</div>"
-    return [_display(html, f"{head}\n{record.reason}"),
-            _node({"output_type": "error", "ename": "NotGraded", "evalue": f"{head} (the reason is above)",
-                   "traceback": [f"NotGraded: {head} (the reason is above)"]})]
+    return [
+        _display(html, f"{head}\n{record.reason}"),
+        _node(
+            {
+                "output_type": "error",
+                "ename": "NotGraded",
+                "evalue": f"{head} (the reason is above)",
+                "traceback": [f"NotGraded: {head} (the reason is above)"],
+            }
+        ),
+    ]
 
 
 def _display(html: str, text: str) -> NotebookNode:

@@ -61,16 +61,28 @@ def pods_table(pods: list[dict[str, Any]]) -> tuple[str, str]:
     """The pods as (markdown, text) tables: name, labels, pod IP, node, ready."""
     rows = []
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
-        labels = ", ".join(f"{k}={v}" for k, v in sorted((pod["metadata"].get("labels") or {}).items())
-                           if k != "pod-template-hash")
+        labels = ", ".join(
+            f"{k}={v}" for k, v in sorted((pod["metadata"].get("labels") or {}).items()) if k != "pod-template-hash"
+        )
         status = pod.get("status", {})
         ready = all(c.get("ready") for c in status.get("containerStatuses") or [{}])
-        rows.append((pod["metadata"]["name"], labels, status.get("podIP", "-"), pod["spec"].get("nodeName", "-"),
-                     "yes" if ready else "no"))
+        rows.append(
+            (
+                pod["metadata"]["name"],
+                labels,
+                status.get("podIP", "-"),
+                pod["spec"].get("nodeName", "-"),
+                "yes" if ready else "no",
+            )
+        )
     head = ("pod", "labels", "pod IP", "node", "ready")
-    markdown = "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-                          *("| " + " | ".join(f"`{c}`" if i == 1 else c for i, c in enumerate(r)) + " |"
-                            for r in rows)])
+    markdown = "\n".join(
+        [
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+            *("| " + " | ".join(f"`{c}`" if i == 1 else c for i, c in enumerate(r)) + " |" for r in rows),
+        ]
+    )
     text = "\n".join("  ".join(r) for r in [head, *rows])
     return markdown, text
 

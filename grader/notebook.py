@@ -100,22 +100,39 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
         ns = lab_namespace(load_lab(lab).default_namespace)
         kube = Kube(context=context)
         nodes, pods = kube.list("nodes"), kube.list("pods", all_namespaces=True)
-        toolbox = [p for p in pods if p["metadata"].get("namespace") == ns
-                   and p["metadata"]["name"].startswith("toolbox-") and p.get("status", {}).get("phase") == "Running"]
-        asked = kube.exec(toolbox[0]["metadata"]["name"], ns, ["wget", "-qO-", "-T", "5",
-                                                                "http://api.partner.example/clientip"],
-                          timeout=20) if toolbox else None
-    rows = [f"node {n['metadata']['name']}: address "
-            f"{next((a['address'] for a in n['status']['addresses'] if a['type'] == 'InternalIP'), '?')}, "
-            f"pod range {n.get('spec', {}).get('podCIDR', '?')}" for n in nodes]
+        toolbox = [
+            p
+            for p in pods
+            if p["metadata"].get("namespace") == ns
+            and p["metadata"]["name"].startswith("toolbox-")
+            and p.get("status", {}).get("phase") == "Running"
+        ]
+        asked = (
+            kube.exec(
+                toolbox[0]["metadata"]["name"],
+                ns,
+                ["wget", "-qO-", "-T", "5", "http://api.partner.example/clientip"],
+                timeout=20,
+            )
+            if toolbox
+            else None
+        )
+    rows = [
+        f"node {n['metadata']['name']}: address "
+        f"{next((a['address'] for a in n['status']['addresses'] if a['type'] == 'InternalIP'), '?')}, "
+        f"pod range {n.get('spec', {}).get('podCIDR', '?')}"
+        for n in nodes
+    ]
     _, text = pods_table([p for p in pods if not p["spec"].get("hostNetwork") and p["status"].get("podIP")])
     if asked is None:
         seen = "no running toolbox pod: run the explore cell first"
     else:
         who = toolbox[0]
-        seen = (f"the partner server saw {asked.stdout.strip() or asked.stderr.strip()!r} when pod "
-                f"{who['metadata']['name']} ({who['status'].get('podIP')}) on node {who['spec'].get('nodeName')} "
-                "called")
+        seen = (
+            f"the partner server saw {asked.stdout.strip() or asked.stderr.strip()!r} when pod "
+            f"{who['metadata']['name']} ({who['status'].get('podIP')}) on node {who['spec'].get('nodeName')} "
+            "called"
+        )
     print("\n".join([*rows, "", text, "", seen]))
 
 
@@ -126,8 +143,9 @@ def flow(lab: str, *, namespace: str | None = None, context: str | None = None) 
         ns = lab_namespace(spec.default_namespace, namespace)
         kube = Kube(context=context)
         # the Services there, else the ones the lab asks for ("not there yet"); a lab without any: the pod network
-        names = sorted(s["metadata"]["name"] for s in kube.list("services", ns)) or \
-            [name for kind, name in spec.expects if kind == "Service"]
+        names = sorted(s["metadata"]["name"] for s in kube.list("services", ns)) or [
+            name for kind, name in spec.expects if kind == "Service"
+        ]
         source = chart(kube, ns, names, via_traefik=lab in ("ingress", "gateway"))
     # JupyterLab (4.1+) renders both mime types as a diagram; the plain text is the mermaid source
     _display({"text/vnd.mermaid": source, "text/markdown": f"```mermaid\n{source}\n```", "text/plain": source})

@@ -16,8 +16,7 @@ from grader.checks import LabContext
 from grader.results import CheckResult, Status
 from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
-CHECK_MARKER = ("check(points, title): a servicelab check worth `points`, shown as `title` "
-                "(see docs/WRITING_CHECKS.md)")
+CHECK_MARKER = "check(points, title): a servicelab check worth `points`, shown as `title` (see docs/WRITING_CHECKS.md)"
 
 _log = logging.getLogger("servicelab.progress")  # a notebook shows it while check() runs
 
@@ -56,8 +55,11 @@ class GradingPlugin:
         _log.info("check %s", nodeid.rsplit("::", 1)[-1].removeprefix("test_"))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None],
-                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    def pytest_runtest_makereport(
+        self,
+        item: pytest.Item,
+        call: pytest.CallInfo[None],
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         marker = item.get_closest_marker("check")
         if marker is None:

@@ -20,13 +20,15 @@ from grader.schema import ROOT_TYPES, check_fields
 from grader.verdicts import BadInput
 
 GRADER_PREFIXES = ("servicelab.dev/", "app.kubernetes.io/managed-by")
-INGRESS_ANNOTATIONS = frozenset({
-    "kubernetes.io/ingress.class",
-    "traefik.ingress.kubernetes.io/router.entrypoints",
-    "traefik.ingress.kubernetes.io/router.priority",
-    "nginx.ingress.kubernetes.io/rewrite-target",
-    "nginx.ingress.kubernetes.io/ssl-redirect",
-})
+INGRESS_ANNOTATIONS = frozenset(
+    {
+        "kubernetes.io/ingress.class",
+        "traefik.ingress.kubernetes.io/router.entrypoints",
+        "traefik.ingress.kubernetes.io/router.priority",
+        "nginx.ingress.kubernetes.io/rewrite-target",
+        "nginx.ingress.kubernetes.io/ssl-redirect",
+    }
+)
 POD_VOLUMES = frozenset({"name", "configMap", "emptyDir", "downwardAPI"})
 MAX_OBJECTS = 20
 MAX_REPLICAS = 6
@@ -56,14 +58,27 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
     kinds = data.get("kinds", ["Service"])
     known = {kind for _, kind in ROOT_TYPES}
     if not isinstance(kinds, list) or not kinds or not all(k in known for k in kinds):
-        raise BadInput(f"policy.kinds {kinds!r} names an unknown kind", file=file, line=line, rule=rule,
-                       fix=f"kinds: {', '.join(sorted(known))}")
+        raise BadInput(
+            f"policy.kinds {kinds!r} names an unknown kind",
+            file=file,
+            line=line,
+            rule=rule,
+            fix=f"kinds: {', '.join(sorted(known))}",
+        )
     ports = data.get("node_ports")
-    if ports is not None and not (isinstance(ports, list) and len(ports) == 2
-                                  and all(isinstance(p, int) and 30000 <= p <= 32767 for p in ports)
-                                  and ports[0] <= ports[1]):
-        raise BadInput(f"policy.node_ports {ports!r} is not a range", file=file, line=line, rule=rule,
-                       fix="node_ports: [30000, 30099] (inside 30000-32767)")
+    if ports is not None and not (
+        isinstance(ports, list)
+        and len(ports) == 2
+        and all(isinstance(p, int) and 30000 <= p <= 32767 for p in ports)
+        and ports[0] <= ports[1]
+    ):
+        raise BadInput(
+            f"policy.node_ports {ports!r} is not a range",
+            file=file,
+            line=line,
+            rule=rule,
+            fix="node_ports: [30000, 30099] (inside 30000-32767)",
+        )
     annotations = data.get("ingress_annotations", [])
     if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
         raise BadInput("policy.ingress_annotations is not a list of strings", file=file, line=line, rule=rule)
@@ -73,110 +88,168 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
 def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: set[str]) -> None:
     """BadInput at the first document that breaks a rule; nothing is sent anywhere."""
     if not learner:
-        raise BadInput("there is nothing to grade: no Kubernetes object in your manifests",
-                       rule="give at least one object", fix="write the objects the task asks for")
+        raise BadInput(
+            "there is nothing to grade: no Kubernetes object in your manifests",
+            rule="give at least one object",
+            fix="write the objects the task asks for",
+        )
     if len(learner) > MAX_OBJECTS:
-        raise _refuse(learner[MAX_OBJECTS], f"more than {MAX_OBJECTS} objects",
-                      f"a submission holds at most {MAX_OBJECTS} objects")
+        raise _refuse(
+            learner[MAX_OBJECTS],
+            f"more than {MAX_OBJECTS} objects",
+            f"a submission holds at most {MAX_OBJECTS} objects",
+        )
     starter_refs = {d.ref: d for d in starter}
     seen: dict[str, Doc] = {}
     for doc in learner:
         _judge_kind(doc, policy)
         if doc.ref in starter_refs:
-            raise _refuse(doc, f"{doc.ref} is one of the lab's own starter objects",
-                          "your manifests add to the lab's starter, never replace it",
-                          f"give your {doc.kind} another name, or remove it")
+            raise _refuse(
+                doc,
+                f"{doc.ref} is one of the lab's own starter objects",
+                "your manifests add to the lab's starter, never replace it",
+                f"give your {doc.kind} another name, or remove it",
+            )
         if doc.ref in seen:
-            raise _refuse(doc, f"{doc.ref} is defined twice (also in {seen[doc.ref].file}:{seen[doc.ref].line})",
-                          "each object once", "remove one of them")
+            raise _refuse(
+                doc,
+                f"{doc.ref} is defined twice (also in {seen[doc.ref].file}:{seen[doc.ref].line})",
+                "each object once",
+                "remove one of them",
+            )
         seen[doc.ref] = doc
         _judge_metadata(doc)
         _judge_placeholders(doc, variables)
-        {"Service": _judge_service, "Ingress": _judge_ingress, "HTTPRoute": _judge_route,
-         "Deployment": _judge_workload, "Pod": _judge_workload}.get(doc.kind, _no_more)(doc, policy)
+        {
+            "Service": _judge_service,
+            "Ingress": _judge_ingress,
+            "HTTPRoute": _judge_route,
+            "Deployment": _judge_workload,
+            "Pod": _judge_workload,
+        }.get(doc.kind, _no_more)(doc, policy)
 
 
 def _judge_kind(doc: Doc, policy: LabPolicy) -> None:
     api = str(doc.obj.get("apiVersion"))
     allowed = ", ".join(policy.kinds)
     if doc.kind in _HAND_WRITTEN_ENDPOINTS:
-        raise _refuse(doc, f"{doc.kind} objects are not accepted",
-                      "endpoints are written by Kubernetes from a Service's selector: a hand-written one can "
-                      "point a Service at any address, inside the cluster or out",
-                      "give your Service a selector that matches the pods' labels")
+        raise _refuse(
+            doc,
+            f"{doc.kind} objects are not accepted",
+            "endpoints are written by Kubernetes from a Service's selector: a hand-written one can "
+            "point a Service at any address, inside the cluster or out",
+            "give your Service a selector that matches the pods' labels",
+        )
     if doc.kind not in policy.kinds:
-        raise _refuse(doc, f"{doc.kind} is not part of this lab's answer",
-                      f"this lab's answer is made of: {allowed}", f"remove the {doc.kind}")
+        raise _refuse(
+            doc,
+            f"{doc.kind} is not part of this lab's answer",
+            f"this lab's answer is made of: {allowed}",
+            f"remove the {doc.kind}",
+        )
     root = ROOT_TYPES.get((api, doc.kind))
     if root is None:
         versions = sorted(a for a, k in ROOT_TYPES if k == doc.kind)
-        raise _refuse(doc, f"apiVersion {api} is not the one for {doc.kind}", "use the stable API version",
-                      f"apiVersion: {versions[0]}" if versions else None, at=("apiVersion",))
+        raise _refuse(
+            doc,
+            f"apiVersion {api} is not the one for {doc.kind}",
+            "use the stable API version",
+            f"apiVersion: {versions[0]}" if versions else None,
+            at=("apiVersion",),
+        )
     if doc.node is not None:
         check_fields(doc.obj, doc.node, doc.file, root)
     name = doc.name
     pattern = _DNS_LABEL if doc.kind == "Service" else _DNS_SUBDOMAIN
     if not pattern.match(name):
-        raise _refuse(doc, f"'{name}' is not a valid {doc.kind} name",
-                      "lowercase letters, digits and '-', starting with a letter (Services) and at most 63 long",
-                      at=("metadata", "name"))
+        raise _refuse(
+            doc,
+            f"'{name}' is not a valid {doc.kind} name",
+            "lowercase letters, digits and '-', starting with a letter (Services) and at most 63 long",
+            at=("metadata", "name"),
+        )
 
 
 def _judge_metadata(doc: Doc) -> None:
     meta = doc.obj["metadata"]
-    for key, why in (("finalizers", "a finalizer keeps the object, and its namespace, alive after grading"),
-                     ("ownerReferences", "owner references hand the object's lifetime to another object"),
-                     ("generateName", "the grader finds your objects by the names the task gives")):
+    for key, why in (
+        ("finalizers", "a finalizer keeps the object, and its namespace, alive after grading"),
+        ("ownerReferences", "owner references hand the object's lifetime to another object"),
+        ("generateName", "the grader finds your objects by the names the task gives"),
+    ):
         if meta.get(key):
-            raise _refuse(doc, f"metadata.{key} is not accepted", why, f"remove metadata.{key}",
-                          at=("metadata", key))
+            raise _refuse(doc, f"metadata.{key} is not accepted", why, f"remove metadata.{key}", at=("metadata", key))
     for section in ("labels", "annotations"):
         for key in meta.get(section) or {}:
             if str(key).startswith(GRADER_PREFIXES):
-                raise _refuse(doc, f"the {section[:-1]} '{key}' belongs to the grader",
-                              f"keys under {', '.join(GRADER_PREFIXES)} are the grader's own",
-                              "remove it", at=("metadata", section, str(key)))
+                raise _refuse(
+                    doc,
+                    f"the {section[:-1]} '{key}' belongs to the grader",
+                    f"keys under {', '.join(GRADER_PREFIXES)} are the grader's own",
+                    "remove it",
+                    at=("metadata", section, str(key)),
+                )
 
 
 def _judge_placeholders(doc: Doc, variables: set[str]) -> None:
     for text in _strings(doc.obj):
         for var in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
             if var not in variables:
-                raise _refuse(doc, f"unknown placeholder ${{{var}}}",
-                              f"this lab's placeholders: {', '.join(sorted(variables))}")
+                raise _refuse(
+                    doc, f"unknown placeholder ${{{var}}}", f"this lab's placeholders: {', '.join(sorted(variables))}"
+                )
 
 
 def _judge_service(doc: Doc, policy: LabPolicy) -> None:
     spec = doc.obj.get("spec") or {}
     if spec.get("externalIPs"):
-        raise _refuse(doc, "spec.externalIPs is not accepted",
-                      "externalIPs lets a Service capture traffic for any address (CVE-2020-8554)",
-                      "use type: LoadBalancer; the load balancer gives the address", at=("spec", "externalIPs"))
+        raise _refuse(
+            doc,
+            "spec.externalIPs is not accepted",
+            "externalIPs lets a Service capture traffic for any address (CVE-2020-8554)",
+            "use type: LoadBalancer; the load balancer gives the address",
+            at=("spec", "externalIPs"),
+        )
     cluster_ip = spec.get("clusterIP")
     if cluster_ip not in (None, "", "None"):
-        raise _refuse(doc, f"spec.clusterIP: {cluster_ip} is not accepted",
-                      "Kubernetes assigns the ClusterIP; only 'None' (headless) may be written",
-                      "remove spec.clusterIP", at=("spec", "clusterIP"))
+        raise _refuse(
+            doc,
+            f"spec.clusterIP: {cluster_ip} is not accepted",
+            "Kubernetes assigns the ClusterIP; only 'None' (headless) may be written",
+            "remove spec.clusterIP",
+            at=("spec", "clusterIP"),
+        )
     ports = [p.get("nodePort") for p in spec.get("ports") or [] if isinstance(p, dict)]
     for port in [*ports, spec.get("healthCheckNodePort")]:
         if port is None:
             continue
         low, high = policy.node_ports or (0, -1)
         if not low <= port <= high:
-            allowed = f"this lab allows node ports {low}-{high}" if policy.node_ports else \
-                "this lab lets Kubernetes pick node ports"
-            raise _refuse(doc, f"node port {port} is not accepted", f"node ports are shared by the whole cluster: "
-                          f"{allowed}", "remove the nodePort line" if not policy.node_ports else
-                          f"pick a port from {low}-{high}", at=("spec", "ports"))
+            allowed = (
+                f"this lab allows node ports {low}-{high}"
+                if policy.node_ports
+                else "this lab lets Kubernetes pick node ports"
+            )
+            raise _refuse(
+                doc,
+                f"node port {port} is not accepted",
+                f"node ports are shared by the whole cluster: {allowed}",
+                "remove the nodePort line" if not policy.node_ports else f"pick a port from {low}-{high}",
+                at=("spec", "ports"),
+            )
 
 
 def _judge_ingress(doc: Doc, policy: LabPolicy) -> None:
     allowed = INGRESS_ANNOTATIONS | policy.ingress_annotations
     for key in doc.obj["metadata"].get("annotations") or {}:
         if key not in allowed:
-            raise _refuse(doc, f"the Ingress annotation '{key}' is not accepted",
-                          f"Ingress annotations configure the shared Traefik; allowed: {', '.join(sorted(allowed))}",
-                          "remove it: the lab needs only rules", at=("metadata", "annotations", str(key)))
+            raise _refuse(
+                doc,
+                f"the Ingress annotation '{key}' is not accepted",
+                f"Ingress annotations configure the shared Traefik; allowed: {', '.join(sorted(allowed))}",
+                "remove it: the lab needs only rules",
+                at=("metadata", "annotations", str(key)),
+            )
 
 
 def _judge_route(doc: Doc, policy: LabPolicy) -> None:
@@ -184,48 +257,90 @@ def _judge_route(doc: Doc, policy: LabPolicy) -> None:
     for rule in spec.get("rules") or []:
         for backend in rule.get("backendRefs") or []:
             if backend.get("namespace") or backend.get("kind", "Service") != "Service":
-                raise _refuse(doc, f"backendRef {backend.get('name')} leaves this namespace or is not a Service",
-                              "a route sends traffic to Services in its own namespace",
-                              "remove backendRefs[].namespace and kind", at=("spec", "rules"))
+                raise _refuse(
+                    doc,
+                    f"backendRef {backend.get('name')} leaves this namespace or is not a Service",
+                    "a route sends traffic to Services in its own namespace",
+                    "remove backendRefs[].namespace and kind",
+                    at=("spec", "rules"),
+                )
 
 
 def _judge_workload(doc: Doc, policy: LabPolicy) -> None:
     spec = doc.obj.get("spec") or {}
     pod = (spec.get("template") or {}).get("spec") or {} if doc.kind == "Deployment" else spec
     if doc.kind == "Deployment" and (spec.get("replicas") or 1) > MAX_REPLICAS:
-        raise _refuse(doc, f"replicas: {spec['replicas']} is more than {MAX_REPLICAS}",
-                      "lab workloads are small: the cluster is shared", "replicas: 3", at=("spec", "replicas"))
-    for key in ("hostNetwork", "hostPID", "hostIPC", "nodeName", "runtimeClassName", "serviceAccountName",
-                "serviceAccount"):
+        raise _refuse(
+            doc,
+            f"replicas: {spec['replicas']} is more than {MAX_REPLICAS}",
+            "lab workloads are small: the cluster is shared",
+            "replicas: 3",
+            at=("spec", "replicas"),
+        )
+    for key in (
+        "hostNetwork",
+        "hostPID",
+        "hostIPC",
+        "nodeName",
+        "runtimeClassName",
+        "serviceAccountName",
+        "serviceAccount",
+    ):
         if pod.get(key) not in (None, False, ""):
-            raise _refuse(doc, f"pod field {key} is not accepted", "lab pods run as ordinary pods: no host "
-                          "namespaces, no chosen node, runtime or service account", f"remove {key}")
+            raise _refuse(
+                doc,
+                f"pod field {key} is not accepted",
+                "lab pods run as ordinary pods: no host namespaces, no chosen node, runtime or service account",
+                f"remove {key}",
+            )
     if (pod.get("securityContext") or {}).get("sysctls"):
-        raise _refuse(doc, "pod sysctls are not accepted", "lab pods do not tune the node's kernel",
-                      "remove securityContext.sysctls")
+        raise _refuse(
+            doc,
+            "pod sysctls are not accepted",
+            "lab pods do not tune the node's kernel",
+            "remove securityContext.sysctls",
+        )
     for volume in pod.get("volumes") or []:
         extra = set(volume) - POD_VOLUMES
         if extra:
-            raise _refuse(doc, f"volume {volume.get('name')} uses {sorted(extra)[0]}",
-                          f"lab pods may mount only {', '.join(sorted(POD_VOLUMES - {'name'}))}",
-                          "remove the volume")
-    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or []),
-                      *(pod.get("ephemeralContainers") or [])]:
+            raise _refuse(
+                doc,
+                f"volume {volume.get('name')} uses {sorted(extra)[0]}",
+                f"lab pods may mount only {', '.join(sorted(POD_VOLUMES - {'name'}))}",
+                "remove the volume",
+            )
+    for container in [
+        *(pod.get("initContainers") or []),
+        *(pod.get("containers") or []),
+        *(pod.get("ephemeralContainers") or []),
+    ]:
         _judge_container(doc, container, policy)
 
 
 def _judge_container(doc: Doc, container: dict[str, Any], policy: LabPolicy) -> None:
     name = container.get("name")
     if container.get("image") not in policy.images:
-        raise _refuse(doc, f"container {name} uses image {container.get('image')}",
-                      f"lab pods run the lab's images: {', '.join(policy.images)}", "use one of those images")
+        raise _refuse(
+            doc,
+            f"container {name} uses image {container.get('image')}",
+            f"lab pods run the lab's images: {', '.join(policy.images)}",
+            "use one of those images",
+        )
     security = container.get("securityContext") or {}
     if security.get("privileged") or (security.get("capabilities") or {}).get("add"):
-        raise _refuse(doc, f"container {name} asks for privileges", "lab containers are unprivileged",
-                      "remove securityContext.privileged and capabilities.add")
+        raise _refuse(
+            doc,
+            f"container {name} asks for privileges",
+            "lab containers are unprivileged",
+            "remove securityContext.privileged and capabilities.add",
+        )
     if any(isinstance(p, dict) and p.get("hostPort") for p in container.get("ports") or []):
-        raise _refuse(doc, f"container {name} uses a hostPort", "a hostPort takes a port on the node",
-                      "remove hostPort: a Service exposes the pod")
+        raise _refuse(
+            doc,
+            f"container {name} uses a hostPort",
+            "a hostPort takes a port on the node",
+            "remove hostPort: a Service exposes the pod",
+        )
 
 
 def _no_more(doc: Doc, policy: LabPolicy) -> None:

@@ -14,10 +14,18 @@ from grader.plugin import CHECK_MARKER, PLUGIN_NAME, GradingPlugin
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("servicelab", "servicelab grading (inert unless --servicelab-lab is given)")
-    group.addoption("--servicelab-lab", default=None, metavar="LAB",
-                    help="grade LAB (id or folder) against the objects already in --servicelab-namespace")
-    group.addoption("--servicelab-namespace", default=None, metavar="NS",
-                    help="namespace holding the learner's objects (default lab-<id>)")
+    group.addoption(
+        "--servicelab-lab",
+        default=None,
+        metavar="LAB",
+        help="grade LAB (id or folder) against the objects already in --servicelab-namespace",
+    )
+    group.addoption(
+        "--servicelab-namespace",
+        default=None,
+        metavar="NS",
+        help="namespace holding the learner's objects (default lab-<id>)",
+    )
     group.addoption("--servicelab-context", default=None, metavar="CTX", help="kubeconfig context to grade on")
 
 

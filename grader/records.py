@@ -69,9 +69,15 @@ class Record:
 
 def csv_row(record: Record) -> dict[str, str]:
     scored = record.score is not None
-    return {"student": record.student, "lab": record.lab, "status": record.outcome.value,
-            "score": str(record.score) if scored else "", "max_score": str(record.max_score or "") if scored else "",
-            "reason": " ".join(record.reason.split())[:500], "source": record.source}
+    return {
+        "student": record.student,
+        "lab": record.lab,
+        "status": record.outcome.value,
+        "score": str(record.score) if scored else "",
+        "max_score": str(record.max_score or "") if scored else "",
+        "reason": " ".join(record.reason.split())[:500],
+        "source": record.source,
+    }
 
 
 def write_reports(out: Path, records: list[Record]) -> Path:

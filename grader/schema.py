@@ -57,8 +57,13 @@ def _check(value: Any, node: yaml.Node | None, type_name: str, path: str, file: 
     scalar = {"str": str, "bytes": str, "int": int, "float": int | float, "bool": bool}.get(type_name)
     if scalar is not None:
         if not isinstance(value, scalar) or (type_name in ("int", "float") and isinstance(value, bool)):
-            want = {"str": "a string", "bytes": "a string", "int": "a whole number", "float": "a number",
-                    "bool": "true or false"}[type_name]
+            want = {
+                "str": "a string",
+                "bytes": "a string",
+                "int": "a whole number",
+                "float": "a number",
+                "bool": "true or false",
+            }[type_name]
             raise _wrong(path, want, value, file, line)
         return
     fields = _types().get(type_name)
@@ -71,13 +76,17 @@ def _check(value: Any, node: yaml.Node | None, type_name: str, path: str, file: 
             key_line = _key_line(node, key) or line
             close = [f for f in fields if f.lower() == str(key).lower()]
             hint = f"did you mean '{close[0]}'?" if close else f"fields here: {', '.join(sorted(fields))}"
-            raise BadInput(f"unknown field '{path}.{key}'", file=file, line=key_line,
-                           rule="every field must exist in the object's API schema", fix=hint)
+            raise BadInput(
+                f"unknown field '{path}.{key}'",
+                file=file,
+                line=key_line,
+                rule="every field must exist in the object's API schema",
+                fix=hint,
+            )
         _check(item, item_node, fields[key], f"{path}.{key}", file)
 
 
-def _check_container(value: Any, node: yaml.Node | None, container: str, inner: str, *, path: str, file: str
-                     ) -> None:
+def _check_container(value: Any, node: yaml.Node | None, container: str, inner: str, *, path: str, file: str) -> None:
     line = node.start_mark.line + 1 if node is not None else None
     if container == "List":
         if not isinstance(value, list):
@@ -107,6 +116,10 @@ def _key_line(node: yaml.Node | None, key: Any) -> int | None:
 
 def _wrong(path: str, want: str, value: Any, file: str, line: int | None) -> BadInput:
     shown = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else repr(value)
-    return BadInput(f"'{path}' must be {want}, not {shown}", file=file, line=line,
-                    rule="every field has the type the API schema gives it",
-                    fix="quote numbers meant as text, e.g. \"8080\"; labels and annotations are key: value pairs")
+    return BadInput(
+        f"'{path}' must be {want}, not {shown}",
+        file=file,
+        line=line,
+        rule="every field has the type the API schema gives it",
+        fix='quote numbers meant as text, e.g. "8080"; labels and annotations are key: value pairs',
+    )

@@ -56,7 +56,14 @@ def _judge_wrong(case: Case, result: LabResult) -> CaseOutcome:
         return CaseOutcome(False, f"{case.fails} failed but its hint lacks {case.hint!r}: {hint}"[:300])
     blocked = tuple(sorted(c.id for c in result.checks if c.status is Status.BLOCKED))
     if blocked != case.blocked:
-        return CaseOutcome(False, f"{case.fails} failed as declared, but blocked {list(blocked)} is not the "
-                                  f"declared {list(case.blocked)}"[:300])
-    return CaseOutcome(True, f"{score}, failed {case.fails} with {case.hint!r} in the hint"
-                             + (f"; blocked {', '.join(blocked)}" if blocked else ""))
+        return CaseOutcome(
+            False,
+            f"{case.fails} failed as declared, but blocked {list(blocked)} is not the declared {list(case.blocked)}"[
+                :300
+            ],
+        )
+    return CaseOutcome(
+        True,
+        f"{score}, failed {case.fails} with {case.hint!r} in the hint"
+        + (f"; blocked {', '.join(blocked)}" if blocked else ""),
+    )

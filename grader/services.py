@@ -36,18 +36,29 @@ class Service:
         spec = obj.get("spec", {})
         meta = obj.get("metadata", {})
         ports = [
-            ServicePort(port=int(p.get("port", 0)), target_port=p.get("targetPort", p.get("port", 0)),
-                        protocol=p.get("protocol", "TCP"), name=p.get("name", ""), node_port=p.get("nodePort"))
+            ServicePort(
+                port=int(p.get("port", 0)),
+                target_port=p.get("targetPort", p.get("port", 0)),
+                protocol=p.get("protocol", "TCP"),
+                name=p.get("name", ""),
+                node_port=p.get("nodePort"),
+            )
             for p in spec.get("ports", []) or []
         ]
         ingress = obj.get("status", {}).get("loadBalancer", {}).get("ingress", []) or []
         cluster_ip = spec.get("clusterIP")
         return cls(
-            name=meta.get("name", ""), namespace=meta.get("namespace", ""), type=spec.get("type", "ClusterIP"),
-            cluster_ip=None if cluster_ip in (None, "", "None") else cluster_ip, ports=ports,
-            selector=dict(spec.get("selector") or {}), external_name=spec.get("externalName"),
-            lb_ips=[i["ip"] for i in ingress if i.get("ip")], annotations=dict(meta.get("annotations") or {}),
-            external_traffic_policy=spec.get("externalTrafficPolicy", "Cluster"), raw=obj,
+            name=meta.get("name", ""),
+            namespace=meta.get("namespace", ""),
+            type=spec.get("type", "ClusterIP"),
+            cluster_ip=None if cluster_ip in (None, "", "None") else cluster_ip,
+            ports=ports,
+            selector=dict(spec.get("selector") or {}),
+            external_name=spec.get("externalName"),
+            lb_ips=[i["ip"] for i in ingress if i.get("ip")],
+            annotations=dict(meta.get("annotations") or {}),
+            external_traffic_policy=spec.get("externalTrafficPolicy", "Cluster"),
+            raw=obj,
         )
 
     @property

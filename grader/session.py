@@ -70,8 +70,9 @@ class Environment:
         if self._start_error is not None:
             raise self._start_error  # once broken, every later grading of this run says so at once
         if self._vantages is None:
-            self._pods = ProbePods(self.kube, self.run_id, self.probe_image, self.pods_ready_timeout_s,
-                                   policy=self.policy)
+            self._pods = ProbePods(
+                self.kube, self.run_id, self.probe_image, self.pods_ready_timeout_s, policy=self.policy
+            )
             try:
                 self._vantages = self._pods.start()
             except EnvError as err:
@@ -85,10 +86,16 @@ class Environment:
         probe, other = self.pod_vantages()
         facts = self.facts
         route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
-        outside: Vantage = OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip) if facts.is_kind \
+        outside: Vantage = (
+            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip)
+            if facts.is_kind
             else _Absent("outside container", "not a kind lab cluster")
-        internet: Vantage = OutsideVantage(INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet") \
-            if facts.is_kind else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
+        )
+        internet: Vantage = (
+            OutsideVantage(INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet")
+            if facts.is_kind
+            else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
+        )
         host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
         for vantage in (outside, host, internet):  # availability is a property of the environment: ask once per run
             key = vantage.name
@@ -101,9 +108,17 @@ class Environment:
             outside,
             host,
         ]
-        return LabContext(namespace=namespace, kube=self.kube, facts=facts, probe=vantages[0],
-                          other_probe=vantages[1], outside=vantages[2], host=vantages[3], internet=internet,
-                          ready_timeout_s=ready_timeout_s)
+        return LabContext(
+            namespace=namespace,
+            kube=self.kube,
+            facts=facts,
+            probe=vantages[0],
+            other_probe=vantages[1],
+            outside=vantages[2],
+            host=vantages[3],
+            internet=internet,
+            ready_timeout_s=ready_timeout_s,
+        )
 
     def close(self) -> None:
         if self._pods is not None:
@@ -124,10 +139,14 @@ class _Absent(Vantage):
 
 
 @contextlib.contextmanager
-def environment(context: str | None = None, kubeconfig: str | None = None, *,
-                probe_image: str | None = None) -> Iterator[Environment]:
-    env = Environment(Kube(context=context, kubeconfig=kubeconfig), new_run_id(),
-                      probe_image or os.environ.get("SERVICELAB_PROBE_IMAGE") or images.BUSYBOX)
+def environment(
+    context: str | None = None, kubeconfig: str | None = None, *, probe_image: str | None = None
+) -> Iterator[Environment]:
+    env = Environment(
+        Kube(context=context, kubeconfig=kubeconfig),
+        new_run_id(),
+        probe_image or os.environ.get("SERVICELAB_PROBE_IMAGE") or images.BUSYBOX,
+    )
     try:
         yield env
     finally:
@@ -136,8 +155,9 @@ def environment(context: str | None = None, kubeconfig: str | None = None, *,
 
 def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
     """Run checks.py against what is in namespace; never raises for environment problems."""
-    result = LabResult(lab=lab.id, title=lab.title, namespace=namespace, run_id=env.run_id,
-                       context=env.kube.context or "")
+    result = LabResult(
+        lab=lab.id, title=lab.title, namespace=namespace, run_id=env.run_id, context=env.kube.context or ""
+    )
     start = time.monotonic()
     try:
         ctx = env.context(namespace, lab.ready_timeout_s)
@@ -164,14 +184,31 @@ def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
 
 
 def _with_deadline(policy: ProbePolicy, deadline_s: float) -> ProbePolicy:
-    return ProbePolicy(policy.per_try_s, deadline_s, policy.backoff_s, policy.exec_slack_s,
-                       policy.hostname_rounds_size)
+    return ProbePolicy(policy.per_try_s, deadline_s, policy.backoff_s, policy.exec_slack_s, policy.hostname_rounds_size)
 
 
 def _run_pytest(lab: Lab, plugin: GradingPlugin) -> int | pytest.ExitCode:
-    args = [str(lab.checks_file), "-c", os.devnull, "--rootdir", str(lab.path), "--confcutdir", str(lab.path),
-            "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:stepwise", "--capture=sys",
-            "--import-mode=importlib", "-o", "python_files=checks.py", "-W", "default"]
+    args = [
+        str(lab.checks_file),
+        "-c",
+        os.devnull,
+        "--rootdir",
+        str(lab.path),
+        "--confcutdir",
+        str(lab.path),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:stepwise",
+        "--capture=sys",
+        "--import-mode=importlib",
+        "-o",
+        "python_files=checks.py",
+        "-W",
+        "default",
+    ]
     sink = io.StringIO()
     before = set(sys.modules)
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
@@ -196,8 +233,15 @@ class _Named:
         config.pluginmanager.register(self.plugin, PLUGIN_NAME)
 
 
-def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests: Path | None = None,
-          case_files: list[tuple[Path, str]] | None = None, text: str | None = None) -> LabResult:
+def grade(
+    lab: Lab,
+    env: Environment,
+    *,
+    namespace: str | None = None,
+    manifests: Path | None = None,
+    case_files: list[tuple[Path, str]] | None = None,
+    text: str | None = None,
+) -> LabResult:
     """Grade one lab. With manifests (a folder), case_files or text: judge them (no cluster contact), then a
     fresh fenced namespace, apply, wait, grade, delete. Without: grade what is already in namespace
     (default lab-<id>). BadInput propagates (exit 2)."""
@@ -210,9 +254,11 @@ def grade(lab: Lab, env: Environment, *, namespace: str | None = None, manifests
     try:
         facts = env.facts
         if env.kube.get("namespace", ns) is not None:
-            raise BadInput(f"namespace {ns} already exists",
-                           rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
-                           fix="pass another --namespace, or omit it")
+            raise BadInput(
+                f"namespace {ns} already exists",
+                rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
+                fix="pass another --namespace, or omit it",
+            )
         attempted = True
         ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
         applied = apply_into(env.kube, lab, ns, facts, env.run_id, docs=docs)
@@ -233,16 +279,30 @@ def _grade_in_place(lab: Lab, env: Environment, ns: str) -> LabResult:
     except KubeUnreachable as err:
         return _env_result(lab, env, ns, err.diagnosis)
     if not exists:
-        raise BadInput(f"namespace {ns} does not exist", rule="grading without --manifests grades what is there",
-                       fix="apply your manifests first (grader.apply in a notebook), or pass --manifests DIR")
+        raise BadInput(
+            f"namespace {ns} does not exist",
+            rule="grading without --manifests grades what is there",
+            fix="apply your manifests first (grader.apply in a notebook), or pass --manifests DIR",
+        )
     return run_checks(lab, ns, env)
 
 
 def _env_result(lab: Lab, env: Environment, namespace: str, diagnosis: str) -> LabResult:
-    return LabResult(lab=lab.id, title=lab.title, namespace=namespace, run_id=env.run_id, env_error=diagnosis,
-                     context=env.kube.context or "",
-                     checks=[CheckResult(c.id, c.title, c.points, Status.ENV_ERROR, "not run") for c in lab.checks])
+    return LabResult(
+        lab=lab.id,
+        title=lab.title,
+        namespace=namespace,
+        run_id=env.run_id,
+        env_error=diagnosis,
+        context=env.kube.context or "",
+        checks=[CheckResult(c.id, c.title, c.points, Status.ENV_ERROR, "not run") for c in lab.checks],
+    )
 
 
-__all__ = ["Environment", "environment", "grade", "new_run_id", "run_checks",
-           ]
+__all__ = [
+    "Environment",
+    "environment",
+    "grade",
+    "new_run_id",
+    "run_checks",
+]

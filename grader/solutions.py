@@ -84,8 +84,9 @@ def check_case(lab: Lab, case: Case, env: Environment, index: int = 0) -> Row:
 
 
 def crashed_row(job: CaseJob, why: str) -> Row:
-    return Row(job.lab.id, job.case.label, expected_text(job.case), CaseOutcome(False, f"crashed: {why}"), 0.0,
-               job.index)
+    return Row(
+        job.lab.id, job.case.label, expected_text(job.case), CaseOutcome(False, f"crashed: {why}"), 0.0, job.index
+    )
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,14 @@ class EnvironmentGrader:
                 if job.claims:
                     leases.wait_released(self.env.kube, case_namespace(job.lab, job.case, self.run_id), job.claims)
         except EnvError as err:  # a claim held elsewhere past the deadline
-            return Row(job.lab.id, job.case.label, expected_text(job.case),
-                       CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True), 0.0, job.index)
+            return Row(
+                job.lab.id,
+                job.case.label,
+                expected_text(job.case),
+                CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True),
+                0.0,
+                job.index,
+            )
         return row
 
     def clean_up_after(self, run_id: str) -> None:
@@ -134,8 +141,14 @@ class EnvironmentGrader:
         leases.release_run(self.env.kube, run_id)
 
 
-def check_solutions(names: list[str], grading: WorkerSpec[CaseJob, Row], console: Console, *,
-                    jobs: int = DEFAULT_JOBS, facts: ClusterFacts | None = None) -> list[Row]:
+def check_solutions(
+    names: list[str],
+    grading: WorkerSpec[CaseJob, Row],
+    console: Console,
+    *,
+    jobs: int = DEFAULT_JOBS,
+    facts: ClusterFacts | None = None,
+) -> list[Row]:
     """Rows in lab order, then case order. facts give placeholders their values for claims (None: their text)."""
     rows: list[Row] = []
     todo: list[CaseJob] = []
@@ -143,24 +156,39 @@ def check_solutions(names: list[str], grading: WorkerSpec[CaseJob, Row], console
         try:
             lab = load_lab(name)
         except BadInput as err:
-            rows.append(Row(name, "-", "valid lab", CaseOutcome(False, f"bad lab: {err.render()}"[:400]), 0.0,
-                            len(rows) + len(todo)))
+            rows.append(
+                Row(
+                    name,
+                    "-",
+                    "valid lab",
+                    CaseOutcome(False, f"bad lab: {err.render()}"[:400]),
+                    0.0,
+                    len(rows) + len(todo),
+                )
+            )
             console.print(f"[red]{name}: {err.render()}[/red]")
             continue
         console.print(f"[bold]{lab.id}[/bold]: {len(lab.cases)} case(s)")
         todo += [CaseJob(len(rows) + len(todo) + i, lab, case) for i, case in enumerate(lab.cases)]
-    todo = [replace(job, claims=case_claims(job.lab, job.case, placeholder_values(
-        facts, case_namespace_stem(job.lab, job.case)))) for job in todo]
+    todo = [
+        replace(
+            job,
+            claims=case_claims(job.lab, job.case, placeholder_values(facts, case_namespace_stem(job.lab, job.case))),
+        )
+        for job in todo
+    ]
     chains = build_chains(todo, lambda job: job.claims)
-    console.print(f"{len(todo)} case(s) in {len(chains)} chain(s) (cases sharing a claim run in order), "
-                  f"{jobs} at once")
+    console.print(f"{len(todo)} case(s) in {len(chains)} chain(s) (cases sharing a claim run in order), {jobs} at once")
     rows += run_chains(chains, grading, jobs, crashed=crashed_row, on_result=lambda row: _print_row(row, console))
     return sorted(rows, key=lambda row: row.index)
 
 
 def _print_row(row: Row, console: Console) -> None:
-    console.print(f"  {'ok ' if row.outcome.holds else 'BAD'} {row.lab} {row.case} ({row.seconds}s) "
-                  f"{row.outcome.observed}", markup=False, highlight=False)
+    console.print(
+        f"  {'ok ' if row.outcome.holds else 'BAD'} {row.lab} {row.case} ({row.seconds}s) {row.outcome.observed}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def table(rows: list[Row]) -> Table:
@@ -168,8 +196,13 @@ def table(rows: list[Row]) -> Table:
     for col in ("lab", "case", "expected", "holds", "observed", "s"):
         tab.add_column(col, overflow="fold")
     for r in rows:
-        mark = Text("yes", style="green") if r.outcome.holds else Text(
-            "ENV-ERROR" if r.outcome.env_error else "NO", style="yellow" if r.outcome.env_error else "bold red")
+        mark = (
+            Text("yes", style="green")
+            if r.outcome.holds
+            else Text(
+                "ENV-ERROR" if r.outcome.env_error else "NO", style="yellow" if r.outcome.env_error else "bold red"
+            )
+        )
         tab.add_row(r.lab, r.case, r.expected, mark, r.outcome.observed, f"{r.seconds}")
     return tab
 

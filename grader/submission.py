@@ -24,8 +24,9 @@ MAX_FILES = 40
 def learner_files(directory: Path) -> list[tuple[Path, str]]:
     """The manifest files of a learner's folder, as (path to read, name shown in messages)."""
     if not directory.exists():
-        raise BadInput(f"{directory} does not exist", rule="--manifests is a folder of .yaml files",
-                       fix="check the path")
+        raise BadInput(
+            f"{directory} does not exist", rule="--manifests is a folder of .yaml files", fix="check the path"
+        )
     if not directory.is_dir():
         raise BadInput(f"{directory} is not a folder", rule="--manifests is a folder of .yaml files")
     root = directory.resolve()
@@ -39,8 +40,12 @@ def learner_files(directory: Path) -> list[tuple[Path, str]]:
                 continue  # a corpus case's case.yaml describes the case, it is not a manifest
             shown = str(path)
             if not _inside(path, root):
-                raise BadInput("this symlink points outside the folder", file=shown,
-                               rule="a submission is the files in its folder", fix="copy the file in instead")
+                raise BadInput(
+                    "this symlink points outside the folder",
+                    file=shown,
+                    rule="a submission is the files in its folder",
+                    fix="copy the file in instead",
+                )
             info = path.stat()
             if not stat.S_ISREG(info.st_mode):
                 raise BadInput("not a regular file", file=shown, rule="manifests are plain files")
@@ -51,9 +56,11 @@ def learner_files(directory: Path) -> list[tuple[Path, str]]:
     if not found:
         raise BadInput(f"{directory} holds no .yaml/.yml/.json file", rule="--manifests is a folder of manifests")
     if len(found) > MAX_FILES or total > MAX_FOLDER_BYTES:
-        raise BadInput(f"{directory} holds {len(found)} manifest files, {total:,} bytes",
-                       rule=f"a submission is at most {MAX_FILES} files and {MAX_FOLDER_BYTES:,} bytes",
-                       fix="hand in only the manifests the task asks for")
+        raise BadInput(
+            f"{directory} holds {len(found)} manifest files, {total:,} bytes",
+            rule=f"a submission is at most {MAX_FILES} files and {MAX_FOLDER_BYTES:,} bytes",
+            fix="hand in only the manifests the task asks for",
+        )
     return found
 
 
@@ -72,16 +79,21 @@ def starter_docs(lab: Lab) -> list[Doc]:
     return read_all([(f, str(f.relative_to(lab.path))) for f in lab.starter_files], origin=STARTER)
 
 
-def judge_submission(lab: Lab, files: list[tuple[Path, str]] | None = None, text: str | None = None,
-                     text_label: str = "your manifest") -> list[Doc]:
+def judge_submission(
+    lab: Lab, files: list[tuple[Path, str]] | None = None, text: str | None = None, text_label: str = "your manifest"
+) -> list[Doc]:
     """Starter + learner documents, placeholders unfilled, after every static rule passed."""
     learner: list[Doc] = []
     for path, shown in files or []:
         found = read_all([(path, shown)], origin=LEARNER)
         if not found:
-            raise BadInput("the file holds no Kubernetes object", file=shown, line=1,
-                           rule="each manifest file holds at least one object (an empty answer is a mistake)",
-                           fix="write the objects the task asks for, or remove the file")
+            raise BadInput(
+                "the file holds no Kubernetes object",
+                file=shown,
+                line=1,
+                rule="each manifest file holds at least one object (an empty answer is a mistake)",
+                fix="write the objects the task asks for, or remove the file",
+            )
         learner += found
     if text is not None:
         learner += parse_docs(text, text_label, origin=LEARNER)

@@ -16,8 +16,14 @@ from datetime import UTC, datetime
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube, KubeError, Obj
 
 EPHEMERAL_ROLES = ("grading", "probe")
-SWEEP_KINDS = ("services", "deployments", "configmaps", "ingresses.networking.k8s.io",
-               "httproutes.gateway.networking.k8s.io", "pods")
+SWEEP_KINDS = (
+    "services",
+    "deployments",
+    "configmaps",
+    "ingresses.networking.k8s.io",
+    "httproutes.gateway.networking.k8s.io",
+    "pods",
+)
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,15 @@ class NotApplicable(Exception):
 class BadInput(InputError, ValueError):
     """The input is wrong (lab folder, manifests, arguments): exit code 2, a clear message, no traceback."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 rule: str | None = None, fix: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        rule: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.message = message
         self.file = file
         self.line = line

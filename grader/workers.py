@@ -77,8 +77,14 @@ class _Process(Generic[J]):
     rest: deque[J] = field(default_factory=deque)
 
 
-def run_chains(chains: Sequence[Sequence[J]], spec: WorkerSpec[J, R], jobs: int, *,
-               crashed: Callable[[J, str], R], on_result: Callable[[R], None] = lambda _: None) -> list[R]:
+def run_chains(
+    chains: Sequence[Sequence[J]],
+    spec: WorkerSpec[J, R],
+    jobs: int,
+    *,
+    crashed: Callable[[J, str], R],
+    on_result: Callable[[R], None] = lambda _: None,
+) -> list[R]:
     """Every job's result, in the order they finished."""
     pool = _Pool(spec, crashed, on_result)
     queue = deque(sorted(chains, key=len, reverse=True))  # longest first: the longest chain bounds the batch
@@ -127,8 +133,7 @@ def _receive(conn: Connection) -> object:
 
 
 class _Pool(Generic[J, R]):
-    def __init__(self, spec: WorkerSpec[J, R], crashed: Callable[[J, str], R],
-                 on_result: Callable[[R], None]) -> None:
+    def __init__(self, spec: WorkerSpec[J, R], crashed: Callable[[J, str], R], on_result: Callable[[R], None]) -> None:
         self.spec = spec
         self.crashed = crashed
         self.on_result = on_result
@@ -217,8 +222,12 @@ class _Pool(Generic[J, R]):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.process.pid, signal.SIGTERM)
         for proc in self._wait_exit(UNWIND_S):
-            log.warning("worker %s did not finish its cleanup in %.0fs: killed; its objects carry run label %s",
-                        proc.process.pid, UNWIND_S, proc.run_id)
+            log.warning(
+                "worker %s did not finish its cleanup in %.0fs: killed; its objects carry run label %s",
+                proc.process.pid,
+                UNWIND_S,
+                proc.run_id,
+            )
             proc.process.kill()
             proc.process.join()
 

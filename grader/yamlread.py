@@ -42,14 +42,20 @@ class _StrictLoader(_Base):  # type: ignore[misc]
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Refused("a merge key (<<) is not allowed", key_node.start_mark.line + 1,
-                              "merges copy other values by reference, which manifests do not use")
+                raise _Refused(
+                    "a merge key (<<) is not allowed",
+                    key_node.start_mark.line + 1,
+                    "merges copy other values by reference, which manifests do not use",
+                )
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise _Refused("a mapping key must be a plain scalar", key_node.start_mark.line + 1, FIX_YAML)
             if key in seen:
-                raise _Refused(f"duplicate key '{key}' (first at line {seen[key]})", key_node.start_mark.line + 1,
-                               "each key appears once in a mapping: YAML would silently keep only the last")
+                raise _Refused(
+                    f"duplicate key '{key}' (first at line {seen[key]})",
+                    key_node.start_mark.line + 1,
+                    "each key appears once in a mapping: YAML would silently keep only the last",
+                )
             seen[key] = key_node.start_mark.line + 1
         return dict(super().construct_mapping(node, deep=deep))
 
@@ -71,16 +77,25 @@ class _Refused(Exception):
 def decode(data: bytes, file: str) -> str:
     """UTF-8 text (a BOM is tolerated); anything else is refused with the line of the first bad byte."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise BadInput("the file is UTF-16, not UTF-8", file=file, line=1, rule="manifests are UTF-8 text",
-                       fix="save the file as UTF-8")
+        raise BadInput(
+            "the file is UTF-16, not UTF-8",
+            file=file,
+            line=1,
+            rule="manifests are UTF-8 text",
+            fix="save the file as UTF-8",
+        )
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise BadInput(f"byte 0x{data[err.start]:02x} is not UTF-8", file=file, line=line,
-                       rule="manifests are UTF-8 text", fix="save the file as UTF-8 (not Latin-1 or Windows-1252)"
-                       ) from err
+        raise BadInput(
+            f"byte 0x{data[err.start]:02x} is not UTF-8",
+            file=file,
+            line=line,
+            rule="manifests are UTF-8 text",
+            fix="save the file as UTF-8 (not Latin-1 or Windows-1252)",
+        ) from err
 
 
 def read_file(path: Path, shown: str, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -88,9 +103,12 @@ def read_file(path: Path, shown: str, max_bytes: int = MAX_FILE_BYTES) -> str:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise BadInput(f"the file is {size:,} bytes; the limit is {max_bytes:,}", file=shown,
-                           rule="a manifest file is at most 256 KiB",
-                           fix="split it, or remove what the lab does not need")
+            raise BadInput(
+                f"the file is {size:,} bytes; the limit is {max_bytes:,}",
+                file=shown,
+                rule="a manifest file is at most 256 KiB",
+                fix="split it, or remove what the lab does not need",
+            )
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as err:
@@ -118,12 +136,17 @@ def parse(text: str, file: str) -> list[Parsed]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise BadInput(f"not valid YAML: {problem}", file=file, line=mark.line + 1 if mark else None,
-                       rule="manifests are YAML documents separated by ---",
-                       fix="fix the indentation or quoting at that line") from None
+        raise BadInput(
+            f"not valid YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            rule="manifests are YAML documents separated by ---",
+            fix="fix the indentation or quoting at that line",
+        ) from None
     except (ValueError, TypeError, OverflowError) as err:  # a scalar the safe constructor cannot build
-        raise BadInput(f"a value cannot be read: {err}", file=file, rule="plain YAML scalars only", fix=FIX_YAML
-                       ) from None
+        raise BadInput(
+            f"a value cannot be read: {err}", file=file, rule="plain YAML scalars only", fix=FIX_YAML
+        ) from None
 
 
 def _scan(text: str) -> None:
@@ -131,14 +154,23 @@ def _scan(text: str) -> None:
     for event in yaml.parse(text, Loader=_Base):
         line = event.start_mark.line + 1 if event.start_mark else 0
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise _Refused("anchors (&name) and aliases (*name) are not allowed", line,
-                           "write each value out: Kubernetes objects never need YAML references")
+            raise _Refused(
+                "anchors (&name) and aliases (*name) are not allowed",
+                line,
+                "write each value out: Kubernetes objects never need YAML references",
+            )
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in _PLAIN_TAGS:
-            raise _Refused(f"the tag {tag} is not allowed", line,
-                           "only plain types: strings, numbers, booleans, null, mappings and lists")
+            raise _Refused(
+                f"the tag {tag} is not allowed",
+                line,
+                "only plain types: strings, numbers, booleans, null, mappings and lists",
+            )
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > MAX_DOCUMENTS:
-                raise _Refused(f"more than {MAX_DOCUMENTS} documents", line,
-                               f"a manifest file holds at most {MAX_DOCUMENTS} objects")
+                raise _Refused(
+                    f"more than {MAX_DOCUMENTS} documents",
+                    line,
+                    f"a manifest file holds at most {MAX_DOCUMENTS} objects",
+                )

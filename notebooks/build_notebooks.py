@@ -27,50 +27,75 @@ SOURCE = REPO / "notebooks" / "source"
 STAND_IN = {
     "clusterip": "Nothing needs standing in for: a ClusterIP is kube-proxy rules on every node, on AKS as on kind.",
     "nodeport": "The kind nodes are docker containers on the `kind` network; the outside container is a VM in the "
-                "same VNet.",
+    "same VNet.",
     "loadbalancer": "MetalLB plays the Azure Load Balancer: it assigns an address from the `public` pool and "
-                    "answers ARP for it on the `kind` network.",
+    "answers ARP for it on the `kind` network.",
     "internal-lb": "An admission policy turns the AKS annotation into a MetalLB request for the `internal` pool.",
     "static-ip": "An admission policy turns `azure-load-balancer-ipv4` into a MetalLB request for exactly that "
-                 "address. In your manifest write `${STATIC_IP}`: the grader substitutes this cluster's value.",
+    "address. In your manifest write `${STATIC_IP}`: the grader substitutes this cluster's value.",
     "externalname": "The partner server is the docker container `servicelab-partner`; CoreDNS has a `hosts` entry "
-                    "for `api.partner.example`.",
+    "for `api.partner.example`.",
     "ingress": "Traefik is the ingress controller, behind a MetalLB address, where AKS would run its managed NGINX.",
     "gateway": "Traefik also implements Gateway API; `lab-gateway` is its Gateway in namespace `traefik`.",
     "headless": "Identical on kind: CoreDNS answers from the EndpointSlices.",
     "external-traffic-local": "MetalLB announces the address from a node that has a ready pod, as the Azure LB's "
-                              "health probe would pick it.",
+    "health probe would pick it.",
     "session-affinity": "Identical on kind: kube-proxy keeps the affinity.",
     "readiness": "Identical on kind: the kubelet runs the probe, the EndpointSlice controller marks the pod.",
     "pod-networking": "kind's pod network (kindnetd on kind's standard node image, servicelab's own `netd` on the "
-                      "offline node image) gives each node its own pod range, routes between the nodes and "
-                      "masquerades traffic that leaves the cluster, as kubenet does.",
+    "offline node image) gives each node its own pod range, routes between the nodes and "
+    "masquerades traffic that leaves the cluster, as kubenet does.",
 }
 
 # Objectives and a time estimate per lab (minutes), shown first in each notebook.
 INTRO = {
-    "clusterip": (20, ["give pods one stable in-cluster address and DNS name",
-                       "see that nothing outside the cluster reaches a ClusterIP"]),
+    "clusterip": (
+        20,
+        [
+            "give pods one stable in-cluster address and DNS name",
+            "see that nothing outside the cluster reaches a ClusterIP",
+        ],
+    ),
     "nodeport": (20, ["open the same port on every node", "know why AKS keeps node ports off the internet"]),
-    "loadbalancer": (30, ["get an external address from the (Azure) load balancer",
-                          "see the floating-IP path and what the health probe checks"]),
-    "internal-lb": (25, ["ask for a private VNet address with the internal-LB annotation",
-                         "check the internet cannot reach it"]),
-    "static-ip": (25, ["pin a LoadBalancer Service to a static address",
-                       "know the Standard SKU and resource-group rules"]),
-    "externalname": (20, ["alias a name outside the cluster in cluster DNS",
-                          "know what ExternalName does not do (no proxying, Host header, TLS)"]),
+    "loadbalancer": (
+        30,
+        [
+            "get an external address from the (Azure) load balancer",
+            "see the floating-IP path and what the health probe checks",
+        ],
+    ),
+    "internal-lb": (
+        25,
+        ["ask for a private VNet address with the internal-LB annotation", "check the internet cannot reach it"],
+    ),
+    "static-ip": (
+        25,
+        ["pin a LoadBalancer Service to a static address", "know the Standard SKU and resource-group rules"],
+    ),
+    "externalname": (
+        20,
+        [
+            "alias a name outside the cluster in cluster DNS",
+            "know what ExternalName does not do (no proxying, Host header, TLS)",
+        ],
+    ),
     "ingress": (35, ["route HTTP by host and path to two Services", "see that one address serves both"]),
-    "gateway": (35, ["route the same traffic with Gateway API's HTTPRoute",
-                     "compare it with the Ingress lab"]),
+    "gateway": (35, ["route the same traffic with Gateway API's HTTPRoute", "compare it with the Ingress lab"]),
     "headless": (20, ["make DNS return the pods themselves", "see there is no ClusterIP and no proxying"]),
-    "external-traffic-local": (30, ["keep the client's source IP",
-                                    "see which nodes answer and what the health probe checks"]),
+    "external-traffic-local": (
+        30,
+        ["keep the client's source IP", "see which nodes answer and what the health probe checks"],
+    ),
     "session-affinity": (25, ["send one client to one pod", "know how AKS carries the affinity"]),
-    "readiness": (25, ["keep traffic away from a pod that is not ready",
-                       "read readiness in the EndpointSlices"]),
-    "pod-networking": (30, ["tell node addresses from pod addresses", "see what NAT hides from servers outside",
-                            "tell kubenet from Azure CNI behaviour"]),
+    "readiness": (25, ["keep traffic away from a pod that is not ready", "read readiness in the EndpointSlices"]),
+    "pod-networking": (
+        30,
+        [
+            "tell node addresses from pod addresses",
+            "see what NAT hides from servers outside",
+            "tell kubenet from Azure CNI behaviour",
+        ],
+    ),
 }
 
 # The Service type, drawn once, statically (mermaid renders in JupyterLab and on GitHub). kube-proxy DNATs a
@@ -99,8 +124,9 @@ DIAGRAM = {
   n1 -->|DNAT| p2[pod]
   n2 -->|DNAT| p1""",
     "loadbalancer": _LB,
-    "internal-lb": _LB.replace("client", "client in the VNet").replace("Azure LB frontend IP", "internal Azure LB: "
-                                                                        "private VNet IP")
+    "internal-lb": _LB.replace("client", "client in the VNet").replace(
+        "Azure LB frontend IP", "internal Azure LB: private VNet IP"
+    )
     + '\n  i[internet] -.-x|"no public address"| lb',
     "static-ip": _LB.replace("Azure LB frontend IP", "Azure LB: your static public IP"),
     "externalname": """flowchart LR
@@ -144,9 +170,13 @@ DIAGRAM = {
   pa <-->|"routes between pod ranges (kubenet)"| pb
   pa -->|"leaves the cluster: NAT to node A's address"| x[server outside]""",
 }
-DIAGRAM["gateway"] = DIAGRAM["ingress"].replace("LB address of the ingress controller", "Gateway lab-gateway, "
-                                                "Service port 80").replace("controller pod", "gateway pod") \
-    .replace("path /store:", "HTTPRoute path /store:").replace("path /api:", "HTTPRoute path /api:")
+DIAGRAM["gateway"] = (
+    DIAGRAM["ingress"]
+    .replace("LB address of the ingress controller", "Gateway lab-gateway, Service port 80")
+    .replace("controller pod", "gateway pod")
+    .replace("path /store:", "HTTPRoute path /store:")
+    .replace("path /api:", "HTTPRoute path /api:")
+)
 
 
 # Ingress and Gateway labs route the same host and paths through the same Traefik: the other lab's routes,
@@ -160,10 +190,17 @@ CLEAR_THE_WAY = {
 SETUP = "from grader.notebook import check, explore, flow, hint, reset"
 
 
-def nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
-             points: int | None = None) -> dict[str, object]:
-    meta: dict[str, object] = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-                               "solution": solution, "task": False}
+def nbgrader(
+    grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False, points: int | None = None
+) -> dict[str, object]:
+    meta: dict[str, object] = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -174,14 +211,19 @@ def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
         return []
     kind, ns, what = CLEAR_THE_WAY[lab.id]
     return [
-        new_markdown_cell(f"Traefik serves both Ingress and Gateway API on the same address. If you did the other "
-                          f"lab first, its routes for `shop.example` would compete with yours: the next cell removes "
-                          f"the {what} from namespace `{ns}`.", metadata=nbgrader("clear-text", locked=True)),
-        new_code_cell('import subprocess\n\n'
-                      f'argv = ["kubectl", "delete", "{kind}", "--all", "-n", "{ns}", "--ignore-not-found"]\n'
-                      "done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)\n"
-                      "print(done.stdout.strip() or 'nothing to remove')",
-                      metadata=nbgrader("clear", locked=True)),
+        new_markdown_cell(
+            f"Traefik serves both Ingress and Gateway API on the same address. If you did the other "
+            f"lab first, its routes for `shop.example` would compete with yours: the next cell removes "
+            f"the {what} from namespace `{ns}`.",
+            metadata=nbgrader("clear-text", locked=True),
+        ),
+        new_code_cell(
+            "import subprocess\n\n"
+            f'argv = ["kubectl", "delete", "{kind}", "--all", "-n", "{ns}", "--ignore-not-found"]\n'
+            "done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)\n"
+            "print(done.stdout.strip() or 'nothing to remove')",
+            metadata=nbgrader("clear", locked=True),
+        ),
     ]
 
 
@@ -192,16 +234,21 @@ def placeholder_values(lab: Lab, task: str) -> list[nbformat.NotebookNode]:
         return []
     listed = ", ".join(f"`${{{n}}}`" for n in names)
     return [
-        new_markdown_cell(f"## Your cluster's values\n\nThe next cell prints what {listed} stands for on this "
-                          "cluster. Write the placeholder itself in your manifest: the grader puts this value in "
-                          "its place.", metadata=nbgrader("values-text", locked=True)),
-        new_code_cell("from grader._kube import Kube\nfrom grader.facts import discover\n\n"
-                      "facts = discover(Kube())\n"
-                      f"for name in {names!r}:\n"
-                      "    value = facts.variables.get(name)\n"
-                      "    print(f\"${{{name}}} = {value}\" if value else "
-                      "f\"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}\")",
-                      metadata=nbgrader("values", locked=True)),
+        new_markdown_cell(
+            f"## Your cluster's values\n\nThe next cell prints what {listed} stands for on this "
+            "cluster. Write the placeholder itself in your manifest: the grader puts this value in "
+            "its place.",
+            metadata=nbgrader("values-text", locked=True),
+        ),
+        new_code_cell(
+            "from grader._kube import Kube\nfrom grader.facts import discover\n\n"
+            "facts = discover(Kube())\n"
+            f"for name in {names!r}:\n"
+            "    value = facts.variables.get(name)\n"
+            '    print(f"${{{name}}} = {value}" if value else '
+            "f\"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}\")",
+            metadata=nbgrader("values", locked=True),
+        ),
     ]
 
 
@@ -216,59 +263,91 @@ def build(lab: Lab) -> nbformat.NotebookNode:
     ns = lab.default_namespace
     minutes, objectives = INTRO[lab.id]
     title, _, body = task.partition("\n")
-    intro = (f"{title}\n\n**You will** " + "; ".join(objectives) + f".  \n**Time:** about {minutes} minutes.\n")
+    intro = f"{title}\n\n**You will** " + "; ".join(objectives) + f".  \n**Time:** about {minutes} minutes.\n"
     observe = lab.id == "pod-networking"
     cells = [
-        new_markdown_cell(intro + body + "\n\n**On the kind lab cluster.** " + STAND_IN[lab.id] + "\n\n"
-                          "Run `servicelab up` once before the first lab. This notebook works in namespace "
-                          f"`{ns}`; `kubectl -n {ns} get all` shows what is there.",
-                          metadata=nbgrader("task-text", locked=True)),
-        new_markdown_cell("## The picture\n\nHow a request travels" + (" (no Service here: the pod network)"
-                          if observe else "") + ":\n\n```mermaid\n" + DIAGRAM[lab.id] + "\n```\n\n"
-                          "(JupyterLab 4.1+ draws it here. GitHub shows a notebook's mermaid as text: there, open "
-                          f"[the same diagram](../../diagrams/{diagram_path(lab).name}).)",
-                          metadata=nbgrader("diagram", locked=True)),
+        new_markdown_cell(
+            intro + body + "\n\n**On the kind lab cluster.** " + STAND_IN[lab.id] + "\n\n"
+            "Run `servicelab up` once before the first lab. This notebook works in namespace "
+            f"`{ns}`; `kubectl -n {ns} get all` shows what is there.",
+            metadata=nbgrader("task-text", locked=True),
+        ),
+        new_markdown_cell(
+            "## The picture\n\nHow a request travels"
+            + (" (no Service here: the pod network)" if observe else "")
+            + ":\n\n```mermaid\n"
+            + DIAGRAM[lab.id]
+            + "\n```\n\n"
+            "(JupyterLab 4.1+ draws it here. GitHub shows a notebook's mermaid as text: there, open "
+            f"[the same diagram](../../diagrams/{diagram_path(lab).name}).)",
+            metadata=nbgrader("diagram", locked=True),
+        ),
         new_code_cell(SETUP + (", observe_network" if observe else ""), metadata=nbgrader("setup", locked=True)),
-        new_markdown_cell("## Look around\n\nThe next cell applies the lab's starter objects (your answer is not "
-                          "touched) and lists the pods with their labels, pod IPs and nodes: the labels are what a "
-                          "selector matches, the IPs what traffic finally reaches.",
-                          metadata=nbgrader("explore-text", locked=True)),
+        new_markdown_cell(
+            "## Look around\n\nThe next cell applies the lab's starter objects (your answer is not "
+            "touched) and lists the pods with their labels, pod IPs and nodes: the labels are what a "
+            "selector matches, the IPs what traffic finally reaches.",
+            metadata=nbgrader("explore-text", locked=True),
+        ),
         new_code_cell(f'explore("{lab.id}")', metadata=nbgrader("explore", locked=True)),
-        *([new_markdown_cell("The next cell makes this lab's observations for you to read: the nodes' addresses "
-                             "and pod ranges, the address of every pod on the pod network (hostNetwork pods left "
-                             "out), and which address the partner server outside the cluster sees when the "
-                             "toolbox pod calls it.", metadata=nbgrader("observe-text", locked=True)),
-           new_code_cell("observe_network()", metadata=nbgrader("observe", locked=True))] if observe else []),
+        *(
+            [
+                new_markdown_cell(
+                    "The next cell makes this lab's observations for you to read: the nodes' addresses "
+                    "and pod ranges, the address of every pod on the pod network (hostNetwork pods left "
+                    "out), and which address the partner server outside the cluster sees when the "
+                    "toolbox pod calls it.",
+                    metadata=nbgrader("observe-text", locked=True),
+                ),
+                new_code_cell("observe_network()", metadata=nbgrader("observe", locked=True)),
+            ]
+            if observe
+            else []
+        ),
         *placeholder_values(lab, task),
         *clear_the_way(lab),
-        new_markdown_cell("## Your manifest\n\nWrite the YAML below the first line of the next cell (several "
-                          f"objects are separated by `---`). Running the cell applies it into `{ns}`, together "
-                          "with the lab's starter objects; leave out `metadata.namespace`. This cell is your "
-                          "answer: the grader reads it as YAML and runs nothing you hand in.",
-                          metadata=nbgrader("manifest-text", locked=True)),
-        new_code_cell(f"%%{MAGIC} {lab.id}\n### BEGIN SOLUTION\n" + solution_text(lab) + "\n### END SOLUTION",
-                      metadata=nbgrader("manifest", solution=True)),
-        new_markdown_cell("## Check my work\n\n" + (
-                          "The grader reads your ConfigMap and compares each answer with what it observes on this "
-                          "cluster itself (node and pod addresses, the address the partner server sees)."
-                          if observe else
-                          "The grader probes your Service from a pod in the cluster, from the outside container and "
-                          "from this machine. The table shows each check with its hint, and the reachability "
-                          "matrix: which vantage point reached which address, and whether it should have.")
-                          + " Fix the YAML, run its cell again, then check again. While it runs, a line names the "
-                          f"check and where it probes from.\n\n**Stuck?** `hint(\"{lab.id}\")` gives the next hint "
-                          f"for the first failing check (ask again for more); `reset(\"{lab.id}\")` deletes what "
-                          f"this lab put on the cluster so you can start over; `servicelab progress` in a terminal "
-                          "lists the labs you have passed.",
-                          metadata=nbgrader("check-text", locked=True)),
-        new_code_cell(f'score = check("{lab.id}")\nround(score * {points}, 2)',
-                      metadata=nbgrader("check", grade=True, locked=True, points=points)),
-        new_markdown_cell("## Traffic flow on your cluster\n\n" + (
-                          "Drawn from the live cluster: each node, its pod range and the pods it runs."
-                          if observe else
-                          "Drawn from the live objects (Service, EndpointSlices, nodes): where a request enters, "
-                          "which node, address and port each hop uses, and which pods can receive it."),
-                          metadata=nbgrader("flow-text", locked=True)),
+        new_markdown_cell(
+            "## Your manifest\n\nWrite the YAML below the first line of the next cell (several "
+            f"objects are separated by `---`). Running the cell applies it into `{ns}`, together "
+            "with the lab's starter objects; leave out `metadata.namespace`. This cell is your "
+            "answer: the grader reads it as YAML and runs nothing you hand in.",
+            metadata=nbgrader("manifest-text", locked=True),
+        ),
+        new_code_cell(
+            f"%%{MAGIC} {lab.id}\n### BEGIN SOLUTION\n" + solution_text(lab) + "\n### END SOLUTION",
+            metadata=nbgrader("manifest", solution=True),
+        ),
+        new_markdown_cell(
+            "## Check my work\n\n"
+            + (
+                "The grader reads your ConfigMap and compares each answer with what it observes on this "
+                "cluster itself (node and pod addresses, the address the partner server sees)."
+                if observe
+                else "The grader probes your Service from a pod in the cluster, from the outside container and "
+                "from this machine. The table shows each check with its hint, and the reachability "
+                "matrix: which vantage point reached which address, and whether it should have."
+            )
+            + " Fix the YAML, run its cell again, then check again. While it runs, a line names the "
+            f'check and where it probes from.\n\n**Stuck?** `hint("{lab.id}")` gives the next hint '
+            f'for the first failing check (ask again for more); `reset("{lab.id}")` deletes what '
+            f"this lab put on the cluster so you can start over; `servicelab progress` in a terminal "
+            "lists the labs you have passed.",
+            metadata=nbgrader("check-text", locked=True),
+        ),
+        new_code_cell(
+            f'score = check("{lab.id}")\nround(score * {points}, 2)',
+            metadata=nbgrader("check", grade=True, locked=True, points=points),
+        ),
+        new_markdown_cell(
+            "## Traffic flow on your cluster\n\n"
+            + (
+                "Drawn from the live cluster: each node, its pod range and the pods it runs."
+                if observe
+                else "Drawn from the live objects (Service, EndpointSlices, nodes): where a request enters, "
+                "which node, address and port each hop uses, and which pods can receive it."
+            ),
+            metadata=nbgrader("flow-text", locked=True),
+        ),
         new_code_cell(f'flow("{lab.id}")', metadata=nbgrader("flow", locked=True)),
     ]
     for cell in cells:
@@ -299,8 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for path in all_labs():
         lab = load_lab(path)
-        for target, text in ((notebook_path(lab), nbformat.writes(build(lab)) + "\n"),
-                             (diagram_path(lab), diagram_page(lab))):
+        for target, text in (
+            (notebook_path(lab), nbformat.writes(build(lab)) + "\n"),
+            (diagram_path(lab), diagram_page(lab)),
+        ):
             if target.is_file() and target.read_text(encoding="utf-8") == text:
                 continue
             stale.append(str(target.relative_to(REPO)))

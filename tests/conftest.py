@@ -15,10 +15,14 @@ prefer_offline_bin()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("servicelab-tests")
-    group.addoption("--e2e", action="store_true", default=False,
-                    help="run the end-to-end tests against the real lab cluster")
-    group.addoption("--kube-context", default=os.environ.get("SERVICELAB_CONTEXT", "kind-servicelab"),
-                    help="kubeconfig context of the lab cluster (default: kind-servicelab)")
+    group.addoption(
+        "--e2e", action="store_true", default=False, help="run the end-to-end tests against the real lab cluster"
+    )
+    group.addoption(
+        "--kube-context",
+        default=os.environ.get("SERVICELAB_CONTEXT", "kind-servicelab"),
+        help="kubeconfig context of the lab cluster (default: kind-servicelab)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -21,8 +21,13 @@ def bundle_images() -> list[str]:
     """The lab images and a node image; the offline node image already holds the add-ons' images."""
     if docker.has_image(versions.OFFLINE_NODE_IMAGE):
         return [versions.OFFLINE_NODE_IMAGE, *images.LAB_IMAGES]
-    return [versions.ONLINE_NODE_IMAGE, *images.LAB_IMAGES, versions.TRAEFIK_IMAGE,
-            f"quay.io/metallb/controller:{versions.METALLB}", f"quay.io/metallb/speaker:{versions.METALLB}"]
+    return [
+        versions.ONLINE_NODE_IMAGE,
+        *images.LAB_IMAGES,
+        versions.TRAEFIK_IMAGE,
+        f"quay.io/metallb/controller:{versions.METALLB}",
+        f"quay.io/metallb/speaker:{versions.METALLB}",
+    ]
 
 
 def save(target: Path) -> list[str]:

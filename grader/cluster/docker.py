@@ -9,8 +9,9 @@ from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE
 from grader._run import RunError, ToolMissing, run
 
 KIND_NETWORK = "kind"
-_DOCKER_FIX = ("start Docker (Docker Desktop, or 'sudo systemctl start docker'); "
-               "on CI machines: tools/docker-engine/ensure-docker")
+_DOCKER_FIX = (
+    "start Docker (Docker Desktop, or 'sudo systemctl start docker'); on CI machines: tools/docker-engine/ensure-docker"
+)
 
 
 def engine_answers() -> tuple[bool, str]:
@@ -72,10 +73,23 @@ def pull(ref: str) -> None:
     run(["docker", "pull", ref], timeout=600)
 
 
-def run_container(name: str, image: str, args: list[str], *, aliases: tuple[str, ...] = (),
-                  options: list[str] | None = None) -> None:
-    argv = ["docker", "run", "-d", "--name", name, "--network", KIND_NETWORK, "--restart", "unless-stopped",
-            "--label", f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}", *(options or [])]
+def run_container(
+    name: str, image: str, args: list[str], *, aliases: tuple[str, ...] = (), options: list[str] | None = None
+) -> None:
+    argv = [
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        KIND_NETWORK,
+        "--restart",
+        "unless-stopped",
+        "--label",
+        f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}",
+        *(options or []),
+    ]
     for alias in aliases:
         argv += ["--network-alias", alias]
     run([*argv, image, *args], timeout=120)
@@ -104,6 +118,8 @@ def why_kind_unreachable(context: str | None) -> str | None:
         return f"the kind cluster '{cluster}' is gone (no {cluster}-control-plane container): run 'servicelab up'"
     state = node.get("State", {})
     if not state.get("Running"):
-        return (f"the kind cluster's {cluster}-control-plane container is {state.get('Status', 'stopped')}: "
-                "run 'servicelab up'")
+        return (
+            f"the kind cluster's {cluster}-control-plane container is {state.get('Status', 'stopped')}: "
+            "run 'servicelab up'"
+        )
     return None

@@ -47,8 +47,17 @@ class _Doctor:
         self.findings += [Finding(p, None, "skipped: fix the problem above first") for p in parts]
 
 
-CLUSTER_PARTS = ("nodes", "cluster DNS", "MetalLB", "MetalLB pools", "AKS annotation policies", "Traefik (Ingress)",
-                 "Traefik (Gateway API)", "lab images", "outside containers")
+CLUSTER_PARTS = (
+    "nodes",
+    "cluster DNS",
+    "MetalLB",
+    "MetalLB pools",
+    "AKS annotation policies",
+    "Traefik (Ingress)",
+    "Traefik (Gateway API)",
+    "lab images",
+    "outside containers",
+)
 
 
 def examine(name: str = "servicelab") -> list[Finding]:
@@ -86,18 +95,26 @@ def examine(name: str = "servicelab") -> list[Finding]:
 def _nodes(doc: _Doctor) -> None:
     assert doc.kube is not None
     nodes = doc.kube.list("nodes")
-    unready = [n["metadata"]["name"] for n in nodes if not any(
-        c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))]
-    doc.note("nodes", bool(nodes) and not unready, f"{len(nodes)} nodes, not Ready: {', '.join(unready) or 'none'}",
-             f"docker restart {' '.join(unready)}; then {UP}")
+    unready = [
+        n["metadata"]["name"]
+        for n in nodes
+        if not any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
+    ]
+    doc.note(
+        "nodes",
+        bool(nodes) and not unready,
+        f"{len(nodes)} nodes, not Ready: {', '.join(unready) or 'none'}",
+        f"docker restart {' '.join(unready)}; then {UP}",
+    )
 
 
 def _rollouts(doc: _Doctor, part: str, targets: list[tuple[str, str, str]]) -> bool:
     assert doc.kube is not None
     states = [rollout_ready(doc.kube, ns, kind, name) for ns, kind, name in targets]
     bad = [state for ok, state in states if not ok]
-    fixes = "; ".join(_fix(doc.kube, ns, kind, name) for (ns, kind, name), (ok, _) in
-                      zip(targets, states, strict=True) if not ok)
+    fixes = "; ".join(
+        _fix(doc.kube, ns, kind, name) for (ns, kind, name), (ok, _) in zip(targets, states, strict=True) if not ok
+    )
     return doc.note(part, not bad, "; ".join(bad) or "; ".join(s for _, s in states), fixes)
 
 
@@ -114,27 +131,40 @@ def _dns(doc: _Doctor) -> None:
     if _rollouts(doc, "cluster DNS", [("kube-system", "deployment", "coredns")]):
         slices = doc.kube.list("endpointslices", "kube-system", selector="kubernetes.io/service-name=kube-dns")
         ready = sum(1 for s in slices for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready"))
-        doc.findings[-1] = Finding("cluster DNS", ready > 0, f"kube-dns has {ready} ready endpoint(s)",
-                                   "" if ready else "kubectl -n kube-system rollout restart deployment/coredns")
+        doc.findings[-1] = Finding(
+            "cluster DNS",
+            ready > 0,
+            f"kube-dns has {ready} ready endpoint(s)",
+            "" if ready else "kubectl -n kube-system rollout restart deployment/coredns",
+        )
 
 
 def _metallb(doc: _Doctor) -> None:
     assert doc.kube is not None
-    _rollouts(doc, "MetalLB", [(metallb.NAMESPACE, "deployment", "controller"),
-                               (metallb.NAMESPACE, "daemonset", "speaker")])
+    _rollouts(
+        doc, "MetalLB", [(metallb.NAMESPACE, "deployment", "controller"), (metallb.NAMESPACE, "daemonset", "speaker")]
+    )
     pools = {p["metadata"]["name"] for p in doc.kube.list("ipaddresspools.metallb.io", metallb.NAMESPACE)}
     adverts = doc.kube.list("l2advertisements.metallb.io", metallb.NAMESPACE)
     missing = sorted({"public", "internal"} - pools)
-    doc.note("MetalLB pools", not missing and bool(adverts),
-             f"pools {', '.join(sorted(pools)) or 'none'}; {len(adverts)} L2Advertisement(s)"
-             + (f"; missing {', '.join(missing)}" if missing else ""), f"{UP} (re-applies the pools)")
+    doc.note(
+        "MetalLB pools",
+        not missing and bool(adverts),
+        f"pools {', '.join(sorted(pools)) or 'none'}; {len(adverts)} L2Advertisement(s)"
+        + (f"; missing {', '.join(missing)}" if missing else ""),
+        f"{UP} (re-applies the pools)",
+    )
 
 
 def _aks_policies(doc: _Doctor) -> None:
     assert doc.kube is not None
     ok, state = aks.translated(doc.kube)
-    doc.note("AKS annotation policies", bool(ok), "a dry-run annotated Service is translated" if ok else state,
-             f"{UP} (re-applies fixtures/aks/annotations.yaml)")
+    doc.note(
+        "AKS annotation policies",
+        bool(ok),
+        "a dry-run annotated Service is translated" if ok else state,
+        f"{UP} (re-applies fixtures/aks/annotations.yaml)",
+    )
 
 
 def _traefik(doc: _Doctor) -> None:
@@ -143,31 +173,57 @@ def _traefik(doc: _Doctor) -> None:
         doc.skip("Traefik (Gateway API)")
         return
     classes = {c["metadata"]["name"] for c in doc.kube.list("ingressclasses")}
-    doc.findings[-1] = Finding("Traefik (Ingress)", "traefik" in classes, f"IngressClasses: {', '.join(classes)}",
-                               "" if "traefik" in classes else UP)
+    doc.findings[-1] = Finding(
+        "Traefik (Ingress)",
+        "traefik" in classes,
+        f"IngressClasses: {', '.join(classes)}",
+        "" if "traefik" in classes else UP,
+    )
     ok, state = condition_true(doc.kube, "gateway", traefik.GATEWAY, traefik.NAMESPACE, "Programmed")
-    doc.note("Traefik (Gateway API)", bool(ok), f"Gateway {traefik.NAMESPACE}/{traefik.GATEWAY}: {state}",
-             f"kubectl -n {traefik.NAMESPACE} rollout restart deployment/traefik")
+    doc.note(
+        "Traefik (Gateway API)",
+        bool(ok),
+        f"Gateway {traefik.NAMESPACE}/{traefik.GATEWAY}: {state}",
+        f"kubectl -n {traefik.NAMESPACE} rollout restart deployment/traefik",
+    )
 
 
 def _images(doc: _Doctor) -> None:
     assert doc.kind is not None
-    missing = [f"{image} on {node}" for node in doc.kind.node_containers() for image in images.LAB_IMAGES
-               if not node_has_image(node, image)]
-    doc.note("lab images", not missing, f"missing: {', '.join(missing)}" if missing else "on every node",
-             f"{UP} (loads them), or 'servicelab images load FILE' offline")
+    missing = [
+        f"{image} on {node}"
+        for node in doc.kind.node_containers()
+        for image in images.LAB_IMAGES
+        if not node_has_image(node, image)
+    ]
+    doc.note(
+        "lab images",
+        not missing,
+        f"missing: {', '.join(missing)}" if missing else "on every node",
+        f"{UP} (loads them), or 'servicelab images load FILE' offline",
+    )
 
 
 def _containers(doc: _Doctor) -> None:
-    down = [name for name in vantage.ALL
-            if not ((docker.container_state(name) or {}).get("State") or {}).get("Running")]
-    doc.note("outside containers", not down, f"not running: {', '.join(down)}" if down else ", ".join(vantage.ALL),
-             f"{UP} (starts them)")
+    down = [
+        name for name in vantage.ALL if not ((docker.container_state(name) or {}).get("State") or {}).get("Running")
+    ]
+    doc.note(
+        "outside containers",
+        not down,
+        f"not running: {', '.join(down)}" if down else ", ".join(vantage.ALL),
+        f"{UP} (starts them)",
+    )
 
 
 _CLUSTER_CHECKS: list[tuple[str, Callable[[_Doctor], None]]] = [
-    ("nodes", _nodes), ("cluster DNS", _dns), ("MetalLB", _metallb), ("AKS annotation policies", _aks_policies),
-    ("Traefik (Ingress)", _traefik), ("lab images", _images), ("outside containers", _containers),
+    ("nodes", _nodes),
+    ("cluster DNS", _dns),
+    ("MetalLB", _metallb),
+    ("AKS annotation policies", _aks_policies),
+    ("Traefik (Ingress)", _traefik),
+    ("lab images", _images),
+    ("outside containers", _containers),
 ]
 
 

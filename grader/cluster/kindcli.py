@@ -22,8 +22,11 @@ class Kind:
 
     def create(self, image: str, config_yaml: str) -> None:
         # kind waits for nothing without --wait; `up` polls node readiness itself, with a deadline.
-        run([self.binary, "create", "cluster", "--name", self.name, "--image", image, "--config", "-"],
-            input_text=config_yaml, timeout=900)
+        run(
+            [self.binary, "create", "cluster", "--name", self.name, "--image", image, "--config", "-"],
+            input_text=config_yaml,
+            timeout=900,
+        )
 
     def delete(self) -> None:
         run([self.binary, "delete", "cluster", "--name", self.name], timeout=300)

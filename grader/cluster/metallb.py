@@ -13,12 +13,15 @@ NAMESPACE = "metallb-system"
 
 def install(kube: Kube, addresses: LabAddresses) -> None:
     kube.apply(upstream_manifest("metallb"))
-    wait_for(lambda: rollout_ready(kube, NAMESPACE, "deployment", "controller"),
-             what="MetalLB controller ready", timeout_s=240)
-    wait_for(lambda: rollout_ready(kube, NAMESPACE, "daemonset", "speaker"),
-             what="MetalLB speakers ready", timeout_s=240)
-    pools = fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range,
-                    INTERNAL_RANGE=addresses.internal_range)
+    wait_for(
+        lambda: rollout_ready(kube, NAMESPACE, "deployment", "controller"),
+        what="MetalLB controller ready",
+        timeout_s=240,
+    )
+    wait_for(
+        lambda: rollout_ready(kube, NAMESPACE, "daemonset", "speaker"), what="MetalLB speakers ready", timeout_s=240
+    )
+    pools = fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range, INTERNAL_RANGE=addresses.internal_range)
     # The validating webhook answers a little after the controller reports ready: a server-side
     # dry-run goes through the webhook, so poll it before applying for real.
     wait_for(lambda: _webhook_accepts(kube, pools), what="MetalLB webhook answering", timeout_s=120)

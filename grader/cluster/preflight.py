@@ -38,8 +38,10 @@ def check_ports_free() -> None:
     """Only before creating a cluster: a running lab cluster holds these ports itself."""
     busy = [port for port in HOST_PORTS if _port_busy(port)]
     if busy:
-        raise EnvError(f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
-                         "Traefik's 30080 there: stop what listens on them (e.g. 'ss -ltnp')")
+        raise EnvError(
+            f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
+            "Traefik's 30080 there: stop what listens on them (e.g. 'ss -ltnp')"
+        )
 
 
 def _inotify() -> list[str]:
@@ -55,8 +57,10 @@ def _inotify() -> list[str]:
             path.write_text(str(want))
             notes.append(f"raised fs.inotify.{key} from {have} to {want} (kubelets on 3 nodes need it)")
         else:
-            notes.append(f"fs.inotify.{key} is {have}; if pods fail with 'too many open files' run: "
-                         f"sudo sysctl fs.inotify.{key}={want}")
+            notes.append(
+                f"fs.inotify.{key} is {have}; if pods fail with 'too many open files' run: "
+                f"sudo sysctl fs.inotify.{key}={want}"
+            )
     return notes
 
 

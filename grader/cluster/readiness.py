@@ -45,8 +45,11 @@ def rollout_ready(kube: Kube, namespace: str, kind: str, name: str) -> tuple[boo
 @api_errors_are_state
 def nodes_ready(kube: Kube, count: int) -> tuple[list[str] | None, str]:
     nodes = kube.list("nodes")
-    ready = [n["metadata"]["name"] for n in nodes
-             if any(c.get("type") == "Ready" and c.get("status") == "True" for c in n["status"].get("conditions", []))]
+    ready = [
+        n["metadata"]["name"]
+        for n in nodes
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in n["status"].get("conditions", []))
+    ]
     state = f"{len(ready)}/{len(nodes)} nodes Ready (want {count})"
     return (ready if len(ready) >= count else None), state
 

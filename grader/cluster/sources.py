@@ -36,8 +36,9 @@ def upstream_manifest(key: str) -> str:
         response = requests.get(url, timeout=60)
         response.raise_for_status()
     except requests.RequestException as err:
-        raise EnvError(f"cannot download the {key} {version} manifest ({err}); without internet, run "
-                         "'nox -s offline-images' first") from err
+        raise EnvError(
+            f"cannot download the {key} {version} manifest ({err}); without internet, run 'nox -s offline-images' first"
+        ) from err
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(response.text)
     return response.text

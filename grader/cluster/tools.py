@@ -65,8 +65,10 @@ def find_kind(allow_download: bool = True) -> str:
         return str(cached)
     if allow_download:
         return str(_download_kind(cached))
-    raise EnvError(f"kind not found: install kind {versions.KIND} (https://kind.sigs.k8s.io) "
-                     "or build it offline with 'nox -s offline-images'")
+    raise EnvError(
+        f"kind not found: install kind {versions.KIND} (https://kind.sigs.k8s.io) "
+        "or build it offline with 'nox -s offline-images'"
+    )
 
 
 def _download_kind(target: Path) -> Path:
@@ -76,8 +78,10 @@ def _download_kind(target: Path) -> Path:
         expected = requests.get(versions.KIND_RELEASE_URL + ".sha256sum", timeout=30).text.split()[0]
         binary = requests.get(versions.KIND_RELEASE_URL, timeout=120).content
     except requests.RequestException as err:
-        raise EnvError(f"kind not found and the download failed ({err}): install kind {versions.KIND} "
-                         "yourself, or build it offline with 'nox -s offline-images'") from err
+        raise EnvError(
+            f"kind not found and the download failed ({err}): install kind {versions.KIND} "
+            "yourself, or build it offline with 'nox -s offline-images'"
+        ) from err
     actual = hashlib.sha256(binary).hexdigest()
     if actual != expected:
         raise EnvError(f"downloaded kind has sha256 {actual}, the release says {expected}: not installed")

@@ -18,13 +18,21 @@ def install(kube: Kube) -> str:
     kube.apply(upstream_manifest("gateway-api"))
     for crd in _GATEWAY_CRDS:
         name = f"{crd}.gateway.networking.k8s.io"
-        wait_for(lambda name=name: condition_true(kube, "crd", name, None, "Established"),  # type: ignore[misc]
-                 what=f"CRD {name} established", timeout_s=60)
+        wait_for(
+            lambda name=name: condition_true(kube, "crd", name, None, "Established"),  # type: ignore[misc]
+            what=f"CRD {name} established",
+            timeout_s=60,
+        )
     kube.apply(fixture("traefik/traefik.yaml", TRAEFIK_IMAGE=versions.TRAEFIK_IMAGE))
-    wait_for(lambda: rollout_ready(kube, NAMESPACE, "deployment", "traefik"),
-             what="Traefik ready", timeout_s=240)
-    ip = wait_for(lambda: lb_address(kube, NAMESPACE, "traefik"),
-                  what="Traefik's LoadBalancer IP (MetalLB pool public)", timeout_s=120)
-    wait_for(lambda: condition_true(kube, "gateway", GATEWAY, NAMESPACE, "Programmed"),
-             what=f"Gateway {NAMESPACE}/{GATEWAY} programmed", timeout_s=120)
+    wait_for(lambda: rollout_ready(kube, NAMESPACE, "deployment", "traefik"), what="Traefik ready", timeout_s=240)
+    ip = wait_for(
+        lambda: lb_address(kube, NAMESPACE, "traefik"),
+        what="Traefik's LoadBalancer IP (MetalLB pool public)",
+        timeout_s=120,
+    )
+    wait_for(
+        lambda: condition_true(kube, "gateway", GATEWAY, NAMESPACE, "Programmed"),
+        what=f"Gateway {NAMESPACE}/{GATEWAY} programmed",
+        timeout_s=120,
+    )
     return ip

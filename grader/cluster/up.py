@@ -181,4 +181,3 @@ def _rollback(opts: UpOptions, state: UpState) -> None:
     if state.created_cluster and state.kind is not None:
         opts.say(f"      failed: deleting cluster '{opts.name}' made by this run (use --retain to keep it)")
         state.kind.delete()
-

@@ -31,8 +31,9 @@ def _spec(name: str, addresses: LabAddresses) -> tuple[str, list[str], tuple[str
         return images.BUSYBOX, _FOREVER, (), []
     if name == PARTNER:
         return images.AGNHOST, ["netexec", "--http-port=80"], (PARTNER_HOST,), []
-    blocks = ipaddress.summarize_address_range(ipaddress.ip_address(addresses.internal_first),
-                                               ipaddress.ip_address(addresses.internal_last))
+    blocks = ipaddress.summarize_address_range(
+        ipaddress.ip_address(addresses.internal_first), ipaddress.ip_address(addresses.internal_last)
+    )
     routes = "; ".join(f"ip route add blackhole {block}" for block in blocks)
     return images.BUSYBOX, ["sh", "-c", f"{routes}; exec {' '.join(_FOREVER)}"], (), ["--cap-add", "NET_ADMIN"]
 

@@ -86,8 +86,12 @@ class Vantage(ABC):
         if reason:
             raise NotApplicable(f"{self.name} not available: {reason}")
 
-    def _rounds(self, ops: list[Op], deadline_s: float | None, done: list[bool] | None = None,
-                ) -> tuple[list[Outcome], list[list[Attempt]]]:
+    def _rounds(
+        self,
+        ops: list[Op],
+        deadline_s: float | None,
+        done: list[bool] | None = None,
+    ) -> tuple[list[Outcome], list[list[Attempt]]]:
         """Retry not-yet-successful ops in rounds until all succeed or the deadline passes."""
         self.require()
         announce(self.name, ops)
@@ -115,19 +119,37 @@ class Vantage(ABC):
     def _poll(self, one_round: Callable[[], str], deadline_s: float) -> None:
         """Rounds a backoff apart until one returns "" (done) or the next would end past the deadline."""
         with contextlib.suppress(WaitTimeout):
-            wait_for(lambda: (True if not (state := one_round()) else None, state), what=self.name,
-                     timeout_s=deadline_s - self.policy.per_try_s - self.policy.backoff_s,
-                     interval_s=self.policy.backoff_s)
+            wait_for(
+                lambda: (True if not (state := one_round()) else None, state),
+                what=self.name,
+                timeout_s=deadline_s - self.policy.per_try_s - self.policy.backoff_s,
+                interval_s=self.policy.backoff_s,
+            )
 
     # --- probe operations ----------------------------------------------------------------------
-    def http_get(self, url: str, host_header: str | None = None, *, expect_status: int | None = None,
-                 deadline_s: float | None = None, target: str | None = None) -> HttpResult:
+    def http_get(
+        self,
+        url: str,
+        host_header: str | None = None,
+        *,
+        expect_status: int | None = None,
+        deadline_s: float | None = None,
+        target: str | None = None,
+    ) -> HttpResult:
         """GET url, retrying until an HTTP answer below 500 (or `expect_status`) or the deadline."""
-        return self.http_batch([url], host_header, expect_status=expect_status, deadline_s=deadline_s,
-                               targets=[target] if target else None)[0]
+        return self.http_batch(
+            [url], host_header, expect_status=expect_status, deadline_s=deadline_s, targets=[target] if target else None
+        )[0]
 
-    def http_batch(self, urls: list[str], host_header: str | None = None, *, expect_status: int | None = None,
-                   deadline_s: float | None = None, targets: list[str] | None = None) -> list[HttpResult]:
+    def http_batch(
+        self,
+        urls: list[str],
+        host_header: str | None = None,
+        *,
+        expect_status: int | None = None,
+        deadline_s: float | None = None,
+        targets: list[str] | None = None,
+    ) -> list[HttpResult]:
         """Several GETs in one exec per round; results in order."""
         ops = [Op("http", url, host_header=host_header) for url in urls]
         outcomes, attempts = self._rounds(ops, deadline_s)
@@ -135,19 +157,36 @@ class Vantage(ABC):
         for i, (url, out) in enumerate(zip(urls, outcomes, strict=True)):
             host, port = split_url(url)
             status = http_status(out)
-            results.append(HttpResult(
-                target=(targets[i] if targets else self._label(host, port, host_header)), host=host, port=port,
-                attempts=attempts[i], error="" if status else failure_reason(out, self.policy.per_try_s),
-                recorder=self.recorder, url=url, status=status, body=out.body, expect_status=expect_status))
+            results.append(
+                HttpResult(
+                    target=(targets[i] if targets else self._label(host, port, host_header)),
+                    host=host,
+                    port=port,
+                    attempts=attempts[i],
+                    error="" if status else failure_reason(out, self.policy.per_try_s),
+                    recorder=self.recorder,
+                    url=url,
+                    status=status,
+                    body=out.body,
+                    expect_status=expect_status,
+                )
+            )
         return results
 
-    def tcp_connect(self, host: str, port: int, *, deadline_s: float | None = None,
-                    target: str | None = None) -> TcpResult:
+    def tcp_connect(
+        self, host: str, port: int, *, deadline_s: float | None = None, target: str | None = None
+    ) -> TcpResult:
         outcomes, attempts = self._rounds([Op("tcp", host, port)], deadline_s)
         out = outcomes[0]
-        return TcpResult(target=target or self._label(host, port, None), host=host, port=port,
-                         attempts=attempts[0], error="" if out.rc == 0 else failure_reason(out, self.policy.per_try_s),
-                         recorder=self.recorder, connected=out.rc == 0)
+        return TcpResult(
+            target=target or self._label(host, port, None),
+            host=host,
+            port=port,
+            attempts=attempts[0],
+            error="" if out.rc == 0 else failure_reason(out, self.policy.per_try_s),
+            recorder=self.recorder,
+            connected=out.rc == 0,
+        )
 
     def dns(self, name: str, type: str = "A", *, deadline_s: float | None = None) -> DnsResult:
         """Look name up (use fully qualified names); type A or CNAME. Retries until records or deadline."""
@@ -159,17 +198,33 @@ class Vantage(ABC):
         if not error and not (addresses or cnames):
             error = failure_reason(outcomes[0], self.policy.per_try_s) if outcomes[0].rc else "no records"
         label = self._label(name, 53, None).removesuffix(":53") + (" (CNAME)" if kind == "CNAME" else "")
-        return DnsResult(name=name, type=kind, addresses=addresses, cnames=cnames, error=error,
-                         raw=outcomes[0].body, attempts=attempts[0], recorder=self.recorder, target=label)
+        return DnsResult(
+            name=name,
+            type=kind,
+            addresses=addresses,
+            cnames=cnames,
+            error=error,
+            raw=outcomes[0].body,
+            attempts=attempts[0],
+            recorder=self.recorder,
+            target=label,
+        )
 
-    def collect_hostnames(self, url: str, expect: Iterable[str], host_header: str | None = None, *,
-                          deadline_s: float | None = None) -> HostnamesResult:
+    def collect_hostnames(
+        self, url: str, expect: Iterable[str], host_header: str | None = None, *, deadline_s: float | None = None
+    ) -> HostnamesResult:
         """GET url (an agnhost /hostname) repeatedly, in batches, until every expected backend answered."""
         self.require()
         expected = set(expect)
         host, port = split_url(url)
-        result = HostnamesResult(url=url, expected=expected, recorder=self.recorder,
-                                 target=self._label(host, port, host_header), host=host, port=port)
+        result = HostnamesResult(
+            url=url,
+            expected=expected,
+            recorder=self.recorder,
+            target=self._label(host, port, host_header),
+            host=host,
+            port=port,
+        )
         deadline = self.policy.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()
         ops = [Op("http", url, host_header=host_header)] * max(self.policy.hostname_rounds_size, 2 * len(expected))
@@ -181,23 +236,37 @@ class Vantage(ABC):
             answered = [o.body.strip() for o in outs if http_status(o) == 200 and o.body.strip()]
             result.seen.update(answered)
             self.proven = self.proven or bool(answered)
-            result.attempts.append(Attempt(round(time.monotonic() - start, 2), bool(answered),
-                                           f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen"))
+            result.attempts.append(
+                Attempt(
+                    round(time.monotonic() - start, 2),
+                    bool(answered),
+                    f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen",
+                )
+            )
             return f"missing {sorted(result.missing)}" if result.missing else ""
 
         self._poll(one_round, deadline)
         return result
 
-    def must_not_reach(self, url: str, *, hint: str, host_header: str | None = None,
-                       known_good: str | None = None, target: str | None = None) -> None:
+    def must_not_reach(
+        self,
+        url: str,
+        *,
+        hint: str,
+        host_header: str | None = None,
+        known_good: str | None = None,
+        target: str | None = None,
+    ) -> None:
         """FAIL with hint if url answers. Counts only once this vantage point reached a known-good target
         in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
         host, port = split_url(url)
-        self._must_not(Op("http", url, host_header=host_header), hint, known_good,
-                       target or self._label(host, port, host_header))
+        self._must_not(
+            Op("http", url, host_header=host_header), hint, known_good, target or self._label(host, port, host_header)
+        )
 
-    def must_not_connect(self, host: str, port: int, *, hint: str, known_good: str | None = None,
-                         target: str | None = None) -> None:
+    def must_not_connect(
+        self, host: str, port: int, *, hint: str, known_good: str | None = None, target: str | None = None
+    ) -> None:
         """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
         self._must_not(Op("tcp", host, port), hint, known_good, target or self._label(host, port, None))
 
@@ -216,13 +285,17 @@ class Vantage(ABC):
             # reached only if it answers differently from the never-routed control address.
             if op.kind == "tcp":
                 as_http = Op("http", f"http://{op.target}:{op.port}/")
-                pair = self._run_ops([as_http, control_for(as_http)], self.policy.per_try_s,
-                                     self.policy.per_try_s + self.policy.exec_slack_s)
+                pair = self._run_ops(
+                    [as_http, control_for(as_http)],
+                    self.policy.per_try_s,
+                    self.policy.per_try_s + self.policy.exec_slack_s,
+                )
                 reached = differs(pair[0], pair[1])
             else:
                 reached = differs(outs[0], outs[1])
-            observed = ("answered" if reached else "only the network's interceptor answered") + \
-                f" (compared with never-routed {SINKHOLE})"
+            observed = (
+                "answered" if reached else "only the network's interceptor answered"
+            ) + f" (compared with never-routed {SINKHOLE})"
         if reached:
             self.recorder.record(label, False, True, observed)
             raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
@@ -233,8 +306,10 @@ class Vantage(ABC):
         if not self.proven:
             self.recorder.record(label, False, False, "inconclusive: " + observed)
             why = f"could not reach the known-good target {good}" if good else "has no known-good target"
-            raise EnvError(f"{self.name} {why} in this run, so '{label} is not reachable' cannot be judged "
-                           "(is the probe's network working?)")
+            raise EnvError(
+                f"{self.name} {why} in this run, so '{label} is not reachable' cannot be judged "
+                "(is the probe's network working?)"
+            )
         self.recorder.record(label, False, False, observed)
 
     def _label(self, host: str, port: int, host_header: str | None) -> str:

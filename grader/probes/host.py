@@ -17,8 +17,12 @@ from grader.verdicts import NotApplicable
 
 
 class HostVantage(Vantage):
-    def __init__(self, route_check: tuple[str, int] | None = None, policy: ProbePolicy | None = None,
-                 partner_ip: str | None = None) -> None:
+    def __init__(
+        self,
+        route_check: tuple[str, int] | None = None,
+        policy: ProbePolicy | None = None,
+        partner_ip: str | None = None,
+    ) -> None:
         """route_check: an address:port that must accept a TCP connection for the host to count as routed."""
         super().__init__("host", policy, partner_ip)
         self.route_check = route_check

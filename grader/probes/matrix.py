@@ -40,8 +40,7 @@ class Matrix:
             return f"{base}:{port}" if port is not None and port not in (80,) else base
         return f"{host}:{port}" if port is not None else host
 
-    def record(self, vantage: str, target: str, *, expected: bool | None, observed: bool,
-               detail: str = "") -> None:
+    def record(self, vantage: str, target: str, *, expected: bool | None, observed: bool, detail: str = "") -> None:
         # one cell per (vantage, target): the last expectation and observation win
         for cell in self.cells:
             if cell.vantage == vantage and cell.target == target:
@@ -67,8 +66,15 @@ class Matrix:
             "rows": self.rows,
             "columns": self.columns,
             "cells": [
-                {"vantage": c.vantage, "target": c.target, "expected": c.expected, "observed": c.observed,
-                 "ok": c.ok, "detail": c.detail, "check": c.check}
+                {
+                    "vantage": c.vantage,
+                    "target": c.target,
+                    "expected": c.expected,
+                    "observed": c.observed,
+                    "ok": c.ok,
+                    "detail": c.detail,
+                    "check": c.check,
+                }
                 for c in self.cells
             ],
         }

@@ -21,8 +21,13 @@ INTERNET_CONTAINER = "servicelab-internet"
 
 
 class OutsideVantage(Vantage):
-    def __init__(self, container: str = CONTAINER, policy: ProbePolicy | None = None,
-                 partner_ip: str | None = None, name: str = "outside container") -> None:
+    def __init__(
+        self,
+        container: str = CONTAINER,
+        policy: ProbePolicy | None = None,
+        partner_ip: str | None = None,
+        name: str = "outside container",
+    ) -> None:
         super().__init__(name, policy, partner_ip)
         self.container = container
 
@@ -38,8 +43,10 @@ class OutsideVantage(Vantage):
             raise EnvError(f"{self.name}: {err}") from err
         outcomes = parse_output(result.stdout, len(ops), nonce)
         if outcomes is None or any(o.rc == -1 for o in outcomes):
-            raise EnvError(f"{self.name}: docker exec into {self.container} failed (exit {result.code}): "
-                           f"{(result.stderr or result.stdout).strip()[-300:]}")
+            raise EnvError(
+                f"{self.name}: docker exec into {self.container} failed (exit {result.code}): "
+                f"{(result.stderr or result.stdout).strip()[-300:]}"
+            )
         return outcomes
 
 

@@ -24,8 +24,9 @@ _FATAL_WAITING = ("CreateContainerConfigError", "CreateContainerError", "CrashLo
 
 
 class PodVantage(Vantage):
-    def __init__(self, name: str, kube: Kube, namespace: str, pod: str = POD_NAME,
-                 policy: ProbePolicy | None = None) -> None:
+    def __init__(
+        self, name: str, kube: Kube, namespace: str, pod: str = POD_NAME, policy: ProbePolicy | None = None
+    ) -> None:
         super().__init__(name, policy)
         self.kube = kube
         self.namespace = namespace
@@ -42,8 +43,10 @@ class PodVantage(Vantage):
         outcomes = parse_output(result.stdout, len(ops), nonce)
         if outcomes is None or any(o.rc == -1 for o in outcomes):
             detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            raise EnvError(f"{self.name}: exec into pod {self.namespace}/{self.pod} failed "
-                           f"(exit {result.code}): {' / '.join(detail) or 'no output'}")
+            raise EnvError(
+                f"{self.name}: exec into pod {self.namespace}/{self.pod} failed "
+                f"(exit {result.code}): {' / '.join(detail) or 'no output'}"
+            )
         return outcomes
 
     def bare_exec_true(self) -> float:
@@ -72,24 +75,32 @@ def pod_manifest(image: str, run_id: str) -> Obj:
             # which `sleep` never reaps, until the pod's memory (kernel memory) runs out and execs are killed
             "shareProcessNamespace": True,
             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "probe",
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["sleep", "86400"],
-                "securityContext": container_security,
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # the busybox image has no /tmp
-            }],
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", "86400"],
+                    "securityContext": container_security,
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # the busybox image has no /tmp
+                }
+            ],
             "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
         },
     }
 
 
 def namespace_manifest(name: str, run_id: str, extra_labels: dict[str, str] | None = None) -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {**managed_labels(run_id), **(extra_labels or {})},
-                         "annotations": owner_annotation()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {**managed_labels(run_id), **(extra_labels or {})},
+            "annotations": owner_annotation(),
+        },
+    }
 
 
 WARM_NAMESPACES = ("servicelab-probe", "servicelab-probe-b")
@@ -130,17 +141,33 @@ class ProbePods:
             raise EnvError(f"cluster unreachable while starting probe pods: {err}") from err
         except KubeError as err:
             raise EnvError(f"cannot create probe pods: {err}") from err
-        return (PodVantage("probe pod", self.kube, WARM_NAMESPACES[0], pod=pod, policy=self.policy),
-                PodVantage("other-namespace pod", self.kube, WARM_NAMESPACES[1], pod=pod, policy=self.policy))
+        return (
+            PodVantage("probe pod", self.kube, WARM_NAMESPACES[0], pod=pod, policy=self.policy),
+            PodVantage("other-namespace pod", self.kube, WARM_NAMESPACES[1], pod=pod, policy=self.policy),
+        )
 
     def _ensure(self, ns: str, pod: str) -> None:
         if self.kube.get("namespace", ns) is None:
-            _create_unless_there(self.kube, {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": ns, "labels": {**MANAGED_LABELS, "servicelab.dev/role": WARM_ROLE,
-                                       "pod-security.kubernetes.io/enforce": "restricted"}}})
+            _create_unless_there(
+                self.kube,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": ns,
+                        "labels": {
+                            **MANAGED_LABELS,
+                            "servicelab.dev/role": WARM_ROLE,
+                            "pod-security.kubernetes.io/enforce": "restricted",
+                        },
+                    },
+                },
+            )
         current = self.kube.get("pod", pod, ns)
-        if current is not None and (current.get("metadata", {}).get("deletionTimestamp")
-                                    or current.get("status", {}).get("phase") in ("Failed", "Succeeded")):
+        if current is not None and (
+            current.get("metadata", {}).get("deletionTimestamp")
+            or current.get("status", {}).get("phase") in ("Failed", "Succeeded")
+        ):
             self.kube.delete("pod", pod, ns, wait=True)
             current = None
         if current is None:
@@ -159,15 +186,19 @@ class ProbePods:
             return (True if ready else None), (Terminal(state) if fatal else state)
 
         try:
-            wait_for(ready, what=f"probe pod {ns}/{pod}", timeout_s=self.ready_timeout_s, interval_s=0.2,
-                     max_interval_s=2.0)
+            wait_for(
+                ready, what=f"probe pod {ns}/{pod}", timeout_s=self.ready_timeout_s, interval_s=0.2, max_interval_s=2.0
+            )
         except WaitTimeout as err:
             if not err.terminal:
-                raise EnvError(f"probe pod {ns}/{pod} not ready after {self.ready_timeout_s:.0f}s; "
-                               f"last state: {err.last_state}") from err
+                raise EnvError(
+                    f"probe pod {ns}/{pod} not ready after {self.ready_timeout_s:.0f}s; last state: {err.last_state}"
+                ) from err
             self._discard(pod)
-            raise EnvError(f"probe pod {ns}/{pod} cannot start: {err.last_state}. Is the image {self.image} "
-                           "available to the cluster? (on kind: 'servicelab images' loads it)") from err
+            raise EnvError(
+                f"probe pod {ns}/{pod} cannot start: {err.last_state}. Is the image {self.image} "
+                "available to the cluster? (on kind: 'servicelab images' loads it)"
+            ) from err
 
     def _discard(self, pod: str) -> None:
         """A warm pod that cannot start is no use to the next run either."""
@@ -201,6 +232,9 @@ def _pod_state(pod: Obj) -> tuple[bool, str, bool]:
             text = f"{reason}: {waiting.get('message', '')}".strip(": ")
             return False, text, reason in _IMAGE_STUCK or reason in _FATAL_WAITING
     phase = status.get("phase", "Pending")
-    unsched = [c.get("message", "") for c in status.get("conditions", [])
-               if c.get("type") == "PodScheduled" and c.get("status") == "False"]
+    unsched = [
+        c.get("message", "")
+        for c in status.get("conditions", [])
+        if c.get("type") == "PodScheduled" and c.get("status") == "False"
+    ]
     return ready, f"phase {phase}" + (f", unschedulable: {unsched[0]}" if unsched else ""), False

@@ -171,11 +171,11 @@ class HostnamesResult:
     def must_cover(self, hint: str) -> HostnamesResult:
         """FAIL with hint unless every expected backend answered."""
         if self.recorder:
-            self.recorder.record(self.target, True, bool(self.seen),
-                                 f"{len(self.seen)}/{len(self.expected)} backends")
+            self.recorder.record(self.target, True, bool(self.seen), f"{len(self.seen)}/{len(self.expected)} backends")
         if not self.ok:
             extra = self.recorder.extra(self.host, self.port) if self.recorder and not self.seen else ""
-            raise Fail(hint + (f" {extra}" if extra else ""),
-                       detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, "
-                                    f"never {sorted(self.missing)}")
+            raise Fail(
+                hint + (f" {extra}" if extra else ""),
+                detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, never {sorted(self.missing)}",
+            )
         return self

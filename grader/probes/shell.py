@@ -48,8 +48,10 @@ def build_script(ops: list[Op], per_try_s: float, nonce: str) -> str:
         lines.append(f"( {cmd}; echo $? >$d/r{i} ) &")
     lines.append("wait")
     for i in range(len(ops)):
-        lines.append(f"echo '@@{nonce}:{i}:rc'; cat $d/r{i} 2>/dev/null; echo '@@{nonce}:{i}:err'; "
-                     f"cat $d/e{i} 2>/dev/null; echo '@@{nonce}:{i}:body'; head -c 8192 $d/b{i} 2>/dev/null; echo")
+        lines.append(
+            f"echo '@@{nonce}:{i}:rc'; cat $d/r{i} 2>/dev/null; echo '@@{nonce}:{i}:err'; "
+            f"cat $d/e{i} 2>/dev/null; echo '@@{nonce}:{i}:body'; head -c 8192 $d/b{i} 2>/dev/null; echo"
+        )
     lines += [f"echo '@@{nonce}:end'", "rm -rf $d", "exit 0"]
     return "\n".join(lines)
 
@@ -77,11 +79,13 @@ def parse_output(text: str, count: int, nonce: str) -> list[Outcome] | None:
     outcomes = []
     for i in range(count):
         rc_text = "\n".join(parts.get((i, "rc"), [])).strip()
-        outcomes.append(Outcome(
-            rc=int(rc_text) if rc_text.lstrip("-").isdigit() else -1,
-            err="\n".join(parts.get((i, "err"), [])).strip(),
-            body="\n".join(parts.get((i, "body"), [])).rstrip("\n"),
-        ))
+        outcomes.append(
+            Outcome(
+                rc=int(rc_text) if rc_text.lstrip("-").isdigit() else -1,
+                err="\n".join(parts.get((i, "err"), [])).strip(),
+                body="\n".join(parts.get((i, "body"), [])).rstrip("\n"),
+            )
+        )
     return outcomes
 
 

@@ -7,8 +7,13 @@ from html import escape
 from grader.probes.matrix import Matrix
 from grader.results import LabResult, Status
 
-COLOURS = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.NA: "#6e7781", Status.ENV_ERROR: "#9a6700",
-           Status.BLOCKED: "#8250df"}
+COLOURS = {
+    Status.PASS: "#1a7f37",
+    Status.FAIL: "#cf222e",
+    Status.NA: "#6e7781",
+    Status.ENV_ERROR: "#9a6700",
+    Status.BLOCKED: "#8250df",
+}
 
 
 def to_html(result: LabResult) -> str:
@@ -23,10 +28,14 @@ def to_html(result: LabResult) -> str:
         head = f"<p style='color:{colour}'><b>ENV-ERROR</b>: no score. {escape(result.diagnosis)}</p>"
     else:
         head = f"<p><b>{result.verdict.value}</b>: {result.score}/{result.max_score} points</p>"
-    table = ("<table><thead><tr><th>check</th><th>points</th><th>result</th><th>hint</th></tr></thead>"
-             f"<tbody>{rows}</tbody></table>")
-    return (f"<div class='servicelab'><h4>{escape(result.title)} <code>{escape(result.lab)}</code></h4>"
-            f"{head}{table}{matrix_html(result.matrix)}</div>")
+    table = (
+        "<table><thead><tr><th>check</th><th>points</th><th>result</th><th>hint</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    return (
+        f"<div class='servicelab'><h4>{escape(result.title)} <code>{escape(result.lab)}</code></h4>"
+        f"{head}{table}{matrix_html(result.matrix)}</div>"
+    )
 
 
 def matrix_html(matrix: Matrix) -> str:
@@ -44,8 +53,11 @@ def matrix_html(matrix: Matrix) -> str:
             colour = "#eeeeee" if cell.ok is None else ("#dafbe1" if cell.ok else "#ffebe9")
             want = "" if cell.expected is None else ("want reach" if cell.expected else "want no")
             mark = "&#10003; reach" if cell.observed else "&#10007; no"
-            tds.append(f"<td style='background:{colour}' title='{escape(cell.detail)}'>{mark}<br>"
-                       f"<small>{want}</small></td>")
+            tds.append(
+                f"<td style='background:{colour}' title='{escape(cell.detail)}'>{mark}<br><small>{want}</small></td>"
+            )
         body.append(f"<tr><th>{escape(row)}</th>{''.join(tds)}</tr>")
-    return (f"<p><b>Reachability</b> (expected vs observed)</p><table><thead><tr><th>from \\ to</th>{head}"
-            f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<p><b>Reachability</b> (expected vs observed)</p><table><thead><tr><th>from \\ to</th>{head}"
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )

@@ -26,8 +26,16 @@ def to_dict(result: LabResult) -> dict[str, Any]:
         "diagnosis": result.diagnosis or None,
         "duration_s": result.duration_s,
         "checks": [
-            {"id": c.id, "title": c.title, "points": c.points, "earned": c.earned, "status": c.status.value,
-             "message": c.message, "detail": c.detail, "duration_s": c.duration_s}
+            {
+                "id": c.id,
+                "title": c.title,
+                "points": c.points,
+                "earned": c.earned,
+                "status": c.status.value,
+                "message": c.message,
+                "detail": c.detail,
+                "duration_s": c.duration_s,
+            }
             for c in result.checks
         ],
         "matrix": result.matrix.to_dict(),

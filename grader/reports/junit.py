@@ -9,27 +9,36 @@ from grader.results import LabResult, Status
 
 
 def to_xml(result: LabResult) -> str:
-    suite = ET.Element("testsuite", {
-        "name": f"servicelab.{result.lab}",
-        "tests": str(len(result.checks)),
-        "failures": str(sum(c.status is Status.FAIL for c in result.checks)),
-        "errors": str(sum(c.status is Status.ENV_ERROR for c in result.checks)),
-        "skipped": str(sum(c.status is Status.NA for c in result.checks)),
-        "time": f"{result.duration_s:.3f}",
-    })
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": f"servicelab.{result.lab}",
+            "tests": str(len(result.checks)),
+            "failures": str(sum(c.status is Status.FAIL for c in result.checks)),
+            "errors": str(sum(c.status is Status.ENV_ERROR for c in result.checks)),
+            "skipped": str(sum(c.status is Status.NA for c in result.checks)),
+            "time": f"{result.duration_s:.3f}",
+        },
+    )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("verdict", result.verdict.value), ("score", str(result.score)),
-                        ("max_score", str(result.max_score)), ("namespace", result.namespace)):
+    for name, value in (
+        ("verdict", result.verdict.value),
+        ("score", str(result.score)),
+        ("max_score", str(result.max_score)),
+        ("namespace", result.namespace),
+    ):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for c in result.checks:
-        case = ET.SubElement(suite, "testcase", {"classname": f"servicelab.{result.lab}", "name": c.id,
-                                                  "time": f"{c.duration_s:.3f}"})
+        case = ET.SubElement(
+            suite, "testcase", {"classname": f"servicelab.{result.lab}", "name": c.id, "time": f"{c.duration_s:.3f}"}
+        )
         text = c.message + (f"\n{c.detail}" if c.detail else "")
         if c.status is Status.FAIL:
             ET.SubElement(case, "failure", {"message": c.message[:500]}).text = text
         elif c.status is Status.ENV_ERROR:
-            ET.SubElement(case, "error", {"message": (c.message or result.diagnosis)[:500]}).text = \
+            ET.SubElement(case, "error", {"message": (c.message or result.diagnosis)[:500]}).text = (
                 text or result.diagnosis
+            )
         elif c.status is Status.BLOCKED:  # not observed: no points, but not a mistake of its own
             ET.SubElement(case, "skipped", {"message": c.message[:500], "type": "blocked"})
         elif c.status is Status.NA:

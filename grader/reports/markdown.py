@@ -22,8 +22,9 @@ def to_markdown(result: LabResult) -> str:
         lines += [f"**{result.verdict.value}**: {result.score}/{result.max_score} points", ""]
     lines += ["| check | points | result | hint |", "|---|---|---|---|"]
     for c in result.checks:
-        lines.append(f"| {_cell(c.title)} (`{c.id}`) | {c.earned}/{c.points} | {ICONS[c.status.value]} | "
-                     f"{_cell(c.message)} |")
+        lines.append(
+            f"| {_cell(c.title)} (`{c.id}`) | {c.earned}/{c.points} | {ICONS[c.status.value]} | {_cell(c.message)} |"
+        )
     lines += ["", *matrix_markdown(result.matrix)]
     return "\n".join(lines) + "\n"
 
@@ -39,8 +40,12 @@ def matrix_markdown(matrix: Matrix) -> list[str]:
     if not matrix.cells:
         return []
     cols = matrix.columns
-    lines = ["## Reachability", "", "| from \\ to | " + " | ".join(_cell(c) for c in cols) + " |",
-             "|---" * (len(cols) + 1) + "|"]
+    lines = [
+        "## Reachability",
+        "",
+        "| from \\ to | " + " | ".join(_cell(c) for c in cols) + " |",
+        "|---" * (len(cols) + 1) + "|",
+    ]
     for row in matrix.rows:
         cells = []
         for col in cols:

@@ -11,8 +11,13 @@ from rich.text import Text
 from grader.probes.matrix import Matrix
 from grader.results import LabResult, Status
 
-STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.NA: "dim", Status.ENV_ERROR: "yellow",
-         Status.BLOCKED: "magenta"}
+STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.NA: "dim",
+    Status.ENV_ERROR: "yellow",
+    Status.BLOCKED: "magenta",
+}
 
 
 def checks_table(result: LabResult) -> Table:
@@ -22,8 +27,12 @@ def checks_table(result: LabResult) -> Table:
     table.add_column("result")
     table.add_column("hint / diagnosis", overflow="fold")
     for c in result.checks:
-        table.add_row(f"{c.title}\n[dim]{c.id}[/dim]", f"{c.earned}/{c.points}",
-                      Text(c.status.value.upper(), style=STYLE[c.status]), c.message)
+        table.add_row(
+            f"{c.title}\n[dim]{c.id}[/dim]",
+            f"{c.earned}/{c.points}",
+            Text(c.status.value.upper(), style=STYLE[c.status]),
+            c.message,
+        )
     return table
 
 

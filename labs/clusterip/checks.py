@@ -13,22 +13,26 @@ def test_answers_inside_cluster(lab: LabContext) -> None:
     names = inside_route(lab, "web", 3, "the three web pods (selector app=web)")
     svc = lab.service("web")
     lab.probe.collect_hostnames(f"http://{svc.dns}/hostname", names).must_cover(
-        f"http://{svc.dns}/ does not reach all three pods, although the ClusterIP does.")
+        f"http://{svc.dns}/ does not reach all three pods, although the ClusterIP does."
+    )
 
 
 @pytest.mark.check(points=1, title="the name web resolves to the ClusterIP in cluster DNS")
 def test_resolves_by_dns_name(lab: LabContext) -> None:
     svc = lab.service("web")
     lab.expect(svc.cluster_ip is not None, "Service web has no ClusterIP (clusterIP: None makes it headless).")
-    lab.probe.dns(svc.dns).must_resolve(f"{svc.dns} does not resolve to the ClusterIP {svc.cluster_ip}.",
-                                        to=svc.cluster_ip)
+    lab.probe.dns(svc.dns).must_resolve(
+        f"{svc.dns} does not resolve to the ClusterIP {svc.cluster_ip}.", to=svc.cluster_ip
+    )
 
 
 @pytest.mark.check(points=2, title="nothing of web is reachable from outside the cluster")
 def test_not_reachable_from_outside(lab: LabContext) -> None:
     svc = lab.service("web")
-    hint = (f"Service web is type {svc.type}, so it is reachable from outside the cluster. A ClusterIP Service "
-            "is internal-only: leave type out (ClusterIP is the default).")
+    hint = (
+        f"Service web is type {svc.type}, so it is reachable from outside the cluster. A ClusterIP Service "
+        "is internal-only: leave type out (ClusterIP is the default)."
+    )
     for ip in svc.lb_ips:
         lab.outside.must_not_reach(f"http://{ip}/hostname", hint=hint)
     for port in svc.ports:

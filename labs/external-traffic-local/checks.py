@@ -16,8 +16,11 @@ def test_answers_on_cluster_ip(lab: LabContext) -> None:
 @pytest.mark.check(points=2, title="web gets a public address and answers there from outside")
 def test_lb_ip_answers(lab: LabContext) -> None:
     svc = lab.service("web")
-    lab.expect(svc.type == "LoadBalancer", f"web is type {svc.type}: the task asks for type LoadBalancer "
-               "(NodePort keeps the client IP with Local too, but gets no load balancer address).")
+    lab.expect(
+        svc.type == "LoadBalancer",
+        f"web is type {svc.type}: the task asks for type LoadBalancer "
+        "(NodePort keeps the client IP with Local too, but gets no load balancer address).",
+    )
     svc = lab.wait_load_balancer(svc)
     ip = svc.lb_ips[0]
     lab.expect(internet_facing(lab, ip), f"web got {ip}, a private address: remove the internal annotation.")
@@ -31,12 +34,12 @@ def test_local_policy(lab: LabContext) -> None:
     spec = svc.raw.get("spec", {})
     hint = "set externalTrafficPolicy: Local"
     if spec.get("internalTrafficPolicy") == "Local" and svc.external_traffic_policy != "Local":
-        hint = ("internalTrafficPolicy only governs traffic from inside the cluster; for clients outside it, "
-                + hint)
+        hint = "internalTrafficPolicy only governs traffic from inside the cluster; for clients outside it, " + hint
     node_ports = [p.node_port for p in svc.ports if p.node_port]
     # A wrong policy is visible in the API even when the route is broken; a right one must be seen working.
-    lab.expect(svc.external_traffic_policy == "Local", f"externalTrafficPolicy is {svc.external_traffic_policy}: "
-               f"{hint}.")
+    lab.expect(
+        svc.external_traffic_policy == "Local", f"externalTrafficPolicy is {svc.external_traffic_policy}: {hint}."
+    )
     if not node_ports:
         lab.blocked("lb_ip_answers", "web has no node port, so which nodes answer cannot be observed")
     require_route(lab, svc, "answers_on_cluster_ip")
@@ -45,18 +48,29 @@ def test_local_policy(lab: LabContext) -> None:
     partner = lab.facts.partner_ip
     if partner is None:
         lab.not_applicable("the client's own address is unknown here (no partner container)")
-    me = lab.outside.http_get(f"http://{partner}/clientip").must_succeed("the outside container cannot reach "
-                                                                          "the partner").body.strip()
+    me = (
+        lab.outside.http_get(f"http://{partner}/clientip")
+        .must_succeed("the outside container cannot reach the partner")
+        .body.strip()
+    )
     client_ip = me.rsplit(":", 1)[0]
     for node in lab.nodes:
         url = f"http://{node.internal_ip}:{node_ports[0]}/clientip"
         if node.internal_ip in home:
-            seen = lab.outside.http_get(url).must_succeed(
-                f"The node running the pod ({node.name}) does not answer on node port {node_ports[0]}.").body
-            lab.expect(seen.strip().rsplit(":", 1)[0] == client_ip,
-                       f"The pod saw the request come from {seen.strip()}, not from the client {client_ip}: with "
-                       f"externalTrafficPolicy {svc.external_traffic_policy} the node rewrites the source "
-                       f"address (SNAT); {hint}.")
+            seen = (
+                lab.outside.http_get(url)
+                .must_succeed(f"The node running the pod ({node.name}) does not answer on node port {node_ports[0]}.")
+                .body
+            )
+            lab.expect(
+                seen.strip().rsplit(":", 1)[0] == client_ip,
+                f"The pod saw the request come from {seen.strip()}, not from the client {client_ip}: with "
+                f"externalTrafficPolicy {svc.external_traffic_policy} the node rewrites the source "
+                f"address (SNAT); {hint}.",
+            )
         else:
-            lab.outside.must_not_reach(url, hint=f"Node {node.name} has no web pod but answered on node port "
-                                                 f"{node_ports[0]} (it forwards to another node): {hint}.")
+            lab.outside.must_not_reach(
+                url,
+                hint=f"Node {node.name} has no web pod but answered on node port "
+                f"{node_ports[0]} (it forwards to another node): {hint}.",
+            )

@@ -23,13 +23,20 @@ def _is_ip(text: str) -> bool:
 @pytest.mark.check(points=2, title="cluster DNS answers partner-api with a CNAME; no ClusterIP")
 def test_alias_is_cname(lab: LabContext) -> None:
     svc = lab.service("partner-api")
-    lab.expect(svc.type == "ExternalName" and svc.cluster_ip is None,
-               f"partner-api is type {svc.type}" + (f" with ClusterIP {svc.cluster_ip}" if svc.cluster_ip else "")
-               + ": that proxies through the cluster. An alias is type: ExternalName with externalName: "
-               f"{PARTNER}; it has no ClusterIP.")
+    lab.expect(
+        svc.type == "ExternalName" and svc.cluster_ip is None,
+        f"partner-api is type {svc.type}"
+        + (f" with ClusterIP {svc.cluster_ip}" if svc.cluster_ip else "")
+        + ": that proxies through the cluster. An alias is type: ExternalName with externalName: "
+        f"{PARTNER}; it has no ClusterIP.",
+    )
     target = (svc.external_name or "").rstrip(".")
-    why = (f" externalName is the IP address {target}: ExternalName makes a DNS CNAME, so it takes a DNS name "
-           f"({PARTNER}), and cluster DNS publishes no CNAME for an IP." if _is_ip(target) else "")
+    why = (
+        f" externalName is the IP address {target}: ExternalName makes a DNS CNAME, so it takes a DNS name "
+        f"({PARTNER}), and cluster DNS publishes no CNAME for an IP."
+        if _is_ip(target)
+        else ""
+    )
     lab.probe.dns(svc.dns, "CNAME").must_resolve(f"Cluster DNS returns no CNAME for {svc.dns}.{why}")
 
 
@@ -38,11 +45,14 @@ def test_alias_reaches_partner(lab: LabContext) -> None:
     svc = lab.service("partner-api")
     direct = lab.probe.http_get(f"http://{PARTNER}/hostname")
     if not direct.ok or not direct.body.strip():
-        raise EnvError(f"the partner server {PARTNER} does not answer from the probe pod ({direct.observed}): "
-                       "run 'servicelab up' to restore it")
+        raise EnvError(
+            f"the partner server {PARTNER} does not answer from the probe pod ({direct.observed}): "
+            "run 'servicelab up' to restore it"
+        )
     if svc.type != "ExternalName" or not lab.probe.dns(svc.dns, "CNAME", deadline_s=5).ok:
         return  # no alias at all: test_alias_is_cname charges that; here we judge where the alias leads
     target = (svc.external_name or "").rstrip(".")
     why = f"its CNAME points to {target!r}, and the partner's server is {PARTNER}"
     lab.probe.http_get(f"http://{svc.dns}/hostname", deadline_s=10).must_contain(
-        direct.body.strip(), f"http://{svc.dns}/ does not reach the partner's server: {why}.")
+        direct.body.strip(), f"http://{svc.dns}/ does not reach the partner's server: {why}."
+    )

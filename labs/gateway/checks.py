@@ -33,21 +33,30 @@ def _route_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -
         accepted = conditions.get("Accepted", {})
         refs = route.get("spec", {}).get("parentRefs", [])
         if accepted.get("status") != "True":
-            shown = "; ".join(f"name={r.get('name')} namespace={r.get('namespace', '(own)')} "
-                              f"sectionName={r.get('sectionName', '(any)')}" for r in refs)
+            shown = "; ".join(
+                f"name={r.get('name')} namespace={r.get('namespace', '(own)')} "
+                f"sectionName={r.get('sectionName', '(any)')}"
+                for r in refs
+            )
             reason = f" ({accepted.get('reason')}: {accepted.get('message', '')})" if accepted else ""
-            return (f"HTTPRoute {name} is not attached to the Gateway{reason}. Its parentRefs are {shown}; "
-                    "they must name lab-gateway in namespace traefik, listener (sectionName) http.")
+            return (
+                f"HTTPRoute {name} is not attached to the Gateway{reason}. Its parentRefs are {shown}; "
+                "they must name lab-gateway in namespace traefik, listener (sectionName) http."
+            )
         resolved = conditions.get("ResolvedRefs", {})
         if resolved.get("status") == "False":
-            return (f"HTTPRoute {name} has backendRefs that do not resolve ({resolved.get('reason')}: "
-                    f"{resolved.get('message', '')}): a backendRef names a Service and one of its ports (80), "
-                    "not the container port.")
+            return (
+                f"HTTPRoute {name} has backendRefs that do not resolve ({resolved.get('reason')}: "
+                f"{resolved.get('message', '')}): a backendRef names a Service and one of its ports (80), "
+                "not the container port."
+            )
         for rule in route.get("spec", {}).get("rules", []) or []:
             for match in rule.get("matches", []) or []:
                 if match.get("path", {}).get("type") == "Exact":
-                    return (f"Path type Exact on {match['path'].get('value')} matches that path only, "
-                            "not /store/cart: use PathPrefix.")
+                    return (
+                        f"Path type Exact on {match['path'].get('value')} matches that path only, "
+                        "not /store/cart: use PathPrefix."
+                    )
         hostnames = route.get("spec", {}).get("hostnames") or []
         if hostnames and HOST not in hostnames:
             return f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {HOST}."
@@ -66,14 +75,18 @@ def test_paths_reach_backends(lab: LabContext) -> None:
 def test_unknown_path_404(lab: LabContext) -> None:
     ip = _traefik_ip(lab)
     result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
-    result.must_succeed(f"/checkout with Host {HOST} should get 404 but got {result.observed}"
-                        + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
-                        + ": a PathPrefix / match catches every path; route only /store and /api.")
+    result.must_succeed(
+        f"/checkout with Host {HOST} should get 404 but got {result.observed}"
+        + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
+        + ": a PathPrefix / match catches every path; route only /store and /api."
+    )
 
 
 @pytest.mark.check(points=1, title="the route belongs to shop.example only: another host gets 404")
 def test_host_scoped(lab: LabContext) -> None:
     ip = _traefik_ip(lab)
     result = lab.outside.http_get(f"http://{ip}/store", "other.example", expect_status=404, deadline_s=5)
-    result.must_succeed(f"/store with Host other.example got {result.observed}: an HTTPRoute without hostnames "
-                        f"answers for every host; set hostnames: [{HOST}].")
+    result.must_succeed(
+        f"/store with Host other.example got {result.observed}: an HTTPRoute without hostnames "
+        f"answers for every host; set hostnames: [{HOST}]."
+    )

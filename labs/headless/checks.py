@@ -18,15 +18,23 @@ SETTLE_S = 5.0
 def _slice_addresses(lab: LabContext, service: str) -> set[str]:
     """The addresses cluster DNS serves for a headless Service: its EndpointSlices' ready endpoints."""
     slices = lab.objects("endpointslices", selector=f"kubernetes.io/service-name={service}")
-    return {a for sl in slices for ep in sl.get("endpoints") or [] if (ep.get("conditions") or {}).get("ready", True)
-            for a in ep.get("addresses", [])}
+    return {
+        a
+        for sl in slices
+        for ep in sl.get("endpoints") or []
+        if (ep.get("conditions") or {}).get("ready", True)
+        for a in ep.get("addresses", [])
+    }
 
 
 @pytest.mark.check(points=1, title="web-headless has no ClusterIP")
 def test_no_cluster_ip(lab: LabContext) -> None:
     svc = lab.service("web-headless")
-    lab.expect(svc.headless, f"web-headless has ClusterIP {svc.cluster_ip}: a headless Service sets "
-               "clusterIP: None, so DNS returns the pods instead of one virtual address.")
+    lab.expect(
+        svc.headless,
+        f"web-headless has ClusterIP {svc.cluster_ip}: a headless Service sets "
+        "clusterIP: None, so DNS returns the pods instead of one virtual address.",
+    )
 
 
 @pytest.mark.check(points=3, title="DNS returns one A record per ready web pod, and no other")
@@ -58,12 +66,16 @@ def test_dns_returns_ready_pod_ips(lab: LabContext) -> None:
     if got == ready:
         return
     if got & unready:
-        why = ("it includes the pod that is not ready"
-               + (": publishNotReadyAddresses: true publishes unready pods too" if
-                  svc.raw.get("spec", {}).get("publishNotReadyAddresses") else ""))
+        why = "it includes the pod that is not ready" + (
+            ": publishNotReadyAddresses: true publishes unready pods too"
+            if svc.raw.get("spec", {}).get("publishNotReadyAddresses")
+            else ""
+        )
     elif svc.cluster_ip and got == {svc.cluster_ip}:
         why = "that is the ClusterIP: set clusterIP: None"
     else:
         why = endpoints_diagnosis(svc, lab.objects("pods"), 0, len(ready))
-    lab.fail(f"DNS answered {svc.dns} with {', '.join(sorted(got)) or answer.error or 'nothing'}; expected the "
-             f"ready web pods {', '.join(sorted(ready))}: {why}")
+    lab.fail(
+        f"DNS answered {svc.dns} with {', '.join(sorted(got)) or answer.error or 'nothing'}; expected the "
+        f"ready web pods {', '.join(sorted(ready))}: {why}"
+    )

@@ -41,8 +41,10 @@ def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]])
         svc = lab.get("service", svc_name)
         ports = [sp.get("port") for sp in (svc or {}).get("spec", {}).get("ports", [])]
         if number is not None and svc and number not in ports:
-            return (f"The backend of {p.get('path')} uses port {number}, which Service {svc_name} does not have "
-                    f"(it has {', '.join(map(str, ports))}): name the Service port, not the container port.")
+            return (
+                f"The backend of {p.get('path')} uses port {number}, which Service {svc_name} does not have "
+                f"(it has {', '.join(map(str, ports))}): name the Service port, not the container port."
+            )
     return "Check each path's backend (Service name and port number): " + first_wrong(seen, HOST, ROUTES) + "."
 
 
@@ -58,14 +60,18 @@ def test_paths_reach_backends(lab: LabContext) -> None:
 def test_unknown_path_404(lab: LabContext) -> None:
     ip = _traefik_ip(lab)
     result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
-    result.must_succeed(f"/checkout with Host {HOST} should get 404 but got {result.observed}"
-                        + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
-                        + ": a rule for path / (or a default backend) catches every path; route only /store and /api.")
+    result.must_succeed(
+        f"/checkout with Host {HOST} should get 404 but got {result.observed}"
+        + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
+        + ": a rule for path / (or a default backend) catches every path; route only /store and /api."
+    )
 
 
 @pytest.mark.check(points=1, title="the rules belong to shop.example only: another host gets 404")
 def test_host_scoped(lab: LabContext) -> None:
     ip = _traefik_ip(lab)
     result = lab.outside.http_get(f"http://{ip}/store", "other.example", expect_status=404, deadline_s=5)
-    result.must_succeed(f"/store with Host other.example got {result.observed}: a rule without host answers "
-                        f"for every hostname; set host: {HOST} on the rule.")
+    result.must_succeed(
+        f"/store with Host other.example got {result.observed}: a rule without host answers "
+        f"for every hostname; set host: {HOST} on the rule."
+    )

@@ -19,12 +19,17 @@ def test_answers_on_cluster_ip(lab: LabContext) -> None:
 @pytest.mark.check(points=3, title="internal-app gets a private VNet address: the internet cannot reach it")
 def test_internal_ip_not_internet(lab: LabContext) -> None:
     svc = lab.service("internal-app")
-    lab.expect(svc.type == "LoadBalancer", f"internal-app is type {svc.type}: an internal load balancer is still "
-               "type LoadBalancer, made internal by an annotation.")
+    lab.expect(
+        svc.type == "LoadBalancer",
+        f"internal-app is type {svc.type}: an internal load balancer is still "
+        "type LoadBalancer, made internal by an annotation.",
+    )
     svc = lab.wait_load_balancer(svc)
     ip = svc.lb_ips[0]
-    hint = (f"internal-app got {ip}, a public address the internet reaches: {_why_public(svc)}. Add the "
-            f'annotation {INTERNAL}: "true".')
+    hint = (
+        f"internal-app got {ip}, a public address the internet reaches: {_why_public(svc)}. Add the "
+        f'annotation {INTERNAL}: "true".'
+    )
     internet = lab.internet
     if internet is not None and not internet.unavailable_reason():
         # Behaviour first: the internet vantage point (no route to internal frontends) must not connect.
@@ -58,5 +63,10 @@ def test_reachable_from_vnet(lab: LabContext) -> None:
     ranges = svc.raw.get("spec", {}).get("loadBalancerSourceRanges") or []
     lab.outside.http_get(f"http://{svc.lb_ips[0]}/hostname").must_succeed(
         f"{svc.lb_ips[0]}:80 does not answer a client on the VNet (the outside container)."
-        + (f" loadBalancerSourceRanges {', '.join(ranges)} admits only those source networks, and the "
-           "clients' network is not among them." if ranges else ""))
+        + (
+            f" loadBalancerSourceRanges {', '.join(ranges)} admits only those source networks, and the "
+            "clients' network is not among them."
+            if ranges
+            else ""
+        )
+    )

@@ -16,15 +16,22 @@ def test_answers_on_cluster_ip(lab: LabContext) -> None:
 @pytest.mark.check(points=3, title="my-service gets a public address and answers there from outside")
 def test_public_ip_answers_from_outside(lab: LabContext) -> None:
     svc = lab.service("my-service")
-    lab.expect(svc.type == "LoadBalancer", f"my-service is type {svc.type}: only type LoadBalancer gets an "
-               "external address (on AKS, a frontend IP on the Azure Load Balancer).")
+    lab.expect(
+        svc.type == "LoadBalancer",
+        f"my-service is type {svc.type}: only type LoadBalancer gets an "
+        "external address (on AKS, a frontend IP on the Azure Load Balancer).",
+    )
     svc = lab.wait_load_balancer(svc)
     ip = svc.lb_ips[0]
-    lab.expect(internet_facing(lab, ip), f"my-service got {ip}, a private address: the "
-               "azure-load-balancer-internal annotation makes the load balancer internal. Remove it for a public one.")
+    lab.expect(
+        internet_facing(lab, ip),
+        f"my-service got {ip}, a private address: the "
+        "azure-load-balancer-internal annotation makes the load balancer internal. Remove it for a public one.",
+    )
     require_route(lab, svc, "answers_on_cluster_ip")
     lab.outside.http_get(f"http://{ip}/hostname").must_succeed(
-        f"The load balancer address {ip}:80 does not answer from outside the cluster.")
+        f"The load balancer address {ip}:80 does not answer from outside the cluster."
+    )
 
 
 @pytest.mark.check(points=1, title="the automatically allocated node port answers on every node")
@@ -32,11 +39,16 @@ def test_auto_node_port_works(lab: LabContext) -> None:
     svc = lab.service("my-service")
     node_ports = [p.node_port for p in svc.ports if p.node_port]
     if not node_ports:
-        lab.fail("my-service has no node port"
-                 + (": allocateLoadBalancerNodePorts: false turns it off, and on AKS the Azure Load Balancer's "
-                    "health probe checks each node on that port (turning it off works there only together with "
-                    "externalTrafficPolicy: Local)." if svc.type == "LoadBalancer"
-                    else f" (type {svc.type})."))
+        lab.fail(
+            "my-service has no node port"
+            + (
+                ": allocateLoadBalancerNodePorts: false turns it off, and on AKS the Azure Load Balancer's "
+                "health probe checks each node on that port (turning it off works there only together with "
+                "externalTrafficPolicy: Local)."
+                if svc.type == "LoadBalancer"
+                else f" (type {svc.type})."
+            )
+        )
     require_route(lab, svc, "answers_on_cluster_ip")
     for result in lab.outside.http_batch([f"http://{n.internal_ip}:{node_ports[0]}/hostname" for n in lab.nodes]):
         result.must_succeed(f"Node port {node_ports[0]} does not answer on every node.")

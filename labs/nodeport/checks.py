@@ -20,10 +20,15 @@ def test_answers_on_node_port_30007(lab: LabContext) -> None:
     svc = lab.service("my-service")
     allocated = [p.node_port for p in svc.ports if p.node_port]
     if NODE_PORT not in allocated:
-        lab.fail(f"my-service does not use node port {NODE_PORT}: "
-                 + (f"its node port is {', '.join(map(str, allocated))} (picked at random when nodePort is left "
-                    "out)" if allocated else f"it has none (type {svc.type})")
-                 + f". Set nodePort: {NODE_PORT} on the port.")
+        lab.fail(
+            f"my-service does not use node port {NODE_PORT}: "
+            + (
+                f"its node port is {', '.join(map(str, allocated))} (picked at random when nodePort is left out)"
+                if allocated
+                else f"it has none (type {svc.type})"
+            )
+            + f". Set nodePort: {NODE_PORT} on the port."
+        )
     require_route(lab, svc, "answers_on_cluster_ip")  # the node port itself is right; the route is charged there
     urls = [f"http://{node.internal_ip}:{NODE_PORT}/hostname" for node in lab.nodes]
     for vantage in (lab.outside, lab.probe):
@@ -34,7 +39,10 @@ def test_answers_on_node_port_30007(lab: LabContext) -> None:
 @pytest.mark.check(points=1, title="my-service is a NodePort Service, with no load balancer in front")
 def test_type_is_nodeport(lab: LabContext) -> None:
     svc = lab.service("my-service")
-    lab.expect(svc.type == "NodePort" and not svc.lb_ips,
-               f"my-service is type {svc.type}" + (f" with external address {svc.lb_ips[0]}" if svc.lb_ips else "")
-               + ": the task asks for type NodePort. LoadBalancer also opens the node port but adds a load "
-               "balancer (on AKS an Azure LB with its own IP).")
+    lab.expect(
+        svc.type == "NodePort" and not svc.lb_ips,
+        f"my-service is type {svc.type}"
+        + (f" with external address {svc.lb_ips[0]}" if svc.lb_ips else "")
+        + ": the task asks for type NodePort. LoadBalancer also opens the node port but adds a load "
+        "balancer (on AKS an Azure LB with its own IP).",
+    )

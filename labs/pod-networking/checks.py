@@ -25,8 +25,11 @@ def _answer(lab: LabContext, key: str) -> str:
 
 def _pod_ips(lab: LabContext) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     pods = lab.kube.list("pods", all_namespaces=True)
-    return {ipaddress.ip_address(p["status"]["podIP"]) for p in pods
-            if p["status"].get("podIP") and not p["spec"].get("hostNetwork")}
+    return {
+        ipaddress.ip_address(p["status"]["podIP"])
+        for p in pods
+        if p["status"].get("podIP") and not p["spec"].get("hostNetwork")
+    }
 
 
 def _node_ips(lab: LabContext) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -58,38 +61,52 @@ def test_pod_cidr(lab: LabContext) -> None:
     lab.expect(net.prefixlen >= 8, f"pod-cidr {text} is too wide to say anything: at most a /8.")
     pods, nodes = _pod_ips(lab), _node_ips(lab)
     inside_nodes = sorted(str(ip) for ip in nodes if ip in net)
-    lab.expect(not inside_nodes, f"pod-cidr {text} also holds the node addresses {', '.join(inside_nodes)}: that "
-               "is the nodes' network, not the pods' range.")
+    lab.expect(
+        not inside_nodes,
+        f"pod-cidr {text} also holds the node addresses {', '.join(inside_nodes)}: that "
+        "is the nodes' network, not the pods' range.",
+    )
     outside = sorted(str(ip) for ip in pods if ip not in net)
     if outside:
         services = [s.get("spec", {}).get("clusterIP") for s in lab.kube.list("services", all_namespaces=True)]
         is_service_range = any(ip and ip != "None" and ipaddress.ip_address(ip) in net for ip in services)
-        lab.fail(f"pod-cidr {text} misses pod IPs such as {', '.join(outside[:3])}"
-                 + (": it is the Service (ClusterIP) range, which holds virtual IPs, not pods." if is_service_range
-                    else ". Compare with kubectl get pods -o wide -A."))
+        lab.fail(
+            f"pod-cidr {text} misses pod IPs such as {', '.join(outside[:3])}"
+            + (
+                ": it is the Service (ClusterIP) range, which holds virtual IPs, not pods."
+                if is_service_range
+                else ". Compare with kubectl get pods -o wide -A."
+            )
+        )
 
 
 @pytest.mark.check(points=1, title="pods-share-node-subnet matches the cluster")
 def test_pods_share_node_subnet(lab: LabContext) -> None:
     truth = "yes" if _share_subnet(lab) else "no"
-    lab.expect(_answer(lab, "pods-share-node-subnet") == truth,
-               f"On this cluster pod IPs {'do' if truth == 'yes' else 'do not'} come from the nodes' subnet: compare "
-               "kubectl get nodes -o wide with kubectl get pods -o wide.")
+    lab.expect(
+        _answer(lab, "pods-share-node-subnet") == truth,
+        f"On this cluster pod IPs {'do' if truth == 'yes' else 'do not'} come from the nodes' subnet: compare "
+        "kubectl get nodes -o wide with kubectl get pods -o wide.",
+    )
 
 
 @pytest.mark.check(points=2, title="outside-sees names whose address the outside server sees")
 def test_outside_sees(lab: LabContext) -> None:
     truth = _outside_sees(lab)
-    lab.expect(_answer(lab, "outside-sees") == truth,
-               f"The partner server outside the cluster sees the {truth}'s address when a pod calls it"
-               + (": traffic leaving the cluster is NATed to the node's IP, which hides the pod." if truth == "node"
-                  else "."))
+    lab.expect(
+        _answer(lab, "outside-sees") == truth,
+        f"The partner server outside the cluster sees the {truth}'s address when a pod calls it"
+        + (": traffic leaving the cluster is NATed to the node's IP, which hides the pod." if truth == "node" else "."),
+    )
 
 
 @pytest.mark.check(points=1, title="network-model names the AKS model the cluster behaves like")
 def test_network_model(lab: LabContext) -> None:
     truth = "azure-cni" if _share_subnet(lab) and _outside_sees(lab) == "pod" else "kubenet"
-    lab.expect(_answer(lab, "network-model") == truth,
-               "Pods on their own range behind NAT is the kubenet model (Azure CNI Overlay behaves alike); Azure CNI "
-               "gives pods addresses on the VNet that outside servers see." if truth == "kubenet" else
-               "Pods with VNet addresses, seen directly by outside servers, is the Azure CNI model, not kubenet.")
+    lab.expect(
+        _answer(lab, "network-model") == truth,
+        "Pods on their own range behind NAT is the kubenet model (Azure CNI Overlay behaves alike); Azure CNI "
+        "gives pods addresses on the VNet that outside servers see."
+        if truth == "kubenet"
+        else "Pods with VNet addresses, seen directly by outside servers, is the Azure CNI model, not kubenet.",
+    )

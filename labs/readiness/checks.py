@@ -19,26 +19,37 @@ def _containers(lab: LabContext) -> list[dict[str, Any]]:
 def test_ready_pods_answer(lab: LabContext) -> None:
     _containers(lab)
     svc = lab.service("web")
-    eps = lab.wait_ready_endpoints(svc, count=3, timeout_s=90, hint=(
-        "Service web should have the three pods of Deployment web as ready endpoints; pods that never turn "
-        "Ready have a readinessProbe that fails (wrong port or path?)."))
+    eps = lab.wait_ready_endpoints(
+        svc,
+        count=3,
+        timeout_s=90,
+        hint=(
+            "Service web should have the three pods of Deployment web as ready endpoints; pods that never turn "
+            "Ready have a readinessProbe that fails (wrong port or path?)."
+        ),
+    )
     ports = [p.port for p in svc.ports]
     lab.expect(80 in ports, f"Service web listens on {ports}, but clients use port 80.")
     seen = lab.probe.collect_hostnames(svc.url("/hostname", port=80), eps.pod_names)
     if not seen.ok:
         pods = [p for p in lab.objects("pods") if matches(svc.selector, p["metadata"].get("labels") or {})]
-        seen.must_cover(f"Not every ready pod answered on {svc.cluster_ip}:80. "
-                        + (port_mismatch(svc, pods) or "Check targetPort against the container port."))
+        seen.must_cover(
+            f"Not every ready pod answered on {svc.cluster_ip}:80. "
+            + (port_mismatch(svc, pods) or "Check targetPort against the container port.")
+        )
 
 
 @pytest.mark.check(points=2, title="the unready web-warming pod receives no traffic")
 def test_unready_pod_gets_no_traffic(lab: LabContext) -> None:
     svc = lab.service("web")
-    warming = {p["metadata"]["name"]: p["status"].get("podIP")
-               for p in lab.objects("pods", selector="app=web,track=warming")}
-    hint = ("The web-warming pod is not Ready, yet Service web sends it traffic"
-            + (": publishNotReadyAddresses: true publishes pods before they are ready; remove it."
-               if svc.raw.get("spec", {}).get("publishNotReadyAddresses") else "."))
+    warming = {
+        p["metadata"]["name"]: p["status"].get("podIP") for p in lab.objects("pods", selector="app=web,track=warming")
+    }
+    hint = "The web-warming pod is not Ready, yet Service web sends it traffic" + (
+        ": publishNotReadyAddresses: true publishes pods before they are ready; remove it."
+        if svc.raw.get("spec", {}).get("publishNotReadyAddresses")
+        else "."
+    )
     slices = lab.objects("endpointslices", selector="kubernetes.io/service-name=web")
     for endpoint in (e for s in slices for e in s.get("endpoints") or []):
         if set(endpoint.get("addresses", [])) & set(warming.values()) and endpoint.get("conditions", {}).get("ready"):
@@ -56,7 +67,11 @@ def test_pods_have_readiness_probe(lab: LabContext) -> None:
     if any(c.get("readinessProbe") for c in containers):
         return
     if any(c.get("livenessProbe") for c in containers):
-        lab.fail("Deployment web has a livenessProbe but no readinessProbe: liveness restarts a hung container, "
-                 "readiness decides whether it receives traffic. Add a readinessProbe (HTTP GET /healthz on http).")
-    lab.fail("Deployment web has no readinessProbe: its pods count as ready the moment the container starts. "
-             "Add one (HTTP GET /healthz on port http).")
+        lab.fail(
+            "Deployment web has a livenessProbe but no readinessProbe: liveness restarts a hung container, "
+            "readiness decides whether it receives traffic. Add a readinessProbe (HTTP GET /healthz on http)."
+        )
+    lab.fail(
+        "Deployment web has no readinessProbe: its pods count as ready the moment the container starts. "
+        "Add one (HTTP GET /healthz on port http)."
+    )

@@ -18,16 +18,22 @@ def test_answers_on_cluster_ip(lab: LabContext) -> None:
     result = lab.probe.http_get(svc.url("/hostname", port=80))
     if not result.ok or result.body.strip() not in eps.pod_names:
         why = port_mismatch(svc, selected_pods(lab, svc))
-        result.must_contain("web-", f"Service web does not answer on {svc.cluster_ip}:80. "
-                            + (why or "Check that targetPort is the port the containers listen on."))
+        result.must_contain(
+            "web-",
+            f"Service web does not answer on {svc.cluster_ip}:80. "
+            + (why or "Check that targetPort is the port the containers listen on."),
+        )
 
 
 @pytest.mark.check(points=3, title="20 requests from one client all reach the same pod")
 def test_sticky_sessions(lab: LabContext) -> None:
     svc = lab.service("web")
     affinity = svc.raw.get("spec", {}).get("sessionAffinity", "None")
-    note = (" (an annotation named sessionAffinity does nothing: it is a spec field)"
-            if "sessionAffinity" in svc.annotations else "")
+    note = (
+        " (an annotation named sessionAffinity does nothing: it is a spec field)"
+        if "sessionAffinity" in svc.annotations
+        else ""
+    )
     hint = f"sessionAffinity is {affinity}{note}: set sessionAffinity: ClientIP."
     lab.expect(affinity == "ClientIP", hint)  # visible in the API even when the route is broken
     require_route(lab, svc, "answers_on_cluster_ip")
@@ -40,7 +46,14 @@ def test_sticky_sessions(lab: LabContext) -> None:
             break
     lab.expect(len(bodies) >= 20, f"web answered only {len(bodies)} of 60 requests: too few to judge affinity.")
     answers = set(bodies[:20])
-    lab.matrix.record(lab.probe.name, "web ClusterIP (20 requests)", expected=None, observed=bool(answers),
-                      detail=f"{len(answers)} pod(s) answered")
-    lab.expect(len(answers) == 1, f"20 requests from one client reached {len(answers)} pods "
-               f"({', '.join(sorted(answers))}): {hint}")
+    lab.matrix.record(
+        lab.probe.name,
+        "web ClusterIP (20 requests)",
+        expected=None,
+        observed=bool(answers),
+        detail=f"{len(answers)} pod(s) answered",
+    )
+    lab.expect(
+        len(answers) == 1,
+        f"20 requests from one client reached {len(answers)} pods ({', '.join(sorted(answers))}): {hint}",
+    )

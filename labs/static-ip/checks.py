@@ -22,27 +22,35 @@ def test_gets_exactly_static_ip(lab: LabContext) -> None:
     if not want:
         lab.not_applicable(lab.facts.missing.get("STATIC_IP", "no static IP is known for this cluster"))
     svc = lab.service("azure-load-balancer")
-    lab.expect(svc.type == "LoadBalancer", f"azure-load-balancer is type {svc.type}: only type LoadBalancer gets "
-               "a load balancer address.")
+    lab.expect(
+        svc.type == "LoadBalancer",
+        f"azure-load-balancer is type {svc.type}: only type LoadBalancer gets a load balancer address.",
+    )
     svc = lab.wait_load_balancer(svc)
     if want not in svc.lb_ips:
         asked = svc.annotations.get(IPV4)
         if asked:
             why = f"the annotation asks for {asked}, but the task gave {want}"
         elif PIP_NAME in svc.annotations:
-            why = (f"azure-pip-name names an Azure Public IP resource; this lab gave an address, which you request "
-                   f"with {IPV4}")
+            why = (
+                f"azure-pip-name names an Azure Public IP resource; this lab gave an address, which you request "
+                f"with {IPV4}"
+            )
         else:
-            why = f"nothing asks for it: set the annotation {IPV4}: \"{want}\""
+            why = f'nothing asks for it: set the annotation {IPV4}: "{want}"'
         lab.fail(f"azure-load-balancer got {', '.join(svc.lb_ips)}, not the static IP {want}: {why}.")
     require_route(lab, svc, "answers_on_cluster_ip")
     lab.outside.http_get(f"http://{want}/hostname").must_succeed(
-        f"The static IP {want}:80 does not answer from outside the cluster.")
+        f"The static IP {want}:80 does not answer from outside the cluster."
+    )
 
 
 @pytest.mark.check(points=1, title="the IP is requested with the annotation, not the deprecated field")
 def test_no_deprecated_field(lab: LabContext) -> None:
     svc = lab.service("azure-load-balancer")
     legacy = svc.raw.get("spec", {}).get("loadBalancerIP")
-    lab.expect(not legacy, f"spec.loadBalancerIP ({legacy}) still works but is deprecated since Kubernetes 1.24, "
-               f"and AKS documents the annotation: use {IPV4} instead.")
+    lab.expect(
+        not legacy,
+        f"spec.loadBalancerIP ({legacy}) still works but is deprecated since Kubernetes 1.24, "
+        f"and AKS documents the annotation: use {IPV4} instead.",
+    )

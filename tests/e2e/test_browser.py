@@ -50,14 +50,32 @@ def lab_server(tmp_path: Path, kube: Kube) -> Iterator[str]:
     # every cell rendered (no windowing), so the screenshot and the page hold all of them
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}), encoding="utf-8")
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "SERVICELAB_LABS": str(REPO / "labs"),
-           "SERVICELAB_NAMESPACE": NAMESPACE, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "SERVICELAB_DATA": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "SERVICELAB_LABS": str(REPO / "labs"),
+        "SERVICELAB_NAMESPACE": NAMESPACE,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "SERVICELAB_DATA": str(tmp_path / "data"),
+    }
     log = (tmp_path / "jupyterlab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.root_dir={tmp_path}", f"--IdentityProvider.token={token}", "--allow-root",
-         "--LabApp.expose_app_in_browser=True"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--ServerApp.root_dir={tmp_path}",
+            f"--IdentityProvider.token={token}",
+            "--allow-root",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
     def answering() -> tuple[bool | None, str]:
         if server.poll() is not None:
@@ -102,12 +120,15 @@ def _diagram_with(driver: object, text: str) -> str:
         "const imgs = Array.from(document.querySelectorAll('.jp-RenderedMermaid img'))"
         "  .map(i => decodeURIComponent(i.getAttribute('src') || ''));"
         "const svgs = Array.from(document.querySelectorAll('.jp-RenderedMermaid svg')).map(s => s.outerHTML);"
-        "return imgs.concat(svgs).some(t => t.includes(arguments[0]))", text)
+        "return imgs.concat(svgs).some(t => t.includes(arguments[0]))",
+        text,
+    )
     return "yes" if found else "no"
 
 
 def test_notebook_01_runs_in_jupyterlab_and_shows_the_table_and_both_diagrams(
-        lab_server: str, browser: object, kube: Kube) -> None:
+    lab_server: str, browser: object, kube: Kube
+) -> None:
     driver = browser
     driver.get(lab_server)  # type: ignore[attr-defined]
 
@@ -115,7 +136,8 @@ def test_notebook_01_runs_in_jupyterlab_and_shows_the_table_and_both_diagrams(
         state = driver.execute_script(  # type: ignore[attr-defined]
             "const app = window.jupyterapp; const w = app && app.shell.currentWidget;"
             "const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
-            "return k ? k.status : 'no kernel yet'")
+            "return k ? k.status : 'no kernel yet'"
+        )
         return (True if state == "idle" else None), f"kernel: {state}"
 
     wait_for(kernel_ready, what="the notebook's kernel to start", timeout_s=120)
@@ -123,19 +145,23 @@ def test_notebook_01_runs_in_jupyterlab_and_shows_the_table_and_both_diagrams(
 
     def table_shown() -> tuple[bool | None, str]:
         tables = driver.execute_script(  # type: ignore[attr-defined]
-            "return Array.from(document.querySelectorAll('.servicelab table th')).map(t => t.textContent)")
+            "return Array.from(document.querySelectorAll('.servicelab table th')).map(t => t.textContent)"
+        )
         live = _diagram_with(driver, "kube-proxy rules on the client pod node")
         errors = driver.execute_script(  # type: ignore[attr-defined]
             "return Array.from(document.querySelectorAll('.jp-RenderedText[data-mime-type="
-            "\"application/vnd.jupyter.error\"]')).map(e => e.textContent.slice(0, 300))")
+            '"application/vnd.jupyter.error"]\')).map(e => e.textContent.slice(0, 300))'
+        )
         if errors:
             raise AssertionError(f"a cell failed: {errors}")
         done = "check" in tables and live == "yes"
         last = driver.execute_script(  # type: ignore[attr-defined]
             "const o = Array.from(document.querySelectorAll('.jp-OutputArea-output')).pop();"
-            "return o ? o.className + ': ' + o.innerHTML.slice(0, 400) : 'no output yet'")
-        return (True if done else None), f"check table headers {tables}; live diagram rendered: {live}; last " \
-                                         f"output: {last}"
+            "return o ? o.className + ': ' + o.innerHTML.slice(0, 400) : 'no output yet'"
+        )
+        return (
+            True if done else None
+        ), f"check table headers {tables}; live diagram rendered: {live}; last output: {last}"
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     try:
@@ -150,6 +176,7 @@ def test_notebook_01_runs_in_jupyterlab_and_shows_the_table_and_both_diagrams(
     pod_ips = [p["status"]["podIP"] for p in kube.list("pods", NAMESPACE, selector="app=web")]
     assert all(_diagram_with(driver, ip) == "yes" for ip in pod_ips), f"the live diagram shows the pods {pod_ips}"
     cells = driver.execute_script(  # type: ignore[attr-defined]
-        "return Array.from(document.querySelectorAll('.servicelab td')).map(t => t.textContent)")
+        "return Array.from(document.querySelectorAll('.servicelab td')).map(t => t.textContent)"
+    )
     assert "PASS" in cells, f"the reference answer passes every check: {cells}"
     assert "FAIL" not in cells, cells

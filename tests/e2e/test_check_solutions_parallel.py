@@ -26,8 +26,11 @@ DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
 def batch_namespaces(kube: Kube, prefixes: tuple[str, ...]) -> dict[str, str]:
     """Namespace -> run id, for the demo cases' namespaces (others may be grading on the cluster meanwhile)."""
     found = kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
-    return {ns["metadata"]["name"]: ns["metadata"]["labels"].get(RUN_ID_KEY, "") for ns in found
-            if ns["metadata"]["name"].startswith(prefixes)}
+    return {
+        ns["metadata"]["name"]: ns["metadata"]["labels"].get(RUN_ID_KEY, "")
+        for ns in found
+        if ns["metadata"]["name"].startswith(prefixes)
+    }
 
 
 def run_namespaces(kube: Kube, run_ids: set[str]) -> list[str]:
@@ -49,13 +52,14 @@ def test_an_interrupted_batch_deletes_every_namespace_it_created(kube: Kube, sig
     if kube.context:
         argv += ["--context", kube.context]
     # its own session: the signal goes to the whole process group, as a terminal's Ctrl-C does
-    batch = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True)
+    batch = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen: dict[str, str] = {}
     try:
+
         def two_cases_applied() -> bool:
             seen.update(batch_namespaces(kube, prefixes))
             return len(seen) >= 2
+
         wait_until(two_cases_applied, 180, "two cases graded at once")
         os.killpg(batch.pid, signum)
         _, err = batch.communicate(timeout=240)

@@ -29,8 +29,10 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 LABS = REPO / "labs"
-HOSTILE = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sneaky\nspec:\n  hostNetwork: true\n" \
-          "  containers:\n  - name: c\n    image: busybox\n"
+HOSTILE = (
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sneaky\nspec:\n  hostNetwork: true\n"
+    "  containers:\n  - name: c\n    image: busybox\n"
+)
 REDEFINE_CHECK = "def check(lab, **kw):\n    return 1.0\n\ncheck = lambda lab, **kw: 1.0"
 
 # (assignment, student) -> (answer, expected: score out of 6, or a reason fragment for "no score")
@@ -60,8 +62,9 @@ def case_yaml(lab: str, case: str) -> str:
 
 
 def nbgrader(course: Path, *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -85,8 +88,9 @@ def submit(course: Path, assignment: str, student: str, answer: str) -> None:
         case, _, extra = answer[5:].partition("+")
         cell["source"] = f"%%servicelab_answer {lab}\n" + case_yaml(lab, case)
         if extra == "redefine":  # a cell of its own that would fake full marks if anything ran it
-            nb["cells"].append({"cell_type": "code", "metadata": {}, "source": REDEFINE_CHECK, "outputs": [],
-                                "execution_count": None})
+            nb["cells"].append(
+                {"cell_type": "code", "metadata": {}, "source": REDEFINE_CHECK, "outputs": [], "execution_count": None}
+            )
     elif answer.startswith("yaml:"):
         cell["source"] = f"%%servicelab_answer {lab}\n" + answer[5:]
     elif answer != "<stub>":
@@ -112,14 +116,16 @@ def autograded(course: Path, request: pytest.FixtureRequest) -> dict[str, int]:
     codes = {}
     for assignment in sorted({a for a, _ in CLASS}):
         start = time.monotonic()
-        codes[assignment] = cli.main(["course", "autograde", assignment, "--course-dir", str(course), "--jobs", "3",
-                                      "--context", context])
+        codes[assignment] = cli.main(
+            ["course", "autograde", assignment, "--course-dir", str(course), "--jobs", "3", "--context", context]
+        )
         print(f"{assignment}: {time.monotonic() - start:.0f}s")
     return codes
 
 
 def test_every_submission_scored_or_not_as_it_deserves_in_gradebook_and_csv(
-        course: Path, autograded: dict[str, int], kube: Kube) -> None:
+    course: Path, autograded: dict[str, int], kube: Kube
+) -> None:
     assert autograded == {"01-clusterip": 0, "02-nodeport": 0}, "no ENV-ERROR on a healthy cluster"
     with nbgrader_api.Gradebook(f"sqlite:///{course}/gradebook.db", "servicelab") as gb:
         for (assignment, student), (_, expected) in CLASS.items():
@@ -143,9 +149,12 @@ def test_every_submission_scored_or_not_as_it_deserves_in_gradebook_and_csv(
             assert (grade.auto_score, grade.needs_manual_grade) == (None, True), who
             assert expected in comment, (who, comment)
     ours = kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
-    leftovers = [ns["metadata"]["name"] for ns in ours
-                 if re.match(r"^(nodeport|clusterip)-(ada|bob|cy|gus)-", ns["metadata"]["name"])
-                 and ns.get("status", {}).get("phase") != "Terminating"]
+    leftovers = [
+        ns["metadata"]["name"]
+        for ns in ours
+        if re.match(r"^(nodeport|clusterip)-(ada|bob|cy|gus)-", ns["metadata"]["name"])
+        and ns.get("status", {}).get("phase") != "Terminating"
+    ]
     assert not leftovers, "every submission's namespace is deleted"
 
 
@@ -157,8 +166,9 @@ def test_feedback_shows_hints_and_the_reachability_matrix(course: Path, autograd
     assert "outside" in cy  # a vantage point of the matrix
 
 
-def test_rerun_grades_nothing_again(course: Path, autograded: dict[str, int],
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_rerun_grades_nothing_again(
+    course: Path, autograded: dict[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
     start = time.monotonic()
     assert cli.main(["course", "autograde", "02-nodeport", "--course-dir", str(course)]) == 0
     assert "up to date: ada" in capsys.readouterr().out

@@ -38,8 +38,7 @@ def addresses() -> LabAddresses:
 @pytest.fixture
 def namespace(kube: Kube) -> Iterator[str]:
     name = f"sl-e2e-{uuid.uuid4().hex[:6]}"
-    kube.create({"apiVersion": "v1", "kind": "Namespace",
-                 "metadata": {"name": name, "labels": managed_labels("e2e")}})
+    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": managed_labels("e2e")}})
     yield name
     kube.delete("namespace", name)
 
@@ -50,25 +49,50 @@ def backend(name: str, port: int, replicas: int = 2, any_path: bool = False) -> 
     args = ["serve-hostname", "--http=true", f"--port={port}"] if any_path else ["netexec", f"--http-port={port}"]
     probe_path = "/" if any_path else "/healthz"
     deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{
-                "name": "netexec", "image": images.AGNHOST, "imagePullPolicy": "IfNotPresent",
-                "args": args, "ports": [{"containerPort": port}],
-                "readinessProbe": {"httpGet": {"path": probe_path, "port": port}, "periodSeconds": 1}}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "netexec",
+                            "image": images.AGNHOST,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": args,
+                            "ports": [{"containerPort": port}],
+                            "readinessProbe": {"httpGet": {"path": probe_path, "port": port}, "periodSeconds": 1},
+                        }
+                    ]
+                },
+            },
+        },
     }
     return [deployment]
 
 
-def service(name: str, port: int, target: int, kind: str = "ClusterIP", *, annotations: dict[str, str] | None = None,
-            node_port: int | None = None) -> dict[str, object]:
+def service(
+    name: str,
+    port: int,
+    target: int,
+    kind: str = "ClusterIP",
+    *,
+    annotations: dict[str, str] | None = None,
+    node_port: int | None = None,
+) -> dict[str, object]:
     spec_port: dict[str, object] = {"port": port, "targetPort": target, "protocol": "TCP"}
     if node_port:
         spec_port["nodePort"] = node_port
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "annotations": annotations or {}},
-            "spec": {"type": kind, "selector": {"app": name}, "ports": [spec_port]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "annotations": annotations or {}},
+        "spec": {"type": kind, "selector": {"app": name}, "ports": [spec_port]},
+    }
 
 
 def apply(kube: Kube, namespace: str, objects: list[dict[str, object]]) -> None:
@@ -90,8 +114,20 @@ def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
 
 def outside_status(url: str, host: str) -> tuple[str | None, str]:
     """The HTTP status line busybox wget reports for a failing request (e.g. 404)."""
-    argv = ["docker", "exec", vantage.OUTSIDE, "timeout", "3", "wget", "-q", "-O", "-",
-            "--header", f"Host: {host}", url]
+    argv = [
+        "docker",
+        "exec",
+        vantage.OUTSIDE,
+        "timeout",
+        "3",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "--header",
+        f"Host: {host}",
+        url,
+    ]
     result = run(argv, timeout=15, check=False)
     if result.code == 0:
         return None, f"wget {url}: answered 200"
@@ -107,36 +143,40 @@ def in_range(ip: str, first: str, last: str) -> bool:
 
 
 def test_loadbalancer_gets_public_ip_and_answers_from_outside_and_host(
-        kube: Kube, namespace: str, addresses: LabAddresses) -> None:
+    kube: Kube, namespace: str, addresses: LabAddresses
+) -> None:
     apply(kube, namespace, [*backend("web", 9376), service("web", 80, 9376, "LoadBalancer")])
     ready(kube, namespace, "web")
     ip = lb_ip(kube, namespace, "web")
     assert in_range(ip, addresses.public_first, addresses.public_last), f"{ip} is not in pool public"
-    body = wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="LB answers the outside container",
-                    timeout_s=30)
+    body = wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="LB answers the outside container", timeout_s=30)
     assert body.startswith("web-")
     if shutil.which("ip") and run(["ip", "route", "get", ip], check=False).code == 0:
+
         def host_get() -> tuple[str | None, str]:
             try:
                 answer = requests.get(f"http://{ip}/hostname", timeout=3)
             except requests.RequestException as err:
                 return None, str(err)
             return (answer.text if answer.ok else None), f"HTTP {answer.status_code}"
+
         assert wait_for(host_get, what="LB answers the host", timeout_s=30).startswith("web-")
 
 
 def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, addresses: LabAddresses) -> None:
     annotations = {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}
-    apply(kube, namespace, [*backend("internal-app", 8080),
-                            service("internal-app", 80, 8080, "LoadBalancer", annotations=annotations)])
+    apply(
+        kube,
+        namespace,
+        [*backend("internal-app", 8080), service("internal-app", 80, 8080, "LoadBalancer", annotations=annotations)],
+    )
     ip = lb_ip(kube, namespace, "internal-app")
     assert in_range(ip, addresses.internal_first, addresses.internal_last), f"{ip} is not in pool internal"
     ready(kube, namespace, "internal-app")
     wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="internal LB answers inside the VNet", timeout_s=30)
     # The internet vantage point reaches a public frontend (Traefik) but never the internal one.
     traefik_ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
-    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"],
-                  check=False)
+    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"], check=False)
     assert reached.code == 0, f"the internet vantage point cannot reach the public {traefik_ip}:80"
     blocked = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", ip, "80"], check=False)
     assert blocked.code != 0, f"the internet vantage point reached the internal LB {ip}"
@@ -145,8 +185,11 @@ def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, a
 def test_ipv4_annotation_gets_exactly_that_ip(kube: Kube, namespace: str, addresses: LabAddresses) -> None:
     wanted = str(ipaddress.ip_address(addresses.static_ip) + 3)  # not the static-ip lab's own address
     annotations = {"service.beta.kubernetes.io/azure-load-balancer-ipv4": wanted}
-    apply(kube, namespace, [*backend("static", 8080),
-                            service("static", 80, 8080, "LoadBalancer", annotations=annotations)])
+    apply(
+        kube,
+        namespace,
+        [*backend("static", 8080), service("static", 80, 8080, "LoadBalancer", annotations=annotations)],
+    )
     assert lb_ip(kube, namespace, "static") == wanted
 
 
@@ -157,57 +200,101 @@ def test_nodeport_answers_on_every_node(kube: Kube, namespace: str) -> None:
     assert len(nodes) == 3
     for node in nodes:
         ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
-        body = wait_for(lambda ip=ip: outside_get(f"http://{ip}:30017/hostname"),  # type: ignore[misc]
-                        what=f"NodePort 30017 on {node['metadata']['name']}", timeout_s=30)
+        body = wait_for(
+            lambda ip=ip: outside_get(f"http://{ip}:30017/hostname"),  # type: ignore[misc]
+            what=f"NodePort 30017 on {node['metadata']['name']}",
+            timeout_s=30,
+        )
         assert body.startswith("np-")
 
 
 def _routing_backends(kube: Kube, namespace: str) -> None:
-    apply(kube, namespace, [*backend("store", 8080, 1, any_path=True), service("store", 80, 8080),
-                            *backend("api", 8080, 1, any_path=True), service("api", 80, 8080)])
+    apply(
+        kube,
+        namespace,
+        [
+            *backend("store", 8080, 1, any_path=True),
+            service("store", 80, 8080),
+            *backend("api", 8080, 1, any_path=True),
+            service("api", 80, 8080),
+        ],
+    )
     ready(kube, namespace, "store")
     ready(kube, namespace, "api")
 
 
 def _prefix(path: str, svc: str) -> dict[str, object]:
-    return {"path": path, "pathType": "Prefix",
-            "backend": {"service": {"name": svc, "port": {"number": 80}}}}
+    return {"path": path, "pathType": "Prefix", "backend": {"service": {"name": svc, "port": {"number": 80}}}}
 
 
 def _assert_routes(kube: Kube, host: str) -> None:
     ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
     for path, svc in (("/store", "store"), ("/api", "api")):
-        name = wait_for(lambda path=path: outside_get(f"http://{ip}{path}/item", host),  # type: ignore[misc]
-                        what=f"{host}{path} through Traefik", timeout_s=60)
+        name = wait_for(
+            lambda path=path: outside_get(f"http://{ip}{path}/item", host),  # type: ignore[misc]
+            what=f"{host}{path} through Traefik",
+            timeout_s=60,
+        )
         assert name.startswith(f"{svc}-"), f"{host}{path} reached {name!r}, not {svc}"
     assert wait_for(lambda: outside_status(f"http://{ip}/nowhere", host), what="unknown path", timeout_s=30) == "404"
 
 
 def test_ingress_routes_by_path_through_traefik(kube: Kube, namespace: str) -> None:
     _routing_backends(kube, namespace)
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop"},
-               "spec": {"rules": [{"host": "shop-e2e.example", "http": {
-                   "paths": [_prefix("/store", "store"), _prefix("/api", "api")]}}]}}
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "shop"},
+        "spec": {
+            "rules": [
+                {"host": "shop-e2e.example", "http": {"paths": [_prefix("/store", "store"), _prefix("/api", "api")]}}
+            ]
+        },
+    }
     apply(kube, namespace, [ingress])
     _assert_routes(kube, "shop-e2e.example")
 
 
 def test_httproute_routes_by_path_through_the_lab_gateway(kube: Kube, namespace: str) -> None:
     _routing_backends(kube, namespace)
-    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "shop"},
-             "spec": {"parentRefs": [{"name": "lab-gateway", "namespace": "traefik"}],
-                      "hostnames": ["shop-gw.example"],
-                      "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/{svc}"}}],
-                                 "backendRefs": [{"name": svc, "port": 80}]} for svc in ("store", "api")]}}
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "shop"},
+        "spec": {
+            "parentRefs": [{"name": "lab-gateway", "namespace": "traefik"}],
+            "hostnames": ["shop-gw.example"],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": f"/{svc}"}}],
+                    "backendRefs": [{"name": svc, "port": 80}],
+                }
+                for svc in ("store", "api")
+            ],
+        },
+    }
     apply(kube, namespace, [route])
     _assert_routes(kube, "shop-gw.example")
 
 
 def test_probe_pod_resolves_service_dns_names(kube: Kube, namespace: str) -> None:
     apply(kube, namespace, [*backend("dnsweb", 8080, 1), service("dnsweb", 80, 8080)])
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "labels": managed_labels("e2e")},
-           "spec": {"containers": [{"name": "probe", "image": images.BUSYBOX, "imagePullPolicy": "IfNotPresent",
-                                    "command": ["sleep", "3600"]}], "terminationGracePeriodSeconds": 0}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probe", "labels": managed_labels("e2e")},
+        "spec": {
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": images.BUSYBOX,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", "3600"],
+                }
+            ],
+            "terminationGracePeriodSeconds": 0,
+        },
+    }
     apply(kube, namespace, [pod])
     wait_for(lambda: _pod_ready(kube, namespace, "probe"), what="probe pod ready", timeout_s=90)
     cluster_ip = kube.get("service", "dnsweb", namespace)["spec"]["clusterIP"]  # type: ignore[index]

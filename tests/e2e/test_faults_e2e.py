@@ -26,8 +26,18 @@ DIAGNOSIS_S = 60  # the longest a broken environment may take to be named
 
 
 def _grade(lab: str, *extra: str, report: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "grader.cli", "grade", lab, "--manifests", str(REPO / f"labs/{lab}/solution"),
-            "--json", str(report), *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "grade",
+        lab,
+        "--manifests",
+        str(REPO / f"labs/{lab}/solution"),
+        "--json",
+        str(report),
+        *extra,
+    ]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -45,16 +55,21 @@ def _assert_no_score(report: Path) -> None:
 
 
 def _left_by(kube: Kube, pid: int) -> list[str]:
-    return [n["metadata"]["name"] for n in kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
-            if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(f"/{pid}")
-            and n.get("status", {}).get("phase") != "Terminating"]
+    return [
+        n["metadata"]["name"]
+        for n in kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
+        if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(f"/{pid}")
+        and n.get("status", {}).get("phase") != "Terminating"
+    ]
 
 
 def test_dead_kubeconfig(tmp_path: Path) -> None:
     dead = tmp_path / "kubeconfig"
-    dead.write_text("apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:1\n"
-                    "contexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\ncurrent-context: gone\n"
-                    "users:\n- name: u\n  user:\n    token: x\n")
+    dead.write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:1\n"
+        "contexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\ncurrent-context: gone\n"
+        "users:\n- name: u\n  user:\n    token: x\n"
+    )
     report = tmp_path / "r.json"
     code, text, seconds = _finish(_grade("clusterip", "--kubeconfig", str(dead), report=report))
     assert code == 3, text
@@ -65,8 +80,9 @@ def test_dead_kubeconfig(tmp_path: Path) -> None:
 
 def test_probe_image_missing_on_the_nodes(context: str, kube: Kube, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    proc = _grade("clusterip", "--context", context, "--probe-image", "docker.io/library/busybox:no-such-tag",
-                  report=report)
+    proc = _grade(
+        "clusterip", "--context", context, "--probe-image", "docker.io/library/busybox:no-such-tag", report=report
+    )
     code, text, seconds = _finish(proc)
     assert code == 3, text
     assert "busybox:no-such-tag" in text
@@ -84,6 +100,7 @@ def _scale_metallb(kube: Kube, replicas: int) -> None:
         pods = kube.list("pods", "metallb-system", selector="component=controller")
         done = available == replicas and len(pods) == replicas
         return (True if done else None), f"{available} available, {len(pods)} pod(s)"
+
     wait_for(settled, what=f"MetalLB controller at {replicas} replica(s)", timeout_s=120, interval_s=0.5)
 
 
@@ -98,8 +115,9 @@ def test_metallb_controller_stopped(context: str, kube: Kube, tmp_path: Path) ->
         assert seconds < DIAGNOSIS_S
         _assert_no_score(report)
         assert _left_by(kube, proc.pid) == []
-        doctor = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True,
-                                check=False, timeout=120)
+        doctor = subprocess.run(
+            [sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True, check=False, timeout=120
+        )
         (REPO / "reports").mkdir(exist_ok=True)  # kept as a CI artifact: what doctor says of a broken cluster
         (REPO / "reports/doctor-metallb-stopped.txt").write_text(doctor.stdout + doctor.stderr)
         assert doctor.returncode == 3, doctor.stdout
@@ -152,11 +170,16 @@ def test_cluster_deleted_mid_grade(context: str, kube: Kube, tmp_path: Path) -> 
     report = tmp_path / "r.json"
     proc = _grade("readiness", "--context", context, report=report)
     try:
-        wait_for(lambda: (True if _left_by(kube, proc.pid) else None, "no namespace yet"),
-                 what="the grading started", timeout_s=90, interval_s=0.2)
+        wait_for(
+            lambda: (True if _left_by(kube, proc.pid) else None, "no namespace yet"),
+            what="the grading started",
+            timeout_s=90,
+            interval_s=0.2,
+        )
         kind = os.environ.get("SERVICELAB_KIND", "kind")
-        subprocess.run([kind, "delete", "cluster", "--name", "servicelab"], check=True, timeout=300,
-                       capture_output=True)
+        subprocess.run(
+            [kind, "delete", "cluster", "--name", "servicelab"], check=True, timeout=300, capture_output=True
+        )
         code, text, seconds = _finish(proc)
         assert code == 3, text
         assert "does not answer" in text, text

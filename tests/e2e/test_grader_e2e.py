@@ -121,12 +121,27 @@ def test_wrong_cases_fail_exactly_their_check_with_hints(context: str, capsys: p
     assert cli.main(["check-solutions", str(DEMO), "--context", context]) == 0, capsys.readouterr().out
 
 
-def test_grade_cli_with_manifests_writes_reports_and_cleans_up(context: str, lab: Lab, tmp_path: Path,
-                                                               kube: Kube) -> None:
+def test_grade_cli_with_manifests_writes_reports_and_cleans_up(
+    context: str, lab: Lab, tmp_path: Path, kube: Kube
+) -> None:
     out = tmp_path / "r.json"
     wrong = lab.path / "wrong" / "wrong-selector"
-    code = cli.main(["grade", str(DEMO), "--manifests", str(wrong), "--context", context, "--json", str(out),
-                     "--junit", str(tmp_path / "r.xml"), "--markdown", str(tmp_path / "r.md")])
+    code = cli.main(
+        [
+            "grade",
+            str(DEMO),
+            "--manifests",
+            str(wrong),
+            "--context",
+            context,
+            "--json",
+            str(out),
+            "--junit",
+            str(tmp_path / "r.xml"),
+            "--markdown",
+            str(tmp_path / "r.md"),
+        ]
+    )
     data = json.loads(out.read_text())
     assert code == 1
     assert data["verdict"] == "FAIL"
@@ -139,11 +154,13 @@ def test_grade_cli_with_manifests_writes_reports_and_cleans_up(context: str, lab
     assert left is None or left.get("metadata", {}).get("deletionTimestamp")
 
 
-def test_bad_manifest_is_rejected_by_dry_run_before_anything_is_applied(context: str, tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_manifest_is_rejected_by_dry_run_before_anything_is_applied(
+    context: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "svc.yaml").write_text(
         "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-        "spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, nodePort: 80}]}\n")
+        "spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, nodePort: 80}]}\n"
+    )
     assert cli.main(["grade", str(DEMO), "--manifests", str(tmp_path), "--context", context]) == 2
     assert "nodePort" in capsys.readouterr().err
 
@@ -190,8 +207,11 @@ def test_nothing_of_a_run_is_left_behind(env: Environment, kube: Kube, ready_ns:
     env.pod_vantages()
     env.close()
     namespaces = kube.list("namespaces", selector=f"{MANAGED_BY_KEY}=servicelab,{RUN_ID_KEY}={env.run_id}")
-    alive = [ns["metadata"]["name"] for ns in namespaces
-             if not ns.get("metadata", {}).get("deletionTimestamp") and ns["metadata"]["name"] != ready_ns]
+    alive = [
+        ns["metadata"]["name"]
+        for ns in namespaces
+        if not ns.get("metadata", {}).get("deletionTimestamp") and ns["metadata"]["name"] != ready_ns
+    ]
     assert alive == []
 
 

@@ -26,17 +26,29 @@ MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
 ROLE_KEY = "servicelab.dev/role"
 SETUP_NAMESPACES = ("metallb-system", "traefik")  # `servicelab up` labels what it installs there
 SUITE_START = datetime.fromisoformat(os.environ.get("SERVICELAB_SUITE_START") or datetime.now(UTC).isoformat())
-PER_RUN_KINDS = ("services", "deployments", "replicasets", "pods", "configmaps", "serviceaccounts", "roles",
-                 "rolebindings", "resourcequotas", "limitranges", "ingresses.networking.k8s.io",
-                 "httproutes.gateway.networking.k8s.io", "leases.coordination.k8s.io")
+PER_RUN_KINDS = (
+    "services",
+    "deployments",
+    "replicasets",
+    "pods",
+    "configmaps",
+    "serviceaccounts",
+    "roles",
+    "rolebindings",
+    "resourcequotas",
+    "limitranges",
+    "ingresses.networking.k8s.io",
+    "httproutes.gateway.networking.k8s.io",
+    "leases.coordination.k8s.io",
+)
 
 
 def test_nothing_of_a_finished_run_is_left(kube: Kube) -> None:
     def clear() -> tuple[bool | None, str]:
         left = _leftovers(kube)  # a namespace still terminating gets the time it needs
         return (True if not left else None), "; ".join(left)
-    wait_for(clear, what="no grader-made object of a finished run left", timeout_s=180, interval_s=1,
-             max_interval_s=5)
+
+    wait_for(clear, what="no grader-made object of a finished run left", timeout_s=180, interval_s=1, max_interval_s=5)
 
 
 def _leftovers(kube: Kube) -> list[str]:

@@ -41,8 +41,9 @@ def _groups() -> dict[str, str]:
     (a node port, an address, a host on Traefik) share a group and run one after another, as check-solutions'
     chains do; the released and the reference copy of a lab share its group (one lab namespace)."""
     labs = {a: load_lab(REPO / "labs" / lab_id(a)) for a in ASSIGNMENTS}
-    chains = build_chains(ASSIGNMENTS, lambda a: case_claims(labs[a], labs[a].solution,
-                                                             placeholder_values(None, f"lab-{lab_id(a)}")))
+    chains = build_chains(
+        ASSIGNMENTS, lambda a: case_claims(labs[a], labs[a].solution, placeholder_values(None, f"lab-{lab_id(a)}"))
+    )
     return {a: f"notebooks-{n}" for n, chain in enumerate(chains) for a in chain}
 
 
@@ -65,18 +66,22 @@ def fresh_namespace(kube: Kube, assignment: str) -> None:
 @pytest.fixture(autouse=True)
 def notebooks_see_the_lab_cluster(kube: Kube) -> None:
     """Notebooks talk to kubectl's current context: it must be the cluster under test."""
-    current = subprocess.run(["kubectl", "config", "current-context"], capture_output=True, text=True,
-                             timeout=30, check=False).stdout.strip()
+    current = subprocess.run(
+        ["kubectl", "config", "current-context"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
     if kube.context and current != kube.context:
-        pytest.fail(f"kubectl's current context is {current!r}, not {kube.context!r}: "
-                    f"run 'kubectl config use-context {kube.context}'")
+        pytest.fail(
+            f"kubectl's current context is {current!r}, not {kube.context!r}: "
+            f"run 'kubectl config use-context {kube.context}'"
+        )
 
 
 def execute(path: Path, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
     nb = nbformat.read(str(path), as_version=4)
     monkeypatch.setenv("SERVICELAB_LABS", str(REPO / "labs"))  # the kernel inherits it: released copies live elsewhere
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
     return nb
 
@@ -92,8 +97,11 @@ def errors(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def grades(nb: nbformat.NotebookNode) -> dict[str, tuple[float | None, float]]:
-    return {c.metadata.nbgrader["grade_id"]: nbgrader_utils.determine_grade(c)
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        c.metadata.nbgrader["grade_id"]: nbgrader_utils.determine_grade(c)
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 @pytest.mark.parametrize("assignment", PER_ASSIGNMENT)
@@ -112,12 +120,19 @@ def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monke
 
 
 @pytest.mark.parametrize("assignment", PER_ASSIGNMENT)
-def test_released_notebook_runs_and_scores_zero(assignment: str, kube: Kube, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_released_notebook_runs_and_scores_zero(
+    assignment: str, kube: Kube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     course = tmp_path / "course"
     shutil.copytree(NOTEBOOKS, course, ignore=shutil.ignore_patterns("release", "gradebook.db", ".ipynb_checkpoints"))
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
-                          cwd=course, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     released = course / "release" / assignment / f"{lab_id(assignment)}.ipynb"
     assert "### BEGIN SOLUTION" not in released.read_text(encoding="utf-8")

@@ -35,8 +35,9 @@ MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
 KINDS = "namespaces,services,deployments,pods,configmaps,ingresses,httproutes,endpointslices,rolebindings"
 
 
-def test_every_refusal_writes_nothing_to_the_cluster(context: str, kube: Kube,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_refusal_writes_nothing_to_the_cluster(
+    context: str, kube: Kube, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = _snapshot(kube)
     refused = []
     for case in CORPUS:
@@ -51,15 +52,20 @@ def test_every_refusal_writes_nothing_to_the_cluster(context: str, kube: Kube,
 def _snapshot(kube: Kube) -> set[str]:
     """Namespaces and grader-labelled objects, but those of other runs (namespaces another process owns)."""
     mine = f"/{os.getpid()}"
-    names = {n["metadata"]["name"] for n in kube.list("namespaces")
-             if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", mine).endswith(mine)}
+    names = {
+        n["metadata"]["name"]
+        for n in kube.list("namespaces")
+        if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", mine).endswith(mine)
+    }
     objects = {o for o in _snapshot_managed(kube) if o.split("/")[1] in names | {""}}
     return {f"Namespace/{n}" for n in names} | objects
 
 
 def _snapshot_managed(kube: Kube) -> set[str]:
-    return {f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
-            for o in kube.list(KINDS, all_namespaces=True, selector=MANAGED)}
+    return {
+        f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+        for o in kube.list(KINDS, all_namespaces=True, selector=MANAGED)
+    }
 
 
 def test_learner_objects_are_applied_with_namespace_rights_only(context: str, kube: Kube) -> None:
@@ -68,15 +74,26 @@ def test_learner_objects_are_applied_with_namespace_rights_only(context: str, ku
         ns = f"fence-{env.run_id}"
         ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
         try:
-            apply_into(env.kube, lab, ns, env.facts, env.run_id, files=[(lab.solution.path / "service.yaml",
-                                                                         "service.yaml")])
+            apply_into(
+                env.kube, lab, ns, env.facts, env.run_id, files=[(lab.solution.path / "service.yaml", "service.yaml")]
+            )
             user = learner_user(ns)
 
             def can(verb: str, resource: str, namespace: str, group: str = "") -> bool:  # kubectl auth can-i --as
-                review = kube.as_user(user).create({
-                    "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {
-                        "resourceAttributes": {"verb": verb, "resource": resource, "group": group,
-                                               "namespace": namespace}}})
+                review = kube.as_user(user).create(
+                    {
+                        "apiVersion": "authorization.k8s.io/v1",
+                        "kind": "SelfSubjectAccessReview",
+                        "spec": {
+                            "resourceAttributes": {
+                                "verb": verb,
+                                "resource": resource,
+                                "group": group,
+                                "namespace": namespace,
+                            }
+                        },
+                    }
+                )
                 return bool(review.get("status", {}).get("allowed"))
 
             assert can("create", "services", ns)
@@ -95,9 +112,11 @@ def test_pod_security_refusal_is_named_in_the_hint(context: str, tmp_path: Path)
     """seccomp Unconfined passes the static policy; Pod Security baseline refuses the pods, and the hint says so."""
     lab = load_lab("readiness")
     for src in lab.solution.path.glob("*.yaml"):
-        text = src.read_text().replace("      containers:\n",
-                                       "      securityContext:\n        seccompProfile:\n          type: Unconfined\n"
-                                       "      containers:\n", 1)
+        text = src.read_text().replace(
+            "      containers:\n",
+            "      securityContext:\n        seccompProfile:\n          type: Unconfined\n      containers:\n",
+            1,
+        )
         (tmp_path / src.name).write_text(text)
     with environment(context) as env:
         result = grade(lab, env, manifests=tmp_path)
@@ -108,8 +127,9 @@ def test_pod_security_refusal_is_named_in_the_hint(context: str, tmp_path: Path)
 
 
 def test_doctor_on_a_healthy_cluster() -> None:
-    doctor = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True,
-                            check=False, timeout=120)
+    doctor = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True, check=False, timeout=120
+    )
     assert doctor.returncode == 0, doctor.stdout
     assert "All is well." in doctor.stdout
 
@@ -121,15 +141,27 @@ def test_notebook_apply_refuses_a_namespace_it_did_not_make(context: str) -> Non
 
 
 def _grading_run(context: str, lab: str = "readiness") -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "grader.cli", "grade", lab, "--manifests", str(REPO / f"labs/{lab}/solution"),
-            "--context", context]
+    argv = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "grade",
+        lab,
+        "--manifests",
+        str(REPO / f"labs/{lab}/solution"),
+        "--context",
+        context,
+    ]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _run_namespaces(kube: Kube, pid: int) -> list[str]:
     owner = f"/{pid}"
-    return [n["metadata"]["name"] for n in kube.list("namespaces", selector=MANAGED)
-            if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(owner)]
+    return [
+        n["metadata"]["name"]
+        for n in kube.list("namespaces", selector=MANAGED)
+        if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(owner)
+    ]
 
 
 def _wait_for_namespace(kube: Kube, proc: subprocess.Popen[str]) -> list[str]:
@@ -137,6 +169,7 @@ def _wait_for_namespace(kube: Kube, proc: subprocess.Popen[str]) -> list[str]:
         found = _run_namespaces(kube, proc.pid)
         grading = [n for n in found if n.startswith("readiness-")]
         return (found if grading else None), f"namespaces of pid {proc.pid}: {found}; exit {proc.poll()}"
+
     return wait_for(made, what="the run's grading namespace", timeout_s=60, interval_s=0.2)
 
 
@@ -144,6 +177,7 @@ def _wait_gone(kube: Kube, names: list[str]) -> None:
     def gone() -> tuple[bool | None, str]:
         left = [n for n in names if kube.get("namespace", n) is not None]
         return (True if not left else None), f"still there: {left}"
+
     wait_for(gone, what="the run's namespaces deleted", timeout_s=120, interval_s=0.5)
 
 
@@ -173,10 +207,24 @@ def test_sweep_removes_a_dead_runs_finalizers(context: str, kube: Kube) -> None:
     dead_pid = _a_dead_pid()
     ns = f"stuck-{dead_pid}"
     labels = {MANAGED_BY_KEY: MANAGED_BY_VALUE, "servicelab.dev/role": "grading"}
-    kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": ns, "labels": labels, "annotations": {"servicelab.dev/owner": f"{os.uname().nodename}/{dead_pid}"}}})
-    kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-        "name": "held", "namespace": ns, "labels": labels, "finalizers": ["example.com/hold"]}})
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": ns,
+                "labels": labels,
+                "annotations": {"servicelab.dev/owner": f"{os.uname().nodename}/{dead_pid}"},
+            },
+        }
+    )
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "held", "namespace": ns, "labels": labels, "finalizers": ["example.com/hold"]},
+        }
+    )
     kube.delete("namespace", ns)
     swept = sweep(kube, older_than_s=3600)
     assert ns in {s.namespace for s in swept}
@@ -191,9 +239,11 @@ def _a_dead_pid() -> int:
 
 def test_no_grader_namespace_left_behind(kube: Kube) -> None:
     """After this module's runs (pass, refusal, signals, kill -9 + sweep): nothing of a dead run remains."""
+
     def cleared() -> tuple[bool | None, str]:
         left = _leftovers(kube)  # a namespace still terminating gets the time it needs
         return (True if not left else None), f"left: {left}"
+
     wait_for(cleared, what="no dead run's namespace left", timeout_s=120, interval_s=1)
 
 

@@ -36,8 +36,14 @@ class FakeGrader:
         with (Path(self.log_dir) / "graded.log").open("a") as out:
             out.write(f"{job.student}/{job.lab}\n")
         verdict = self.verdicts.get(job.student, "pass")
-        record = Record(job.student, job.lab, Outcome.GRADED, job.digest, source=job.source,
-                        html=f"<p>fake report for {job.student}</p>")
+        record = Record(
+            job.student,
+            job.lab,
+            Outcome.GRADED,
+            job.digest,
+            source=job.source,
+            html=f"<p>fake report for {job.student}</p>",
+        )
         if verdict == "env":
             record.outcome, record.reason = Outcome.ENV_ERROR, "probe pods cannot start: ImagePullBackOff"
         elif verdict == "partial":

@@ -25,8 +25,13 @@ TIMEOUT = Outcome(143, "", "")
 class ScriptedVantage(Vantage):
     """Answers each op with respond(op, call_number); counts exec rounds."""
 
-    def __init__(self, respond: Callable[[Op, int], Outcome], name: str = "probe pod",
-                 reason: str = "", known_good: str | None = None) -> None:
+    def __init__(
+        self,
+        respond: Callable[[Op, int], Outcome],
+        name: str = "probe pod",
+        reason: str = "",
+        known_good: str | None = None,
+    ) -> None:
         super().__init__(name, FAST)
         self.respond = respond
         self.rounds: list[list[Op]] = []
@@ -51,8 +56,13 @@ class LocalBusyboxVantage(Vantage):
         nonce = new_nonce()
         busybox = shutil.which("busybox")
         assert busybox
-        proc = subprocess.run([busybox, "sh", "-c", build_script(ops, per_try_s, nonce)], capture_output=True,
-                              text=True, timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            [busybox, "sh", "-c", build_script(ops, per_try_s, nonce)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
         out = parse_output(proc.stdout, len(ops), nonce)
         assert out is not None, proc.stdout + proc.stderr
         return out
@@ -67,8 +77,9 @@ class FakeKube:
         self.objects = objects or {}
         self.calls: list[tuple[str, ...]] = []
 
-    def list(self, kind: str, namespace: str | None = None, selector: str | None = None,
-             all_namespaces: bool = False) -> list[dict[str, Any]]:
+    def list(
+        self, kind: str, namespace: str | None = None, selector: str | None = None, all_namespaces: bool = False
+    ) -> list[dict[str, Any]]:
         self.calls.append(("list", kind, selector or ""))
         items = self.objects.get(kind, [])
         if selector and "=" in selector:
@@ -83,27 +94,49 @@ class FakeKube:
 
 
 def facts() -> ClusterFacts:
-    return ClusterFacts(context="fake", is_kind=True,
-                        nodes=[Node("cp", "172.18.0.2", True), Node("w1", "172.18.0.3"), Node("w2", "172.18.0.4")],
-                        variables={"STATIC_IP": "172.18.255.210", "INTERNAL_STATIC_IP": "172.18.255.230"})
+    return ClusterFacts(
+        context="fake",
+        is_kind=True,
+        nodes=[Node("cp", "172.18.0.2", True), Node("w1", "172.18.0.3"), Node("w2", "172.18.0.4")],
+        variables={"STATIC_IP": "172.18.255.210", "INTERNAL_STATIC_IP": "172.18.255.230"},
+    )
 
 
-def pod(name: str, labels: dict[str, str], ready: bool = True, ports: list[dict[str, Any]] | None = None,
-        ) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": labels},
-            "spec": {"containers": [{"name": "c", "ports": ports or [{"name": "http", "containerPort": 8080}]}]},
-            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+def pod(
+    name: str,
+    labels: dict[str, str],
+    ready: bool = True,
+    ports: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"containers": [{"name": "c", "ports": ports or [{"name": "http", "containerPort": 8080}]}]},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
-def service(name: str, selector: dict[str, str], target_port: int | str = 8080, type_: str = "ClusterIP",
-            **extra: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {"type": type_, "clusterIP": "10.96.0.10", "selector": selector,
-                            "ports": [{"port": 80, "targetPort": target_port, "protocol": "TCP"}]}
+def service(
+    name: str, selector: dict[str, str], target_port: int | str = 8080, type_: str = "ClusterIP", **extra: Any
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "type": type_,
+        "clusterIP": "10.96.0.10",
+        "selector": selector,
+        "ports": [{"port": 80, "targetPort": target_port, "protocol": "TCP"}],
+    }
     spec.update(extra.pop("spec", {}))
     return {"metadata": {"name": name, "namespace": "ns", **extra}, "spec": spec, "status": {}}
 
 
 def endpoint_slice(service_name: str, pods: list[str], ready: bool = True) -> dict[str, Any]:
-    return {"metadata": {"name": f"{service_name}-abc", "labels": {"kubernetes.io/service-name": service_name}},
-            "endpoints": [{"addresses": [f"10.244.0.{i + 10}"], "conditions": {"ready": ready},
-                           "targetRef": {"kind": "Pod", "name": p}} for i, p in enumerate(pods)]}
+    return {
+        "metadata": {"name": f"{service_name}-abc", "labels": {"kubernetes.io/service-name": service_name}},
+        "endpoints": [
+            {
+                "addresses": [f"10.244.0.{i + 10}"],
+                "conditions": {"ready": ready},
+                "targetRef": {"kind": "Pod", "name": p},
+            }
+            for i, p in enumerate(pods)
+        ],
+    }

@@ -36,8 +36,9 @@ def test_the_cell_is_applied_and_kept_as_manifest(shell: FakeShell, monkeypatch:
     assert shell.user_ns["manifest"] == "kind: Service\n"
 
 
-def test_a_refused_manifest_is_a_message_not_a_traceback(shell: FakeShell, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_manifest_is_a_message_not_a_traceback(
+    shell: FakeShell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def refuse(text: str, lab: str) -> list[str]:
         raise BadInput("not valid YAML", file="your manifest", line=3)
 

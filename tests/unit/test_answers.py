@@ -20,10 +20,20 @@ SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: my-service\nspec:\n
 
 def notebook(answer: str, *, extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     cells = [
-        {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "setup", "locked": True}}, "source": "x = 1",
-         "outputs": [], "execution_count": None},
-        {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "manifest", "solution": True}},
-         "source": answer, "outputs": [], "execution_count": None},
+        {
+            "cell_type": "code",
+            "metadata": {"nbgrader": {"grade_id": "setup", "locked": True}},
+            "source": "x = 1",
+            "outputs": [],
+            "execution_count": None,
+        },
+        {
+            "cell_type": "code",
+            "metadata": {"nbgrader": {"grade_id": "manifest", "solution": True}},
+            "source": answer,
+            "outputs": [],
+            "execution_count": None,
+        },
         *(extra or []),
     ]
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
@@ -70,13 +80,16 @@ def test_empty_answers(source: str) -> None:
     assert Answer(answer_text(source, "x"), "x").empty
 
 
-@pytest.mark.parametrize("python", [
-    "check = lambda lab: 1.0",
-    "while True: pass",
-    "import os\nos.system('kubectl delete ns --all')",
-    'manifest = """\nkind: Service\n"""\ncheck = lambda lab: 1.0',  # the old form plus code: not just a string
-    "def check(lab):\n    return 1.0",
-])
+@pytest.mark.parametrize(
+    "python",
+    [
+        "check = lambda lab: 1.0",
+        "while True: pass",
+        "import os\nos.system('kubectl delete ns --all')",
+        'manifest = """\nkind: Service\n"""\ncheck = lambda lab: 1.0',  # the old form plus code: not just a string
+        "def check(lab):\n    return 1.0",
+    ],
+)
 def test_python_in_the_answer_cell_is_the_submissions_error(python: str, tmp_path: Path) -> None:
     path = write(tmp_path, notebook(python))
     with pytest.raises(BadInput) as caught:
@@ -97,12 +110,15 @@ def test_python_under_the_magic_is_yaml_text_for_the_grader_to_refuse() -> None:
     assert "check = lambda lab: 1.0" in answer_text("%%servicelab_answer nodeport\ncheck = lambda lab: 1.0", "x")
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ('{"cells": [', "not a notebook: invalid JSON"),
-    ("", "not a notebook: invalid JSON"),
-    ('["cells"]', "no list of cells"),
-    ('{"nbformat": 3, "cells": []}', "nbformat 3, not 4"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"cells": [', "not a notebook: invalid JSON"),
+        ("", "not a notebook: invalid JSON"),
+        ('["cells"]', "no list of cells"),
+        ('{"nbformat": 3, "cells": []}', "nbformat 3, not 4"),
+    ],
+)
 def test_corrupt_notebook_is_the_submissions_error(content: str, expected: str, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=re.escape(expected)):
         read_notebook(write(tmp_path, content))
@@ -116,8 +132,12 @@ def test_a_notebook_without_the_answer_cell_is_an_error(tmp_path: Path) -> None:
 
 
 def test_the_first_cell_with_the_answer_id_counts_as_nbgrader_keeps_the_first_duplicate() -> None:
-    second = {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "manifest", "solution": True}},
-              "source": "check = lambda lab: 1.0", "outputs": []}
+    second = {
+        "cell_type": "code",
+        "metadata": {"nbgrader": {"grade_id": "manifest", "solution": True}},
+        "source": "check = lambda lab: 1.0",
+        "outputs": [],
+    }
     nb = notebook("%%servicelab_answer nodeport\n" + SERVICE, extra=[second])
     assert answer_cell(nb, "x")["source"].startswith("%%servicelab_answer")
 

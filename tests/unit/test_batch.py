@@ -151,14 +151,17 @@ def test_grade_prepared_grades_only_what_changed_or_was_env_error(klass: Path, t
     assert graded(logs) == ["ada/nodeport", "bob/nodeport"]  # errors and no-answer never reach the cluster
     assert first["bob"].outcome is Outcome.ENV_ERROR
     (logs / "graded.log").unlink()
-    again = {r.student: r for r in grade_prepared(prepared, {r.key: r for r in first.values()},
-                                                  FakeGrading(str(logs)), jobs=2)}
+    again = {
+        r.student: r
+        for r in grade_prepared(prepared, {r.key: r for r in first.values()}, FakeGrading(str(logs)), jobs=2)
+    }
     assert graded(logs) == ["bob/nodeport"]
     assert again["bob"].score == 6
 
 
 def test_grade_batch_command_writes_reports_resumes_and_says_what_the_environment_withheld(
-        klass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    klass: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     verdicts = {"value": (("bob", "env"),)}
@@ -212,8 +215,9 @@ class _NoNamespaces:
 
 def _worker_result(monkeypatch: pytest.MonkeyPatch, grading: object, timeout_s: float = 5.0) -> Record:
     monkeypatch.setattr(batch, "grade", grading)
-    job = batch.GradeJob("ada", "nodeport", "d1", (("ada/nodeport/a.yaml", "kind: Service"),), "ada/nodeport",
-                         timeout_s)
+    job = batch.GradeJob(
+        "ada", "nodeport", "d1", (("ada/nodeport/a.yaml", "kind: Service"),), "ada/nodeport", timeout_s
+    )
     return batch._Grader(SimpleNamespace(kube=_NoNamespaces(), run_id="r1")).run(job)  # type: ignore[arg-type]
 
 

@@ -38,20 +38,32 @@ def doc(kind: str, spec: dict[str, Any] | None = None, annotations: dict[str, st
 
 # --- claims ---------------------------------------------------------------------------------------------------
 
+
 def test_fixed_node_ports_and_health_check_port_are_claimed() -> None:
-    svc = doc("Service", {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000,
-                          "ports": [{"port": 80, "nodePort": 30007}, {"port": 81}]})
+    svc = doc(
+        "Service",
+        {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Local",
+            "healthCheckNodePort": 32000,
+            "ports": [{"port": 80, "nodePort": 30007}, {"port": 81}],
+        },
+    )
     assert claims_of([svc]) == {"nodeport:30007", "nodeport:32000"}
 
 
-@pytest.mark.parametrize(("spec", "annotations"), [
-    ({"loadBalancerIP": "172.18.255.210"}, None),
-    ({}, {"service.beta.kubernetes.io/azure-load-balancer-ipv4": "172.18.255.210"}),
-    ({}, {"metallb.io/loadBalancerIPs": "172.18.255.210"}),
-    ({}, {"metallb.universe.tf/loadBalancerIPs": " 172.18.255.210 "}),
-])
-def test_every_way_to_ask_for_a_static_address_is_claimed(spec: dict[str, Any],
-                                                          annotations: dict[str, str] | None) -> None:
+@pytest.mark.parametrize(
+    ("spec", "annotations"),
+    [
+        ({"loadBalancerIP": "172.18.255.210"}, None),
+        ({}, {"service.beta.kubernetes.io/azure-load-balancer-ipv4": "172.18.255.210"}),
+        ({}, {"metallb.io/loadBalancerIPs": "172.18.255.210"}),
+        ({}, {"metallb.universe.tf/loadBalancerIPs": " 172.18.255.210 "}),
+    ],
+)
+def test_every_way_to_ask_for_a_static_address_is_claimed(
+    spec: dict[str, Any], annotations: dict[str, str] | None
+) -> None:
     assert claims_of([doc("Service", {"type": "LoadBalancer", **spec}, annotations)]) == {"ip:172.18.255.210"}
 
 
@@ -74,7 +86,9 @@ def test_ingress_hosts_and_a_missing_host_are_claimed() -> None:
 
 def test_httproute_hostnames_and_no_hostnames_are_claimed() -> None:
     assert claims_of([doc("HTTPRoute", {"hostnames": ["shop.example", "www.shop.example"]})]) == {
-        "http-host:shop.example", "http-host:www.shop.example"}
+        "http-host:shop.example",
+        "http-host:www.shop.example",
+    }
     assert claims_of([doc("HTTPRoute", {"rules": []})]) == {"http-host:*"}
 
 
@@ -93,17 +107,21 @@ def write_lab(root: Path, claims: str = "") -> Path:
         (lab / folder).mkdir(parents=True)
     (lab / "lab.yaml").write_text("id: claimer\ntitle: claims\nvariables: [STATIC_IP]\n" + claims)
     (lab / "task.md").write_text("build it\n")
-    (lab / "checks.py").write_text("import pytest\n\n@pytest.mark.check(points=1, title='t')\n"
-                                   "def test_t(lab):\n    pass\n")
+    (lab / "checks.py").write_text(
+        "import pytest\n\n@pytest.mark.check(points=1, title='t')\ndef test_t(lab):\n    pass\n"
+    )
     (lab / "starter" / "np.yaml").write_text(
         "apiVersion: v1\nkind: Service\nmetadata: {name: np}\nspec:\n  type: NodePort\n"
-        "  ports: [{port: 80, nodePort: 30100}]\n")
-    (lab / "solution" / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-                                               "spec: {ports: [{port: 80}]}\n")
+        "  ports: [{port: 80, nodePort: 30100}]\n"
+    )
+    (lab / "solution" / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
+    )
     (lab / "alternatives" / "fixed-ip" / "case.yaml").write_text("why: asks for the static address\n")
     (lab / "alternatives" / "fixed-ip" / "svc.yaml").write_text(
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n"
-        "    service.beta.kubernetes.io/azure-load-balancer-ipv4: ${STATIC_IP}\nspec: {type: LoadBalancer}\n")
+        "    service.beta.kubernetes.io/azure-load-balancer-ipv4: ${STATIC_IP}\nspec: {type: LoadBalancer}\n"
+    )
     return lab
 
 
@@ -113,7 +131,10 @@ def test_case_claims_include_the_starter_the_substituted_placeholder_and_lab_yam
     solution, fixed_ip = lab.cases
     assert case_claims(lab, solution, placeholder_values(facts, "ns")) == {"nodeport:30100", "port:host:8080"}
     assert case_claims(lab, fixed_ip, placeholder_values(facts, "ns")) == {
-        "nodeport:30100", "port:host:8080", "ip:172.18.255.210"}
+        "nodeport:30100",
+        "port:host:8080",
+        "ip:172.18.255.210",
+    }
     # without cluster facts the placeholder's text stands for its one address
     assert "ip:${STATIC_IP}" in case_claims(lab, fixed_ip, placeholder_values(None, "ns"))
 
@@ -126,16 +147,21 @@ def test_lab_yaml_claims_must_be_a_list_of_non_empty_strings(tmp_path: Path, cla
 
 # --- chains ---------------------------------------------------------------------------------------------------
 
+
 def test_overlapping_claims_share_a_chain_and_disjoint_ones_do_not() -> None:
-    claims = {"a": {"nodeport:30007"}, "b": set(), "c": {"nodeport:30007", "ip:10.0.0.1"},
-              "d": {"ip:10.0.0.1"}, "e": {"nodeport:30070"}}
+    claims = {
+        "a": {"nodeport:30007"},
+        "b": set(),
+        "c": {"nodeport:30007", "ip:10.0.0.1"},
+        "d": {"ip:10.0.0.1"},
+        "e": {"nodeport:30070"},
+    }
     chains = build_chains(list(claims), lambda item: frozenset(claims[item]))
     assert chains == [["a", "c", "d"], ["b"], ["e"]]  # d joins through c; order kept inside and across chains
 
 
 def test_a_hostless_route_joins_every_http_host() -> None:
-    claims = {"ingress": {"http-host:shop.example"}, "route": {"http-host:api.example"},
-              "hostless": {"http-host:*"}}
+    claims = {"ingress": {"http-host:shop.example"}, "route": {"http-host:api.example"}, "hostless": {"http-host:*"}}
     assert build_chains(list(claims), lambda item: frozenset(claims[item])) == [["ingress", "route", "hostless"]]
 
 
@@ -154,14 +180,20 @@ def test_the_lab_corpus_chains_what_collides() -> None:
 
 # --- worker processes -----------------------------------------------------------------------------------------
 
+
 def logs(log_dir: Path) -> dict[str, list[str]]:
     return {p.stem: p.read_text().splitlines() for p in log_dir.glob("*.log")}
 
 
 def test_chains_run_in_order_each_on_one_worker_and_workers_close(tmp_path: Path) -> None:
     done: list[str] = []
-    results = run_chains([["a1", "a2", "a3"], ["b1"], ["c1", "c2"]], FakeSpec(str(tmp_path)), 2,
-                         crashed=lambda job, why: f"{job} crashed", on_result=done.append)
+    results = run_chains(
+        [["a1", "a2", "a3"], ["b1"], ["c1", "c2"]],
+        FakeSpec(str(tmp_path)),
+        2,
+        crashed=lambda job, why: f"{job} crashed",
+        on_result=done.append,
+    )
     assert sorted(r.split()[0] for r in results) == ["a1", "a2", "a3", "b1", "c1", "c2"]
     assert done == results  # reported as they finish
     by_worker = logs(tmp_path)
@@ -175,8 +207,12 @@ def test_chains_run_in_order_each_on_one_worker_and_workers_close(tmp_path: Path
 
 
 def test_a_worker_crash_is_that_jobs_row_and_the_chain_goes_on_after_cleaning_up(tmp_path: Path) -> None:
-    results = run_chains([["a1", "a2", "a3"], ["b1"]], FakeSpec(str(tmp_path), crash_on="a2"), 2,
-                         crashed=lambda job, why: f"{job} crashed: {why}")
+    results = run_chains(
+        [["a1", "a2", "a3"], ["b1"]],
+        FakeSpec(str(tmp_path), crash_on="a2"),
+        2,
+        crashed=lambda job, why: f"{job} crashed: {why}",
+    )
     assert "a2 crashed: worker process died (exit code 3)" in results
     assert {r.split()[0] for r in results} == {"a1", "a2", "a3", "b1"}
     by_worker = logs(tmp_path)
@@ -190,8 +226,9 @@ def test_check_solutions_table_is_in_lab_then_case_order(tmp_path: Path) -> None
     names = [str(LABS / "clusterip"), str(LABS / "nodeport")]
     # one job: the longest chain (nodeport's fixed 30007) runs first, yet the table starts with clusterip
     with (tmp_path / "out.txt").open("w") as out:
-        rows = check_solutions(names, FakeCaseGrading(crash_on="nodeport/wrong/targetport-8080"),
-                               Console(file=out, width=200), jobs=1)
+        rows = check_solutions(
+            names, FakeCaseGrading(crash_on="nodeport/wrong/targetport-8080"), Console(file=out, width=200), jobs=1
+        )
     expected = [(lab.id, case.label) for lab in map(load_lab, names) for case in lab.cases]
     assert [(r.lab, r.case) for r in rows] == expected
     crashed = next(r for r in rows if r.case == "wrong/targetport-8080")
@@ -202,8 +239,9 @@ def test_check_solutions_table_is_in_lab_then_case_order(tmp_path: Path) -> None
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_unwinds_every_worker_through_its_cleanup(tmp_path: Path, signum: int, code: int) -> None:
     # a new session: the signal goes to the driver's whole process group, as a terminal's Ctrl-C would
-    driver = subprocess.Popen([sys.executable, str(HERE / "_interrupt_driver.py"), str(tmp_path)],
-                              start_new_session=True)
+    driver = subprocess.Popen(
+        [sys.executable, str(HERE / "_interrupt_driver.py"), str(tmp_path)], start_new_session=True
+    )
     try:
         wait_until(lambda: sum("ran a1" in lines or "ran b1" in lines for lines in logs(tmp_path).values()) == 2)
         wait_until(lambda: any("cleaned c1" in lines for lines in logs(tmp_path).values()))
@@ -229,6 +267,7 @@ def wait_until(condition: Any, timeout_s: float = 60) -> None:
 
 
 # --- claims held on the cluster (leases) ----------------------------------------------------------------------
+
 
 class LeaseKube:
     """Leases and namespaces by name, with the API's AlreadyExists, Conflict (resourceVersion) and NotFound."""
@@ -292,8 +331,10 @@ def test_a_lease_is_held_for_the_block_and_released_after() -> None:
 def test_a_live_holder_elsewhere_makes_the_case_wait_then_an_env_error() -> None:
     kube = LeaseKube()
     with leases.holding(kube, frozenset({"nodeport:30007"}), "other", 5):
-        with pytest.raises(EnvError, match="claim nodeport:30007 is held elsewhere"), \
-                leases.holding(kube, frozenset({"nodeport:30007"}), "mine", 1.0):
+        with (
+            pytest.raises(EnvError, match="claim nodeport:30007 is held elsewhere"),
+            leases.holding(kube, frozenset({"nodeport:30007"}), "mine", 1.0),
+        ):
             pytest.fail("must not get the claim")
         assert [h.rsplit("/", 1)[1] for h in kube.holders()] == ["other"]
 
@@ -332,8 +373,9 @@ def test_claims_are_released_when_the_objects_carrying_them_are_gone() -> None:
         def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
             return {"metadata": {"name": name}}
 
-        def delete_all(self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False,
-                       timeout: float = 0) -> None:
+        def delete_all(
+            self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False, timeout: float = 0
+        ) -> None:
             if kind.startswith("grpcroutes"):
                 raise KubeError('error: the server doesn\'t have a resource type "grpcroutes"')
             assert wait

@@ -14,13 +14,15 @@ from grader.cluster.readiness import nodes_ready, rollout_ready
 from grader.cluster.sources import fixture
 
 
-@pytest.mark.parametrize(("subnet", "public", "internal", "static"), [
-    ("172.18.0.0/16", "172.18.255.200-172.18.255.219", "172.18.255.220-172.18.255.239", "172.18.255.210"),
-    ("192.168.16.0/20", "192.168.31.200-192.168.31.219", "192.168.31.220-192.168.31.239", "192.168.31.210"),
-    ("10.5.7.0/24", "10.5.7.200-10.5.7.219", "10.5.7.220-10.5.7.239", "10.5.7.210"),
-])
-def test_pools_are_carved_from_the_top_of_the_kind_subnet(subnet: str, public: str, internal: str,
-                                                          static: str) -> None:
+@pytest.mark.parametrize(
+    ("subnet", "public", "internal", "static"),
+    [
+        ("172.18.0.0/16", "172.18.255.200-172.18.255.219", "172.18.255.220-172.18.255.239", "172.18.255.210"),
+        ("192.168.16.0/20", "192.168.31.200-192.168.31.219", "192.168.31.220-192.168.31.239", "192.168.31.210"),
+        ("10.5.7.0/24", "10.5.7.200-10.5.7.219", "10.5.7.220-10.5.7.239", "10.5.7.210"),
+    ],
+)
+def test_pools_are_carved_from_the_top_of_the_kind_subnet(subnet: str, public: str, internal: str, static: str) -> None:
     addresses = lab_addresses(subnet)
     assert addresses.public_range == public
     assert addresses.internal_range == internal
@@ -44,8 +46,11 @@ def test_kind_config_names_the_cluster_and_keeps_the_shape() -> None:
 
 def test_metallb_pools_fixture_is_filled_in() -> None:
     addresses = lab_addresses("172.18.0.0/16")
-    docs = list(yaml.safe_load_all(fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range,
-                                           INTERNAL_RANGE=addresses.internal_range)))
+    docs = list(
+        yaml.safe_load_all(
+            fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range, INTERNAL_RANGE=addresses.internal_range)
+        )
+    )
     pools = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "IPAddressPool"}
     assert pools["public"] == {"addresses": [addresses.public_range], "autoAssign": True}
     assert pools["internal"] == {"addresses": [addresses.internal_range], "autoAssign": False}
@@ -72,16 +77,17 @@ def test_node_image_prefers_the_request_then_the_offline_image(monkeypatch: pyte
     assert up.node_image(None) == versions.OFFLINE_NODE_IMAGE
 
 
-def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.MonkeyPatch,
-                                                            tmp_path: Path) -> None:
+def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     class Answer:
         def __init__(self, content: bytes) -> None:
             self.content = content
             self.text = content.decode()
 
     published = hashlib.sha256(b"the real kind").hexdigest()
-    answers = {versions.KIND_RELEASE_URL + ".sha256sum": Answer(f"{published}  kind-linux-amd64\n".encode()),
-               versions.KIND_RELEASE_URL: Answer(b"something else")}
+    answers = {
+        versions.KIND_RELEASE_URL + ".sha256sum": Answer(f"{published}  kind-linux-amd64\n".encode()),
+        versions.KIND_RELEASE_URL: Answer(b"something else"),
+    }
     monkeypatch.setattr(tools.requests, "get", lambda url, timeout: answers[url])
     monkeypatch.setattr(tools.platform, "system", lambda: "Linux")
     monkeypatch.setattr(tools.platform, "machine", lambda: "x86_64")
@@ -105,8 +111,9 @@ class FakeKube:
 
 
 def test_rollout_readiness_reports_what_it_saw() -> None:
-    kube = FakeKube({("deployment", "traefik"): {"spec": {"replicas": 1},
-                                                 "status": {"readyReplicas": 0, "updatedReplicas": 1}}}, [])
+    kube = FakeKube(
+        {("deployment", "traefik"): {"spec": {"replicas": 1}, "status": {"readyReplicas": 0, "updatedReplicas": 1}}}, []
+    )
     ready, state = rollout_ready(kube, "traefik", "deployment", "traefik")  # type: ignore[arg-type]
     assert ready is None
     assert state == "deployment traefik/traefik: 0/1 ready"

@@ -18,8 +18,9 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def result(*statuses: Status, lab: str = "clusterip") -> LabResult:
-    checks = [CheckResult(f"c{i}", f"check {i}", 2, s, message=f"hint {i}", detail=f"saw {i}")
-              for i, s in enumerate(statuses)]
+    checks = [
+        CheckResult(f"c{i}", f"check {i}", 2, s, message=f"hint {i}", detail=f"saw {i}") for i, s in enumerate(statuses)
+    ]
     return LabResult(lab=lab, title="t", namespace="lab-clusterip", run_id="r", checks=checks)
 
 

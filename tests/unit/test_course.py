@@ -35,8 +35,14 @@ STUDENTS = {  # student -> (what the answer cell holds, what the fake grader say
 
 
 def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_dir, capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done
 
@@ -87,7 +93,8 @@ def grades(course_dir: Path) -> dict[str, tuple[float | None, bool, str | None]]
 
 
 def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
-        course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     verdicts = tuple((s, v) for s, (_, v) in STUDENTS.items())
     monkeypatch.setattr(course, "GraderSpec", lambda *a: FakeGrading(str(tmp_path), verdicts))
     monkeypatch.setattr(course, "cluster_facts", lambda spec: None)  # no cluster here
@@ -113,7 +120,8 @@ def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
 
 
 def test_rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(
-        course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(course, "GraderSpec", lambda *a: FakeGrading(str(tmp_path)))
     monkeypatch.setattr(course, "cluster_facts", lambda spec: None)
     code = cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(course_dir)])
@@ -129,8 +137,9 @@ def test_rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(
     assert "not YAML" in cy
 
 
-def test_no_course_no_assignment_or_no_submission_is_bad_input(course_dir: Path, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_course_no_assignment_or_no_submission_is_bad_input(
+    course_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(tmp_path)]) == 2
     assert "no nbgrader_config.py" in capsys.readouterr().err
     shutil.copy(REPO / "notebooks" / "nbgrader_config.py", tmp_path)

@@ -6,14 +6,29 @@ from typing import Any
 
 from grader.flowchart import pod_network_chart, service_chart
 
-NODES = [{"metadata": {"name": n}, "spec": {"podCIDR": c},
-          "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
-         for n, ip, c in [("a", "172.18.0.2", "10.244.0.0/24"), ("b", "172.18.0.3", "10.244.1.0/24")]]
-SLICES = [{"ports": [{"name": "", "port": 8080}],
-           "endpoints": [{"addresses": ["10.244.0.5"], "nodeName": "a", "targetRef": {"name": "web-1"},
-                          "conditions": {"ready": True}},
-                         {"addresses": ["10.244.1.6"], "nodeName": "b", "targetRef": {"name": "web-2"},
-                          "conditions": {"ready": False}}]}]
+NODES = [
+    {"metadata": {"name": n}, "spec": {"podCIDR": c}, "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+    for n, ip, c in [("a", "172.18.0.2", "10.244.0.0/24"), ("b", "172.18.0.3", "10.244.1.0/24")]
+]
+SLICES = [
+    {
+        "ports": [{"name": "", "port": 8080}],
+        "endpoints": [
+            {
+                "addresses": ["10.244.0.5"],
+                "nodeName": "a",
+                "targetRef": {"name": "web-1"},
+                "conditions": {"ready": True},
+            },
+            {
+                "addresses": ["10.244.1.6"],
+                "nodeName": "b",
+                "targetRef": {"name": "web-2"},
+                "conditions": {"ready": False},
+            },
+        ],
+    }
+]
 
 
 def svc(**spec: Any) -> dict[str, Any]:
@@ -22,9 +37,16 @@ def svc(**spec: Any) -> dict[str, Any]:
 
 
 def test_load_balancer_delivers_to_the_nodes_by_floating_ip_and_probes_the_node_port() -> None:
-    lines = service_chart(svc(type="LoadBalancer", clusterIP="10.96.0.9",
-                              ports=[{"port": 80, "targetPort": "http", "nodePort": 30080}],
-                              status={"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}}), SLICES, NODES)
+    lines = service_chart(
+        svc(
+            type="LoadBalancer",
+            clusterIP="10.96.0.9",
+            ports=[{"port": 80, "targetPort": "http", "nodePort": 30080}],
+            status={"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}},
+        ),
+        SLICES,
+        NODES,
+    )
     text = "\n".join(lines)
     assert "still to 172.18.255.200:80 (floating IP)" in text
     assert "health probe :30080" in text
@@ -37,9 +59,18 @@ def test_load_balancer_delivers_to_the_nodes_by_floating_ip_and_probes_the_node_
 
 
 def test_local_policy_sends_only_to_the_node_s_own_pods_and_probes_the_health_check_port() -> None:
-    lines = service_chart(svc(type="LoadBalancer", clusterIP="10.96.0.9", externalTrafficPolicy="Local",
-                              healthCheckNodePort=32000, ports=[{"port": 80, "nodePort": 30080}],
-                              status={"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}}), SLICES, NODES)
+    lines = service_chart(
+        svc(
+            type="LoadBalancer",
+            clusterIP="10.96.0.9",
+            externalTrafficPolicy="Local",
+            healthCheckNodePort=32000,
+            ports=[{"port": 80, "nodePort": 30080}],
+            status={"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}},
+        ),
+        SLICES,
+        NODES,
+    )
     text = "\n".join(lines)
     assert "health probe :32000" in text
     assert "sn0 -->|DNAT| sp0" in text

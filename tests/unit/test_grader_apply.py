@@ -46,8 +46,12 @@ class RecordingKube:
             return {"metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "servicelab"}}}
         if kind == "pod":
             waiting = {"reason": self.pod_waiting, "message": "pull access denied"} if self.pod_waiting else None
-            return {"status": {"containerStatuses": [{"state": {"waiting": waiting} if waiting else {}}],
-                               "conditions": [{"type": "Ready", "status": "False" if waiting else "True"}]}}
+            return {
+                "status": {
+                    "containerStatuses": [{"state": {"waiting": waiting} if waiting else {}}],
+                    "conditions": [{"type": "Ready", "status": "False" if waiting else "True"}],
+                }
+            }
         return None
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -104,11 +108,15 @@ def test_missing_probe_image_is_env_error_naming_the_image() -> None:
     assert pod != warm_pod_name("docker.io/library/busybox:1.36.1")  # the usual warm pod is left alone
 
 
-@pytest.mark.parametrize("message", [
-    'Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io": connection refused',
-    "Error from server (ServiceUnavailable): the server is currently unable to handle the request",
-    "etcdserver: request timed out",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        'Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io": '
+        "connection refused",
+        "Error from server (ServiceUnavailable): the server is currently unable to handle the request",
+        "etcdserver: request timed out",
+    ],
+)
 def test_an_api_error_the_environment_caused_is_env_error_not_bad_input(message: str) -> None:
     kube = RecordingKube(reject=f'Service "web-np": {message}')
     with pytest.raises(EnvError) as info:

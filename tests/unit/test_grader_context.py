@@ -18,17 +18,26 @@ def _ctx(objects: dict[str, list[dict[str, Any]]]) -> LabContext:
 
 
 def test_ready_endpoints_returns_pod_names() -> None:
-    ctx = _ctx({"services": [service("web", {"app": "web"})],
-                "endpointslices": [endpoint_slice("web", ["web-1", "web-2"])],
-                "pods": [pod("web-1", {"app": "web"}), pod("web-2", {"app": "web"})]})
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "web"})],
+            "endpointslices": [endpoint_slice("web", ["web-1", "web-2"])],
+            "pods": [pod("web-1", {"app": "web"}), pod("web-2", {"app": "web"})],
+        }
+    )
     eps = ctx.wait_ready_endpoints("web", count=2)
     assert eps.pod_names == ["web-1", "web-2"]
     assert eps.ready == 2
 
 
 def test_selector_matching_no_pod_fails_early_showing_pod_labels() -> None:
-    ctx = _ctx({"services": [service("web", {"app": "webapp"})], "endpointslices": [],
-                "pods": [pod("web-1", {"app": "web", "pod-template-hash": "x"})]})
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "webapp"})],
+            "endpointslices": [],
+            "pods": [pod("web-1", {"app": "web", "pod-template-hash": "x"})],
+        }
+    )
     with pytest.raises(Fail) as info:
         ctx.wait_ready_endpoints("web", count=1, timeout_s=30)
     assert "selector app=webapp" in info.value.hint
@@ -37,15 +46,25 @@ def test_selector_matching_no_pod_fails_early_showing_pod_labels() -> None:
 
 
 def test_named_target_port_missing_is_diagnosed() -> None:
-    ctx = _ctx({"services": [service("web", {"app": "web"}, target_port="web")], "endpointslices": [],
-                "pods": [pod("web-1", {"app": "web"})]})
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "web"}, target_port="web")],
+            "endpointslices": [],
+            "pods": [pod("web-1", {"app": "web"})],
+        }
+    )
     with pytest.raises(Fail, match="targetPort 'web'"):
         ctx.wait_ready_endpoints("web", count=1, timeout_s=30)
 
 
 def test_pods_not_ready_reported_at_the_deadline() -> None:
-    ctx = _ctx({"services": [service("web", {"app": "web"})], "endpointslices": [endpoint_slice("web", ["w"], False)],
-                "pods": [pod("web-1", {"app": "web"}, ready=False)]})
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "web"})],
+            "endpointslices": [endpoint_slice("web", ["w"], False)],
+            "pods": [pod("web-1", {"app": "web"}, ready=False)],
+        }
+    )
     with pytest.raises(Fail, match="only 0 are Ready"):
         ctx.wait_ready_endpoints("web", count=1, timeout_s=0.5)
 
@@ -66,8 +85,7 @@ def test_service_names_its_matrix_columns() -> None:
 
 
 def test_target_port_mismatch_is_appended_to_a_failed_probe_hint() -> None:
-    ctx = _ctx({"services": [service("web", {"app": "web"}, target_port=9090)],
-                "pods": [pod("web-1", {"app": "web"})]})
+    ctx = _ctx({"services": [service("web", {"app": "web"}, target_port=9090)], "pods": [pod("web-1", {"app": "web"})]})
     svc = ctx.service("web")
     refused = ScriptedVantage(lambda op, n: REFUSED)
     refused.attach(ctx.matrix)
@@ -81,8 +99,15 @@ def test_target_port_mismatch_is_appended_to_a_failed_probe_hint() -> None:
 def test_lb_pending_unknown_pool_is_the_learners_mistake() -> None:
     svc = service("web", {"app": "web"}, type_="LoadBalancer", annotations={"metallb.io/address-pool": "privat"})
     pools = [{"metadata": {"name": "public"}}, {"metadata": {"name": "internal"}}]
-    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": pools, "l2advertisements.metallb.io": [{}],
-                "events": [], "deployments": [METALLB_CONTROLLER]})
+    ctx = _ctx(
+        {
+            "services": [svc],
+            "ipaddresspools.metallb.io": pools,
+            "l2advertisements.metallb.io": [{}],
+            "events": [],
+            "deployments": [METALLB_CONTROLLER],
+        }
+    )
     with pytest.raises(Fail, match=r"pool 'privat'.*internal, public"):
         ctx.wait_load_balancer("web", timeout_s=0.3)
 
@@ -94,29 +119,44 @@ def test_lb_pending_with_metallb_stopped_is_an_environment_error() -> None:
     svc = service("web", {"app": "web"}, type_="LoadBalancer")
     stopped = {"metadata": {"name": "controller"}, "status": {"availableReplicas": 0}}
     pools = [{"metadata": {"name": "public"}}]
-    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": pools, "l2advertisements.metallb.io": [{}],
-                "events": [], "deployments": [stopped]})
+    ctx = _ctx(
+        {
+            "services": [svc],
+            "ipaddresspools.metallb.io": pools,
+            "l2advertisements.metallb.io": [{}],
+            "events": [],
+            "deployments": [stopped],
+        }
+    )
     with pytest.raises(EnvError, match="controller is not running"):
         ctx.wait_load_balancer("web", timeout_s=0.3)
 
 
 def test_lb_pending_without_pools_is_an_environment_error() -> None:
     svc = service("web", {"app": "web"}, type_="LoadBalancer")
-    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": [], "l2advertisements.metallb.io": [],
-                "events": []})
+    ctx = _ctx({"services": [svc], "ipaddresspools.metallb.io": [], "l2advertisements.metallb.io": [], "events": []})
     with pytest.raises(EnvError, match="no IPAddressPool"):
         ctx.wait_load_balancer("web", timeout_s=0.3)
 
 
 def _deployment(replicas: int, made: int, generation: int = 2, observed: int = 2) -> dict[str, Any]:
-    return {"metadata": {"name": "web", "generation": generation}, "spec": {"replicas": replicas},
-            "status": {"observedGeneration": observed, "replicas": made, "updatedReplicas": made}}
+    return {
+        "metadata": {"name": "web", "generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {"observedGeneration": observed, "replicas": made, "updatedReplicas": made},
+    }
 
 
 @pytest.mark.parametrize("deployment", [_deployment(2, 2)])
 def test_selector_matching_no_pod_fails_early_though_a_pod_never_turns_ready(deployment: dict[str, Any]) -> None:
-    ctx = _ctx({"services": [service("web", {"app": "webb"})], "endpointslices": [], "deployments": [deployment],
-                "pods": [pod("web-1", {"app": "web"}), pod("web-warming", {"app": "web"}, ready=False)]})
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "webb"})],
+            "endpointslices": [],
+            "deployments": [deployment],
+            "pods": [pod("web-1", {"app": "web"}), pod("web-warming", {"app": "web"}, ready=False)],
+        }
+    )
     start = time.monotonic()
     with pytest.raises(Fail) as info:
         ctx.wait_ready_endpoints("web", count=1, timeout_s=30)
@@ -126,8 +166,14 @@ def test_selector_matching_no_pod_fails_early_though_a_pod_never_turns_ready(dep
 
 @pytest.mark.parametrize("deployment", [_deployment(3, 2), _deployment(2, 2, generation=3)])
 def test_while_a_deployment_still_makes_pods_the_wait_goes_on(deployment: dict[str, Any]) -> None:
-    ctx = _ctx({"services": [service("web", {"app": "webb"})], "endpointslices": [], "deployments": [deployment],
-                "pods": [pod("web-1", {"app": "web"}), pod("web-warming", {"app": "web"}, ready=False)]})
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "webb"})],
+            "endpointslices": [],
+            "deployments": [deployment],
+            "pods": [pod("web-1", {"app": "web"}), pod("web-warming", {"app": "web"}, ready=False)],
+        }
+    )
     start = time.monotonic()
     with pytest.raises(Fail):
         ctx.wait_ready_endpoints("web", count=1, timeout_s=4)

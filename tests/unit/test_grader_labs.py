@@ -93,14 +93,18 @@ def test_unknown_lab_lists_known_ones() -> None:
 
 
 def test_substitute_and_render_add_grader_labels() -> None:
-    text = substitute("kind: Service\napiVersion: v1\nmetadata: {name: a}\nspec: {loadBalancerIP: '${STATIC_IP}'}\n",
-                      {"STATIC_IP": "172.18.255.210"})
+    text = substitute(
+        "kind: Service\napiVersion: v1\nmetadata: {name: a}\nspec: {loadBalancerIP: '${STATIC_IP}'}\n",
+        {"STATIC_IP": "172.18.255.210"},
+    )
     docs = parse_docs(text, "x.yaml")
     rendered = json.loads(render(docs, "12e345"))  # a run id a YAML 1.2 parser would read as a number
     service = rendered["items"][0]
     assert service["spec"]["loadBalancerIP"] == "172.18.255.210"
-    assert service["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "servicelab",
-                                             "servicelab.dev/run": "12e345"}
+    assert service["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "servicelab",
+        "servicelab.dev/run": "12e345",
+    }
     with pytest.raises(EnvError):
         substitute("${STATIC_IP}", {}, "x.yaml", {"STATIC_IP": "not kind"})
     with pytest.raises(BadInput):

@@ -31,7 +31,16 @@ def test_every_module_is_in_a_layer() -> None:
 
 
 def test_no_module_over_250_lines() -> None:
-    long = {m: n for m in _modules()
-            if (n := len((ROOT / (m.replace(".", "/") + ".py")).read_text().splitlines()
-                         if (ROOT / (m.replace(".", "/") + ".py")).exists() else [])) > 250}
+    long = {
+        m: n
+        for m in _modules()
+        if (
+            n := len(
+                (ROOT / (m.replace(".", "/") + ".py")).read_text().splitlines()
+                if (ROOT / (m.replace(".", "/") + ".py")).exists()
+                else []
+            )
+        )
+        > 250
+    }
     assert long == {}, long

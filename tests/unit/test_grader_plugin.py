@@ -16,7 +16,7 @@ from grader.probes.base import ProbePolicy
 from grader.results import Status, Verdict
 from grader.session import run_checks
 
-CHECKS = '''
+CHECKS = """
 import pytest
 from grader.checks import LabContext
 from grader.verdicts import EnvError
@@ -36,7 +36,7 @@ def test_outside(lab: LabContext) -> None:
 @pytest.mark.check(points=1, title="plain assert")
 def test_plain_assert(lab: LabContext) -> None:
     assert 1 == 2, "one is not two"
-'''
+"""
 
 
 def make_lab(root: Path, checks: str) -> Path:
@@ -59,9 +59,15 @@ class FakeEnv:
 
     def context(self, namespace: str, ready_timeout_s: float = 60.0) -> LabContext:
         ok = lambda op, n: http_ok()  # noqa: E731
-        return LabContext(namespace, FakeKube(), facts(), ScriptedVantage(ok), ScriptedVantage(ok, "other"),  # type: ignore[arg-type]
-                          ScriptedVantage(ok, "outside container", reason=self.outside_reason),
-                          ScriptedVantage(ok, "host"))
+        return LabContext(
+            namespace,
+            FakeKube(),
+            facts(),
+            ScriptedVantage(ok),
+            ScriptedVantage(ok, "other"),  # type: ignore[arg-type]
+            ScriptedVantage(ok, "outside container", reason=self.outside_reason),
+            ScriptedVantage(ok, "host"),
+        )
 
 
 def test_statuses_points_and_hints(tmp_path: Path) -> None:
@@ -80,7 +86,9 @@ def test_statuses_points_and_hints(tmp_path: Path) -> None:
 
 
 def test_env_error_and_crash_withhold_the_grade(tmp_path: Path) -> None:
-    checks = CHECKS + '''
+    checks = (
+        CHECKS
+        + """
 @pytest.mark.check(points=1, title="env")
 def test_env(lab: LabContext) -> None:
     raise EnvError("MetalLB is not ready")
@@ -88,7 +96,8 @@ def test_env(lab: LabContext) -> None:
 @pytest.mark.check(points=1, title="crash")
 def test_crash(lab: LabContext) -> None:
     {}["missing"]
-'''
+"""
+    )
     lab = load_lab(str(make_lab(tmp_path, checks)))
     result = run_checks(lab, "ns", FakeEnv())  # type: ignore[arg-type]
     assert result.verdict is Verdict.ENV_ERROR
@@ -114,12 +123,24 @@ def test_grading_writes_nothing_to_stdout_or_stderr(tmp_path: Path, capfd: pytes
 
 def test_plugin_is_inert_in_someone_elses_pytest_run(tmp_path: Path) -> None:
     (tmp_path / "test_other.py").write_text("def test_x():\n    assert True\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
-    helptext = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True,
-                              cwd=tmp_path, timeout=120, check=False).stdout
+    helptext = subprocess.run(
+        [sys.executable, "-m", "pytest", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    ).stdout
     assert "--servicelab-lab" in helptext
 
 

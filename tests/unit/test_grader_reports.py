@@ -20,8 +20,10 @@ def result(*statuses: Status, env_error: str = "") -> LabResult:
     matrix = Matrix()
     matrix.record("outside container", "web ClusterIP", expected=False, observed=False, detail="timed out")
     matrix.record("probe pod", "web ClusterIP", expected=True, observed=True, detail="HTTP 200")
-    checks = [CheckResult(f"c{i}", f"Check {i}", 2, s, "hint <b>selector</b>" if s is Status.FAIL else "")
-              for i, s in enumerate(statuses)]
+    checks = [
+        CheckResult(f"c{i}", f"Check {i}", 2, s, "hint <b>selector</b>" if s is Status.FAIL else "")
+        for i, s in enumerate(statuses)
+    ]
     return LabResult("demo", "Demo", "ns", "r1", checks, matrix, env_error)
 
 

@@ -46,11 +46,14 @@ def test_http_status_takes_the_last_response_line() -> None:
     assert http_status(Outcome(1, "wget: server returned error: HTTP/1.1 404 Not Found", "")) == 404
 
 
-@pytest.mark.parametrize(("err", "rc", "reason"), [
-    ("wget: can't connect to remote host (1.2.3.4): Connection refused", 1, "connection refused"),
-    ("", 143, "timed out after 3s"),
-    ("wget: bad address 'x.example'", 1, "name does not resolve"),
-])
+@pytest.mark.parametrize(
+    ("err", "rc", "reason"),
+    [
+        ("wget: can't connect to remote host (1.2.3.4): Connection refused", 1, "connection refused"),
+        ("", 143, "timed out after 3s"),
+        ("wget: bad address 'x.example'", 1, "name does not resolve"),
+    ],
+)
 def test_failure_reasons(err: str, rc: int, reason: str) -> None:
     assert failure_reason(Outcome(rc, err, ""), 3.0) == reason
 
@@ -98,9 +101,10 @@ def _free_port() -> int:
 def test_real_busybox_batch(server: int) -> None:
     vantage = LocalBusyboxVantage()
     closed = _free_port()
-    ok, missing, refused = vantage.http_batch([f"http://127.0.0.1:{server}/hostname",
-                                               f"http://127.0.0.1:{server}/other",
-                                               f"http://127.0.0.1:{closed}/"], deadline_s=1.5)
+    ok, missing, refused = vantage.http_batch(
+        [f"http://127.0.0.1:{server}/hostname", f"http://127.0.0.1:{server}/other", f"http://127.0.0.1:{closed}/"],
+        deadline_s=1.5,
+    )
     assert (ok.status, ok.body, ok.ok) == (200, "pod-a", True)
     assert (missing.status, missing.ok) == (404, False)
     assert refused.status is None

@@ -37,11 +37,15 @@ def test_batch_runs_all_targets_in_one_round_and_retries_only_the_failed_ones() 
 
 
 def test_must_not_reach_passes_only_after_a_known_good_target_answered() -> None:
-    vantage = ScriptedVantage(lambda op, n: http_ok() if "partner" in op.target else TIMEOUT,
-                              known_good="http://partner/hostname")
+    vantage = ScriptedVantage(
+        lambda op, n: http_ok() if "partner" in op.target else TIMEOUT, known_good="http://partner/hostname"
+    )
     vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
-    assert vantage.rounds[0] == [Op("http", "http://10.96.0.10/"), Op("http", "http://198.51.100.1:80/"),
-                                 Op("http", "http://partner/hostname")]
+    assert vantage.rounds[0] == [
+        Op("http", "http://10.96.0.10/"),
+        Op("http", "http://198.51.100.1:80/"),
+        Op("http", "http://partner/hostname"),
+    ]
 
 
 def test_must_not_reach_with_a_dead_vantage_point_is_env_error_never_a_pass() -> None:
@@ -71,6 +75,7 @@ def test_must_not_reach_fails_when_the_target_answers() -> None:
 
 def test_an_interceptor_answering_everything_is_told_apart_from_the_target() -> None:
     """Networks with a transparent proxy answer every address: compare with the never-routed control."""
+
     def respond(op: Op, n: int) -> Outcome:
         if "partner" in op.target:
             return http_ok("partner-pod")
@@ -98,16 +103,18 @@ def test_collect_hostnames_repeats_until_every_backend_answered() -> None:
     result = vantage.collect_hostnames("http://10.96.0.10/hostname", expect={"a", "b", "c"})
     assert result.ok
     assert len(vantage.rounds) == 2
-    missing = ScriptedVantage(lambda op, n: http_ok("a")).collect_hostnames("http://x/hostname", expect={"a", "b"},
-                                                                             deadline_s=0.2)
+    missing = ScriptedVantage(lambda op, n: http_ok("a")).collect_hostnames(
+        "http://x/hostname", expect={"a", "b"}, deadline_s=0.2
+    )
     with pytest.raises(Fail) as info:
         missing.must_cover(hint="not all backends")
     assert "never ['b']" in info.value.detail
 
 
 def test_dns_cname_records() -> None:
-    answer = ("Server:\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n"
-              "x.ns.svc.cluster.local\tcanonical name = api.partner.example\n")
+    answer = (
+        "Server:\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nx.ns.svc.cluster.local\tcanonical name = api.partner.example\n"
+    )
     vantage = ScriptedVantage(lambda op, n: Outcome(0, "", answer))
     result = vantage.dns("x.ns.svc.cluster.local", "CNAME")
     result.must_resolve(hint="h", to="api.partner.example")
@@ -118,8 +125,9 @@ def test_dns_cname_records() -> None:
 def test_results_fill_the_matrix_with_expected_and_observed() -> None:
     matrix = Matrix()
     matrix.name_target("10.96.0.10", "web ClusterIP")
-    vantage = ScriptedVantage(lambda op, n: http_ok() if "good" in op.target else TIMEOUT, name="outside container",
-                              known_good="http://good/")
+    vantage = ScriptedVantage(
+        lambda op, n: http_ok() if "good" in op.target else TIMEOUT, name="outside container", known_good="http://good/"
+    )
     vantage.attach(matrix)
     vantage.must_not_reach("http://10.96.0.10/", hint="private")
     vantage.http_get("http://good/").must_succeed(hint="h")

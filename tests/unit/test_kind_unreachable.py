@@ -16,21 +16,29 @@ Runner = Callable[..., Result]
 def _docker(*, engine: bool = True, control_plane: dict[str, object] | None = None) -> Runner:
     def fake(argv: list[str], **_: object) -> Result:
         if argv[:2] == ["docker", "version"]:
-            return Result(argv, 0 if engine else 1, "27.0.1" if engine else "",
-                          "" if engine else "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
+            return Result(
+                argv,
+                0 if engine else 1,
+                "27.0.1" if engine else "",
+                "" if engine else "Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
+            )
         if argv[:3] == ["docker", "container", "inspect"]:
             if control_plane is None:
                 return Result(argv, 1, "", "Error: No such container")
             return Result(argv, 0, json.dumps([control_plane]), "")
         raise AssertionError(f"unexpected command {argv}")
+
     return fake
 
 
-@pytest.mark.parametrize(("runner", "expected"), [
-    (_docker(engine=False), "the Docker engine that runs kind does not answer (Cannot connect"),
-    (_docker(), "the kind cluster 'servicelab' is gone (no servicelab-control-plane container)"),
-    (_docker(control_plane={"State": {"Running": False, "Status": "exited"}}), "container is exited"),
-])
+@pytest.mark.parametrize(
+    ("runner", "expected"),
+    [
+        (_docker(engine=False), "the Docker engine that runs kind does not answer (Cannot connect"),
+        (_docker(), "the kind cluster 'servicelab' is gone (no servicelab-control-plane container)"),
+        (_docker(control_plane={"State": {"Running": False, "Status": "exited"}}), "container is exited"),
+    ],
+)
 def test_each_cause_is_named_with_its_fix(monkeypatch: pytest.MonkeyPatch, runner: Runner, expected: str) -> None:
     monkeypatch.setattr(docker, "run", runner)
     why = docker.why_kind_unreachable("kind-servicelab")

@@ -13,16 +13,26 @@ from _kube_fakes import GROUPS, FakeHttp, Sent, discovery_list, fake_kube, group
 from grader._kube import Kube, KubeError, KubeUnreachable
 
 LEARNER = "system:serviceaccount:ns1:servicelab-learner"
-NODEPORT_INVALID = ('Service "web-np" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in '
-                    "the valid range. The range of valid ports is 30000-32767")
-WEBHOOK = ('Internal error occurred: failed calling webhook "l2advertisementvalidationwebhook.metallb.io": failed to '
-           'call webhook: Post "https://metallb-webhook-service.metallb-system.svc:443/validate": dial tcp '
-           "10.96.1.2:443: connect: connection refused")
+NODEPORT_INVALID = (
+    'Service "web-np" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in '
+    "the valid range. The range of valid ports is 30000-32767"
+)
+WEBHOOK = (
+    'Internal error occurred: failed calling webhook "l2advertisementvalidationwebhook.metallb.io": failed to '
+    'call webhook: Post "https://metallb-webhook-service.metallb-system.svc:443/validate": dial tcp '
+    "10.96.1.2:443: connect: connection refused"
+)
 
 
 def status(code: int, reason: str, message: str) -> tuple[int, dict[str, Any]]:
-    return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "message": message,
-                  "code": code}
+    return code, {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "reason": reason,
+        "message": message,
+        "code": code,
+    }
 
 
 @pytest.fixture
@@ -35,25 +45,28 @@ def kube(monkeypatch: pytest.MonkeyPatch, http: FakeHttp) -> Kube:
     return fake_kube(monkeypatch, http, namespace="ctx-ns")
 
 
-@pytest.mark.parametrize(("name", "path"), [
-    ("namespace", "/api/v1/namespaces"),
-    ("ns", "/api/v1/namespaces"),
-    ("pod", "/api/v1/namespaces/ns1/pods"),
-    ("Pod", "/api/v1/namespaces/ns1/pods"),
-    ("deployment", "/apis/apps/v1/namespaces/ns1/deployments"),
-    ("deployments.apps", "/apis/apps/v1/namespaces/ns1/deployments"),
-    ("deployments.v1.apps", "/apis/apps/v1/namespaces/ns1/deployments"),
-    ("services", "/api/v1/namespaces/ns1/services"),
-    ("svc", "/api/v1/namespaces/ns1/services"),
-    ("endpointslices", "/apis/discovery.k8s.io/v1/namespaces/ns1/endpointslices"),
-    ("ipaddresspools.metallb.io", "/apis/metallb.io/v1beta1/namespaces/ns1/ipaddresspools"),
-    ("httproutes.gateway.networking.k8s.io", "/apis/gateway.networking.k8s.io/v1/namespaces/ns1/httproutes"),
-    ("gateway", "/apis/gateway.networking.k8s.io/v1/namespaces/ns1/gateways"),  # the preferred version
-    ("crd", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"),
-    ("resourcequota", "/api/v1/namespaces/ns1/resourcequotas"),
-    ("events", "/api/v1/namespaces/ns1/events"),  # the core group wins, as with kubectl
-    ("events.events.k8s.io", "/apis/events.k8s.io/v1/namespaces/ns1/events"),
-])
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("namespace", "/api/v1/namespaces"),
+        ("ns", "/api/v1/namespaces"),
+        ("pod", "/api/v1/namespaces/ns1/pods"),
+        ("Pod", "/api/v1/namespaces/ns1/pods"),
+        ("deployment", "/apis/apps/v1/namespaces/ns1/deployments"),
+        ("deployments.apps", "/apis/apps/v1/namespaces/ns1/deployments"),
+        ("deployments.v1.apps", "/apis/apps/v1/namespaces/ns1/deployments"),
+        ("services", "/api/v1/namespaces/ns1/services"),
+        ("svc", "/api/v1/namespaces/ns1/services"),
+        ("endpointslices", "/apis/discovery.k8s.io/v1/namespaces/ns1/endpointslices"),
+        ("ipaddresspools.metallb.io", "/apis/metallb.io/v1beta1/namespaces/ns1/ipaddresspools"),
+        ("httproutes.gateway.networking.k8s.io", "/apis/gateway.networking.k8s.io/v1/namespaces/ns1/httproutes"),
+        ("gateway", "/apis/gateway.networking.k8s.io/v1/namespaces/ns1/gateways"),  # the preferred version
+        ("crd", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"),
+        ("resourcequota", "/api/v1/namespaces/ns1/resourcequotas"),
+        ("events", "/api/v1/namespaces/ns1/events"),  # the core group wins, as with kubectl
+        ("events.events.k8s.io", "/apis/events.k8s.io/v1/namespaces/ns1/events"),
+    ],
+)
 def test_names_resolve_as_kubectl_resolves_them(kube: Kube, http: FakeHttp, name: str, path: str) -> None:
     kube.list(name, "ns1")
     assert [s.path for s in http.api_calls()] == [path]
@@ -66,30 +79,48 @@ def test_discovery_is_two_aggregated_requests_cached_per_kube(kube: Kube, http: 
     discovery = [s for s in http.sent if s.path in ("/api", "/apis")]
     assert [s.path for s in discovery] == ["/api", "/apis"]
     assert "as=APIGroupDiscoveryList" in discovery[0].headers["Accept"]
-    assert [s.path for s in http.api_calls()][:3] == ["/api/v1/namespaces", "/api/v1/namespaces/ns1/services",
-                                                      "/apis/apps/v1/namespaces/ns1/deployments"]
+    assert [s.path for s in http.api_calls()][:3] == [
+        "/api/v1/namespaces",
+        "/api/v1/namespaces/ns1/services",
+        "/apis/apps/v1/namespaces/ns1/deployments",
+    ]
 
 
 def test_a_resource_added_later_is_found_by_reading_discovery_again(kube: Kube, http: FakeHttp) -> None:
     kube.list("pods", "ns1")
-    http.routes["GET", "/apis"] = (200, discovery_list(*GROUPS["items"], group("example.com", ("v1", [
-        {"resource": "widgets", "responseKind": {"kind": "Widget"}, "scope": "Namespaced"}]))))
+    http.routes["GET", "/apis"] = (
+        200,
+        discovery_list(
+            *GROUPS["items"],
+            group(
+                "example.com",
+                ("v1", [{"resource": "widgets", "responseKind": {"kind": "Widget"}, "scope": "Namespaced"}]),
+            ),
+        ),
+    )
     kube.list("widgets", "ns1")
     assert http.api_calls()[-1].path == "/apis/example.com/v1/namespaces/ns1/widgets"
     with pytest.raises(KubeError, match='the server doesn\'t have a resource type "gizmos"'):
         kube.list("gizmos", "ns1")
 
 
-def test_list_gives_kind_and_api_version_reads_every_chunk_and_defaults_the_namespace(kube: Kube,
-                                                                                      http: FakeHttp) -> None:
+def test_list_gives_kind_and_api_version_reads_every_chunk_and_defaults_the_namespace(
+    kube: Kube, http: FakeHttp
+) -> None:
     def pages(sent: Sent) -> tuple[int, Any]:
         more = dict(sent.query).get("continue") != "t1"
-        return 200, {"kind": "ServiceList", "metadata": {"continue": "t1" if more else ""},
-                     "items": [{"metadata": {"name": "a" if more else "b"}}]}
+        return 200, {
+            "kind": "ServiceList",
+            "metadata": {"continue": "t1" if more else ""},
+            "items": [{"metadata": {"name": "a" if more else "b"}}],
+        }
+
     http.routes["GET", "/api/v1/namespaces/ctx-ns/services"] = pages
     items = kube.list("services", selector="app=web")
-    assert [(i["kind"], i["apiVersion"], i["metadata"]["name"]) for i in items] == [("Service", "v1", "a"),
-                                                                                   ("Service", "v1", "b")]
+    assert [(i["kind"], i["apiVersion"], i["metadata"]["name"]) for i in items] == [
+        ("Service", "v1", "a"),
+        ("Service", "v1", "b"),
+    ]
     assert ("labelSelector", "app=web") in http.api_calls()[0].query
     kube.list("deployments", all_namespaces=True)
     assert http.api_calls()[-1].path == "/apis/apps/v1/deployments"
@@ -98,8 +129,10 @@ def test_list_gives_kind_and_api_version_reads_every_chunk_and_defaults_the_name
 def test_get_is_none_on_404_and_an_object_otherwise(kube: Kube, http: FakeHttp) -> None:
     assert kube.get("pod", "gone", "ns1") is None
     http.routes["GET", "/api/v1/namespaces/kube-system"] = (200, {"kind": "Namespace", "metadata": {"name": "x"}})
-    assert kube.get("namespace", "kube-system", "ignored-for-cluster-scope") == {"kind": "Namespace",
-                                                                                 "metadata": {"name": "x"}}
+    assert kube.get("namespace", "kube-system", "ignored-for-cluster-scope") == {
+        "kind": "Namespace",
+        "metadata": {"name": "x"},
+    }
 
 
 def _service(name: str = "web-np", **meta: str) -> dict[str, Any]:
@@ -109,6 +142,7 @@ def _service(name: str = "web-np", **meta: str) -> dict[str, Any]:
 def test_apply_is_server_side_apply_per_object_with_dry_run_and_impersonation(kube: Kube, http: FakeHttp) -> None:
     def stored(sent: Sent) -> tuple[int, Any]:
         return 200, {**sent.body, "status": {}}
+
     http.routes["PATCH", "/api/v1/namespaces/ns1/services/web-np"] = stored
     http.routes["PATCH", "/api/v1/namespaces/ns1/services/web-2"] = stored
     http.routes["PATCH", "/api/v1/namespaces/ns1"] = stored
@@ -120,8 +154,11 @@ def test_apply_is_server_side_apply_per_object_with_dry_run_and_impersonation(ku
     assert first.headers["Content-Type"] == "application/apply-patch+yaml"
     assert first.headers["Impersonate-User"] == LEARNER
     assert first.query == [("fieldManager", "servicelab"), ("force", "true"), ("dryRun", "All")]
-    kube.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns1\n  namespace: dropped\n"
-               "  annotations:\n    when: 2024-01-01\n", "ns1")
+    kube.apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns1\n  namespace: dropped\n"
+        "  annotations:\n    when: 2024-01-01\n",
+        "ns1",
+    )
     last = http.api_calls()[-1]
     assert ("dryRun", "All") not in last.query
     assert "Impersonate-User" not in last.headers  # the grader's own credentials
@@ -156,19 +193,28 @@ def test_a_webhook_failure_is_a_kube_error_carrying_the_api_message(kube: Kube, 
 
 def test_a_5xx_without_a_status_keeps_apimachinerys_words_and_the_body(kube: Kube, http: FakeHttp) -> None:
     http.routes["GET", "/api/v1/namespaces/ns1/pods/p"] = (503, b"upstream connect error")
-    with pytest.raises(KubeError, match=r"\(ServiceUnavailable\): the server is currently unable to handle the "
-                                        r"request \(upstream connect error\)"):
+    with pytest.raises(
+        KubeError,
+        match=r"\(ServiceUnavailable\): the server is currently unable to handle the "
+        r"request \(upstream connect error\)",
+    ):
         kube.get("pod", "p", "ns1")
 
 
-@pytest.mark.parametrize("error", [
-    urllib3.exceptions.MaxRetryError(None, "/api",  # type: ignore[arg-type]
-                                     urllib3.exceptions.NewConnectionError(None, "Connection refused")),  # type: ignore[arg-type]
-    urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
-    urllib3.exceptions.ReadTimeoutError(None, "/api", "Read timed out."),  # type: ignore[arg-type]
-    urllib3.exceptions.SSLError("certificate verify failed"),
-    OSError("Name or service not known"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        urllib3.exceptions.MaxRetryError(
+            None,
+            "/api",  # type: ignore[arg-type]
+            urllib3.exceptions.NewConnectionError(None, "Connection refused"),
+        ),  # type: ignore[arg-type]
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+        urllib3.exceptions.ReadTimeoutError(None, "/api", "Read timed out."),  # type: ignore[arg-type]
+        urllib3.exceptions.SSLError("certificate verify failed"),
+        OSError("Name or service not known"),
+    ],
+)
 def test_no_answer_is_kube_unreachable(kube: Kube, http: FakeHttp, error: Exception) -> None:
     http.fail = error
     with pytest.raises(KubeUnreachable, match="unable to connect to the server https://fake-apiserver:6443"):
@@ -199,7 +245,12 @@ def test_delete_all_deletes_each_match_and_waits_for_them(kube: Kube, http: Fake
         http.routes["DELETE", f"/api/v1/namespaces/ns1/services/{name}"] = (200, {"kind": "Status"})
     kube.delete_all("services", "ns1", wait=True, timeout=10)
     assert [f"{s.method} {s.path.rsplit('/', 1)[-1]}" for s in http.api_calls()] == [
-        "GET services", "DELETE a", "DELETE b", "GET services", "GET services"]
+        "GET services",
+        "DELETE a",
+        "DELETE b",
+        "GET services",
+        "GET services",
+    ]
 
 
 def test_server_version_needs_no_discovery(kube: Kube, http: FakeHttp) -> None:
@@ -208,18 +259,55 @@ def test_server_version_needs_no_discovery(kube: Kube, http: FakeHttp) -> None:
     assert [s.path for s in http.sent] == ["/version"]
 
 
-
 def test_a_server_without_aggregated_discovery_gets_the_legacy_walk(kube: Kube, http: FakeHttp) -> None:
     http.routes["GET", "/api"] = (200, {"kind": "APIVersions", "versions": ["v1"]})
-    http.routes["GET", "/apis"] = (200, {"kind": "APIGroupList", "groups": [
-        {"name": "apps", "versions": [{"groupVersion": "apps/v1beta9"}, {"groupVersion": "apps/v1"}],
-         "preferredVersion": {"groupVersion": "apps/v1"}}]})
-    http.routes["GET", "/api/v1"] = (200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-        {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "shortNames": ["po"]},
-        {"name": "pods/exec", "namespaced": True, "kind": "PodExecOptions"}]})
-    http.routes["GET", "/apis/apps/v1"] = (200, {"kind": "APIResourceList", "groupVersion": "apps/v1", "resources": [
-        {"name": "deployments", "singularName": "deployment", "namespaced": True, "kind": "Deployment",
-         "shortNames": ["deploy"]}]})
+    http.routes["GET", "/apis"] = (
+        200,
+        {
+            "kind": "APIGroupList",
+            "groups": [
+                {
+                    "name": "apps",
+                    "versions": [{"groupVersion": "apps/v1beta9"}, {"groupVersion": "apps/v1"}],
+                    "preferredVersion": {"groupVersion": "apps/v1"},
+                }
+            ],
+        },
+    )
+    http.routes["GET", "/api/v1"] = (
+        200,
+        {
+            "kind": "APIResourceList",
+            "groupVersion": "v1",
+            "resources": [
+                {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "shortNames": ["po"]},
+                {"name": "pods/exec", "namespaced": True, "kind": "PodExecOptions"},
+            ],
+        },
+    )
+    http.routes["GET", "/apis/apps/v1"] = (
+        200,
+        {
+            "kind": "APIResourceList",
+            "groupVersion": "apps/v1",
+            "resources": [
+                {
+                    "name": "deployments",
+                    "singularName": "deployment",
+                    "namespaced": True,
+                    "kind": "Deployment",
+                    "shortNames": ["deploy"],
+                }
+            ],
+        },
+    )
     kube.list("deploy,po", "ns1")
-    assert [s.path for s in http.sent] == ["/api", "/apis", "/api/v1", "/apis/apps/v1", "/apis/apps/v1beta9",
-                                           "/apis/apps/v1/namespaces/ns1/deployments", "/api/v1/namespaces/ns1/pods"]
+    assert [s.path for s in http.sent] == [
+        "/api",
+        "/apis",
+        "/api/v1",
+        "/apis/apps/v1",
+        "/apis/apps/v1beta9",
+        "/apis/apps/v1/namespaces/ns1/deployments",
+        "/api/v1/namespaces/ns1/pods",
+    ]

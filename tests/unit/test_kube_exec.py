@@ -20,9 +20,14 @@ from grader._kube import Kube, KubeUnreachable
 
 REPO = Path(__file__).parent.parent.parent
 SUCCESS = json.dumps({"metadata": {}, "status": "Success"}).encode()
-EXIT_3 = json.dumps({"status": "Failure", "reason": "NonZeroExitCode", "message": "command terminated with non-zero "
-                     "exit code: error executing command [sh -c exit 3], exit code 3",
-                     "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}).encode()
+EXIT_3 = json.dumps(
+    {
+        "status": "Failure",
+        "reason": "NonZeroExitCode",
+        "message": "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3",
+        "details": {"causes": [{"reason": "ExitCode", "message": "3"}]},
+    }
+).encode()
 
 
 class FakeSocket:
@@ -67,20 +72,24 @@ def sock(monkeypatch: pytest.MonkeyPatch) -> type[FakeSocket]:
     return FakeSocket
 
 
-def test_exec_gives_output_and_the_exit_code_from_the_status_channel(monkeypatch: pytest.MonkeyPatch,
-                                                                     sock: type[FakeSocket]) -> None:
+def test_exec_gives_output_and_the_exit_code_from_the_status_channel(
+    monkeypatch: pytest.MonkeyPatch, sock: type[FakeSocket]
+) -> None:
     sock.frames = [b"\x01", b"\x01hello ", b"\x02oops\n", b"\x01world\n", b"\x03" + EXIT_3]
     kube = fake_kube(monkeypatch, FakeHttp())
     result = kube.exec("probe", "ns1", ["sh", "-c", "echo hello world; exit 3"], timeout=5)
     assert (result.code, result.stdout) == (3, "hello world\n")
     assert result.stderr == "oops\ncommand terminated with exit code 3\n"  # as kubectl prints it
     url, _ = sock.connected_to[0]
-    assert url == ("wss://fake-apiserver:6443/api/v1/namespaces/ns1/pods/probe/exec?command=sh&command=-c&"
-                   "command=echo%20hello%20world%3B%20exit%203&stdout=true&stderr=true")
+    assert url == (
+        "wss://fake-apiserver:6443/api/v1/namespaces/ns1/pods/probe/exec?command=sh&command=-c&"
+        "command=echo%20hello%20world%3B%20exit%203&stdout=true&stderr=true"
+    )
 
 
-def test_exec_that_hangs_is_unreachable_at_the_deadline(monkeypatch: pytest.MonkeyPatch,
-                                                        sock: type[FakeSocket]) -> None:
+def test_exec_that_hangs_is_unreachable_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, sock: type[FakeSocket]
+) -> None:
     sock.hang = True
     kube = fake_kube(monkeypatch, FakeHttp())
     start = time.monotonic()
@@ -89,8 +98,9 @@ def test_exec_that_hangs_is_unreachable_at_the_deadline(monkeypatch: pytest.Monk
     assert time.monotonic() - start < 2
 
 
-def test_exec_refused_by_the_api_is_exit_1_with_kubectls_message(monkeypatch: pytest.MonkeyPatch,
-                                                                 sock: type[FakeSocket]) -> None:
+def test_exec_refused_by_the_api_is_exit_1_with_kubectls_message(
+    monkeypatch: pytest.MonkeyPatch, sock: type[FakeSocket]
+) -> None:
     body = json.dumps({"kind": "Status", "reason": "NotFound", "message": 'pods "probe" not found'}).encode()
     sock.refuse = websocket.WebSocketBadStatusException("Handshake status 404", 404, "Not Found", {}, body)
     result = fake_kube(monkeypatch, FakeHttp()).exec("probe", "ns1", ["true"], timeout=5)
@@ -103,21 +113,29 @@ def test_exec_with_no_server_is_unreachable(monkeypatch: pytest.MonkeyPatch, soc
         fake_kube(monkeypatch, FakeHttp()).exec("probe", "ns1", ["true"], timeout=5)
 
 
-@pytest.mark.parametrize(("status", "code", "stderr"), [
-    (SUCCESS, 0, ""),
-    (EXIT_3, 3, "command terminated with exit code 3\n"),
-    (json.dumps({"status": "Failure", "reason": "InternalError", "message": 'exec: "nope": not found'}).encode(),
-     1, 'error: exec: "nope": not found\n'),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "stderr"),
+    [
+        (SUCCESS, 0, ""),
+        (EXIT_3, 3, "command terminated with exit code 3\n"),
+        (
+            json.dumps({"status": "Failure", "reason": "InternalError", "message": 'exec: "nope": not found'}).encode(),
+            1,
+            'error: exec: "nope": not found\n',
+        ),
+    ],
+)
 def test_exit_code(status: bytes, code: int, stderr: str) -> None:
     assert exit_code(status) == (code, stderr)
 
 
 def _dead_kubeconfig(tmp_path: Path) -> str:
     path = tmp_path / "kubeconfig"
-    path.write_text("apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:1\n"
-                    "contexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\n    namespace: team\n"
-                    "current-context: gone\nusers:\n- name: u\n  user:\n    token: secret-token\n")
+    path.write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: https://127.0.0.1:1\n"
+        "contexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\n    namespace: team\n"
+        "current-context: gone\nusers:\n- name: u\n  user:\n    token: secret-token\n"
+    )
     return str(path)
 
 
@@ -130,13 +148,17 @@ def test_the_real_client_against_a_closed_port_is_unreachable_at_once(tmp_path: 
     api = kube._api
     assert api.namespace == "team"  # the context's namespace, as kubectl uses it
     from grader._api import auth_header  # noqa: PLC0415
+
     assert auth_header(api.client().configuration) == {"Authorization": "Bearer secret-token"}
 
 
 @pytest.mark.parametrize("setup", ["no such context", "no kubeconfig"])
 def test_a_missing_context_or_kubeconfig_is_unreachable(tmp_path: Path, setup: str) -> None:
-    kube = (Kube(context="kind-nope", kubeconfig=_dead_kubeconfig(tmp_path)) if setup == "no such context"
-            else Kube(kubeconfig=str(tmp_path / "absent")))
+    kube = (
+        Kube(context="kind-nope", kubeconfig=_dead_kubeconfig(tmp_path))
+        if setup == "no such context"
+        else Kube(kubeconfig=str(tmp_path / "absent"))
+    )
     with pytest.raises(KubeUnreachable, match="no usable kubeconfig"):
         kube.server_version()
 
@@ -145,9 +167,12 @@ def test_refusing_bad_input_never_imports_the_kubernetes_client(tmp_path: Path) 
     folder = tmp_path / "answer"
     folder.mkdir()
     (folder / "manifest.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {bogus: 1}\n")
-    code = ("import sys; from grader import cli; "
-            f"code = cli.main(['grade', 'clusterip', '--manifests', {str(folder)!r}, '--kubeconfig', '/dev/null']); "
-            "print(code, 'kubernetes' in sys.modules, 'websocket' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
-                         timeout=120).stdout.split()
+    code = (
+        "import sys; from grader import cli; "
+        f"code = cli.main(['grade', 'clusterip', '--manifests', {str(folder)!r}, '--kubeconfig', '/dev/null']); "
+        "print(code, 'kubernetes' in sys.modules, 'websocket' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, timeout=120
+    ).stdout.split()
     assert out[-3:] == ["2", "False", "False"]  # exit 2 (bad input); neither the client nor websocket loaded

@@ -21,8 +21,21 @@ LABS = REPO / "labs"
 NOTEBOOKS = REPO / "notebooks" / "source"
 
 # issue 3: the AKS docs' Service types, then the labs beyond the docs
-LAB_IDS = ["clusterip", "nodeport", "loadbalancer", "internal-lb", "static-ip", "externalname", "ingress",
-           "gateway", "headless", "external-traffic-local", "session-affinity", "readiness", "pod-networking"]
+LAB_IDS = [
+    "clusterip",
+    "nodeport",
+    "loadbalancer",
+    "internal-lb",
+    "static-ip",
+    "externalname",
+    "ingress",
+    "gateway",
+    "headless",
+    "external-traffic-local",
+    "session-affinity",
+    "readiness",
+    "pod-networking",
+]
 ALLOWED_PLACEHOLDERS = {"STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE"}
 
 
@@ -36,8 +49,11 @@ def docs_of(path: Path) -> list[dict[str, object]]:
 
 def check_ids(lab: Path) -> set[str]:
     tree = ast.parse((lab / "checks.py").read_text(encoding="utf-8"))
-    return {node.name.removeprefix("test_") for node in tree.body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return {
+        node.name.removeprefix("test_")
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
 
 
 def lab_yaml(lab: Path) -> dict[str, object]:
@@ -96,8 +112,12 @@ def test_expected_objects_are_in_the_solution(lab_id: str) -> None:
 def test_manifests_parse_without_namespace_and_use_lab_images(lab_id: str) -> None:
     lab = LABS / lab_id
     declared = set(lab_yaml(lab).get("variables", [])) | {"NAMESPACE"}  # type: ignore[arg-type]
-    for path in [m for sub in ("starter", "solution", "alternatives", "wrong") if (lab / sub).is_dir()
-                 for m in manifests(lab / sub)]:
+    for path in [
+        m
+        for sub in ("starter", "solution", "alternatives", "wrong")
+        if (lab / sub).is_dir()
+        for m in manifests(lab / sub)
+    ]:
         text = path.read_text(encoding="utf-8")
         used = set(re.findall(r"\$\{([A-Za-z_]+)\}", text))
         assert used <= declared <= ALLOWED_PLACEHOLDERS, f"{path}: placeholders {used - declared}"
@@ -128,8 +148,9 @@ def test_checks_have_points_and_titles(lab_id: str) -> None:
     tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
     assert tests
     for node in tests:
-        markers = [d for d in node.decorator_list
-                   if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.check")]
+        markers = [
+            d for d in node.decorator_list if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.check")
+        ]
         assert len(markers) == 1, node.name
         kwargs = {k.arg: k.value for k in markers[0].keywords}
         assert isinstance(kwargs["points"], ast.Constant)
@@ -165,5 +186,4 @@ def test_notebook_is_valid_nbgrader_source(lab_id: str) -> None:
         assert cell.metadata.nbgrader["points"] > 0
     solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert solutions
-    assert all("### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source
-                             for c in solutions)
+    assert all("### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source for c in solutions)

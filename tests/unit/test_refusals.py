@@ -18,8 +18,9 @@ from grader import _api, _run, cli
 
 TESTS = Path(__file__).parent.parent
 CORPUS = sorted(p for root in ("hostile", "badinput") for p in (TESTS / root).iterdir() if p.is_dir())
-SERVICE = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
-           "spec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n")
+SERVICE = (
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n"
+)
 
 
 @pytest.fixture
@@ -45,8 +46,9 @@ def _grade(lab: str, folder: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[f"{p.parent.name}/{p.name}" for p in CORPUS])
-def test_corpus_case_is_refused_with_its_rule(case: Path, no_cluster: list[list[str]],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_corpus_case_is_refused_with_its_rule(
+    case: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = yaml.safe_load((case / "case.yaml").read_text())
     code, err = _grade(spec["lab"], case / "submission", capsys)
     assert code == 2, err
@@ -68,16 +70,18 @@ def _folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def test_ten_megabyte_file_is_refused_unread(tmp_path: Path, no_cluster: list[list[str]],
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_ten_megabyte_file_is_refused_unread(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _folder(tmp_path, {"big.yaml": SERVICE.encode() + b"#" * 10_000_000})
     code, err = _grade("clusterip", folder, capsys)
     assert code == 2
     assert "the limit is 262,144" in err
 
 
-def test_symlink_out_of_the_folder_is_refused(tmp_path: Path, no_cluster: list[list[str]],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_symlink_out_of_the_folder_is_refused(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     outside = tmp_path / "secret.yaml"
     outside.write_text(SERVICE)
     folder = _folder(tmp_path, {})
@@ -87,8 +91,9 @@ def test_symlink_out_of_the_folder_is_refused(tmp_path: Path, no_cluster: list[l
     assert "symlink points outside the folder" in err
 
 
-def test_symlinked_folder_out_is_not_walked(tmp_path: Path, no_cluster: list[list[str]],
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_symlinked_folder_out_is_not_walked(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "svc.yaml").write_text(SERVICE)
@@ -99,8 +104,9 @@ def test_symlinked_folder_out_is_not_walked(tmp_path: Path, no_cluster: list[lis
     assert "holds no .yaml" in err
 
 
-def test_fifo_is_refused_without_reading_it(tmp_path: Path, no_cluster: list[list[str]],
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_fifo_is_refused_without_reading_it(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = _folder(tmp_path, {})
     os.mkfifo(folder / "pipe.yaml")
     code, err = _grade("clusterip", folder, capsys)
@@ -108,8 +114,9 @@ def test_fifo_is_refused_without_reading_it(tmp_path: Path, no_cluster: list[lis
     assert "not a regular file" in err
 
 
-def test_missing_folder_and_too_many_files(tmp_path: Path, no_cluster: list[list[str]],
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_folder_and_too_many_files(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, err = _grade("clusterip", tmp_path / "nope", capsys)
     assert (code, "does not exist" in err) == (2, True)
     folder = _folder(tmp_path, {f"s{i}.yaml": SERVICE.replace("web", f"web{i}").encode() for i in range(41)})

@@ -18,15 +18,20 @@ PODS = [pod("store-1", {"app": "store"}), pod("api-1", {"app": "api"})]
 
 def _ingress(published: bool, ingress_class: str | None = None) -> dict[str, Any]:
     status = {"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}} if published else {}
-    return {"metadata": {"name": "shop", "generation": 1}, "spec": {"ingressClassName": ingress_class},
-            "status": status}
+    return {
+        "metadata": {"name": "shop", "generation": 1},
+        "spec": {"ingressClassName": ingress_class},
+        "status": status,
+    }
 
 
 def _route(observed: int | None, gateway: str = "lab-gateway") -> dict[str, Any]:
     conditions = [] if observed is None else [{"type": "Accepted", "status": "True", "observedGeneration": observed}]
-    return {"metadata": {"name": "shop", "generation": 2},
-            "spec": {"parentRefs": [{"name": gateway, "namespace": "traefik"}]},
-            "status": {"parents": [{"conditions": conditions}]}}
+    return {
+        "metadata": {"name": "shop", "generation": 2},
+        "spec": {"parentRefs": [{"name": gateway, "namespace": "traefik"}]},
+        "status": {"parents": [{"conditions": conditions}]},
+    }
 
 
 class GatewayKube(FakeKube):
@@ -40,8 +45,9 @@ class GatewayKube(FakeKube):
 
 def _ctx(objects: dict[str, list[dict[str, Any]]]) -> LabContext:
     # Every path is answered by the store back end: /api is wrong, and stays wrong.
-    vantages = [ScriptedVantage(lambda op, n: http_ok("store-1"), name=n) for n in ("probe pod", "other", "outside",
-                                                                                    "host")]
+    vantages = [
+        ScriptedVantage(lambda op, n: http_ok("store-1"), name=n) for n in ("probe pod", "other", "outside", "host")
+    ]
     return LabContext("ns", GatewayKube({"pods": PODS, **objects}), facts(), *vantages)  # type: ignore[arg-type]
 
 
@@ -56,26 +62,33 @@ def _short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(labkit, "SETTLE_S", 0.5)
 
 
-@pytest.mark.parametrize(("kind", "objects"), [
-    ("ingresses", {"ingresses": [_ingress(published=True)]}),
-    ("ingresses", {"ingresses": [_ingress(published=False, ingress_class="nginx")]}),  # nobody will ever take it
-    ("httproutes", {"httproutes": [_route(observed=2)]}),
-    ("httproutes", {"httproutes": [_route(observed=None, gateway="no-such-gateway")]}),  # nobody will take it
-])
+@pytest.mark.parametrize(
+    ("kind", "objects"),
+    [
+        ("ingresses", {"ingresses": [_ingress(published=True)]}),
+        ("ingresses", {"ingresses": [_ingress(published=False, ingress_class="nginx")]}),  # nobody will ever take it
+        ("httproutes", {"httproutes": [_route(observed=2)]}),
+        ("httproutes", {"httproutes": [_route(observed=None, gateway="no-such-gateway")]}),  # nobody will take it
+    ],
+)
 def test_a_taken_route_that_keeps_answering_wrong_is_final_early(kind: str, objects: dict[str, Any]) -> None:
     seen, seconds = _poll(_ctx(objects), kind)
     assert seen["/api"] == (200, "store")
     assert seconds < 2.0
 
 
-@pytest.mark.parametrize(("kind", "objects"), [
-    ("ingresses", {"ingresses": [_ingress(published=False)]}),  # Traefik has not got to it yet
-    ("httproutes", {"httproutes": [_route(observed=1)]}),  # status of an older generation
-    ("httproutes", {"httproutes": [_route(observed=None)]}),
-    ("ingresses", {}),
-])
+@pytest.mark.parametrize(
+    ("kind", "objects"),
+    [
+        ("ingresses", {"ingresses": [_ingress(published=False)]}),  # Traefik has not got to it yet
+        ("httproutes", {"httproutes": [_route(observed=1)]}),  # status of an older generation
+        ("httproutes", {"httproutes": [_route(observed=None)]}),
+        ("ingresses", {}),
+    ],
+)
 def test_until_the_controller_has_taken_the_routes_the_grader_waits_for_the_deadline(
-        kind: str, objects: dict[str, Any]) -> None:
+    kind: str, objects: dict[str, Any]
+) -> None:
     seen, seconds = _poll(_ctx(objects), kind)
     assert seen["/api"] == (200, "store")
     assert seconds >= 2.5

@@ -94,7 +94,10 @@ def build(program: GoProgram, cache: Path) -> Path:
         if (bindir / out).is_file():
             continue
         log(f"{program.name}: go build {pkg}")
-        run(["go", "build", "-trimpath", "-ldflags", program.ldflags, "-o", str(bindir / f".{out}.tmp"), pkg],
-            cwd=wrap, env=go_env())
+        run(
+            ["go", "build", "-trimpath", "-ldflags", program.ldflags, "-o", str(bindir / f".{out}.tmp"), pkg],
+            cwd=wrap,
+            env=go_env(),
+        )
         (bindir / f".{out}.tmp").rename(bindir / out)
     return bindir

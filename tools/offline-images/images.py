@@ -14,8 +14,12 @@ from steps import docker_has_image, log, run
 def _dockerfile(spec: ImageSpec, base: str) -> str:
     if spec.program == "busybox":
         # busybox-static is self-contained: a scratch image with its applet links.
-        lines = ["FROM scratch", "COPY busybox /bin/busybox", 'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
-                 'CMD ["sh"]']
+        lines = [
+            "FROM scratch",
+            "COPY busybox /bin/busybox",
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+            'CMD ["sh"]',
+        ]
     else:
         lines = [f"FROM {base}"] + [f"COPY {name} {dest}" for name, dest in spec.files.items()]
         if spec.entrypoint:

@@ -80,20 +80,24 @@ def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path]) -
     (context / "version").write_text(c.KUBERNETES + "\n")
     (context / "default-cni.yaml").write_text((c.HERE / "netd.yaml").read_text().replace("NETD_TAG", c.NETD_TAG))
     (context / "setup.sh").write_text(SETUP_SCRIPT)
-    (context / "Dockerfile").write_text("\n".join([
-        f"FROM {raw}",
-        "COPY files/ /",
-        "COPY kubelet kubeadm kubectl /usr/bin/",
-        "COPY crictl /usr/local/bin/",
-        "COPY version /kind/version",
-        "COPY default-cni.yaml /kind/manifests/default-cni.yaml",
-        "COPY setup.sh /tmp/setup.sh",
-        f"RUN PAUSE_VERSION={c.PAUSE} sh /tmp/setup.sh && rm /tmp/setup.sh",
-        *NODE_CHANGES,
-    ]) + "\n")
+    (context / "Dockerfile").write_text(
+        "\n".join(
+            [
+                f"FROM {raw}",
+                "COPY files/ /",
+                "COPY kubelet kubeadm kubectl /usr/bin/",
+                "COPY crictl /usr/local/bin/",
+                "COPY version /kind/version",
+                "COPY default-cni.yaml /kind/manifests/default-cni.yaml",
+                "COPY setup.sh /tmp/setup.sh",
+                f"RUN PAUSE_VERSION={c.PAUSE} sh /tmp/setup.sh && rm /tmp/setup.sh",
+                *NODE_CHANGES,
+            ]
+        )
+        + "\n"
+    )
     log("docker build node stage (kind base files, node binaries, pod network)")
-    run(["docker", "build", "-q", "-t", stage, str(context)], env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        capture=True)
+    run(["docker", "build", "-q", "-t", stage, str(context)], env={**os.environ, "DOCKER_BUILDKIT": "0"}, capture=True)
     shutil.rmtree(context)
     return stage
 
@@ -101,14 +105,17 @@ def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path]) -
 def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
     name = "servicelab-node-build"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
-    run(["docker", "run", "-d", "--privileged", "--name", name, "--entrypoint", "/bin/sleep", stage, "infinity"],
-        capture=True)
+    run(
+        ["docker", "run", "-d", "--privileged", "--name", name, "--entrypoint", "/bin/sleep", stage, "infinity"],
+        capture=True,
+    )
     try:
         run(["docker", "exec", "-d", name, "/usr/local/bin/containerd"])
 
         def answers() -> tuple[bool | None, str]:
-            ctr = subprocess.run(["docker", "exec", name, "ctr", "version"], capture_output=True, text=True,
-                                 check=False)
+            ctr = subprocess.run(
+                ["docker", "exec", name, "ctr", "version"], capture_output=True, text=True, check=False
+            )
             return (True if ctr.returncode == 0 else None), (ctr.stderr.strip().splitlines() or ["no answer"])[-1]
 
         try:
@@ -116,22 +123,65 @@ def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
         except WaitTimeout as err:
             raise StepFailed(str(err)) from err
         run(["docker", "cp", str(images_tar), f"{name}:/images.tar"])
-        run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "import", "--no-unpack", "--all-platforms",
-             "/images.tar"])
+        run(
+            [
+                "docker",
+                "exec",
+                name,
+                "ctr",
+                "-n",
+                "k8s.io",
+                "images",
+                "import",
+                "--no-unpack",
+                "--all-platforms",
+                "/images.tar",
+            ]
+        )
         refs = run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "ls", "-q"], capture=True).split()
         missing = [tag for tag in tags if _normalized(tag) not in refs]
         if missing:
             raise StepFailed(f"images missing in the node's containerd after import: {missing}")
         for ref in refs:
             # Pinned images survive the kubelet's image garbage collection.
-            run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "label", ref,
-                 "io.cri-containerd.pinned=pinned"], capture=True)
-        run(["docker", "exec", name, "sh", "-c", "rm -f /images.tar; pkill containerd; "
-             "while pgrep -x containerd >/dev/null; do sleep 0.2; done"], timeout=60)
+            run(
+                [
+                    "docker",
+                    "exec",
+                    name,
+                    "ctr",
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "label",
+                    ref,
+                    "io.cri-containerd.pinned=pinned",
+                ],
+                capture=True,
+            )
+        run(
+            [
+                "docker",
+                "exec",
+                name,
+                "sh",
+                "-c",
+                "rm -f /images.tar; pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done",
+            ],
+            timeout=60,
+        )
         # commit keeps the stage's ENV and STOPSIGNAL (and refuses STOPSIGNAL as a change); only the
         # entrypoint and command overridden for the build container need restoring.
-        run(["docker", "commit", *[arg for change in NODE_CHANGES[2:] for arg in ("--change", change)], name,
-             c.NODE_IMAGE], capture=True)
+        run(
+            [
+                "docker",
+                "commit",
+                *[arg for change in NODE_CHANGES[2:] for arg in ("--change", change)],
+                name,
+                c.NODE_IMAGE,
+            ],
+            capture=True,
+        )
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
@@ -150,4 +200,3 @@ def assemble(work: Path, kind_module: Path, binaries: dict[str, Path], images_ta
     _preload(stage, images_tar, tags)
     subprocess.run(["docker", "rmi", stage], capture_output=True, check=False)
     log(f"node image {c.NODE_IMAGE} committed")
-

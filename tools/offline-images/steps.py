@@ -21,14 +21,26 @@ class StepFailed(RuntimeError):
     pass
 
 
-def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-        capture: bool = False, input_bytes: bytes | None = None, timeout: float = 3600) -> str:
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    capture: bool = False,
+    input_bytes: bytes | None = None,
+    timeout: float = 3600,
+) -> str:
     """Run a command; stream its output unless captured; raise StepFailed with the tail on error."""
     print(f"  $ {shlex.join(argv)}", flush=True)
     proc = subprocess.run(
-        list(argv), cwd=cwd, env=dict(env) if env else None, input=input_bytes,
-        stdout=subprocess.PIPE if capture else sys.stdout, stderr=subprocess.PIPE if capture else sys.stderr,
-        timeout=timeout, check=False,
+        list(argv),
+        cwd=cwd,
+        env=dict(env) if env else None,
+        input=input_bytes,
+        stdout=subprocess.PIPE if capture else sys.stdout,
+        stderr=subprocess.PIPE if capture else sys.stderr,
+        timeout=timeout,
+        check=False,
     )
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace")[-2000:] if capture and proc.stderr else ""

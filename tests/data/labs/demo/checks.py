@@ -19,7 +19,8 @@ def test_all_backends(lab: LabContext) -> None:
     svc = lab.service("web")
     eps = lab.wait_ready_endpoints(svc, count=3)
     lab.probe.collect_hostnames(svc.url("/hostname"), expect=eps.pod_names).must_cover(
-        hint="Not every web pod answered through the Service.")
+        hint="Not every web pod answered through the Service."
+    )
 
 
 @pytest.mark.check(points=1, title="The DNS name resolves to the ClusterIP")
@@ -33,7 +34,8 @@ def test_other_namespace(lab: LabContext) -> None:
     svc = lab.service("web-np", hint="Create a Service named 'web-np'.")
     lab.wait_ready_endpoints(svc, count=1)
     lab.other_probe.http_get(svc.url("/hostname", host=svc.dns)).must_succeed(
-        hint="A pod in another namespace cannot reach web-np by its DNS name.")
+        hint="A pod in another namespace cannot reach web-np by its DNS name."
+    )
     lab.probe.tcp_connect(svc.cluster_ip or "", 80).must_succeed(hint="No TCP connection to web-np:80.")
 
 
@@ -60,7 +62,8 @@ def test_nodeport_host(lab: LabContext) -> None:
     lab.wait_ready_endpoints(svc, count=3)
     node = lab.worker_nodes[0]
     lab.host.http_get(f"http://{node.internal_ip}:{svc.port().node_port}/hostname").must_succeed(
-        hint="web-np does not answer on its NodePort from this machine.")
+        hint="web-np does not answer on its NodePort from this machine."
+    )
 
 
 @pytest.mark.check(points=1, title="partner is a DNS alias (CNAME) of api.partner.example")
@@ -68,4 +71,5 @@ def test_externalname(lab: LabContext) -> None:
     svc = lab.service("partner", hint="Create a Service named 'partner'.")
     lab.expect(svc.type == "ExternalName", f"Service partner has type {svc.type}; it needs type ExternalName.")
     lab.probe.dns(svc.dns, "CNAME").must_resolve(
-        hint=f"{svc.dns} must be a CNAME of api.partner.example.", to="api.partner.example")
+        hint=f"{svc.dns} must be a CNAME of api.partner.example.", to="api.partner.example"
+    )
