@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from grader._api import KubeUnreachable, Session, api_error, auth_header
+from grader._api import Session, auth_header
+from grader._api_errors import KubeUnreachable, api_error
 from grader._run import Result
 
 V4 = "v4.channel.k8s.io"  # binary frames: one byte channel (1 stdout, 2 stderr, 3 the exit Status), then data

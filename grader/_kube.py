@@ -7,17 +7,26 @@ resolves them (plural, singular, kind or short name, optionally with a group), f
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from grader._api import KubeError, KubeUnreachable, Obj, Session, parse_manifest
+from grader._api import Obj, Session, parse_manifest
 from grader._api_discovery import Resource
+from grader._api_errors import KubeError, KubeUnreachable
 from grader._api_exec import exec_in_pod
-from grader._run import Result, RunError, run
+from grader._kubectl import KUBECTL_FIX, KubectlTarget, run_kubectl
+from grader._run import Result
 from grader._wait import WaitTimeout, wait_for
+from grader.ownership import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    MANAGED_LABELS,
+    OWNER_KEY,
+    RUN_ID_KEY,
+    managed_labels,
+    owner_annotation,
+)
 
 __all__ = [
     "KUBECTL_FIX",
@@ -38,29 +47,10 @@ __all__ = [
 
 ObjList = list[Obj]  # module-level alias: inside Kube, `list` names the method
 
-# Every object servicelab creates carries these labels, and it deletes only objects that do.
-MANAGED_BY_KEY = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "servicelab"
-RUN_ID_KEY = "servicelab.dev/run"
-MANAGED_LABELS = {MANAGED_BY_KEY: MANAGED_BY_VALUE}
-
-KUBECTL_FIX = "install kubectl (https://kubernetes.io/docs/tasks/tools/) or run 'servicelab up', which provides one"
 FIELD_MANAGER = "servicelab"
 APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply; a JSON body is valid YAML
 MERGE_PATCH = "application/merge-patch+json"
 DELETE_WAIT_S = 120.0
-
-_UNREACHABLE_MARKERS = (
-    "connection refused",
-    "unable to connect to the server",
-    "no such host",
-    "i/o timeout",
-    "was refused",
-    "context was not found",
-    "no configuration has been provided",
-    "couldn't get current server api group list",
-    "tls handshake timeout",
-)
 
 
 @dataclass(frozen=True)
@@ -255,35 +245,5 @@ class Kube:
         self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None, check: bool = True
     ) -> Result:
         """Run kubectl itself (same kubeconfig, context and user), for what has no API call here."""
-        argv = [
-            "kubectl",
-            *(["--kubeconfig", self.kubeconfig] if self.kubeconfig else []),
-            *(["--context", self.context] if self.context else []),
-            *(["--as", self.impersonate] if self.impersonate else []),
-            f"--request-timeout={int(self.request_timeout_s)}s",
-            *args,
-        ]
-        try:
-            return run(argv, timeout=timeout or self.request_timeout_s + 10, input_text=input_text, check=check)
-        except RunError as err:
-            text = (err.stderr + err.stdout).lower()
-            # "Error from server" means the API server answered (e.g. a webhook behind it refused a connection).
-            answered = "error from server" in text
-            if err.timed_out or (not answered and any(marker in text for marker in _UNREACHABLE_MARKERS)):
-                raise KubeUnreachable(str(err)) from err
-            lines = [line for line in err.stderr.strip().splitlines() if line.strip()]
-            raise KubeError("\n".join(lines[-5:]) if lines else str(err), err) from err
-
-
-OWNER_KEY = "servicelab.dev/owner"  # annotation: host/pid of the process that made it (for `servicelab sweep`)
-
-
-def owner_annotation() -> dict[str, str]:
-    return {OWNER_KEY: f"{socket.gethostname()}/{os.getpid()}"}
-
-
-def managed_labels(run_id: str | None = None) -> dict[str, str]:
-    labels = dict(MANAGED_LABELS)
-    if run_id:
-        labels[RUN_ID_KEY] = run_id
-    return labels
+        target = KubectlTarget(self.kubeconfig, self.context, self.impersonate, self.request_timeout_s)
+        return run_kubectl(target, args, timeout=timeout, input_text=input_text, check=check)

@@ -23,17 +23,10 @@ from grader.diagnose import endpoints_diagnosis, lb_pending_diagnosis, matches, 
 from grader.facts import ClusterFacts, Node
 from grader.probes.base import Vantage
 from grader.probes.matrix import Matrix
-from grader.services import Service
+from grader.services import Endpoints, Service, ready_endpoints
 from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
 __all__ = ["Endpoints", "LabContext", "Service"]
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    ready: int
-    addresses: list[str]
-    pod_names: list[str]  # the backends' pod names: what agnhost's /hostname answers
 
 
 @dataclass
@@ -139,16 +132,8 @@ class LabContext:
         return svc
 
     def _name_targets(self, svc: Service) -> None:
-        if svc.cluster_ip:
-            self.matrix.name_target(svc.cluster_ip, f"{svc.name} ClusterIP")
-        for ip in svc.lb_ips:
-            self.matrix.name_target(ip, f"{svc.name} LB")
-        self.matrix.name_target(svc.dns, f"{svc.name} DNS")
-        self.matrix.name_target(f"{svc.name}.{svc.namespace}", f"{svc.name} DNS")
-        for port in svc.ports:
-            if port.node_port:
-                for node in self.facts.nodes:
-                    self.matrix.name_target(f"{node.internal_ip}:{port.node_port}", f"{svc.name} NodePort @{node.name}")
+        for target, label in svc.matrix_names({n.name: n.internal_ip for n in self.facts.nodes}):
+            self.matrix.name_target(target, label)
 
     def traefik(self) -> Service:
         """Traefik's LoadBalancer Service (namespace traefik): the entry point of Ingress (port 80) and of the
@@ -217,19 +202,7 @@ class LabContext:
             ]
         else:
             slices = self.objects("endpointslices", selector=f"kubernetes.io/service-name={name}")
-        addresses: list[str] = []
-        pods: list[str] = []
-        for sl in slices:
-            for ep in sl.get("endpoints", []) or []:
-                if ep.get("conditions", {}).get("ready", True) is False:
-                    continue
-                for addr in ep.get("addresses", []):
-                    if addr not in addresses:
-                        addresses.append(addr)
-                        ref = ep.get("targetRef") or {}
-                        if ref.get("kind") == "Pod":
-                            pods.append(ref.get("name", ""))
-        return Endpoints(len(addresses), addresses, pods)
+        return ready_endpoints(slices)
 
     def wait_load_balancer(self, svc: Service | str, *, timeout_s: float = 45.0, hint: str | None = None) -> Service:
         """Until the Service has a load-balancer address; FAIL with why it is pending, or ENV-ERROR as soon

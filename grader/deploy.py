@@ -16,9 +16,9 @@ from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, Kube
 from grader._wait import WaitTimeout, wait_for
 from grader.facts import ClusterFacts
 from grader.guard import fence, learner_user, namespace_object
+from grader.labpolicy import LabPolicy
 from grader.labs import Lab
 from grader.manifests import LEARNER, STARTER, Doc, fill, render
-from grader.policy import LabPolicy
 from grader.submission import judge_submission
 from grader.verdicts import BadInput, EnvError
 

@@ -9,7 +9,7 @@ objects are applied as that ServiceAccount (impersonated); the grader's own read
 from __future__ import annotations
 
 from grader._kube import Obj, managed_labels, owner_annotation
-from grader.policy import LabPolicy
+from grader.labpolicy import LabPolicy
 
 LEARNER_ACCOUNT = "servicelab-learner"
 POD_SECURITY = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "baseline"}

@@ -13,8 +13,8 @@ import yaml
 from grader._wait import READY_TIMEOUT_S
 from grader.checkspec import CheckSpec, read_checks
 from grader.facts import KNOWN_VARIABLES
+from grader.labpolicy import LabPolicy, policy_from_yaml
 from grader.manifests import Doc, manifest_files, placeholders, read_docs
-from grader.policy import LabPolicy, policy_from_yaml
 from grader.verdicts import BadInput
 
 LAB_KEYS = {"id", "title", "order", "expects", "variables", "timeouts", "description", "claims", "policy"}

@@ -174,3 +174,9 @@ def render(docs: list[Doc], run_id: str) -> str:
         obj["metadata"]["labels"] = {**(obj["metadata"].get("labels") or {}), **managed_labels(run_id)}
         out.append(obj)
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": out})
+
+
+def refusal(doc: Doc, message: str, rule: str, fix: str | None = None, at: tuple[str, ...] = ()) -> BadInput:
+    """A policy's no to this document: its file, the line of the field `at` (else the document's), rule, fix."""
+    line = key_line(doc.node, *at) if at else None
+    return BadInput(f"{doc.ref}: {message}", file=doc.file, line=line or doc.line, rule=rule, fix=fix)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from grader import images
-from grader.manifests import Doc, key_line
+from grader.labpolicy import LabPolicy
+from grader.manifests import Doc, refusal
+from grader.podpolicy import judge_pod_spec
 from grader.schema import ROOT_TYPES, check_fields
 from grader.verdicts import BadInput
 
@@ -29,60 +29,10 @@ INGRESS_ANNOTATIONS = frozenset(
         "nginx.ingress.kubernetes.io/ssl-redirect",
     }
 )
-POD_VOLUMES = frozenset({"name", "configMap", "emptyDir", "downwardAPI"})
 MAX_OBJECTS = 20
-MAX_REPLICAS = 6
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _HAND_WRITTEN_ENDPOINTS = {"EndpointSlice", "Endpoints"}
-
-
-@dataclass(frozen=True)
-class LabPolicy:
-    kinds: tuple[str, ...] = ("Service",)
-    node_ports: tuple[int, int] | None = None  # inclusive range a learner may name; None: none
-    ingress_annotations: frozenset[str] = field(default_factory=frozenset)
-    images: tuple[str, ...] = images.LAB_IMAGES
-
-
-POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations"}
-
-
-def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
-    """lab.yaml's `policy:` mapping; absent means a Service-only lab without chosen node ports."""
-    if data is None:
-        return LabPolicy()
-    rule = "policy: {kinds: [Service, ...], node_ports: [low, high], ingress_annotations: [...]}"
-    if not isinstance(data, dict) or set(data) - POLICY_KEYS:
-        raise BadInput("policy has unknown keys or is not a mapping", file=file, line=line, rule=rule)
-    kinds = data.get("kinds", ["Service"])
-    known = {kind for _, kind in ROOT_TYPES}
-    if not isinstance(kinds, list) or not kinds or not all(k in known for k in kinds):
-        raise BadInput(
-            f"policy.kinds {kinds!r} names an unknown kind",
-            file=file,
-            line=line,
-            rule=rule,
-            fix=f"kinds: {', '.join(sorted(known))}",
-        )
-    ports = data.get("node_ports")
-    if ports is not None and not (
-        isinstance(ports, list)
-        and len(ports) == 2
-        and all(isinstance(p, int) and 30000 <= p <= 32767 for p in ports)
-        and ports[0] <= ports[1]
-    ):
-        raise BadInput(
-            f"policy.node_ports {ports!r} is not a range",
-            file=file,
-            line=line,
-            rule=rule,
-            fix="node_ports: [30000, 30099] (inside 30000-32767)",
-        )
-    annotations = data.get("ingress_annotations", [])
-    if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
-        raise BadInput("policy.ingress_annotations is not a list of strings", file=file, line=line, rule=rule)
-    return LabPolicy(tuple(kinds), (ports[0], ports[1]) if ports else None, frozenset(annotations))
 
 
 def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: set[str]) -> None:
@@ -94,7 +44,7 @@ def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: 
             fix="write the objects the task asks for",
         )
     if len(learner) > MAX_OBJECTS:
-        raise _refuse(
+        raise refusal(
             learner[MAX_OBJECTS],
             f"more than {MAX_OBJECTS} objects",
             f"a submission holds at most {MAX_OBJECTS} objects",
@@ -104,14 +54,14 @@ def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: 
     for doc in learner:
         _judge_kind(doc, policy)
         if doc.ref in starter_refs:
-            raise _refuse(
+            raise refusal(
                 doc,
                 f"{doc.ref} is one of the lab's own starter objects",
                 "your manifests add to the lab's starter, never replace it",
                 f"give your {doc.kind} another name, or remove it",
             )
         if doc.ref in seen:
-            raise _refuse(
+            raise refusal(
                 doc,
                 f"{doc.ref} is defined twice (also in {seen[doc.ref].file}:{seen[doc.ref].line})",
                 "each object once",
@@ -133,7 +83,7 @@ def _judge_kind(doc: Doc, policy: LabPolicy) -> None:
     api = str(doc.obj.get("apiVersion"))
     allowed = ", ".join(policy.kinds)
     if doc.kind in _HAND_WRITTEN_ENDPOINTS:
-        raise _refuse(
+        raise refusal(
             doc,
             f"{doc.kind} objects are not accepted",
             "endpoints are written by Kubernetes from a Service's selector: a hand-written one can "
@@ -141,7 +91,7 @@ def _judge_kind(doc: Doc, policy: LabPolicy) -> None:
             "give your Service a selector that matches the pods' labels",
         )
     if doc.kind not in policy.kinds:
-        raise _refuse(
+        raise refusal(
             doc,
             f"{doc.kind} is not part of this lab's answer",
             f"this lab's answer is made of: {allowed}",
@@ -150,7 +100,7 @@ def _judge_kind(doc: Doc, policy: LabPolicy) -> None:
     root = ROOT_TYPES.get((api, doc.kind))
     if root is None:
         versions = sorted(a for a, k in ROOT_TYPES if k == doc.kind)
-        raise _refuse(
+        raise refusal(
             doc,
             f"apiVersion {api} is not the one for {doc.kind}",
             "use the stable API version",
@@ -162,7 +112,7 @@ def _judge_kind(doc: Doc, policy: LabPolicy) -> None:
     name = doc.name
     pattern = _DNS_LABEL if doc.kind == "Service" else _DNS_SUBDOMAIN
     if not pattern.match(name):
-        raise _refuse(
+        raise refusal(
             doc,
             f"'{name}' is not a valid {doc.kind} name",
             "lowercase letters, digits and '-', starting with a letter (Services) and at most 63 long",
@@ -178,11 +128,11 @@ def _judge_metadata(doc: Doc) -> None:
         ("generateName", "the grader finds your objects by the names the task gives"),
     ):
         if meta.get(key):
-            raise _refuse(doc, f"metadata.{key} is not accepted", why, f"remove metadata.{key}", at=("metadata", key))
+            raise refusal(doc, f"metadata.{key} is not accepted", why, f"remove metadata.{key}", at=("metadata", key))
     for section in ("labels", "annotations"):
         for key in meta.get(section) or {}:
             if str(key).startswith(GRADER_PREFIXES):
-                raise _refuse(
+                raise refusal(
                     doc,
                     f"the {section[:-1]} '{key}' belongs to the grader",
                     f"keys under {', '.join(GRADER_PREFIXES)} are the grader's own",
@@ -195,7 +145,7 @@ def _judge_placeholders(doc: Doc, variables: set[str]) -> None:
     for text in _strings(doc.obj):
         for var in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
             if var not in variables:
-                raise _refuse(
+                raise refusal(
                     doc, f"unknown placeholder ${{{var}}}", f"this lab's placeholders: {', '.join(sorted(variables))}"
                 )
 
@@ -203,7 +153,7 @@ def _judge_placeholders(doc: Doc, variables: set[str]) -> None:
 def _judge_service(doc: Doc, policy: LabPolicy) -> None:
     spec = doc.obj.get("spec") or {}
     if spec.get("externalIPs"):
-        raise _refuse(
+        raise refusal(
             doc,
             "spec.externalIPs is not accepted",
             "externalIPs lets a Service capture traffic for any address (CVE-2020-8554)",
@@ -212,7 +162,7 @@ def _judge_service(doc: Doc, policy: LabPolicy) -> None:
         )
     cluster_ip = spec.get("clusterIP")
     if cluster_ip not in (None, "", "None"):
-        raise _refuse(
+        raise refusal(
             doc,
             f"spec.clusterIP: {cluster_ip} is not accepted",
             "Kubernetes assigns the ClusterIP; only 'None' (headless) may be written",
@@ -230,7 +180,7 @@ def _judge_service(doc: Doc, policy: LabPolicy) -> None:
                 if policy.node_ports
                 else "this lab lets Kubernetes pick node ports"
             )
-            raise _refuse(
+            raise refusal(
                 doc,
                 f"node port {port} is not accepted",
                 f"node ports are shared by the whole cluster: {allowed}",
@@ -243,7 +193,7 @@ def _judge_ingress(doc: Doc, policy: LabPolicy) -> None:
     allowed = INGRESS_ANNOTATIONS | policy.ingress_annotations
     for key in doc.obj["metadata"].get("annotations") or {}:
         if key not in allowed:
-            raise _refuse(
+            raise refusal(
                 doc,
                 f"the Ingress annotation '{key}' is not accepted",
                 f"Ingress annotations configure the shared Traefik; allowed: {', '.join(sorted(allowed))}",
@@ -257,7 +207,7 @@ def _judge_route(doc: Doc, policy: LabPolicy) -> None:
     for rule in spec.get("rules") or []:
         for backend in rule.get("backendRefs") or []:
             if backend.get("namespace") or backend.get("kind", "Service") != "Service":
-                raise _refuse(
+                raise refusal(
                     doc,
                     f"backendRef {backend.get('name')} leaves this namespace or is not a Service",
                     "a route sends traffic to Services in its own namespace",
@@ -267,80 +217,7 @@ def _judge_route(doc: Doc, policy: LabPolicy) -> None:
 
 
 def _judge_workload(doc: Doc, policy: LabPolicy) -> None:
-    spec = doc.obj.get("spec") or {}
-    pod = (spec.get("template") or {}).get("spec") or {} if doc.kind == "Deployment" else spec
-    if doc.kind == "Deployment" and (spec.get("replicas") or 1) > MAX_REPLICAS:
-        raise _refuse(
-            doc,
-            f"replicas: {spec['replicas']} is more than {MAX_REPLICAS}",
-            "lab workloads are small: the cluster is shared",
-            "replicas: 3",
-            at=("spec", "replicas"),
-        )
-    for key in (
-        "hostNetwork",
-        "hostPID",
-        "hostIPC",
-        "nodeName",
-        "runtimeClassName",
-        "serviceAccountName",
-        "serviceAccount",
-    ):
-        if pod.get(key) not in (None, False, ""):
-            raise _refuse(
-                doc,
-                f"pod field {key} is not accepted",
-                "lab pods run as ordinary pods: no host namespaces, no chosen node, runtime or service account",
-                f"remove {key}",
-            )
-    if (pod.get("securityContext") or {}).get("sysctls"):
-        raise _refuse(
-            doc,
-            "pod sysctls are not accepted",
-            "lab pods do not tune the node's kernel",
-            "remove securityContext.sysctls",
-        )
-    for volume in pod.get("volumes") or []:
-        extra = set(volume) - POD_VOLUMES
-        if extra:
-            raise _refuse(
-                doc,
-                f"volume {volume.get('name')} uses {sorted(extra)[0]}",
-                f"lab pods may mount only {', '.join(sorted(POD_VOLUMES - {'name'}))}",
-                "remove the volume",
-            )
-    for container in [
-        *(pod.get("initContainers") or []),
-        *(pod.get("containers") or []),
-        *(pod.get("ephemeralContainers") or []),
-    ]:
-        _judge_container(doc, container, policy)
-
-
-def _judge_container(doc: Doc, container: dict[str, Any], policy: LabPolicy) -> None:
-    name = container.get("name")
-    if container.get("image") not in policy.images:
-        raise _refuse(
-            doc,
-            f"container {name} uses image {container.get('image')}",
-            f"lab pods run the lab's images: {', '.join(policy.images)}",
-            "use one of those images",
-        )
-    security = container.get("securityContext") or {}
-    if security.get("privileged") or (security.get("capabilities") or {}).get("add"):
-        raise _refuse(
-            doc,
-            f"container {name} asks for privileges",
-            "lab containers are unprivileged",
-            "remove securityContext.privileged and capabilities.add",
-        )
-    if any(isinstance(p, dict) and p.get("hostPort") for p in container.get("ports") or []):
-        raise _refuse(
-            doc,
-            f"container {name} uses a hostPort",
-            "a hostPort takes a port on the node",
-            "remove hostPort: a Service exposes the pod",
-        )
+    judge_pod_spec(doc, policy.images)
 
 
 def _no_more(doc: Doc, policy: LabPolicy) -> None:
@@ -357,8 +234,3 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
-
-
-def _refuse(doc: Doc, message: str, rule: str, fix: str | None = None, at: tuple[str, ...] = ()) -> BadInput:
-    line = key_line(doc.node, *at) if at else None
-    return BadInput(f"{doc.ref}: {message}", file=doc.file, line=line or doc.line, rule=rule, fix=fix)

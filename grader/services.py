@@ -85,6 +85,40 @@ class Service:
         """http://<host or ClusterIP>:<port><path>; the default port is the first one."""
         return f"http://{host or self.cluster_ip}:{port or self.port().port}{path}"
 
+    def matrix_names(self, node_ips: dict[str, str]) -> list[tuple[str, str]]:
+        """How the reachability matrix names this Service's addresses: (address, label) pairs."""
+        names = [(self.cluster_ip, f"{self.name} ClusterIP")] if self.cluster_ip else []
+        names += [(ip, f"{self.name} LB") for ip in self.lb_ips]
+        names += [(self.dns, f"{self.name} DNS"), (f"{self.name}.{self.namespace}", f"{self.name} DNS")]
+        for port in self.ports:
+            if port.node_port:
+                names += [(f"{ip}:{port.node_port}", f"{self.name} NodePort @{node}") for node, ip in node_ips.items()]
+        return names
+
     @property
     def selector_text(self) -> str:
         return ",".join(f"{k}={v}" for k, v in sorted(self.selector.items()))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    ready: int
+    addresses: list[str]
+    pod_names: list[str]  # the backends' pod names: what agnhost's /hostname answers
+
+
+def ready_endpoints(slices: list[Obj]) -> Endpoints:
+    """The ready endpoints of a Service's EndpointSlices, each address once (dual slices repeat them)."""
+    addresses: list[str] = []
+    pods: list[str] = []
+    for sl in slices:
+        for ep in sl.get("endpoints", []) or []:
+            if ep.get("conditions", {}).get("ready", True) is False:
+                continue
+            for addr in ep.get("addresses", []):
+                if addr not in addresses:
+                    addresses.append(addr)
+                    ref = ep.get("targetRef") or {}
+                    if ref.get("kind") == "Pod":
+                        pods.append(ref.get("name", ""))
+    return Endpoints(len(addresses), addresses, pods)
