@@ -3,12 +3,19 @@
 Eleven submissions of two labs, built from the released notebooks: full marks (two nodeport students on the
 same nodePort 30007), partial, unchanged release, corrupt JSON, an answer cell that loops forever, Python
 that redefines check(), a hostile manifest, and Python instead of YAML. Nothing submitted is executed; every
-submission's namespace is gone afterwards. Run: pytest --e2e tests/e2e/test_class_grading.py
+submission's namespace is gone afterwards.
+
+The same class goes through `servicelab grade-batch` too: the collected submitted/ tree (notebooks) plus four
+hand-ins of manifests (a third full-marks nodeport student on 30007, a full-marks ClusterIP, a hostile
+ClusterRoleBinding, a YAML alias bomb); every score or reason is asserted in grades.csv and the JSON reports.
+Run: pytest --e2e tests/e2e/test_class_grading.py
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import re
 import shutil
@@ -178,3 +185,117 @@ def test_rerun_grades_nothing_again(
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as fh:
         return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+# grade-batch: the same class as folders. The nbgrader submitted/ tree as collected (DIR/<student>/02-nodeport/
+# nodeport.ipynb), plus hand-ins of manifests (DIR/<student>/<lab>/*.yaml): a third nodeport student on 30007,
+# a full-marks ClusterIP, a hostile manifest and a YAML alias bomb taken from the refusal corpus.
+# (student, lab) -> (folder to copy, expected: score out of 6, or a reason fragment for "no score")
+MANIFESTS: dict[tuple[str, str], tuple[Path, int | str]] = {
+    ("kim", "nodeport"): (LABS / "nodeport" / "solution", 6),
+    ("lou", "clusterip"): (LABS / "clusterip" / "solution", 6),
+    ("max", "clusterip"): (REPO / "tests/hostile/clusterrolebinding/submission", "ClusterRoleBinding is not part"),
+    ("ned", "clusterip"): (REPO / "tests/badinput/alias-bomb/submission", "anchors (&name) and aliases"),
+}
+
+
+def batch_expected() -> dict[tuple[str, str], int | str]:
+    expected = {(student, lab_of(a)): want for (a, student), (_, want) in CLASS.items()}
+    return expected | {key: want for key, (_, want) in MANIFESTS.items()}
+
+
+@pytest.fixture(scope="module")
+def hand_ins(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("batch") / "hand-ins"
+    shutil.copytree(course / "submitted", root)
+    for (student, lab), (folder, _) in MANIFESTS.items():
+        shutil.copytree(folder, root / student / lab)
+    return root
+
+
+@pytest.fixture(scope="module")
+def batch_run(hand_ins: Path, request: pytest.FixtureRequest) -> tuple[int, str, Path]:
+    out = hand_ins.parent / "grades"
+    code, text, seconds = grade_batch(hand_ins, out, str(request.config.getoption("--kube-context")))
+    print(f"grade-batch of {len(batch_expected())} submissions: {seconds:.0f}s")
+    return code, text, out
+
+
+def grade_batch(hand_ins: Path, out: Path, context: str) -> tuple[int, str, float]:
+    buffer = io.StringIO()
+    start = time.monotonic()
+    with contextlib.redirect_stdout(buffer):
+        code = cli.main(["grade-batch", str(hand_ins), "--out", str(out), "--jobs", "3", "--context", context])
+    sys.stdout.write(buffer.getvalue())  # shown by pytest when the test fails
+    return code, buffer.getvalue(), time.monotonic() - start
+
+
+def test_grade_batch_scores_every_submission_as_it_deserves_in_csv_and_json(
+    batch_run: tuple[int, str, Path], kube: Kube
+) -> None:
+    code, text, out = batch_run
+    expected = batch_expected()
+    assert code == 0, "no ENV-ERROR on a healthy cluster"
+    rows = read_batch_csv(out / "grades.csv")
+    assert sorted(rows) == sorted(expected), "one row per student and lab"
+    records = read_batch_json(out)
+    assert sorted(records) == sorted(expected), "every submission in its student's JSON report"
+    for key, want in expected.items():
+        row, record, who = rows[key], records[key], "/".join(key)
+        if isinstance(want, int):
+            status = "no-answer" if key == ("dee", "nodeport") else "graded"
+            assert (row["status"], row["score"], row["max_score"]) == (status, str(want), "6"), (who, row)
+            assert (record["outcome"], record["score"], record["max_score"]) == (status, want, 6), who
+            if status == "graded":  # the full servicelab.result/v1 report, the matrix included
+                assert (record["report"]["score"], record["report"]["verdict"]) == (
+                    want,
+                    "PASS" if want == 6 else "FAIL",
+                )
+                assert record["report"]["matrix"], who
+            continue
+        assert (row["status"], row["score"], row["max_score"]) == ("error", "", ""), (who, row)
+        assert want in row["reason"], (who, row)
+        assert (record["outcome"], record["score"], record["max_score"]) == ("error", None, None), who
+        assert want in record["reason"], (who, record["reason"])
+    graded = sum(isinstance(w, int) for w in expected.values()) - 1  # dee's unchanged stub is "no answer"
+    errors = sum(isinstance(w, str) for w in expected.values())
+    summary = (
+        f"{len(expected)} submission(s): {graded} graded, 1 no answer, {errors} not graded: error in the "
+        "submission, 0 not graded: environment"
+    )
+    assert summary in text, text
+    nodeport_full = [k for k, w in expected.items() if k[1] == "nodeport" and w == 6]
+    assert len(nodeport_full) == 3, "three students on nodePort 30007, all full marks"
+    assert not batch_leftovers(kube), "every submission's namespace is deleted"
+
+
+def test_grade_batch_rerun_grades_nothing_again(batch_run: tuple[int, str, Path], hand_ins: Path, context: str) -> None:
+    _, _, out = batch_run
+    before = read_batch_json(out)
+    code, text, seconds = grade_batch(hand_ins, out, context)
+    assert code == 0, text
+    assert read_batch_json(out) == before, "every record reused as it was (a grading again would change seconds)"
+    assert seconds < 60, f"a re-run with nothing new took {seconds:.0f}s"
+
+
+def batch_leftovers(kube: Kube) -> list[str]:
+    pattern = re.compile(r"^(nodeport|clusterip)-(ada|bob|cy|gus|kim|lou)-")
+    return [
+        ns["metadata"]["name"]
+        for ns in kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
+        if pattern.match(ns["metadata"]["name"]) and ns.get("status", {}).get("phase") != "Terminating"
+    ]
+
+
+def read_batch_csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return {(row["student"], row["lab"]): row for row in csv.DictReader(fh)}
+
+
+def read_batch_json(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for path in sorted(out.glob("*.json")):
+        doc = json.loads(path.read_text())
+        assert (doc["schema"], doc["student"]) == ("servicelab.batch/v1", path.stem), path
+        found |= {(doc["student"], item["lab"]): item for item in doc["submissions"]}
+    return found
