@@ -1,12 +1,14 @@
 """Broken environments are ENV-ERROR with a diagnosis, never a score, and leave nothing behind.
 
 These tests break the real lab cluster on purpose (a dead kubeconfig, a missing probe image, MetalLB's
-controller stopped, the Docker engine stopped, the cluster deleted mid-grade) and mend it after, so they
-run after every other e2e test (marker `disruptive`, ordered last by tests/conftest.py).
+controller stopped during one grading and in the middle of a grade-batch, the Docker engine stopped, the
+cluster deleted mid-grade) and mend it after, so they run after every other e2e test (marker `disruptive`,
+ordered last by tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -190,3 +192,112 @@ def test_cluster_deleted_mid_grade(context: str, kube: Kube, tmp_path: Path) -> 
         proc.wait(timeout=60)
         _mend_cluster(kube)
     assert _left_by(kube, proc.pid) == []
+
+
+# A LoadBalancer class for grade-batch: every submission needs a MetalLB address to be graded.
+# student -> (case folder of labs/loadbalancer, expected score out of 6)
+LB_CLASS = {
+    "ada": ("solution", 6),
+    "bob": ("alternatives/explicit-defaults", 6),
+    "cy": ("wrong/no-node-ports", 5),  # fails the 1-point node port check
+    "dee": ("alternatives/labels-and-app-protocol", 6),
+    "eve": ("wrong/internal-annotation", 3),  # fails the 3-point public address check
+    "fay": ("solution", 6),
+}
+BATCH_S = 900  # worker start-up (probe pods) plus six gradings, one at a time
+
+
+def _lb_class(root: Path) -> Path:
+    for student, (case, _) in LB_CLASS.items():
+        (root / student).mkdir(parents=True)
+        for manifest in (REPO / "labs/loadbalancer" / case).glob("*.yaml"):
+            if manifest.name != "case.yaml":
+                (root / student / manifest.name).write_text(manifest.read_text())
+    return root
+
+
+def _grade_batch(hand_ins: Path, out: Path, context: str, log: Path) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "grader.cli", "grade-batch", str(hand_ins), "--lab", "loadbalancer"]
+    argv += ["--out", str(out), "--jobs", "1", "--context", context]
+    with log.open("w") as fh:  # a file, not a pipe: nobody reads it while the batch runs
+        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, text=True)
+
+
+def _records(out: Path) -> dict[str, dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    for path in sorted(out.glob("*.json")):
+        found |= {item["student"]: item for item in json.loads(path.read_text())["submissions"]}
+    return found
+
+
+def _batch_done(proc: subprocess.Popen[str], log: Path, timeout_s: float) -> tuple[int, str]:
+    def ended() -> tuple[int | None, str]:
+        lines = log.read_text().strip().splitlines() or ["no output yet"]
+        return proc.poll(), lines[-1]
+
+    code = wait_for(ended, what="grade-batch finished", timeout_s=timeout_s, interval_s=0.5, max_interval_s=5.0)
+    return code, log.read_text()
+
+
+def _csv_rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "grades.csv").open(newline="", encoding="utf-8") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def test_metallb_stopped_mid_batch_no_score_then_rerun_grades_just_those(
+    context: str, kube: Kube, tmp_path: Path
+) -> None:
+    hand_ins, out, log = _lb_class(tmp_path / "hand-ins"), tmp_path / "grades", tmp_path / "batch.log"
+    proc = _grade_batch(hand_ins, out, context, log)
+    try:
+        wait_for(  # the batch is under way: its first submission graded with MetalLB running
+            lambda: (_records(out) or None, log.read_text()[-300:] or "no output yet"),
+            what="the first record of the batch",
+            timeout_s=300,
+            interval_s=0.5,
+            max_interval_s=2.0,
+        )
+        before_stop = set(_records(out))
+        _scale_metallb(kube, 0)
+        when_stopped = set(_records(out))
+        code, text = _batch_done(proc, log, BATCH_S)
+    finally:
+        try:
+            if proc.poll() is None:
+                proc.terminate()  # the batch unwinds: its namespaces go, then it exits
+                proc.wait(timeout=240)
+        finally:
+            _scale_metallb(kube, 1)  # later tests (and the re-run below) need MetalLB whole
+    print(text)
+    print(f"graded before the stop: {sorted(before_stop)}; done when MetalLB was down: {sorted(when_stopped)}")
+    rows, records = _csv_rows(out), _records(out)
+    assert sorted(rows) == sorted(records) == sorted(LB_CLASS), text
+    env = sorted(s for s, row in rows.items() if row["status"] == "env-error")
+    for student, (_, expected) in LB_CLASS.items():
+        row, record = rows[student], records[student]
+        if student in env:  # no score, never 0, and the reason
+            assert (row["score"], row["max_score"]) == ("", ""), row
+            assert (record["score"], record["outcome"]) == (None, "env-error"), record
+            assert "MetalLB's controller is not running" in row["reason"], row
+        else:
+            assert (row["status"], row["score"], row["max_score"]) == ("graded", str(expected), "6"), row
+    assert not before_stop & set(env), "what was graded before MetalLB stopped keeps its score"
+    started_after = set(LB_CLASS) - when_stopped
+    assert len(started_after - set(env)) <= 1, "one at a time (--jobs 1): all but the one in flight are ENV-ERROR"
+    assert env, "MetalLB stopped mid-batch: some submissions must be ENV-ERROR"
+    assert code == 3, text
+    assert f"{len(env)} submissions not graded: environment" in text, text
+    assert f"0 not graded: error in the submission, {len(env)} not graded: environment" in text, text
+
+    first = records
+    code, text = _batch_done(_grade_batch(hand_ins, out, context, log), log, BATCH_S)
+    print(text)
+    assert code == 0, text
+    assert f"{len(LB_CLASS)} graded, 0 no answer, 0 not graded: error in the submission, 0 not graded" in text, text
+    again, rows = _records(out), _csv_rows(out)
+    for student, (_, expected) in LB_CLASS.items():
+        assert (rows[student]["status"], rows[student]["score"]) == ("graded", str(expected)), rows[student]
+        if student not in env:
+            assert again[student] == first[student], f"{student} was graded again"
+    regraded = {s for s in LB_CLASS if again[s] != first[s]}
+    assert regraded == set(env), "the re-run grades exactly the ENV-ERROR submissions"
