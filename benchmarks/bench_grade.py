@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
+from grader.environment import environment
 from grader.labs import load_lab
 from grader.manifests import manifest_files
 from grader.results import Verdict
-from grader.session import environment, run_checks
+from grader.session import run_checks
 
 DEMO = Path(__file__).resolve().parent.parent / "tests" / "data" / "labs" / "demo"
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
+from grader import interrupt
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube, KubeError, KubeUnreachable
 from grader._wait import WaitTimeout, wait_for
 from grader.chains import build_chains
 from grader.claims import claims_of, placeholder_values
 from grader.deploy import delete_namespace
+from grader.environment import EnvironmentSpec, EnvironmentWorker
 from grader.facts import ClusterFacts, discover
 from grader.handins import Prepared
 from grader.labs import load_lab
@@ -33,7 +33,7 @@ from grader.records import Outcome, Record
 from grader.reports import json as json_report
 from grader.reports.html import to_html
 from grader.results import LabResult, Status
-from grader.session import Environment, environment, grade
+from grader.session import grade
 from grader.verdicts import BadInput, EnvError
 from grader.workers import WorkerSpec, run_chains
 
@@ -53,28 +53,14 @@ class GradeJob:
 
 
 @dataclass(frozen=True)
-class GraderSpec:
-    """Picklable: how a worker process opens its Environment."""
-
-    context: str | None = None
-    kubeconfig: str | None = None
-    probe_image: str | None = None
-
+class GraderSpec(EnvironmentSpec):
     @contextlib.contextmanager
     def open(self) -> Iterator[_Grader]:
-        with environment(self.context, self.kubeconfig, probe_image=self.probe_image) as env:
+        with self.environment() as env:
             yield _Grader(env)
 
 
-class _Overtime(KeyboardInterrupt):
-    """Raised by the per-submission alarm; a KeyboardInterrupt so pytest stops the checks instead of failing one."""
-
-
-class _Grader:
-    def __init__(self, env: Environment) -> None:
-        self.env = env
-        self.run_id = env.run_id  # the label on all this worker creates (workers.Worker)
-
+class _Grader(EnvironmentWorker):
     def run(self, job: GradeJob) -> Record:
         start = time.monotonic()
         record = self._grade(job)
@@ -117,7 +103,7 @@ class _Grader:
                 path.write_text(text, encoding="utf-8")
                 files.append((path, label))
             try:
-                with _alarm(job.timeout_s) as overtime:
+                with interrupt.alarm(job.timeout_s) as overtime:
                     try:
                         result: LabResult | None = grade(lab, self.env, namespace=ns, case_files=files)
                     except KeyboardInterrupt:  # pytest turns the alarm into an interrupt of its own
@@ -150,23 +136,6 @@ def _record_of(result: LabResult, base: Record) -> Record:
     base.outcome, base.score, base.max_score = Outcome.GRADED, result.score, result.max_score
     base.reason = "; ".join(f"{c.id}: {c.message}" for c in result.checks if c.status is Status.FAIL)
     return base
-
-
-@contextlib.contextmanager
-def _alarm(seconds: float) -> Iterator[list[bool]]:
-    fired = [False]
-
-    def ring(signum: int, frame: FrameType | None) -> None:
-        fired[0] = True
-        raise _Overtime()
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
-    try:
-        yield fired
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def settle(prepared: Prepared, previous: Record | None) -> Record | None:

@@ -20,8 +20,9 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
+from grader.cases import Case
 from grader.facts import KNOWN_VARIABLES, ClusterFacts
-from grader.labs import Case, Lab
+from grader.labs import Lab
 from grader.manifests import Doc, load_rendered, manifest_files
 from grader.verdicts import BadInput
 

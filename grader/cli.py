@@ -16,13 +16,15 @@ from rich.console import Console
 
 from grader import batchcmd, coach, course, errors, interrupt, learner
 from grader._kube import Kube, KubeError, KubeUnreachable
+from grader.catalogue import all_labs
+from grader.environment import environment
 from grader.facts import discover
-from grader.labs import all_labs, load_lab
+from grader.labs import load_lab
 from grader.reports import json as json_report
 from grader.reports import junit, markdown
 from grader.reports.terminal import print_result
 from grader.scoring import exit_code
-from grader.session import environment, grade
+from grader.session import grade
 from grader.solutions import DEFAULT_JOBS, ClusterGrading, check_solutions, table
 from grader.solutions import exit_code as solutions_exit_code
 from grader.submission import judge_submission, learner_files

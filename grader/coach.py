@@ -15,8 +15,9 @@ from typing import Any
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
 from grader._wait import wait_for
+from grader.catalogue import all_labs
 from grader.deploy import delete_namespace
-from grader.labs import Lab, all_labs, load_lab
+from grader.labs import Lab, load_lab
 from grader.results import LabResult, Status
 
 

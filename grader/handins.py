@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.answers import Answer, answer_in, answer_of, is_blank_yaml
-from grader.labs import Lab, all_labs, load_lab
+from grader.catalogue import all_labs
+from grader.labs import Lab, load_lab
 from grader.manifests import manifest_files
 from grader.verdicts import BadInput
 

@@ -61,3 +61,25 @@ def shielded() -> Iterator[None]:
     finally:
         _state["shielded"] -= 1
     raise_pending()
+
+
+class Overtime(KeyboardInterrupt):
+    """Raised by the per-submission alarm; a KeyboardInterrupt so pytest stops the checks instead of failing one."""
+
+
+@contextlib.contextmanager
+def alarm(seconds: float) -> Iterator[list[bool]]:
+    """Raise Overtime in the main thread after seconds; yields [fired]. Disarmed on the way out."""
+    fired = [False]
+
+    def ring(signum: int, frame: FrameType | None) -> None:
+        fired[0] = True
+        raise Overtime()
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

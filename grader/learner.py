@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from grader.labs import Lab, all_labs, load_lab
+from grader.catalogue import all_labs, shipped
+from grader.labs import Lab, load_lab
 from grader.schema import ROOT_TYPES
 from grader.verdicts import BadInput
 
-SOURCE = Path(__file__).resolve().parent.parent / "notebooks" / "source"
+SOURCE = shipped("notebooks") / "source"
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n.*?### END SOLUTION\n?", re.DOTALL)
 
 

@@ -65,32 +65,21 @@ def read_docs(path: Path, namespace: str | None = None, label: str | None = None
 
 def parse_docs(text: str, file: str, namespace: str | None = None, origin: str = LEARNER) -> list[Doc]:
     docs = []
+    named = "each object needs apiVersion, kind and metadata.name"
     for parsed in parse(text, file):
         obj, line, node = parsed.obj, parsed.line, parsed.node
         if not isinstance(obj, dict):
-            raise BadInput(
-                "a document is not a mapping",
-                file=file,
-                line=line,
-                rule="each YAML document is one Kubernetes object",
-                fix="start each object with apiVersion:, kind: and metadata:",
+            rule, fix = (
+                "each YAML document is one Kubernetes object",
+                "start each object with apiVersion:, kind: and metadata:",
             )
+            raise BadInput("a document is not a mapping", file=file, line=line, rule=rule, fix=fix)
         for key in ("apiVersion", "kind"):
             if not isinstance(obj.get(key), str) or not obj.get(key):
-                raise BadInput(
-                    f"document has no '{key}'",
-                    file=file,
-                    line=line,
-                    rule="each object needs apiVersion, kind and metadata.name",
-                )
+                raise BadInput(f"document has no '{key}'", file=file, line=line, rule=named)
         meta = obj.get("metadata")
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta.get("name"):
-            raise BadInput(
-                f"{obj['kind']} has no metadata.name",
-                file=file,
-                line=line,
-                rule="each object needs apiVersion, kind and metadata.name",
-            )
+            raise BadInput(f"{obj['kind']} has no metadata.name", file=file, line=line, rule=named)
         ns = meta.get("namespace")
         if ns is not None and ns != namespace and not PLACEHOLDER.fullmatch(str(ns)):
             raise BadInput(

@@ -19,13 +19,14 @@ from grader import coach
 from grader._kube import Kube
 from grader.answers import is_blank_yaml
 from grader.deploy import apply_into, ensure_namespace, wait_deployments
+from grader.environment import environment, new_run_id
 from grader.errors import ServicelabError, message
 from grader.facts import discover
 from grader.flowchart import chart
 from grader.labs import load_lab
 from grader.manifests import STARTER
 from grader.nbshow import _display, _quiet, pods_table, progress, show
-from grader.session import environment, grade, new_run_id
+from grader.session import grade
 from grader.submission import judge_submission, starter_docs
 from grader.verdicts import BadInput, EnvError
 

@@ -34,6 +34,10 @@ class GradingPlugin:
         self.collect_errors: list[str] = []
         self._started: dict[str, float] = {}
 
+    def registrar(self) -> _Registrar:
+        """What to pass as pytest.main(plugins=[...]): it registers this plugin under its fixed name."""
+        return _Registrar(self)
+
     @pytest.fixture
     def lab(self, request: pytest.FixtureRequest) -> Iterator[LabContext]:
         if self._ctx is None:
@@ -100,3 +104,14 @@ def _result(check_id: str, marker: pytest.Mark, call: pytest.CallInfo[None]) -> 
         base.status = Status.ENV_ERROR
         base.message = f"{kind}: {type(exc).__name__}: {exc}"[:1000]
     return base
+
+
+class _Registrar:
+    """Registers a GradingPlugin under PLUGIN_NAME at configure time, so --servicelab-lab (pytest_entry) sees
+    it there and does not activate a second one."""
+
+    def __init__(self, plugin: GradingPlugin) -> None:
+        self.plugin = plugin
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.pluginmanager.register(self.plugin, PLUGIN_NAME)

@@ -2,7 +2,7 @@
 
 Loaded by every pytest run on a machine that installs servicelab, so it is inert: it only registers the
 `check` marker and its own `--servicelab-*` options. With `--servicelab-lab LAB` it grades the objects
-already in the namespace, through the same `grader.session.Environment` as `servicelab grade`.
+already in the namespace, through the same `grader.environment.Environment` as `servicelab grade`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _activate(config: pytest.Config) -> None:
     """`pytest --servicelab-lab LAB checks.py`: grade the objects already in the namespace."""
     from grader._kube import Kube  # noqa: PLC0415 - only when asked to grade
+    from grader.environment import Environment, new_run_id  # noqa: PLC0415
     from grader.labs import load_lab  # noqa: PLC0415
-    from grader.session import Environment, new_run_id  # noqa: PLC0415
 
     lab = load_lab(str(config.getoption("--servicelab-lab")))
     namespace = config.getoption("--servicelab-namespace") or lab.default_namespace

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader.labs import Case
+from grader.cases import Case
 from grader.results import EXIT_CODES, LabResult, Status, Verdict
 
 

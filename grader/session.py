@@ -1,7 +1,6 @@
-"""One grading: apply (optional), wait, run the checks through pytest, clean up.
+"""One grading: judge and apply (optional), wait, run the checks through pytest, clean up.
 
-An `Environment` (cluster facts + vantage points + probe pods) is opened once and reused: by one
-`servicelab grade`, by a notebook `check()`, or by a whole `check-solutions` batch.
+It runs in an `grader.environment.Environment`, opened once and reused by many gradings.
 """
 
 from __future__ import annotations
@@ -14,143 +13,23 @@ import secrets
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from grader import images, interrupt
-from grader._kube import Kube, KubeUnreachable
-from grader._wait import PROBE_POD_READY_S, READY_TIMEOUT_S
-from grader.checks import LabContext
+from grader import interrupt
+from grader._kube import KubeUnreachable
 from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
-from grader.facts import ClusterFacts, discover
+from grader.environment import Environment
 from grader.labs import Lab
 from grader.manifests import STARTER
-from grader.plugin import PLUGIN_NAME, GradingPlugin
-from grader.probes.base import ProbePolicy, Vantage
-from grader.probes.host import HostVantage
-from grader.probes.outside import INTERNET_CONTAINER, OutsideVantage
-from grader.probes.pod import PodVantage, ProbePods
-from grader.probes.shell import Op, Outcome
+from grader.plugin import GradingPlugin
+from grader.probes.base import ProbePolicy
 from grader.results import CheckResult, LabResult, Status
 from grader.submission import judge_submission, learner_files
 from grader.verdicts import BadInput, EnvError
 
 log = logging.getLogger("servicelab.session")
-
-
-def new_run_id() -> str:
-    return secrets.token_hex(3)
-
-
-@dataclass
-class Environment:
-    """The cluster and the vantage points of one run (probe pods are started lazily, once)."""
-
-    kube: Kube
-    run_id: str
-    probe_image: str = images.BUSYBOX
-    policy: ProbePolicy = field(default_factory=ProbePolicy)
-    pods_ready_timeout_s: float = PROBE_POD_READY_S
-    _facts: ClusterFacts | None = None
-    _pods: ProbePods | None = None
-    _vantages: tuple[PodVantage, PodVantage] | None = None
-    _start_error: EnvError | None = None
-    _reasons: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def facts(self) -> ClusterFacts:
-        if self._facts is None:
-            self._facts = discover(self.kube)
-        return self._facts
-
-    def pod_vantages(self) -> tuple[PodVantage, PodVantage]:
-        if self._start_error is not None:
-            raise self._start_error  # once broken, every later grading of this run says so at once
-        if self._vantages is None:
-            self._pods = ProbePods(
-                self.kube, self.run_id, self.probe_image, self.pods_ready_timeout_s, policy=self.policy
-            )
-            try:
-                self._vantages = self._pods.start()
-            except EnvError as err:
-                self._start_error = err
-                self._pods.stop()
-                raise
-        return self._vantages
-
-    def context(self, namespace: str, ready_timeout_s: float = READY_TIMEOUT_S) -> LabContext:
-        """A fresh LabContext (fresh matrix, fresh 'proven' state) on the shared probe pods."""
-        probe, other = self.pod_vantages()
-        facts = self.facts
-        route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
-        outside: Vantage = (
-            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip)
-            if facts.is_kind
-            else _Absent("outside container", "not a kind lab cluster")
-        )
-        internet: Vantage = (
-            OutsideVantage(INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet")
-            if facts.is_kind
-            else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
-        )
-        host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
-        for vantage in (outside, host, internet):  # availability is a property of the environment: ask once per run
-            key = vantage.name
-            if key not in self._reasons:
-                self._reasons[key] = vantage.unavailable_reason()
-            vantage.preset_reason(self._reasons[key])
-        vantages: list[Vantage] = [
-            PodVantage(probe.name, self.kube, probe.namespace, probe.pod, policy=self.policy),
-            PodVantage(other.name, self.kube, other.namespace, other.pod, policy=self.policy),
-            outside,
-            host,
-        ]
-        return LabContext(
-            namespace=namespace,
-            kube=self.kube,
-            facts=facts,
-            probe=vantages[0],
-            other_probe=vantages[1],
-            outside=vantages[2],
-            host=vantages[3],
-            internet=internet,
-            ready_timeout_s=ready_timeout_s,
-        )
-
-    def close(self) -> None:
-        if self._pods is not None:
-            self._pods.stop()
-        self._vantages = None
-
-
-class _Absent(Vantage):
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(name)
-        self._why = reason
-
-    def unavailable_reason(self) -> str:
-        return self._why
-
-    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
-        raise EnvError(f"{self.name}: {self._why}")
-
-
-@contextlib.contextmanager
-def environment(
-    context: str | None = None, kubeconfig: str | None = None, *, probe_image: str | None = None
-) -> Iterator[Environment]:
-    env = Environment(
-        Kube(context=context, kubeconfig=kubeconfig),
-        new_run_id(),
-        probe_image or os.environ.get("SERVICELAB_PROBE_IMAGE") or images.BUSYBOX,
-    )
-    try:
-        yield env
-    finally:
-        env.close()
 
 
 def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
@@ -213,7 +92,7 @@ def _run_pytest(lab: Lab, plugin: GradingPlugin) -> int | pytest.ExitCode:
     before = set(sys.modules)
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code = pytest.main(args, plugins=[_Named(plugin)])
+        code = pytest.main(args, plugins=[plugin.registrar()])
     for name in set(sys.modules) - before:  # a lab's checks module is re-imported each run
         module_file = getattr(sys.modules[name], "__file__", None) or ""
         if module_file.startswith(str(lab.path)):
@@ -221,16 +100,6 @@ def _run_pytest(lab: Lab, plugin: GradingPlugin) -> int | pytest.ExitCode:
     if sink.getvalue().strip():
         log.debug("pytest output:\n%s", sink.getvalue())
     return code
-
-
-class _Named:
-    """Registers the grading plugin under a fixed name, so --servicelab-lab does not activate a second one."""
-
-    def __init__(self, plugin: GradingPlugin) -> None:
-        self.plugin = plugin
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.pluginmanager.register(self.plugin, PLUGIN_NAME)
 
 
 def grade(
@@ -299,10 +168,4 @@ def _env_result(lab: Lab, env: Environment, namespace: str, diagnosis: str) -> L
     )
 
 
-__all__ = [
-    "Environment",
-    "environment",
-    "grade",
-    "new_run_id",
-    "run_checks",
-]
+__all__ = ["grade", "run_checks"]

@@ -19,15 +19,17 @@ from rich.text import Text
 
 from grader import leases
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, KubeError, KubeUnreachable
+from grader.cases import Case
 from grader.chains import build_chains
 from grader.claims import case_claims, placeholder_values
 from grader.deploy import delete_namespace
+from grader.environment import Environment, EnvironmentSpec, EnvironmentWorker
 from grader.errors import EXIT_ENV, EXIT_FAIL, EXIT_OK
 from grader.facts import ClusterFacts
-from grader.labs import Case, Lab, load_lab
+from grader.labs import Lab, load_lab
 from grader.manifests import manifest_files
 from grader.scoring import CaseOutcome, judge_case
-from grader.session import Environment, environment, grade
+from grader.session import grade
 from grader.verdicts import BadInput, EnvError
 from grader.workers import WorkerSpec, run_chains
 
@@ -90,24 +92,16 @@ def crashed_row(job: CaseJob, why: str) -> Row:
 
 
 @dataclass(frozen=True)
-class ClusterGrading:
-    """What each worker process opens: one Environment (probe pods started once) for all the cases it runs."""
-
-    context: str | None = None
-    kubeconfig: str | None = None
-    probe_image: str | None = None
+class ClusterGrading(EnvironmentSpec):
+    """Each worker process opens one Environment (probe pods started once) for all the cases it runs."""
 
     @contextmanager
     def open(self) -> Iterator[EnvironmentGrader]:
-        with environment(self.context, self.kubeconfig, probe_image=self.probe_image) as env:
+        with self.environment() as env:
             yield EnvironmentGrader(env)
 
 
-class EnvironmentGrader:
-    def __init__(self, env: Environment) -> None:
-        self.env = env
-        self.run_id = env.run_id  # the label on all this worker creates (workers.Worker)
-
+class EnvironmentGrader(EnvironmentWorker):
     def run(self, job: CaseJob) -> Row:
         """Grade with the case's claims held on the cluster until its namespace is gone: what a terminating
         namespace still holds (a route, a nodePort) must not meet the next case that claims the same."""

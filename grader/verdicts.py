@@ -7,6 +7,8 @@ whole grade (ENV-ERROR, no score, never 0 points); `NotApplicable` drops the che
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
+
 from grader.errors import EnvironmentFault, InputError
 
 
@@ -47,23 +49,18 @@ class NotApplicable(Exception):
         super().__init__(reason)
 
 
+@dataclass(eq=False)  # an exception compares and hashes by identity
 class BadInput(InputError, ValueError):
     """The input is wrong (lab folder, manifests, arguments): exit code 2, a clear message, no traceback."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        line: int | None = None,
-        rule: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        self.message = message
-        self.file = file
-        self.line = line
-        self.rule = rule
-        self.fix = fix
+    message: str
+    _: KW_ONLY
+    file: str | None = None
+    line: int | None = None
+    rule: str | None = None
+    fix: str | None = None
+
+    def __post_init__(self) -> None:
         super().__init__(self.render())
 
     def render(self) -> str:

@@ -174,3 +174,24 @@ def _scan(text: str) -> None:
                     line,
                     f"a manifest file holds at most {MAX_DOCUMENTS} objects",
                 )
+
+
+def read_mapping(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """A trusted YAML file of ours (lab.yaml, case.yaml) that must be a mapping; the line of each top-level key."""
+    if not path.is_file():
+        raise BadInput("file is missing", file=str(path), rule="see docs/ARCHITECTURE.md, 'Lab folder'")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise BadInput(
+            f"not valid YAML: {getattr(err, 'problem', None) or err}",
+            file=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from err
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise BadInput("must be a YAML mapping", file=str(path), line=1)
+    lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return data, lines

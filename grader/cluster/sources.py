@@ -6,6 +6,7 @@ from pathlib import Path
 
 import requests
 
+from grader.catalogue import shipped
 from grader.cluster import versions
 from grader.cluster.tools import offline_build, user_cache
 from grader.verdicts import EnvError
@@ -15,7 +16,7 @@ _URLS = {
     "gateway-api": (versions.GATEWAY_API, versions.GATEWAY_API_MANIFEST_URL),
 }
 MANIFEST_KEYS = tuple(_URLS)
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = shipped("fixtures")
 
 
 def cached_manifest_path(key: str) -> Path:

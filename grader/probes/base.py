@@ -1,20 +1,21 @@
 """A vantage point: somewhere probes run from (probe pod, other-namespace pod, outside container, host).
 
-Subclasses only say how to run one round of probes (`_run_ops`); retries, deadlines, attempts, the
-matrix and the must-not-reach rule live here, the same for every vantage point.
+Subclasses only say how to run one round of probes (`_run_ops`); retries, deadlines, attempts and the
+matrix live here, the must-not-reach rule in grader.probes.negative: the same for every vantage point.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from grader._wait import WaitTimeout, wait_for
 from grader.probes.matrix import Matrix
-from grader.probes.outcomes import SINKHOLE, answered, control_for, differs, split_url, succeeded, summary
+from grader.probes.negative import NegativeProbes
+from grader.probes.outcomes import split_url, succeeded, summary
+from grader.probes.policy import ProbePolicy
 from grader.probes.results import (
     Attempt,
     DnsResult,
@@ -25,21 +26,10 @@ from grader.probes.results import (
     TcpResult,
 )
 from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
-from grader.verdicts import EnvError, Fail, NotApplicable
+from grader.verdicts import Fail, NotApplicable
 
 
-@dataclass(frozen=True)
-class ProbePolicy:
-    """Retry policy as data: per-try timeout, overall deadline, pause between rounds, exec slack."""
-
-    per_try_s: float = 3.0
-    deadline_s: float = 15.0
-    backoff_s: float = 0.5
-    exec_slack_s: float = 15.0
-    hostname_rounds_size: int = 8
-
-
-class Vantage(ABC):
+class Vantage(NegativeProbes):
     """Probe operations shared by every vantage point."""
 
     def __init__(self, name: str, policy: ProbePolicy | None = None, partner_ip: str | None = None) -> None:
@@ -248,73 +238,8 @@ class Vantage(ABC):
         self._poll(one_round, deadline)
         return result
 
-    def must_not_reach(
-        self,
-        url: str,
-        *,
-        hint: str,
-        host_header: str | None = None,
-        known_good: str | None = None,
-        target: str | None = None,
-    ) -> None:
-        """FAIL with hint if url answers. Counts only once this vantage point reached a known-good target
-        in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
-        host, port = split_url(url)
-        self._must_not(
-            Op("http", url, host_header=host_header), hint, known_good, target or self._label(host, port, host_header)
-        )
-
-    def must_not_connect(
-        self, host: str, port: int, *, hint: str, known_good: str | None = None, target: str | None = None
-    ) -> None:
-        """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
-        self._must_not(Op("tcp", host, port), hint, known_good, target or self._label(host, port, None))
-
-    def _must_not(self, op: Op, hint: str, known_good: str | None, label: str) -> None:
-        self.require()
-        good = known_good or self.known_good
-        control = control_for(op)
-        ops = [*announce(self.name, [op]), control]  # the control address is not news to a learner
-        if not self.proven and good:
-            ops.append(Op("http", good))
-        outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
-        reached = answered(op, outs[0])
-        observed = "answered" if reached else failure_reason(outs[0], self.policy.per_try_s)
-        if reached and answered(control, outs[1]):
-            # Something on this network answers every address (a transparent proxy): the target counts as
-            # reached only if it answers differently from the never-routed control address.
-            if op.kind == "tcp":
-                as_http = Op("http", f"http://{op.target}:{op.port}/")
-                pair = self._run_ops(
-                    [as_http, control_for(as_http)],
-                    self.policy.per_try_s,
-                    self.policy.per_try_s + self.policy.exec_slack_s,
-                )
-                reached = differs(pair[0], pair[1])
-            else:
-                reached = differs(outs[0], outs[1])
-            observed = (
-                "answered" if reached else "only the network's interceptor answered"
-            ) + f" (compared with never-routed {SINKHOLE})"
-        if reached:
-            self.recorder.record(label, False, True, observed)
-            raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
-        if len(outs) > 2 and succeeded(ops[2], outs[2]):
-            self.proven = True
-        if not self.proven and good:
-            self.http_get(good, target=f"known-good {good}")  # retry with the full deadline
-        if not self.proven:
-            self.recorder.record(label, False, False, "inconclusive: " + observed)
-            why = f"could not reach the known-good target {good}" if good else "has no known-good target"
-            raise EnvError(
-                f"{self.name} {why} in this run, so '{label} is not reachable' cannot be judged "
-                "(is the probe's network working?)"
-            )
-        self.recorder.record(label, False, False, observed)
-
-    def _label(self, host: str, port: int, host_header: str | None) -> str:
-        base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"
-        return f"{base} (Host: {host_header})" if host_header else base
+    def _retry_known_good(self, url: str) -> None:
+        self.http_get(url, target=f"known-good {url}")  # retry with the full deadline
 
 
 def fail_unless(condition: bool, hint: str, detail: str = "") -> None:

@@ -15,10 +15,11 @@ from grader import cli
 from grader._kube import MANAGED_BY_KEY, RUN_ID_KEY, Kube
 from grader.checks import LabContext
 from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
+from grader.environment import Environment, environment
 from grader.labs import Lab, load_lab
 from grader.manifests import manifest_files
 from grader.results import Status, Verdict
-from grader.session import Environment, environment, grade, run_checks
+from grader.session import grade, run_checks
 from grader.verdicts import EnvError, Fail
 
 pytestmark = pytest.mark.e2e

@@ -19,10 +19,11 @@ from grader import cli
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
 from grader._wait import wait_for
 from grader.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.environment import environment
 from grader.guard import learner_user
 from grader.labs import load_lab
 from grader.notebook import apply as notebook_apply
-from grader.session import environment, grade
+from grader.session import grade
 from grader.sweep import sweep
 from grader.verdicts import BadInput
 

@@ -13,8 +13,9 @@ import pytest
 from _batch_fakes import FakeGrading, graded
 
 from grader import batch, batchcmd, cli
-from grader.batch import _alarm, grade_prepared, settle
+from grader.batch import grade_prepared, settle
 from grader.handins import discover, lab_id, prepare
+from grader.interrupt import alarm
 from grader.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
 from grader.verdicts import BadInput, EnvError
 
@@ -198,11 +199,11 @@ def test_grade_batch_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 def test_the_per_submission_alarm_stops_a_grading_that_hangs() -> None:
     start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt), _alarm(0.2) as fired:  # pytest ends its session on one
+    with pytest.raises(KeyboardInterrupt), alarm(0.2) as fired:  # pytest ends its session on one
         time.sleep(5)
     assert fired == [True]
     assert time.monotonic() - start < 2
-    with _alarm(5) as fired:  # disarmed on the way out
+    with alarm(5) as fired:  # disarmed on the way out
         pass
     time.sleep(0.01)
     assert fired == [False]

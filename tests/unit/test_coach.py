@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from grader import coach
-from grader.labs import all_labs, load_lab
+from grader.catalogue import all_labs
+from grader.labs import load_lab
 from grader.results import CheckResult, LabResult, Status
 
 

@@ -147,7 +147,7 @@ def test_plugin_is_inert_in_someone_elses_pytest_run(tmp_path: Path) -> None:
 def test_a_blocked_check_earns_nothing_names_its_cause_and_is_declared_by_wrong_cases() -> None:
     from pathlib import Path  # noqa: PLC0415
 
-    from grader.labs import Case  # noqa: PLC0415
+    from grader.cases import Case  # noqa: PLC0415
     from grader.plugin import _result  # noqa: PLC0415
     from grader.results import CheckResult, LabResult, Status, Verdict  # noqa: PLC0415
     from grader.scoring import judge_case  # noqa: PLC0415

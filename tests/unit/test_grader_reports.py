@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.labs import Case
+from grader.cases import Case
 from grader.probes.matrix import Matrix
 from grader.reports import json as json_report
 from grader.reports import junit, markdown

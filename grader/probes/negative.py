@@ -1,0 +1,106 @@
+"""What must NOT be reachable, judged so that a broken probe never passes it: the must-not-reach rule.
+
+"Cannot reach" counts only once the vantage point reached a known-good target in this run; else the
+verdict is ENV-ERROR. An address that answers like a never-routed control address (a network's
+transparent interceptor) does not count as reached.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from grader.probes.outcomes import SINKHOLE, answered, control_for, differs, split_url, succeeded
+from grader.probes.policy import ProbePolicy
+from grader.probes.results import Recorder
+from grader.probes.shell import Op, Outcome, announce, failure_reason
+from grader.verdicts import EnvError, Fail
+
+
+class NegativeProbes(ABC):
+    """must_not_reach / must_not_connect for a vantage point (grader.probes.base.Vantage provides the rest)."""
+
+    name: str
+    policy: ProbePolicy
+    recorder: Recorder
+    proven: bool
+    known_good: str | None
+
+    @abstractmethod
+    def require(self) -> None:
+        """NotApplicable when the vantage point cannot be used here."""
+
+    @abstractmethod
+    def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
+        """Run the ops once."""
+
+    @abstractmethod
+    def _retry_known_good(self, url: str) -> None:
+        """Reach url with the full deadline (proves the vantage point works)."""
+
+    def must_not_reach(
+        self,
+        url: str,
+        *,
+        hint: str,
+        host_header: str | None = None,
+        known_good: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        """FAIL with hint if url answers. Counts only once this vantage point reached a known-good target
+        in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
+        host, port = split_url(url)
+        self._must_not(
+            Op("http", url, host_header=host_header), hint, known_good, target or self._label(host, port, host_header)
+        )
+
+    def must_not_connect(
+        self, host: str, port: int, *, hint: str, known_good: str | None = None, target: str | None = None
+    ) -> None:
+        """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
+        self._must_not(Op("tcp", host, port), hint, known_good, target or self._label(host, port, None))
+
+    def _must_not(self, op: Op, hint: str, known_good: str | None, label: str) -> None:
+        self.require()
+        good = known_good or self.known_good
+        control = control_for(op)
+        ops = [*announce(self.name, [op]), control]  # the control address is not news to a learner
+        if not self.proven and good:
+            ops.append(Op("http", good))
+        outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
+        reached = answered(op, outs[0])
+        observed = "answered" if reached else failure_reason(outs[0], self.policy.per_try_s)
+        if reached and answered(control, outs[1]):
+            # Something on this network answers every address (a transparent proxy): the target counts as
+            # reached only if it answers differently from the never-routed control address.
+            if op.kind == "tcp":
+                as_http = Op("http", f"http://{op.target}:{op.port}/")
+                pair = self._run_ops(
+                    [as_http, control_for(as_http)],
+                    self.policy.per_try_s,
+                    self.policy.per_try_s + self.policy.exec_slack_s,
+                )
+                reached = differs(pair[0], pair[1])
+            else:
+                reached = differs(outs[0], outs[1])
+            observed = (
+                "answered" if reached else "only the network's interceptor answered"
+            ) + f" (compared with never-routed {SINKHOLE})"
+        if reached:
+            self.recorder.record(label, False, True, observed)
+            raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
+        if len(outs) > 2 and succeeded(ops[2], outs[2]):
+            self.proven = True
+        if not self.proven and good:
+            self._retry_known_good(good)
+        if not self.proven:
+            self.recorder.record(label, False, False, "inconclusive: " + observed)
+            why = f"could not reach the known-good target {good}" if good else "has no known-good target"
+            raise EnvError(
+                f"{self.name} {why} in this run, so '{label} is not reachable' cannot be judged "
+                "(is the probe's network working?)"
+            )
+        self.recorder.record(label, False, False, observed)
+
+    def _label(self, host: str, port: int, host_header: str | None) -> str:
+        base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"
+        return f"{base} (Host: {host_header})" if host_header else base
