@@ -3,7 +3,7 @@
 nox -s lab             bring the lab cluster up and grade every lab's reference solutions
 nox -s tests           lint, unit tests, then the e2e tests on the real lab cluster
 nox -s offline-images  build every image from source (machines without a registry)
-nox -s bench           grading speed figures
+nox -s bench           grading speed figures (one lab; a class of 30 through grade-batch)
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Grading speed on the real cluster: seconds per lab and the ratio to one bare exec."""
+    """Grading speed on the real cluster: seconds per lab and the ratio to one bare exec; a class of 30."""
     _install(session)
     session.run("python", "benchmarks/bench_grade.py", *session.posargs)
     session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
+    session.run("python", "benchmarks/bench_class.py")  # grade-batch: 30 of one lab, then 30 on one nodePort
