@@ -13,7 +13,7 @@ from grader import images
 from grader._kube import Kube
 from grader._run import run
 from grader._wait import wait_for
-from grader.cluster import aks, docker, metallb, traefik, vantage, versions
+from grader.cluster import aks, docker, metallb, tools, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import check as preflight
@@ -49,7 +49,11 @@ class UpState:
 def node_image(requested: str | None) -> str:
     if requested:
         return requested
-    # Built here, or loaded from a `servicelab images save` bundle: both carry this name.
+    # Built here: the build's record names its node image, tagged by a hash of all its inputs.
+    build = tools.offline_build()
+    if build and docker.has_image(build.node_image):
+        return build.node_image
+    # Loaded from a `servicelab images save` bundle: the stable name the build also gives it.
     if docker.has_image(versions.OFFLINE_NODE_IMAGE):
         return versions.OFFLINE_NODE_IMAGE
     return versions.ONLINE_NODE_IMAGE

@@ -11,10 +11,17 @@ METALLB = "v0.15.2"
 # Traefik 3.7's module needs a nested module its zip lacks; 3.6 builds from the published module.
 TRAEFIK = "v3.6.12"
 GATEWAY_API = "v1.4.0"  # what Traefik v3.6.12 implements
+# The node's own components, as kubeadm v1.36 expects them (the offline build makes these).
+ETCD = "v3.6.8"  # kubeadm default: registry.k8s.io/etcd:3.6.8-0
+COREDNS = "v1.14.2"
+PAUSE = "3.10.2"
+CRICTL = "v1.36.0"
 OFFLINE_RECIPE = "r1"
 
 ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"
-OFFLINE_NODE_IMAGE = f"servicelab.local/node:{KUBERNETES}-{OFFLINE_RECIPE}"  # tools/offline-images builds it
+# tools/offline-images tags its node image with a hash of all its inputs (in its record, see
+# cluster/tools.py) and points this name at the newest one (what an image bundle carries).
+OFFLINE_NODE_IMAGE = f"servicelab.local/node:{KUBERNETES}-{OFFLINE_RECIPE}"
 TRAEFIK_IMAGE = f"docker.io/library/traefik:{TRAEFIK}"
 METALLB_MANIFEST_URL = (
     f"https://raw.githubusercontent.com/metallb/metallb/{METALLB}/config/manifests/metallb-native.yaml"

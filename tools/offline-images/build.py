@@ -1,7 +1,9 @@
 """Build every image the labs need from Go modules and Debian packages, for machines with no registry.
 
-Ordered actions; each one reuses what an earlier run left in the versioned cache, so a second run
-takes seconds. Writes <cache>/offline-<RECIPE>.json, which `servicelab up` reads.
+Ordered steps; every artefact is cached under a hash of all its inputs (keys.py), so a second run
+takes seconds and a changed input rebuilds exactly what depends on it. Writes
+<cache>/offline-<RECIPE>.json, which `servicelab up` reads; each step's command output goes to
+<cache>/logs/<step>.log, and a failure is one line naming the step and that log.
 
     python3 tools/offline-images/build.py            (or: nox -s offline-images)
 """
@@ -11,61 +13,89 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import components as c
 import images
 import node
 from gobuild import build, module_dir
+from keys import BuildKeys, compute, file_key
 from rootfs import ensure_base_image, ensure_which
-from steps import StepFailed, cache_root, docker_has_image, log, run
+from steps import StepFailed, cache_root, docker_has_image, log, run, set_log_dir, step
 
 REPO = c.HERE.parent.parent
-
-
-def _all_tags() -> list[str]:
-    return [tag for spec in c.IMAGES for tag in spec.tags]
+BUSYBOX = Path("/bin/busybox")
 
 
 def _collect_manifests(out: Path) -> dict[str, str]:
     """Upstream install manifests, read from their Go modules (never committed to our repo)."""
     out.mkdir(parents=True, exist_ok=True)
-    metallb = out / f"metallb-native-{c.METALLB}.yaml"
+    metallb = out / f"metallb-native-{c.PINS.metallb}.yaml"
     if not metallb.exists():
-        src = module_dir("go.universe.tf/metallb", c.METALLB) / "config/manifests/metallb-native.yaml"
+        src = module_dir("go.universe.tf/metallb", c.PINS.metallb) / "config/manifests/metallb-native.yaml"
         shutil.copyfile(src, metallb)
-    gateway = out / f"gateway-api-standard-{c.GATEWAY_API}.yaml"
+    gateway = out / f"gateway-api-standard-{c.PINS.gateway_api}.yaml"
     if not gateway.exists():
-        crds = sorted((module_dir("sigs.k8s.io/gateway-api", c.GATEWAY_API) / "config/crd/standard").glob("*.yaml"))
-        gateway.write_text("\n---\n".join(path.read_text() for path in crds))
+        standard = module_dir("sigs.k8s.io/gateway-api", c.PINS.gateway_api) / "config/crd/standard"
+        gateway.write_text("\n---\n".join(path.read_text() for path in sorted(standard.glob("*.yaml"))))
     return {"metallb": str(metallb), "gateway-api": str(gateway)}
 
 
-def main() -> int:
-    cache = cache_root()
-    work = cache / f"work-{c.RECIPE}"
-    log(f"cache: {cache}")
+def _prerequisites() -> None:
     run([str(REPO / "tools/docker-engine/ensure-docker")])
     ensure_which("debootstrap", "debootstrap")
-    if not Path("/bin/busybox").exists():
+    if not BUSYBOX.exists():
         ensure_which("busybox", "busybox-static")
 
-    bindirs = {key: build(program, cache) for key, program in c.PROGRAMS.items()}
-    binaries = {name: bindirs[key] / name for key, program in c.PROGRAMS.items() for name in program.binaries}
-    binaries["busybox"] = Path("/bin/busybox")
 
-    tags = _all_tags()
-    if not (docker_has_image(c.NODE_IMAGE) and all(docker_has_image(tag) for tag in tags)):
-        base = ensure_base_image(work, c.DEBIAN_SUITE, c.BASE_PACKAGES, c.RECIPE)
-        for spec in c.IMAGES:
-            images.ensure_image(spec, base, binaries, work)
-    if not docker_has_image(c.NODE_IMAGE):
+def _go_programs(cache: Path, keys: BuildKeys) -> dict[str, Path]:
+    """Every Go program, each in the folder of its own key; stale folders of an older key are removed."""
+    binaries = {}
+    for name, program in c.programs().items():
+        with step(f"go {name}"):
+            bindir = build(program, cache, keys.programs[name])
+        binaries.update({out: bindir / out for out in program.binaries})
+    current = {f"go-{name}-{key}" for name, key in keys.programs.items()}
+    for stale in sorted(path for path in cache.glob("go-*-*") if path.name not in current):
+        log(f"removing {stale.name}: no current input has its key")
+        shutil.rmtree(stale)
+    binaries["busybox"] = BUSYBOX
+    return binaries
+
+
+def _component_images(work: Path, binaries: dict[str, Path], keys: BuildKeys) -> list[str]:
+    """Build every image whose label is not its current key; return every tag the node preloads."""
+    base = ""
+    for spec in c.image_specs():
+        key = keys.images[spec.tags[0]]
+        if images.is_current(spec, key):
+            log(f"image {spec.tags[0]}: present (key {key})")
+            continue
+        if not base:
+            with step("base rootfs"):
+                base = ensure_base_image(work, c.PINS.debian_suite, c.PINS.base_packages, keys.base)
+        with step(f"image {spec.tags[0]}"):
+            images.ensure_image(spec, base, binaries, work, key)
+    return [tag for spec in c.image_specs() for tag in spec.tags]
+
+
+def _node_image(work: Path, binaries: dict[str, Path], tags: list[str], keys: BuildKeys) -> str:
+    node_image = keys.node_image()
+    if docker_has_image(node_image):
+        log(f"node image {node_image}: present")
+    else:
         images_tar = work / "node-images.tar"
         images.save(tags, images_tar)
-        node.assemble(work, module_dir("sigs.k8s.io/kind", c.KIND), binaries, images_tar, tags)
+        kind_module = module_dir("sigs.k8s.io/kind", c.PINS.kind)
+        node.assemble(work, kind_module, binaries, (images_tar, tags), (keys.node_rootfs, node_image))
         images_tar.unlink()
-    log(f"node image {c.NODE_IMAGE}: present")
+    # The stable name an image bundle carries and `servicelab up` falls back to: the newest build.
+    run(["docker", "tag", node_image, c.NODE_ALIAS])
+    return node_image
 
+
+def _record(cache: Path, binaries: dict[str, Path], tags: list[str], keys: BuildKeys) -> Path:
     bin_dir = cache / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name in ("kind", "kubectl"):
@@ -75,20 +105,49 @@ def main() -> int:
         link.symlink_to(binaries[name])
     record = {
         "recipe": c.RECIPE,
-        "kubernetes": c.KUBERNETES,
-        "node_image": c.NODE_IMAGE,
+        "kubernetes": c.PINS.kubernetes,
+        "node_image": keys.node_image(),
         "images": tags,
         "bin_dir": str(bin_dir),
         "manifests": _collect_manifests(cache / f"manifests-{c.RECIPE}"),
+        "keys": asdict(keys),
     }
-    (cache / f"offline-{c.RECIPE}.json").write_text(json.dumps(record, indent=2) + "\n")
-    log(f"done: {cache / f'offline-{c.RECIPE}.json'}; put {bin_dir} on PATH for kind and kubectl")
+    path = cache / f"offline-{c.RECIPE}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def main() -> int:
+    cache = cache_root()
+    set_log_dir(cache / "logs")
+    work = cache / f"work-{c.RECIPE}"
+    log(f"cache: {cache} (command output: {cache / 'logs'})")
+    with step("prerequisites"):
+        _prerequisites()
+    with step("content keys"):
+        toolchain = run(["go", "env", "GOVERSION"], capture=True).strip()
+        keys = compute(c.PINS, c.HERE, toolchain, file_key(BUSYBOX))
+    binaries = _go_programs(cache, keys)
+    tags = _component_images(work, binaries, keys)
+    with step("node image"):
+        node_image = _node_image(work, binaries, tags, keys)
+    with step("record"):
+        record = _record(cache, binaries, tags, keys)
+    log(f"done: node image {node_image}; {record}; put {cache / 'bin'} on PATH for kind and kubectl")
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> int:
+    """main(), every failure one line: the step, what failed, and the step's log (steps.step)."""
     try:
-        sys.exit(main())
+        return main()
     except StepFailed as err:
         print(f"offline-images: {err}", file=sys.stderr)
-        sys.exit(1)
+        return 1
+    except KeyboardInterrupt:
+        print("offline-images: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,6 +1,7 @@
 """What the offline build makes: pinned versions, Go programs and the images built from them.
 
-Bump RECIPE when the way an artifact is made changes, so caches of the old recipe are not reused.
+Everything is a function of Pins (and the folder with our own sources), so keys.py can compute the
+content key of every artefact for any set of pins; the build uses PINS, read from the grader.
 """
 
 from __future__ import annotations
@@ -13,143 +14,14 @@ from gobuild import GoProgram
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
-# The grader pins what the lab cluster runs; this build makes exactly those versions.
-from grader.cluster.versions import (  # noqa: E402
-    GATEWAY_API,  # noqa: F401  (build.py reads it from here)
-    KIND,
-    KUBERNETES,
-    METALLB,
-    OFFLINE_NODE_IMAGE,
-    OFFLINE_RECIPE,
-    TRAEFIK,
-)
+# The grader pins what the lab cluster runs (one place, the CI workflow reads it too); this build
+# makes exactly those versions.
+from grader import images as lab_images  # noqa: E402
+from grader.cluster import versions  # noqa: E402
 
-RECIPE = OFFLINE_RECIPE
-ETCD = "v3.6.8"  # kubeadm v1.36 default: 3.6.8-0
-COREDNS = "v1.14.2"  # kubeadm v1.36 default
-PAUSE = "3.10.2"  # kubeadm v1.36 default
-CRICTL = "v1.36.0"
-DEBIAN_SUITE = "bookworm"
-
-_K8S_MINOR = KUBERNETES.split(".")[1]
-_K8S_LDFLAGS = " ".join(
-    [
-        "-s -w",
-        f"-X k8s.io/component-base/version.gitVersion={KUBERNETES}",
-        "-X k8s.io/component-base/version.gitMajor=1",
-        f"-X k8s.io/component-base/version.gitMinor={_K8S_MINOR}",
-        "-X k8s.io/component-base/version.gitTreeState=clean",
-        "-X k8s.io/component-base/version.gitCommit=0000000000000000000000000000000000000000",
-        "-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z",
-        f"-X k8s.io/client-go/pkg/version.gitVersion={KUBERNETES}",
-    ]
-)
-
-K8S_COMMANDS = (
-    "kubeadm",
-    "kubelet",
-    "kubectl",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kube-proxy",
-)
-
-PROGRAMS = {
-    "kubernetes": GoProgram(
-        name=f"k8s-{KUBERNETES}",
-        module="k8s.io/kubernetes",
-        version=KUBERNETES,
-        binaries={
-            **{c: f"k8s.io/kubernetes/cmd/{c}" for c in K8S_COMMANDS},
-            "agnhost": "k8s.io/kubernetes/test/images/agnhost",
-            "netd": "./netd",
-        },
-        ldflags=_K8S_LDFLAGS,
-        staging_version=f"v0.{_K8S_MINOR}.{KUBERNETES.split('.')[2]}",
-        local_packages={"netd": HERE / "netd"},
-    ),
-    "etcd": GoProgram(
-        name=f"etcd-{ETCD}",
-        module="go.etcd.io/etcd/server/v3",
-        version=ETCD,
-        binaries={"etcd": "go.etcd.io/etcd/server/v3"},
-    ),
-    "coredns": GoProgram(
-        name=f"coredns-{COREDNS}",
-        module="github.com/coredns/coredns",
-        version=COREDNS,
-        binaries={"coredns": "github.com/coredns/coredns"},
-    ),
-    "metallb": GoProgram(
-        name=f"metallb-{METALLB}",
-        module="go.universe.tf/metallb",
-        version=METALLB,
-        binaries={"controller": "go.universe.tf/metallb/controller", "speaker": "go.universe.tf/metallb/speaker"},
-    ),
-    "traefik": GoProgram(
-        name=f"traefik-{TRAEFIK}",
-        module="github.com/traefik/traefik/v3",
-        version=TRAEFIK,
-        binaries={"traefik": "github.com/traefik/traefik/v3/cmd/traefik"},
-        ldflags=f"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version={TRAEFIK}",
-    ),
-    "kind": GoProgram(
-        name=f"kind-{KIND}", module="sigs.k8s.io/kind", version=KIND, binaries={"kind": "sigs.k8s.io/kind"}
-    ),
-    "crictl": GoProgram(
-        name=f"crictl-{CRICTL}",
-        module="sigs.k8s.io/cri-tools",
-        version=CRICTL,
-        binaries={"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"},
-    ),
-    "pause": GoProgram(
-        name=f"pause-{PAUSE}-{RECIPE}",
-        module="",
-        version="",
-        binaries={"pause": "./pause"},
-        local_packages={"pause": HERE / "pause"},
-    ),
-}
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    """A container image: tags, which built binary goes where, and its entrypoint."""
-
-    tags: tuple[str, ...]
-    program: str  # key of PROGRAMS, or "busybox" for Debian's busybox-static
-    files: dict[str, str]  # binary name -> path in the image
-    entrypoint: tuple[str, ...] = ()
-
-
-def _k8s_image(command: str) -> ImageSpec:
-    return ImageSpec((f"registry.k8s.io/{command}:{KUBERNETES}",), "kubernetes", {command: f"/usr/local/bin/{command}"})
-
-
-NETD_TAG = f"{KUBERNETES}-{RECIPE}"
-
-IMAGES = (
-    *(_k8s_image(c) for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")),
-    ImageSpec((f"registry.k8s.io/etcd:{ETCD.lstrip('v')}-0",), "etcd", {"etcd": "/usr/local/bin/etcd"}),
-    ImageSpec((f"registry.k8s.io/coredns/coredns:{COREDNS}",), "coredns", {"coredns": "/coredns"}, ("/coredns",)),
-    ImageSpec(
-        (f"registry.k8s.io/pause:{PAUSE}", "registry.k8s.io/pause:3.10"), "pause", {"pause": "/pause"}, ("/pause",)
-    ),
-    ImageSpec(
-        (f"servicelab.local/netd:{NETD_TAG}",), "kubernetes", {"netd": "/usr/local/bin/netd"}, ("/usr/local/bin/netd",)
-    ),
-    ImageSpec((f"quay.io/metallb/controller:{METALLB}",), "metallb", {"controller": "/controller"}, ("/controller",)),
-    ImageSpec((f"quay.io/metallb/speaker:{METALLB}",), "metallb", {"speaker": "/speaker"}, ("/speaker",)),
-    ImageSpec(
-        (f"docker.io/library/traefik:{TRAEFIK}",),
-        "traefik",
-        {"traefik": "/usr/local/bin/traefik"},
-        ("/usr/local/bin/traefik",),
-    ),
-    ImageSpec(("registry.k8s.io/e2e-test-images/agnhost:2.53",), "kubernetes", {"agnhost": "/agnhost"}, ("/agnhost",)),
-    ImageSpec(("docker.io/library/busybox:1.36.1",), "busybox", {"busybox": "/bin/busybox"}),
-)
+RECIPE = versions.OFFLINE_RECIPE
+# The node image's stable name (an image bundle carries it); its own tag is keys.BuildKeys.node_image.
+NODE_ALIAS = versions.OFFLINE_NODE_IMAGE
 
 NODE_PACKAGES = (
     "systemd",
@@ -178,4 +50,181 @@ NODE_PACKAGES = (
 )
 BASE_PACKAGES = ("iptables", "nftables", "conntrack", "iproute2", "ca-certificates")
 
-NODE_IMAGE = OFFLINE_NODE_IMAGE
+
+@dataclass(frozen=True)
+class Pins:
+    """Every version and package list the build takes as input."""
+
+    kubernetes: str = versions.KUBERNETES
+    etcd: str = versions.ETCD
+    coredns: str = versions.COREDNS
+    pause: str = versions.PAUSE
+    crictl: str = versions.CRICTL
+    metallb: str = versions.METALLB
+    traefik: str = versions.TRAEFIK
+    kind: str = versions.KIND
+    gateway_api: str = versions.GATEWAY_API
+    debian_suite: str = "bookworm"
+    node_packages: tuple[str, ...] = NODE_PACKAGES
+    base_packages: tuple[str, ...] = BASE_PACKAGES
+
+
+PINS = Pins()
+
+K8S_COMMANDS = (
+    "kubeadm",
+    "kubelet",
+    "kubectl",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+)
+
+
+def _staging(kubernetes: str) -> str:
+    """The version of the Kubernetes staging modules (k8s.io/client-go ...) released with it."""
+    _, minor, patch = kubernetes.lstrip("v").split(".")
+    return f"v0.{minor}.{patch}"
+
+
+def _k8s_ldflags(kubernetes: str) -> str:
+    minor = kubernetes.split(".")[1]
+    return " ".join(
+        [
+            "-s -w",
+            f"-X k8s.io/component-base/version.gitVersion={kubernetes}",
+            "-X k8s.io/component-base/version.gitMajor=1",
+            f"-X k8s.io/component-base/version.gitMinor={minor}",
+            "-X k8s.io/component-base/version.gitTreeState=clean",
+            "-X k8s.io/component-base/version.gitCommit=0000000000000000000000000000000000000000",
+            "-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z",
+            f"-X k8s.io/client-go/pkg/version.gitVersion={kubernetes}",
+        ]
+    )
+
+
+def programs(pins: Pins = PINS, sources: Path = HERE) -> dict[str, GoProgram]:
+    """The Go programs to build; sources holds our own packages (netd, pause)."""
+    staging = _staging(pins.kubernetes)
+    return {
+        "kubernetes": GoProgram(
+            name="kubernetes",
+            module="k8s.io/kubernetes",
+            version=pins.kubernetes,
+            binaries={
+                **{c: f"k8s.io/kubernetes/cmd/{c}" for c in K8S_COMMANDS},
+                "agnhost": "k8s.io/kubernetes/test/images/agnhost",
+            },
+            ldflags=_k8s_ldflags(pins.kubernetes),
+            staging_version=staging,
+        ),
+        # Our pod network: its own program so that a change to it rebuilds netd alone; it builds
+        # against the client-go released with the cluster's Kubernetes.
+        "netd": GoProgram(
+            name="netd",
+            module="k8s.io/client-go",
+            version=staging,
+            binaries={"netd": "./netd"},
+            extra_requires={"k8s.io/api": staging, "k8s.io/apimachinery": staging},
+            local_packages={"netd": sources / "netd"},
+        ),
+        "etcd": GoProgram(
+            name="etcd",
+            module="go.etcd.io/etcd/server/v3",
+            version=pins.etcd,
+            binaries={"etcd": "go.etcd.io/etcd/server/v3"},
+        ),
+        "coredns": GoProgram(
+            name="coredns",
+            module="github.com/coredns/coredns",
+            version=pins.coredns,
+            binaries={"coredns": "github.com/coredns/coredns"},
+        ),
+        "metallb": GoProgram(
+            name="metallb",
+            module="go.universe.tf/metallb",
+            version=pins.metallb,
+            binaries={"controller": "go.universe.tf/metallb/controller", "speaker": "go.universe.tf/metallb/speaker"},
+        ),
+        "traefik": GoProgram(
+            name="traefik",
+            module="github.com/traefik/traefik/v3",
+            version=pins.traefik,
+            binaries={"traefik": "github.com/traefik/traefik/v3/cmd/traefik"},
+            ldflags=f"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version={pins.traefik}",
+        ),
+        "kind": GoProgram(
+            name="kind", module="sigs.k8s.io/kind", version=pins.kind, binaries={"kind": "sigs.k8s.io/kind"}
+        ),
+        "crictl": GoProgram(
+            name="crictl",
+            module="sigs.k8s.io/cri-tools",
+            version=pins.crictl,
+            binaries={"crictl": "sigs.k8s.io/cri-tools/cmd/crictl"},
+        ),
+        # Our own pause (no dependencies); the version names the tag kubeadm asks for.
+        "pause": GoProgram(
+            name="pause",
+            module="",
+            version=pins.pause,
+            binaries={"pause": "./pause"},
+            local_packages={"pause": sources / "pause"},
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """A container image: tags, which built binary goes where, and its entrypoint."""
+
+    tags: tuple[str, ...]
+    program: str  # key of PROGRAMS, or "busybox" for Debian's busybox-static
+    files: dict[str, str]  # binary name -> path in the image
+    entrypoint: tuple[str, ...] = ()
+
+
+def _k8s_image(command: str, kubernetes: str) -> ImageSpec:
+    return ImageSpec((f"registry.k8s.io/{command}:{kubernetes}",), "kubernetes", {command: f"/usr/local/bin/{command}"})
+
+
+def netd_tag(pins: Pins = PINS) -> str:
+    """netd's image tag, written into the node's pod network manifest (netd.yaml)."""
+    return f"{pins.kubernetes}-{RECIPE}"
+
+
+def image_specs(pins: Pins = PINS) -> tuple[ImageSpec, ...]:
+    """Every image a cluster needs, under the names its manifests use."""
+    control_plane = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+    return (
+        *(_k8s_image(c, pins.kubernetes) for c in control_plane),
+        ImageSpec((f"registry.k8s.io/etcd:{pins.etcd.lstrip('v')}-0",), "etcd", {"etcd": "/usr/local/bin/etcd"}),
+        ImageSpec(
+            (f"registry.k8s.io/coredns/coredns:{pins.coredns}",), "coredns", {"coredns": "/coredns"}, ("/coredns",)
+        ),
+        # kind's containerd config names pause:3.10; the node's setup points it at ours, both tags kept.
+        ImageSpec(
+            (f"registry.k8s.io/pause:{pins.pause}", "registry.k8s.io/pause:3.10"),
+            "pause",
+            {"pause": "/pause"},
+            ("/pause",),
+        ),
+        ImageSpec(
+            (f"servicelab.local/netd:{netd_tag(pins)}",),
+            "netd",
+            {"netd": "/usr/local/bin/netd"},
+            ("/usr/local/bin/netd",),
+        ),
+        ImageSpec(
+            (f"quay.io/metallb/controller:{pins.metallb}",), "metallb", {"controller": "/controller"}, ("/controller",)
+        ),
+        ImageSpec((f"quay.io/metallb/speaker:{pins.metallb}",), "metallb", {"speaker": "/speaker"}, ("/speaker",)),
+        ImageSpec(
+            (f"docker.io/library/traefik:{pins.traefik}",),
+            "traefik",
+            {"traefik": "/usr/local/bin/traefik"},
+            ("/usr/local/bin/traefik",),
+        ),
+        ImageSpec((lab_images.AGNHOST,), "kubernetes", {"agnhost": "/agnhost"}, ("/agnhost",)),
+        ImageSpec((lab_images.BUSYBOX,), "busybox", {"busybox": "/bin/busybox"}),
+    )

@@ -20,6 +20,9 @@ from steps import StepFailed, docker_has_image, log, run
 
 from grader._wait import WaitTimeout, wait_for
 
+# Bump when the node's Dockerfile or preload steps change; part of the node key (keys.node_key).
+RECIPE = "n1"
+NODE_BINARIES = ("kubelet", "kubeadm", "kubectl", "crictl")
 NODE_CHANGES = (
     "ENV container=docker",
     "STOPSIGNAL SIGRTMIN+3",
@@ -54,31 +57,36 @@ ctr oci spec \
 """
 
 
-def _raw_rootfs(work: Path) -> str:
-    tag = rootfs_tag("node", c.DEBIAN_SUITE, c.NODE_PACKAGES, c.RECIPE)
+def pod_network(sources: Path, netd_tag: str) -> str:
+    """Our pod network manifest as the node gets it (kind applies /kind/manifests/default-cni.yaml)."""
+    return (sources / "netd.yaml").read_text().replace("NETD_TAG", netd_tag)
+
+
+def _raw_rootfs(work: Path, key: str) -> str:
+    tag = rootfs_tag("node", c.PINS.debian_suite, key)
     if docker_has_image(tag):
         log(f"node rootfs {tag}: present")
         return tag
     target = work / "rootfs-node"
-    log(f"debootstrap {c.DEBIAN_SUITE} node rootfs ({len(c.NODE_PACKAGES)} packages)")
-    debootstrap(target, c.DEBIAN_SUITE, c.NODE_PACKAGES)
+    log(f"debootstrap {c.PINS.debian_suite} node rootfs ({len(c.PINS.node_packages)} packages)")
+    debootstrap(target, c.PINS.debian_suite, c.PINS.node_packages)
     import_rootfs(target, tag)
     shutil.rmtree(target)
     return tag
 
 
-def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path]) -> str:
-    stage = f"{c.NODE_IMAGE}-stage"
+def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path], node_image: str) -> str:
+    stage = f"{node_image}-stage"
     context = work / "node-context"
     if context.exists():
         shutil.rmtree(context)
     shutil.copytree(kind_module / "images/base/files", context / "files")
     for path in (context / "files").rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)  # the module cache is read-only
-    for name in ("kubelet", "kubeadm", "kubectl", "crictl"):
+    for name in NODE_BINARIES:
         shutil.copy2(binaries[name], context / name)
-    (context / "version").write_text(c.KUBERNETES + "\n")
-    (context / "default-cni.yaml").write_text((c.HERE / "netd.yaml").read_text().replace("NETD_TAG", c.NETD_TAG))
+    (context / "version").write_text(c.PINS.kubernetes + "\n")
+    (context / "default-cni.yaml").write_text(pod_network(c.HERE, c.netd_tag()))
     (context / "setup.sh").write_text(SETUP_SCRIPT)
     (context / "Dockerfile").write_text(
         "\n".join(
@@ -90,7 +98,7 @@ def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path]) -
                 "COPY version /kind/version",
                 "COPY default-cni.yaml /kind/manifests/default-cni.yaml",
                 "COPY setup.sh /tmp/setup.sh",
-                f"RUN PAUSE_VERSION={c.PAUSE} sh /tmp/setup.sh && rm /tmp/setup.sh",
+                f"RUN PAUSE_VERSION={c.PINS.pause} sh /tmp/setup.sh && rm /tmp/setup.sh",
                 *NODE_CHANGES,
             ]
         )
@@ -102,7 +110,7 @@ def _stage(work: Path, raw: str, kind_module: Path, binaries: dict[str, Path]) -
     return stage
 
 
-def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
+def _preload(stage: str, images_tar: Path, tags: list[str], node_image: str) -> None:
     name = "servicelab-node-build"
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
     run(
@@ -178,7 +186,7 @@ def _preload(stage: str, images_tar: Path, tags: list[str]) -> None:
                 "commit",
                 *[arg for change in NODE_CHANGES[2:] for arg in ("--change", change)],
                 name,
-                c.NODE_IMAGE,
+                node_image,
             ],
             capture=True,
         )
@@ -193,10 +201,19 @@ def _normalized(tag: str) -> str:
     return tag if ("." in first or ":" in first) else f"docker.io/{tag}"
 
 
-def assemble(work: Path, kind_module: Path, binaries: dict[str, Path], images_tar: Path, tags: list[str]) -> None:
-    raw = _raw_rootfs(work)
-    stage = _stage(work, raw, kind_module, binaries)
+def assemble(
+    work: Path,
+    kind_module: Path,
+    binaries: dict[str, Path],
+    preload: tuple[Path, list[str]],
+    keys: tuple[str, str],
+) -> None:
+    """Make the node image: preload = (docker save tar, its tags); keys = (node rootfs key, node image tag)."""
+    rootfs_key, node_image = keys
+    images_tar, tags = preload
+    raw = _raw_rootfs(work, rootfs_key)
+    stage = _stage(work, raw, kind_module, binaries, node_image)
     log(f"preloading {len(tags)} images into the node's containerd")
-    _preload(stage, images_tar, tags)
+    _preload(stage, images_tar, tags, node_image)
     subprocess.run(["docker", "rmi", stage], capture_output=True, check=False)
-    log(f"node image {c.NODE_IMAGE} committed")
+    log(f"node image {node_image} committed")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
-from steps import docker_has_image, log, run
+from steps import StepFailed, docker_has_image, log, run
 
 MIRROR = "http://deb.debian.org/debian"
+# Bump when debootstrap's use here changes; part of every rootfs key (keys.rootfs_key).
+RECIPE = "d1"
 
 
-def rootfs_tag(kind: str, suite: str, packages: tuple[str, ...], recipe: str) -> str:
-    digest = hashlib.sha256(" ".join((suite, recipe, *sorted(packages))).encode()).hexdigest()[:12]
-    return f"servicelab.local/rootfs-{kind}:{suite}-{digest}"
+def rootfs_tag(kind: str, suite: str, key: str) -> str:
+    """key: keys.rootfs_key of the suite and package list."""
+    return f"servicelab.local/rootfs-{kind}:{suite}-{key}"
 
 
 def debootstrap(target: Path, suite: str, packages: tuple[str, ...]) -> None:
@@ -29,25 +30,22 @@ def debootstrap(target: Path, suite: str, packages: tuple[str, ...]) -> None:
                 path.unlink()
 
 
-def import_rootfs(target: Path, tag: str, changes: tuple[str, ...] = ()) -> None:
+def import_rootfs(target: Path, tag: str) -> None:
     """docker import the folder as one layer."""
     tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(target), "-c", "."], stdout=subprocess.PIPE)
-    argv = ["docker", "import"]
-    for change in changes:
-        argv += ["--change", change]
     assert tar.stdout is not None
     try:
-        subprocess.run([*argv, "-", tag], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
+        run(["docker", "import", "-", tag], stdin=tar.stdout, capture=True)
     finally:
         tar.stdout.close()
         tar.wait()
     if tar.returncode != 0:
-        raise RuntimeError(f"tar of {target} exited {tar.returncode}")
+        raise StepFailed(f"tar of {target} exited {tar.returncode}")
 
 
-def ensure_base_image(work: Path, suite: str, packages: tuple[str, ...], recipe: str) -> str:
+def ensure_base_image(work: Path, suite: str, packages: tuple[str, ...], key: str) -> str:
     """The small Debian base every component image is built on."""
-    tag = rootfs_tag("base", suite, packages, recipe)
+    tag = rootfs_tag("base", suite, key)
     if docker_has_image(tag):
         log(f"base image {tag}: present")
         return tag
