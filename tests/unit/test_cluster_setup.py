@@ -70,11 +70,17 @@ def test_internet_container_blackholes_exactly_the_internal_pool() -> None:
 
 def test_node_image_prefers_the_request_then_the_offline_image(monkeypatch: pytest.MonkeyPatch) -> None:
     assert up.node_image("my/node:v1") == "my/node:v1"
+    monkeypatch.setattr(up.tools, "offline_build", lambda: None)
     monkeypatch.setattr(up.docker, "has_image", lambda ref: False)
     assert up.node_image(None) == versions.ONLINE_NODE_IMAGE
-    # built here or loaded from a bundle: the offline node image has a fixed name
+    # loaded from a bundle: the offline node image's stable name
     monkeypatch.setattr(up.docker, "has_image", lambda ref: ref == versions.OFFLINE_NODE_IMAGE)
     assert up.node_image(None) == versions.OFFLINE_NODE_IMAGE
+    # built here: the tag the build's record names (a hash of all the node's inputs)
+    built = up.tools.OfflineBuild("servicelab.local/node:v1.36.3-0123456789ab", [], Path("/bin"), {})
+    monkeypatch.setattr(up.tools, "offline_build", lambda: built)
+    monkeypatch.setattr(up.docker, "has_image", lambda ref: True)
+    assert up.node_image(None) == built.node_image
 
 
 def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
