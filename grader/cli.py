@@ -16,7 +16,7 @@ from rich.console import Console
 
 from grader import batchcmd, coach, course, errors, interrupt, learner
 from grader._kube import Kube, KubeError, KubeUnreachable
-from grader.catalogue import all_labs
+from grader.catalogue import all_labs, labs_root
 from grader.environment import environment
 from grader.facts import discover
 from grader.labs import load_lab
@@ -137,7 +137,8 @@ def _check_solutions(args: argparse.Namespace) -> int:
     console = Console()
     names = args.labs or [str(p) for p in all_labs()]
     if not names:
-        raise BadInput("no labs found", fix="run from the repository, or set SERVICELAB_LABS to the labs folder")
+        raise BadInput(f"no labs in the catalogue {labs_root()}", fix="--labs DIR or SERVICELAB_LABS picks a catalogue")
+    console.print(f"labs from the catalogue {labs_root()}", style="dim", highlight=False)
     try:
         facts = discover(Kube(context=args.context, kubeconfig=args.kubeconfig))
     except EnvError:
