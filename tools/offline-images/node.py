@@ -167,17 +167,18 @@ def _preload(stage: str, images_tar: Path, tags: list[str], node_image: str) -> 
                 ],
                 capture=True,
             )
-        run(
-            [
-                "docker",
-                "exec",
-                name,
-                "sh",
-                "-c",
-                "rm -f /images.tar; pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done",
-            ],
-            timeout=60,
-        )
+        run(["docker", "exec", name, "sh", "-c", "rm -f /images.tar; pkill containerd"], timeout=60)
+
+        def stopped() -> tuple[bool | None, str]:
+            alive = subprocess.run(
+                ["docker", "exec", name, "pgrep", "-x", "containerd"], capture_output=True, text=True, check=False
+            )
+            return (True if alive.returncode == 1 else None), f"containerd pids: {alive.stdout.split() or 'none'}"
+
+        try:  # its content store must be flushed before the commit
+            wait_for(stopped, what="containerd in the node build container to exit", timeout_s=60, interval_s=0.2)
+        except WaitTimeout as err:
+            raise StepFailed(str(err)) from err
         # commit keeps the stage's ENV and STOPSIGNAL (and refuses STOPSIGNAL as a change); only the
         # entrypoint and command overridden for the build container need restoring.
         run(
