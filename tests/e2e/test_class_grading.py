@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _coursework import LABS, answer_cell, answered
 
 from grader import cli
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
@@ -35,7 +36,6 @@ nbgrader_api = pytest.importorskip("nbgrader.api")
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-LABS = REPO / "labs"
 HOSTILE = (
     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sneaky\nspec:\n  hostNetwork: true\n"
     "  containers:\n  - name: c\n    image: busybox\n"
@@ -63,21 +63,11 @@ def lab_of(assignment: str) -> str:
     return assignment.split("-", 1)[1]
 
 
-def case_yaml(lab: str, case: str) -> str:
-    files = sorted((LABS / lab / case).glob("*.yaml"))
-    return "\n---\n".join(f.read_text() for f in files if f.name != "case.yaml")
-
-
 def nbgrader(course: Path, *args: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
-
-
-def answer_cell(nb: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == "manifest")
-    return found
 
 
 def submit(course: Path, assignment: str, student: str, answer: str) -> None:
@@ -93,7 +83,7 @@ def submit(course: Path, assignment: str, student: str, answer: str) -> None:
     cell = answer_cell(nb)
     if answer.startswith("case:"):
         case, _, extra = answer[5:].partition("+")
-        cell["source"] = f"%%servicelab_answer {lab}\n" + case_yaml(lab, case)
+        cell["source"] = answered(lab, case)
         if extra == "redefine":  # a cell of its own that would fake full marks if anything ran it
             nb["cells"].append(
                 {"cell_type": "code", "metadata": {}, "source": REDEFINE_CHECK, "outputs": [], "execution_count": None}
@@ -176,10 +166,10 @@ def test_feedback_shows_hints_and_the_reachability_matrix(course: Path, autograd
 def test_rerun_grades_nothing_again(
     course: Path, autograded: dict[str, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    start = time.monotonic()
     assert cli.main(["course", "autograde", "02-nodeport", "--course-dir", str(course)]) == 0
-    assert "up to date: ada" in capsys.readouterr().out
-    assert time.monotonic() - start < 60
+    out = capsys.readouterr().out
+    for student in ("ada", "bob", "cy"):
+        assert f"up to date: {student}" in out, out
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -272,10 +262,9 @@ def test_grade_batch_scores_every_submission_as_it_deserves_in_csv_and_json(
 def test_grade_batch_rerun_grades_nothing_again(batch_run: tuple[int, str, Path], hand_ins: Path, context: str) -> None:
     _, _, out = batch_run
     before = read_batch_json(out)
-    code, text, seconds = grade_batch(hand_ins, out, context)
+    code, text, _ = grade_batch(hand_ins, out, context)
     assert code == 0, text
     assert read_batch_json(out) == before, "every record reused as it was (a grading again would change seconds)"
-    assert seconds < 60, f"a re-run with nothing new took {seconds:.0f}s"
 
 
 def batch_leftovers(kube: Kube) -> list[str]:
