@@ -107,3 +107,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_grade.py", *session.posargs)
     session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
     session.run("python", "benchmarks/bench_class.py")  # grade-batch: 30 of one lab, then 30 on one nodePort
+
+
+@nox.session(python=PYTHON, default=False)
+def soak(session: nox.Session) -> None:
+    """Not in CI: 200 gradings of 9 answers on the real cluster; any verdict that flips is a bug to find."""
+    _install(session)
+    session.run("python", "benchmarks/soak.py", *session.posargs)
