@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from _runs import grading_process, namespaces_of
 
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable
+from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._wait import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
@@ -28,19 +29,7 @@ DIAGNOSIS_S = 60  # the longest a broken environment may take to be named
 
 
 def _grade(lab: str, *extra: str, report: Path) -> subprocess.Popen[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "grader.cli",
-        "grade",
-        lab,
-        "--manifests",
-        str(REPO / f"labs/{lab}/solution"),
-        "--json",
-        str(report),
-        *extra,
-    ]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return grading_process(lab, "--json", str(report), *extra)
 
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, float]:
@@ -57,12 +46,7 @@ def _assert_no_score(report: Path) -> None:
 
 
 def _left_by(kube: Kube, pid: int) -> list[str]:
-    return [
-        n["metadata"]["name"]
-        for n in kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
-        if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(f"/{pid}")
-        and n.get("status", {}).get("phase") != "Terminating"
-    ]
+    return namespaces_of(kube, pid, terminating=False)
 
 
 def test_dead_kubeconfig(tmp_path: Path) -> None:

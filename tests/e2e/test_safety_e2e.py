@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _runs import grading_process, namespaces_of
 
 from grader import cli
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
@@ -142,27 +143,11 @@ def test_notebook_apply_refuses_a_namespace_it_did_not_make(context: str) -> Non
 
 
 def _grading_run(context: str, lab: str = "readiness") -> subprocess.Popen[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "grader.cli",
-        "grade",
-        lab,
-        "--manifests",
-        str(REPO / f"labs/{lab}/solution"),
-        "--context",
-        context,
-    ]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return grading_process(lab, "--context", context)
 
 
 def _run_namespaces(kube: Kube, pid: int) -> list[str]:
-    owner = f"/{pid}"
-    return [
-        n["metadata"]["name"]
-        for n in kube.list("namespaces", selector=MANAGED)
-        if (n["metadata"].get("annotations") or {}).get("servicelab.dev/owner", "").endswith(owner)
-    ]
+    return namespaces_of(kube, pid)
 
 
 def _wait_for_namespace(kube: Kube, proc: subprocess.Popen[str]) -> list[str]:

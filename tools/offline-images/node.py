@@ -131,42 +131,15 @@ def _preload(stage: str, images_tar: Path, tags: list[str], node_image: str) -> 
         except WaitTimeout as err:
             raise StepFailed(str(err)) from err
         run(["docker", "cp", str(images_tar), f"{name}:/images.tar"])
-        run(
-            [
-                "docker",
-                "exec",
-                name,
-                "ctr",
-                "-n",
-                "k8s.io",
-                "images",
-                "import",
-                "--no-unpack",
-                "--all-platforms",
-                "/images.tar",
-            ]
-        )
-        refs = run(["docker", "exec", name, "ctr", "-n", "k8s.io", "images", "ls", "-q"], capture=True).split()
+        images = ["docker", "exec", name, "ctr", "-n", "k8s.io", "images"]  # the node's containerd, CRI namespace
+        run([*images, "import", "--no-unpack", "--all-platforms", "/images.tar"])
+        refs = run([*images, "ls", "-q"], capture=True).split()
         missing = [tag for tag in tags if _normalized(tag) not in refs]
         if missing:
             raise StepFailed(f"images missing in the node's containerd after import: {missing}")
         for ref in refs:
             # Pinned images survive the kubelet's image garbage collection.
-            run(
-                [
-                    "docker",
-                    "exec",
-                    name,
-                    "ctr",
-                    "-n",
-                    "k8s.io",
-                    "images",
-                    "label",
-                    ref,
-                    "io.cri-containerd.pinned=pinned",
-                ],
-                capture=True,
-            )
+            run([*images, "label", ref, "io.cri-containerd.pinned=pinned"], capture=True)
         run(["docker", "exec", name, "sh", "-c", "rm -f /images.tar; pkill containerd"], timeout=60)
 
         def stopped() -> tuple[bool | None, str]:
