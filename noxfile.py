@@ -38,12 +38,19 @@ def _cluster_up(session: nox.Session) -> None:
     session.run("servicelab", "up")
 
 
+def _static_checks(session: nox.Session) -> None:
+    """Lint, format, types, layers, and the generated notebooks in step with the labs."""
+    session.run("ruff", "check", "grader", "tests", "tools", "noxfile.py", "benchmarks", "notebooks")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    session.run("lint-imports")
+    session.run("python", "notebooks/build_notebooks.py", "--check")
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     _install(session, "dev,notebooks")  # mypy reads grader.nbplugin/course against nbformat, nbconvert, traitlets
-    session.run("ruff", "check", "grader", "tests", "tools", "noxfile.py", "benchmarks")
-    session.run("mypy")
-    session.run("lint-imports")
+    _static_checks(session)
 
 
 @nox.session(python=PYTHON)
@@ -71,9 +78,7 @@ def tests(session: nox.Session) -> None:
     """Everything CI runs: lint, unit tests, the cluster, e2e tests and check-solutions on it."""
     _install(session, "dev,notebooks,browser")
     session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
-    session.run("ruff", "check", "grader", "tests", "tools", "noxfile.py", "benchmarks")
-    session.run("mypy")
-    session.run("lint-imports")
+    _static_checks(session)
     session.run("pytest", "tests/unit")
     _cluster_up(session)
     session.run("servicelab", "status")
@@ -105,6 +110,7 @@ def bench(session: nox.Session) -> None:
     """Grading speed on the real cluster: seconds per lab and the ratio to one bare exec; a class of 30."""
     _install(session)
     session.run("python", "benchmarks/bench_grade.py", *session.posargs)
+    session.run("python", "benchmarks/bench_labs.py")  # every lab through the command vs one kubectl exec
     session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
     session.run("python", "benchmarks/bench_class.py")  # grade-batch: 30 of one lab, then 30 on one nodePort
 

@@ -152,6 +152,17 @@ def flow(lab: str, *, namespace: str | None = None, context: str | None = None) 
     _display({"text/vnd.mermaid": source, "text/markdown": f"```mermaid\n{source}\n```", "text/plain": source})
 
 
+def values(lab: str, *, context: str | None = None) -> None:
+    """What each `${VAR}` of the lab's task stands for on this cluster (write the placeholder, not the value)."""
+    with _quiet():
+        spec = load_lab(lab)
+        task = (spec.path / "task.md").read_text(encoding="utf-8")
+        facts = discover(Kube(context=context))
+    for name in (v for v in spec.variables if "${" + v + "}" in task):
+        value = facts.variables.get(name)
+        print(f"${{{name}}} = {value}" if value else f"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}")
+
+
 def hint(lab: str) -> None:
     """The next hint for the first failing check of your last check(lab); ask again for more."""
     print(coach.next_hint(load_lab(lab)))

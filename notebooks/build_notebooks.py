@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from grader.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
-from grader.labs import Lab, all_labs, load_lab  # noqa: E402
+from grader.catalogue import all_labs  # noqa: E402
+from grader.labs import Lab, load_lab  # noqa: E402
 
 SOURCE = REPO / "notebooks" / "source"
 
@@ -227,6 +228,11 @@ def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
     ]
 
 
+def uses_values(lab: Lab, task: str) -> bool:
+    """Whether the task asks the learner to write a `${VAR}` placeholder (grader.notebook.values shows them)."""
+    return any("${" + v + "}" in task for v in lab.variables)
+
+
 def placeholder_values(lab: Lab, task: str) -> list[nbformat.NotebookNode]:
     """Cells that print this cluster's value of each `${VAR}` the task text asks the learner to write."""
     names = [v for v in lab.variables if "${" + v + "}" in task]
@@ -241,12 +247,7 @@ def placeholder_values(lab: Lab, task: str) -> list[nbformat.NotebookNode]:
             metadata=nbgrader("values-text", locked=True),
         ),
         new_code_cell(
-            "from grader._kube import Kube\nfrom grader.facts import discover\n\n"
-            "facts = discover(Kube())\n"
-            f"for name in {names!r}:\n"
-            "    value = facts.variables.get(name)\n"
-            '    print(f"${{{name}}} = {value}" if value else '
-            "f\"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}\")",
+            f'values("{lab.id}")',
             metadata=nbgrader("values", locked=True),
         ),
     ]
@@ -282,7 +283,10 @@ def build(lab: Lab) -> nbformat.NotebookNode:
             f"[the same diagram](../../diagrams/{diagram_path(lab).name}).)",
             metadata=nbgrader("diagram", locked=True),
         ),
-        new_code_cell(SETUP + (", observe_network" if observe else ""), metadata=nbgrader("setup", locked=True)),
+        new_code_cell(
+            SETUP + (", observe_network" if observe else "") + (", values" if uses_values(lab, task) else ""),
+            metadata=nbgrader("setup", locked=True),
+        ),
         new_markdown_cell(
             "## Look around\n\nThe next cell applies the lab's starter objects (your answer is not "
             "touched) and lists the pods with their labels, pod IPs and nodes: the labels are what a "
