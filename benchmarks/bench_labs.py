@@ -33,14 +33,13 @@ def timed(argv: list[str], repeat: int) -> tuple[float, list[int]]:
     return statistics.median(seconds), codes
 
 
-def ready_solution(env: Environment, lab: Lab) -> str:
-    """The lab's reference solution applied (with its starter) into a fresh namespace, its Deployments ready."""
-    ns = f"bench-{lab.id}-{env.run_id}"[:63]
-    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True)
+def ready_solution(env: Environment, lab: Lab, ns: str) -> None:
+    """The lab's reference solution applied (with its starter) into a fresh namespace with the lab's fence (the
+    learner's rights: the lab's kinds), its Deployments ready."""
+    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
     files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(lab.solution.path)]
     docs = apply_into(env.kube, lab, ns, env.facts, env.run_id, files=files)
     wait_deployments(env.kube, ns, [d.name for d in docs if d.kind == "Deployment"], lab.ready_timeout_s)
-    return ns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         probe, _ = env.pod_vantages()
         bare = ["kubectl", "--context", args.context, "-n", probe.namespace, "exec", probe.pod, "--", "true"]
         for lab in labs:
-            ns = ready_solution(env, lab)
+            ns = f"bench-{lab.id}-{env.run_id}"[:63]
             try:
+                ready_solution(env, lab, ns)
                 grade = ["servicelab", "grade", lab.id, "--namespace", ns, "--context", args.context]
                 timed(grade, 1)  # the first grading waits for what converges after apply (endpoints, addresses)
                 exec_s, _ = timed(bare, args.repeat)
