@@ -1,6 +1,6 @@
 """Every notebook runs top to bottom on the real cluster: with the reference answers it scores full marks;
-released to learners (solutions stripped by `nbgrader generate_assignment`) it runs without an error and
-its check cells score 0.
+as learners get it (`servicelab notebooks`, checked cell by cell against `nbgrader generate_assignment`'s
+release) it runs without an error and its check cells score 0.
 
 Run with `pytest --e2e tests/e2e/test_notebooks.py` after `servicelab up`. Each notebook starts from an empty
 lab namespace, because the released notebook must not find the reference answer's objects.
@@ -8,6 +8,7 @@ lab namespace, because the released notebook must not find the reference answer'
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader.answers import is_blank_yaml
 from grader.chains import build_chains
 from grader.claims import case_claims, placeholder_values
 from grader.labs import load_lab
+from grader.learner import learner_copy
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -136,14 +139,34 @@ def test_released_notebook_runs_and_scores_zero(
     assert done.returncode == 0, done.stderr[-2000:]
     released = course / "release" / assignment / f"{lab_id(assignment)}.ipynb"
     assert "### BEGIN SOLUTION" not in released.read_text(encoding="utf-8")
+    # What README sends learners to (`servicelab notebooks`) is run; nbgrader's release is the same notebook
+    # but for the answer cell's comment, which the grader reads as no answer either way.
+    copy = tmp_path / "mine" / f"{lab_id(assignment)}.ipynb"
+    copy.parent.mkdir()
+    source = json.loads((NOTEBOOKS / "source" / assignment / copy.name).read_text(encoding="utf-8"))
+    copy.write_text(json.dumps(learner_copy(source, load_lab(lab_id(assignment)))), encoding="utf-8")
+    assert_same_but_the_answer(copy, released)
     fresh_namespace(kube, assignment)
-    nb = execute(released, kube, monkeypatch)
+    nb = execute(copy, kube, monkeypatch)
     assert not errors(nb)
     scored = grades(nb)
     assert scored
     for grade_id, (earned, total) in scored.items():
         assert earned == 0, f"{grade_id}: {earned}/{total} without an answer\n{_check_output(nb, grade_id)}"
     fresh_namespace(kube, assignment)
+
+
+def assert_same_but_the_answer(copy: Path, released: Path) -> None:
+    ours, nbgraders = (nbformat.read(str(p), as_version=4).cells for p in (copy, released))
+    assert len(ours) == len(nbgraders), "the learner copy and nbgrader's release have the same cells"
+    for mine, theirs in zip(ours, nbgraders, strict=True):
+        if mine.metadata.get("nbgrader", {}).get("grade_id") == "manifest":
+            for answer in (mine.source, theirs.source):
+                magic, _, body = answer.partition("\n")
+                assert magic.startswith("%%servicelab_answer"), answer
+                assert is_blank_yaml(body), f"an unanswered copy holds no YAML: {answer!r}"
+            continue
+        assert mine.source == theirs.source, f"{mine.metadata.get('nbgrader', {}).get('grade_id')} differs"
 
 
 def _check_output(nb: nbformat.NotebookNode, grade_id: str) -> str:
