@@ -9,6 +9,7 @@ lab namespace, because the released notebook must not find the reference answer'
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -170,6 +171,13 @@ def assert_same_but_the_answer(copy: Path, released: Path) -> None:
 
 
 def _check_output(nb: nbformat.NotebookNode, grade_id: str) -> str:
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    texts = [o.get("text") or str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", [])]
-    return "\n".join(texts)[-3000:]
+    """What the answer cell and the graded cell showed, as text (HTML reports without their tags)."""
+    shown = []
+    for wanted in ("manifest", grade_id):
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == wanted)
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            html = re.sub(r"<[^>]+>", " ", str(data.get("text/html", "")))
+            text = out.get("text") or str(data.get("text/markdown") or "") or html or str(data.get("text/plain", ""))
+            shown.append(f"[{wanted}] " + " ".join(text.split()))
+    return "\n".join(shown)[-4000:]
