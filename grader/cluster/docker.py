@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE
@@ -63,6 +64,13 @@ def container_ip(container: dict[str, Any], network: str = KIND_NETWORK) -> str 
     settings = container.get("NetworkSettings", {}).get("Networks", {}).get(network) or {}
     ip = settings.get("IPAddress")
     return str(ip) if ip else None
+
+
+def parse_docker_time(stamp: str) -> datetime:
+    """Docker's RFC 3339 times carry nanoseconds; datetime keeps microseconds."""
+    whole, _, rest = stamp.rstrip("Z").partition(".")
+    fraction = rest[:6] if rest else "0"
+    return datetime.fromisoformat(f"{whole}.{fraction.ljust(6, '0')}+00:00")
 
 
 def has_image(ref: str) -> bool:

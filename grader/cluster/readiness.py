@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from grader._kube import Kube, KubeError, KubeUnreachable
+from grader._kube import Kube, KubeError, KubeUnreachable, Obj
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -75,3 +77,58 @@ def condition_true(kube: Kube, kind: str, name: str, namespace: str | None, cond
         return True, f"{kind} {name}: {condition}"
     detail = f"{found.get('reason')}: {found.get('message')}" if found else "not reported"
     return None, f"{kind} {name}: {condition} is {detail}"
+
+
+@dataclass(frozen=True)
+class NodeBoot:
+    """A kind node container as docker sees it: when it last started and its address on the kind network."""
+
+    started: datetime
+    ip: str | None
+
+
+@api_errors_are_state
+def settled_since_boot(kube: Kube, boots: Mapping[str, NodeBoot], namespaces: Sequence[str]) -> tuple[bool | None, str]:
+    """After node containers restart, the API server still holds what their kubelets last wrote: nodes
+    Ready, pods Ready with containers that died with the old boot. This is True only once every kubelet has
+    reported since its node booted (with its current address) and every pod in `namespaces` runs
+    containers started since then and is Ready."""
+    for node in kube.list("nodes"):
+        name = node["metadata"]["name"]
+        boot = boots.get(name)
+        if boot is None:
+            continue
+        ready: Obj = next((c for c in node["status"].get("conditions", []) if c.get("type") == "Ready"), {})
+        if ready.get("status") != "True" or not _at_or_after(ready.get("lastHeartbeatTime"), boot.started):
+            return None, f"node {name}: its kubelet has not reported Ready since the node restarted"
+        addresses = [a["address"] for a in node["status"].get("addresses", []) if a.get("type") == "InternalIP"]
+        if boot.ip and boot.ip not in addresses:
+            return None, f"node {name}: InternalIP {addresses} is not yet its address {boot.ip}"
+    for namespace in namespaces:
+        for pod in kube.list("pods", namespace):
+            unsettled = _pod_unsettled(pod, boots)
+            if unsettled:
+                return None, f"pod {namespace}/{pod['metadata']['name']}: {unsettled}"
+    return True, "every node and system pod has come back since the restart"
+
+
+def _pod_unsettled(pod: Obj, boots: Mapping[str, NodeBoot]) -> str | None:
+    status = pod.get("status", {})
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    boot = boots.get(pod.get("spec", {}).get("nodeName", ""))
+    for container in status.get("containerStatuses") or []:
+        running = (container.get("state") or {}).get("running")
+        if running is None:
+            return f"container {container.get('name')} is not running"
+        if boot and not _at_or_after(running.get("startedAt"), boot.started):
+            return f"container {container.get('name')} is from before the node restarted"
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return None if ready else "not Ready"
+
+
+def _at_or_after(stamp: str | None, boot: datetime) -> bool:
+    """API timestamps have whole seconds: compare at that resolution."""
+    if not stamp:
+        return False
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= boot.replace(microsecond=0)

@@ -18,11 +18,12 @@ from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import check as preflight
 from grader.cluster.preflight import check_ports_free
-from grader.cluster.readiness import nodes_ready, rollout_ready
+from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
 from grader.cluster.sources import FIXTURES
 from grader.verdicts import EnvError
 
 NODE_COUNT = 3
+SYSTEM_NAMESPACES = ("kube-system", metallb.NAMESPACE, traefik.NAMESPACE)
 
 
 @dataclass
@@ -76,7 +77,8 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
         if not stopped:
             state.kube = Kube(context=state.kind.context)
             return f"cluster '{opts.name}' exists: reusing it"
-        # Node containers do not come back by themselves after the docker engine restarts.
+        # Stopped node containers (the engine stopped cleanly) do not come back by themselves; after a
+        # machine restart docker starts them again, which _nodes_ready waits out.
         opts.say(f"      cluster '{opts.name}' exists but {', '.join(stopped)} stopped: recreating it")
         state.kind.delete()
         recreated = " (recreated)"
@@ -96,8 +98,27 @@ def _nodes_ready(opts: UpOptions, state: UpState) -> str:
     kube = state.kube
     assert kube is not None
     ready = wait_for(lambda: nodes_ready(kube, NODE_COUNT), what="nodes Ready", timeout_s=300)
+    if not state.created_cluster and state.kind is not None:
+        # A reused cluster may have just come back from a restart (docker engine, machine): wait until
+        # what the API server says of its nodes and controllers is from this boot, not the last one.
+        boots = _node_boots(state.kind.node_containers())
+        wait_for(
+            lambda: settled_since_boot(kube, boots, SYSTEM_NAMESPACES),
+            what="nodes and system pods back since the node containers started",
+            timeout_s=300,
+        )
     wait_for(lambda: rollout_ready(kube, "kube-system", "deployment", "coredns"), what="CoreDNS ready", timeout_s=180)
     return f"{len(ready)} nodes Ready: {', '.join(ready)}"
+
+
+def _node_boots(containers: list[str]) -> dict[str, NodeBoot]:
+    boots = {}
+    for name in containers:
+        info = docker.container_state(name) or {}
+        started = info.get("State", {}).get("StartedAt")
+        if started:
+            boots[name] = NodeBoot(started=docker.parse_docker_time(started), ip=docker.container_ip(info))
+    return boots
 
 
 def _vantage_containers(opts: UpOptions, state: UpState) -> str:

@@ -285,3 +285,49 @@ def test_metallb_stopped_mid_batch_no_score_then_rerun_grades_just_those(
             assert again[student] == first[student], f"{student} was graded again"
     regraded = {s for s in LB_CLASS if again[s] != first[s]}
     assert regraded == set(env), "the re-run grades exactly the ENV-ERROR submissions"
+
+
+def _addresses(names: list[str]) -> dict[str, str]:
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{.Name}} {{.NetworkSettings.Networks.kind.IPAddress}}", *names],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return dict(line.lstrip("/").split() for line in out.splitlines())
+
+
+def test_restarted_node_containers_then_up_status_and_grading_are_whole(
+    context: str, kube: Kube, tmp_path: Path
+) -> None:
+    """What a machine restart does: every container stops at once and docker starts them again, in its own
+    order and often at other addresses, while the API server still holds the last boot's Ready nodes and pods.
+    `up` then `status` (what CI does) must find the cluster whole, and a LoadBalancer grading must pass."""
+    kind = os.environ.get("SERVICELAB_KIND", "kind")
+    nodes = subprocess.run(
+        [kind, "get", "nodes", "--name", "servicelab"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    containers = [*nodes, "servicelab-outside", "servicelab-internet", "servicelab-partner"]
+    before = _addresses(containers)
+    try:
+        subprocess.run(["docker", "stop", "-t", "0", *containers], check=True, timeout=300, capture_output=True)
+        # Started in the reverse order of their addresses, so that docker hands out other ones.
+        for name in sorted(containers, key=lambda n: before[n], reverse=True):
+            subprocess.run(["docker", "start", name], check=True, timeout=120, capture_output=True)
+        print(f"addresses before: {before}; after: {_addresses(containers)}")
+        up = subprocess.run(
+            [sys.executable, "-m", "grader.cli", "up"], capture_output=True, text=True, check=False, timeout=900
+        )
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "reusing it" in up.stdout, up.stdout
+        status = subprocess.run(
+            [sys.executable, "-m", "grader.cli", "status"], capture_output=True, text=True, check=False, timeout=300
+        )
+        assert status.returncode == 0, up.stdout + status.stdout + status.stderr
+        report = tmp_path / "r.json"
+        code, text, _ = _finish(_grade("loadbalancer", "--context", context, report=report))
+        assert code == 0, text
+        assert json.loads(report.read_text())["score"] == 6.0, text
+    finally:
+        _mend_cluster(kube)

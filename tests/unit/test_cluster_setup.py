@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from grader.cluster import tools, up, vantage, versions
+from grader.cluster import docker, tools, up, vantage, versions
 from grader.cluster.net import lab_addresses
-from grader.cluster.readiness import nodes_ready, rollout_ready
+from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
 from grader.cluster.sources import fixture
 
 
@@ -135,3 +137,65 @@ def test_nodes_ready_counts_only_ready_nodes() -> None:
     kube = FakeKube({}, [node("a", "True"), node("b", "False"), node("c", "True")])
     assert nodes_ready(kube, 3) == (None, "2/3 nodes Ready (want 3)")  # type: ignore[arg-type]
     assert nodes_ready(kube, 2)[0] == ["a", "c"]  # type: ignore[arg-type]
+
+
+BOOT = datetime(2026, 12, 4, 16, 33, 8, 20447, tzinfo=UTC)  # docker's StartedAt of the node containers
+
+
+class RestartedCluster:
+    """What the API server holds of a cluster whose node containers just restarted."""
+
+    def __init__(self, heartbeat: str, ip: str, pods: list[dict[str, Any]]) -> None:
+        ready = {"type": "Ready", "status": "True", "lastHeartbeatTime": heartbeat}
+        self.node = {
+            "metadata": {"name": "w1"},
+            "status": {"conditions": [ready], "addresses": [{"type": "InternalIP", "address": ip}]},
+        }
+        self.pods = pods
+
+    def list(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [self.node] if kind == "nodes" else self.pods
+
+
+def _pod(started: str | None, ready: str = "True", phase: str = "Running") -> dict[str, Any]:
+    state = {"running": {"startedAt": started}} if started else {"waiting": {"reason": "CrashLoopBackOff"}}
+    return {
+        "metadata": {"name": "speaker-x"},
+        "spec": {"nodeName": "w1"},
+        "status": {
+            "phase": phase,
+            "conditions": [{"type": "Ready", "status": ready}],
+            "containerStatuses": [{"name": "speaker", "state": state}],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "ip", "pod", "why"),
+    [
+        ("2026-12-04T15:58:15Z", "172.18.0.3", _pod("2026-12-04T16:33:40Z"), "has not reported Ready since"),
+        ("2026-12-04T16:33:17Z", "172.18.0.2", _pod("2026-12-04T16:33:40Z"), "is not yet its address 172.18.0.3"),
+        ("2026-12-04T16:33:17Z", "172.18.0.3", _pod("2026-12-04T15:58:20Z"), "from before the node restarted"),
+        ("2026-12-04T16:33:17Z", "172.18.0.3", _pod(None), "container speaker is not running"),
+        ("2026-12-04T16:33:17Z", "172.18.0.3", _pod("2026-12-04T16:33:40Z", ready="False"), "not Ready"),
+    ],
+)
+def test_a_restarted_cluster_is_not_settled_while_the_api_holds_the_last_boot(
+    heartbeat: str, ip: str, pod: dict[str, Any], why: str
+) -> None:
+    kube = RestartedCluster(heartbeat, ip, [pod])
+    settled, state = settled_since_boot(kube, {"w1": NodeBoot(BOOT, "172.18.0.3")}, ["metallb-system"])  # type: ignore[arg-type]
+    assert settled is None
+    assert why in state
+
+
+def test_a_restarted_cluster_settles_once_all_is_from_this_boot() -> None:
+    pods = [_pod("2026-12-04T16:33:08Z"), _pod(None, ready="False", phase="Succeeded")]  # same second as the boot
+    kube = RestartedCluster("2026-12-04T16:33:17Z", "172.18.0.3", pods)
+    settled, _ = settled_since_boot(kube, {"w1": NodeBoot(BOOT, "172.18.0.3")}, ["metallb-system"])  # type: ignore[arg-type]
+    assert settled is True
+
+
+def test_docker_times_keep_microseconds() -> None:
+    assert docker.parse_docker_time("2026-12-04T16:33:08.020447911Z") == BOOT
+    assert docker.parse_docker_time("2026-12-04T16:33:08Z") == BOOT.replace(microsecond=0)
