@@ -26,6 +26,9 @@ from grader.probes.matrix import Matrix
 from grader.services import Endpoints, Service, ready_endpoints
 from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
 
+TRAEFIK_CONTROL_HOST = "servicelab-control.invalid"  # no route claims it: Traefik's own 404
+TRAEFIK_ANSWER_S = 15.0
+
 __all__ = ["Endpoints", "LabContext", "Service"]
 
 
@@ -42,6 +45,7 @@ class LabContext:
     matrix: Matrix = field(default_factory=Matrix)
     ready_timeout_s: float = READY_TIMEOUT_S
     _services: dict[str, Service] = field(default_factory=dict)
+    _traefik_silent: str | None = None  # why Traefik does not answer; '' when it does, None: not asked
     _cache: dict[str, list[Obj]] = field(default_factory=dict)  # one namespace-wide read per kind and run
 
     def __post_init__(self) -> None:
@@ -149,7 +153,25 @@ class LabContext:
             raise EnvError("Traefik's LoadBalancer Service has no address: is MetalLB ready? ('servicelab status')")
         self.matrix.name_target(f"{svc.lb_ips[0]}:80", "Ingress (traefik)")
         self.matrix.name_target(f"{svc.lb_ips[0]}:8000", "Gateway (traefik)")
+        if self._traefik_silent is None:
+            self._traefik_silent = self._traefik_silence(svc.lb_ips[0])
+        if self._traefik_silent:
+            raise EnvError(self._traefik_silent)
         return svc
+
+    def _traefik_silence(self, ip: str) -> str:
+        """Traefik answers any Host, even one no route claims (404): no HTTP answer at all is the
+        environment (MetalLB not announcing the address, Traefik down), whatever the learner wrote.
+        Asked once a run; '' when Traefik answers."""
+        result = self.outside.http_get(
+            f"http://{ip}/", TRAEFIK_CONTROL_HOST, expect_status=404, deadline_s=TRAEFIK_ANSWER_S
+        )
+        if result.status is not None:
+            return ""
+        return (
+            f"Traefik at {ip} gives no HTTP answer from {self.outside.name}, not even 404 for a host no route "
+            f"claims ({result.observed}): the load balancer or Traefik is down. Run 'servicelab doctor'."
+        )
 
     # --- waits -----------------------------------------------------------------------------------
     def wait_ready_endpoints(

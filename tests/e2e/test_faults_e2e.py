@@ -331,3 +331,33 @@ def test_restarted_node_containers_then_up_status_and_grading_are_whole(
         assert json.loads(report.read_text())["score"] == 6.0, text
     finally:
         _mend_cluster(kube)
+
+
+def _scale_traefik(kube: Kube, replicas: int) -> None:
+    kube.patch("deployment", "traefik", "traefik", {"spec": {"replicas": replicas}})
+
+    def settled() -> tuple[bool | None, str]:
+        dep = kube.get("deployment", "traefik", "traefik") or {}
+        ready = dep.get("status", {}).get("readyReplicas") or 0
+        pods = kube.list("pods", "traefik")
+        return (True if ready == replicas and len(pods) == replicas else None), f"{ready} ready, {len(pods)} pod(s)"
+
+    wait_for(settled, what=f"Traefik at {replicas} replica(s)", timeout_s=180, interval_s=0.5)
+
+
+@pytest.mark.parametrize("lab", ["ingress", "gateway"])
+def test_traefik_that_answers_nothing_is_env_error_not_zero(context: str, kube: Kube, tmp_path: Path, lab: str) -> None:
+    """Traefik's address still assigned, nobody behind it: the routes' checks would all fail (0/5) though the
+    learner's answer is right. No HTTP answer at all, not even Traefik's 404, is the environment."""
+    _scale_traefik(kube, 0)
+    try:
+        report = tmp_path / "r.json"
+        proc = _grade(lab, "--context", context, report=report)
+        code, text, seconds = _finish(proc)
+        assert code == 3, text
+        assert "gives no HTTP answer from outside container" in text, text
+        assert seconds < DIAGNOSIS_S
+        _assert_no_score(report)
+        assert _left_by(kube, proc.pid) == []
+    finally:
+        _scale_traefik(kube, 1)

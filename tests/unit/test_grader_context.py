@@ -6,8 +6,9 @@ import time
 from typing import Any
 
 import pytest
-from _grader_fakes import REFUSED, FakeKube, ScriptedVantage, endpoint_slice, facts, http_ok, pod, service
+from _grader_fakes import REFUSED, TIMEOUT, FakeKube, ScriptedVantage, endpoint_slice, facts, http_ok, pod, service
 
+from grader import checks
 from grader.checks import LabContext
 from grader.verdicts import EnvError, Fail
 
@@ -178,3 +179,32 @@ def test_while_a_deployment_still_makes_pods_the_wait_goes_on(deployment: dict[s
     with pytest.raises(Fail):
         ctx.wait_ready_endpoints("web", count=1, timeout_s=4)
     assert time.monotonic() - start >= 4  # a pod still to come may match: no verdict before the deadline
+
+
+def _traefik_ctx(outside: ScriptedVantage) -> LabContext:
+    traefik = service("traefik", {"app": "traefik"}, type_="LoadBalancer")
+    traefik["status"] = {"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}}
+    others = [ScriptedVantage(lambda op, n: http_ok(), name=n) for n in ("probe pod", "other")]
+    host = ScriptedVantage(lambda op, n: http_ok(), name="host")
+    return LabContext("ns", FakeKube({"services": [traefik]}), facts(), *others, outside, host, ready_timeout_s=2.0)  # type: ignore[arg-type]
+
+
+def test_traefik_is_asked_once_for_a_host_no_route_claims() -> None:
+    outside = ScriptedVantage(lambda op, n: http_ok("404 page not found", 404), name="outside")
+    ctx = _traefik_ctx(outside)
+    assert ctx.traefik().lb_ips == ["172.18.255.200"]
+    ctx.traefik()
+    assert [[(op.target, op.host_header) for op in ops] for ops in outside.rounds] == [
+        [("http://172.18.255.200/", checks.TRAEFIK_CONTROL_HOST)]
+    ]
+
+
+def test_traefik_that_gives_no_http_answer_from_outside_is_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checks, "TRAEFIK_ANSWER_S", 0.3)
+    ctx = _traefik_ctx(ScriptedVantage(lambda op, n: TIMEOUT, name="outside"))
+    with pytest.raises(EnvError, match=r"Traefik at 172\.18\.255\.200 gives no HTTP answer from outside"):
+        ctx.traefik()
+    rounds = len(ctx.outside.rounds)  # type: ignore[attr-defined]
+    with pytest.raises(EnvError, match="no HTTP answer"):  # asked once: the run's other checks hear the same
+        ctx.traefik()
+    assert len(ctx.outside.rounds) == rounds  # type: ignore[attr-defined]
