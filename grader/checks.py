@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from grader import diagnose
+from grader import diagnose, entrypoint
 from grader._kube import Kube, KubeError, KubeUnreachable, Obj
 from grader._wait import READY_TIMEOUT_S, Terminal, WaitTimeout, wait_for
 from grader.diagnose import endpoints_diagnosis, lb_pending_diagnosis, matches, pod_ready, port_mismatch
@@ -24,10 +24,8 @@ from grader.facts import ClusterFacts, Node
 from grader.probes.base import Vantage
 from grader.probes.matrix import Matrix
 from grader.services import Endpoints, Service, ready_endpoints
+from grader.unready import ReadinessWatch, too_few_can_turn_ready
 from grader.verdicts import Blocked, EnvError, Fail, NotApplicable
-
-TRAEFIK_CONTROL_HOST = "servicelab-control.invalid"  # no route claims it: Traefik's own 404
-TRAEFIK_ANSWER_S = 15.0
 
 __all__ = ["Endpoints", "LabContext", "Service"]
 
@@ -141,37 +139,16 @@ class LabContext:
 
     def traefik(self) -> Service:
         """Traefik's LoadBalancer Service (namespace traefik): the entry point of Ingress (port 80) and of the
-        Gateway `lab-gateway` (listener port 8000). ENV-ERROR when it is absent or has no address."""
-        try:
-            obj = self.kube.get("service", "traefik", "traefik")
-        except (KubeError, KubeUnreachable) as err:
-            raise EnvError(f"cannot read Service traefik/traefik: {err}") from err
-        if obj is None:
-            raise EnvError("Traefik is not installed (no Service traefik/traefik): run 'servicelab up'")
-        svc = Service.from_obj(obj)
-        if not svc.lb_ips:
-            raise EnvError("Traefik's LoadBalancer Service has no address: is MetalLB ready? ('servicelab status')")
+        Gateway `lab-gateway` (listener port 8000). ENV-ERROR when it is absent, has no address, or gives no
+        HTTP answer from outside (asked once a run)."""
+        svc = entrypoint.traefik_service(self.kube)
         self.matrix.name_target(f"{svc.lb_ips[0]}:80", "Ingress (traefik)")
         self.matrix.name_target(f"{svc.lb_ips[0]}:8000", "Gateway (traefik)")
         if self._traefik_silent is None:
-            self._traefik_silent = self._traefik_silence(svc.lb_ips[0])
+            self._traefik_silent = entrypoint.silence(self.outside, svc.lb_ips[0])
         if self._traefik_silent:
             raise EnvError(self._traefik_silent)
         return svc
-
-    def _traefik_silence(self, ip: str) -> str:
-        """Traefik answers any Host, even one no route claims (404): no HTTP answer at all is the
-        environment (MetalLB not announcing the address, Traefik down), whatever the learner wrote.
-        Asked once a run; '' when Traefik answers."""
-        result = self.outside.http_get(
-            f"http://{ip}/", TRAEFIK_CONTROL_HOST, expect_status=404, deadline_s=TRAEFIK_ANSWER_S
-        )
-        if result.status is not None:
-            return ""
-        return (
-            f"Traefik at {ip} gives no HTTP answer from {self.outside.name}, not even 404 for a host no route "
-            f"claims ({result.observed}): the load balancer or Traefik is down. Run 'servicelab doctor'."
-        )
 
     # --- waits -----------------------------------------------------------------------------------
     def wait_ready_endpoints(
@@ -180,6 +157,7 @@ class LabContext:
         """Poll the Service's EndpointSlices until `count` endpoints are ready; FAIL with a diagnosis if not."""
         svc = self.service(svc) if isinstance(svc, str) else svc
         seen: list[tuple[Service, Endpoints, list[Obj], str]] = []
+        probes = ReadinessWatch()
 
         def ready() -> tuple[Endpoints | None, str]:
             current = self.service(svc.name, fresh=True) if seen else svc
@@ -190,8 +168,11 @@ class LabContext:
             # hopeless: none selected though all pods are made, all ready and none on the port, or refused pods
             chosen = [p for p in pods if matches(current.selector, diagnose.pod_labels(p))]
             refused = self._pods_refused()  # admission will refuse the same pods again
-            hopeless = (not chosen and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
-                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen))
+            made = diagnose.all_pods_made(pods, self.objects("deployments"))
+            hopeless = (
+                (not chosen and made)
+                or (all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen)))
+                or (made and too_few_can_turn_ready(chosen, eps.ready, count, probes))
             )
             seen.append((current, eps, pods, refused))
             state = f"{eps.ready} ready endpoint(s) of {count} wanted"

@@ -64,7 +64,7 @@ class ProbeResult:
         self._record(True)
         if not self.ok:
             extra = self.recorder.extra(self.host, self.port) if self.recorder else ""
-            raise Fail(hint + (f" {extra}" if extra else ""), detail=self.describe_attempts())
+            raise Fail(hint + (f" {extra}" if extra and extra not in hint else ""), detail=self.describe_attempts())
         return self
 
 
@@ -175,7 +175,7 @@ class HostnamesResult:
         if not self.ok:
             extra = self.recorder.extra(self.host, self.port) if self.recorder and not self.seen else ""
             raise Fail(
-                hint + (f" {extra}" if extra else ""),
+                hint + (f" {extra}" if extra and extra not in hint else ""),  # a check may have said it already
                 detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, never {sorted(self.missing)}",
             )
         return self

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from _grader_fakes import REFUSED, TIMEOUT, FakeKube, ScriptedVantage, endpoint_slice, facts, http_ok, pod, service
 
-from grader import checks
+from grader import entrypoint
 from grader.checks import LabContext
 from grader.verdicts import EnvError, Fail
 
@@ -195,12 +195,12 @@ def test_traefik_is_asked_once_for_a_host_no_route_claims() -> None:
     assert ctx.traefik().lb_ips == ["172.18.255.200"]
     ctx.traefik()
     assert [[(op.target, op.host_header) for op in ops] for ops in outside.rounds] == [
-        [("http://172.18.255.200/", checks.TRAEFIK_CONTROL_HOST)]
+        [("http://172.18.255.200/", entrypoint.CONTROL_HOST)]
     ]
 
 
 def test_traefik_that_gives_no_http_answer_from_outside_is_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "TRAEFIK_ANSWER_S", 0.3)
+    monkeypatch.setattr(entrypoint, "ANSWER_S", 0.3)
     ctx = _traefik_ctx(ScriptedVantage(lambda op, n: TIMEOUT, name="outside"))
     with pytest.raises(EnvError, match=r"Traefik at 172\.18\.255\.200 gives no HTTP answer from outside"):
         ctx.traefik()

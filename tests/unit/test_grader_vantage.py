@@ -6,6 +6,7 @@ import pytest
 from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
 from grader.probes.matrix import Matrix
+from grader.probes.results import HostnamesResult, Recorder
 from grader.probes.shell import Op, Outcome
 from grader.verdicts import EnvError, Fail, NotApplicable
 
@@ -136,3 +137,15 @@ def test_results_fill_the_matrix_with_expected_and_observed() -> None:
     assert (cell.expected, cell.observed, cell.ok) == (False, False, True)
     assert matrix.rows == ["outside container"]
     assert "good:80" in matrix.columns
+
+
+def test_a_diagnosis_the_check_already_gave_is_not_said_twice() -> None:
+    said = "targetPort 80 of Service web matches no containerPort of the selected pods."
+    recorder = Recorder("probe pod", diagnose=lambda host, port: said)
+    result = HostnamesResult(url="http://10.96.0.10/hostname", expected={"web-1"}, recorder=recorder, port=80)
+    with pytest.raises(Fail) as failed:
+        result.must_cover(f"Not every ready pod answered. {said}")
+    assert failed.value.hint.count(said) == 1
+    with pytest.raises(Fail) as failed:
+        result.must_cover("Not every ready pod answered.")
+    assert failed.value.hint.endswith(said)

@@ -1,0 +1,38 @@
+"""Traefik's LoadBalancer Service, the one entry point of the Ingress and Gateway API labs, and whether it
+answers at all: what a route check needs to know before it may judge the learner's routes."""
+
+from __future__ import annotations
+
+from grader._kube import Kube, KubeError, KubeUnreachable
+from grader.probes.base import Vantage
+from grader.services import Service
+from grader.verdicts import EnvError
+
+CONTROL_HOST = "servicelab-control.invalid"  # no route claims it: Traefik's own 404
+ANSWER_S = 15.0
+
+
+def traefik_service(kube: Kube) -> Service:
+    """Service traefik/traefik with its address; ENV-ERROR when it is absent or has none."""
+    try:
+        obj = kube.get("service", "traefik", "traefik")
+    except (KubeError, KubeUnreachable) as err:
+        raise EnvError(f"cannot read Service traefik/traefik: {err}") from err
+    if obj is None:
+        raise EnvError("Traefik is not installed (no Service traefik/traefik): run 'servicelab up'")
+    svc = Service.from_obj(obj)
+    if not svc.lb_ips:
+        raise EnvError("Traefik's LoadBalancer Service has no address: is MetalLB ready? ('servicelab status')")
+    return svc
+
+
+def silence(outside: Vantage, ip: str) -> str:
+    """Traefik answers any Host, even one no route claims (404): no HTTP answer at all is the environment
+    (MetalLB not announcing the address, Traefik down), whatever the learner wrote. '' when it answers."""
+    result = outside.http_get(f"http://{ip}/", CONTROL_HOST, expect_status=404, deadline_s=ANSWER_S)
+    if result.status is not None:
+        return ""
+    return (
+        f"Traefik at {ip} gives no HTTP answer from {outside.name}, not even 404 for a host no route "
+        f"claims ({result.observed}): the load balancer or Traefik is down. Run 'servicelab doctor'."
+    )
