@@ -15,13 +15,14 @@ from pathlib import Path
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable
 from grader._wait import WaitTimeout, wait_for
 from grader.facts import ClusterFacts
-from grader.guard import fence, learner_user, namespace_object
+from grader.guard import LEARNER_ACCOUNT, RESOURCES, fence, learner_user, namespace_object
 from grader.labpolicy import LabPolicy
 from grader.labs import Lab
 from grader.manifests import LEARNER, STARTER, Doc, fill, render
 from grader.submission import judge_submission
 from grader.verdicts import BadInput, EnvError
 
+RIGHTS_S = 30.0  # how long the RBAC authorizer may take to learn of the learner's RoleBinding
 GRADING = "grading"  # a namespace one run creates and deletes; `servicelab sweep` removes those of dead runs
 WORKSPACE = "workspace"  # a notebook's lab namespace: the learner's work, kept until `reset`
 _ENVIRONMENT_MARKERS = (
@@ -35,6 +36,7 @@ _ENVIRONMENT_MARKERS = (
     "too many requests",
     "cannot impersonate",
     "status unknown for quota",
+    f'{LEARNER_ACCOUNT}" cannot ',  # RBAC: the lab's kinds are allowed (judged before), so the fence lags
 )
 
 
@@ -70,6 +72,7 @@ def ensure_namespace(
             namespace,
         )
         _wait_quota_counted(kube, namespace)
+        _wait_learner_rights(kube, namespace, policy or LabPolicy())
     except KubeUnreachable as err:
         raise EnvError(err.diagnosis) from err
     except KubeError as err:
@@ -89,6 +92,38 @@ def _wait_quota_counted(kube: Kube, namespace: str) -> None:
         wait_for(counted, what=f"ResourceQuota in {namespace} counted", timeout_s=30, interval_s=0.1)
     except WaitTimeout as err:
         raise EnvError(f"{err} (is kube-controller-manager running?)") from err
+
+
+def _wait_learner_rights(kube: Kube, namespace: str, policy: LabPolicy) -> None:
+    """The API server's RBAC authorizer learns of a new RoleBinding a little after it is stored: until the
+    learner account may patch every kind the lab allows, its apply would be refused as Forbidden."""
+    as_learner = kube.as_user(learner_user(namespace))
+    wanted = [RESOURCES[k] for k in policy.kinds if k in RESOURCES]
+
+    def allowed() -> tuple[bool | None, str]:
+        for group, resource in wanted:
+            review = as_learner.create(
+                {
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "kind": "SelfSubjectAccessReview",
+                    "spec": {
+                        "resourceAttributes": {
+                            "namespace": namespace,
+                            "verb": "patch",
+                            "group": group,
+                            "resource": resource,
+                        }
+                    },
+                }
+            )
+            if not review.get("status", {}).get("allowed"):
+                return None, f"the learner account may not patch {resource} yet"
+        return True, "allowed"
+
+    try:
+        wait_for(allowed, what=f"the learner's rights in {namespace}", timeout_s=RIGHTS_S, interval_s=0.1)
+    except WaitTimeout as err:
+        raise EnvError(f"{err} (the API server has not taken the namespace's RoleBinding)") from err
 
 
 def apply_into(

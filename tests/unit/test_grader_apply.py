@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from _grader_fakes import facts
 
+from grader import deploy
 from grader._kube import KubeError
 from grader._run import RunError
-from grader.deploy import apply_into, delete_namespace
+from grader.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.labpolicy import LabPolicy
 from grader.labs import load_lab
 from grader.manifests import manifest_files
 from grader.probes.pod import ProbePods, warm_pod_name
@@ -115,6 +117,8 @@ def test_missing_probe_image_is_env_error_naming_the_image() -> None:
         "connection refused",
         "Error from server (ServiceUnavailable): the server is currently unable to handle the request",
         "etcdserver: request timed out",
+        'Error from server (Forbidden): services "web-np" is forbidden: User '
+        '"system:serviceaccount:ns1:servicelab-learner" cannot patch resource "services" in API group ""',
     ],
 )
 def test_an_api_error_the_environment_caused_is_env_error_not_bad_input(message: str) -> None:
@@ -122,3 +126,43 @@ def test_an_api_error_the_environment_caused_is_env_error_not_bad_input(message:
     with pytest.raises(EnvError) as info:
         apply_into(kube, load_lab(str(DEMO)), "ns1", facts(), "run9", files=_files())  # type: ignore[arg-type]
     assert "not your mistake" in info.value.diagnosis
+
+
+class LaggingAuthorizer(RecordingKube):
+    """The learner's RoleBinding is stored, but the authorizer allows it only from the third review on."""
+
+    def __init__(self, allowed_from: int) -> None:
+        super().__init__()
+        self.allowed_from = allowed_from
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        super().create(obj)
+        if obj["kind"] != "SelfSubjectAccessReview":
+            return obj
+        reviews = [o for o in self.created if o["kind"] == "SelfSubjectAccessReview"]
+        return {"status": {"allowed": len(reviews) >= self.allowed_from}}
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        if kind == "namespace":
+            return None
+        if kind == "resourcequota":
+            return {"status": {"used": {}}}
+        return super().get(kind, name, namespace)
+
+
+def test_a_new_namespace_waits_until_the_learner_may_patch_the_labs_kinds() -> None:
+    kube = LaggingAuthorizer(allowed_from=3)
+    policy = LabPolicy(kinds=("Service", "ConfigMap"))
+    assert ensure_namespace(kube, "ns1", "run9", must_be_new=True, policy=policy)  # type: ignore[arg-type]
+    reviews = [o["spec"]["resourceAttributes"] for o in kube.created if o["kind"] == "SelfSubjectAccessReview"]
+    assert reviews[-2:] == [
+        {"namespace": "ns1", "verb": "patch", "group": "", "resource": "services"},
+        {"namespace": "ns1", "verb": "patch", "group": "", "resource": "configmaps"},
+    ]
+    assert kube.users == ["system:serviceaccount:ns1:servicelab-learner"]
+
+
+def test_rights_never_granted_are_env_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy, "RIGHTS_S", 0.3)
+    with pytest.raises(EnvError, match="RoleBinding"):
+        ensure_namespace(LaggingAuthorizer(allowed_from=10**9), "ns1", "run9", must_be_new=True)  # type: ignore[arg-type]
