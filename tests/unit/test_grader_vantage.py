@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
+from grader.probes import refusals
 from grader.probes.matrix import Matrix
+from grader.probes.policy import ProbePolicy
 from grader.probes.results import HostnamesResult, Recorder
 from grader.probes.shell import Op, Outcome
 from grader.verdicts import EnvError, Fail, NotApplicable
@@ -149,3 +151,45 @@ def test_a_diagnosis_the_check_already_gave_is_not_said_twice() -> None:
     with pytest.raises(Fail) as failed:
         result.must_cover("Not every ready pod answered.")
     assert failed.value.hint.endswith(said)
+
+
+SLOW = ProbePolicy(per_try_s=1.0, deadline_s=30.0, backoff_s=0.01, exec_slack_s=5.0, hostname_rounds_size=4)
+
+
+@pytest.mark.parametrize("diagnosis", ["targetPort 80 matches no containerPort of the selected pods.", ""])
+def test_a_refusal_is_final_early_only_when_a_diagnosis_explains_it(
+    monkeypatch: pytest.MonkeyPatch, diagnosis: str
+) -> None:
+    monkeypatch.setattr(refusals, "REFUSED_FINAL_S", 0.2)
+    vantage = ScriptedVantage(lambda op, n: REFUSED)
+    vantage.policy = SLOW if diagnosis else ProbePolicy(per_try_s=1.0, deadline_s=3.0, backoff_s=0.01)
+    vantage.recorder.diagnose = lambda host, port: diagnosis if (host, port) == ("10.96.0.10", 80) else ""
+    result = vantage.http_get("http://10.96.0.10/")
+    assert result.error == "connection refused"
+    stop = result.attempts[-1].at_s  # on the probe's clock
+    if diagnosis:  # explained: stopped once refused for REFUSED_FINAL_S, long before the 30 s deadline
+        assert 0.2 <= stop < SLOW.deadline_s - SLOW.per_try_s
+        hostnames = vantage.collect_hostnames("http://10.96.0.10/hostname", ["web-1"])
+        assert hostnames.seen == set()
+        assert hostnames.attempts[-1].at_s < SLOW.deadline_s - SLOW.per_try_s
+    else:  # unexplained: retried on past REFUSED_FINAL_S to the (3 s) deadline
+        assert stop >= 3.0 - 1.0 - 0.01 - 0.5
+
+
+def test_a_refusal_that_breaks_off_starts_counting_again() -> None:
+    calls = {"n": 0}
+
+    def respond(op: Op, n: int) -> Outcome:
+        calls["n"] += 1
+        return TIMEOUT if n % 3 == 0 else REFUSED
+
+    vantage = ScriptedVantage(respond)
+    vantage.recorder.diagnose = lambda host, port: "explained"
+    track = refusals.Refusals([Op("http", "http://10.96.0.10/")], vantage.recorder)
+    track.note(0, True, 0.0)
+    track.check([0], 3.9)  # not yet
+    track.note(0, False, 4.0)
+    track.note(0, True, 5.0)
+    track.check([0], 8.9)  # 3.9 s since the refusals began again
+    with pytest.raises(refusals.RefusalExplained):
+        track.check([0], 9.0)
