@@ -50,26 +50,58 @@ class NegativeProbes(ABC):
         in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
         host, port = split_url(url)
         self._must_not(
-            Op("http", url, host_header=host_header), hint, known_good, target or self._label(host, port, host_header)
+            [(Op("http", url, host_header=host_header), hint, target or self._label(host, port, host_header))],
+            known_good,
+        )
+
+    def must_not_reach_any(self, urls_and_hints: list[tuple[str, str]]) -> None:
+        """must_not_reach for several URLs in one round, so their timeouts overlap; FAILs with the hint of
+        the first that answered (every one is recorded in the matrix)."""
+        self._must_not(
+            [(Op("http", url), hint, self._label(*split_url(url), None)) for url, hint in urls_and_hints], None
         )
 
     def must_not_connect(
         self, host: str, port: int, *, hint: str, known_good: str | None = None, target: str | None = None
     ) -> None:
         """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
-        self._must_not(Op("tcp", host, port), hint, known_good, target or self._label(host, port, None))
+        self._must_not([(Op("tcp", host, port), hint, target or self._label(host, port, None))], known_good)
 
-    def _must_not(self, op: Op, hint: str, known_good: str | None, label: str) -> None:
+    def _must_not(self, targets: list[tuple[Op, str, str]], known_good: str | None) -> None:
         self.require()
+        if not targets:
+            return
         good = known_good or self.known_good
-        control = control_for(op)
-        ops = [*announce(self.name, [op]), control]  # the control address is not news to a learner
+        probes = announce(self.name, [op for op, _, _ in targets])
+        controls = [control_for(op) for op in probes]  # the control addresses are not news to a learner
+        ops = [*probes, *controls]
         if not self.proven and good:
             ops.append(Op("http", good))
         outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
-        reached = answered(op, outs[0])
-        observed = "answered" if reached else failure_reason(outs[0], self.policy.per_try_s)
-        if reached and answered(control, outs[1]):
+        n = len(probes)
+        seen = [self._judged(op, outs[i], controls[i], outs[n + i]) for i, op in enumerate(probes)]
+        for (_, hint, label), (reached, observed) in zip(targets, seen, strict=True):
+            if reached:
+                self.recorder.record(label, False, True, observed)
+                raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
+        if len(outs) > 2 * n and succeeded(ops[2 * n], outs[2 * n]):
+            self.proven = True
+        if not self.proven and good:
+            self._retry_known_good(good)
+        for (_, _, label), (_, observed) in zip(targets, seen, strict=True):
+            self.recorder.record(label, False, False, observed if self.proven else "inconclusive: " + observed)
+        if not self.proven:
+            why = f"could not reach the known-good target {good}" if good else "has no known-good target"
+            raise EnvError(
+                f"{self.name} {why} in this run, so '{targets[0][2]} is not reachable' cannot be judged "
+                "(is the probe's network working?)"
+            )
+
+    def _judged(self, op: Op, out: Outcome, control: Op, control_out: Outcome) -> tuple[bool, str]:
+        """Whether op reached its target, and what was observed."""
+        reached = answered(op, out)
+        observed = "answered" if reached else failure_reason(out, self.policy.per_try_s)
+        if reached and answered(control, control_out):
             # Something on this network answers every address (a transparent proxy): the target counts as
             # reached only if it answers differently from the never-routed control address.
             if op.kind == "tcp":
@@ -81,25 +113,11 @@ class NegativeProbes(ABC):
                 )
                 reached = differs(pair[0], pair[1])
             else:
-                reached = differs(outs[0], outs[1])
+                reached = differs(out, control_out)
             observed = (
                 "answered" if reached else "only the network's interceptor answered"
             ) + f" (compared with never-routed {SINKHOLE})"
-        if reached:
-            self.recorder.record(label, False, True, observed)
-            raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
-        if len(outs) > 2 and succeeded(ops[2], outs[2]):
-            self.proven = True
-        if not self.proven and good:
-            self._retry_known_good(good)
-        if not self.proven:
-            self.recorder.record(label, False, False, "inconclusive: " + observed)
-            why = f"could not reach the known-good target {good}" if good else "has no known-good target"
-            raise EnvError(
-                f"{self.name} {why} in this run, so '{label} is not reachable' cannot be judged "
-                "(is the probe's network working?)"
-            )
-        self.recorder.record(label, False, False, observed)
+        return reached, observed
 
     def _label(self, host: str, port: int, host_header: str | None) -> str:
         base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"

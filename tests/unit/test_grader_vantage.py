@@ -76,6 +76,29 @@ def test_must_not_reach_fails_when_the_target_answers() -> None:
         vantage.must_not_reach("http://10.96.0.10/", hint="must be private")
 
 
+def test_several_must_not_reach_go_in_one_round_and_fail_with_the_one_that_answered() -> None:
+    nodes = {"http://172.18.0.3:30080/": "node a forwards", "http://172.18.0.4:30080/": "node b forwards"}
+
+    def respond(op: Op, n: int) -> Outcome:
+        return http_ok("10.0.0.1:5555") if "172.18.0.4" in op.target or "partner" in op.target else TIMEOUT
+
+    vantage = ScriptedVantage(respond, known_good="http://partner/hostname")
+    vantage.attach(matrix := Matrix())
+    with pytest.raises(Fail, match="node b forwards"):
+        vantage.must_not_reach_any(list(nodes.items()))
+    assert len(vantage.rounds) == 1
+    assert [op.target for op in vantage.rounds[0]][:2] == list(nodes)
+    quiet = ScriptedVantage(
+        lambda op, n: http_ok() if "partner" in op.target else TIMEOUT, known_good="http://partner/"
+    )
+    quiet.attach(matrix)
+    quiet.must_not_reach_any(list(nodes.items()))
+    assert len(quiet.rounds) == 1
+    assert all(matrix.cell(quiet.name, t) is not None for t in ("172.18.0.3:30080", "172.18.0.4:30080"))
+    quiet.must_not_reach_any([])  # nothing to judge: no round
+    assert len(quiet.rounds) == 1
+
+
 def test_an_interceptor_answering_everything_is_told_apart_from_the_target() -> None:
     """Networks with a transparent proxy answer every address: compare with the never-routed control."""
 
