@@ -157,7 +157,7 @@ class LabContext:
         """Poll the Service's EndpointSlices until `count` endpoints are ready; FAIL with a diagnosis if not."""
         svc = self.service(svc) if isinstance(svc, str) else svc
         seen: list[tuple[Service, Endpoints, list[Obj], str]] = []
-        probes = ReadinessWatch()
+        watch = ReadinessWatch()
 
         def ready() -> tuple[Endpoints | None, str]:
             current = self.service(svc.name, fresh=True) if seen else svc
@@ -165,14 +165,12 @@ class LabContext:
             if eps.ready >= count:
                 return eps, "ready"
             pods = self.objects("pods")
-            # hopeless: none selected though all pods are made, all ready and none on the port, or refused pods
+            # hopeless: none selected or readiness probes said no (all pods made), none on the port, or refused
             chosen = [p for p in pods if matches(current.selector, diagnose.pod_labels(p))]
             refused = self._pods_refused()  # admission will refuse the same pods again
-            made = diagnose.all_pods_made(pods, self.objects("deployments"))
-            hopeless = (
-                (not chosen and made)
-                or (all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen)))
-                or (made and too_few_can_turn_ready(chosen, eps.ready, count, probes))
+            stuck = too_few_can_turn_ready(chosen, eps.ready, count, watch)  # the watch sees every poll
+            hopeless = ((not chosen or stuck) and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
+                all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen))
             )
             seen.append((current, eps, pods, refused))
             state = f"{eps.ready} ready endpoint(s) of {count} wanted"

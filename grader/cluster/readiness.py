@@ -47,11 +47,7 @@ def rollout_ready(kube: Kube, namespace: str, kind: str, name: str) -> tuple[boo
 @api_errors_are_state
 def nodes_ready(kube: Kube, count: int) -> tuple[list[str] | None, str]:
     nodes = kube.list("nodes")
-    ready = [
-        n["metadata"]["name"]
-        for n in nodes
-        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in n["status"].get("conditions", []))
-    ]
+    ready = [n["metadata"]["name"] for n in nodes if _condition(n, "Ready").get("status") == "True"]
     state = f"{len(ready)}/{len(nodes)} nodes Ready (want {count})"
     return (ready if len(ready) >= count else None), state
 
@@ -98,7 +94,7 @@ def settled_since_boot(kube: Kube, boots: Mapping[str, NodeBoot], namespaces: Se
         boot = boots.get(name)
         if boot is None:
             continue
-        ready: Obj = next((c for c in node["status"].get("conditions", []) if c.get("type") == "Ready"), {})
+        ready = _condition(node, "Ready")
         if ready.get("status") != "True" or not _at_or_after(ready.get("lastHeartbeatTime"), boot.started):
             return None, f"node {name}: its kubelet has not reported Ready since the node restarted"
         addresses = [a["address"] for a in node["status"].get("addresses", []) if a.get("type") == "InternalIP"]
@@ -123,12 +119,16 @@ def _pod_unsettled(pod: Obj, boots: Mapping[str, NodeBoot]) -> str | None:
             return f"container {container.get('name')} is not running"
         if boot and not _at_or_after(running.get("startedAt"), boot.started):
             return f"container {container.get('name')} is from before the node restarted"
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    return None if ready else "not Ready"
+    return None if _condition(pod, "Ready").get("status") == "True" else "not Ready"
+
+
+def _condition(obj: Obj, kind: str) -> Obj:
+    """The status condition of that type ({} when not reported)."""
+    return next((c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == kind), {})
 
 
 def _at_or_after(stamp: str | None, boot: datetime) -> bool:
     """API timestamps have whole seconds: compare at that resolution."""
     if not stamp:
         return False
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= boot.replace(microsecond=0)
+    return datetime.fromisoformat(stamp) >= boot.replace(microsecond=0)

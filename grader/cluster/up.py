@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from grader import images
 from grader._kube import Kube
@@ -45,6 +46,7 @@ class UpState:
     addresses: LabAddresses | None = None
     traefik_ip: str = ""
     node_image: str = ""
+    boots: dict[str, NodeBoot] = field(default_factory=dict)  # a reused cluster's node containers
 
 
 def node_image(requested: str | None) -> str:
@@ -73,9 +75,11 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
     state.node_image = node_image(opts.node_image)
     recreated = ""
     if state.kind.exists():
-        stopped = [node for node in state.kind.node_containers() if not _running(node)]
+        containers = {node: docker.container_state(node) or {} for node in state.kind.node_containers()}
+        stopped = [node for node, info in containers.items() if not info.get("State", {}).get("Running")]
         if not stopped:
             state.kube = Kube(context=state.kind.context)
+            state.boots = {node: _boot(info) for node, info in containers.items()}
             return f"cluster '{opts.name}' exists: reusing it"
         # Stopped node containers (the engine stopped cleanly) do not come back by themselves; after a
         # machine restart docker starts them again, which _nodes_ready waits out.
@@ -89,36 +93,24 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
     return f"created{recreated} with {state.node_image} (kind {pre.kind_binary})"
 
 
-def _running(container: str) -> bool:
-    info = docker.container_state(container)
-    return bool(info and info.get("State", {}).get("Running"))
+def _boot(container: dict[str, Any]) -> NodeBoot:
+    return NodeBoot(docker.parse_docker_time(container["State"]["StartedAt"]), docker.container_ip(container))
 
 
 def _nodes_ready(opts: UpOptions, state: UpState) -> str:
     kube = state.kube
     assert kube is not None
     ready = wait_for(lambda: nodes_ready(kube, NODE_COUNT), what="nodes Ready", timeout_s=300)
-    if not state.created_cluster and state.kind is not None:
+    if state.boots:
         # A reused cluster may have just come back from a restart (docker engine, machine): wait until
         # what the API server says of its nodes and controllers is from this boot, not the last one.
-        boots = _node_boots(state.kind.node_containers())
         wait_for(
-            lambda: settled_since_boot(kube, boots, SYSTEM_NAMESPACES),
+            lambda: settled_since_boot(kube, state.boots, SYSTEM_NAMESPACES),
             what="nodes and system pods back since the node containers started",
             timeout_s=300,
         )
     wait_for(lambda: rollout_ready(kube, "kube-system", "deployment", "coredns"), what="CoreDNS ready", timeout_s=180)
     return f"{len(ready)} nodes Ready: {', '.join(ready)}"
-
-
-def _node_boots(containers: list[str]) -> dict[str, NodeBoot]:
-    boots = {}
-    for name in containers:
-        info = docker.container_state(name) or {}
-        started = info.get("State", {}).get("StartedAt")
-        if started:
-            boots[name] = NodeBoot(started=docker.parse_docker_time(started), ip=docker.container_ip(info))
-    return boots
 
 
 def _vantage_containers(opts: UpOptions, state: UpState) -> str:

@@ -231,8 +231,8 @@ class Vantage(NegativeProbes):
                     f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen",
                 )
             )
-            refusals.note(0, bool(outs) and all(map(refused, outs)), time.monotonic() - start)
-            refusals.check([0], time.monotonic() - start)
+            refusals.note(0, bool(outs) and all(map(refused, outs)), now := time.monotonic() - start)
+            refusals.check([0], now)
             return f"missing {sorted(result.missing)}" if result.missing else ""
 
         self._poll(one_round, deadline)

@@ -68,9 +68,9 @@ class NegativeProbes(ABC):
         self._must_not([(Op("tcp", host, port), hint, target or self._label(host, port, None))], known_good)
 
     def _must_not(self, targets: list[tuple[Op, str, str]], known_good: str | None) -> None:
-        self.require()
         if not targets:
             return
+        self.require()
         good = known_good or self.known_good
         probes = announce(self.name, [op for op, _, _ in targets])
         controls = [control_for(op) for op in probes]  # the control addresses are not news to a learner

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from grader.probes.outcomes import split_url
 from grader.probes.results import Recorder
-from grader.probes.shell import Op, Outcome
+from grader.probes.shell import Op, Outcome, failure_reason
 
 REFUSED_FINAL_S = 4.0
 
 
 def refused(outcome: Outcome) -> bool:
-    return "refused" in outcome.err.lower()
+    return failure_reason(outcome, 0) == "connection refused"
 
 
 class RefusalExplained(Exception):
@@ -29,26 +29,30 @@ class RefusalExplained(Exception):
 @dataclass
 class Refusals:
     """Since when each pending probe (by index in `ops`) has been refused without a break, on the probe
-    loop's clock; the recorder's diagnosis for a probe's address is what explains its refusal."""
+    loop's clock; the recorder's diagnosis for a probe's address is what explains its refusal (asked once
+    a run of refusals: it reads the cluster)."""
 
     ops: list[Op]
     recorder: Recorder
     _since: dict[int, float] = field(default_factory=dict)
-
-    def explained(self, index: int) -> bool:
-        op = self.ops[index]
-        host, port = split_url(op.target) if op.kind == "http" else (op.target, op.port)
-        return bool(self.recorder.extra(host, port))
+    _explained: dict[int, bool] = field(default_factory=dict)
 
     def note(self, index: int, was_refused: bool, now: float) -> None:
         if was_refused:
             self._since.setdefault(index, now)
         else:
             self._since.pop(index, None)
+            self._explained.pop(index, None)
 
     def check(self, pending: list[int], now: float) -> None:
         """Raise RefusalExplained when every pending probe has been refused for REFUSED_FINAL_S, explained."""
-        if not pending or any(now - self._since.get(i, now) < REFUSED_FINAL_S for i in pending):
-            return
-        if all(i in self._since for i in pending) and all(self.explained(i) for i in pending):
+        long_refused = bool(pending) and all(now - self._since.get(i, now) >= REFUSED_FINAL_S for i in pending)
+        if long_refused and all(self._explains(i) for i in pending):
             raise RefusalExplained
+
+    def _explains(self, index: int) -> bool:
+        if index not in self._explained:
+            op = self.ops[index]
+            host, port = split_url(op.target) if op.kind == "http" else (op.target, op.port)
+            self._explained[index] = bool(self.recorder.extra(host, port))
+        return self._explained[index]

@@ -77,17 +77,22 @@ def test_probe_image_missing_on_the_nodes(context: str, kube: Kube, tmp_path: Pa
     assert _left_by(kube, proc.pid) == []
 
 
-def _scale_metallb(kube: Kube, replicas: int) -> None:
-    kube.patch("deployment", "controller", "metallb-system", {"spec": {"replicas": replicas}})
+def _scale(kube: Kube, namespace: str, deployment: str, selector: str, replicas: int) -> None:
+    """Scale a Deployment and wait until it has exactly that many pods, all available."""
+    kube.patch("deployment", deployment, namespace, {"spec": {"replicas": replicas}})
 
     def settled() -> tuple[bool | None, str]:
-        dep = kube.get("deployment", "controller", "metallb-system") or {}
+        dep = kube.get("deployment", deployment, namespace) or {}
         available = dep.get("status", {}).get("availableReplicas") or 0
-        pods = kube.list("pods", "metallb-system", selector="component=controller")
+        pods = kube.list("pods", namespace, selector=selector)
         done = available == replicas and len(pods) == replicas
         return (True if done else None), f"{available} available, {len(pods)} pod(s)"
 
-    wait_for(settled, what=f"MetalLB controller at {replicas} replica(s)", timeout_s=120, interval_s=0.5)
+    wait_for(settled, what=f"{namespace}/{deployment} at {replicas} replica(s)", timeout_s=180, interval_s=0.5)
+
+
+def _scale_metallb(kube: Kube, replicas: int) -> None:
+    _scale(kube, "metallb-system", "controller", "component=controller", replicas)
 
 
 def test_metallb_controller_stopped(context: str, kube: Kube, tmp_path: Path) -> None:
@@ -334,15 +339,7 @@ def test_restarted_node_containers_then_up_status_and_grading_are_whole(
 
 
 def _scale_traefik(kube: Kube, replicas: int) -> None:
-    kube.patch("deployment", "traefik", "traefik", {"spec": {"replicas": replicas}})
-
-    def settled() -> tuple[bool | None, str]:
-        dep = kube.get("deployment", "traefik", "traefik") or {}
-        ready = dep.get("status", {}).get("readyReplicas") or 0
-        pods = kube.list("pods", "traefik")
-        return (True if ready == replicas and len(pods) == replicas else None), f"{ready} ready, {len(pods)} pod(s)"
-
-    wait_for(settled, what=f"Traefik at {replicas} replica(s)", timeout_s=180, interval_s=0.5)
+    _scale(kube, "traefik", "traefik", "app=traefik", replicas)
 
 
 @pytest.mark.parametrize("lab", ["ingress", "gateway"])
