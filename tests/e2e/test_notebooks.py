@@ -112,15 +112,17 @@ def grades(nb: nbformat.NotebookNode) -> dict[str, tuple[float | None, float]]:
 def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
     fresh_namespace(kube, assignment)
     path = NOTEBOOKS / "source" / assignment / f"{lab_id(assignment)}.ipynb"
+    after = "not read"
     try:
         nb = execute(path, kube, monkeypatch)
+        after = namespace_snapshot(kube, f"lab-{lab_id(assignment)}")
     finally:
         fresh_namespace(kube, assignment)  # its Services hold node ports, static IPs and Traefik routes
     assert not errors(nb)
     scored = grades(nb)
     assert scored, "the notebook has a graded check cell"
     for grade_id, (earned, total) in scored.items():
-        assert earned == total, f"{grade_id}: {earned}/{total}\n{_check_output(nb, grade_id)}"
+        assert earned == total, f"{grade_id}: {earned}/{total}\n{_check_output(nb, grade_id)}\n{after}"
 
 
 @pytest.mark.parametrize("assignment", PER_ASSIGNMENT)
@@ -168,6 +170,24 @@ def assert_same_but_the_answer(copy: Path, released: Path) -> None:
                 assert is_blank_yaml(body), f"an unanswered copy holds no YAML: {answer!r}"
             continue
         assert mine.source == theirs.source, f"{mine.metadata.get('nbgrader', {}).get('grade_id')} differs"
+
+
+def namespace_snapshot(kube: Kube, ns: str) -> str:
+    """The lab namespace right after the notebook ran (before the test's cleanup): its uid, creation and
+    deletion times and what it holds, with each object's creation time. A short score then shows whether
+    the learner's objects were still there, and whether the namespace was the one the notebook made."""
+    found = kube.get("namespace", ns)
+    if found is None:
+        return f"after the run: namespace {ns} is gone"
+    meta = found.get("metadata", {})
+    lines = [
+        f"after the run: namespace {ns} uid {meta.get('uid')} created {meta.get('creationTimestamp')} "
+        f"deleting {meta.get('deletionTimestamp')} phase {found.get('status', {}).get('phase')}"
+    ]
+    for obj in kube.list("services,deployments,ingresses,httproutes.gateway.networking.k8s.io", ns):
+        om = obj.get("metadata", {})
+        lines.append(f"  {obj.get('kind')}/{om.get('name')} created {om.get('creationTimestamp')}")
+    return "\n".join(lines)
 
 
 def _check_output(nb: nbformat.NotebookNode, grade_id: str) -> str:
