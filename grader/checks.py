@@ -49,7 +49,7 @@ class LabContext:
     def __post_init__(self) -> None:
         for vantage in self.vantages:
             vantage.attach(self.matrix)
-            vantage.recorder.diagnose = self._diagnose_port
+            vantage.recorder.diagnose, vantage.recorder.silence = self._diagnose_port, self._diagnose_silence
         for node in self.facts.nodes:
             self.matrix.name_target(node.internal_ip, f"node {node.name}")
 
@@ -167,7 +167,7 @@ class LabContext:
             pods = self.objects("pods")
             # hopeless: none selected or readiness probes said no (all pods made), none on the port, or refused
             chosen = [p for p in pods if matches(current.selector, diagnose.pod_labels(p))]
-            refused = self._pods_refused()  # admission will refuse the same pods again
+            refused = diagnose.pods_refused(self.objects("replicasets"))  # admission refuses the same pods again
             stuck = too_few_can_turn_ready(chosen, eps.ready, count, watch)  # the watch sees every poll
             hopeless = ((not chosen or stuck) and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
                 all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen))
@@ -190,9 +190,6 @@ class LabContext:
             why = (refused + " ") if refused else ""
             why += endpoints_diagnosis(current, pods, eps.ready, count)
             raise Fail(f"{hint} {why}" if hint else why, detail=f"last seen: {err.last_state}") from err
-
-    def _pods_refused(self) -> str:
-        return diagnose.pods_refused(self.objects("replicasets"))
 
     def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
         if cached:
@@ -245,3 +242,7 @@ class LabContext:
             )
         except EnvError:
             return ""
+
+    def _diagnose_silence(self, host: str, port: int, source: str) -> str:
+        """Why a known Service's load-balancer address drops what comes from source (its source ranges)."""
+        return diagnose.source_left_out(host, list(self._services.values()), source)

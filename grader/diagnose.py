@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from grader._kube import Kube, KubeError, Obj
@@ -195,4 +196,20 @@ def port_hint(host: str, services: list[Service], node_ips: list[str], pods: Cal
             found = port_mismatch(svc, [p for p in pods() if matches(svc.selector, pod_labels(p))])
             if found:
                 return found
+    return ""
+
+
+def source_left_out(host: str, services: list[Service], source: str) -> str:
+    """Why host never answers source: it is a known Service's load-balancer address whose source ranges
+    leave source out (kube-proxy drops those packets for as long as the Service says so), or ''."""
+    for svc in services:
+        ranges = svc.source_ranges
+        if host not in svc.lb_ips or not ranges:
+            continue
+        try:
+            allowed = any(ipaddress.ip_address(source) in ipaddress.ip_network(r, strict=False) for r in ranges)
+        except ValueError:
+            return ""  # a range we cannot read: no explanation, the probe keeps its deadline
+        if not allowed:
+            return f"loadBalancerSourceRanges {', '.join(ranges)} leave out this client ({source})"
     return ""

@@ -19,7 +19,7 @@ from grader.checks import LabContext
 from grader.facts import ClusterFacts, discover
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
-from grader.probes.outside import INTERNET_CONTAINER, OutsideVantage
+from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, OutsideVantage
 from grader.probes.pod import PodVantage, ProbePods
 from grader.probes.shell import Op, Outcome
 from grader.verdicts import EnvError
@@ -71,12 +71,14 @@ class Environment:
         facts = self.facts
         route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
         outside: Vantage = (
-            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip)
+            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip, source_ip=facts.client_ips.get(CONTAINER))
             if facts.is_kind
             else _Absent("outside container", "not a kind lab cluster")
         )
         internet: Vantage = (
-            OutsideVantage(INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet")
+            OutsideVantage(
+                INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet", facts.client_ips.get(INTERNET_CONTAINER)
+            )
             if facts.is_kind
             else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
         )

@@ -16,6 +16,7 @@ from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import RunError, ToolMissing, run
 from grader.cluster.docker import why_kind_unreachable
 from grader.cluster.net import lab_addresses
+from grader.probes.outside import CONTAINER, INTERNET_CONTAINER
 from grader.verdicts import EnvError
 
 KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE")
@@ -37,6 +38,7 @@ class ClusterFacts:
     variables: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # variable -> why it has no value
     partner_ip: str | None = None
+    client_ips: dict[str, str] = field(default_factory=dict)  # outside containers (vantages) -> their address
 
     def values_for(self, namespace: str) -> dict[str, str]:
         return {**self.variables, "NAMESPACE": namespace}
@@ -70,7 +72,9 @@ def discover(kube: Kube) -> ClusterFacts:
                 f"not a kind lab cluster: set SERVICELAB_{var} to an address your load balancer can assign"
             )
     if is_kind:
-        facts.partner_ip = _container_ip(PARTNER_CONTAINER)
+        ips = _container_ips([PARTNER_CONTAINER, CONTAINER, INTERNET_CONTAINER])
+        facts.partner_ip = ips.get(PARTNER_CONTAINER)
+        facts.client_ips = {name: ips[name] for name in (CONTAINER, INTERNET_CONTAINER) if name in ips}
     return facts
 
 
@@ -114,12 +118,17 @@ def _kind_subnet() -> ipaddress.IPv4Network | None:
     return None
 
 
-def _container_ip(name: str) -> str | None:
-    data = _docker_json(["docker", "inspect", name])
-    if not data:
-        return None
-    settings = data[0].get("NetworkSettings", {})
-    networks = settings.get("Networks", {}) if isinstance(settings, dict) else {}
-    kind = networks.get("kind", {}) if isinstance(networks, dict) else {}
-    ip = kind.get("IPAddress") if isinstance(kind, dict) else None
-    return str(ip) if ip else None
+def _container_ips(names: list[str]) -> dict[str, str]:
+    """Each running container's address on the kind network: one docker call, one per name if any is absent."""
+    data = _docker_json(["docker", "inspect", *names])
+    if data is None and len(names) > 1:
+        return {k: v for name in names for k, v in _container_ips([name]).items()}
+    found = {}
+    for container in data or []:
+        settings = container.get("NetworkSettings", {})
+        networks = settings.get("Networks", {}) if isinstance(settings, dict) else {}
+        kind = networks.get("kind", {}) if isinstance(networks, dict) else {}
+        ip = kind.get("IPAddress") if isinstance(kind, dict) else None
+        if ip:
+            found[str(container.get("Name", "")).lstrip("/")] = str(ip)
+    return found

@@ -70,6 +70,13 @@ class Service:
     def headless(self) -> bool:
         return bool(self.raw.get("spec", {}).get("clusterIP") == "None")
 
+    @property
+    def source_ranges(self) -> list[str]:
+        """The networks spec.loadBalancerSourceRanges lets reach the load-balancer address (empty: every source).
+        kube-proxy enforces the field only: the older service.beta.kubernetes.io/load-balancer-source-ranges
+        annotation is left to cloud providers (a kind cluster lets every source in with it)."""
+        return [str(r).strip() for r in self.raw.get("spec", {}).get("loadBalancerSourceRanges") or []]
+
     def port(self, name: str | None = None) -> ServicePort:
         """The port called name, or the first port. KeyError names the ports there are."""
         if not self.ports:

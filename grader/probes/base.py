@@ -16,7 +16,7 @@ from grader.probes.matrix import Matrix
 from grader.probes.negative import NegativeProbes
 from grader.probes.outcomes import split_url, succeeded, summary
 from grader.probes.policy import ProbePolicy
-from grader.probes.refusals import RefusalExplained, Refusals, refused
+from grader.probes.refusals import RefusalExplained, Refusals
 from grader.probes.results import Attempt, DnsResult, HostnamesResult, HttpResult, ProbeResult, Recorder, TcpResult
 from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
 from grader.verdicts import Fail, NotApplicable
@@ -94,7 +94,7 @@ class Vantage(NegativeProbes):
                 ok = succeeded(ops[i], out)
                 attempts[i].append(Attempt(round(now, 2), ok, summary(ops[i], out, per_try)))
                 self.proven = self.proven or ok
-                refusals.note(i, refused(out), now)
+                refusals.note(i, [out], now)
             pending[:] = [i for i in pending if not succeeded(ops[i], outcomes[i])]
             refusals.check(pending, now)
             return f"{len(pending)} of {len(ops)} not answered" if pending else ""
@@ -231,7 +231,7 @@ class Vantage(NegativeProbes):
                     f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen",
                 )
             )
-            refusals.note(0, bool(outs) and all(map(refused, outs)), now := time.monotonic() - start)
+            refusals.note(0, outs, now := time.monotonic() - start)
             refusals.check([0], now)
             return f"missing {sorted(result.missing)}" if result.missing else ""
 

@@ -27,9 +27,11 @@ class OutsideVantage(Vantage):
         policy: ProbePolicy | None = None,
         partner_ip: str | None = None,
         name: str = "outside container",
+        source_ip: str | None = None,
     ) -> None:
         super().__init__(name, policy, partner_ip)
         self.container = container
+        self.recorder.source = source_ip  # its packets reach the nodes unchanged (same docker network)
 
     def _find_unavailable_reason(self) -> str:
         return _container_state(self.container)

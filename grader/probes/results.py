@@ -23,6 +23,9 @@ class Recorder:
     vantage: str
     matrix: Matrix | None = None
     diagnose: Callable[[str, int], str] | None = None
+    source: str | None = None  # the address the vantage's packets come from, when it is fixed and known
+    # why host:port drops what comes from `source` ('' when nothing known explains it)
+    silence: Callable[[str, int, str], str] | None = None
 
     def record(self, target: str, expected: bool | None, observed: bool, detail: str) -> None:
         if self.matrix is not None:
@@ -30,6 +33,9 @@ class Recorder:
 
     def extra(self, host: str, port: int) -> str:
         return self.diagnose(host, port) if self.diagnose else ""
+
+    def silent_because(self, host: str, port: int) -> str:
+        return self.silence(host, port, self.source) if self.silence and self.source else ""
 
 
 @dataclass

@@ -60,7 +60,7 @@ def test_reachable_from_vnet(lab: LabContext) -> None:
         svc = lab.wait_load_balancer(svc)
     except Fail:
         lab.blocked("internal_ip_not_internet", "internal-app has no load balancer address to call")
-    ranges = svc.raw.get("spec", {}).get("loadBalancerSourceRanges") or []
+    ranges = svc.source_ranges
     lab.outside.http_get(f"http://{svc.lb_ips[0]}/hostname").must_succeed(
         f"{svc.lb_ips[0]}:80 does not answer a client on the VNet (the outside container)."
         + (

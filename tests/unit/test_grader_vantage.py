@@ -209,10 +209,54 @@ def test_a_refusal_that_breaks_off_starts_counting_again() -> None:
     vantage = ScriptedVantage(respond)
     vantage.recorder.diagnose = lambda host, port: "explained"
     track = refusals.Refusals([Op("http", "http://10.96.0.10/")], vantage.recorder)
-    track.note(0, True, 0.0)
+    track.note(0, [REFUSED], 0.0)
     track.check([0], 3.9)  # not yet
-    track.note(0, False, 4.0)
-    track.note(0, True, 5.0)
+    track.note(0, [TIMEOUT], 4.0)  # a try that timed out breaks the refusals (and is unexplained)
+    track.check([0], 4.0)
+    track.note(0, [REFUSED], 5.0)
     track.check([0], 8.9)  # 3.9 s since the refusals began again
     with pytest.raises(refusals.RefusalExplained):
         track.check([0], 9.0)
+
+
+@pytest.mark.parametrize(
+    ("source", "why"), [("172.18.0.4", "loadBalancerSourceRanges 10.240.0.0/16 leave out"), (None, "")]
+)
+def test_timeouts_are_final_after_two_tries_only_when_the_source_ranges_explain_them(
+    source: str | None, why: str
+) -> None:
+    vantage = ScriptedVantage(lambda op, n: TIMEOUT)
+    vantage.policy = SLOW if why else ProbePolicy(per_try_s=1.0, deadline_s=3.0, backoff_s=0.01)
+    vantage.recorder.source = source
+    asked: list[tuple[str, int, str]] = []
+
+    def silence(host: str, port: int, src: str) -> str:
+        asked.append((host, port, src))
+        return why
+
+    vantage.recorder.silence = silence
+    vantage.recorder.diagnose = lambda host, port: "a port diagnosis does not explain a timeout"
+    result = vantage.http_get("http://172.18.255.221/hostname")
+    assert result.error.startswith("timed out")
+    if why:  # two tries that each waited their whole time, then the answer is known
+        assert len(result.attempts) == refusals.SILENT_TRIES
+        assert asked == [("172.18.255.221", 80, "172.18.0.4")]  # asked once a streak
+    else:  # no known source address: nothing can explain it, the deadline holds
+        assert len(result.attempts) > refusals.SILENT_TRIES
+        assert asked == []
+
+
+def test_a_streak_of_one_kind_restarts_when_the_failure_changes() -> None:
+    recorder = Recorder("outside container", source="172.18.0.4")
+    recorder.silence = lambda host, port, src: "left out"
+    recorder.diagnose = lambda host, port: ""  # refusals unexplained
+    track = refusals.Refusals([Op("tcp", "172.18.255.221", 80)], recorder)
+    track.note(0, [TIMEOUT], 0.0)
+    track.note(0, [REFUSED], 1.0)
+    track.note(0, [TIMEOUT], 2.0)
+    track.check([0], 2.0)  # one silent try since the refusal: not yet
+    track.note(0, [TIMEOUT, TIMEOUT], 3.0)  # a batch that all timed out counts as one try
+    with pytest.raises(refusals.RefusalExplained):
+        track.check([0], 3.0)
+    track.note(0, [TIMEOUT, REFUSED], 4.0)  # mixed: no streak
+    track.check([0], 4.0)
