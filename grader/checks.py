@@ -45,6 +45,7 @@ class LabContext:
     _services: dict[str, Service] = field(default_factory=dict)
     _traefik_silent: str | None = None  # why Traefik does not answer; '' when it does, None: not asked
     _cache: dict[str, list[Obj]] = field(default_factory=dict)  # one namespace-wide read per kind and run
+    judged: dict[str, bool] = field(default_factory=dict)  # what a run found out once (grader.labkit's keys)
 
     def __post_init__(self) -> None:
         for vantage in self.vantages:

@@ -208,3 +208,42 @@ def test_traefik_that_gives_no_http_answer_from_outside_is_the_environment(monke
     with pytest.raises(EnvError, match="no HTTP answer"):  # asked once: the run's other checks hear the same
         ctx.traefik()
     assert len(ctx.outside.rounds) == rounds  # type: ignore[attr-defined]
+
+
+def test_the_in_cluster_route_is_judged_once_a_run_for_each_service_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+
+    judged: list[str] = []
+    monkeypatch.setattr(labkit, "_route_works", lambda lab, svc: judged.append(svc.name) or False)
+    ctx = _ctx({"services": [service("web", {"app": "web"})]})
+    svc = ctx.service("web")
+    assert labkit.route_works(ctx, svc) is False
+    assert labkit.route_works(ctx, ctx.service("web", fresh=True)) is False  # the same spec: not judged again
+    assert judged == ["web"]
+    other = type(svc).from_obj(service("web", {"app": "web"}, target_port=9376))
+    assert labkit.route_works(ctx, other) is False  # another spec is judged on its own
+    assert judged == ["web", "web"]
+    labkit.route_works(_ctx({"services": [service("web", {"app": "web"})]}), svc)  # a new run judges again
+    assert judged == ["web", "web", "web"]
+
+
+@pytest.mark.parametrize(("answer", "works"), [(REFUSED, False), (http_ok("web-1"), True)])
+def test_the_clusterip_check_tells_route_works_what_it_saw(
+    monkeypatch: pytest.MonkeyPatch, answer: Any, works: bool
+) -> None:
+    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+
+    monkeypatch.setattr(labkit, "_route_works", lambda lab, svc: pytest.fail("probed the route a second time"))
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "web"})],
+            "endpointslices": [endpoint_slice("web", ["web-1", "web-2"])],
+            "pods": [pod("web-1", {"app": "web"}), pod("web-2", {"app": "web"})],
+        }
+    )
+    probe = ctx.probe
+    assert isinstance(probe, ScriptedVantage)
+    probe.respond = lambda op, n: answer
+    with pytest.raises(Fail):  # refused by both, or web-2 never answers
+        labkit.inside_route(ctx, "web", 2, "the web pods")
+    assert labkit.route_works(ctx, ctx.service("web")) is works
