@@ -37,7 +37,10 @@ def test_alias_is_cname(lab: LabContext) -> None:
         if _is_ip(target)
         else ""
     )
-    lab.probe.dns(svc.dns, "CNAME").must_resolve(f"Cluster DNS returns no CNAME for {svc.dns}.{why}")
+    # an IP as externalName never gets a CNAME: one or two tries confirm it, a longer wait changes nothing
+    lab.probe.dns(svc.dns, "CNAME", deadline_s=4 if why else None).must_resolve(
+        f"Cluster DNS returns no CNAME for {svc.dns}.{why}"
+    )
 
 
 @pytest.mark.check(points=3, title="HTTP through partner-api reaches the partner's server")
