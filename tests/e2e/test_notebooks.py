@@ -8,16 +8,22 @@ lab namespace, because the released notebook must not find the reference answer'
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader._wait import wait_for
 from grader.answers import is_blank_yaml
 from grader.chains import build_chains
 from grader.claims import case_claims, placeholder_values
@@ -53,6 +59,34 @@ def _groups() -> dict[str, str]:
 
 GROUPS = _groups()
 PER_ASSIGNMENT = [pytest.param(a, marks=pytest.mark.xdist_group(GROUPS[a])) for a in ASSIGNMENTS]
+GROUP_WAIT_S = 1200.0  # the longest group (ingress and gateway, reference and released) takes about 2 min
+
+
+@pytest.fixture(autouse=True)
+def one_at_a_time_in_its_group(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A group's notebooks run one after another, whichever worker runs them. `--dist loadgroup` alone does not
+    do it here: pytest-xdist 3.8 marks a grouped test by setting `item._nodeid`, which pytest 9.2 no longer
+    reads (it keeps the id in `item._id`), so the groups are lost and the gateway notebook's clean-up cell
+    deleted the ingress notebook's Ingress while that one was being checked. One lock file per group and run."""
+    group = GROUPS[request.node.callspec.params["assignment"]]
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
+    path = Path(tempfile.gettempdir()) / f"servicelab-notebooks-{run}-{group}.lock"
+    start = time.monotonic()
+    with path.open("a") as handle:
+
+        def taken() -> tuple[bool | None, str]:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None, f"{group} runs another notebook"
+            return True, "taken"
+
+        wait_for(taken, what=f"the lock of {group}", timeout_s=GROUP_WAIT_S, interval_s=0.2, max_interval_s=2.0)
+        print(f"{group}: waited {time.monotonic() - start:.1f}s for its turn")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def fresh_namespace(kube: Kube, assignment: str) -> None:
