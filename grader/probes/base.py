@@ -16,9 +16,9 @@ from grader.probes.matrix import Matrix
 from grader.probes.negative import NegativeProbes
 from grader.probes.outcomes import split_url, succeeded, summary
 from grader.probes.policy import ProbePolicy
-from grader.probes.refusals import RefusalExplained, Refusals
 from grader.probes.results import Attempt, DnsResult, HostnamesResult, HttpResult, ProbeResult, Recorder, TcpResult
 from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
+from grader.probes.streaks import FailureExplained, FailureStreaks
 from grader.verdicts import Fail, NotApplicable
 
 
@@ -84,7 +84,7 @@ class Vantage(NegativeProbes):
         outcomes: list[Outcome] = [Outcome(-1, "not run", "")] * len(ops)
         attempts: list[list[Attempt]] = [[] for _ in ops]
         pending = list(range(len(ops)))
-        refusals = Refusals(ops, self.recorder)
+        streaks = FailureStreaks(ops, self.recorder)
 
         def one_round() -> str:
             outs = self._run_ops([ops[i] for i in pending], per_try, per_try + self.policy.exec_slack_s)
@@ -94,17 +94,17 @@ class Vantage(NegativeProbes):
                 ok = succeeded(ops[i], out)
                 attempts[i].append(Attempt(round(now, 2), ok, summary(ops[i], out, per_try)))
                 self.proven = self.proven or ok
-                refusals.note(i, [out], now)
+                streaks.note(i, [out], now)
             pending[:] = [i for i in pending if not succeeded(ops[i], outcomes[i])]
-            refusals.check(pending, now)
+            streaks.check(pending, now)
             return f"{len(pending)} of {len(ops)} not answered" if pending else ""
 
         self._poll(one_round, deadline)
         return outcomes, attempts
 
     def _poll(self, one_round: Callable[[], str], deadline_s: float) -> None:
-        """Rounds a backoff apart until one returns "" (done), a refusal is explained, or the deadline."""
-        with contextlib.suppress(WaitTimeout, RefusalExplained):
+        """Rounds a backoff apart until one returns "" (done), a failure is explained, or the deadline."""
+        with contextlib.suppress(WaitTimeout, FailureExplained):
             wait_for(
                 lambda: (True if not (state := one_round()) else None, state),
                 what=self.name,
@@ -216,7 +216,7 @@ class Vantage(NegativeProbes):
         ops = [Op("http", url, host_header=host_header)] * max(self.policy.hostname_rounds_size, 2 * len(expected))
         announce(self.name, ops[:1])
 
-        refusals = Refusals(ops[:1], self.recorder)
+        streaks = FailureStreaks(ops[:1], self.recorder)
 
         def one_round() -> str:
             outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
@@ -231,8 +231,8 @@ class Vantage(NegativeProbes):
                     f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen",
                 )
             )
-            refusals.note(0, outs, now := time.monotonic() - start)
-            refusals.check([0], now)
+            streaks.note(0, outs, now := time.monotonic() - start)
+            streaks.check([0], now)
             return f"missing {sorted(result.missing)}" if result.missing else ""
 
         self._poll(one_round, deadline)

@@ -31,14 +31,15 @@ def test_alias_is_cname(lab: LabContext) -> None:
         f"{PARTNER}; it has no ClusterIP.",
     )
     target = (svc.external_name or "").rstrip(".")
+    is_ip = _is_ip(target)
     why = (
         f" externalName is the IP address {target}: ExternalName makes a DNS CNAME, so it takes a DNS name "
         f"({PARTNER}), and cluster DNS publishes no CNAME for an IP."
-        if _is_ip(target)
+        if is_ip
         else ""
     )
     # an IP as externalName never gets a CNAME: one or two tries confirm it, a longer wait changes nothing
-    lab.probe.dns(svc.dns, "CNAME", deadline_s=4 if why else None).must_resolve(
+    lab.probe.dns(svc.dns, "CNAME", deadline_s=4 if is_ip else None).must_resolve(
         f"Cluster DNS returns no CNAME for {svc.dns}.{why}"
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
-from grader.probes import refusals
+from grader.probes import streaks
 from grader.probes.matrix import Matrix
 from grader.probes.policy import ProbePolicy
 from grader.probes.results import HostnamesResult, Recorder
@@ -183,7 +183,7 @@ SLOW = ProbePolicy(per_try_s=1.0, deadline_s=30.0, backoff_s=0.01, exec_slack_s=
 def test_a_refusal_is_final_early_only_when_a_diagnosis_explains_it(
     monkeypatch: pytest.MonkeyPatch, diagnosis: str
 ) -> None:
-    monkeypatch.setattr(refusals, "REFUSED_FINAL_S", 0.2)
+    monkeypatch.setattr(streaks, "REFUSED_FINAL_S", 0.2)
     vantage = ScriptedVantage(lambda op, n: REFUSED)
     vantage.policy = SLOW if diagnosis else ProbePolicy(per_try_s=1.0, deadline_s=3.0, backoff_s=0.01)
     vantage.recorder.diagnose = lambda host, port: diagnosis if (host, port) == ("10.96.0.10", 80) else ""
@@ -208,14 +208,14 @@ def test_a_refusal_that_breaks_off_starts_counting_again() -> None:
 
     vantage = ScriptedVantage(respond)
     vantage.recorder.diagnose = lambda host, port: "explained"
-    track = refusals.Refusals([Op("http", "http://10.96.0.10/")], vantage.recorder)
+    track = streaks.FailureStreaks([Op("http", "http://10.96.0.10/")], vantage.recorder)
     track.note(0, [REFUSED], 0.0)
     track.check([0], 3.9)  # not yet
     track.note(0, [TIMEOUT], 4.0)  # a try that timed out breaks the refusals (and is unexplained)
     track.check([0], 4.0)
     track.note(0, [REFUSED], 5.0)
     track.check([0], 8.9)  # 3.9 s since the refusals began again
-    with pytest.raises(refusals.RefusalExplained):
+    with pytest.raises(streaks.FailureExplained):
         track.check([0], 9.0)
 
 
@@ -239,10 +239,10 @@ def test_timeouts_are_final_after_two_tries_only_when_the_source_ranges_explain_
     result = vantage.http_get("http://172.18.255.221/hostname")
     assert result.error.startswith("timed out")
     if why:  # two tries that each waited their whole time, then the answer is known
-        assert len(result.attempts) == refusals.SILENT_TRIES
+        assert len(result.attempts) == streaks.SILENT_TRIES
         assert asked == [("172.18.255.221", 80, "172.18.0.4")]  # asked once a streak
     else:  # no known source address: nothing can explain it, the deadline holds
-        assert len(result.attempts) > refusals.SILENT_TRIES
+        assert len(result.attempts) > streaks.SILENT_TRIES
         assert asked == []
 
 
@@ -250,13 +250,13 @@ def test_a_streak_of_one_kind_restarts_when_the_failure_changes() -> None:
     recorder = Recorder("outside container", source="172.18.0.4")
     recorder.silence = lambda host, port, src: "left out"
     recorder.diagnose = lambda host, port: ""  # refusals unexplained
-    track = refusals.Refusals([Op("tcp", "172.18.255.221", 80)], recorder)
+    track = streaks.FailureStreaks([Op("tcp", "172.18.255.221", 80)], recorder)
     track.note(0, [TIMEOUT], 0.0)
     track.note(0, [REFUSED], 1.0)
     track.note(0, [TIMEOUT], 2.0)
     track.check([0], 2.0)  # one silent try since the refusal: not yet
     track.note(0, [TIMEOUT, TIMEOUT], 3.0)  # a batch that all timed out counts as one try
-    with pytest.raises(refusals.RefusalExplained):
+    with pytest.raises(streaks.FailureExplained):
         track.check([0], 3.0)
     track.note(0, [TIMEOUT, REFUSED], 4.0)  # mixed: no streak
     track.check([0], 4.0)

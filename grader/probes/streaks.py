@@ -41,7 +41,7 @@ def failure_kind(outcomes: list[Outcome]) -> str | None:
     return None
 
 
-class RefusalExplained(Exception):
+class FailureExplained(Exception):
     """Raised out of a retry loop: every pending probe keeps failing, and the failure is explained."""
 
 
@@ -54,7 +54,7 @@ class _Streak:
 
 
 @dataclass
-class Refusals:
+class FailureStreaks:
     """Each pending probe's (by index in `ops`) current run of failures of one kind, on the probe loop's
     clock; the vantage's recorder says what explains a failure at that address."""
 
@@ -74,9 +74,9 @@ class Refusals:
         streak.tries += 1
 
     def check(self, pending: list[int], now: float) -> None:
-        """Raise RefusalExplained when every pending probe's failure is long enough and explained."""
+        """Raise FailureExplained when every pending probe's failure is long enough and explained."""
         if pending and all(self._final(i, now) for i in pending):
-            raise RefusalExplained
+            raise FailureExplained
 
     def _final(self, index: int, now: float) -> bool:
         streak = self._streaks.get(index)
