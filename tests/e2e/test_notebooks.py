@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,14 +62,19 @@ GROUP_WAIT_S = 1200.0  # the longest group (ingress and gateway, reference and r
 
 
 @pytest.fixture(autouse=True)
-def one_at_a_time_in_its_group(request: pytest.FixtureRequest) -> Iterator[None]:
+def one_at_a_time_in_its_group(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """A group's notebooks run one after another, whichever worker runs them. `--dist loadgroup` alone does not
     do it here: pytest-xdist 3.8 marks a grouped test by setting `item._nodeid`, which pytest 9.2 no longer
     reads (it keeps the id in `item._id`), so the groups are lost and the gateway notebook's clean-up cell
     deleted the ingress notebook's Ingress while that one was being checked. One lock file per group and run."""
     group = GROUPS[request.node.callspec.params["assignment"]]
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
-    path = Path(tempfile.gettempdir()) / f"servicelab-notebooks-{run}-{group}.lock"
+    # The run's own temporary root (each xdist worker's base is a folder in it): pytest removes it in time.
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = root / f"servicelab-notebooks-{run}-{group}.lock"
     start = time.monotonic()
     with path.open("a") as handle:
 
