@@ -79,7 +79,7 @@ def tests(session: nox.Session) -> None:
     _install(session, "dev,notebooks,browser")
     session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
     _static_checks(session)
-    session.run("pytest", "tests/unit")
+    session.run("pytest", "-n", "4", "tests/unit")  # they mostly wait (fake clusters, deadlines): 4 at once
     _cluster_up(session)
     session.run("servicelab", "status")
     # The notebooks run in parallel (groups whose answers collide run in order), between the other e2e tests
@@ -98,11 +98,10 @@ def tests(session: nox.Session) -> None:
         env=suite,
     )
     session.run("pytest", "--e2e", "--durations=10", "-n", "3", "--dist", "loadgroup", notebooks, env=suite)
-    session.run(
-        "pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive or last", env=suite
-    )
+    # The leftovers check (marker `last`) runs once, at the end: it judges every run since the suite began.
+    session.run("pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive", env=suite)
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
-    session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of check-solutions' runs left
+    session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of any run is left
 
 
 @nox.session(python=PYTHON, default=False)
