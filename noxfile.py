@@ -99,7 +99,9 @@ def tests(session: nox.Session) -> None:
     )
     session.run("pytest", "--e2e", "--durations=10", "-n", "3", "--dist", "loadgroup", notebooks, env=suite)
     # The leftovers check (marker `last`) runs once, at the end: it judges every run since the suite began.
-    session.run("pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive", env=suite)
+    session.run(
+        "pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive", env=suite
+    )
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
     session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of any run is left
 
