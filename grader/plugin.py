@@ -114,4 +114,5 @@ class _Registrar:
         self.plugin = plugin
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", CHECK_MARKER)  # grader.session loads no entry point, ours included
         config.pluginmanager.register(self.plugin, PLUGIN_NAME)

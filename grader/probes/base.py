@@ -15,7 +15,7 @@ from grader._wait import WaitTimeout, wait_for
 from grader.probes.matrix import Matrix
 from grader.probes.negative import NegativeProbes
 from grader.probes.outcomes import split_url, succeeded, summary
-from grader.probes.policy import ProbePolicy
+from grader.probes.policy import SAMPLING_BATCHES, ProbePolicy
 from grader.probes.results import Attempt, DnsResult, HostnamesResult, HttpResult, ProbeResult, Recorder, TcpResult
 from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
 from grader.probes.streaks import FailureExplained, FailureStreaks
@@ -211,31 +211,31 @@ class Vantage(NegativeProbes):
             host=host,
             port=port,
         )
-        deadline = self.policy.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()
         ops = [Op("http", url, host_header=host_header)] * max(self.policy.hostname_rounds_size, 2 * len(expected))
         announce(self.name, ops[:1])
-
         streaks = FailureStreaks(ops[:1], self.recorder)
 
-        def one_round() -> str:
+        def one_batch() -> bool:  # whether every GET answered 200
             outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
             result.requests += len(outs)
             answered = [o.body.strip() for o in outs if http_status(o) == 200 and o.body.strip()]
             result.seen.update(answered)
             self.proven = self.proven or bool(answered)
-            result.attempts.append(
-                Attempt(
-                    round(time.monotonic() - start, 2),
-                    bool(answered),
-                    f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen",
-                )
-            )
+            said = f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen"
+            result.attempts.append(Attempt(round(time.monotonic() - start, 2), bool(answered), said))
             streaks.note(0, outs, now := time.monotonic() - start)
             streaks.check([0], now)
+            return len(answered) == len(outs)
+
+        def one_round() -> str:
+            # Every GET answered, a backend unseen: the load balancer's dice, not a cluster still converging.
+            for _ in range(SAMPLING_BATCHES):
+                if not one_batch() or not result.missing:
+                    break
             return f"missing {sorted(result.missing)}" if result.missing else ""
 
-        self._poll(one_round, deadline)
+        self._poll(one_round, self.policy.deadline_s if deadline_s is None else deadline_s)
         return result
 
     def _retry_known_good(self, url: str) -> None:

@@ -14,3 +14,8 @@ class ProbePolicy:
     backoff_s: float = 0.5
     exec_slack_s: float = 15.0
     hostname_rounds_size: int = 8
+
+
+# collect_hostnames: batches run back to back while every GET answers but a backend is still unseen (8 GETs
+# over 3 backends miss one about 12% of the time; three batches in a row, under 0.2%)
+SAMPLING_BATCHES = 3

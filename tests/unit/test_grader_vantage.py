@@ -7,7 +7,7 @@ from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
 from grader.probes import streaks
 from grader.probes.matrix import Matrix
-from grader.probes.policy import ProbePolicy
+from grader.probes.policy import SAMPLING_BATCHES, ProbePolicy
 from grader.probes.results import HostnamesResult, Recorder
 from grader.probes.shell import Op, Outcome
 from grader.verdicts import EnvError, Fail, NotApplicable
@@ -135,6 +135,38 @@ def test_collect_hostnames_repeats_until_every_backend_answered() -> None:
     with pytest.raises(Fail) as info:
         missing.must_cover(hint="not all backends")
     assert "never ['b']" in info.value.detail
+
+
+def _polled_once(vantage: ScriptedVantage, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What one poll round of the vantage returned (no backoff, no second round)."""
+    said: list[str] = []
+    monkeypatch.setattr(vantage, "_poll", lambda one_round, deadline_s: said.append(one_round()))
+    return said
+
+
+def test_a_backend_unseen_though_every_get_answered_is_sampled_again_in_the_same_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Round-robin's dice, not a cluster converging: the next batch goes at once, not after a backoff.
+    names = iter(["a"] * 4 + ["a"] * 3 + ["b"])  # batches of 4 (FAST)
+    vantage = ScriptedVantage(lambda op, n: http_ok(next(names)))
+    said = _polled_once(vantage, monkeypatch)
+    result = vantage.collect_hostnames("http://10.96.0.10/hostname", expect={"a", "b"})
+    assert (said, len(vantage.rounds), result.ok) == ([""], 2, True)
+
+
+def test_a_get_that_failed_waits_for_the_next_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    vantage = ScriptedVantage(lambda op, n: REFUSED if n == 1 else http_ok("a"))
+    said = _polled_once(vantage, monkeypatch)
+    vantage.collect_hostnames("http://10.96.0.10/hostname", expect={"a", "b"})
+    assert (said, len(vantage.rounds)) == (["missing ['a', 'b']"], 1)
+
+
+def test_sampling_stops_after_its_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    vantage = ScriptedVantage(lambda op, n: http_ok("a"))
+    said = _polled_once(vantage, monkeypatch)
+    vantage.collect_hostnames("http://10.96.0.10/hostname", expect={"a", "b"})
+    assert (said, len(vantage.rounds)) == (["missing ['b']"], SAMPLING_BATCHES)
 
 
 def test_dns_cname_records() -> None:
