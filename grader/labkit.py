@@ -141,6 +141,7 @@ def route_owner(lab: LabContext, body: str, apps: Iterable[str]) -> str:
 
 
 SETTLE_S = 8.0  # after the controller took the routes: Traefik's provider throttle (2 s) plus a margin
+LIVE_SETTLE_S = 3.0  # they changed after that, to answers from this namespace's pods: our routes are live
 
 
 class _Settled(Exception):
@@ -152,12 +153,17 @@ def poll_routes(
 ) -> Seen:
     """GET each path with Host `host` until all reach their back end, or until the verdict is known early:
     Traefik has published its status on every route object (`kind`: ingresses or httproutes) of the namespace
-    and what the paths answer has not changed for SETTLE_S since. Otherwise until the deadline."""
+    and what the paths answer has not changed for SETTLE_S since (LIVE_SETTLE_S when they changed after the
+    routes were taken and a back end of this namespace answers: the configuration with our routes is live, not
+    just another's routes gone). Otherwise until the deadline."""
     last: Seen = {}
     state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None}
 
+    one_try = lab.outside.policy.per_try_s + lab.outside.policy.backoff_s  # this loop retries, not the probe: a
+    # 5xx from a route to a broken back end is an answer to record, not one to retry for 5 s
+
     def attempt() -> tuple[bool | None, str]:
-        results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=5)
+        results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=one_try)
         last.clear()
         last.update(
             {
@@ -172,7 +178,8 @@ def poll_routes(
             state.update(seen=dict(last), changed=now)
         if state["taken"] is None and routes_taken(lab, kind):
             state["taken"] = now
-        if state["taken"] is not None and now - max(state["taken"], state["changed"]) >= SETTLE_S:
+        taken, changed, ours = state["taken"], state["changed"], any(owner for _, owner in last.values())
+        if taken is not None and now - max(taken, changed) >= (LIVE_SETTLE_S if changed > taken and ours else SETTLE_S):
             raise _Settled
         return None, first_wrong(last, host, routes)
 

@@ -54,11 +54,14 @@ class NegativeProbes(ABC):
             known_good,
         )
 
-    def must_not_reach_any(self, urls_and_hints: list[tuple[str, str]]) -> None:
+    def must_not_reach_any(self, urls_and_hints: list[tuple[str, str]], *, per_try_s: float | None = None) -> None:
         """must_not_reach for several URLs in one round, so their timeouts overlap; FAILs with the hint of
-        the first that answered (every one is recorded in the matrix)."""
+        the first that answered (every one is recorded in the matrix). per_try_s (whole seconds, at least 1)
+        shortens the wait for silence where the caller knows how fast an answer would come."""
         self._must_not(
-            [(Op("http", url), hint, self._label(*split_url(url), None)) for url, hint in urls_and_hints], None
+            [(Op("http", url), hint, self._label(*split_url(url), None)) for url, hint in urls_and_hints],
+            None,
+            per_try_s,
         )
 
     def must_not_connect(
@@ -67,19 +70,22 @@ class NegativeProbes(ABC):
         """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
         self._must_not([(Op("tcp", host, port), hint, target or self._label(host, port, None))], known_good)
 
-    def _must_not(self, targets: list[tuple[Op, str, str]], known_good: str | None) -> None:
+    def _must_not(
+        self, targets: list[tuple[Op, str, str]], known_good: str | None, per_try_s: float | None = None
+    ) -> None:
         if not targets:
             return
         self.require()
+        per_try = self.policy.per_try_s if per_try_s is None else per_try_s
         good = known_good or self.known_good
         probes = announce(self.name, [op for op, _, _ in targets])
         controls = [control_for(op) for op in probes]  # the control addresses are not news to a learner
         ops = [*probes, *controls]
         if not self.proven and good:
             ops.append(Op("http", good))
-        outs = self._run_ops(ops, self.policy.per_try_s, self.policy.per_try_s + self.policy.exec_slack_s)
+        outs = self._run_ops(ops, per_try, per_try + self.policy.exec_slack_s)
         n = len(probes)
-        seen = [self._judged(op, outs[i], controls[i], outs[n + i]) for i, op in enumerate(probes)]
+        seen = [self._judged(op, outs[i], controls[i], outs[n + i], per_try) for i, op in enumerate(probes)]
         for (_, hint, label), (reached, observed) in zip(targets, seen, strict=True):
             if reached:
                 self.recorder.record(label, False, True, observed)
@@ -97,10 +103,10 @@ class NegativeProbes(ABC):
                 "(is the probe's network working?)"
             )
 
-    def _judged(self, op: Op, out: Outcome, control: Op, control_out: Outcome) -> tuple[bool, str]:
+    def _judged(self, op: Op, out: Outcome, control: Op, control_out: Outcome, per_try_s: float) -> tuple[bool, str]:
         """Whether op reached its target, and what was observed."""
         reached = answered(op, out)
-        observed = "answered" if reached else failure_reason(out, self.policy.per_try_s)
+        observed = "answered" if reached else failure_reason(out, per_try_s)
         if reached and answered(control, control_out):
             # Something on this network answers every address (a transparent proxy): the target counts as
             # reached only if it answers differently from the never-routed control address.

@@ -35,6 +35,7 @@ class ScriptedVantage(Vantage):
         super().__init__(name, FAST)
         self.respond = respond
         self.rounds: list[list[Op]] = []
+        self.per_tries: list[float] = []  # each round's per-try timeout
         self.reason = reason
         self.known_good = known_good
 
@@ -43,6 +44,7 @@ class ScriptedVantage(Vantage):
 
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         self.rounds.append(list(ops))
+        self.per_tries.append(per_try_s)
         return [self.respond(op, len(self.rounds)) for op in ops]
 
 

@@ -99,6 +99,18 @@ def test_several_must_not_reach_go_in_one_round_and_fail_with_the_one_that_answe
     assert len(quiet.rounds) == 1
 
 
+def test_silence_can_be_judged_in_a_shorter_try_where_the_caller_knows_answers_are_fast() -> None:
+    known_good = "http://partner/"
+    quiet = ScriptedVantage(lambda op, n: http_ok() if "partner" in op.target else TIMEOUT, known_good=known_good)
+    matrix = Matrix()
+    quiet.attach(matrix)
+    quiet.must_not_reach_any([("http://172.18.0.3:30080/", "forwards")], per_try_s=1.0)
+    assert quiet.per_tries == [1.0]
+    assert "timed out after 1s" in str(matrix.cell(quiet.name, "172.18.0.3:30080"))
+    quiet.must_not_reach_any([("http://172.18.0.4:30080/", "forwards")])
+    assert quiet.per_tries == [1.0, quiet.policy.per_try_s]
+
+
 def test_an_interceptor_answering_everything_is_told_apart_from_the_target() -> None:
     """Networks with a transparent proxy answer every address: compare with the never-routed control."""
 

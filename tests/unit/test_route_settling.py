@@ -92,3 +92,28 @@ def test_until_the_controller_has_taken_the_routes_the_grader_waits_for_the_dead
     seen, seconds = _poll(_ctx(objects), kind)
     assert seen["/api"] == (200, "store")
     assert seconds >= 2.5
+
+
+def test_answers_that_change_after_the_routes_were_taken_settle_sooner(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Traefik took the Ingress (status published), then its configuration went live: 404 turned into the store
+    # back end on every path. That change is the new configuration; only its steadiness is left to see.
+    monkeypatch.setattr(labkit, "SETTLE_S", 5.0)
+    monkeypatch.setattr(labkit, "LIVE_SETTLE_S", 0.3)
+    ctx = _ctx({"ingresses": [_ingress(published=True)]})
+    ctx.outside = ScriptedVantage(lambda op, n: http_ok("", status=404) if n == 1 else http_ok("store-1"), name="o")
+    start = time.monotonic()
+    seen = labkit.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
+    assert seen["/api"] == (200, "store")
+    assert time.monotonic() - start < 5.0  # before SETTLE_S would have ended it
+
+
+def test_a_change_to_answers_from_no_back_end_of_ours_keeps_the_long_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another namespace's routes for the host went away (503 -> 404): not our configuration going live.
+    monkeypatch.setattr(labkit, "SETTLE_S", 4.0)
+    monkeypatch.setattr(labkit, "LIVE_SETTLE_S", 0.1)
+    ctx = _ctx({"ingresses": [_ingress(published=True)]})
+    ctx.outside = ScriptedVantage(lambda op, n: http_ok("", status=503 if n == 1 else 404), name="o")
+    start = time.monotonic()
+    seen = labkit.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
+    assert seen["/api"] == (404, "")
+    assert time.monotonic() - start >= 4.0  # SETTLE_S after the change, not LIVE_SETTLE_S
