@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+nox.options.default_venv_backend = "uv|venv"  # uv when installed (.ci/run installs it): 6 s, not 42 s, to install
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "unit"]
 
