@@ -14,7 +14,10 @@ from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "uv|venv"  # uv when installed (.ci/run installs it): 6 s, not 42 s, to install
+nox.options.default_venv_backend = "uv|venv"  # uv when installed (.ci/run installs it): seconds, not 42 s, to install
+# uv leaves .py files uncompiled (pip compiles them): with PYTHONDONTWRITEBYTECODE set, as on our machines, every
+# notebook kernel, nbgrader and servicelab process would compile its imports again (R14: +23 s for the nbgrader flow)
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "unit"]
 
