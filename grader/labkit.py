@@ -159,11 +159,11 @@ def poll_routes(
     last: Seen = {}
     state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None}
 
-    one_try = lab.outside.policy.per_try_s + lab.outside.policy.backoff_s  # this loop retries, not the probe: a
-    # 5xx from a route to a broken back end is an answer to record, not one to retry for 5 s
+    # One round per poll: this loop retries, not the probe (a 5xx from a broken back end is an answer to record).
+    one_round = lab.outside.policy.one_round_s
 
     def attempt() -> tuple[bool | None, str]:
-        results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=one_try)
+        results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=one_round)
         last.clear()
         last.update(
             {

@@ -108,7 +108,7 @@ class Vantage(NegativeProbes):
             wait_for(
                 lambda: (True if not (state := one_round()) else None, state),
                 what=self.name,
-                timeout_s=deadline_s - self.policy.per_try_s - self.policy.backoff_s,
+                timeout_s=deadline_s - self.policy.one_round_s,
                 interval_s=self.policy.backoff_s,
             )
 
@@ -223,8 +223,8 @@ class Vantage(NegativeProbes):
             result.seen.update(answered)
             self.proven = self.proven or bool(answered)
             said = f"{len(answered)}/{len(outs)} answered, {len(result.seen)} backends seen"
-            result.attempts.append(Attempt(round(time.monotonic() - start, 2), bool(answered), said))
-            streaks.note(0, outs, now := time.monotonic() - start)
+            result.attempts.append(Attempt(round(now := time.monotonic() - start, 2), bool(answered), said))
+            streaks.note(0, outs, now)
             streaks.check([0], now)
             return len(answered) == len(outs)
 

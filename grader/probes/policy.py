@@ -15,6 +15,11 @@ class ProbePolicy:
     exec_slack_s: float = 15.0
     hostname_rounds_size: int = 8
 
+    @property
+    def one_round_s(self) -> float:
+        """What the last round needs before a deadline: a deadline of just this allows exactly one round."""
+        return self.per_try_s + self.backoff_s
+
 
 # collect_hostnames: batches run back to back while every GET answers but a backend is still unseen (8 GETs
 # over 3 backends miss one about 12% of the time; three batches in a row, under 0.2%)
