@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from grader import images
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import RunError, ToolMissing
-from grader.cluster import aks, docker, metallb, traefik, vantage
+from grader.cluster import aks, docker, metallb, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import condition_true, rollout_ready
 from grader.cluster.tools import find_kind
@@ -57,6 +57,7 @@ CLUSTER_PARTS = (
     "Traefik (Gateway API)",
     "lab images",
     "outside containers",
+    "node ports",
 )
 
 
@@ -216,6 +217,14 @@ def _containers(doc: _Doctor) -> None:
     )
 
 
+def _node_ports(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    if any(f.part in ("Traefik (Ingress)", "outside containers") and not f.ok for f in doc.findings):
+        doc.skip("node ports")  # the witness port needs both
+        return
+    doc.note("node ports", *nodeports.examine(doc.kube, UP))
+
+
 _CLUSTER_CHECKS: list[tuple[str, Callable[[_Doctor], None]]] = [
     ("nodes", _nodes),
     ("cluster DNS", _dns),
@@ -224,6 +233,7 @@ _CLUSTER_CHECKS: list[tuple[str, Callable[[_Doctor], None]]] = [
     ("Traefik (Ingress)", _traefik),
     ("lab images", _images),
     ("outside containers", _containers),
+    ("node ports", _node_ports),
 ]
 
 

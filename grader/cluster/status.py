@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from grader import images
 from grader._kube import Kube, KubeError, KubeUnreachable
-from grader.cluster import docker, metallb, traefik, vantage
+from grader.cluster import docker, metallb, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import rollout_ready
 from grader.cluster.up import node_has_image
@@ -27,6 +27,7 @@ class Status:
     controllers: list[tuple[str, bool]] = field(default_factory=list)
     images: list[tuple[str, str, bool]] = field(default_factory=list)
     containers: list[tuple[str, str]] = field(default_factory=list)
+    node_ports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -66,7 +67,21 @@ def collect(kind: Kind) -> Status:
         status.containers.append((name, f"running at {docker.container_ip(info)}" if info and running else "absent"))
         if not running:
             status.problems.append(f"container {name} is not running: 'servicelab up' starts it")
+    if not status.problems:  # the witness needs Traefik and the outside container
+        _node_ports(kube, status)
     return status
+
+
+def _node_ports(kube: Kube, status: Status) -> None:
+    try:
+        ports = nodeports.probe(kube)
+    except (nodeports.NotProbed, KubeError, KubeUnreachable) as err:
+        status.problems.append(f"node ports could not be probed: {err}")
+        return
+    status.node_ports = [str(p) for p in ports]
+    status.problems += [
+        f"node {p.node}: {p.problem}; 'servicelab up' replaces its kube-proxy" for p in ports if p.problem
+    ]
 
 
 def render(status: Status) -> str:
@@ -83,5 +98,8 @@ def render(status: Status) -> str:
         lines += [f"  {'ok ' if ok else 'NOT'} {image} on {node}" for node, image, ok in status.images]
     if status.containers:
         lines += ["Outside containers:"] + [f"  {name}: {state}" for name, state in status.containers]
+    if status.node_ports:
+        lines.append(f"Node port {nodeports.WITNESS_PORT} (Traefik) from {vantage.OUTSIDE}:")
+        lines += [f"  {p}" for p in status.node_ports]
     lines += ["Problems:"] + [f"  - {p}" for p in status.problems] if status.problems else ["All healthy."]
     return "\n".join(lines)

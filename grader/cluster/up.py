@@ -14,7 +14,7 @@ from grader import images
 from grader._kube import Kube
 from grader._run import run
 from grader._wait import wait_for
-from grader.cluster import aks, docker, metallb, tools, traefik, vantage, versions
+from grader.cluster import aks, docker, metallb, nodeports, tools, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import check as preflight
@@ -161,6 +161,24 @@ def _traefik(opts: UpOptions, state: UpState) -> str:
     return f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClass traefik; Gateway traefik/lab-gateway)"
 
 
+def _node_ports(opts: UpOptions, state: UpState) -> str:
+    """Needs Traefik (the witness port's backend) and the outside container. A node that refuses gets a new
+    kube-proxy pod, which reads the node's current address (see nodeports)."""
+    assert state.kube is not None
+    kube = state.kube
+    silent = [p for p in nodeports.probe(kube) if p.problem]
+    replaced = nodeports.replace_kube_proxy(kube, [p.node for p in silent]) if silent else []
+    ports = wait_for(
+        lambda: nodeports.answering(kube),
+        what=f"node port {nodeports.WITNESS_PORT} answering on every node",
+        timeout_s=120,
+    )
+    done = f"{nodeports.WITNESS_PORT} answers on {len(ports)} nodes from {vantage.OUTSIDE}"
+    if not silent:
+        return done
+    return f"{done}, once kube-proxy {', '.join(replaced)} was replaced ({'; '.join(map(str, silent))})"
+
+
 ACTIONS: list[tuple[str, Callable[[UpOptions, UpState], str]]] = [
     ("Cluster (kind)", _create_cluster),
     ("Nodes ready", _nodes_ready),
@@ -169,6 +187,7 @@ ACTIONS: list[tuple[str, Callable[[UpOptions, UpState], str]]] = [
     ("MetalLB (Azure Load Balancer stand-in)", _metallb),
     ("AKS annotations", _aks),
     ("Traefik (Ingress + Gateway API)", _traefik),
+    ("Node ports on every node (kube-proxy)", _node_ports),
 ]
 
 
