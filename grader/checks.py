@@ -169,7 +169,7 @@ class LabContext:
             # hopeless: none selected or readiness probes said no (all pods made), none on the port, or refused
             chosen = [p for p in pods if matches(current.selector, diagnose.pod_labels(p))]
             refused = diagnose.pods_refused(self.objects("replicasets"))  # admission refuses the same pods again
-            stuck = too_few_can_turn_ready(chosen, eps.ready, count, watch)  # the watch sees every poll
+            stuck = too_few_can_turn_ready(chosen, eps.ready, count, watch, lambda: self.objects("events"))
             hopeless = ((not chosen or stuck) and diagnose.all_pods_made(pods, self.objects("deployments"))) or (
                 all(pod_ready(p) for p in pods) and bool(pods) and bool(port_mismatch(current, chosen))
             )
@@ -190,6 +190,7 @@ class LabContext:
             current, eps, pods, refused = seen[-1]
             why = (refused + " ") if refused else ""
             why += endpoints_diagnosis(current, pods, eps.ready, count)
+            why += watch.kubelet_says(pods)
             raise Fail(f"{hint} {why}" if hint else why, detail=f"last seen: {err.last_state}") from err
 
     def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
