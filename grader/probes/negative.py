@@ -56,7 +56,7 @@ class NegativeProbes(ABC):
 
     def must_not_reach_any(self, urls_and_hints: list[tuple[str, str]], *, per_try_s: float | None = None) -> None:
         """must_not_reach for several URLs in one round, so their timeouts overlap; FAILs with the hint of
-        the first that answered (every one is recorded in the matrix). per_try_s (whole seconds, at least 1)
+        the first that answered (every one is recorded in the matrix). per_try_s (under one second too)
         shortens the wait for silence where the caller knows how fast an answer would come."""
         self._must_not(
             [(Op("http", url), hint, self._label(*split_url(url), None)) for url, hint in urls_and_hints],

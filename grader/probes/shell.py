@@ -1,12 +1,14 @@
 """Batch probes into one busybox `sh -c` script, run in parallel inside it, and parse what comes back.
 
 Used by every vantage point that is a busybox shell (the probe pods, the outside container). The per-try
-timeout is busybox `timeout` around each wget/nc/nslookup; the caller caps the whole exec.
+timeout is busybox `timeout` around each wget/nc/nslookup (whole seconds), or under one second the shell's own
+watch; the caller caps the whole exec.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import shlex
@@ -31,21 +33,24 @@ class Outcome:
     body: str
 
 
+TICK_S = 0.05  # how often a sub-second try looks whether its command has ended
+
+
 def build_script(ops: list[Op], per_try_s: float, nonce: str) -> str:
     t = max(1, round(per_try_s))
     lines = ["d=/tmp/sl$$", "mkdir -p $d"]
     for i, op in enumerate(ops):
         if op.kind == "http":
             header = f" --header {shlex.quote('Host: ' + op.host_header)}" if op.host_header else ""
-            cmd = f"timeout {t} wget -S -O $d/b{i}{header} {shlex.quote(op.target)} 2>$d/e{i}"
+            cmd = f"wget -S -O $d/b{i}{header} {shlex.quote(op.target)} 2>$d/e{i}"
         elif op.kind == "tcp":
-            cmd = f"timeout {t} nc -w {t} {shlex.quote(op.target)} {op.port} </dev/null >/dev/null 2>$d/e{i}"
+            cmd = f"nc -w {t} {shlex.quote(op.target)} {op.port} </dev/null >/dev/null 2>$d/e{i}"
         elif op.kind == "dns":
             query = shlex.quote(f"-type={op.dns_type.lower()}")
-            cmd = f"timeout {t} nslookup {query} {shlex.quote(op.target)} >$d/b{i} 2>$d/e{i}"
+            cmd = f"nslookup {query} {shlex.quote(op.target)} >$d/b{i} 2>$d/e{i}"
         else:
             raise ValueError(f"unknown probe kind {op.kind}")
-        lines.append(f"( {cmd}; echo $? >$d/r{i} ) &")
+        lines.append(f"( {_bounded(cmd, per_try_s)}; echo $? >$d/r{i} ) &")
     lines.append("wait")
     for i in range(len(ops)):
         lines.append(
@@ -54,6 +59,19 @@ def build_script(ops: list[Op], per_try_s: float, nonce: str) -> str:
         )
     lines += [f"echo '@@{nonce}:end'", "rm -rf $d", "exit 0"]
     return "\n".join(lines)
+
+
+def _bounded(cmd: str, per_try_s: float) -> str:
+    """cmd, ended (exit 143, as `timeout` reports) once per_try_s has passed. busybox `timeout` counts whole
+    seconds; under one second the shell watches the command itself, in TICK_S steps (busybox sleep takes
+    fractions)."""
+    if per_try_s >= 1:
+        return f"timeout {max(1, round(per_try_s))} {cmd}"
+    ticks = max(1, math.ceil(per_try_s / TICK_S))
+    return (
+        f"{cmd} & p=$!; n=0; while kill -0 $p 2>/dev/null && [ $n -lt {ticks} ]; do sleep {TICK_S}; "
+        "n=$((n+1)); done; kill $p 2>/dev/null; wait $p"
+    )
 
 
 def new_nonce() -> str:
@@ -101,7 +119,7 @@ def failure_reason(outcome: Outcome, per_try_s: float) -> str:
     """A learner-readable reason for a failed wget/nc, from busybox's messages."""
     err = outcome.err.lower()
     if outcome.rc in (124, 143) or "timed out" in err:
-        return f"timed out after {per_try_s:.0f}s"
+        return f"timed out after {per_try_s:g}s"
     if "refused" in err:
         return "connection refused"
     if "bad address" in err or "can't resolve" in err:

@@ -6,6 +6,7 @@ import http.server
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -114,3 +115,29 @@ def test_real_busybox_batch(server: int) -> None:
     assert not vantage.tcp_connect("127.0.0.1", closed, deadline_s=0.5).connected
     seen = vantage.collect_hostnames(f"http://127.0.0.1:{server}/hostname", expect={"pod-a"})
     assert seen.ok
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="needs a busybox binary on PATH")
+def test_a_sub_second_try_ends_a_silent_target_and_keeps_an_answer(server: int) -> None:
+    vantage = LocalBusyboxVantage()
+    with socket.socket() as silent:  # listens, never answers: wget waits on it until the try ends
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        ops = [
+            Op("http", f"http://127.0.0.1:{silent.getsockname()[1]}/"),
+            Op("http", f"http://127.0.0.1:{server}/hostname"),
+        ]
+        start = time.monotonic()
+        quiet, answer = vantage._run_ops(ops, 0.3, 5.0)
+        took = time.monotonic() - start
+    assert quiet.rc == 143
+    assert failure_reason(quiet, 0.3) == "timed out after 0.3s"
+    assert (answer.rc, http_status(answer), answer.body) == (0, 200, "pod-a")
+    assert 0.3 <= took < 1.0  # busybox `timeout` would have taken a whole second
+
+
+def test_whole_seconds_keep_busybox_timeout() -> None:
+    assert "timeout 2 wget" in build_script([Op("http", "http://x/")], 2.0, "n")
+    sub = build_script([Op("http", "http://x/")], 0.3, "n")
+    assert "timeout" not in sub
+    assert "-lt 6 ]" in sub  # 0.3 s in 0.05 s ticks
