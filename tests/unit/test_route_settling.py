@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok, pod
 
-from grader import labkit
+from grader import routes
 from grader.checks import LabContext
 
 ROUTES = {"/store": "store", "/api": "api"}
@@ -51,15 +51,15 @@ def _ctx(objects: dict[str, list[dict[str, Any]]]) -> LabContext:
     return LabContext("ns", GatewayKube({"pods": PODS, **objects}), facts(), *vantages)  # type: ignore[arg-type]
 
 
-def _poll(ctx: LabContext, kind: str = "ingresses") -> tuple[labkit.Seen, float]:
+def _poll(ctx: LabContext, kind: str = "ingresses") -> tuple[routes.Seen, float]:
     start = time.monotonic()
-    seen = labkit.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, kind=kind, deadline_s=2.5)
+    seen = routes.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, kind=kind, deadline_s=2.5)
     return seen, time.monotonic() - start
 
 
 @pytest.fixture(autouse=True)
 def _short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(labkit, "SETTLE_S", 0.5)
+    monkeypatch.setattr(routes, "SETTLE_S", 0.5)
 
 
 @pytest.mark.parametrize(
@@ -97,23 +97,23 @@ def test_until_the_controller_has_taken_the_routes_the_grader_waits_for_the_dead
 def test_answers_that_change_after_the_routes_were_taken_settle_sooner(monkeypatch: pytest.MonkeyPatch) -> None:
     # Traefik took the Ingress (status published), then its configuration went live: 404 turned into the store
     # back end on every path. That change is the new configuration; only its steadiness is left to see.
-    monkeypatch.setattr(labkit, "SETTLE_S", 5.0)
-    monkeypatch.setattr(labkit, "LIVE_SETTLE_S", 0.3)
+    monkeypatch.setattr(routes, "SETTLE_S", 5.0)
+    monkeypatch.setattr(routes, "LIVE_SETTLE_S", 0.3)
     ctx = _ctx({"ingresses": [_ingress(published=True)]})
     ctx.outside = ScriptedVantage(lambda op, n: http_ok("", status=404) if n == 1 else http_ok("store-1"), name="o")
     start = time.monotonic()
-    seen = labkit.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
+    seen = routes.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
     assert seen["/api"] == (200, "store")
     assert time.monotonic() - start < 5.0  # before SETTLE_S would have ended it
 
 
 def test_a_change_to_answers_from_no_back_end_of_ours_keeps_the_long_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     # Another namespace's routes for the host went away (503 -> 404): not our configuration going live.
-    monkeypatch.setattr(labkit, "SETTLE_S", 4.0)
-    monkeypatch.setattr(labkit, "LIVE_SETTLE_S", 0.1)
+    monkeypatch.setattr(routes, "SETTLE_S", 4.0)
+    monkeypatch.setattr(routes, "LIVE_SETTLE_S", 0.1)
     ctx = _ctx({"ingresses": [_ingress(published=True)]})
     ctx.outside = ScriptedVantage(lambda op, n: http_ok("", status=503 if n == 1 else 404), name="o")
     start = time.monotonic()
-    seen = labkit.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
+    seen = routes.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
     assert seen["/api"] == (404, "")
     assert time.monotonic() - start >= 4.0  # SETTLE_S after the change, not LIVE_SETTLE_S

@@ -1,0 +1,135 @@
+"""L7 routing for the Ingress and Gateway API labs: paths to back ends whose pods answer every path with their
+own name, polled through Traefik until right or until the answer is final (see docs/ARCHITECTURE.md, early
+verdicts)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from grader._kube import KubeError
+from grader._wait import WaitTimeout, wait_for
+from grader.checks import LabContext
+
+Seen = dict[str, tuple[int | None, str]]  # path -> (HTTP status, which back end answered)
+
+
+def route_owner(lab: LabContext, body: str, apps: Iterable[str]) -> str:
+    """Which back end (app label) answered: its pods answer every path with their own name."""
+    name = body.strip()
+    for app in apps:
+        if name in {p["metadata"]["name"] for p in lab.objects("pods", selector=f"app={app}")}:
+            return app
+    return ""
+
+
+SETTLE_S = 8.0  # after the controller took the routes: Traefik's provider throttle (2 s) plus a margin
+LIVE_SETTLE_S = 3.0  # they changed after that, to answers from this namespace's pods: our routes are live
+
+
+class _Settled(Exception):
+    """The controller has taken every route and the answer has not changed since: waiting longer changes nothing."""
+
+
+def poll_routes(
+    lab: LabContext, ip: str, host: str, routes: dict[str, str], *, kind: str = "ingresses", deadline_s: float = 40.0
+) -> Seen:
+    """GET each path with Host `host` until all reach their back end, or until the verdict is known early:
+    Traefik has published its status on every route object (`kind`: ingresses or httproutes) of the namespace
+    and what the paths answer has not changed for SETTLE_S since (LIVE_SETTLE_S when they changed after the
+    routes were taken and a back end of this namespace answers: the configuration with our routes is live, not
+    just another's routes gone). Otherwise until the deadline."""
+    last: Seen = {}
+    state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None}
+
+    # One round per poll: this loop retries, not the probe (a 5xx from a broken back end is an answer to record).
+    one_round = lab.outside.policy.one_round_s
+
+    def attempt() -> tuple[bool | None, str]:
+        results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=one_round)
+        last.clear()
+        last.update(
+            {
+                path: (r.status, route_owner(lab, r.body, routes.values()))
+                for path, r in zip(routes, results, strict=True)
+            }
+        )
+        if all(status == 200 and owner == routes[path] for path, (status, owner) in last.items()):
+            return True, ""
+        now = time.monotonic()
+        if state["seen"] != last:
+            state.update(seen=dict(last), changed=now)
+        if state["taken"] is None and routes_taken(lab, kind):
+            state["taken"] = now
+        taken, changed, ours = state["taken"], state["changed"], any(owner for _, owner in last.values())
+        if taken is not None and now - max(taken, changed) >= (LIVE_SETTLE_S if changed > taken and ours else SETTLE_S):
+            raise _Settled
+        return None, first_wrong(last, host, routes)
+
+    with contextlib.suppress(WaitTimeout, _Settled):
+        wait_for(attempt, what="routes through Traefik", timeout_s=deadline_s)
+    for path, (status, owner) in last.items():
+        lab.matrix.record(
+            lab.outside.name,
+            f"{host}{path}",
+            expected=True,
+            observed=status == 200 and owner == routes[path],
+            detail=f"HTTP {status} from {owner or 'nobody'}",
+        )
+    return last
+
+
+def routes_taken(lab: LabContext, kind: str) -> bool:
+    """Whether the controller has processed every route object of the namespace (and there is one): Traefik
+    publishes its address on an Ingress it serves and writes an Accepted condition for the route's generation
+    on an HTTPRoute. An Ingress of another class, or a route whose parentRefs name no existing Gateway, is never
+    taken by anyone: nothing will change for it either."""
+    objects = lab.objects(kind)
+    if kind == "ingresses":
+        return bool(objects) and all(map(_ingress_taken, objects))
+    return bool(objects) and all(_route_taken(r) or not _parent_gateways(lab, r) for r in objects)
+
+
+def _ingress_taken(ingress: dict[str, Any]) -> bool:
+    if (ingress.get("spec") or {}).get("ingressClassName") not in (None, "traefik"):
+        return True
+    return bool(((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
+
+
+def _parent_gateways(lab: LabContext, route: dict[str, Any]) -> list[str]:
+    """The Gateways named by the route's parentRefs that exist (a read error counts as existing: keep waiting)."""
+    own = route.get("metadata", {}).get("namespace", lab.namespace)
+    found = []
+    for ref in (route.get("spec") or {}).get("parentRefs") or []:
+        if ref.get("kind", "Gateway") != "Gateway":
+            continue
+        where = f"{ref.get('namespace', own)}/{ref.get('name')}"
+        try:
+            exists = (
+                lab.kube.get("gateways.gateway.networking.k8s.io", str(ref.get("name")), ref.get("namespace", own))
+                is not None
+            )
+        except KubeError:
+            exists = True
+        if exists:
+            found.append(where)
+    return found
+
+
+def _route_taken(route: dict[str, Any]) -> bool:
+    generation = route.get("metadata", {}).get("generation")
+    return any(
+        c.get("type") == "Accepted" and c.get("observedGeneration") == generation
+        for parent in (route.get("status") or {}).get("parents") or []
+        for c in parent.get("conditions") or []
+    )
+
+
+def first_wrong(seen: Seen, host: str, routes: dict[str, str]) -> str:
+    for path, (status, owner) in seen.items():
+        if status != 200 or owner != routes[path]:
+            got = f"the {owner} back end" if owner else (f"HTTP {status}" if status else "no answer")
+            return f"{path} with Host {host} got {got}, expected the {routes[path]} back end"
+    return ""
