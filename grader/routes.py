@@ -40,7 +40,8 @@ def poll_routes(
     Traefik has published its status on every route object (`kind`: ingresses or httproutes) of the namespace
     and what the paths answer has not changed for SETTLE_S since (LIVE_SETTLE_S when they changed after the
     routes were taken and a back end of this namespace answers: the configuration with our routes is live, not
-    just another's routes gone). Otherwise until the deadline."""
+    just another's routes gone); at once when no route object of the namespace will ever be served (another
+    class, no existing parent Gateway). Otherwise until the deadline."""
     last: Seen = {}
     state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None}
 
@@ -58,6 +59,8 @@ def poll_routes(
         )
         if all(status == 200 and owner == routes[path] for path, (status, owner) in last.items()):
             return True, ""
+        if never_served(lab, kind):
+            raise _Settled  # no route of ours will ever be served: this answer is the one for good
         now = time.monotonic()
         if state["seen"] != last:
             state.update(seen=dict(last), changed=now)
@@ -92,8 +95,35 @@ def routes_taken(lab: LabContext, kind: str) -> bool:
     return bool(objects) and all(_route_taken(r) or not _parent_gateways(lab, r) for r in objects)
 
 
+def never_served(lab: LabContext, kind: str) -> bool:
+    """Whether no route object of the namespace will ever be served here (there is one): every Ingress names
+    another class; every HTTPRoute's parentRefs name no existing Gateway, or its parents refused it. Nothing to
+    wait for then."""
+    objects = lab.objects(kind)
+    if kind == "ingresses":
+        return bool(objects) and not any(_class_is_ours(i) for i in objects)
+    return bool(objects) and not any(_parent_gateways(lab, r) and not _route_refused(r) for r in objects)
+
+
+def _route_refused(route: dict[str, Any]) -> bool:
+    """Every parent has refused the route's current generation (Accepted False: no such listener, a hostname
+    or namespace the listener does not allow): it is attached nowhere."""
+    generation = route.get("metadata", {}).get("generation")
+    accepted = [
+        c.get("status")
+        for parent in (route.get("status") or {}).get("parents") or []
+        for c in parent.get("conditions") or []
+        if c.get("type") == "Accepted" and c.get("observedGeneration") == generation
+    ]
+    return bool(accepted) and all(status == "False" for status in accepted)
+
+
+def _class_is_ours(ingress: dict[str, Any]) -> bool:
+    return (ingress.get("spec") or {}).get("ingressClassName") in (None, "traefik")
+
+
 def _ingress_taken(ingress: dict[str, Any]) -> bool:
-    if (ingress.get("spec") or {}).get("ingressClassName") not in (None, "traefik"):
+    if not _class_is_ours(ingress):
         return True
     return bool(((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
 

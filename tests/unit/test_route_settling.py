@@ -117,3 +117,37 @@ def test_a_change_to_answers_from_no_back_end_of_ours_keeps_the_long_settle(monk
     seen = routes.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, deadline_s=8.0)
     assert seen["/api"] == (404, "")
     assert time.monotonic() - start >= 4.0  # SETTLE_S after the change, not LIVE_SETTLE_S
+
+
+@pytest.mark.parametrize(
+    ("kind", "objects"),
+    [
+        ("ingresses", {"ingresses": [_ingress(published=False, ingress_class="nginx")]}),
+        ("httproutes", {"httproutes": [_route(observed=None, gateway="no-such-gateway")]}),
+    ],
+)
+def test_routes_nobody_will_ever_serve_are_final_after_one_round(kind: str, objects: dict[str, Any]) -> None:
+    rounds: list[int] = []
+    ctx = _ctx(objects)
+    ctx.outside = ScriptedVantage(lambda op, n: rounds.append(n) or http_ok("", status=404), name="o")
+    seen = routes.poll_routes(ctx, "172.18.255.200", "shop.example", ROUTES, kind=kind, deadline_s=8.0)
+    assert seen["/api"] == (404, "")
+    assert max(rounds) == 1
+
+
+def test_one_route_of_ours_among_others_keeps_the_wait() -> None:
+    ctx = _ctx({"ingresses": [_ingress(published=False, ingress_class="nginx"), _ingress(published=False)]})
+    assert not routes.never_served(ctx, "ingresses")
+    ctx = _ctx({"httproutes": [_route(observed=None, gateway="no-such-gateway"), _route(observed=None)]})
+    assert not routes.never_served(ctx, "httproutes")
+    assert not routes.never_served(_ctx({}), "ingresses")  # nothing made yet
+
+
+def test_a_route_its_parent_refused_is_never_served() -> None:
+    refused = _route(observed=2)
+    refused["status"]["parents"][0]["conditions"][0]["status"] = "False"  # NoMatchingParent: no such listener
+    assert routes.never_served(_ctx({"httproutes": [refused]}), "httproutes")
+    assert not routes.never_served(_ctx({"httproutes": [_route(observed=2)]}), "httproutes")
+    stale = _route(observed=1)  # a refusal of an older generation says nothing of this one
+    stale["status"]["parents"][0]["conditions"][0]["status"] = "False"
+    assert not routes.never_served(_ctx({"httproutes": [stale]}), "httproutes")
