@@ -13,8 +13,9 @@ from typing import Any
 
 from grader._kube import KubeError
 from grader._wait import WaitTimeout, wait_for
-from grader.checks import LabContext, Service
+from grader.checks import Endpoints, LabContext, Service
 from grader.diagnose import matches, port_mismatch
+from grader.services import ready_endpoints
 from grader.verdicts import Fail
 
 __all__ = [
@@ -22,7 +23,10 @@ __all__ = [
     "inside_route",
     "internet_facing",
     "pool_of",
+    "remember_route",
     "require_route",
+    "route_endpoints",
+    "route_known_broken",
     "route_works",
     "selected_pods",
     "wait_for",
@@ -36,7 +40,7 @@ def selected_pods(lab: LabContext, svc: Service) -> list[dict[str, Any]]:
 def inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]:
     """The in-cluster route (selector, port 80, targetPort) works and reaches all `count` pods; their names."""
     svc = lab.service(name)
-    eps = lab.wait_ready_endpoints(svc, count=count, hint=f"Service {name} should send traffic to {what}.")
+    eps = route_endpoints(lab, svc, count, f"Service {name} should send traffic to {what}.")
     ports = [p.port for p in svc.ports]
     lab.expect(
         80 in ports,
@@ -47,7 +51,7 @@ def inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]
     lab.expect(protocol == "TCP", f"Port 80 of Service {name} uses protocol {protocol}: HTTP needs protocol TCP.")
     lab.expect(svc.cluster_ip is not None, f"Service {name} has no ClusterIP: remove clusterIP: None.")
     seen = lab.probe.collect_hostnames(svc.url("/hostname", port=80), eps.pod_names)
-    lab.judged[_route_key(svc)] = bool(seen.seen)  # what route_works would find: no need to probe it again
+    remember_route(lab, svc, works=bool(seen.seen))
     if not seen.ok:
         why = port_mismatch(svc, selected_pods(lab, svc))
         seen.must_cover(
@@ -55,6 +59,18 @@ def inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]
             + (why or "Check that targetPort is the port the containers listen on.")
         )
     return eps.pod_names
+
+
+def route_endpoints(lab: LabContext, svc: Service, count: int, hint: str) -> Endpoints:
+    """wait_ready_endpoints for a ClusterIP check; when none at all are ready, the route is remembered as broken,
+    so the checks after it do not wait for the same endpoints again."""
+    try:
+        return lab.wait_ready_endpoints(svc, count=count, hint=hint)
+    except Fail:
+        slices = lab.objects("endpointslices", selector=f"kubernetes.io/service-name={svc.name}")
+        if not ready_endpoints(slices).ready:
+            remember_route(lab, svc, works=False)
+        raise
 
 
 def route_works(lab: LabContext, svc: Service) -> bool:
@@ -66,6 +82,17 @@ def route_works(lab: LabContext, svc: Service) -> bool:
     if key not in lab.judged:
         lab.judged[key] = _route_works(lab, svc)
     return lab.judged[key]
+
+
+def remember_route(lab: LabContext, svc: Service, *, works: bool) -> None:
+    """What a check found of the in-cluster route (port 80 of the ClusterIP) with its own probe: route_works
+    takes it and does not probe or wait again."""
+    lab.judged[_route_key(svc)] = works
+
+
+def route_known_broken(lab: LabContext, svc: Service) -> bool:
+    """Whether this run has already found the in-cluster route broken (never probes)."""
+    return lab.judged.get(_route_key(svc)) is False
 
 
 def _route_key(svc: Service) -> str:

@@ -6,16 +6,17 @@ import pytest
 
 from grader.checks import LabContext
 from grader.diagnose import port_mismatch
-from grader.labkit import require_route, selected_pods
+from grader.labkit import remember_route, require_route, route_endpoints, selected_pods
 
 
 @pytest.mark.check(points=2, title="web answers on its ClusterIP from the 3 pods")
 def test_answers_on_cluster_ip(lab: LabContext) -> None:
     svc = lab.service("web")
-    eps = lab.wait_ready_endpoints(svc, count=3, hint="Service web should select the three web pods (app=web).")
+    eps = route_endpoints(lab, svc, 3, "Service web should select the three web pods (app=web).")
     ports = [p.port for p in svc.ports]
     lab.expect(80 in ports, f"Service web listens on {ports}, but clients use port 80.")
     result = lab.probe.http_get(svc.url("/hostname", port=80))
+    remember_route(lab, svc, works=result.ok)  # the sticky check after this one need not probe it again
     if not result.ok or result.body.strip() not in eps.pod_names:
         why = port_mismatch(svc, selected_pods(lab, svc))
         result.must_contain(

@@ -247,3 +247,32 @@ def test_the_clusterip_check_tells_route_works_what_it_saw(
     with pytest.raises(Fail):  # refused by both, or web-2 never answers
         labkit.inside_route(ctx, "web", 2, "the web pods")
     assert labkit.route_works(ctx, ctx.service("web")) is works
+
+
+def test_a_clusterip_check_that_found_no_endpoint_spares_the_next_checks_the_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+
+    monkeypatch.setattr(labkit, "_route_works", lambda lab, svc: pytest.fail("waited for the endpoints again"))
+    ctx = _ctx({"services": [service("web", {"app": "wbe"})], "pods": [pod("web-1", {"app": "web"})]})
+    monkeypatch.setattr(ctx, "wait_ready_endpoints", lambda *a, **k: (_ for _ in ()).throw(Fail("no endpoints")))
+    with pytest.raises(Fail):
+        labkit.inside_route(ctx, "web", 1, "the web pod")
+    assert labkit.route_works(ctx, ctx.service("web")) is False
+
+
+def test_a_clusterip_check_short_of_endpoints_leaves_the_route_to_be_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+
+    ctx = _ctx(
+        {
+            "services": [service("web", {"app": "web"})],
+            "endpointslices": [endpoint_slice("web", ["web-1"])],  # 1 of the 3 wanted: the route may still work
+            "pods": [pod("web-1", {"app": "web"})],
+        }
+    )
+    monkeypatch.setattr(ctx, "wait_ready_endpoints", lambda *a, **k: (_ for _ in ()).throw(Fail("1 of 3")))
+    with pytest.raises(Fail):
+        labkit.inside_route(ctx, "web", 3, "the web pods")
+    assert not labkit.route_known_broken(ctx, ctx.service("web"))
