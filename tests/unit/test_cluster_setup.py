@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from grader.cluster import docker, tools, up, vantage, versions
@@ -96,7 +97,7 @@ def test_kind_download_is_refused_when_the_checksum_differs(monkeypatch: pytest.
         versions.KIND_RELEASE_URL + ".sha256sum": Answer(f"{published}  kind-linux-amd64\n".encode()),
         versions.KIND_RELEASE_URL: Answer(b"something else"),
     }
-    monkeypatch.setattr(tools.requests, "get", lambda url, timeout: answers[url])
+    monkeypatch.setattr(requests, "get", lambda url, timeout: answers[url])
     monkeypatch.setattr(tools.platform, "system", lambda: "Linux")
     monkeypatch.setattr(tools.platform, "machine", lambda: "x86_64")
     with pytest.raises(tools.EnvError, match="sha256"):
