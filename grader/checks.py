@@ -111,10 +111,7 @@ class LabContext:
         return self._cache[kind]
 
     def service(self, name: str, hint: str | None = None, *, fresh: bool = False) -> Service:
-        """The Service `name`; FAIL with hint if it does not exist.
-
-        Read once per grading run (all Services of the namespace in one call); `fresh=True` reads it again.
-        """
+        """The Service `name` (FAIL with hint if absent), read once a run with all others unless `fresh`."""
         obj = (
             None
             if fresh
@@ -225,16 +222,19 @@ class LabContext:
                 )
             ).lb_ips:
                 return current
-        why, env = lb_pending_diagnosis(self.kube, seen[-1], self._events("Service", name))
+        events = diagnose.events_about(self.objects("events"), "Service", name)
+        why, env = lb_pending_diagnosis(self.kube, seen[-1], events)
         if env:
             raise EnvError(why)
         raise Fail(f"{hint} {why}" if hint else why, detail=f"waited {timeout_s:.0f}s for an external address")
 
-    def _events(self, kind: str, name: str) -> list[str]:
-        return diagnose.events_about(self.objects("events"), kind, name)
-
     def _diagnose_port(self, host: str, port: int) -> str:
-        """Extra words for a failed probe: a targetPort no pod declares, if the target is a known Service."""
+        """Extra words for a failed probe: a targetPort no pod declares, if the target is a known Service. A node
+        that refuses Traefik's node port too is the environment's: ENV-ERROR (asked once a run while it answers)."""
+        if host in {n.internal_ip for n in self.facts.nodes} and not self.judged.get(key := f"node ports {host}"):
+            if why := entrypoint.node_ports_refused(self.kube, self.outside, host):
+                raise EnvError(why)
+            self.judged[key] = True
         try:
             return diagnose.port_hint(
                 host,

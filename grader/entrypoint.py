@@ -36,3 +36,25 @@ def silence(outside: Vantage, ip: str) -> str:
         f"Traefik at {ip} gives no HTTP answer from {outside.name}, not even 404 for a host no route "
         f"claims ({result.observed}): the load balancer or Traefik is down. Run 'servicelab doctor'."
     )
+
+
+def node_ports_refused(kube: Kube, outside: Vantage, node_ip: str) -> str:
+    """Why no node-port answer from this node says anything of the learner's Service: it refuses Traefik's node
+    port too, so its kube-proxy serves no node port at this address (it keeps the node address it read when it
+    started, and the node came back at another). '' when it answers, or when there is no Traefik to ask."""
+    try:
+        obj = kube.get("service", "traefik", "traefik")
+    except (KubeError, KubeUnreachable):
+        return ""
+    node_ports = [p.node_port for p in Service.from_obj(obj).ports if p.node_port] if obj else []
+    if not node_ports or not outside.available:
+        return ""
+    url = f"http://{node_ip}:{node_ports[0]}/"
+    result = outside.http_get(url, CONTROL_HOST, expect_status=404, deadline_s=outside.policy.one_round_s)
+    if result.status is not None or result.error != "connection refused":
+        return ""
+    return (
+        f"node {node_ip} refuses every node port, Traefik's {node_ports[0]} too: its kube-proxy serves no node "
+        "port at this address (it kept the one it read when it started; the node came back at a new one). "
+        "Run 'servicelab up': it replaces that kube-proxy."
+    )

@@ -1,4 +1,4 @@
-"""A kube-proxy that kept an old node address: status and doctor name it, `up` replaces it.
+"""A kube-proxy that kept an old node address: status, doctor and grading name it, `up` replaces it.
 
 After a machine restart a node container can come back at a new address and start kube-proxy before its kubelet
 has published that address. kube-proxy (nftables mode) then serves node ports only on the old address, for good,
@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from grader.cluster import nodeports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 
+REPO = Path(__file__).parent.parent.parent
 NODE = "servicelab-worker"
 NOBODY = "172.18.0.250"  # in the kind network, far above what docker hands out to six containers
 KUBELET_REPORTS_S = 10  # kubelet's nodeStatusUpdateFrequency: it puts a changed address back within this
@@ -79,7 +81,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_stale_kube_proxy_is_named_by_status_and_doctor_and_replaced_by_up(kube: Kube) -> None:
+def test_stale_kube_proxy_is_named_by_status_doctor_and_grading_and_replaced_by_up(
+    kube: Kube, context: str, tmp_path: Path
+) -> None:
     real_ip = _internal_ip(kube)
     try:
         deadline = time.monotonic() + 120
@@ -100,6 +104,17 @@ def test_stale_kube_proxy_is_named_by_status_and_doctor_and_replaced_by_up(kube:
         assert doctor.returncode != 0, doctor.stdout
         assert f"FAIL node ports: {NODE} ({real_ip}): node port {nodeports.WITNESS_PORT} refused" in doctor.stdout
         assert f"spec.nodeName={NODE}" in doctor.stdout, doctor.stdout
+
+        # A correct answer graded now: the node's refusal is the environment's, never the learner's lost points.
+        report = tmp_path / "r.json"
+        solution = str(REPO / "labs/nodeport/solution")
+        graded = _cli("grade", "nodeport", "--manifests", solution, "--context", context, "--json", str(report))
+        said = " ".join((graded.stdout + graded.stderr).split())
+        assert graded.returncode == 3, said
+        assert f"node {real_ip} refuses every node port, Traefik's {nodeports.WITNESS_PORT} too" in said
+        assert "servicelab up" in said
+        assert json.loads(report.read_text())["verdict"] == "ENV-ERROR"
+        assert json.loads(report.read_text()).get("score") is None
 
         up = _cli("up")
         assert up.returncode == 0, up.stdout + up.stderr

@@ -276,3 +276,35 @@ def test_a_clusterip_check_short_of_endpoints_leaves_the_route_to_be_judged(monk
     with pytest.raises(Fail):
         labkit.inside_route(ctx, "web", 3, "the web pods")
     assert not labkit.route_known_broken(ctx, ctx.service("web"))
+
+
+def _node_port_ctx(witness: Any) -> tuple[LabContext, ScriptedVantage]:
+    """A learner's node port refused on node w1 (172.18.0.3); Traefik's node port 30080 answers `witness` there."""
+    traefik = service("traefik", {"app": "traefik"}, type_="LoadBalancer")
+    traefik["spec"]["ports"][0]["nodePort"] = 30080
+
+    def outside_answer(op: Any, n: int) -> Any:
+        return witness if op.target == "http://172.18.0.3:30080/" else REFUSED
+
+    outside = ScriptedVantage(outside_answer, name="outside")
+    others = [ScriptedVantage(lambda op, n: http_ok(), name=n) for n in ("probe pod", "other")]
+    host = ScriptedVantage(lambda op, n: http_ok(), name="host")
+    ctx = LabContext("ns", FakeKube({"services": [traefik]}), facts(), *others, outside, host)  # type: ignore[arg-type]
+    return ctx, outside
+
+
+def test_a_node_that_refuses_traefiks_node_port_too_is_the_environment() -> None:
+    ctx, _ = _node_port_ctx(REFUSED)
+    result = ctx.outside.http_get("http://172.18.0.3:30007/hostname", deadline_s=0.1)
+    with pytest.raises(EnvError, match=r"node 172\.18\.0\.3 refuses every node port, Traefik's 30080 too"):
+        result.must_succeed("Node port 30007 does not answer on every node.")
+
+
+def test_a_node_whose_other_node_ports_answer_leaves_the_failure_to_the_learner() -> None:
+    ctx, outside = _node_port_ctx(http_ok("404 page not found", 404))
+    for _ in range(2):
+        result = ctx.outside.http_get("http://172.18.0.3:30007/hostname", deadline_s=0.1)
+        with pytest.raises(Fail, match="does not answer"):
+            result.must_succeed("Node port 30007 does not answer on every node.")
+    witness = [op for ops in outside.rounds for op in ops if op.target.endswith(":30080/")]
+    assert len(witness) == 1  # asked once a run while it answers
