@@ -13,7 +13,7 @@ from typing import Any
 from grader import images
 from grader._kube import Kube
 from grader._run import run
-from grader._wait import wait_for
+from grader._wait import WaitTimeout, wait_for
 from grader.cluster import aks, docker, metallb, nodeports, tools, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
@@ -24,6 +24,7 @@ from grader.cluster.sources import FIXTURES
 from grader.verdicts import EnvError
 
 NODE_COUNT = 3
+NODE_PORTS_SETTLE_S = 10.0
 SYSTEM_NAMESPACES = ("kube-system", metallb.NAMESPACE, traefik.NAMESPACE)
 
 
@@ -162,20 +163,22 @@ def _traefik(opts: UpOptions, state: UpState) -> str:
 
 
 def _node_ports(opts: UpOptions, state: UpState) -> str:
-    """Needs Traefik (the witness port's backend) and the outside container. A node that refuses gets a new
-    kube-proxy pod, which reads the node's current address (see nodeports)."""
+    """Needs Traefik (the witness port's backend) and the outside container. A node that still refuses after
+    NODE_PORTS_SETTLE_S (kube-proxy programs a new Service within a second or two) gets a new kube-proxy pod,
+    which reads the node's current address (see nodeports)."""
     assert state.kube is not None
     kube = state.kube
-    silent = [p for p in nodeports.probe(kube) if p.problem]
-    replaced = nodeports.replace_kube_proxy(kube, [p.node for p in silent]) if silent else []
-    ports = wait_for(
-        lambda: nodeports.answering(kube),
-        what=f"node port {nodeports.WITNESS_PORT} answering on every node",
-        timeout_s=120,
-    )
-    done = f"{nodeports.WITNESS_PORT} answers on {len(ports)} nodes from {vantage.OUTSIDE}"
-    if not silent:
+    what = f"node port {nodeports.WITNESS_PORT} answering on every node"
+    done = f"{nodeports.WITNESS_PORT} answers on {NODE_COUNT} nodes from {vantage.OUTSIDE}"
+    try:
+        wait_for(lambda: nodeports.answering(kube), what=what, timeout_s=NODE_PORTS_SETTLE_S, interval_s=0.5)
         return done
+    except WaitTimeout:
+        silent = [p for p in nodeports.probe(kube) if p.problem]
+    if not silent:  # they answered just after the wait
+        return done
+    replaced = nodeports.replace_kube_proxy(kube, [p.node for p in silent])
+    wait_for(lambda: nodeports.answering(kube), what=what, timeout_s=120)
     return f"{done}, once kube-proxy {', '.join(replaced)} was replaced ({'; '.join(map(str, silent))})"
 
 
