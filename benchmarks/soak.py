@@ -5,7 +5,9 @@ as check-solutions runs them (cases that claim the same thing one after another)
 outcome (held or not, and what was observed) differs from that case's first grading. Prints flips, cases that
 did not behave as declared, ENV-ERRORs and wall time; asserts nothing, exits 1 when anything flipped.
 
-    python benchmarks/soak.py [--context kind-servicelab] [--count 200] [--jobs 3]
+    python benchmarks/soak.py [--context kind-servicelab] [--count 200] [--jobs 3] [--case LAB:CASE ...]
+
+--case (repeatable) soaks those cases instead, e.g. --case readiness:solution --case readiness:wrong/no-probe.
 """
 
 from __future__ import annotations
@@ -27,17 +29,17 @@ from grader.solutions import DEFAULT_JOBS, CaseJob, ClusterGrading, Row, case_na
 from grader.workers import run_chains
 
 # lab -> its cases soaked: the reference solution and two known-wrong answers
-SOAKED = {
+SOAKED: dict[str, tuple[str, ...]] = {
     "clusterip": ("solution", "wrong/selector-typo", "wrong/type-nodeport"),
     "loadbalancer": ("solution", "wrong/internal-annotation", "wrong/port-9376"),
     "ingress": ("solution", "wrong/host-typo", "wrong/swapped-backends"),
 }
 
 
-def soak_jobs(count: int, context: str) -> list[CaseJob]:
+def soak_jobs(count: int, context: str, soaked: dict[str, tuple[str, ...]]) -> list[CaseJob]:
     """count gradings cycling through the soaked cases; each repeat gets a name (and namespace) of its own."""
     cases = []
-    for lab_id, labels in SOAKED.items():
+    for lab_id, labels in soaked.items():
         lab = load_lab(lab_id)
         by_label = {case.label: case for case in lab.cases}
         cases += [(lab, by_label[label]) for label in labels]
@@ -60,11 +62,17 @@ def main() -> int:
     parser.add_argument("--context", default="kind-servicelab")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS)
+    parser.add_argument("--case", action="append", default=[], metavar="LAB:CASE", help="soak these cases instead")
     args = parser.parse_args()
     console = Console()
-    jobs = soak_jobs(args.count, args.context)
+    soaked: dict[str, tuple[str, ...]] = {}
+    for given in args.case:
+        lab_id, _, label = given.partition(":")
+        soaked[lab_id] = (*soaked.get(lab_id, ()), label)
+    soaked = soaked or SOAKED
+    jobs = soak_jobs(args.count, args.context, soaked)
     chains = build_chains(jobs, lambda job: job.claims)
-    cases = sum(len(labels) for labels in SOAKED.values())
+    cases = sum(len(labels) for labels in soaked.values())
     console.print(f"soak: {len(jobs)} gradings of {cases} cases in {len(chains)} chain(s), {args.jobs} at once")
     start = time.monotonic()
     rows = run_chains(
