@@ -78,13 +78,14 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
     if state.kind.exists():
         containers = {node: docker.container_state(node) or {} for node in state.kind.node_containers()}
         stopped = [node for node, info in containers.items() if not info.get("State", {}).get("Running")]
-        if not stopped:
+        if _start_nodes(opts, stopped):
+            # A started cluster is a restarted one (other addresses, the API server's state from the last boot):
+            # _nodes_ready and _node_ports wait that out, and it keeps the learner's namespaces.
+            containers = {node: docker.container_state(node) or {} for node in containers} if stopped else containers
             state.kube = Kube(context=state.kind.context)
             state.boots = {node: _boot(info) for node, info in containers.items()}
-            return f"cluster '{opts.name}' exists: reusing it"
-        # Stopped node containers (the engine stopped cleanly) do not come back by themselves; after a
-        # machine restart docker starts them again, which _nodes_ready waits out.
-        opts.say(f"      cluster '{opts.name}' exists but {', '.join(stopped)} stopped: recreating it")
+            return f"cluster '{opts.name}' exists: " + (f"started {', '.join(stopped)}" if stopped else "reusing it")
+        opts.say(f"      {', '.join(stopped)} would not start: recreating cluster '{opts.name}'")
         state.kind.delete()
         recreated = " (recreated)"
     check_ports_free()
@@ -92,6 +93,17 @@ def _create_cluster(opts: UpOptions, state: UpState) -> str:
     state.created_cluster = True
     state.kube = Kube(context=state.kind.context)
     return f"created{recreated} with {state.node_image} (kind {pre.kind_binary})"
+
+
+def _start_nodes(opts: UpOptions, stopped: list[str]) -> bool:
+    """Start node containers that stopped (the engine stopped cleanly, the machine restarted: docker does not
+    start them again by itself), the control plane first; False when one will not start."""
+    if stopped:
+        opts.say(f"      cluster '{opts.name}' exists but {', '.join(stopped)} stopped: starting them")
+    for node in sorted(stopped, key=lambda name: "control-plane" not in name):
+        if run(["docker", "start", node], timeout=120, check=False).code != 0:
+            return False
+    return True
 
 
 def _boot(container: dict[str, Any]) -> NodeBoot:

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 
 REPO = Path(__file__).parent.parent.parent
 DIAGNOSIS_S = 60  # the longest a broken environment may take to be named
+KEPT = "servicelab-kept-across-restart"  # a learner's namespace: a restart must not lose it
 
 
 def _grade(lab: str, *extra: str, report: Path) -> subprocess.Popen[str]:
@@ -306,9 +307,10 @@ def _addresses(names: list[str]) -> dict[str, str]:
 def test_restarted_node_containers_then_up_status_and_grading_are_whole(
     context: str, kube: Kube, tmp_path: Path
 ) -> None:
-    """What a machine restart does: every container stops at once and docker starts them again, in its own
-    order and often at other addresses, while the API server still holds the last boot's Ready nodes and pods.
-    `up` then `status` (what CI does) must find the cluster whole, and a LoadBalancer grading must pass."""
+    """What a machine restart does: every container stops at once and comes back, often at other addresses,
+    while the API server still holds the last boot's Ready nodes and pods. Docker starts the outside containers
+    (restart unless-stopped) but not kind's nodes; `up` starts them. `up` then `status` (what CI does) must find
+    the cluster whole, with the learner's namespaces kept, and a LoadBalancer grading must pass."""
     kind = os.environ.get("SERVICELAB_KIND", "kind")
     nodes = subprocess.run(
         [kind, "get", "nodes", "--name", "servicelab"], capture_output=True, text=True, check=True, timeout=60
@@ -316,16 +318,19 @@ def test_restarted_node_containers_then_up_status_and_grading_are_whole(
     containers = [*nodes, "servicelab-outside", "servicelab-internet", "servicelab-partner"]
     before = _addresses(containers)
     try:
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KEPT}})
         subprocess.run(["docker", "stop", "-t", "0", *containers], check=True, timeout=300, capture_output=True)
-        # Started in the reverse order of their addresses, so that docker hands out other ones.
-        for name in sorted(containers, key=lambda n: before[n], reverse=True):
+        # The outside containers first, in the reverse order of their addresses: the nodes then get other ones.
+        for name in sorted(containers[len(nodes) :], key=lambda n: before[n], reverse=True):
             subprocess.run(["docker", "start", name], check=True, timeout=120, capture_output=True)
-        print(f"addresses before: {before}; after: {_addresses(containers)}")
         up = subprocess.run(
             [sys.executable, "-m", "grader.cli", "up"], capture_output=True, text=True, check=False, timeout=900
         )
+        print(f"addresses before: {before}; after: {_addresses(containers)}")
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "reusing it" in up.stdout, up.stdout
+        assert "stopped: starting them" in up.stdout, up.stdout
+        assert "cluster 'servicelab' exists: started" in up.stdout, up.stdout  # not deleted and made again
+        assert kube.get("namespace", KEPT) is not None
         status = subprocess.run(
             [sys.executable, "-m", "grader.cli", "status"], capture_output=True, text=True, check=False, timeout=300
         )
@@ -336,6 +341,7 @@ def test_restarted_node_containers_then_up_status_and_grading_are_whole(
         assert json.loads(report.read_text())["score"] == 6.0, text
     finally:
         _mend_cluster(kube)
+        kube.delete("namespace", KEPT)
 
 
 def _scale_traefik(kube: Kube, replicas: int) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
 import yaml
 
+from grader._run import Result
 from grader.cluster import docker, tools, up, vantage, versions
 from grader.cluster.net import lab_addresses
+from grader.cluster.preflight import Preflight
 from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
 from grader.cluster.sources import fixture
 
@@ -200,3 +202,66 @@ def test_a_restarted_cluster_settles_once_all_is_from_this_boot() -> None:
 def test_docker_times_keep_microseconds() -> None:
     assert docker.parse_docker_time("2026-12-04T16:33:08.020447911Z") == BOOT
     assert docker.parse_docker_time("2026-12-04T16:33:08Z") == BOOT.replace(microsecond=0)
+
+
+class _StoppedKind:
+    """A kind cluster whose node containers stopped; `made` records a delete or a create."""
+
+    made: ClassVar[list[str]] = []
+
+    def __init__(self, binary: str, name: str) -> None:
+        self.name, self.context = name, f"kind-{name}"
+
+    def exists(self) -> bool:
+        return True
+
+    def node_containers(self) -> list[str]:
+        return ["servicelab-worker", "servicelab-control-plane"]
+
+    def delete(self) -> None:
+        self.made.append("deleted")
+
+    def create(self, image: str, config: str) -> None:
+        self.made.append("created")
+
+
+def _stopped_cluster(monkeypatch: pytest.MonkeyPatch, refuses: str | None) -> list[str]:
+    running: set[str] = set()
+    started: list[str] = []
+
+    def state(name: str) -> dict[str, Any]:
+        when = "2026-12-05T06:00:00.123456789Z"
+        return {"State": {"Running": name in running, "StartedAt": when}, "NetworkSettings": {"Networks": {}}}
+
+    def fake_run(argv: list[str], timeout: float, check: bool) -> Any:
+        started.append(argv[-1])
+        ok = argv[-1] != refuses
+        if ok:
+            running.add(argv[-1])
+        return Result(argv, 0 if ok else 1, "", "")
+
+    monkeypatch.setattr(up, "preflight", lambda: Preflight(kind_binary="kind"))
+    monkeypatch.setattr(up, "Kind", _StoppedKind)
+    monkeypatch.setattr(_StoppedKind, "made", [])
+    monkeypatch.setattr(up, "node_image", lambda requested: "node:test")
+    monkeypatch.setattr(up, "check_ports_free", lambda: None)
+    monkeypatch.setattr(up.docker, "container_state", state)
+    monkeypatch.setattr(up, "run", fake_run)
+    return started
+
+
+def test_a_stopped_cluster_is_started_control_plane_first_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = _stopped_cluster(monkeypatch, refuses=None)
+    state = up.UpState()
+    said = up._create_cluster(up.UpOptions(say=lambda line: None), state)
+    assert started == ["servicelab-control-plane", "servicelab-worker"]
+    assert said == "cluster 'servicelab' exists: started servicelab-worker, servicelab-control-plane"
+    assert _StoppedKind.made == []
+    assert set(state.boots) == {"servicelab-worker", "servicelab-control-plane"}  # waited out as a restart
+
+
+def test_a_node_that_will_not_start_gets_the_cluster_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stopped_cluster(monkeypatch, refuses="servicelab-worker")
+    said = up._create_cluster(up.UpOptions(say=lambda line: None), up.UpState())
+    assert _StoppedKind.made == ["deleted", "created"]
+    assert said.startswith("created (recreated)")
