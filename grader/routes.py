@@ -59,12 +59,13 @@ def poll_routes(
         )
         if all(status == 200 and owner == routes[path] for path, (status, owner) in last.items()):
             return True, ""
-        if never_served(lab, kind):
+        taken_now, never = _route_objects(lab, kind)  # one read of them a round
+        if never:
             raise _Settled  # no route of ours will ever be served: this answer is the one for good
         now = time.monotonic()
         if state["seen"] != last:
             state.update(seen=dict(last), changed=now)
-        if state["taken"] is None and routes_taken(lab, kind):
+        if state["taken"] is None and taken_now:
             state["taken"] = now
         taken, changed, ours = state["taken"], state["changed"], any(owner for _, owner in last.values())
         if taken is not None and now - max(taken, changed) >= (LIVE_SETTLE_S if changed > taken and ours else SETTLE_S):
@@ -84,38 +85,40 @@ def poll_routes(
     return last
 
 
-def routes_taken(lab: LabContext, kind: str) -> bool:
-    """Whether the controller has processed every route object of the namespace (and there is one): Traefik
-    publishes its address on an Ingress it serves and writes an Accepted condition for the route's generation
-    on an HTTPRoute. An Ingress of another class, or a route whose parentRefs name no existing Gateway, is never
-    taken by anyone: nothing will change for it either."""
-    objects = lab.objects(kind)
-    if kind == "ingresses":
-        return bool(objects) and all(map(_ingress_taken, objects))
-    return bool(objects) and all(_route_taken(r) or not _parent_gateways(lab, r) for r in objects)
-
-
 def never_served(lab: LabContext, kind: str) -> bool:
     """Whether no route object of the namespace will ever be served here (there is one): every Ingress names
     another class; every HTTPRoute's parentRefs name no existing Gateway, or its parents refused it. Nothing to
     wait for then."""
+    return _route_objects(lab, kind)[1]
+
+
+def _route_objects(lab: LabContext, kind: str) -> tuple[bool, bool]:
+    """(taken, never served), from one read of the namespace's route objects and of their parent Gateways.
+    Taken: the controller has processed every one (Traefik publishes its address on an Ingress it serves and
+    writes an Accepted condition for an HTTPRoute's generation); an Ingress of another class, or a route whose
+    parentRefs name no existing Gateway, is taken by nobody and counts as taken: nothing will change for it."""
     objects = lab.objects(kind)
+    if not objects:
+        return False, False
     if kind == "ingresses":
-        return bool(objects) and not any(_class_is_ours(i) for i in objects)
-    return bool(objects) and not any(_parent_gateways(lab, r) and not _route_refused(r) for r in objects)
+        return all(map(_ingress_taken, objects)), not any(map(_class_is_ours, objects))
+    parented = [_has_parent_gateway(lab, r) for r in objects]
+    accepted = [_accepted(r) for r in objects]
+    taken = all(bool(said) or not parent for said, parent in zip(accepted, parented, strict=True))
+    refused = [bool(said) and all(status == "False" for status in said) for said in accepted]
+    return taken, not any(parent and not no for parent, no in zip(parented, refused, strict=True))
 
 
-def _route_refused(route: dict[str, Any]) -> bool:
-    """Every parent has refused the route's current generation (Accepted False: no such listener, a hostname
-    or namespace the listener does not allow): it is attached nowhere."""
+def _accepted(route: dict[str, Any]) -> list[str]:
+    """The status of every Accepted condition written for the route's current generation (one a parent). All
+    "False": every parent refused it (no such listener, a hostname or namespace the listener does not allow)."""
     generation = route.get("metadata", {}).get("generation")
-    accepted = [
-        c.get("status")
+    return [
+        str(c.get("status"))
         for parent in (route.get("status") or {}).get("parents") or []
         for c in parent.get("conditions") or []
         if c.get("type") == "Accepted" and c.get("observedGeneration") == generation
     ]
-    return bool(accepted) and all(status == "False" for status in accepted)
 
 
 def _class_is_ours(ingress: dict[str, Any]) -> bool:
@@ -128,33 +131,18 @@ def _ingress_taken(ingress: dict[str, Any]) -> bool:
     return bool(((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
 
 
-def _parent_gateways(lab: LabContext, route: dict[str, Any]) -> list[str]:
-    """The Gateways named by the route's parentRefs that exist (a read error counts as existing: keep waiting)."""
+def _has_parent_gateway(lab: LabContext, route: dict[str, Any]) -> bool:
+    """Whether a Gateway named by the route's parentRefs exists (a read error counts as existing: keep waiting)."""
     own = route.get("metadata", {}).get("namespace", lab.namespace)
-    found = []
     for ref in (route.get("spec") or {}).get("parentRefs") or []:
         if ref.get("kind", "Gateway") != "Gateway":
             continue
-        where = f"{ref.get('namespace', own)}/{ref.get('name')}"
         try:
-            exists = (
-                lab.kube.get("gateways.gateway.networking.k8s.io", str(ref.get("name")), ref.get("namespace", own))
-                is not None
-            )
+            if lab.kube.get("gateways.gateway.networking.k8s.io", str(ref.get("name")), ref.get("namespace", own)):
+                return True
         except KubeError:
-            exists = True
-        if exists:
-            found.append(where)
-    return found
-
-
-def _route_taken(route: dict[str, Any]) -> bool:
-    generation = route.get("metadata", {}).get("generation")
-    return any(
-        c.get("type") == "Accepted" and c.get("observedGeneration") == generation
-        for parent in (route.get("status") or {}).get("parents") or []
-        for c in parent.get("conditions") or []
-    )
+            return True
+    return False
 
 
 def first_wrong(seen: Seen, host: str, routes: dict[str, str]) -> str:
