@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from grader._kube import Kube
 from grader._run import RunError, ToolMissing, run
 from grader.cluster import vantage
+from grader.cluster.readiness import internal_ip
 from grader.errors import EnvironmentFault
 
 WITNESS_PORT = 30080  # fixtures/traefik/traefik.yaml: Service traefik/traefik, port web
@@ -39,11 +40,7 @@ class NotProbed(EnvironmentFault, RuntimeError):
 
 
 def node_ips(kube: Kube) -> dict[str, str]:
-    found = {}
-    for node in kube.list("nodes"):
-        ips = [a["address"] for a in node["status"].get("addresses", []) if a.get("type") == "InternalIP"]
-        found[node["metadata"]["name"]] = ips[0] if ips else ""
-    return found
+    return {node["metadata"]["name"]: internal_ip(node) for node in kube.list("nodes")}
 
 
 def probe(kube: Kube) -> list[NodePort]:

@@ -122,6 +122,12 @@ def _pod_unsettled(pod: Obj, boots: Mapping[str, NodeBoot]) -> str | None:
     return None if _condition(pod, "Ready").get("status") == "True" else "not Ready"
 
 
+def internal_ip(node: Obj) -> str:
+    """The node's InternalIP as its kubelet last published it ('' when none)."""
+    addresses = (node.get("status") or {}).get("addresses") or []
+    return next((str(a.get("address")) for a in addresses if a.get("type") == "InternalIP"), "")
+
+
 def _condition(obj: Obj, kind: str) -> Obj:
     """The status condition of that type ({} when not reported)."""
     return next((c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == kind), {})

@@ -8,7 +8,7 @@ from grader import images
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader.cluster import docker, metallb, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
-from grader.cluster.readiness import rollout_ready
+from grader.cluster.readiness import internal_ip, rollout_ready
 from grader.cluster.up import node_has_image
 
 CONTROLLERS = (
@@ -43,7 +43,7 @@ def collect(kind: Kind) -> Status:
     try:
         for node in kube.list("nodes"):
             ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
-            ip = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), "?")
+            ip = internal_ip(node) or "?"
             status.nodes.append(f"{node['metadata']['name']} {ip} {'Ready' if ready else 'NotReady'}")
             if not ready:
                 status.problems.append(f"node {node['metadata']['name']} is not Ready")
