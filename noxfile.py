@@ -100,7 +100,7 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
         env=suite,
     )
-    session.run("pytest", "--e2e", "--durations=10", "-n", "4", "--dist", "loadgroup", notebooks, env=suite)
+    session.run("pytest", "--e2e", "--durations=10", "-n", "3", "--dist", "loadgroup", notebooks, env=suite)
     # The leftovers check (marker `last`) runs once, at the end: it judges every run since the suite began.
     session.run(
         "pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive", env=suite
