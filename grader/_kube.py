@@ -51,6 +51,7 @@ FIELD_MANAGER = "servicelab"
 APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply; a JSON body is valid YAML
 MERGE_PATCH = "application/merge-patch+json"
 DELETE_WAIT_S = 120.0
+BACKGROUND = {"propagationPolicy": "Background"}  # delete now; the garbage collector takes the dependents
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,10 @@ class Kube:
             if not cont:
                 return items
 
+    def get_path(self, path: str) -> Obj | None:
+        """GET any API path answering JSON (e.g. a pod's proxy); None for a 404."""
+        return self._call("GET", path, missing_ok=True)
+
     def server_version(self) -> str:
         version: str = (self._call("GET", "/version") or {}).get("gitVersion", "unknown")
         return version
@@ -152,10 +157,8 @@ class Kube:
                     f"the namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to "
                     "perform this operation."
                 )
-            if ns:
-                meta["namespace"] = ns
-            else:
-                meta.pop("namespace", None)
+            meta.pop("namespace", None)
+            meta.update({"namespace": ns} if ns else {})
             query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
             stored.append(
                 self._call(
@@ -186,7 +189,7 @@ class Kube:
         """Delete if present; with wait, until it is gone (or replaced by a new object of that name)."""
         res = self._resources(kind)[0]
         path = res.path(self._ns(res, namespace), name)
-        gone = self._call("DELETE", path, missing_ok=True, body={"propagationPolicy": "Background"})
+        gone = self._call("DELETE", path, missing_ok=True, body=BACKGROUND)
         if not wait or gone is None or gone.get("kind") == "Status":  # absent, or a Status: deleted at once
             return
         uid = (gone.get("metadata") or {}).get("uid")
@@ -205,12 +208,7 @@ class Kube:
             uids = set()
             for obj in self._list(res, namespace, selector):  # one by one, as kubectl does (not every kind
                 meta = obj.get("metadata") or {}  # offers deletecollection)
-                self._call(
-                    "DELETE",
-                    res.path(namespace, meta.get("name")),
-                    missing_ok=True,
-                    body={"propagationPolicy": "Background"},
-                )
+                self._call("DELETE", res.path(namespace, meta.get("name")), missing_ok=True, body=BACKGROUND)
                 uids.add(meta.get("uid"))
 
             def left(res: Resource = res, uids: set[Any] = uids) -> bool:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from grader import traefik_view
 from grader._kube import KubeError
 from grader._wait import WaitTimeout, wait_for
 from grader.checks import LabContext
@@ -43,7 +44,7 @@ def poll_routes(
     just another's routes gone); at once when no route object of the namespace will ever be served (another
     class, no existing parent Gateway). Otherwise until the deadline."""
     last: Seen = {}
-    state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None}
+    state: dict[str, Any] = {"seen": None, "changed": 0.0, "taken": None, "live": ""}
 
     # One round per poll: this loop retries, not the probe (a 5xx from a broken back end is an answer to record).
     one_round = lab.outside.policy.one_round_s
@@ -59,9 +60,14 @@ def poll_routes(
         )
         if all(status == 200 and owner == routes[path] for path, (status, owner) in last.items()):
             return True, ""
-        taken_now, never = _route_objects(lab, kind)  # one read of them a round
+        objects = lab.objects(kind)  # one read of them a round
+        taken_now, never = _route_objects(lab, kind, objects)
         if never:
             raise _Settled  # no route of ours will ever be served: this answer is the one for good
+        live = _live(lab, kind, objects)
+        if live and live == state["live"]:
+            raise _Settled  # Traefik ran these very routers before this round's requests and after them
+        state["live"] = live
         now = time.monotonic()
         if state["seen"] != last:
             state.update(seen=dict(last), changed=now)
@@ -89,15 +95,26 @@ def never_served(lab: LabContext, kind: str) -> bool:
     """Whether no route object of the namespace will ever be served here (there is one): every Ingress names
     another class; every HTTPRoute's parentRefs name no existing Gateway, or its parents refused it. Nothing to
     wait for then."""
-    return _route_objects(lab, kind)[1]
+    return _route_objects(lab, kind, lab.objects(kind))[1]
 
 
-def _route_objects(lab: LabContext, kind: str) -> tuple[bool, bool]:
+def _live(lab: LabContext, kind: str, objects: list[dict[str, Any]]) -> str:
+    """Traefik's routers and servers for our route objects when they hold them as they are now ('' when not, or
+    when Traefik's API cannot tell: then the clocks decide)."""
+    config = traefik_view.raw_configuration(lab.kube)
+    if config is None:
+        return ""
+    read = traefik_view.Namespace(
+        kind, objects, lab.objects("services"), lab.objects("endpointslices"), lab.objects("deployments")
+    )
+    return traefik_view.live_fingerprint(config, read)
+
+
+def _route_objects(lab: LabContext, kind: str, objects: list[dict[str, Any]]) -> tuple[bool, bool]:
     """(taken, never served), from one read of the namespace's route objects and of their parent Gateways.
     Taken: the controller has processed every one (Traefik publishes its address on an Ingress it serves and
     writes an Accepted condition for an HTTPRoute's generation); an Ingress of another class, or a route whose
     parentRefs name no existing Gateway, is taken by nobody and counts as taken: nothing will change for it."""
-    objects = lab.objects(kind)
     if not objects:
         return False, False
     if kind == "ingresses":

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from grader.learner import learner_copy
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+traitlets_config = pytest.importorskip("traitlets.config")
 nbgrader_utils = pytest.importorskip("nbgrader.utils")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,10 +123,19 @@ def notebooks_see_the_lab_cluster(kube: Kube) -> None:
 def execute(path: Path, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
     nb = nbformat.read(str(path), as_version=4)
     monkeypatch.setenv("SERVICELAB_LABS", str(REPO / "labs"))  # the kernel inherits it: released copies live elsewhere
-    client = nbclient.NotebookClient(
-        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute()
+    # IPC, not TCP: jupyter_client picks a free TCP port before the kernel binds it, so two workers starting
+    # kernels at once could both get it (R17: "ZMQError: Address already in use"). Sockets in a folder of
+    # this kernel's own (short: a socket path has ~100 characters) cannot collide.
+    with tempfile.TemporaryDirectory(prefix="sl-kernel-") as sockets:
+        client = nbclient.NotebookClient(
+            nb,
+            timeout=CELL_TIMEOUT_S,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            config=traitlets_config.Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/k"}}),
+        )
+        client.execute()
+        assert not client.km, "nbclient shut its kernel down"
     return nb
 
 
