@@ -16,12 +16,13 @@ from grader import images
 from grader._kube import Kube
 from grader._wait import PROBE_POD_READY_S, READY_TIMEOUT_S
 from grader.checks import LabContext
-from grader.facts import ClusterFacts, discover
+from grader.facts import ClusterFacts, discover, read_docker_ahead
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
 from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, OutsideVantage
 from grader.probes.pod import PodVantage, ProbePods
 from grader.probes.shell import Op, Outcome
+from grader.probes.warm import ShellPool
 from grader.verdicts import EnvError
 
 
@@ -43,6 +44,7 @@ class Environment:
     _vantages: tuple[PodVantage, PodVantage] | None = None
     _start_error: EnvError | None = None
     _reasons: dict[str, str] = field(default_factory=dict)
+    _shells: dict[str, ShellPool] = field(default_factory=dict)  # warm shells into the outside containers
 
     @property
     def facts(self) -> ClusterFacts:
@@ -71,18 +73,31 @@ class Environment:
         facts = self.facts
         route = (facts.nodes[0].internal_ip, 6443) if facts.is_kind and facts.nodes else None
         outside: Vantage = (
-            OutsideVantage(policy=self.policy, partner_ip=facts.partner_ip, source_ip=facts.client_ips.get(CONTAINER))
+            OutsideVantage(
+                policy=self.policy,
+                partner_ip=facts.partner_ip,
+                source_ip=facts.client_ips.get(CONTAINER),
+                shells=self._shell_pool(CONTAINER, ahead=True),
+            )
             if facts.is_kind
             else _Absent("outside container", "not a kind lab cluster")
         )
         internet: Vantage = (
             OutsideVantage(
-                INTERNET_CONTAINER, self.policy, facts.partner_ip, "internet", facts.client_ips.get(INTERNET_CONTAINER)
+                INTERNET_CONTAINER,
+                self.policy,
+                facts.partner_ip,
+                "internet",
+                facts.client_ips.get(INTERNET_CONTAINER),
+                shells=self._shell_pool(INTERNET_CONTAINER),
             )
             if facts.is_kind
             else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
         )
         host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
+        for vantage, container in ((outside, CONTAINER), (internet, INTERNET_CONTAINER)):
+            if container in facts.container_reasons:  # read with the facts, in the same docker call
+                self._reasons.setdefault(vantage.name, facts.container_reasons[container])
         for vantage in (outside, host, internet):  # availability is a property of the environment: ask once per run
             key = vantage.name
             if key not in self._reasons:
@@ -106,10 +121,23 @@ class Environment:
             ready_timeout_s=ready_timeout_s,
         )
 
+    def _shell_pool(self, container: str, *, ahead: bool = False) -> ShellPool | None:
+        """The warm shells into a running outside container (None when it is not: its vantage says why)."""
+        if self.facts.container_reasons.get(container) != "":
+            return None
+        if container not in self._shells:
+            self._shells[container] = ShellPool(container)
+            if ahead:  # its docker exec set-up overlaps the first checks, which probe from inside
+                self._shells[container].start_ahead()
+        return self._shells[container]
+
     def close(self) -> None:
         if self._pods is not None:
             self._pods.stop()
         self._vantages = None
+        for pool in self._shells.values():
+            pool.close()
+        self._shells.clear()
 
 
 class _Absent(Vantage):
@@ -128,6 +156,7 @@ class _Absent(Vantage):
 def environment(
     context: str | None = None, kubeconfig: str | None = None, *, probe_image: str | None = None
 ) -> Iterator[Environment]:
+    read_docker_ahead()  # the facts' docker calls wait on docker while the first API call imports the client
     env = Environment(
         Kube(context=context, kubeconfig=kubeconfig),
         new_run_id(),

@@ -10,17 +10,22 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from grader._kube import Kube, KubeError, KubeUnreachable
 from grader._run import RunError, ToolMissing, run
 from grader.cluster.docker import why_kind_unreachable
 from grader.cluster.net import lab_addresses
-from grader.probes.outside import CONTAINER, INTERNET_CONTAINER
+from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, container_reason
 from grader.verdicts import EnvError
 
 KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE")
 PARTNER_CONTAINER = "servicelab-partner"
+CONTAINERS = (PARTNER_CONTAINER, CONTAINER, INTERNET_CONTAINER)
+DOCKER_READS_S = 60.0  # two docker calls of 20 s each at most, and the thread's start
+_AHEAD: dict[str, Future[DockerReads]] = {}  # read_docker started ahead of discover()
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class ClusterFacts:
     missing: dict[str, str] = field(default_factory=dict)  # variable -> why it has no value
     partner_ip: str | None = None
     client_ips: dict[str, str] = field(default_factory=dict)  # outside containers (vantages) -> their address
+    container_reasons: dict[str, str] = field(default_factory=dict)  # container -> why not usable ('' if it is)
 
     def values_for(self, namespace: str) -> dict[str, str]:
         return {**self.variables, "NAMESPACE": namespace}
@@ -55,7 +61,9 @@ def discover(kube: Kube) -> ClusterFacts:
     nodes = [_node(obj) for obj in raw_nodes]
     is_kind = any(str(obj.get("spec", {}).get("providerID", "")).startswith("kind://") for obj in raw_nodes)
     facts = ClusterFacts(context=kube.context, is_kind=is_kind, nodes=nodes)
-    subnet = _kind_subnet() if is_kind else None
+    ahead = _AHEAD.pop("docker", None)
+    docker = (ahead.result(timeout=DOCKER_READS_S) if ahead else read_docker()) if is_kind else None
+    subnet = docker.subnet if docker else None
     # The same addresses `servicelab up` carved its MetalLB pools around.
     kind_values = {}
     if subnet is not None:
@@ -71,11 +79,47 @@ def discover(kube: Kube) -> ClusterFacts:
             facts.missing[var] = (
                 f"not a kind lab cluster: set SERVICELAB_{var} to an address your load balancer can assign"
             )
-    if is_kind:
-        ips = _container_ips([PARTNER_CONTAINER, CONTAINER, INTERNET_CONTAINER])
-        facts.partner_ip = ips.get(PARTNER_CONTAINER)
-        facts.client_ips = {name: ips[name] for name in (CONTAINER, INTERNET_CONTAINER) if name in ips}
+    if docker:
+        facts.partner_ip = docker.ips.get(PARTNER_CONTAINER)
+        facts.client_ips = {name: docker.ips[name] for name in (CONTAINER, INTERNET_CONTAINER) if name in docker.ips}
+        facts.container_reasons = docker.reasons
     return facts
+
+
+@dataclass(frozen=True)
+class DockerReads:
+    """The kind network's subnet, and the outside containers' addresses and states: one docker call each."""
+
+    subnet: ipaddress.IPv4Network | None
+    ips: dict[str, str]
+    reasons: dict[str, str]  # container -> why it is no vantage point ('' when it is); only those inspected together
+
+
+def read_docker() -> DockerReads:
+    inspected = _docker_json(["docker", "inspect", *CONTAINERS])
+    found = inspected or [c for name in CONTAINERS for c in _docker_json(["docker", "inspect", name]) or []]
+    return DockerReads(
+        _kind_subnet(),
+        {k: v for c in found for k, v in _kind_ip(c).items()},
+        {str(c.get("Name", "")).lstrip("/"): container_reason(c) for c in inspected or []},
+    )
+
+
+def read_docker_ahead() -> None:
+    """Start read_docker in a thread: it waits on docker, so a grading's first API call (which imports the
+    kubernetes client, ~0.17 s of Python) runs meanwhile; discover() takes the result."""
+    if "docker" in _AHEAD:
+        return
+    future: Future[DockerReads] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(read_docker())
+        except Exception as err:  # handed to discover(), which raises it there
+            future.set_exception(err)
+
+    _AHEAD["docker"] = future
+    threading.Thread(target=work, name="docker-facts", daemon=True).start()
 
 
 def _node(obj: dict[str, object]) -> Node:
@@ -118,17 +162,10 @@ def _kind_subnet() -> ipaddress.IPv4Network | None:
     return None
 
 
-def _container_ips(names: list[str]) -> dict[str, str]:
-    """Each running container's address on the kind network: one docker call, one per name if any is absent."""
-    data = _docker_json(["docker", "inspect", *names])
-    if data is None and len(names) > 1:
-        return {k: v for name in names for k, v in _container_ips([name]).items()}
-    found = {}
-    for container in data or []:
-        settings = container.get("NetworkSettings", {})
-        networks = settings.get("Networks", {}) if isinstance(settings, dict) else {}
-        kind = networks.get("kind", {}) if isinstance(networks, dict) else {}
-        ip = kind.get("IPAddress") if isinstance(kind, dict) else None
-        if ip:
-            found[str(container.get("Name", "")).lstrip("/")] = str(ip)
-    return found
+def _kind_ip(container: dict[str, object]) -> dict[str, str]:
+    """{name: address on the kind network} of one inspected container ({} when it has none)."""
+    settings = container.get("NetworkSettings", {})
+    networks = settings.get("Networks", {}) if isinstance(settings, dict) else {}
+    kind = networks.get("kind", {}) if isinstance(networks, dict) else {}
+    ip = kind.get("IPAddress") if isinstance(kind, dict) else None
+    return {str(container.get("Name", "")).lstrip("/"): str(ip)} if ip else {}
