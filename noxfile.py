@@ -111,12 +111,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Grading speed on the real cluster: seconds per lab and the ratio to one bare exec; a class of 30."""
+    """Speed on the real cluster: every lab's ratio to one bare exec, a class of 30, up, check-solutions."""
     _install(session)
     session.run("python", "benchmarks/bench_grade.py", *session.posargs)
     session.run("python", "benchmarks/bench_labs.py")  # every lab through the command vs one kubectl exec
     session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
     session.run("python", "benchmarks/bench_class.py")  # grade-batch: 30 of one lab, then 30 on one nodePort
+    session.run("python", "benchmarks/bench_cluster.py")  # up, check-solutions, the cold build on record
 
 
 @nox.session(python=PYTHON, default=False)

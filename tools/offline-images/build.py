@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import components as c
@@ -22,7 +23,7 @@ import node
 from gobuild import build, module_dir
 from keys import BuildKeys, compute, file_key
 from rootfs import ensure_base_image, ensure_which
-from steps import StepFailed, cache_root, docker_has_image, log, run, set_log_dir, step
+from steps import ARTEFACTS, StepFailed, artefact, cache_root, docker_has_image, elapsed_s, log, run, set_log_dir, step
 
 REPO = c.HERE.parent.parent
 BUSYBOX = Path("/bin/busybox")
@@ -71,6 +72,7 @@ def _component_images(work: Path, binaries: dict[str, Path], keys: BuildKeys) ->
         key = keys.images[spec.tags[0]]
         if images.is_current(spec, key):
             log(f"image {spec.tags[0]}: present (key {key})")
+            artefact(reused=True)
             continue
         if not base:
             with step("base rootfs"):
@@ -84,7 +86,9 @@ def _node_image(work: Path, binaries: dict[str, Path], tags: list[str], keys: Bu
     node_image = keys.node_image()
     if docker_has_image(node_image):
         log(f"node image {node_image}: present")
+        artefact(reused=True)
     else:
+        artefact(reused=False)
         images_tar = work / "node-images.tar"
         images.save(tags, images_tar)
         kind_module = module_dir("sigs.k8s.io/kind", c.PINS.kind)
@@ -114,7 +118,21 @@ def _record(cache: Path, binaries: dict[str, Path], tags: list[str], keys: Build
     }
     path = cache / f"offline-{c.RECIPE}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
+    _remember_run(cache)
     return path
+
+
+def _remember_run(cache: Path) -> None:
+    """Append this run's wall time and what it built or reused to <cache>/build-runs.json (the last 20), for
+    `nox -s bench`: a run that reused nothing is the cold build time."""
+    runs_file = cache / "build-runs.json"
+    try:
+        runs = json.loads(runs_file.read_text())
+    except (OSError, ValueError):
+        runs = []
+    finished = datetime.now(UTC).isoformat(timespec="seconds")
+    runs.append({"finished": finished, "seconds": round(elapsed_s(), 1), **ARTEFACTS})
+    runs_file.write_text(json.dumps(runs[-20:], indent=2) + "\n")
 
 
 def main() -> int:

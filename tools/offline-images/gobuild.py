@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from steps import StepFailed, log, run
+from steps import StepFailed, artefact, log, run
 
 # Bump when the way a program is built here changes (wrapper go.mod, build flags): it is part of
 # every program's key (keys.go_key), so the change rebuilds them all.
@@ -81,7 +81,9 @@ def build(program: GoProgram, cache: Path, key: str) -> Path:
     bindir = root / "bin"
     if all((bindir / out).is_file() for out in program.binaries):
         log(f"{program.name}: cached in {bindir}")
+        artefact(reused=True)
         return bindir
+    artefact(reused=False)
     wrap = root / "wrap"
     wrap.mkdir(parents=True, exist_ok=True)
     bindir.mkdir(parents=True, exist_ok=True)

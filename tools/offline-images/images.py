@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from components import ImageSpec
-from steps import docker_label, log, run
+from steps import artefact, docker_label, log, run
 
 KEY_LABEL = "dev.servicelab.build-key"
 # Bump when the Dockerfile below changes; part of every image key.
@@ -45,7 +45,9 @@ def is_current(spec: ImageSpec, key: str) -> bool:
 def ensure_image(spec: ImageSpec, base: str, binaries: dict[str, Path], work: Path, key: str) -> None:
     if is_current(spec, key):
         log(f"image {spec.tags[0]}: present (key {key})")
+        artefact(reused=True)
         return
+    artefact(reused=False)
     context = work / "image-context" / spec.tags[0].replace("/", "_").replace(":", "_")
     if context.exists():
         shutil.rmtree(context)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import components as c
 from rootfs import debootstrap, import_rootfs, rootfs_tag
-from steps import StepFailed, docker_has_image, log, run
+from steps import StepFailed, artefact, docker_has_image, log, run
 
 from grader._wait import WaitTimeout, wait_for
 
@@ -66,7 +66,9 @@ def _raw_rootfs(work: Path, key: str) -> str:
     tag = rootfs_tag("node", c.PINS.debian_suite, key)
     if docker_has_image(tag):
         log(f"node rootfs {tag}: present")
+        artefact(reused=True)
         return tag
+    artefact(reused=False)
     target = work / "rootfs-node"
     log(f"debootstrap {c.PINS.debian_suite} node rootfs ({len(c.PINS.node_packages)} packages)")
     debootstrap(target, c.PINS.debian_suite, c.PINS.node_packages)

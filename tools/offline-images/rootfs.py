@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from steps import StepFailed, docker_has_image, log, run
+from steps import StepFailed, artefact, docker_has_image, log, run
 
 MIRROR = "http://deb.debian.org/debian"
 # Bump when debootstrap's use here changes; part of every rootfs key (keys.rootfs_key).
@@ -48,7 +48,9 @@ def ensure_base_image(work: Path, suite: str, packages: tuple[str, ...], key: st
     tag = rootfs_tag("base", suite, key)
     if docker_has_image(tag):
         log(f"base image {tag}: present")
+        artefact(reused=True)
         return tag
+    artefact(reused=False)
     target = work / "rootfs-base"
     log(f"debootstrap {suite} base rootfs ({len(packages)} packages)")
     debootstrap(target, suite, packages)

@@ -19,6 +19,16 @@ from typing import IO
 
 _START = time.monotonic()
 _state: dict[str, str] = {"step": "start", "log_dir": ""}
+ARTEFACTS = {"built": 0, "reused": 0}  # this run's: a build that reused nothing is a cold one
+
+
+def artefact(*, reused: bool) -> None:
+    """Count one artefact (a program, a root filesystem, an image) as built or taken from the cache."""
+    ARTEFACTS["reused" if reused else "built"] += 1
+
+
+def elapsed_s() -> float:
+    return time.monotonic() - _START
 
 
 def log(message: str) -> None:
