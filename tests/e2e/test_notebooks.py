@@ -2,8 +2,9 @@
 as learners get it (`servicelab notebooks`, checked cell by cell against `nbgrader generate_assignment`'s
 release) it runs without an error and its check cells score 0.
 
-Run with `pytest --e2e tests/e2e/test_notebooks.py` after `servicelab up`. Each notebook starts from an empty
-lab namespace, because the released notebook must not find the reference answer's objects.
+Run with `pytest --e2e tests/e2e/test_notebooks.py` after `servicelab up`. Each notebook runs in a namespace of
+its own ($SERVICELAB_NAMESPACE), which starts empty: the released notebook must not find the reference answer's
+objects.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -38,6 +40,7 @@ nbgrader_utils = pytest.importorskip("nbgrader.utils")
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 ASSIGNMENTS = sorted(p.name for p in (NOTEBOOKS / "source").iterdir() if p.is_dir())
+CARRIERS = ("services", "ingresses", "httproutes.gateway.networking.k8s.io")  # what a lab's answer holds
 CELL_TIMEOUT_S = 600  # a check cell waits for endpoints and load balancers, then probes
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +53,7 @@ def lab_id(assignment: str) -> str:
 def _groups() -> dict[str, str]:
     """Run in parallel (`pytest -n N --dist loadgroup`), notebooks whose answers would collide on the cluster
     (a node port, an address, a host on Traefik) share a group and run one after another, as check-solutions'
-    chains do; the released and the reference copy of a lab share its group (one lab namespace)."""
+    chains do; the released and the reference copy of a lab share its group (the same claims)."""
     labs = {a: load_lab(REPO / "labs" / lab_id(a)) for a in ASSIGNMENTS}
     chains = build_chains(
         ASSIGNMENTS, lambda a: case_claims(labs[a], labs[a].solution, placeholder_values(None, f"lab-{lab_id(a)}"))
@@ -95,16 +98,25 @@ def one_at_a_time_in_its_group(
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def fresh_namespace(kube: Kube, assignment: str) -> None:
-    """Delete the lab namespace if servicelab made it, and wait until it is gone."""
-    ns = f"lab-{lab_id(assignment)}"
+def own_namespace(assignment: str, which: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A namespace of this test's own for the notebook (the kernel inherits $SERVICELAB_NAMESPACE): it starts
+    empty, and the next notebook of the group need not wait for it to be gone."""
+    ns = f"lab-{lab_id(assignment)}-{which}-{secrets.token_hex(3)}"
+    monkeypatch.setenv("SERVICELAB_NAMESPACE", ns)
+    return ns
+
+
+def release_namespace(kube: Kube, ns: str) -> None:
+    """Delete what holds something cluster-wide (node ports, static IPs, Traefik hosts: Services and routes)
+    and wait for it, then the namespace, without waiting (~10 s), as check-solutions does between cases."""
     existing = kube.get("namespace", ns)
     if existing is None:
         return
-    labels = existing.get("metadata", {}).get("labels", {})
-    if labels.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+    if existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
         pytest.fail(f"namespace {ns} exists but servicelab did not create it: remove it by hand")
-    kube.delete("namespace", ns, wait=True)
+    for kind in CARRIERS:
+        kube.delete_all(kind, ns, wait=True, timeout=90)
+    kube.delete("namespace", ns)
 
 
 @pytest.fixture(autouse=True)
@@ -159,14 +171,14 @@ def grades(nb: nbformat.NotebookNode) -> dict[str, tuple[float | None, float]]:
 
 @pytest.mark.parametrize("assignment", PER_ASSIGNMENT)
 def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monkeypatch: pytest.MonkeyPatch) -> None:
-    fresh_namespace(kube, assignment)
+    ns = own_namespace(assignment, "reference", monkeypatch)
     path = NOTEBOOKS / "source" / assignment / f"{lab_id(assignment)}.ipynb"
     after = "not read"
     try:
         nb = execute(path, kube, monkeypatch)
-        after = namespace_snapshot(kube, f"lab-{lab_id(assignment)}")
+        after = namespace_snapshot(kube, ns)
     finally:
-        fresh_namespace(kube, assignment)  # its Services hold node ports, static IPs and Traefik routes
+        release_namespace(kube, ns)
     assert not errors(nb)
     scored = grades(nb)
     assert scored, "the notebook has a graded check cell"
@@ -198,14 +210,16 @@ def test_released_notebook_runs_and_scores_zero(
     source = json.loads((NOTEBOOKS / "source" / assignment / copy.name).read_text(encoding="utf-8"))
     copy.write_text(json.dumps(learner_copy(source, load_lab(lab_id(assignment)))), encoding="utf-8")
     assert_same_but_the_answer(copy, released)
-    fresh_namespace(kube, assignment)
-    nb = execute(copy, kube, monkeypatch)
+    ns = own_namespace(assignment, "released", monkeypatch)
+    try:
+        nb = execute(copy, kube, monkeypatch)
+    finally:
+        release_namespace(kube, ns)
     assert not errors(nb)
     scored = grades(nb)
     assert scored
     for grade_id, (earned, total) in scored.items():
         assert earned == 0, f"{grade_id}: {earned}/{total} without an answer\n{_check_output(nb, grade_id)}"
-    fresh_namespace(kube, assignment)
 
 
 def assert_same_but_the_answer(copy: Path, released: Path) -> None:
