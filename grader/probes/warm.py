@@ -18,6 +18,7 @@ import threading
 import time
 from typing import IO
 
+from grader._run import ToolMissing, which
 from grader.verdicts import EnvError
 
 _log = logging.getLogger("servicelab.run")
@@ -30,7 +31,7 @@ class WarmShell:
         self.container = container
         try:
             self.proc = subprocess.Popen(
-                ["docker", "exec", "-i", container, "sh"],
+                [which("docker"), "exec", "-i", container, "sh"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -38,7 +39,7 @@ class WarmShell:
                 errors="replace",
                 start_new_session=True,  # its own process group: close() ends the client and anything it started
             )
-        except OSError as err:  # no docker CLI
+        except (OSError, ToolMissing) as err:
             raise EnvError(f"cannot run docker here: {err}") from err
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_KEPT)
