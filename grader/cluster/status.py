@@ -61,15 +61,21 @@ def collect(kind: Kind) -> Status:
             status.images.append((container, image, present))
             if not present:
                 status.problems.append(f"{image} missing on {container}")
+    _containers(status)
+    if not status.problems:  # the witness needs Traefik and the outside container
+        _node_ports(kube, status)
+    return status
+
+
+def _containers(status: Status) -> None:
     for name in vantage.ALL:
         info = docker.container_state(name)
         running = bool(info and info.get("State", {}).get("Running"))
         status.containers.append((name, f"running at {docker.container_ip(info)}" if info and running else "absent"))
         if not running:
             status.problems.append(f"container {name} is not running: 'servicelab up' starts it")
-    if not status.problems:  # the witness needs Traefik and the outside container
-        _node_ports(kube, status)
-    return status
+        elif not vantage.current(name, info):
+            status.problems.append(f"container {name} was made from an older spec: 'servicelab up' makes it again")
 
 
 def _node_ports(kube: Kube, status: Status) -> None:

@@ -66,11 +66,38 @@ def test_metallb_pools_fixture_is_filled_in() -> None:
 def test_internet_container_blackholes_exactly_the_internal_pool() -> None:
     addresses = lab_addresses("172.18.0.0/16")
     _image, command, _aliases, options = vantage._spec(vantage.INTERNET, addresses)
-    assert options == ["--cap-add", "NET_ADMIN"]
+    assert options == ["--init", "--cap-add", "NET_ADMIN"]
     script = command[-1]
     assert "ip route add blackhole 172.18.255.220/30" in script
     assert "ip route add blackhole 172.18.255.224/28" in script
     assert "255.200" not in script  # the public pool stays reachable
+
+
+@pytest.mark.parametrize(
+    ("labels", "running", "made"),
+    [
+        ({vantage.REVISION_LABEL: "2"}, True, False),  # current: left alone
+        ({}, True, True),  # made before the revision label (sleep as PID 1, no init): made again
+        ({vantage.REVISION_LABEL: "1"}, True, True),
+        ({vantage.REVISION_LABEL: "2"}, False, True),  # stopped
+    ],
+)
+def test_an_outside_client_from_an_older_spec_is_made_again(
+    monkeypatch: pytest.MonkeyPatch, labels: dict[str, str], running: bool, made: bool
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    state = {"State": {"Running": running}, "Config": {"Labels": labels}}
+    monkeypatch.setattr(vantage.docker, "container_state", lambda name: state)
+    monkeypatch.setattr(vantage.docker, "remove_container", lambda name: calls.append(("rm", name)))
+    monkeypatch.setattr(vantage.docker, "has_image", lambda ref: True)
+    monkeypatch.setattr(
+        vantage.docker, "run_container", lambda name, image, args, aliases, options: calls.append(("run", *options))
+    )
+    assert vantage.ensure(vantage.OUTSIDE, lab_addresses("172.18.0.0/16")) is made
+    if made:
+        assert calls == [("rm", vantage.OUTSIDE), ("run", "--label", f"{vantage.REVISION_LABEL}=2", "--init")]
+    else:
+        assert calls == []
 
 
 def test_node_image_prefers_the_request_then_the_offline_image(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,3 +292,10 @@ def test_a_node_that_will_not_start_gets_the_cluster_made_again(monkeypatch: pyt
     said = up._create_cluster(up.UpOptions(say=lambda line: None), up.UpState())
     assert _StoppedKind.made == ["deleted", "created"]
     assert said.startswith("created (recreated)")
+
+
+def test_current_spec_of_each_container() -> None:
+    made_now = {"Config": {"Labels": {vantage.REVISION_LABEL: "2"}}}
+    assert vantage.current(vantage.OUTSIDE, made_now)
+    assert not vantage.current(vantage.OUTSIDE, {"Config": {"Labels": {}}})
+    assert vantage.current(vantage.PARTNER, {"Config": {"Labels": {}}})  # its spec has not changed since
