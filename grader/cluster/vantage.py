@@ -26,7 +26,7 @@ ALL = (OUTSIDE, INTERNET, PARTNER)
 _FOREVER = ["sleep", "2147483647"]
 # Revision of each container's spec (a label on it): one made from an older spec is made again. 2: the busybox
 # clients run docker's init as PID 1, which reaps what a probe script leaves (busybox `timeout` leaves one
-# zombie per probe; `sleep` as PID 1 never reaps, and they held 2,702 of this host's 32,768 PIDs after 25 min).
+# zombie per probe; `sleep` as PID 1 never reaps, and they held 2,701 of this host's 32,768 PIDs after 25 min).
 REVISION_LABEL = "dev.servicelab.revision"
 _REVISIONS = {OUTSIDE: "2", INTERNET: "2", PARTNER: "1"}
 
