@@ -206,15 +206,15 @@ def _images(doc: _Doctor) -> None:
 
 
 def _containers(doc: _Doctor) -> None:
-    down = [
-        name for name in vantage.ALL if not ((docker.container_state(name) or {}).get("State") or {}).get("Running")
-    ]
-    doc.note(
-        "outside containers",
-        not down,
-        f"not running: {', '.join(down)}" if down else ", ".join(vantage.ALL),
-        f"{UP} (starts them)",
-    )
+    problems = []
+    for name in vantage.ALL:
+        state = docker.container_state(name)
+        if not ((state or {}).get("State") or {}).get("Running"):
+            problems.append(f"{name} not running")
+        elif not vantage.current(name, state):
+            problems.append(f"{name} made from an older spec")
+    fix = f"{UP} (starts them; makes one from an older spec again)"
+    doc.note("outside containers", not problems, "; ".join(problems) or ", ".join(vantage.ALL), fix)
 
 
 def _node_ports(doc: _Doctor) -> None:

@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from grader._run import Result
-from grader.cluster import docker, tools, up, vantage, versions
+from grader.cluster import docker, doctor, tools, up, vantage, versions
 from grader.cluster.net import lab_addresses
 from grader.cluster.preflight import Preflight
 from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
@@ -299,3 +299,18 @@ def test_current_spec_of_each_container() -> None:
     assert vantage.current(vantage.OUTSIDE, made_now)
     assert not vantage.current(vantage.OUTSIDE, {"Config": {"Labels": {}}})
     assert vantage.current(vantage.PARTNER, {"Config": {"Labels": {}}})  # its spec has not changed since
+
+
+def test_doctor_names_an_outside_client_from_an_older_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    states = {
+        vantage.OUTSIDE: {"State": {"Running": True}, "Config": {"Labels": {}}},  # made before --init
+        vantage.INTERNET: {"State": {"Running": False}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
+        vantage.PARTNER: {"State": {"Running": True}, "Config": {"Labels": {}}},
+    }
+    monkeypatch.setattr(doctor.docker, "container_state", states.get)
+    found = doctor._Doctor("servicelab", [])
+    doctor._containers(found)
+    (finding,) = found.findings
+    assert not finding.ok
+    assert finding.detail == "servicelab-outside made from an older spec; servicelab-internet not running"
+    assert "older spec again" in finding.fix
