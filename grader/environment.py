@@ -78,6 +78,7 @@ class Environment:
                 partner_ip=facts.partner_ip,
                 source_ip=facts.client_ips.get(CONTAINER),
                 shells=self._shell_pool(CONTAINER, ahead=True),
+                known_reason=facts.container_reasons.get(CONTAINER),
             )
             if facts.is_kind
             else _Absent("outside container", "not a kind lab cluster")
@@ -90,14 +91,12 @@ class Environment:
                 "internet",
                 facts.client_ips.get(INTERNET_CONTAINER),
                 shells=self._shell_pool(INTERNET_CONTAINER),
+                known_reason=facts.container_reasons.get(INTERNET_CONTAINER),
             )
             if facts.is_kind
             else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
         )
         host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
-        for vantage, container in ((outside, CONTAINER), (internet, INTERNET_CONTAINER)):
-            if container in facts.container_reasons:  # read with the facts, in the same docker call
-                self._reasons.setdefault(vantage.name, facts.container_reasons[container])
         for vantage in (outside, host, internet):  # availability is a property of the environment: ask once per run
             key = vantage.name
             if key not in self._reasons:

@@ -48,6 +48,7 @@ def poll_routes(
 
     # One round per poll: this loop retries, not the probe (a 5xx from a broken back end is an answer to record).
     one_round = lab.outside.policy.one_round_s
+    traefik = traefik_view.Reader(lab.kube)  # what Traefik runs: when it holds our routes, the answer is final
 
     def attempt() -> tuple[bool | None, str]:
         results = lab.outside.http_batch([f"http://{ip}{path}" for path in routes], host, deadline_s=one_round)
@@ -64,7 +65,7 @@ def poll_routes(
         taken_now, never = _route_objects(lab, kind, objects)
         if never:
             raise _Settled  # no route of ours will ever be served: this answer is the one for good
-        live = _live(lab, kind, objects)
+        live = traefik.fingerprint(lab.namespace, kind, objects)
         if live and live == state["live"]:
             raise _Settled  # Traefik ran these very routers before this round's requests and after them
         state["live"] = live
@@ -96,18 +97,6 @@ def never_served(lab: LabContext, kind: str) -> bool:
     another class; every HTTPRoute's parentRefs name no existing Gateway, or its parents refused it. Nothing to
     wait for then."""
     return _route_objects(lab, kind, lab.objects(kind))[1]
-
-
-def _live(lab: LabContext, kind: str, objects: list[dict[str, Any]]) -> str:
-    """Traefik's routers and servers for our route objects when they hold them as they are now ('' when not, or
-    when Traefik's API cannot tell: then the clocks decide)."""
-    config = traefik_view.raw_configuration(lab.kube)
-    if config is None:
-        return ""
-    read = traefik_view.Namespace(
-        kind, objects, lab.objects("services"), lab.objects("endpointslices"), lab.objects("deployments")
-    )
-    return traefik_view.live_fingerprint(config, read)
 
 
 def _route_objects(lab: LabContext, kind: str, objects: list[dict[str, Any]]) -> tuple[bool, bool]:

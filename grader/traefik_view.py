@@ -22,16 +22,43 @@ GATEWAY_PROVIDER = "kubernetesgateway"
 _MATCHER = re.compile(r'(\w+)\("([^"]*)"\)')
 
 
-def raw_configuration(kube: Kube) -> Obj | None:
-    """Traefik's runtime configuration (`/api/rawdata`), or None: no single ready Traefik pod, no API, no right."""
-    try:
-        pods = [p for p in kube.list("pods", NAMESPACE, "app=traefik") if _serving(p)]
-        if len(pods) != 1:  # during a rollout two configurations answer
+class Reader:
+    """Traefik's API as one poll reads it, round after round: the serving pod is found once (again only after a
+    read failed), and each round reads the configuration and what decides the namespace's routes."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self._pod: str | None = None
+
+    def configuration(self) -> Obj | None:
+        """The runtime configuration (`/api/rawdata`), or None: no single ready Traefik pod, no API, no right."""
+        try:
+            if self._pod is None:
+                pods = [p for p in self.kube.list("pods", NAMESPACE, "app=traefik") if _serving(p)]
+                if len(pods) != 1:  # during a rollout two configurations answer
+                    return None
+                self._pod = pods[0]["metadata"]["name"]
+            return self.kube.get_path(f"/api/v1/namespaces/{NAMESPACE}/pods/{self._pod}:{API_PORT}/proxy/api/rawdata")
+        except (KubeError, KubeUnreachable):
+            self._pod = None
             return None
-        name = pods[0]["metadata"]["name"]
-        return kube.get_path(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}:{API_PORT}/proxy/api/rawdata")
-    except (KubeError, KubeUnreachable):
-        return None
+
+    def fingerprint(self, namespace: str, kind: str, routes: list[Obj]) -> str:
+        """live_fingerprint of the configuration now for these route objects of the namespace ('' when there are
+        none, or when the API or the namespace cannot be read: the clocks decide then)."""
+        config = self.configuration() if routes else None
+        if config is None:
+            return ""
+        try:
+            kinds = ("services", "endpointslices", "deployments")
+            read = Namespace(kind, routes, *(self.kube.list(k, namespace) for k in kinds))
+        except (KubeError, KubeUnreachable):
+            return ""
+        return live_fingerprint(config, read)
+
+
+def raw_configuration(kube: Kube) -> Obj | None:
+    return Reader(kube).configuration()
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,13 @@ class OutsideVantage(Vantage):
         source_ip: str | None = None,
         *,
         shells: ShellPool | None = None,
+        known_reason: str | None = None,
     ) -> None:
         super().__init__(name, policy, partner_ip)
         self.container = container
         self.shells = shells  # warm shells into the container; without, a docker exec per batch
+        if known_reason is not None:  # its state, read with the cluster facts: no docker inspect of its own
+            self.preset_reason(known_reason)
         self.recorder.source = source_ip  # its packets reach the nodes unchanged (same docker network)
 
     def _find_unavailable_reason(self) -> str:
@@ -43,28 +46,24 @@ class OutsideVantage(Vantage):
 
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         nonce = new_nonce()
-        script = build_script(ops, per_try_s, nonce)
-        if self.shells is not None:
-            try:
-                text = self.shells.run(script, f"@@{nonce}:end", timeout_s)
-            except EnvError as err:
-                raise EnvError(f"{self.name}: {err}") from err
-            found = parse_output(text, len(ops), nonce)
-            if found is None or any(o.rc == -1 for o in found):
-                raise EnvError(f"{self.name}: a probe script in {self.container} did not finish: {text[-300:]}")
-            return found
-        argv = ["docker", "exec", self.container, "sh", "-c", script]
-        try:
-            result = run(argv, timeout=timeout_s, check=False)
-        except (RunError, ToolMissing) as err:
-            raise EnvError(f"{self.name}: {err}") from err
-        outcomes = parse_output(result.stdout, len(ops), nonce)
+        text, failed = self._run_script(build_script(ops, per_try_s, nonce), f"@@{nonce}:end", timeout_s)
+        outcomes = parse_output(text, len(ops), nonce)
         if outcomes is None or any(o.rc == -1 for o in outcomes):
-            raise EnvError(
-                f"{self.name}: docker exec into {self.container} failed (exit {result.code}): "
-                f"{(result.stderr or result.stdout).strip()[-300:]}"
-            )
+            raise EnvError(f"{self.name}: {failed}")
         return outcomes
+
+    def _run_script(self, script: str, end_marker: str, timeout_s: float) -> tuple[str, str]:
+        """What the script printed, and what to say if that is not a whole answer: in a warm shell when there
+        are some, else in a docker exec of its own."""
+        try:
+            if self.shells is not None:
+                text = self.shells.run(script, end_marker, timeout_s)
+                return text, f"a probe script in {self.container} did not finish: {text.strip()[-300:]}"
+            result = run(["docker", "exec", self.container, "sh", "-c", script], timeout=timeout_s, check=False)
+        except (EnvError, RunError, ToolMissing) as err:
+            raise EnvError(f"{self.name}: {err}") from err
+        said = (result.stderr or result.stdout).strip()[-300:]
+        return result.stdout, f"docker exec into {self.container} failed (exit {result.code}): {said}"
 
 
 def _container_state(name: str) -> str:

@@ -24,13 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader._kube import Kube
 from grader._wait import wait_for
 from grader.answers import is_blank_yaml
 from grader.chains import build_chains
 from grader.claims import case_claims, placeholder_values
+from grader.deploy import delete_namespace
 from grader.labs import load_lab
 from grader.learner import learner_copy
+from grader.leases import wait_released
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -40,7 +42,6 @@ nbgrader_utils = pytest.importorskip("nbgrader.utils")
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 ASSIGNMENTS = sorted(p.name for p in (NOTEBOOKS / "source").iterdir() if p.is_dir())
-CARRIERS = ("services", "ingresses", "httproutes.gateway.networking.k8s.io")  # what a lab's answer holds
 CELL_TIMEOUT_S = 600  # a check cell waits for endpoints and load balancers, then probes
 
 pytestmark = pytest.mark.e2e
@@ -50,17 +51,21 @@ def lab_id(assignment: str) -> str:
     return assignment.split("-", 1)[1]
 
 
+def _claims() -> dict[str, frozenset[str]]:
+    """What each notebook's answer holds cluster-wide: a node port, an address, a host on Traefik."""
+    labs = {a: load_lab(REPO / "labs" / lab_id(a)) for a in ASSIGNMENTS}
+    return {a: case_claims(labs[a], labs[a].solution, placeholder_values(None, f"lab-{lab_id(a)}")) for a in labs}
+
+
 def _groups() -> dict[str, str]:
     """Run in parallel (`pytest -n N --dist loadgroup`), notebooks whose answers would collide on the cluster
-    (a node port, an address, a host on Traefik) share a group and run one after another, as check-solutions'
-    chains do; the released and the reference copy of a lab share its group (the same claims)."""
-    labs = {a: load_lab(REPO / "labs" / lab_id(a)) for a in ASSIGNMENTS}
-    chains = build_chains(
-        ASSIGNMENTS, lambda a: case_claims(labs[a], labs[a].solution, placeholder_values(None, f"lab-{lab_id(a)}"))
-    )
+    share a group and run one after another, as check-solutions' chains do; the released and the reference
+    copy of a lab share its group (the same claims)."""
+    chains = build_chains(ASSIGNMENTS, CLAIMS.__getitem__)
     return {a: f"notebooks-{n}" for n, chain in enumerate(chains) for a in chain}
 
 
+CLAIMS = _claims()
 GROUPS = _groups()
 PER_ASSIGNMENT = [pytest.param(a, marks=pytest.mark.xdist_group(GROUPS[a])) for a in ASSIGNMENTS]
 GROUP_WAIT_S = 1200.0  # the longest group (ingress and gateway, reference and released) takes about 2 min
@@ -106,17 +111,11 @@ def own_namespace(assignment: str, which: str, monkeypatch: pytest.MonkeyPatch) 
     return ns
 
 
-def release_namespace(kube: Kube, ns: str) -> None:
-    """Delete what holds something cluster-wide (node ports, static IPs, Traefik hosts: Services and routes)
-    and wait for it, then the namespace, without waiting (~10 s), as check-solutions does between cases."""
-    existing = kube.get("namespace", ns)
-    if existing is None:
-        return
-    if existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
-        pytest.fail(f"namespace {ns} exists but servicelab did not create it: remove it by hand")
-    for kind in CARRIERS:
-        kube.delete_all(kind, ns, wait=True, timeout=90)
-    kube.delete("namespace", ns)
+def release_namespace(kube: Kube, assignment: str, ns: str) -> None:
+    """Free what the notebook's objects hold cluster-wide (node ports, static IPs, Traefik hosts) and wait for
+    that, the namespace going in the background: what check-solutions does between the cases of a chain."""
+    delete_namespace(kube, ns)
+    wait_released(kube, ns, CLAIMS[assignment])
 
 
 @pytest.fixture(autouse=True)
@@ -178,7 +177,7 @@ def test_reference_notebook_scores_full_marks(assignment: str, kube: Kube, monke
         nb = execute(path, kube, monkeypatch)
         after = namespace_snapshot(kube, ns)
     finally:
-        release_namespace(kube, ns)
+        release_namespace(kube, assignment, ns)
     assert not errors(nb)
     scored = grades(nb)
     assert scored, "the notebook has a graded check cell"
@@ -214,7 +213,7 @@ def test_released_notebook_runs_and_scores_zero(
     try:
         nb = execute(copy, kube, monkeypatch)
     finally:
-        release_namespace(kube, ns)
+        release_namespace(kube, assignment, ns)
     assert not errors(nb)
     scored = grades(nb)
     assert scored

@@ -67,14 +67,7 @@ def namespace(env: Environment) -> Iterator[str]:
 
 
 def _fingerprint(env: Environment, ns: str) -> str:
-    read = traefik_view.Namespace(
-        "ingresses",
-        env.kube.list("ingresses", ns),
-        env.kube.list("services", ns),
-        env.kube.list("endpointslices", ns),
-        env.kube.list("deployments", ns),
-    )
-    return traefik_view.live_fingerprint(traefik_view.raw_configuration(env.kube), read)
+    return traefik_view.Reader(env.kube).fingerprint(ns, "ingresses", env.kube.list("ingresses", ns))
 
 
 def _live(env: Environment, ns: str, path: str) -> tuple[bool | None, str]:
