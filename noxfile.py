@@ -52,7 +52,9 @@ def _static_checks(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    _install(session, "dev,notebooks")  # mypy reads grader.nbplugin/course against nbformat, nbconvert, traitlets
+    _install(
+        session, "dev,notebooks"
+    )  # mypy reads grader.classroom.nbplugin/course against nbformat, nbconvert, traitlets
     _static_checks(session)
 
 

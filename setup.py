@@ -1,5 +1,5 @@
 """The wheel carries the lab catalogue, the cluster fixtures and the course notebooks under grader/_shipped/,
-so an installed servicelab works without a checkout (grader.catalogue finds them; an editable install and a
+so an installed servicelab works without a checkout (grader.catalogue.locate finds them; an editable install and a
 checkout use the top-level folders). Everything else is in pyproject.toml."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from grader.solutions import DEFAULT_JOBS  # grade-batch's --jobs default too
+from grader.corpus.solutions import DEFAULT_JOBS
 
 LABS = Path(__file__).resolve().parent.parent / "labs"
 # Every tenth submission is wrong; the others are the reference solution or an accepted alternative.

@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
-from grader.environment import environment
-from grader.labs import load_lab
-from grader.manifests import manifest_files
-from grader.results import Verdict
-from grader.session import run_checks
+from grader.catalogue.labs import load_lab
+from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
+from grader.grading.environment import environment
+from grader.grading.results import Verdict
+from grader.grading.session import run_checks
+from grader.intake.manifests import manifest_files
 
 DEMO = Path(__file__).resolve().parent.parent / "tests" / "data" / "labs" / "demo"
 

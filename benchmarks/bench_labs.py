@@ -13,11 +13,11 @@ import subprocess
 import sys
 import time
 
-from grader.catalogue import all_labs
-from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
-from grader.environment import Environment, environment
-from grader.labs import Lab, load_lab
-from grader.manifests import manifest_files
+from grader.catalogue.labs import Lab, load_lab
+from grader.catalogue.locate import all_labs
+from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
+from grader.grading.environment import Environment, environment
+from grader.intake.manifests import manifest_files
 
 GOAL = 10.0
 

@@ -20,13 +20,13 @@ from dataclasses import replace
 
 from rich.console import Console
 
-from grader._kube import Kube
-from grader.chains import build_chains
-from grader.claims import case_claims, placeholder_values
-from grader.facts import discover
-from grader.labs import load_lab
-from grader.solutions import DEFAULT_JOBS, CaseJob, ClusterGrading, Row, case_namespace_stem, crashed_row
-from grader.workers import run_chains
+from grader.catalogue.labs import load_lab
+from grader.cluster.facts import discover
+from grader.corpus.solutions import DEFAULT_JOBS, CaseJob, ClusterGrading, Row, case_namespace_stem, crashed_row
+from grader.kube.client import Kube
+from grader.parallel.chains import build_chains
+from grader.parallel.claims import case_claims, placeholder_values
+from grader.parallel.workers import run_chains
 
 # lab -> its cases soaked: the reference solution and two known-wrong answers
 SOAKED: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,6 @@
 """servicelab: hands-on labs and a behaviour-probing grader for Kubernetes Services.
 
-Notebook API: `from grader import check, apply`. Imported lazily, so `import grader._kube` stays light.
+Notebook API: `from grader import check, apply`. Imported lazily, so `import grader.kube.client` stays light.
 (No submodule may be called `check` or `apply`: it would shadow these names once imported.)
 """
 
@@ -13,7 +13,7 @@ __all__ = ["apply", "check"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from grader import notebook  # noqa: PLC0415 - lazy: keeps the lower layers importable alone
+        from grader.learner import notebook  # noqa: PLC0415 - lazy: keeps the lower layers importable alone
 
         return getattr(notebook, name)
     raise AttributeError(f"module 'grader' has no attribute {name!r}")

@@ -18,9 +18,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from grader.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
-from grader.catalogue import all_labs  # noqa: E402
-from grader.labs import Lab, load_lab  # noqa: E402
+from grader.catalogue.labs import Lab, load_lab  # noqa: E402
+from grader.catalogue.locate import all_labs  # noqa: E402
+from grader.intake.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
 
 SOURCE = REPO / "notebooks" / "source"
 
@@ -187,8 +187,8 @@ CLEAR_THE_WAY = {
     "gateway": ("ingresses.networking.k8s.io", "lab-ingress", "Ingress lab's Ingresses"),
 }
 
-# The setup cell: one import; importing grader.notebook in IPython registers the %%servicelab_answer magic.
-SETUP = "from grader.notebook import check, explore, flow, hint, reset"
+# The setup cell: one import; importing grader.learner.notebook in IPython registers the %%servicelab_answer magic.
+SETUP = "from grader.learner.notebook import check, explore, flow, hint, reset"
 
 
 def nbgrader(
@@ -229,7 +229,7 @@ def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
 
 
 def uses_values(lab: Lab, task: str) -> bool:
-    """Whether the task asks the learner to write a `${VAR}` placeholder (grader.notebook.values shows them)."""
+    """Whether the task asks the learner to write a `${VAR}` placeholder (grader.learner.notebook.values shows them)."""
     return any("${" + v + "}" in task for v in lab.variables)
 
 

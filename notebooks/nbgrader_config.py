@@ -16,16 +16,16 @@ c.ClearSolutions.code_stub = {"python": "# your manifest here (YAML)"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Autograde never runs a submission: servicelab reads the answer cell as YAML and grades it out of process in a
-# fresh namespace, instead of nbgrader's Execute (grader.nbplugin; `servicelab course autograde` also sets this).
+# fresh namespace, instead of nbgrader's Execute (classroom.nbplugin; `servicelab course autograde` also sets this).
 c.Autograde.autograde_preprocessors = [
-    "grader.nbplugin.GradeAnswers",
+    "grader.classroom.nbplugin.GradeAnswers",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
-    "grader.nbplugin.WithholdUngraded",
+    "grader.classroom.nbplugin.WithholdUngraded",
 ]
 
 # Learners' check cells (and `nbgrader validate`) wait for endpoints and load balancers: far above the 30 s default

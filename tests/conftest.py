@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from grader._kube import Kube
 from grader.cluster.tools import prefer_offline_bin
+from grader.kube.client import Kube
 
 # On machines with the offline build, use its kubectl: it matches the lab cluster's version.
 prefer_offline_bin()

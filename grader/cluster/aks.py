@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from grader._kube import Kube, KubeError
-from grader._wait import wait_for
+from grader.base.wait import wait_for
 from grader.cluster.sources import fixture
+from grader.kube.client import Kube, KubeError
 
 _PROBE_SERVICE = {
     "apiVersion": "v1",

@@ -11,8 +11,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from grader import images
-from grader._run import run
+from grader.base import images
+from grader.base.run import run
 from grader.cluster import docker, versions
 from grader.cluster.sources import MANIFEST_KEYS, cached_manifest_path, upstream_manifest
 

@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE
-from grader._run import RunError, ToolMissing, run
+from grader.base.run import RunError, ToolMissing, run
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 KIND_NETWORK = "kind"
 _DOCKER_FIX = (

@@ -11,15 +11,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grader import images
-from grader._kube import Kube, KubeError, KubeUnreachable
-from grader._run import RunError, ToolMissing
+from grader.base import images
+from grader.base.errors import EnvError
+from grader.base.run import RunError, ToolMissing
 from grader.cluster import aks, docker, metallb, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import condition_true, rollout_ready
 from grader.cluster.tools import find_kind
 from grader.cluster.up import node_has_image
-from grader.verdicts import EnvError
+from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 UP = "servicelab up"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader._run import run
+from grader.base.run import run
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from grader._kube import Kube, KubeError
-from grader._wait import wait_for
+from grader.base.wait import wait_for
 from grader.cluster.net import LabAddresses
 from grader.cluster.readiness import rollout_ready
 from grader.cluster.sources import fixture, upstream_manifest
+from grader.kube.client import Kube, KubeError
 
 NAMESPACE = "metallb-system"
 

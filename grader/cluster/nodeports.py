@@ -13,11 +13,11 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from grader._kube import Kube
-from grader._run import RunError, ToolMissing, run
+from grader.base.errors import EnvironmentFault
+from grader.base.run import RunError, ToolMissing, run
 from grader.cluster import vantage
 from grader.cluster.readiness import internal_ip
-from grader.errors import EnvironmentFault
+from grader.kube.client import Kube
 
 WITNESS_PORT = 30080  # fixtures/traefik/traefik.yaml: Service traefik/traefik, port web
 KUBE_PROXY = "k8s-app=kube-proxy"

@@ -7,9 +7,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.base.errors import EnvError
 from grader.cluster import docker
 from grader.cluster.tools import find_kind, prefer_offline_bin
-from grader.verdicts import EnvError
 
 HOST_PORTS = (30007, 30080)  # fixtures/kind-config.yaml extraPortMappings
 _INOTIFY = {"max_user_watches": 524288, "max_user_instances": 512}

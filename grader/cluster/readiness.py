@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from grader._kube import Kube, KubeError, KubeUnreachable, Obj
+from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 
 P = ParamSpec("P")
 T = TypeVar("T")

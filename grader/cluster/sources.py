@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.catalogue import shipped
+from grader.base.errors import EnvError
+from grader.base.shipped import shipped
 from grader.cluster import versions
 from grader.cluster.tools import offline_build, user_cache
-from grader.verdicts import EnvError
 
 _URLS = {
     "metallb": (versions.METALLB, versions.METALLB_MANIFEST_URL),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader import images
-from grader._kube import Kube, KubeError, KubeUnreachable
+from grader.base import images
 from grader.cluster import docker, metallb, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import internal_ip, rollout_ready
 from grader.cluster.up import node_has_image
+from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 CONTROLLERS = (
     ("kube-system", "deployment", "coredns"),

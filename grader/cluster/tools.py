@@ -10,8 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.base.errors import EnvError
 from grader.cluster import versions
-from grader.verdicts import EnvError
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from grader._kube import Kube
-from grader._wait import wait_for
+from grader.base.wait import wait_for
 from grader.cluster import versions
 from grader.cluster.readiness import condition_true, lb_address, rollout_ready
 from grader.cluster.sources import fixture, upstream_manifest
+from grader.kube.client import Kube
 
 NAMESPACE = "traefik"
 GATEWAY = "lab-gateway"

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader import images
-from grader._kube import Kube
-from grader._run import run
-from grader._wait import WaitTimeout, wait_for
+from grader.base import images
+from grader.base.errors import EnvError
+from grader.base.run import run
+from grader.base.wait import WaitTimeout, wait_for
 from grader.cluster import aks, docker, metallb, nodeports, tools, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
@@ -21,7 +21,7 @@ from grader.cluster.preflight import check as preflight
 from grader.cluster.preflight import check_ports_free
 from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
 from grader.cluster.sources import FIXTURES
-from grader.verdicts import EnvError
+from grader.kube.client import Kube
 
 NODE_COUNT = 3
 NODE_PORTS_SETTLE_S = 10.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from grader import images
+from grader.base import images
 from grader.cluster import docker
 from grader.cluster.net import LabAddresses
 

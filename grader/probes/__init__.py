@@ -2,6 +2,6 @@
 
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.matrix import Cell, Matrix
-from grader.probes.results import DnsResult, HostnamesResult, HttpResult, TcpResult
+from grader.probes.observed import DnsResult, HostnamesResult, HttpResult, TcpResult
 
 __all__ = ["Cell", "DnsResult", "HostnamesResult", "HttpResult", "Matrix", "ProbePolicy", "TcpResult", "Vantage"]

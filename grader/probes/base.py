@@ -11,15 +11,15 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 
-from grader._wait import WaitTimeout, wait_for
+from grader.base.outcomes import Fail, NotApplicable
+from grader.base.wait import WaitTimeout, wait_for
 from grader.probes.matrix import Matrix
 from grader.probes.negative import NegativeProbes
+from grader.probes.observed import Attempt, DnsResult, HostnamesResult, HttpResult, ProbeResult, Recorder, TcpResult
 from grader.probes.outcomes import split_url, succeeded, summary
 from grader.probes.policy import SAMPLING_BATCHES, ProbePolicy
-from grader.probes.results import Attempt, DnsResult, HostnamesResult, HttpResult, ProbeResult, Recorder, TcpResult
 from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
 from grader.probes.streaks import FailureExplained, FailureStreaks
-from grader.verdicts import Fail, NotApplicable
 
 
 class Vantage(NegativeProbes):

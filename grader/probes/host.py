@@ -9,9 +9,9 @@ from __future__ import annotations
 import socket
 import time
 
+from grader.base.outcomes import NotApplicable
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome
-from grader.verdicts import NotApplicable
 
 
 class HostVantage(Vantage):

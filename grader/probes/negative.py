@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from grader.base.errors import EnvError
+from grader.base.outcomes import Fail
+from grader.probes.observed import Recorder
 from grader.probes.outcomes import SINKHOLE, answered, control_for, differs, split_url, succeeded
 from grader.probes.policy import ProbePolicy
-from grader.probes.results import Recorder
 from grader.probes.shell import Op, Outcome, announce, failure_reason
-from grader.verdicts import EnvError, Fail
 
 
 class NegativeProbes(ABC):

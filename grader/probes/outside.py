@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grader._run import RunError, ToolMissing, run
+from grader.base.errors import EnvError
+from grader.base.run import RunError, ToolMissing, run
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 from grader.probes.warm import ShellPool
-from grader.verdicts import EnvError
 
 CONTAINER = "servicelab-outside"
 INTERNET_CONTAINER = "servicelab-internet"

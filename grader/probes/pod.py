@@ -11,12 +11,12 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
-from grader import images
-from grader._kube import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
-from grader._wait import PROBE_POD_READY_S, Terminal, WaitTimeout, wait_for
+from grader.base import images
+from grader.base.errors import EnvError
+from grader.base.wait import PROBE_POD_READY_S, Terminal, WaitTimeout, wait_for
+from grader.kube.client import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
-from grader.verdicts import EnvError
 
 POD_NAME = "probe"
 _IMAGE_STUCK = ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "ErrImagePull")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.probes.observed import Recorder
 from grader.probes.outcomes import split_url
-from grader.probes.results import Recorder
 from grader.probes.shell import Op, Outcome, failure_reason
 
 REFUSED_FINAL_S = 4.0

@@ -18,8 +18,8 @@ import threading
 import time
 from typing import IO
 
-from grader._run import ToolMissing, which
-from grader.verdicts import EnvError
+from grader.base.errors import EnvError
+from grader.base.run import ToolMissing, which
 
 _log = logging.getLogger("servicelab.run")
 STDERR_KEPT = 20  # lines of a shell's stderr kept to explain a failure

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from grader.grading.results import LabResult, Status
 from grader.probes.matrix import Matrix
-from grader.results import LabResult, Status
 
 COLOURS = {
     Status.PASS: "#1a7f37",

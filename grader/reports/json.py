@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.results import LabResult
+from grader.grading.results import LabResult
 
 SCHEMA = "servicelab.result/v1"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.results import LabResult, Status
+from grader.grading.results import LabResult, Status
 
 
 def to_xml(result: LabResult) -> str:

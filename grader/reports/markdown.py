@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.grading.results import LabResult
 from grader.probes.matrix import Matrix
-from grader.results import LabResult
 
 ICONS = {"pass": "PASS", "fail": "FAIL", "n/a": "n/a", "env-error": "ENV-ERROR", "blocked": "BLOCKED"}
 

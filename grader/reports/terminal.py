@@ -8,8 +8,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from grader.grading.results import LabResult, Status
 from grader.probes.matrix import Matrix
-from grader.results import LabResult, Status
 
 STYLE = {
     Status.PASS: "green",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks import LabContext
-from grader.labkit import inside_route
+from grader.lab.context import LabContext
+from grader.lab.kit import inside_route
 
 
 @pytest.mark.check(points=3, title="web answers on its ClusterIP and DNS name, from all 3 pods")

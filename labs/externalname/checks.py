@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from grader.checks import LabContext
-from grader.verdicts import EnvError
+from grader.base.errors import EnvError
+from grader.lab.context import LabContext
 
 PARTNER = "api.partner.example"
 

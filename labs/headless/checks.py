@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from grader.checks import LabContext
-from grader.diagnose import endpoints_diagnosis, pod_ready
-from grader.labkit import WaitTimeout, wait_for
-from grader.probes.results import DnsResult
+from grader.lab.context import LabContext
+from grader.lab.diagnose import endpoints_diagnosis, pod_ready
+from grader.lab.kit import WaitTimeout, wait_for
+from grader.probes.observed import DnsResult
 
 SETTLE_S = 5.0
 

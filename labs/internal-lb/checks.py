@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks import LabContext, Service
-from grader.labkit import inside_route, internet_facing, require_route
-from grader.verdicts import Fail
+from grader.base.outcomes import Fail
+from grader.lab.context import LabContext, Service
+from grader.lab.kit import inside_route, internet_facing, require_route
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
 

@@ -10,7 +10,7 @@ import ipaddress
 
 import pytest
 
-from grader.checks import LabContext
+from grader.lab.context import LabContext
 
 PARTNER = "http://api.partner.example/clientip"
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from grader.checks import LabContext
-from grader.diagnose import matches, port_mismatch
-from grader.labkit import remember_route, route_known_broken
+from grader.lab.context import LabContext
+from grader.lab.diagnose import matches, port_mismatch
+from grader.lab.kit import remember_route, route_known_broken
 
 
 def _containers(lab: LabContext) -> list[dict[str, Any]]:

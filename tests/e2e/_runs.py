@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
 
 REPO = Path(__file__).resolve().parents[2]
 

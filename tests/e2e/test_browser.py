@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader._kube import Kube
-from grader._wait import wait_for
+from grader.base.wait import wait_for
+from grader.kube.client import Kube
 
 webdriver = pytest.importorskip("selenium.webdriver")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube
-from grader.labs import load_lab
+from grader.catalogue.labs import load_lab
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube
 
 pytestmark = pytest.mark.e2e
 

@@ -29,7 +29,7 @@ import pytest
 from _coursework import LABS, answer_cell, answered
 
 from grader import cli
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 

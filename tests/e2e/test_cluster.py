@@ -15,13 +15,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from grader import images
-from grader._kube import Kube, managed_labels
-from grader._run import run
-from grader._wait import wait_for
+from grader.base import images
+from grader.base.run import run
+from grader.base.wait import wait_for
 from grader.cluster import docker, vantage
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.readiness import lb_address, rollout_ready
+from grader.kube.client import Kube, managed_labels
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from _runs import grading_process, namespaces_of
 
-from grader._kube import Kube, KubeError, KubeUnreachable
-from grader._wait import wait_for
+from grader.base.wait import wait_for
+from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 

@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader._kube import MANAGED_BY_KEY, RUN_ID_KEY, Kube
-from grader.checks import LabContext
-from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
-from grader.environment import Environment, environment
-from grader.labs import Lab, load_lab
-from grader.manifests import manifest_files
-from grader.results import Status, Verdict
-from grader.session import grade, run_checks
-from grader.verdicts import EnvError, Fail
+from grader.base.errors import EnvError
+from grader.base.outcomes import Fail
+from grader.catalogue.labs import Lab, load_lab
+from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
+from grader.grading.environment import Environment, environment
+from grader.grading.results import Status, Verdict
+from grader.grading.session import grade, run_checks
+from grader.intake.manifests import manifest_files
+from grader.kube.client import MANAGED_BY_KEY, RUN_ID_KEY, Kube
+from grader.lab.context import LabContext
 
 pytestmark = pytest.mark.e2e
 

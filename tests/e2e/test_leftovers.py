@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube, Obj
-from grader._wait import wait_for
-from grader.leases import NAMESPACE as CLAIMS_NAMESPACE
+from grader.base.wait import wait_for
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube, Obj
+from grader.parallel.leases import NAMESPACE as CLAIMS_NAMESPACE
 from grader.probes.pod import WARM_ROLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.last]

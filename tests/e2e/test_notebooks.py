@@ -24,15 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from grader._kube import Kube
-from grader._wait import wait_for
-from grader.answers import is_blank_yaml
-from grader.chains import build_chains
-from grader.claims import case_claims, placeholder_values
-from grader.deploy import delete_namespace
-from grader.labs import load_lab
-from grader.learner import learner_copy
-from grader.leases import wait_released
+from grader.base.wait import wait_for
+from grader.catalogue.labs import load_lab
+from grader.grading.deploy import delete_namespace
+from grader.intake.answers import is_blank_yaml
+from grader.kube.client import Kube
+from grader.learner.copies import learner_copy
+from grader.parallel.chains import build_chains
+from grader.parallel.claims import case_claims, placeholder_values
+from grader.parallel.leases import wait_released
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -17,16 +17,16 @@ import yaml
 from _runs import grading_process, namespaces_of
 
 from grader import cli
-from grader._kube import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
-from grader._wait import wait_for
-from grader.deploy import apply_into, delete_namespace, ensure_namespace
-from grader.environment import environment
-from grader.guard import learner_user
-from grader.labs import load_lab
-from grader.notebook import apply as notebook_apply
-from grader.session import grade
-from grader.sweep import sweep
-from grader.verdicts import BadInput
+from grader.base.errors import BadInput
+from grader.base.wait import wait_for
+from grader.catalogue.labs import load_lab
+from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.grading.environment import environment
+from grader.grading.fence import learner_user
+from grader.grading.session import grade
+from grader.grading.sweep import sweep
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader.learner.notebook import apply as notebook_apply
 
 pytestmark = pytest.mark.e2e
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from grader._kube import Kube
-from grader._wait import wait_for
+from grader.base.wait import wait_for
 from grader.cluster import nodeports
+from grader.kube.client import Kube
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import traefik_view
-from grader._wait import wait_for
-from grader.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
-from grader.environment import Environment, environment
-from grader.labs import load_lab
+from grader.base.wait import wait_for
+from grader.catalogue.labs import load_lab
+from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
+from grader.grading.environment import Environment, environment
+from grader.lab import traefik_view
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""A fake grading worker for grader.batch (it crosses into spawned worker processes: an importable module).
+"""A fake grading worker for grader.classroom.batch (it crosses into spawned worker processes: an importable module).
 
 `FakeGrading(log_dir, verdicts)`: each job's student decides its result ("pass", "partial", "env"; default pass).
 Every graded job appends "student/lab" to `<log_dir>/graded.log`, so a test counts what reached "the cluster".
@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.batch import GradeJob
-from grader.records import Outcome, Record
+from grader.classroom.batch import GradeJob
+from grader.classroom.records import Outcome, Record
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from grader.facts import ClusterFacts, Node
+from grader.cluster.facts import ClusterFacts, Node
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 
@@ -71,7 +71,7 @@ class LocalBusyboxVantage(Vantage):
 
 
 class FakeKube:
-    """Just enough of grader._kube.Kube for LabContext: objects by (kind, namespace)."""
+    """Just enough of grader.kube.client.Kube for LabContext: objects by (kind, namespace)."""
 
     context = "fake"
 

@@ -11,7 +11,7 @@ from types import FrameType
 
 from _worker_fakes import FakeSpec
 
-from grader.workers import run_chains
+from grader.parallel.workers import run_chains
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

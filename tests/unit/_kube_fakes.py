@@ -1,4 +1,4 @@
-"""A fake HTTP layer under grader._api.Session: the ApiClient's connection pool answers from a table.
+"""A fake HTTP layer under grader.kube.api.Session: the ApiClient's connection pool answers from a table.
 
 Requests are recorded (method, path, query, headers, body), so tests can check what went on the wire.
 """
@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from grader import _api
-from grader._kube import Kube
+from grader.kube import api as _api
+from grader.kube.client import Kube
 
 HOST = "https://fake-apiserver:6443"
 Answer = tuple[int, Any]  # (status, JSON-able body or raw bytes)

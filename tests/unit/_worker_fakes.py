@@ -1,4 +1,4 @@
-"""Fake worker specs for grader.workers: they cross into spawned processes, so they live in an importable module.
+"""Fake worker specs for parallel.workers: they cross into spawned processes, so they live in an importable module.
 
 Every worker writes what it does to `<log_dir>/<run id>.log` ("open", "ran JOB", "cleaned JOB",
 "clean-up RUN", "closed"), so a test can tell which process did what, even after a crash.
@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.scoring import CaseOutcome
-from grader.solutions import CaseJob, Row
+from grader.corpus.solutions import CaseJob, Row
+from grader.grading.scoring import CaseOutcome
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from grader import notebook
-from grader.verdicts import BadInput
+from grader.base.errors import BadInput
+from grader.learner import notebook
 
 
 class FakeShell:

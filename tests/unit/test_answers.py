@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from grader.answers import Answer, answer_cell, answer_of, answer_text, read_notebook
-from grader.verdicts import BadInput
+from grader.base.errors import BadInput
+from grader.intake.answers import Answer, answer_cell, answer_of, answer_text, read_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "notebooks" / "source" / "02-nodeport" / "nodeport.ipynb"

@@ -12,12 +12,14 @@ from types import SimpleNamespace
 import pytest
 from _batch_fakes import FakeGrading, graded
 
-from grader import batch, batchcmd, cli
-from grader.batch import grade_prepared, settle
-from grader.handins import discover, lab_id, prepare
-from grader.interrupt import alarm
-from grader.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
-from grader.verdicts import BadInput, EnvError
+from grader import cli
+from grader.base.errors import BadInput, EnvError
+from grader.base.interrupt import alarm
+from grader.classroom import batch
+from grader.classroom import gradebatch as batchcmd
+from grader.classroom.batch import grade_prepared, settle
+from grader.classroom.handins import discover, lab_id, prepare
+from grader.classroom.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTION = REPO / "labs" / "nodeport" / "solution"

@@ -16,16 +16,16 @@ import pytest
 from _worker_fakes import FakeCaseGrading, FakeSpec
 from rich.console import Console
 
-from grader import leases
-from grader._kube import RUN_ID_KEY, KubeError
-from grader.chains import build_chains
-from grader.claims import carriers, case_claims, claims_of, lease_key, overlaps, placeholder_values
-from grader.facts import ClusterFacts
-from grader.labs import load_lab
-from grader.manifests import Doc
-from grader.solutions import check_solutions
-from grader.verdicts import BadInput, EnvError
-from grader.workers import run_chains
+from grader.base.errors import BadInput, EnvError
+from grader.catalogue.labs import load_lab
+from grader.cluster.facts import ClusterFacts
+from grader.corpus.solutions import check_solutions
+from grader.intake.manifests import Doc
+from grader.kube.client import RUN_ID_KEY, KubeError
+from grader.parallel import leases
+from grader.parallel.chains import build_chains
+from grader.parallel.claims import carriers, case_claims, claims_of, lease_key, overlaps, placeholder_values
+from grader.parallel.workers import run_chains
 
 HERE = Path(__file__).parent
 LABS = HERE.parent.parent / "labs"

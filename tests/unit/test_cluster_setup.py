@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from grader._run import Result
+from grader.base.run import Result
 from grader.cluster import docker, doctor, tools, up, vantage, versions
 from grader.cluster.net import lab_addresses
 from grader.cluster.preflight import Preflight

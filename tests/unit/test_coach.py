@@ -1,4 +1,4 @@
-"""A learner's record: progress kept on disk, hints one step at a time (grader.coach)."""
+"""A learner's record: progress kept on disk, hints one step at a time (grader.learner.progress)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import coach
-from grader.catalogue import all_labs
-from grader.labs import load_lab
-from grader.results import CheckResult, LabResult, Status
+from grader.catalogue.labs import load_lab
+from grader.catalogue.locate import all_labs
+from grader.grading.results import CheckResult, LabResult, Status
+from grader.learner import progress as coach
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from _batch_fakes import FakeGrading, graded
 
-from grader import cli, course
+from grader import cli
+from grader.classroom import course
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from _grader_fakes import FakeKube
 
-from grader import facts
-from grader.facts import DockerReads, discover, read_docker, read_docker_ahead
+from grader.cluster import facts
+from grader.cluster.facts import DockerReads, discover, read_docker, read_docker_ahead
 
 NETWORK = [{"IPAM": {"Config": [{"Subnet": "fc00:f853::/64"}, {"Subnet": "172.18.0.0/16"}]}}]
 

@@ -1,10 +1,10 @@
-"""The live traffic diagram draws the paths packets take (grader.flowchart)."""
+"""The live traffic diagram draws the paths packets take (grader.learner.flowchart)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from grader.flowchart import pod_network_chart, service_chart
+from grader.learner.flowchart import pod_network_chart, service_chart
 
 NODES = [
     {"metadata": {"name": n}, "spec": {"podCIDR": c}, "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}

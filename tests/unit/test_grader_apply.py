@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from _grader_fakes import facts
 
-from grader import deploy
-from grader._kube import KubeError
-from grader._run import RunError
-from grader.deploy import apply_into, delete_namespace, ensure_namespace
-from grader.labpolicy import LabPolicy
-from grader.labs import load_lab
-from grader.manifests import manifest_files
+from grader.base.errors import BadInput, EnvError
+from grader.base.run import RunError
+from grader.catalogue.labs import load_lab
+from grader.grading import deploy
+from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace
+from grader.intake.labpolicy import LabPolicy
+from grader.intake.manifests import manifest_files
+from grader.kube.client import KubeError
 from grader.probes.pod import ProbePods, warm_pod_name
-from grader.verdicts import BadInput, EnvError
 
 DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.verdicts import EnvError
+from grader.base.errors import EnvError
 
 DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from _grader_fakes import REFUSED, TIMEOUT, FakeKube, ScriptedVantage, endpoint_slice, facts, http_ok, pod, service
 
-from grader import entrypoint
-from grader.checks import LabContext
-from grader.verdicts import EnvError, Fail
+from grader.base.errors import EnvError
+from grader.base.outcomes import Fail
+from grader.lab import traefik_entry as entrypoint
+from grader.lab.context import LabContext
 
 
 def _ctx(objects: dict[str, list[dict[str, Any]]]) -> LabContext:
@@ -211,7 +212,7 @@ def test_traefik_that_gives_no_http_answer_from_outside_is_the_environment(monke
 
 
 def test_the_in_cluster_route_is_judged_once_a_run_for_each_service_spec(monkeypatch: pytest.MonkeyPatch) -> None:
-    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+    from grader.lab import kit as labkit  # noqa: PLC0415 - labkit sits above checks
 
     judged: list[str] = []
     monkeypatch.setattr(labkit, "_route_works", lambda lab, svc: judged.append(svc.name) or False)
@@ -231,7 +232,7 @@ def test_the_in_cluster_route_is_judged_once_a_run_for_each_service_spec(monkeyp
 def test_the_clusterip_check_tells_route_works_what_it_saw(
     monkeypatch: pytest.MonkeyPatch, answer: Any, works: bool
 ) -> None:
-    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+    from grader.lab import kit as labkit  # noqa: PLC0415 - labkit sits above checks
 
     monkeypatch.setattr(labkit, "_route_works", lambda lab, svc: pytest.fail("probed the route a second time"))
     ctx = _ctx(
@@ -252,7 +253,7 @@ def test_the_clusterip_check_tells_route_works_what_it_saw(
 def test_a_clusterip_check_that_found_no_endpoint_spares_the_next_checks_the_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+    from grader.lab import kit as labkit  # noqa: PLC0415 - labkit sits above checks
 
     monkeypatch.setattr(labkit, "_route_works", lambda lab, svc: pytest.fail("waited for the endpoints again"))
     ctx = _ctx({"services": [service("web", {"app": "wbe"})], "pods": [pod("web-1", {"app": "web"})]})
@@ -263,7 +264,7 @@ def test_a_clusterip_check_that_found_no_endpoint_spares_the_next_checks_the_wai
 
 
 def test_a_clusterip_check_short_of_endpoints_leaves_the_route_to_be_judged(monkeypatch: pytest.MonkeyPatch) -> None:
-    from grader import labkit  # noqa: PLC0415 - labkit sits above checks
+    from grader.lab import kit as labkit  # noqa: PLC0415 - labkit sits above checks
 
     ctx = _ctx(
         {

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.labs import load_lab
-from grader.manifests import parse_docs, render, substitute
-from grader.verdicts import BadInput, EnvError
+from grader.base.errors import BadInput, EnvError
+from grader.catalogue.labs import load_lab
+from grader.intake.manifests import parse_docs, render, substitute
 
 DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
 

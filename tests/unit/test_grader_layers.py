@@ -28,19 +28,3 @@ def test_every_module_is_in_a_layer() -> None:
     layered = _layered()
     unmapped = [m for m in _modules() if not any(m == n or m.startswith(n + ".") for n in layered)]
     assert unmapped == [], f"add these to [tool.importlinter] layers in pyproject.toml: {unmapped}"
-
-
-def test_no_module_over_250_lines() -> None:
-    long = {
-        m: n
-        for m in _modules()
-        if (
-            n := len(
-                (ROOT / (m.replace(".", "/") + ".py")).read_text().splitlines()
-                if (ROOT / (m.replace(".", "/") + ".py")).exists()
-                else []
-            )
-        )
-        > 250
-    }
-    assert long == {}, long

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok
 
-from grader.checks import LabContext
-from grader.labs import load_lab
+from grader.catalogue.labs import load_lab
+from grader.grading.results import Status, Verdict
+from grader.grading.session import run_checks
+from grader.lab.context import LabContext
 from grader.probes.base import ProbePolicy
-from grader.results import Status, Verdict
-from grader.session import run_checks
 
 CHECKS = """
 import pytest
-from grader.checks import LabContext
-from grader.verdicts import EnvError
+from grader.lab.context import LabContext
+from grader.base.errors import EnvError
 
 @pytest.mark.check(points=2, title="passes")
 def test_passes(lab: LabContext) -> None:
@@ -147,11 +147,11 @@ def test_plugin_is_inert_in_someone_elses_pytest_run(tmp_path: Path) -> None:
 def test_a_blocked_check_earns_nothing_names_its_cause_and_is_declared_by_wrong_cases() -> None:
     from pathlib import Path  # noqa: PLC0415
 
-    from grader.cases import Case  # noqa: PLC0415
-    from grader.plugin import _result  # noqa: PLC0415
-    from grader.results import CheckResult, LabResult, Status, Verdict  # noqa: PLC0415
-    from grader.scoring import judge_case  # noqa: PLC0415
-    from grader.verdicts import Blocked  # noqa: PLC0415
+    from grader.base.outcomes import Blocked  # noqa: PLC0415
+    from grader.catalogue.cases import Case  # noqa: PLC0415
+    from grader.grading.plugin import _result  # noqa: PLC0415
+    from grader.grading.results import CheckResult, LabResult, Status, Verdict  # noqa: PLC0415
+    from grader.grading.scoring import judge_case  # noqa: PLC0415
 
     class Info:
         with pytest.raises(Blocked) as excinfo:

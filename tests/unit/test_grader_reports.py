@@ -6,14 +6,14 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.cases import Case
+from grader.catalogue.cases import Case
+from grader.grading.results import CheckResult, LabResult, Status, Verdict
+from grader.grading.scoring import exit_code, judge_case
 from grader.probes.matrix import Matrix
 from grader.reports import json as json_report
 from grader.reports import junit, markdown
 from grader.reports.html import to_html
 from grader.reports.terminal import to_text
-from grader.results import CheckResult, LabResult, Status, Verdict
-from grader.scoring import exit_code, judge_case
 
 
 def result(*statuses: Status, env_error: str = "") -> LabResult:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
+from grader.base.errors import EnvError
+from grader.base.outcomes import Fail, NotApplicable
 from grader.probes import streaks
 from grader.probes.matrix import Matrix
+from grader.probes.observed import HostnamesResult, Recorder
 from grader.probes.policy import SAMPLING_BATCHES, ProbePolicy
-from grader.probes.results import HostnamesResult, Recorder
 from grader.probes.shell import Op, Outcome
-from grader.verdicts import EnvError, Fail, NotApplicable
 
 
 def test_http_get_retries_until_success_and_records_attempts() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from grader._run import Result
+from grader.base.run import Result
 from grader.cluster import docker
 
 Runner = Callable[..., Result]

@@ -1,4 +1,4 @@
-"""grader._kube: exec over a (fake) websocket, a real client against nothing, and the lazy import."""
+"""grader.kube.client: exec over a (fake) websocket, a real client against nothing, and the lazy import."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 import websocket
 from _kube_fakes import FakeHttp, fake_kube
 
-from grader._api_exec import exit_code
-from grader._kube import Kube, KubeUnreachable
+from grader.kube.client import Kube, KubeUnreachable
+from grader.kube.exec import exit_code
 
 REPO = Path(__file__).parent.parent.parent
 SUCCESS = json.dumps({"metadata": {}, "status": "Success"}).encode()
@@ -147,7 +147,7 @@ def test_the_real_client_against_a_closed_port_is_unreachable_at_once(tmp_path: 
     assert time.monotonic() - start < 5
     api = kube._api
     assert api.namespace == "team"  # the context's namespace, as kubectl uses it
-    from grader._api import auth_header  # noqa: PLC0415
+    from grader.kube.api import auth_header  # noqa: PLC0415
 
     assert auth_header(api.client().configuration) == {"Authorization": "Bearer secret-token"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grader.labs import load_lab
-from grader.learner import write_copies
+from grader.catalogue.labs import load_lab
+from grader.learner.copies import write_copies
 
 
 def _answer_cell(path: Path) -> str:

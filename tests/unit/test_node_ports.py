@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from grader._run import Result
+from grader.base.run import Result
 from grader.cluster import nodeports
 
 NODES = {"cp": "172.18.0.5", "w1": "172.18.0.7", "w2": "172.18.0.4"}

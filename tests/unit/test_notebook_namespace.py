@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.notebook import lab_namespace
+from grader.learner.notebook import lab_namespace
 
 
 def test_learner_default_is_the_lab_namespace(monkeypatch: pytest.MonkeyPatch) -> None:

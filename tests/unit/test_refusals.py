@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from grader import _api, _run, cli
+from grader import cli
+from grader.base import run as _run
+from grader.kube import api as _api
 
 TESTS = Path(__file__).parent.parent
 CORPUS = sorted(p for root in ("hostile", "badinput") for p in (TESTS / root).iterdir() if p.is_dir())
@@ -31,7 +33,7 @@ def no_cluster(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         started.append(list(argv))
         raise AssertionError(f"a refused submission started {argv[0]}")
 
-    def connect(_session: Any) -> Any:  # the API is reached in process (grader._api), not through a command
+    def connect(_session: Any) -> Any:  # the API is reached in process (grader.kube.api), not through a command
         started.append(["kubernetes API"])
         raise AssertionError("a refused submission reached the Kubernetes API")
 
@@ -125,8 +127,8 @@ def test_missing_folder_and_too_many_files(
 
 
 def test_a_bom_is_tolerated(tmp_path: Path) -> None:
-    from grader.labs import load_lab  # noqa: PLC0415
-    from grader.submission import judge_submission, learner_files  # noqa: PLC0415
+    from grader.catalogue.labs import load_lab  # noqa: PLC0415
+    from grader.grading.submission import judge_submission, learner_files  # noqa: PLC0415
 
     folder = _folder(tmp_path, {"svc.yaml": b"\xef\xbb\xbf" + SERVICE.encode()})
     docs = judge_submission(load_lab("clusterip"), learner_files(folder))
@@ -134,8 +136,8 @@ def test_a_bom_is_tolerated(tmp_path: Path) -> None:
 
 
 def test_unquoted_date_stays_text_as_kubernetes_reads_it(tmp_path: Path) -> None:
-    from grader.labs import load_lab  # noqa: PLC0415
-    from grader.submission import judge_submission, learner_files  # noqa: PLC0415
+    from grader.catalogue.labs import load_lab  # noqa: PLC0415
+    from grader.grading.submission import judge_submission, learner_files  # noqa: PLC0415
 
     text = SERVICE.replace("  name: web\n", "  name: web\n  annotations:\n    released: 2026-11-22\n")
     docs = judge_submission(load_lab("clusterip"), learner_files(_folder(tmp_path, {"svc.yaml": text.encode()})))
@@ -144,8 +146,8 @@ def test_unquoted_date_stays_text_as_kubernetes_reads_it(tmp_path: Path) -> None
 
 
 def test_a_submission_cannot_bring_its_own_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from grader.catalogue import labs_root  # noqa: PLC0415
-    from grader.labs import load_lab  # noqa: PLC0415
+    from grader.catalogue.labs import load_lab  # noqa: PLC0415
+    from grader.catalogue.locate import labs_root  # noqa: PLC0415
 
     fake = tmp_path / "labs" / "clusterip"
     fake.mkdir(parents=True)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok, pod
 
-from grader import routes
-from grader.checks import LabContext
+from grader.lab import routes
+from grader.lab.context import LabContext
 
 ROUTES = {"/store": "store", "/api": "api"}
 PODS = [pod("store-1", {"app": "store"}), pod("api-1", {"app": "api"})]

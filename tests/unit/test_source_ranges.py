@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.diagnose import source_left_out
-from grader.services import Service
+from grader.lab.diagnose import source_left_out
+from grader.lab.services import Service
 
 
 def lb(ranges: list[str] | None = None, annotation: str | None = None, ip: str = "172.18.255.221") -> Service:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok, pod
 
-from grader import routes, traefik_view
-from grader._kube import KubeError
-from grader.checks import LabContext
+from grader.kube.client import KubeError
+from grader.lab import routes, traefik_view
+from grader.lab.context import LabContext
 
 NS = "lab-ingress"
 IPS = {"store": ["10.244.1.5", "10.244.2.5"], "api": ["10.244.1.6"]}

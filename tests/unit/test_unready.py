@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.unready import (
+from grader.lab.unready import (
     FAILURES_FINAL,
     ProbeFailures,
     ReadinessWatch,

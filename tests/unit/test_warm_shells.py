@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.base.errors import EnvError
 from grader.probes.outside import OutsideVantage
 from grader.probes.shell import Op
 from grader.probes.warm import ShellPool, WarmShell
-from grader.verdicts import EnvError
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 # The grader pins what the lab cluster runs (one place, the CI workflow reads it too); this build
 # makes exactly those versions.
-from grader import images as lab_images  # noqa: E402
+from grader.base import images as lab_images  # noqa: E402
 from grader.cluster import versions  # noqa: E402
 
 RECIPE = versions.OFFLINE_RECIPE

@@ -18,7 +18,7 @@ import components as c
 from rootfs import debootstrap, import_rootfs, rootfs_tag
 from steps import StepFailed, artefact, docker_has_image, log, run
 
-from grader._wait import WaitTimeout, wait_for
+from grader.base.wait import WaitTimeout, wait_for
 
 # Bump when the node's Dockerfile or preload steps change; part of the node key (keys.node_key).
 RECIPE = "n1"

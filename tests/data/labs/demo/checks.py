@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks import LabContext
+from grader.lab.context import LabContext
 
 
 @pytest.mark.check(points=1, title="Service web is a ClusterIP Service on port 80")

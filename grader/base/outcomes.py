@@ -1,0 +1,34 @@
+"""What a check can conclude besides PASS: the learner's mistake, blocked by an earlier failure, or not applicable.
+
+Checks raise these; the plugin turns them into results. They are exceptions by what the caller can do
+next: a `Fail` costs the learner the check's points and shows the hint; an `EnvError` withholds the
+whole grade (ENV-ERROR, no score, never 0 points); `NotApplicable` drops the check from the total.
+"""
+
+from __future__ import annotations
+
+
+class Fail(AssertionError):
+    """The learner's mistake: the check's points are lost and `hint` is shown to the learner."""
+
+    def __init__(self, hint: str, detail: str = "") -> None:
+        self.hint = hint
+        self.detail = detail
+        super().__init__(hint + (f"\n{detail}" if detail else ""))
+
+
+class Blocked(Exception):
+    """The check could not observe its behaviour because an earlier check failed: no points, never PASS."""
+
+    def __init__(self, by: str, why: str) -> None:
+        self.by = by
+        self.why = why
+        super().__init__(f"{why} (blocked by {by})")
+
+
+class NotApplicable(Exception):
+    """This check cannot run on this cluster (e.g. no route from the host): reported as n/a, points leave the total."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

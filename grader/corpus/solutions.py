@@ -1,0 +1,208 @@
+"""`servicelab check-solutions`: every lab's solution and alternatives get full marks, every wrong case fails
+exactly its declared check with its declared hint. One crashing case never stops the batch.
+
+Cases run in parallel worker processes (grader.parallel.workers), each case in its own namespace. What a namespace
+cannot isolate (a fixed nodePort, a static LB address, an HTTP host on the shared Traefik) is a claim
+(parallel.claims): cases with overlapping claims form one chain (parallel.chains) and run one after another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader.base.errors import EXIT_ENV, EXIT_FAIL, EXIT_OK, BadInput, EnvError
+from grader.catalogue.cases import Case
+from grader.catalogue.labs import Lab, load_lab
+from grader.cluster.facts import ClusterFacts
+from grader.grading.deploy import delete_namespace
+from grader.grading.environment import Environment, EnvironmentSpec, EnvironmentWorker
+from grader.grading.scoring import CaseOutcome, judge_case
+from grader.grading.session import grade
+from grader.intake.manifests import manifest_files
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, KubeError, KubeUnreachable
+from grader.parallel import leases
+from grader.parallel.chains import build_chains
+from grader.parallel.claims import case_claims, placeholder_values
+from grader.parallel.workers import WorkerSpec, run_chains
+
+# At most this many gradings at once. Each case holds <= 3 LoadBalancer addresses, so 3 jobs hold <= 9 of the
+# `public` pool's 20, plus Traefik's: the lowest 10, which MetalLB hands out first, stay below ${STATIC_IP}
+# (the pool's 11th address), so no auto-assigned Service can take the address the static-IP cases ask for.
+DEFAULT_JOBS = 3
+CLAIM_WAIT_S = 900.0  # another process's case may hold a claim for a whole grading
+
+
+@dataclass(frozen=True)
+class Row:
+    lab: str
+    case: str
+    expected: str
+    outcome: CaseOutcome
+    seconds: float
+    index: int = 0  # position in lab order, then case order: the final table's order
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    index: int
+    lab: Lab
+    case: Case
+    claims: frozenset[str] = field(default_factory=frozenset)
+
+
+def expected_text(case: Case) -> str:
+    return f"fails {case.fails} ({case.hint!r})" if case.kind == "wrong" else "full marks"
+
+
+def case_namespace_stem(lab: Lab, case: Case) -> str:
+    return f"{lab.id}-{case.name}"[:52].rstrip("-")
+
+
+def case_namespace(lab: Lab, case: Case, run_id: str) -> str:
+    return f"{case_namespace_stem(lab, case)}-{run_id}"
+
+
+def check_case(lab: Lab, case: Case, env: Environment, index: int = 0) -> Row:
+    start = time.monotonic()
+    try:
+        files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(case.path)]
+        result = grade(lab, env, namespace=case_namespace(lab, case, env.run_id), case_files=files)
+        outcome = judge_case(case, result)
+    except BadInput as err:
+        outcome = CaseOutcome(False, f"bad input: {err.render()}"[:300])
+    except EnvError as err:
+        outcome = CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True)
+    except Exception as err:  # a batch survives its worst member
+        outcome = CaseOutcome(False, f"crashed: {type(err).__name__}: {err}"[:300])
+    return Row(lab.id, case.label, expected_text(case), outcome, round(time.monotonic() - start, 1), index)
+
+
+def crashed_row(job: CaseJob, why: str) -> Row:
+    return Row(
+        job.lab.id, job.case.label, expected_text(job.case), CaseOutcome(False, f"crashed: {why}"), 0.0, job.index
+    )
+
+
+@dataclass(frozen=True)
+class ClusterGrading(EnvironmentSpec):
+    """Each worker process opens one Environment (probe pods started once) for all the cases it runs."""
+
+    @contextmanager
+    def open(self) -> Iterator[EnvironmentGrader]:
+        with self.environment() as env:
+            yield EnvironmentGrader(env)
+
+
+class EnvironmentGrader(EnvironmentWorker):
+    def run(self, job: CaseJob) -> Row:
+        """Grade with the case's claims held on the cluster until its namespace is gone: what a terminating
+        namespace still holds (a route, a nodePort) must not meet the next case that claims the same."""
+        try:
+            with leases.holding(self.env.kube, job.claims, self.run_id, CLAIM_WAIT_S):
+                row = check_case(job.lab, job.case, self.env, job.index)
+                if job.claims:
+                    leases.wait_released(self.env.kube, case_namespace(job.lab, job.case, self.run_id), job.claims)
+        except EnvError as err:  # a claim held elsewhere past the deadline
+            return Row(
+                job.lab.id,
+                job.case.label,
+                expected_text(job.case),
+                CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True),
+                0.0,
+                job.index,
+            )
+        return row
+
+    def clean_up_after(self, run_id: str) -> None:
+        """Delete every namespace of that run (a dead worker's, or this one's when interrupted), wait until
+        they are gone, then drop the run's claims."""
+        selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
+        try:
+            names = [ns["metadata"]["name"] for ns in self.env.kube.list("namespaces", selector=selector)]
+        except (KubeError, KubeUnreachable):
+            return  # best effort: the run label stays for 'servicelab sweep'
+        for name in names:
+            delete_namespace(self.env.kube, name)
+            leases.wait_released(self.env.kube, name, None)
+        leases.release_run(self.env.kube, run_id)
+
+
+def check_solutions(
+    names: list[str],
+    grading: WorkerSpec[CaseJob, Row],
+    console: Console,
+    *,
+    jobs: int = DEFAULT_JOBS,
+    facts: ClusterFacts | None = None,
+) -> list[Row]:
+    """Rows in lab order, then case order. facts give placeholders their values for claims (None: their text)."""
+    rows: list[Row] = []
+    todo: list[CaseJob] = []
+    for name in names:
+        try:
+            lab = load_lab(name)
+        except BadInput as err:
+            rows.append(
+                Row(
+                    name,
+                    "-",
+                    "valid lab",
+                    CaseOutcome(False, f"bad lab: {err.render()}"[:400]),
+                    0.0,
+                    len(rows) + len(todo),
+                )
+            )
+            console.print(f"[red]{name}: {err.render()}[/red]")
+            continue
+        console.print(f"[bold]{lab.id}[/bold]: {len(lab.cases)} case(s)")
+        todo += [CaseJob(len(rows) + len(todo) + i, lab, case) for i, case in enumerate(lab.cases)]
+    todo = [
+        replace(
+            job,
+            claims=case_claims(job.lab, job.case, placeholder_values(facts, case_namespace_stem(job.lab, job.case))),
+        )
+        for job in todo
+    ]
+    chains = build_chains(todo, lambda job: job.claims)
+    console.print(f"{len(todo)} case(s) in {len(chains)} chain(s) (cases sharing a claim run in order), {jobs} at once")
+    rows += run_chains(chains, grading, jobs, crashed=crashed_row, on_result=lambda row: _print_row(row, console))
+    return sorted(rows, key=lambda row: row.index)
+
+
+def _print_row(row: Row, console: Console) -> None:
+    console.print(
+        f"  {'ok ' if row.outcome.holds else 'BAD'} {row.lab} {row.case} ({row.seconds}s) {row.outcome.observed}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def table(rows: list[Row]) -> Table:
+    tab = Table(title="check-solutions")
+    for col in ("lab", "case", "expected", "holds", "observed", "s"):
+        tab.add_column(col, overflow="fold")
+    for r in rows:
+        mark = (
+            Text("yes", style="green")
+            if r.outcome.holds
+            else Text(
+                "ENV-ERROR" if r.outcome.env_error else "NO", style="yellow" if r.outcome.env_error else "bold red"
+            )
+        )
+        tab.add_row(r.lab, r.case, r.expected, mark, r.outcome.observed, f"{r.seconds}")
+    return tab
+
+
+def exit_code(rows: list[Row]) -> int:
+    if rows and all(r.outcome.holds for r in rows):
+        return EXIT_OK
+    if rows and all(r.outcome.holds or r.outcome.env_error for r in rows):
+        return EXIT_ENV
+    return EXIT_FAIL

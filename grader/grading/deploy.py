@@ -1,0 +1,250 @@
+"""Put a lab's starter and a learner's judged manifests into a fenced namespace, then take it all away.
+
+Order: the submission is read and judged first (grader.grading.submission, no cluster contact); then the
+namespace and its fence (grader.grading.fence); then a server-side dry-run of everything, so nothing is
+half-applied; then the starter with the grader's credentials and the learner's objects as the
+namespace's learner ServiceAccount. API errors the environment caused are ENV-ERROR, never bad input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+from grader.base.errors import BadInput, EnvError
+from grader.base.wait import WaitTimeout, wait_for
+from grader.catalogue.labs import Lab
+from grader.cluster.facts import ClusterFacts
+from grader.grading.fence import LEARNER_ACCOUNT, RESOURCES, fence, learner_user, namespace_object
+from grader.grading.submission import judge_submission
+from grader.intake.labpolicy import LabPolicy
+from grader.intake.manifests import LEARNER, STARTER, Doc, fill, render
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable
+
+RIGHTS_S = 30.0  # how long the RBAC authorizer may take to learn of the learner's RoleBinding
+GRADING = "grading"  # a namespace one run creates and deletes; `servicelab sweep` removes those of dead runs
+WORKSPACE = "workspace"  # a notebook's lab namespace: the learner's work, kept until `reset`
+_ENVIRONMENT_MARKERS = (
+    "internal error",
+    "failed calling webhook",
+    "service unavailable",
+    "serviceunavailable",
+    "the server is currently unable",
+    "etcdserver",
+    "context deadline exceeded",
+    "too many requests",
+    "cannot impersonate",
+    "status unknown for quota",
+    f'{LEARNER_ACCOUNT}" cannot ',  # RBAC: the lab's kinds are allowed (judged before), so the fence lags
+)
+
+
+def ensure_namespace(
+    kube: Kube, namespace: str, run_id: str, *, must_be_new: bool, policy: LabPolicy | None = None
+) -> bool:
+    """Create the namespace with its fence if absent; True when this run created it.
+
+    An existing namespace is used only when servicelab made it: `apply(..., namespace="kube-system")`
+    is refused.
+    """
+    try:
+        existing = kube.get("namespace", namespace)
+        if existing is not None:
+            if must_be_new:
+                raise BadInput(
+                    f"namespace {namespace} already exists",
+                    rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
+                    fix="pass another --namespace, or omit it",
+                )
+            if existing.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+                raise BadInput(
+                    f"namespace {namespace} was not created by servicelab",
+                    rule="the grader applies only into namespaces it made",
+                    fix="omit namespace= (each lab has its own), or pick a new name",
+                )
+            created = False
+        else:
+            kube.create(namespace_object(namespace, run_id, GRADING if must_be_new else WORKSPACE))
+            created = True
+        kube.apply(
+            json.dumps({"apiVersion": "v1", "kind": "List", "items": fence(namespace, run_id, policy or LabPolicy())}),
+            namespace,
+        )
+        _wait_quota_counted(kube, namespace)
+        _wait_learner_rights(kube, namespace, policy or LabPolicy())
+    except KubeUnreachable as err:
+        raise EnvError(err.diagnosis) from err
+    except KubeError as err:
+        raise EnvError(f"cannot prepare namespace {namespace}: {err}") from err
+    return created
+
+
+def _wait_quota_counted(kube: Kube, namespace: str) -> None:
+    """Admission refuses objects a quota covers until the quota controller has counted it once."""
+
+    def counted() -> tuple[bool | None, str]:
+        quota = kube.get("resourcequota", "servicelab", namespace) or {}
+        used = quota.get("status", {}).get("used")
+        return (True if used is not None else None), f"status {quota.get('status') or 'not yet written'}"
+
+    try:
+        wait_for(counted, what=f"ResourceQuota in {namespace} counted", timeout_s=30, interval_s=0.1)
+    except WaitTimeout as err:
+        raise EnvError(f"{err} (is kube-controller-manager running?)") from err
+
+
+def _wait_learner_rights(kube: Kube, namespace: str, policy: LabPolicy) -> None:
+    """The API server's RBAC authorizer learns of a new RoleBinding a little after it is stored: until the
+    learner account may patch every kind the lab allows, its apply would be refused as Forbidden."""
+    as_learner = kube.as_user(learner_user(namespace))
+    wanted = [RESOURCES[k] for k in policy.kinds if k in RESOURCES]
+
+    def allowed() -> tuple[bool | None, str]:
+        for group, resource in wanted:
+            review = as_learner.create(
+                {
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "kind": "SelfSubjectAccessReview",
+                    "spec": {
+                        "resourceAttributes": {
+                            "namespace": namespace,
+                            "verb": "patch",
+                            "group": group,
+                            "resource": resource,
+                        }
+                    },
+                }
+            )
+            if not review.get("status", {}).get("allowed"):
+                return None, f"the learner account may not patch {resource} yet"
+        return True, "allowed"
+
+    try:
+        wait_for(allowed, what=f"the learner's rights in {namespace}", timeout_s=RIGHTS_S, interval_s=0.1)
+    except WaitTimeout as err:
+        raise EnvError(f"{err} (the API server has not taken the namespace's RoleBinding)") from err
+
+
+def apply_into(
+    kube: Kube,
+    lab: Lab,
+    namespace: str,
+    facts: ClusterFacts,
+    run_id: str,
+    *,
+    files: list[tuple[Path, str]] | None = None,
+    text: str | None = None,
+    docs: list[Doc] | None = None,
+) -> list[Doc]:
+    """Dry-run everything, then apply the starter (grader) and the learner's objects (learner account)."""
+    judged = docs if docs is not None else judge_submission(lab, files, text)
+    values = facts.values_for(namespace)
+    filled = [fill(d, values, facts.missing) for d in judged]
+    starter = [d for d in filled if d.origin == STARTER]
+    learner = [d for d in filled if d.origin == LEARNER]
+    as_learner = kube.as_user(learner_user(namespace))
+    for who, part, dry_run in (
+        (kube, starter, True),
+        (as_learner, learner, True),
+        (kube, starter, False),
+        (as_learner, learner, False),
+    ):
+        if part:
+            _apply(who, part, namespace, run_id, dry_run=dry_run)
+    return filled
+
+
+def _apply(kube: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run: bool) -> None:
+    try:
+        stored = kube.apply(render(docs, run_id), namespace, dry_run=dry_run)
+    except KubeUnreachable as err:
+        raise EnvError(err.diagnosis) from err
+    except KubeError as err:
+        text = str(err)
+        if any(marker in text.lower() for marker in _ENVIRONMENT_MARKERS):
+            raise EnvError(f"the API server could not take the manifests (not your mistake): {text}") from err
+        raise BadInput(
+            f"the API server rejects the manifests:\n  {text}",
+            file=_file_named_in(text, docs),
+            rule="every object must pass server-side validation (kubectl apply --dry-run=server)",
+            fix="fix the field the message names",
+        ) from err
+    for obj in stored:
+        if not obj.get("metadata", {}).get("namespace"):
+            ref = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+            raise BadInput(
+                f"{ref} is cluster-scoped",
+                file=_file_named_in(ref, docs),
+                rule="labs use namespaced objects only (the grader deletes its namespace afterwards)",
+            )
+
+
+def _file_named_in(message: str, docs: list[Doc]) -> str | None:
+    for doc in docs:
+        if f'"{doc.name}"' in message or doc.ref in message or f"{doc.kind.lower()}/{doc.name}" in message:
+            return f"{doc.file}:{doc.line}"
+    return None
+
+
+def delete_namespace(kube: Kube, namespace: str) -> None:
+    """Delete a namespace servicelab created; Services first and waited for, so their LB IPs are free again.
+
+    The namespace delete is issued even when deleting the Services fails; what is left carries the run
+    label for `servicelab sweep`.
+    """
+    try:
+        ns = kube.get("namespace", namespace)
+        if ns is None or ns.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+            return  # never delete what servicelab did not create
+    except (KubeError, KubeUnreachable):
+        return
+    with contextlib.suppress(KubeError, KubeUnreachable):  # the namespace delete below still takes them
+        kube.delete_all("services", namespace, wait=True, timeout=90)
+    with contextlib.suppress(KubeError, KubeUnreachable):
+        kube.delete("namespace", namespace)
+
+
+def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: float) -> None:
+    """Until each of the lab's own Deployments is available; ENV-ERROR with the last state, or at once
+    when a pod's image cannot be had."""
+    if not names:
+        return  # a lab without starter Deployments has nothing to wait for
+
+    def available() -> tuple[bool | None, str]:
+        try:
+            deps = {d["metadata"]["name"]: d for d in kube.list("deployments", namespace)}
+        except KubeUnreachable as err:
+            raise EnvError(err.diagnosis) from err
+        waiting = []
+        for name in names:
+            dep = deps.get(name) or {}
+            status, want = dep.get("status", {}), dep.get("spec", {}).get("replicas", 1)
+            if status.get("availableReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
+                waiting.append(f"{name} {status.get('availableReplicas', 0)}/{want} available")
+        if waiting and (stuck := _image_problem(kube, namespace)):
+            raise EnvError(f"the lab's starter pods cannot start: {stuck}")
+        return (None if waiting else True), "; ".join(waiting)
+
+    try:
+        wait_for(
+            available, what="starter Deployments available", timeout_s=timeout_s, interval_s=0.2, max_interval_s=2.0
+        )
+    except WaitTimeout as err:
+        raise EnvError(str(err)) from err
+
+
+def _image_problem(kube: Kube, namespace: str) -> str:
+    try:
+        pods = kube.list("pods", namespace)
+    except (KubeError, KubeUnreachable):
+        return ""
+    for pod in pods:
+        for cs in pod.get("status", {}).get("containerStatuses", []) or []:
+            waiting = cs.get("state", {}).get("waiting") or {}
+            if waiting.get("reason") in ("ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"):
+                return (
+                    f"{pod['metadata']['name']}: {waiting['reason']} ({cs.get('image')}); "
+                    "is the image loaded? ('servicelab images')"
+                )
+    return ""

@@ -1,0 +1,59 @@
+"""A lab's `policy:` in lab.yaml: the kinds its learners create, the node ports they may name, the Ingress
+annotations it allows beyond the common ones. grader.intake.policy judges submissions against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.base import images
+from grader.base.errors import BadInput
+from grader.intake.schema import ROOT_TYPES
+
+
+@dataclass(frozen=True)
+class LabPolicy:
+    kinds: tuple[str, ...] = ("Service",)
+    node_ports: tuple[int, int] | None = None  # inclusive range a learner may name; None: none
+    ingress_annotations: frozenset[str] = field(default_factory=frozenset)
+    images: tuple[str, ...] = images.LAB_IMAGES
+
+
+POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations"}
+
+
+def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
+    """lab.yaml's `policy:` mapping; absent means a Service-only lab without chosen node ports."""
+    if data is None:
+        return LabPolicy()
+    rule = "policy: {kinds: [Service, ...], node_ports: [low, high], ingress_annotations: [...]}"
+    if not isinstance(data, dict) or set(data) - POLICY_KEYS:
+        raise BadInput("policy has unknown keys or is not a mapping", file=file, line=line, rule=rule)
+    kinds = data.get("kinds", ["Service"])
+    known = {kind for _, kind in ROOT_TYPES}
+    if not isinstance(kinds, list) or not kinds or not all(k in known for k in kinds):
+        raise BadInput(
+            f"policy.kinds {kinds!r} names an unknown kind",
+            file=file,
+            line=line,
+            rule=rule,
+            fix=f"kinds: {', '.join(sorted(known))}",
+        )
+    ports = data.get("node_ports")
+    if ports is not None and not (
+        isinstance(ports, list)
+        and len(ports) == 2
+        and all(isinstance(p, int) and 30000 <= p <= 32767 for p in ports)
+        and ports[0] <= ports[1]
+    ):
+        raise BadInput(
+            f"policy.node_ports {ports!r} is not a range",
+            file=file,
+            line=line,
+            rule=rule,
+            fix="node_ports: [30000, 30099] (inside 30000-32767)",
+        )
+    annotations = data.get("ingress_annotations", [])
+    if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
+        raise BadInput("policy.ingress_annotations is not a list of strings", file=file, line=line, rule=rule)
+    return LabPolicy(tuple(kinds), (ports[0], ports[1]) if ports else None, frozenset(annotations))

@@ -1,0 +1,85 @@
+"""`servicelab notebooks [DIR]`: the learners' copies of the notebooks, without the answers.
+
+notebooks/source/ holds the instructor sources, whose answer cells carry the reference solution between
+`### BEGIN SOLUTION` and `### END SOLUTION`. A learner copy has, in its place, a skeleton of the objects
+the lab expects (apiVersion, kind, metadata.name), commented out: an unanswered copy still runs top to
+bottom (score 0, no error), and uncommenting is the first step of the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from grader.base.errors import BadInput
+from grader.base.shipped import shipped
+from grader.catalogue.labs import Lab, load_lab
+from grader.catalogue.locate import all_labs
+from grader.intake.schema import ROOT_TYPES
+
+SOURCE = shipped("notebooks") / "source"
+_SOLUTION = re.compile(r"### BEGIN SOLUTION\n.*?### END SOLUTION\n?", re.DOTALL)
+
+
+def skeleton(lab: Lab) -> str:
+    """The expected objects as commented-out YAML: what to fill in, not how."""
+    parts = []
+    for kind, name in lab.expects:
+        api = next((a for a, k in ROOT_TYPES if k == kind), "v1")
+        parts.append(
+            f"# apiVersion: {api}\n# kind: {kind}\n# metadata:\n#   name: {name}\n# spec:\n"
+            "#   ...  (see the task above)"
+        )
+    return (
+        "# Your answer: uncomment and complete (several objects are separated by ---)\n"
+        + "\n# ---\n".join(parts)
+        + "\n"
+    )
+
+
+def learner_copy(notebook: dict[str, Any], lab: Lab) -> dict[str, Any]:
+    """The notebook with every solution block replaced by the lab's skeleton and all outputs cleared."""
+    for cell in notebook.get("cells", []):
+        source = "".join(cell.get("source", []))
+        if "### BEGIN SOLUTION" in source:
+            cell["source"] = _SOLUTION.sub(lambda _: skeleton(lab), source)
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return notebook
+
+
+def write_copies(dest: Path, source: Path = SOURCE) -> list[Path]:
+    """Write a learner copy of every source notebook under dest (same sub-folders); returns the files."""
+    if not source.is_dir():
+        raise BadInput(f"no notebook sources at {source}", fix="run from a servicelab checkout")
+    labs = {p.name: p for p in all_labs()}
+    written = []
+    for path in sorted(source.glob("*/*.ipynb")):
+        lab_id = path.stem
+        if lab_id not in labs:
+            continue
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        target = dest / path.parent.name / path.name
+        if target.exists() and _answered(target):
+            continue  # never overwrite a learner's work
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(learner_copy(notebook, load_lab(lab_id)), indent=1) + "\n", encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def _answered(path: Path) -> bool:
+    """Whether a copy already holds something other than its skeleton."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return True  # unreadable: leave it alone
+    for cell in cells:
+        text = "".join(cell.get("source", []))
+        if text.startswith("%%servicelab_answer"):
+            body = [line for line in text.splitlines()[1:] if line.strip() and not line.lstrip().startswith("#")]
+            if body:
+                return True
+    return False

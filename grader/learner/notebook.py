@@ -1,0 +1,205 @@
+"""The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`;
+`explore(lab)` applies the starter and shows its pods; `flow(lab)` draws the live traffic diagram; `hint(lab)`
+gives the next hint; `reset(lab)` starts the lab over. Importing it inside IPython registers the
+`%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
+
+Both write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
+captured. A broken environment raises `EnvError` after showing the diagnosis, so it never looks like 0 points.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from grader.base.errors import BadInput, EnvError, ServicelabError, message
+from grader.catalogue.labs import load_lab
+from grader.cluster.facts import discover
+from grader.grading.deploy import apply_into, ensure_namespace, wait_deployments
+from grader.grading.environment import environment, new_run_id
+from grader.grading.session import grade
+from grader.grading.submission import judge_submission, starter_docs
+from grader.intake.answers import is_blank_yaml
+from grader.intake.manifests import STARTER
+from grader.kube.client import Kube
+from grader.learner import progress as coach
+from grader.learner.display import _display, _quiet, pods_table, progress, show
+from grader.learner.flowchart import chart
+
+
+def lab_namespace(default: str, explicit: str | None = None, cwd: Path | None = None) -> str:
+    """Where a notebook's objects go: the explicit namespace, else $SERVICELAB_NAMESPACE, else one per
+    nbgrader submission (autograde runs each notebook in autograded/<student>/<assignment>/), else the
+    lab's default. One namespace per submission keeps students' objects apart during a batch."""
+    if explicit:
+        return explicit
+    if os.environ.get("SERVICELAB_NAMESPACE"):
+        return os.environ["SERVICELAB_NAMESPACE"]
+    parts = (cwd or Path.cwd()).parts
+    if "autograded" in parts[:-1]:
+        student = parts[parts.index("autograded") + 1]
+        slug = re.sub(r"[^a-z0-9-]+", "-", student.lower()).strip("-") or "student"
+        return f"{default}-{slug}"[:63].rstrip("-")
+    return default
+
+
+def check(lab: str, *, namespace: str | None = None, context: str | None = None, display: bool = True) -> float:
+    """Grade the objects in the lab's namespace (see lab_namespace); returns the score in [0, 1]."""
+    try:
+        with _quiet():
+            spec = load_lab(lab)
+            with progress(), environment(context) as env:
+                result = grade(spec, env, namespace=lab_namespace(spec.default_namespace, namespace))
+            coach.record(result)  # for hint() and `servicelab progress`
+    except ServicelabError as err:
+        print(message(err))  # the CLI's words for it (on stdout: nbgrader scores any stderr 0), then raise
+        raise
+    if display:
+        show(result)
+    if result.fraction is None:
+        raise EnvError(result.diagnosis)
+    return result.fraction
+
+
+def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: str | None = None) -> list[str]:
+    """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied."""
+    with _quiet():
+        spec = load_lab(lab)
+        # judged before the cluster hears of it; nothing written yet: the starter, so check() says what is missing
+        judged = starter_docs(spec) if is_blank_yaml(yaml_text) else judge_submission(spec, text=yaml_text)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        kube = Kube(context=context)
+        facts = discover(kube)
+        run_id = new_run_id()
+        ensure_namespace(kube, ns, run_id, must_be_new=False, policy=spec.policy)
+        docs = apply_into(kube, spec, ns, facts, run_id, docs=judged)
+        starter = [d.name for d in docs if d.kind == "Deployment" and d.origin == STARTER]
+        wait_deployments(kube, ns, starter, spec.ready_timeout_s)
+    applied = [d.ref for d in docs]
+    print(f"applied into namespace {ns}: {', '.join(applied)}")
+    return applied
+
+
+def explore(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
+    """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes."""
+    apply("", lab, namespace=namespace, context=context)
+    with _quiet():
+        spec = load_lab(lab)
+        pods = Kube(context=context).list("pods", lab_namespace(spec.default_namespace, namespace))
+    markdown, text = pods_table(pods)
+    _display({"text/markdown": markdown, "text/plain": text})
+
+
+def observe_network(lab: str = "pod-networking", *, context: str | None = None) -> None:
+    """The pod-networking lab's observations: nodes (address, pod range), every pod-network pod (hostNetwork
+    pods carry their node's address and are left out), and whose address the partner server outside sees."""
+    with _quiet():
+        ns = lab_namespace(load_lab(lab).default_namespace)
+        kube = Kube(context=context)
+        nodes, pods = kube.list("nodes"), kube.list("pods", all_namespaces=True)
+        toolbox = [
+            p
+            for p in pods
+            if p["metadata"].get("namespace") == ns
+            and p["metadata"]["name"].startswith("toolbox-")
+            and p.get("status", {}).get("phase") == "Running"
+        ]
+        asked = (
+            kube.exec(
+                toolbox[0]["metadata"]["name"],
+                ns,
+                ["wget", "-qO-", "-T", "5", "http://api.partner.example/clientip"],
+                timeout=20,
+            )
+            if toolbox
+            else None
+        )
+    rows = [
+        f"node {n['metadata']['name']}: address "
+        f"{next((a['address'] for a in n['status']['addresses'] if a['type'] == 'InternalIP'), '?')}, "
+        f"pod range {n.get('spec', {}).get('podCIDR', '?')}"
+        for n in nodes
+    ]
+    _, text = pods_table([p for p in pods if not p["spec"].get("hostNetwork") and p["status"].get("podIP")])
+    if asked is None:
+        seen = "no running toolbox pod: run the explore cell first"
+    else:
+        who = toolbox[0]
+        seen = (
+            f"the partner server saw {asked.stdout.strip() or asked.stderr.strip()!r} when pod "
+            f"{who['metadata']['name']} ({who['status'].get('podIP')}) on node {who['spec'].get('nodeName')} "
+            "called"
+        )
+    print("\n".join([*rows, "", text, "", seen]))
+
+
+def flow(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
+    """Draw, from the live cluster, the path a request takes to the lab's Services (the pod network if none)."""
+    with _quiet():
+        spec = load_lab(lab)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        kube = Kube(context=context)
+        # the Services there, else the ones the lab asks for ("not there yet"); a lab without any: the pod network
+        names = sorted(s["metadata"]["name"] for s in kube.list("services", ns)) or [
+            name for kind, name in spec.expects if kind == "Service"
+        ]
+        source = chart(kube, ns, names, via_traefik=lab in ("ingress", "gateway"))
+    # JupyterLab (4.1+) renders both mime types as a diagram; the plain text is the mermaid source
+    _display({"text/vnd.mermaid": source, "text/markdown": f"```mermaid\n{source}\n```", "text/plain": source})
+
+
+def values(lab: str, *, context: str | None = None) -> None:
+    """What each `${VAR}` of the lab's task stands for on this cluster (write the placeholder, not the value)."""
+    with _quiet():
+        spec = load_lab(lab)
+        task = (spec.path / "task.md").read_text(encoding="utf-8")
+        facts = discover(Kube(context=context))
+    for name in (v for v in spec.variables if "${" + v + "}" in task):
+        value = facts.variables.get(name)
+        print(f"${{{name}}} = {value}" if value else f"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}")
+
+
+def hint(lab: str) -> None:
+    """The next hint for the first failing check of your last check(lab); ask again for more."""
+    print(coach.next_hint(load_lab(lab)))
+
+
+def reset(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
+    """Start the lab over: delete its namespace (only if servicelab made it) and forget its hints."""
+    with _quiet():
+        spec = load_lab(lab)
+        said = coach.reset(spec, Kube(context=context), lab_namespace(spec.default_namespace, namespace))
+    print(said)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext grader.learner.notebook` registers `%%servicelab_answer LAB`: the cell's body is your manifest (YAML),
+    applied like apply(). The grader reads that body as data and never runs a submitted notebook."""
+    from grader.intake.answers import MAGIC  # noqa: PLC0415 - only inside Jupyter
+
+    def servicelab_answer(line: str, cell: str) -> None:
+        lab = line.strip()
+        if not lab:
+            print(f"%%{MAGIC} needs the lab id, e.g. %%{MAGIC} nodeport")
+            return
+        ipython.user_ns["manifest"] = cell
+        try:
+            apply(cell, lab=lab)
+        except BadInput as err:
+            print(f"not applied: {err.render()}")  # the learner's mistake: a message, not a traceback
+
+    ipython.register_magic_function(servicelab_answer, magic_kind="cell", magic_name=MAGIC)
+
+
+def _register_in_ipython() -> None:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell else None
+    ipython = get() if get else None
+    if ipython is not None and "servicelab_answer" not in ipython.magics_manager.magics["cell"]:
+        load_ipython_extension(ipython)
+
+
+_register_in_ipython()

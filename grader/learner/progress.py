@@ -1,0 +1,146 @@
+"""A learner's own record: which labs passed (`servicelab progress`), hints one step at a time, starting over.
+
+Results are kept in progress.json under the user's data directory ($SERVICELAB_DATA, else
+$XDG_DATA_HOME/servicelab, else ~/.local/share/servicelab): the best and the last score of each lab, the
+last run's first failing check and how many hints for it were given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.base.wait import wait_for
+from grader.catalogue.labs import Lab, load_lab
+from grader.catalogue.locate import all_labs
+from grader.grading.deploy import delete_namespace
+from grader.grading.results import LabResult, Status
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+
+
+def data_dir() -> Path:
+    if os.environ.get("SERVICELAB_DATA"):
+        return Path(os.environ["SERVICELAB_DATA"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "servicelab"
+
+
+def _path() -> Path:
+    return data_dir() / "progress.json"
+
+
+def load() -> dict[str, Any]:
+    try:
+        data = json.loads(_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save(data: dict[str, Any]) -> None:
+    path = _path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)  # never a half-written record
+
+
+def record(result: LabResult) -> None:
+    """Keep a graded run (an ENV-ERROR has no score and is not kept)."""
+    if result.fraction is None:
+        return
+    data = load()
+    entry = data.get(result.lab, {})
+    failing = next((c for c in result.checks if c.status is Status.FAIL), None)
+    last = entry.get("failing") or {}
+    same = failing is not None and last.get("id") == failing.id
+    entry.update(
+        {
+            "title": result.title,
+            "namespace": result.namespace,
+            "score": result.score,
+            "max": result.max_score,
+            "passed": bool(entry.get("passed")) or result.score == result.max_score > 0,
+            "best": max(int(entry.get("best", 0)), result.score),
+            "when": time.strftime("%Y-%m-%d %H:%M"),
+            "failing": None
+            if failing is None
+            else {
+                "id": failing.id,
+                "title": failing.title,
+                "message": failing.message,
+                "detail": failing.detail,
+                "hints": last.get("hints", 0) if same else 0,
+            },
+        }
+    )
+    data[result.lab] = entry
+    _save(data)
+
+
+def progress_rows() -> list[tuple[str, str, str]]:
+    """(lab, title, state) for every lab in course order: passed, the last score, or not tried."""
+    data = load()
+    rows = []
+    for path in all_labs():
+        lab = load_lab(path)
+        entry = data.get(lab.id)
+        if entry is None:
+            state = "not tried"
+        elif entry.get("passed"):
+            state = f"PASSED ({entry['best']}/{entry['max']})"
+        else:
+            state = f"last {entry['score']}/{entry['max']} on {entry['when']}, best {entry['best']}"
+        rows.append((lab.id, lab.title, state))
+    return rows
+
+
+def next_hint(lab: Lab) -> str:
+    """The next step of help for the first failing check of the last run: what the check observes, then the
+    grader's own hint, then what it saw and where to look. Never the answer."""
+    data = load()
+    entry = data.get(lab.id)
+    if entry is None:
+        return f'No result for {lab.id} yet: run check("{lab.id}") first, then ask again.'
+    failing = entry.get("failing")
+    if not failing:
+        return f"Every check of {lab.id} passed on the last run: nothing to hint."
+    ladder = [
+        f"The first failing check is '{failing['title']}'. Re-read what the task says the grader observes for "
+        f"it, and compare with your manifest.",
+        f"The grader's hint for '{failing['title']}': {failing['message']}",
+        "What the grader saw: " + (failing["detail"] or "(no more detail)") + f"\nLook yourself: kubectl -n "
+        f"{entry.get('namespace') or lab.default_namespace} get services,endpointslices,pods -o wide --show-labels",
+    ]
+    step = min(int(failing.get("hints", 0)), len(ladder) - 1)
+    failing["hints"] = step + 1
+    _save(data)
+    more = "" if step == len(ladder) - 1 else "  (ask again for more)"
+    return f"Hint {step + 1}/{len(ladder)}: {ladder[step]}{more}"
+
+
+def reset(lab: Lab, kube: Kube, namespace: str, timeout_s: float = 180.0) -> str:
+    """Delete the lab's namespace if servicelab made it (only what the grader created carries its label),
+    wait until it is gone, and forget the lab's hints; the pass record stays."""
+    found = kube.get("namespace", namespace)
+    if found is not None and found.get("metadata", {}).get("labels", {}).get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+        return f"{lab.id}: namespace {namespace} was not created by servicelab: left alone"
+    existed = found is not None
+    delete_namespace(kube, namespace)
+
+    def gone() -> tuple[bool | None, str]:
+        ns = kube.get("namespace", namespace)
+        return (True if ns is None else None), f"namespace {namespace}: {(ns or {}).get('status', {})}"
+
+    if existed:
+        wait_for(
+            gone, what=f"namespace {namespace} to be deleted", timeout_s=timeout_s, interval_s=1.0, max_interval_s=5.0
+        )
+    data = load()
+    if lab.id in data:
+        data[lab.id]["failing"] = None
+        _save(data)
+    return f"{lab.id}: namespace {namespace} deleted" if existed else f"{lab.id}: nothing to delete in {namespace}"

@@ -1,0 +1,148 @@
+"""What a lab case holds cluster-wide while it is graded, so two cases that would collide never run at once.
+
+A namespace isolates almost everything a case applies. What it does not isolate, derived from the objects:
+
+    nodeport:<n>      a Service's fixed spec.ports[].nodePort or spec.healthCheckNodePort (one per cluster)
+    ip:<address>      a requested LoadBalancer address: spec.loadBalancerIP, spec.externalIPs, or the
+                      annotations the lab cluster honours (AKS ipv4/ipv6, MetalLB loadBalancerIPs)
+    http-host:<host>  a host on the shared Traefik entrypoint: Ingress rules (no host: "*"), an Ingress
+                      defaultBackend ("*"), HTTPRoute/GRPCRoute hostnames and Gateway listener hostnames
+                      (none: "*")
+
+A lab can add what cannot be derived with `claims:` in lab.yaml. A LoadBalancer Service without a
+requested address claims nothing: the pool's size is shared through the number of parallel jobs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from grader.base.errors import BadInput
+from grader.catalogue.cases import Case
+from grader.catalogue.labs import Lab
+from grader.cluster.facts import KNOWN_VARIABLES, ClusterFacts
+from grader.intake.manifests import Doc, load_rendered, manifest_files
+
+WILDCARD = "*"
+WILDCARD_KINDS = ("http-host",)
+STATIC_IP_ANNOTATIONS = (
+    "service.beta.kubernetes.io/azure-load-balancer-ipv4",
+    "service.beta.kubernetes.io/azure-load-balancer-ipv6",
+    "metallb.io/loadBalancerIPs",
+    "metallb.universe.tf/loadBalancerIPs",
+)
+_ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
+_HTTP_CARRIERS = (
+    "ingresses.networking.k8s.io",
+    "httproutes.gateway.networking.k8s.io",
+    "grpcroutes.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+)
+_CARRIERS = {"nodeport": ("services",), "ip": ("services",), "http-host": _HTTP_CARRIERS}
+
+
+def claims_of(docs: Iterable[Doc]) -> frozenset[str]:
+    """Every cluster-wide claim of these documents (placeholders already substituted; starter included)."""
+    found: set[str] = set()
+    for doc in docs:
+        if doc.kind == "Service":
+            found |= _service_claims(doc.obj)
+        elif doc.kind == "Ingress":
+            found |= _ingress_claims(doc.obj)
+        elif doc.kind in _ROUTE_KINDS:
+            found |= {_host(h) for h in _list(_spec(doc.obj).get("hostnames"))} or {_host(None)}
+        elif doc.kind == "Gateway":
+            found |= {_host(_mapping(listener).get("hostname")) for listener in _list(_spec(doc.obj).get("listeners"))}
+    return frozenset(found)
+
+
+def case_claims(lab: Lab, case: Case, values: dict[str, str]) -> frozenset[str]:
+    """What grading case holds: its documents with the lab's starter, plus the lab's declared `claims`."""
+    files = [(f, str(f)) for f in [*lab.starter_files, *manifest_files(case.path)]]
+    try:
+        docs = load_rendered(files, values, {}, values.get("NAMESPACE", ""))
+    except BadInput:
+        docs = []  # the grading rejects these files before applying anything: they hold nothing
+    return claims_of(docs) | frozenset(lab.claims)
+
+
+def placeholder_values(facts: ClusterFacts | None, namespace: str) -> dict[str, str]:
+    """Placeholder values for claims: the cluster's where known, else the placeholder's own text (one address
+    either way). namespace is unique per case, as the namespace it is graded in is."""
+    values = {var: f"${{{var}}}" for var in KNOWN_VARIABLES}
+    return {**values, **(facts.values_for(namespace) if facts else {}), "NAMESPACE": namespace}
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Two claims collide: the same thing, or a wildcard value covering the other (`http-host:*.shop` ~ `a.shop`)."""
+    kind_a, _, value_a = a.partition(":")
+    kind_b, _, value_b = b.partition(":")
+    if kind_a != kind_b:
+        return False
+    return value_a == value_b or fnmatch.fnmatchcase(value_a, value_b) or fnmatch.fnmatchcase(value_b, value_a)
+
+
+def carriers(claims: Iterable[str]) -> tuple[str, ...] | None:
+    """The resources whose objects carry these claims (they are released when those are gone); None when a
+    claim's kind is not derived here (a lab.yaml claim): then only the whole namespace gone releases it."""
+    kinds: list[str] = []
+    for claim in claims:
+        carried = _CARRIERS.get(claim.partition(":")[0])
+        if carried is None:
+            return None
+        kinds += [k for k in carried if k not in kinds]
+    return tuple(kinds)
+
+
+def lease_key(claim: str) -> str:
+    """What a claim locks across processes (grader.parallel.leases): the claim itself, or its whole kind for kinds whose
+    values can be wildcards (a hostless route overlaps every host), so overlapping claims share a key."""
+    kind, _, _ = claim.partition(":")
+    return kind if kind in WILDCARD_KINDS else claim
+
+
+def _service_claims(obj: dict[str, Any]) -> set[str]:
+    spec = _spec(obj)
+    found = {f"nodeport:{p['nodePort']}" for p in map(_mapping, _list(spec.get("ports"))) if p.get("nodePort")}
+    if spec.get("healthCheckNodePort"):
+        found.add(f"nodeport:{spec['healthCheckNodePort']}")
+    addresses = [spec.get("loadBalancerIP"), *_list(spec.get("externalIPs"))]
+    annotations = _mapping(_mapping(obj.get("metadata")).get("annotations"))
+    for key in STATIC_IP_ANNOTATIONS:
+        addresses += str(annotations.get(key) or "").split(",")  # MetalLB's take a comma-separated list
+    found |= {f"ip:{_address(str(a))}" for a in addresses if a and str(a).strip()}
+    return found
+
+
+def _ingress_claims(obj: dict[str, Any]) -> set[str]:
+    spec = _spec(obj)
+    found = {_host(_mapping(rule).get("host")) for rule in _list(spec.get("rules"))}
+    if spec.get("defaultBackend"):
+        found.add(_host(None))  # serves every host no rule names
+    return found
+
+
+def _host(host: object) -> str:
+    return f"http-host:{str(host).strip().lower() if host else WILDCARD}"
+
+
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip()))  # one spelling per address
+    except ValueError:
+        return text.strip()  # an unsubstituted placeholder or a typo: still one exact claim
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return _mapping(obj.get("spec"))
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,187 @@
+"""What a probe saw: every result keeps its attempts, and asserting on it records a matrix cell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grader.base.outcomes import Fail
+from grader.probes.matrix import Matrix
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at_s: float  # seconds since the probe started
+    ok: bool
+    summary: str  # e.g. "HTTP 200", "connection refused", "timed out after 3s"
+
+
+@dataclass
+class Recorder:
+    """Where a result records itself: the vantage's row in the run's matrix, and a diagnoser for hints."""
+
+    vantage: str
+    matrix: Matrix | None = None
+    diagnose: Callable[[str, int], str] | None = None
+    source: str | None = None  # the address the vantage's packets come from, when it is fixed and known
+    # why host:port drops what comes from `source` ('' when nothing known explains it)
+    silence: Callable[[str, int, str], str] | None = None
+
+    def record(self, target: str, expected: bool | None, observed: bool, detail: str) -> None:
+        if self.matrix is not None:
+            self.matrix.record(self.vantage, target, expected=expected, observed=observed, detail=detail)
+
+    def extra(self, host: str, port: int) -> str:
+        return self.diagnose(host, port) if self.diagnose else ""
+
+    def silent_because(self, host: str, port: int) -> str:
+        return self.silence(host, port, self.source) if self.silence and self.source else ""
+
+
+@dataclass
+class ProbeResult:
+    target: str  # readable column name
+    host: str
+    port: int
+    attempts: list[Attempt] = field(default_factory=list)
+    error: str = ""  # last failure, learner-readable
+    recorder: Recorder | None = None
+
+    @property
+    def ok(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def observed(self) -> str:
+        raise NotImplementedError
+
+    def describe_attempts(self) -> str:
+        tries = len(self.attempts)
+        last = self.attempts[-1].summary if self.attempts else "no attempt"
+        vantage = self.recorder.vantage if self.recorder else "probe"
+        return f"from {vantage} to {self.target}: {last} ({tries} tr{'y' if tries == 1 else 'ies'})"
+
+    def _record(self, expected: bool | None) -> None:
+        if self.recorder:
+            self.recorder.record(self.target, expected, self.ok, self.observed)
+
+    def must_succeed(self, hint: str) -> ProbeResult:
+        """FAIL with `hint` (plus what was observed and a diagnosis) unless the probe succeeded."""
+        self._record(True)
+        if not self.ok:
+            extra = self.recorder.extra(self.host, self.port) if self.recorder else ""
+            raise Fail(hint + (f" {extra}" if extra and extra not in hint else ""), detail=self.describe_attempts())
+        return self
+
+
+@dataclass
+class HttpResult(ProbeResult):
+    url: str = ""
+    status: int | None = None
+    body: str = ""
+    expect_status: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        if self.status is None:
+            return False
+        return self.status == self.expect_status if self.expect_status else self.status < 400
+
+    @property
+    def observed(self) -> str:
+        return f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
+
+    def must_succeed(self, hint: str) -> HttpResult:
+        super().must_succeed(hint)
+        return self
+
+    def must_contain(self, text: str, hint: str) -> HttpResult:
+        self.must_succeed(hint)
+        if text not in self.body:
+            raise Fail(hint, detail=f"{self.describe_attempts()}; body did not contain {text!r}: {self.body[:200]!r}")
+        return self
+
+
+@dataclass
+class TcpResult(ProbeResult):
+    connected: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.connected
+
+    @property
+    def observed(self) -> str:
+        return "connected" if self.connected else (self.error or "no answer")
+
+    def must_succeed(self, hint: str) -> TcpResult:
+        super().must_succeed(hint)
+        return self
+
+
+@dataclass
+class DnsResult:
+    name: str
+    type: str
+    addresses: list[str] = field(default_factory=list)
+    cnames: list[str] = field(default_factory=list)
+    error: str = ""  # e.g. "NXDOMAIN"
+    raw: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    recorder: Recorder | None = None
+    target: str = ""
+
+    @property
+    def records(self) -> list[str]:
+        return self.cnames if self.type == "CNAME" else self.addresses
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.records)
+
+    def _record(self, expected: bool | None) -> None:
+        if self.recorder:
+            observed = ", ".join(self.records) or self.error or "no records"
+            self.recorder.record(self.target or f"DNS {self.name}", expected, self.ok, observed)
+
+    def must_resolve(self, hint: str, *, to: str | None = None) -> DnsResult:
+        """FAIL with hint unless the name has records of the asked type (and `to` is among them, if given)."""
+        self._record(True)
+        wanted = to.rstrip(".") if to else None
+        if not self.ok or (wanted is not None and wanted not in self.records):
+            seen = ", ".join(self.records) or self.error or "no records"
+            raise Fail(hint, detail=f"DNS {self.type} {self.name}: {seen} ({len(self.attempts)} tries)")
+        return self
+
+
+@dataclass
+class HostnamesResult:
+    url: str
+    expected: set[str]
+    seen: set[str] = field(default_factory=set)
+    requests: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+    recorder: Recorder | None = None
+    target: str = ""
+    host: str = ""
+    port: int = 0
+
+    @property
+    def missing(self) -> set[str]:
+        return self.expected - self.seen
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.seen) and not self.missing
+
+    def must_cover(self, hint: str) -> HostnamesResult:
+        """FAIL with hint unless every expected backend answered."""
+        if self.recorder:
+            self.recorder.record(self.target, True, bool(self.seen), f"{len(self.seen)}/{len(self.expected)} backends")
+        if not self.ok:
+            extra = self.recorder.extra(self.host, self.port) if self.recorder and not self.seen else ""
+            raise Fail(
+                hint + (f" {extra}" if extra and extra not in hint else ""),  # a check may have said it already
+                detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, never {sorted(self.missing)}",
+            )
+        return self
