@@ -1,3 +1,57 @@
-"""What a lab's checks.py uses: the `lab` context, Services, probes, diagnoses, routes, outcomes.
+"""What a lab's checks.py uses, and all it imports of grader: `from grader.lab import LabContext, Fail, ...`.
 
-`grader.lab` is the one module a lab imports. Imports cluster, probes, kube and base."""
+A check is a pytest test taking the `lab` fixture (a `LabContext`): it probes from vantage points, reads the
+learner's objects, and ends in PASS, or raises `Fail` (the learner's mistake, with a hint), `Blocked` (an earlier
+failure hides what it would observe), `NotApplicable` or `EnvError`. docs/WRITING_CHECKS.md documents every name here.
+The modules of this package (context, services, kit, diagnose, routes, unready, traefik_*) are the grader's
+own; labs import this front door only (tests/unit/test_lab_api.py checks it).
+"""
+
+from grader.base.errors import EnvError
+from grader.base.outcomes import Blocked, Fail, NotApplicable
+from grader.base.wait import WaitTimeout, wait_for
+from grader.lab.context import LabContext
+from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
+from grader.lab.kit import (
+    inside_route,
+    internet_facing,
+    remember_route,
+    require_route,
+    route_endpoints,
+    route_known_broken,
+    selected_pods,
+)
+from grader.lab.routes import first_wrong, poll_routes, route_owner
+from grader.lab.services import Endpoints, Service, ServicePort
+from grader.probes.observed import DnsResult, HostnamesResult, HttpResult, TcpResult
+
+__all__ = [
+    "Blocked",
+    "DnsResult",
+    "Endpoints",
+    "EnvError",
+    "Fail",
+    "HostnamesResult",
+    "HttpResult",
+    "LabContext",
+    "NotApplicable",
+    "Service",
+    "ServicePort",
+    "TcpResult",
+    "WaitTimeout",
+    "endpoints_diagnosis",
+    "first_wrong",
+    "inside_route",
+    "internet_facing",
+    "matches",
+    "pod_ready",
+    "poll_routes",
+    "port_mismatch",
+    "remember_route",
+    "require_route",
+    "route_endpoints",
+    "route_known_broken",
+    "route_owner",
+    "selected_pods",
+    "wait_for",
+]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.kit import inside_route
+from grader.lab import LabContext, inside_route
 
 
 @pytest.mark.check(points=3, title="web answers on its ClusterIP and DNS name, from all 3 pods")

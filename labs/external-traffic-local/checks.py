@@ -6,8 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.kit import inside_route, internet_facing, require_route, selected_pods
+from grader.lab import LabContext, inside_route, internet_facing, require_route, selected_pods
 
 SILENCE_S = 0.2  # a forwarding node answers in milliseconds on the kind network; a node that drops never does
 

@@ -6,8 +6,7 @@ import ipaddress
 
 import pytest
 
-from grader.base.errors import EnvError
-from grader.lab.context import LabContext
+from grader.lab import EnvError, LabContext
 
 PARTNER = "api.partner.example"
 

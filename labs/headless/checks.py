@@ -7,10 +7,7 @@ import time
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.diagnose import endpoints_diagnosis, pod_ready
-from grader.lab.kit import WaitTimeout, wait_for
-from grader.probes.observed import DnsResult
+from grader.lab import DnsResult, LabContext, WaitTimeout, endpoints_diagnosis, pod_ready, wait_for
 
 SETTLE_S = 5.0
 

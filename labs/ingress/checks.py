@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.routes import first_wrong, poll_routes, route_owner
+from grader.lab import LabContext, first_wrong, poll_routes, route_owner
 
 HOST = "shop.example"
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.base.outcomes import Fail
-from grader.lab.context import LabContext, Service
-from grader.lab.kit import inside_route, internet_facing, require_route
+from grader.lab import Fail, LabContext, Service, inside_route, internet_facing, require_route
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
 

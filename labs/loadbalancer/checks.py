@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.kit import inside_route, internet_facing, require_route
+from grader.lab import LabContext, inside_route, internet_facing, require_route
 
 
 @pytest.mark.check(points=2, title="my-service answers on its ClusterIP, from all 3 pods")

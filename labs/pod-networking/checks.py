@@ -10,7 +10,7 @@ import ipaddress
 
 import pytest
 
-from grader.lab.context import LabContext
+from grader.lab import LabContext
 
 PARTNER = "http://api.partner.example/clientip"
 

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.diagnose import matches, port_mismatch
-from grader.lab.kit import remember_route, route_known_broken
+from grader.lab import LabContext, matches, port_mismatch, remember_route, route_known_broken
 
 
 def _containers(lab: LabContext) -> list[dict[str, Any]]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.diagnose import port_mismatch
-from grader.lab.kit import remember_route, require_route, route_endpoints, selected_pods
+from grader.lab import LabContext, port_mismatch, remember_route, require_route, route_endpoints, selected_pods
 
 
 @pytest.mark.check(points=2, title="web answers on its ClusterIP from the 3 pods")

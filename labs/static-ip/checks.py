@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab.context import LabContext
-from grader.lab.kit import inside_route, require_route
+from grader.lab import LabContext, inside_route, require_route
 
 IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
 PIP_NAME = "service.beta.kubernetes.io/azure-pip-name"
