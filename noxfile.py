@@ -107,7 +107,7 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive", env=suite
     )
-    session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/ARCHITECTURE.md: parallel
+    session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/DESIGN.md: parallel
     session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of any run is left
 
 

@@ -8,7 +8,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.base.errors import EXIT_ENV, EXIT_OK, BadInput, ServicelabError, report
+from grader.base.errors import EXIT_ENV, EXIT_OK, BadInput
 from grader.cluster import bundle, doctor, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.status import collect, render
@@ -52,15 +52,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Every error ends as `errors.report` words it (exit 2 or 3, one paragraph), never a traceback."""
+    """The cluster commands use the offline build's kind and kubectl when there is one; errors end in cli.main."""
 
     @functools.wraps(handler)
     def run_guarded(args: argparse.Namespace) -> int:
-        try:
-            prefer_offline_bin()
-            return handler(args)
-        except ServicelabError as err:
-            return report(err)
+        prefer_offline_bin()
+        return handler(args)
 
     return run_guarded
 

@@ -179,7 +179,7 @@ def _scan(text: str) -> None:
 def read_mapping(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """A trusted YAML file of ours (lab.yaml, case.yaml) that must be a mapping; the line of each top-level key."""
     if not path.is_file():
-        raise BadInput("file is missing", file=str(path), rule="see docs/ARCHITECTURE.md, 'Lab folder'")
+        raise BadInput("file is missing", file=str(path), rule="see docs/WRITING_CHECKS.md, 'The lab folder'")
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text)

@@ -2,7 +2,7 @@
 
 Everything above this layer sees objects as the API returns them. Resource names are resolved as kubectl
 resolves them (plural, singular, kind or short name, optionally with a group), from the server's discovery.
-`Kube.kubectl()` remains for the rare command with no API call behind it (docs/ARCHITECTURE.md).
+`Kube.kubectl()` remains for the rare command with no API call behind it (docs/DESIGN.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """L7 routing for the Ingress and Gateway API labs: paths to back ends whose pods answer every path with their
-own name, polled through Traefik until right or until the answer is final (see docs/ARCHITECTURE.md, early
+own name, polled through Traefik until right or until the answer is final (see docs/DESIGN.md, early
 verdicts)."""
 
 from __future__ import annotations

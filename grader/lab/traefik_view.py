@@ -1,6 +1,6 @@
 """What Traefik serves right now, read from its own API (the raw runtime configuration, through the API
 server's pod proxy): whether its running routers and servers already hold a namespace's route objects as they
-are now. When they do, an L7 answer is final: no settle time to wait out (docs/ARCHITECTURE.md, early verdicts).
+are now. When they do, an L7 answer is final: no settle time to wait out (docs/DESIGN.md, early verdicts).
 
 Anything this module does not understand (another controller, a match on headers, a back end not ready yet)
 answers "not known to be live", and the caller keeps its clocks: a miss costs seconds, never a verdict.

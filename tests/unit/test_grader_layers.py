@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -28,3 +29,21 @@ def test_every_module_is_in_a_layer() -> None:
     layered = _layered()
     unmapped = [m for m in _modules() if not any(m == n or m.startswith(n + ".") for n in layered)]
     assert unmapped == [], f"add these to [tool.importlinter] layers in pyproject.toml: {unmapped}"
+
+
+def _contract_rows() -> list[list[str]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c["type"] == "layers")
+    return [[name.strip() for name in layer.split("|")] for layer in contract["layers"]]
+
+
+def test_every_module_is_in_a_package_named_for_its_role() -> None:
+    loose = [m for m in _modules() if m.count(".") == 1 and not (ROOT / m.replace(".", "/")).is_dir()]
+    assert loose == [], f"move these into a package of grader/: {loose}"
+
+
+def test_architecture_names_the_packages_in_the_contracts_order() -> None:
+    tour = (ROOT / "docs/ARCHITECTURE.md").read_text()
+    table = tour[tour.index("## The packages") :].split("\n## ")[0]
+    rows = [re.findall(r"`(grader\.\w+)`", line.split("|")[1]) for line in table.splitlines() if line.startswith("| `")]
+    assert rows == _contract_rows()
