@@ -20,7 +20,6 @@ from pathlib import Path
 
 from grader.base import interrupt
 from grader.base.errors import BadInput, EnvError
-from grader.base.wait import WaitTimeout, wait_for
 from grader.catalogue.labs import load_lab
 from grader.classroom.handins import Prepared
 from grader.classroom.records import Outcome, Record
@@ -38,8 +37,6 @@ from grader.reports import json as json_report
 from grader.reports.html import to_html
 
 DEFAULT_TIMEOUT_S = 600.0
-CLAIM_WAIT_S = 180.0  # another grading on the same cluster may hold a nodePort for a while: wait, then ENV-ERROR
-_TAKEN = re.compile(r"already allocated|port is already|address already", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class GraderSpec(EnvironmentSpec):
 class _Grader(EnvironmentWorker):
     def run(self, job: GradeJob) -> Record:
         start = time.monotonic()
-        record = self._grade(job)
+        record = self._grade_once(job)
         record.seconds = round(time.monotonic() - start, 1)
         return record
 
@@ -75,22 +72,6 @@ class _Grader(EnvironmentWorker):
                 delete_namespace(self.env.kube, ns["metadata"]["name"])
         except (KubeError, KubeUnreachable):
             return
-
-    def _grade(self, job: GradeJob) -> Record:
-        seen: list[Record] = []
-
-        def graded() -> tuple[Record | None, str]:  # another grading holds the port until its namespace goes
-            seen.append(record := self._grade_once(job))
-            taken = _TAKEN.search(record.reason) and record.outcome is Outcome.ERROR
-            return (None if taken else record), record.reason
-
-        try:
-            return wait_for(graded, what=f"{job.student}/{job.lab}", timeout_s=CLAIM_WAIT_S, interval_s=5.0)
-        except WaitTimeout:
-            record = seen[-1]
-            record.outcome = Outcome.ENV_ERROR
-            record.reason = "something else on the cluster holds what this submission claims: " + record.reason
-            return record
 
     def _grade_once(self, job: GradeJob) -> Record:
         lab = load_lab(job.lab)

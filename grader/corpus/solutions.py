@@ -36,7 +36,6 @@ from grader.parallel.workers import WorkerSpec, run_chains
 # `public` pool's 20, plus Traefik's: the lowest 10, which MetalLB hands out first, stay below ${STATIC_IP}
 # (the pool's 11th address), so no auto-assigned Service can take the address the static-IP cases ask for.
 DEFAULT_JOBS = 3
-CLAIM_WAIT_S = 900.0  # another process's case may hold a claim for a whole grading
 
 
 @dataclass(frozen=True)
@@ -102,23 +101,8 @@ class ClusterGrading(EnvironmentSpec):
 
 class EnvironmentGrader(EnvironmentWorker):
     def run(self, job: CaseJob) -> Row:
-        """Grade with the case's claims held on the cluster until its namespace is gone: what a terminating
-        namespace still holds (a route, a nodePort) must not meet the next case that claims the same."""
-        try:
-            with leases.holding(self.env.kube, job.claims, self.run_id, CLAIM_WAIT_S):
-                row = check_case(job.lab, job.case, self.env, job.index)
-                if job.claims:
-                    leases.wait_released(self.env.kube, case_namespace(job.lab, job.case, self.run_id), job.claims)
-        except EnvError as err:  # a claim held elsewhere past the deadline
-            return Row(
-                job.lab.id,
-                job.case.label,
-                expected_text(job.case),
-                CaseOutcome(False, f"ENV-ERROR: {err.diagnosis}"[:300], env_error=True),
-                0.0,
-                job.index,
-            )
-        return row
+        """Grade one case; the grading holds its claims' Leases until its namespace is gone (grading.session)."""
+        return check_case(job.lab, job.case, self.env, job.index)
 
     def clean_up_after(self, run_id: str) -> None:
         """Delete every namespace of that run (a dead worker's, or this one's when interrupted), wait until

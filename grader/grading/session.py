@@ -25,8 +25,10 @@ from grader.grading.environment import Environment
 from grader.grading.plugin import GradingPlugin
 from grader.grading.results import CheckResult, LabResult, Status
 from grader.grading.submission import judge_submission, learner_files
-from grader.intake.manifests import STARTER
+from grader.intake.manifests import STARTER, Doc
 from grader.kube.client import KubeUnreachable
+from grader.parallel import leases
+from grader.parallel.claims import placeholder_values, submission_claims
 from grader.probes.base import ProbePolicy
 
 log = logging.getLogger("servicelab.session")
@@ -122,27 +124,35 @@ def grade(
         return _grade_in_place(lab, env, namespace or lab.default_namespace)
     docs = judge_submission(lab, files, text)  # every refusal happens here, before the cluster hears of it
     ns = namespace or f"{lab.id}-{env.run_id}-{secrets.token_hex(2)}"[:63]
-    attempted = False
     try:
         facts = env.facts
-        if env.kube.get("namespace", ns) is not None:
-            raise BadInput(
-                f"namespace {ns} already exists",
-                rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
-                fix="pass another --namespace, or omit it",
-            )
-        attempted = True
+        claims = submission_claims(lab, docs, placeholder_values(facts, ns))
+        # What a namespace holds cluster-wide (a nodePort, an address, an HTTP host) is held by a Lease from before
+        # it is applied until it is gone: every grading path on a shared cluster waits for the same thing here.
+        with leases.holding(env.kube, claims, env.run_id, leases.CLAIM_WAIT_S):
+            return _grade_fresh(lab, env, ns, docs, claims)
+    except (KubeUnreachable, EnvError) as err:
+        return _env_result(lab, env, ns, err.diagnosis)
+
+
+def _grade_fresh(lab: Lab, env: Environment, ns: str, docs: list[Doc], claims: frozenset[str]) -> LabResult:
+    if env.kube.get("namespace", ns) is not None:
+        raise BadInput(
+            f"namespace {ns} already exists",
+            rule="grading --manifests applies into a fresh namespace and deletes it afterwards",
+            fix="pass another --namespace, or omit it",
+        )
+    try:
         ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
-        applied = apply_into(env.kube, lab, ns, facts, env.run_id, docs=docs)
+        applied = apply_into(env.kube, lab, ns, env.facts, env.run_id, docs=docs)
         starter = [d.name for d in applied if d.kind == "Deployment" and d.origin == STARTER]
         wait_deployments(env.kube, ns, starter, lab.ready_timeout_s)
         return run_checks(lab, ns, env)
-    except (KubeUnreachable, EnvError) as err:
-        return _env_result(lab, env, ns, err.diagnosis)
     finally:
-        if attempted:
-            with interrupt.shielded():
-                delete_namespace(env.kube, ns)
+        with interrupt.shielded():
+            delete_namespace(env.kube, ns)
+            if claims:  # a terminating namespace still serves its routes and holds its nodePorts
+                leases.wait_released(env.kube, ns, claims)
 
 
 def _grade_in_place(lab: Lab, env: Environment, ns: str) -> LabResult:

@@ -24,7 +24,7 @@ from grader.base.errors import BadInput
 from grader.catalogue.cases import Case
 from grader.catalogue.labs import Lab
 from grader.cluster.facts import KNOWN_VARIABLES, ClusterFacts
-from grader.intake.manifests import Doc, load_rendered, manifest_files
+from grader.intake.manifests import Doc, fill, load_rendered, manifest_files
 
 WILDCARD = "*"
 WILDCARD_KINDS = ("http-host",)
@@ -69,6 +69,12 @@ def case_claims(lab: Lab, case: Case, values: dict[str, str]) -> frozenset[str]:
     return claims_of(docs) | frozenset(lab.claims)
 
 
+def submission_claims(lab: Lab, docs: Iterable[Doc], values: dict[str, str]) -> frozenset[str]:
+    """What grading these judged documents (starter and learner's, placeholders unfilled) holds, with the lab's
+    declared `claims`."""
+    return claims_of(fill(doc, values, {}) for doc in docs) | frozenset(lab.claims)
+
+
 def placeholder_values(facts: ClusterFacts | None, namespace: str) -> dict[str, str]:
     """Placeholder values for claims: the cluster's where known, else the placeholder's own text (one address
     either way). namespace is unique per case, as the namespace it is graded in is."""
@@ -106,9 +112,8 @@ def lease_key(claim: str) -> str:
 
 def _service_claims(obj: dict[str, Any]) -> set[str]:
     spec = _spec(obj)
-    found = {f"nodeport:{p['nodePort']}" for p in map(_mapping, _list(spec.get("ports"))) if p.get("nodePort")}
-    if spec.get("healthCheckNodePort"):
-        found.add(f"nodeport:{spec['healthCheckNodePort']}")
+    ports = [p.get("nodePort") for p in map(_mapping, _list(spec.get("ports")))]
+    found = {f"nodeport:{_port(p)}" for p in [*ports, spec.get("healthCheckNodePort")] if p}
     addresses = [spec.get("loadBalancerIP"), *_list(spec.get("externalIPs"))]
     annotations = _mapping(_mapping(obj.get("metadata")).get("annotations"))
     for key in STATIC_IP_ANNOTATIONS:
@@ -126,14 +131,29 @@ def _ingress_claims(obj: dict[str, Any]) -> set[str]:
 
 
 def _host(host: object) -> str:
-    return f"http-host:{str(host).strip().lower() if host else WILDCARD}"
+    name = str(host).strip().lower().rstrip(".") if host else ""  # DNS names ignore case and the root's dot
+    return f"http-host:{name or WILDCARD}"
 
 
 def _address(text: str) -> str:
+    """One spelling per address, whatever form it was written in: an IPv4 address written as IPv4-mapped IPv6
+    (::ffff:a.b.c.d) or with zero-padded octets is the IPv4 address; IPv6 in its compressed lower-case form."""
+    value = text.strip().strip("[]")
     try:
-        return str(ipaddress.ip_address(text.strip()))  # one spelling per address
+        address = ipaddress.ip_address(value)
     except ValueError:
-        return text.strip()  # an unsubstituted placeholder or a typo: still one exact claim
+        octets = value.split(".")
+        if len(octets) == 4 and all(o.isdigit() and len(o) <= 4 for o in octets) and all(int(o) < 256 for o in octets):
+            return str(ipaddress.IPv4Address(".".join(str(int(o)) for o in octets)))  # 010.0.0.1 is 10.0.0.1
+        return value  # an unsubstituted placeholder or a typo: still one exact claim
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _port(value: object) -> str:
+    text = str(value).strip()
+    return str(int(text)) if text.isdigit() else text  # 030007 and 30007 are one port
 
 
 def _spec(obj: dict[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ log = logging.getLogger("servicelab.leases")
 NAMESPACE = "servicelab-claims"
 LEASE_S = 900  # longer than any one grading (ready 120 s + checks + a 90 s delete)
 RELEASE_WAIT_S = 180.0
+CLAIM_WAIT_S = 900.0  # another process may hold a claim for a whole grading (LEASE_S)
 
 
 @contextlib.contextmanager

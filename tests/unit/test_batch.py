@@ -242,13 +242,3 @@ def test_refused_input_and_environment_in_the_worker(monkeypatch: pytest.MonkeyP
     assert refused.reason.startswith("ada/nodeport/a.yaml:1: Pod/sneaky")
     env = _worker_result(monkeypatch, broken)
     assert (env.outcome, env.reason) == (Outcome.ENV_ERROR, "probe pods cannot start")
-
-
-def test_a_port_held_by_another_grading_is_waited_for_then_env_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def taken(*args: object, **kwargs: object) -> None:
-        raise BadInput("spec.ports[0].nodePort: Invalid value: 30007: provided port is already allocated")
-
-    monkeypatch.setattr(batch, "CLAIM_WAIT_S", 0.0)
-    record = _worker_result(monkeypatch, taken)
-    assert record.outcome is Outcome.ENV_ERROR
-    assert "something else on the cluster holds" in record.reason
