@@ -27,8 +27,10 @@ class Blocked(Exception):
 
 
 class NotApplicable(Exception):
-    """This check cannot run on this cluster (e.g. no route from the host): reported as n/a, points leave the total."""
+    """This check cannot run on this cluster (e.g. no route from the host): reported as n/a, and the result says
+    it was graded without that vantage point. Its points stay in the total, unearned: n/a is never full marks."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, vantage: str = "") -> None:
         self.reason = reason
+        self.vantage = vantage  # the vantage point that cannot exist here, when that is the reason
         super().__init__(reason)

@@ -115,7 +115,10 @@ def _record_of(result: LabResult, base: Record) -> Record:
         base.outcome, base.reason = Outcome.ENV_ERROR, result.diagnosis
         return base
     base.outcome, base.score, base.max_score = Outcome.GRADED, result.score, result.max_score
-    base.reason = "; ".join(f"{c.id}: {c.message}" for c in result.checks if c.status is Status.FAIL)
+    reasons = [f"{c.id}: {c.message}" for c in result.checks if c.status is Status.FAIL]
+    if result.graded_without:  # the gradebook says it too: n/a is never full marks
+        reasons.append(f"graded without: {', '.join(result.graded_without)}")
+    base.reason = "; ".join(reasons)
     return base
 
 

@@ -102,6 +102,7 @@ class Environment:
             if key not in self._reasons:
                 self._reasons[key] = vantage.unavailable_reason()
             vantage.preset_reason(self._reasons[key])
+        outside.required = internet.required = facts.is_kind  # they belong to the kind lab cluster
         vantages: list[Vantage] = [
             PodVantage(probe.name, self.kube, probe.namespace, probe.pod, policy=self.policy),
             PodVantage(other.name, self.kube, other.namespace, other.pod, policy=self.policy),

@@ -93,7 +93,7 @@ def _result(check_id: str, marker: pytest.Mark, call: pytest.CallInfo[None]) -> 
     elif isinstance(exc, Blocked):
         base.status, base.message = Status.BLOCKED, f"not observed: {exc.why} (blocked by {exc.by})"
     elif isinstance(exc, NotApplicable):
-        base.status, base.message = Status.NA, exc.reason
+        base.status, base.message, base.without = Status.NA, exc.reason, exc.vantage
     elif isinstance(exc, pytest.skip.Exception):
         base.status, base.message = Status.NA, str(exc)
     elif isinstance(exc, AssertionError):

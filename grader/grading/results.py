@@ -32,6 +32,7 @@ class CheckResult:
     message: str = ""  # hint (FAIL), diagnosis (ENV-ERROR) or reason (n/a)
     detail: str = ""  # what was observed: attempts, last state seen
     duration_s: float = 0.0
+    without: str = ""  # n/a: the vantage point this cluster does not have
 
     @property
     def earned(self) -> int:
@@ -60,7 +61,14 @@ class LabResult:
 
     @property
     def max_score(self) -> int:
-        return sum(c.points for c in self.checks if c.status is not Status.NA)
+        """Every check's points: an n/a check's stay in the total, so a result that did not run every check is
+        never full marks (graded_without says what it lacked)."""
+        return sum(c.points for c in self.checks)
+
+    @property
+    def graded_without(self) -> list[str]:
+        """The vantage points (or, failing a name, the checks) this result was graded without."""
+        return list(dict.fromkeys(c.without or c.id for c in self.checks if c.status is Status.NA))
 
     @property
     def score(self) -> int:

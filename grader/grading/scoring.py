@@ -37,6 +37,8 @@ def _judge_correct(result: LabResult) -> CaseOutcome:
         return CaseOutcome(True, f"full marks {score}" + (f" (n/a: {', '.join(na)})" if na else ""))
     first = failed[0] if failed else None
     why = f"; {first.id}: {first.message}" if first else ""
+    if result.graded_without:
+        why += f"; graded without: {', '.join(result.graded_without)}"
     return CaseOutcome(False, f"{score}, failed {', '.join(c.id for c in failed)}{why}"[:300])
 
 

@@ -4,7 +4,7 @@ A check is a pytest test taking the `lab` fixture (a `LabContext`): it probes fr
 learner's objects, and ends in PASS, or raises `Fail` (the learner's mistake, with a hint), `Blocked` (an earlier
 failure hides what it would observe), `NotApplicable` or `EnvError`. docs/WRITING_CHECKS.md documents every name here.
 The modules of this package (context, services, kit, diagnose, routes, unready, traefik_*) are the grader's
-own; labs import this front door only (tests/unit/test_lab_api.py checks it).
+own; labs import this front door only (tests/unit/lab/test_front_door.py checks it).
 """
 
 from grader.base.errors import EnvError

@@ -11,6 +11,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 
+from grader.base.errors import EnvError
 from grader.base.outcomes import Fail, NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
 from grader.probes.matrix import Matrix
@@ -33,6 +34,9 @@ class Vantage(NegativeProbes):
         # a URL this vantage point must always reach: the partner server on the kind network, when there is one
         self.known_good: str | None = f"http://{partner_ip}/hostname" if partner_ip else None
         self._reason: str | None = None
+        # On the kind lab cluster the helper containers are part of the cluster: one that is missing or stopped is a
+        # broken environment (ENV-ERROR, fixed by `servicelab up`), not a vantage point that cannot exist (n/a).
+        self.required = False
 
     # --- what subclasses provide -------------------------------------------------------------
     @property
@@ -66,8 +70,10 @@ class Vantage(NegativeProbes):
 
     def require(self) -> None:
         reason = self.unavailable_reason()
+        if reason and self.required:
+            raise EnvError(f"{self.name} not available: {reason}; `servicelab up` makes it again")
         if reason:
-            raise NotApplicable(f"{self.name} not available: {reason}")
+            raise NotApplicable(f"{self.name} not available: {reason}", vantage=self.name)
 
     def _rounds(
         self,

@@ -42,7 +42,7 @@ class HostVantage(Vantage):
         import requests  # noqa: PLC0415 - ~0.03 s: only when this downloads or probes
 
         if op.kind == "dns":
-            raise NotApplicable("cluster DNS names cannot be looked up from the host")
+            raise NotApplicable("cluster DNS names cannot be looked up from the host", vantage=self.name)
         if op.kind == "tcp":
             try:
                 socket.create_connection((op.target, op.port), timeout=per_try_s).close()

@@ -27,7 +27,8 @@ def to_html(result: LabResult) -> str:
         colour = COLOURS[Status.ENV_ERROR]
         head = f"<p style='color:{colour}'><b>ENV-ERROR</b>: no score. {escape(result.diagnosis)}</p>"
     else:
-        head = f"<p><b>{result.verdict.value}</b>: {result.score}/{result.max_score} points</p>"
+        without = f" (graded without: {escape(', '.join(result.graded_without))})" if result.graded_without else ""
+        head = f"<p><b>{result.verdict.value}</b>: {result.score}/{result.max_score} points{without}</p>"
     table = (
         "<table><thead><tr><th>check</th><th>points</th><th>result</th><th>hint</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"

@@ -20,6 +20,7 @@ def to_dict(result: LabResult) -> dict[str, Any]:
         "context": result.context,
         "run_id": result.run_id,
         "verdict": result.verdict.value,
+        "graded_without": result.graded_without,
         "score": None if result.fraction is None else result.score,
         "max_score": None if result.fraction is None else result.max_score,
         "fraction": result.fraction,

@@ -19,7 +19,8 @@ def to_markdown(result: LabResult) -> str:
     if result.fraction is None:
         lines += [f"**ENV-ERROR**: no score. {_cell(result.diagnosis)}", ""]
     else:
-        lines += [f"**{result.verdict.value}**: {result.score}/{result.max_score} points", ""]
+        without = f" (graded without: {', '.join(result.graded_without)})" if result.graded_without else ""
+        lines += [f"**{result.verdict.value}**: {result.score}/{result.max_score} points{without}", ""]
     lines += ["| check | points | result | hint |", "|---|---|---|---|"]
     for c in result.checks:
         lines.append(

@@ -62,7 +62,8 @@ def summary(result: LabResult) -> Text:
     if result.fraction is None:
         return Text(f"ENV-ERROR: no score. {result.diagnosis}", style="bold yellow")
     style = "bold green" if result.verdict.value == "PASS" else "bold red"
-    return Text(f"{result.verdict.value}: {result.score}/{result.max_score} points", style=style)
+    without = f" (graded without: {', '.join(result.graded_without)})" if result.graded_without else ""
+    return Text(f"{result.verdict.value}: {result.score}/{result.max_score} points{without}", style=style)
 
 
 def renderable(result: LabResult) -> Group:

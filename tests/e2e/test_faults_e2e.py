@@ -364,3 +364,31 @@ def test_traefik_that_answers_nothing_is_env_error_not_zero(context: str, kube: 
         assert _left_by(kube, proc.pid) == []
     finally:
         _scale_traefik(kube, 1)
+
+
+@pytest.mark.parametrize("lab", ["clusterip", "nodeport"])
+def test_a_stopped_outside_container_is_env_error_on_kind(tmp_path: Path, lab: str) -> None:
+    """On the kind lab cluster the outside container is part of the cluster: stopped, it is not an n/a that
+    drops the exposure check from the total (a NodePort answer to the ClusterIP lab got 4/4 that way), but
+    ENV-ERROR with the fix."""
+    subprocess.run(["docker", "stop", "-t", "1", "servicelab-outside"], check=True, capture_output=True, timeout=60)
+    try:
+        report = tmp_path / "r.json"
+        code, said, _ = _finish(_grade(lab, report=report))
+        assert code == 3, said
+        assert "servicelab up" in said, said
+        _assert_no_score(report)
+    finally:
+        subprocess.run(["docker", "start", "servicelab-outside"], check=True, capture_output=True, timeout=60)
+        wait_for(
+            lambda: (
+                (True, "running")
+                if subprocess.run(
+                    ["docker", "exec", "servicelab-outside", "true"], capture_output=True, check=False, timeout=30
+                ).returncode
+                == 0
+                else (None, "not answering")
+            ),
+            what="servicelab-outside running again",
+            timeout_s=60,
+        )

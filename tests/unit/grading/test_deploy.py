@@ -19,7 +19,7 @@ from grader.intake.manifests import manifest_files
 from grader.kube.client import KubeError
 from grader.probes.pod import ProbePods, warm_pod_name
 
-DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
+DEMO = Path(__file__).parents[2] / "data" / "labs" / "demo"
 
 
 class RecordingKube:

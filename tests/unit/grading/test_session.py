@@ -14,7 +14,7 @@ import pytest
 from grader.catalogue.labs import load_lab
 from grader.grading import session
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class _Facts:

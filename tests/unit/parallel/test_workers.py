@@ -27,8 +27,8 @@ from grader.parallel.chains import build_chains
 from grader.parallel.claims import carriers, case_claims, claims_of, lease_key, overlaps, placeholder_values
 from grader.parallel.workers import run_chains
 
-HERE = Path(__file__).parent
-LABS = HERE.parent.parent / "labs"
+HERE = Path(__file__).parents[1]  # tests/unit: the fakes and the interrupt driver
+LABS = HERE.parents[1] / "labs"
 
 
 def doc(kind: str, spec: dict[str, Any] | None = None, annotations: dict[str, str] | None = None) -> Doc:

@@ -21,7 +21,7 @@ from grader.classroom.batch import grade_prepared, settle
 from grader.classroom.handins import discover, lab_id, prepare
 from grader.classroom.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SOLUTION = REPO / "labs" / "nodeport" / "solution"
 NOTEBOOK = REPO / "notebooks" / "source" / "02-nodeport" / "nodeport.ipynb"
 

@@ -9,7 +9,7 @@ import pytest
 from grader import cli
 from grader.base.errors import EnvError
 
-DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
+DEMO = Path(__file__).parents[2] / "data" / "labs" / "demo"
 
 
 def test_unknown_lab_is_bad_input_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,7 @@ from grader.base.errors import BadInput, EnvError
 from grader.catalogue.labs import load_lab
 from grader.intake.manifests import parse_docs, render, substitute
 
-DEMO = Path(__file__).parent.parent / "data" / "labs" / "demo"
+DEMO = Path(__file__).parents[2] / "data" / "labs" / "demo"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from grader import cli
 from grader.base import run as _run
 from grader.kube import api as _api
 
-TESTS = Path(__file__).parent.parent
+TESTS = Path(__file__).parents[2]
 CORPUS = sorted(p for root in ("hostile", "badinput") for p in (TESTS / root).iterdir() if p.is_dir())
 SERVICE = (
     "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools" / "offline-images"
+TOOLS = Path(__file__).resolve().parents[3] / "tools" / "offline-images"
 sys.path.insert(0, str(TOOLS))
 
 import components as c  # noqa: E402

@@ -18,7 +18,7 @@ from _kube_fakes import FakeHttp, fake_kube
 from grader.kube.client import Kube, KubeUnreachable
 from grader.kube.exec import exit_code
 
-REPO = Path(__file__).parent.parent.parent
+REPO = Path(__file__).parents[3]
 SUCCESS = json.dumps({"metadata": {}, "status": "Success"}).encode()
 EXIT_3 = json.dumps(
     {

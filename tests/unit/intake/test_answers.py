@@ -12,7 +12,7 @@ import pytest
 from grader.base.errors import BadInput
 from grader.intake.answers import Answer, answer_cell, answer_of, answer_text, read_notebook
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SOURCE = REPO / "notebooks" / "source" / "02-nodeport" / "nodeport.ipynb"
 STUB = "# your manifest here (YAML)"  # notebooks/nbgrader_config.py: ClearSolutions.code_stub
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: my-service\nspec:\n  type: NodePort\n"

@@ -28,8 +28,9 @@ def result(*statuses: Status, env_error: str = "") -> LabResult:
 
 
 def test_verdicts_scores_and_exit_codes() -> None:
-    assert exit_code(result(Status.PASS, Status.NA)) == 0
-    assert result(Status.PASS, Status.NA).fraction == 1.0
+    assert exit_code(result(Status.PASS, Status.NA)) == 1  # n/a is never full marks: its points stay in the total
+    assert result(Status.PASS, Status.NA).fraction == 0.5
+    assert result(Status.PASS, Status.NA).graded_without == ["c1"]
     assert exit_code(result(Status.PASS, Status.FAIL)) == 1
     assert result(Status.PASS, Status.FAIL).fraction == 0.5
     assert exit_code(result(Status.PASS, Status.ENV_ERROR)) == 3
@@ -81,5 +82,8 @@ def test_judge_wrong_case() -> None:
 
 def test_judge_solution_case() -> None:
     case = Case("solution", "solution", Path("."))
-    assert judge_case(case, result(Status.PASS, Status.NA)).holds
+    assert judge_case(case, result(Status.PASS)).holds
+    graded_without = judge_case(case, result(Status.PASS, Status.NA))
+    assert not graded_without.holds
+    assert "graded without: c1" in graded_without.observed
     assert not judge_case(case, result(Status.PASS, Status.FAIL)).holds

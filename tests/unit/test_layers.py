@@ -47,3 +47,11 @@ def test_architecture_names_the_packages_in_the_contracts_order() -> None:
     table = tour[tour.index("## The packages") :].split("\n## ")[0]
     rows = [re.findall(r"`(grader\.\w+)`", line.split("|")[1]) for line in table.splitlines() if line.startswith("| `")]
     assert rows == _contract_rows()
+
+
+def test_the_unit_tests_mirror_the_packages() -> None:
+    packages = {p.name for p in (ROOT / "grader").iterdir() if (p / "__init__.py").is_file()}
+    folders = {p.name for p in (ROOT / "tests/unit").iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert folders - packages <= {"tools"}, f"tests/unit/<package>/ names a package of grader/: {folders - packages}"
+    loose = sorted(p.name for p in (ROOT / "tests/unit").glob("test_*.py") if p.name != "test_layers.py")
+    assert loose == [], f"move these into tests/unit/<package>/: {loose}"

@@ -16,7 +16,7 @@ import yaml
 
 from grader.base.images import LAB_IMAGES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LABS = REPO / "labs"
 NOTEBOOKS = REPO / "notebooks" / "source"
 

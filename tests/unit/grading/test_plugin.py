@@ -79,9 +79,11 @@ def test_statuses_points_and_hints(tmp_path: Path) -> None:
     assert by_id["outside"].status is Status.NA
     assert "no docker here" in by_id["outside"].message
     assert by_id["plain_assert"].message == "one is not two"
-    assert (result.score, result.max_score) == (2, 6)  # n/a leaves the total
+    assert by_id["outside"].without == "outside container"
+    assert result.graded_without == ["outside container"]
+    assert (result.score, result.max_score) == (2, 7)  # n/a stays in the total, unearned
     assert result.verdict is Verdict.FAIL
-    assert result.fraction == pytest.approx(2 / 6)
+    assert result.fraction == pytest.approx(2 / 7)
     assert result.matrix.rows == ["probe pod"]
 
 

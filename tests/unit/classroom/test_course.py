@@ -23,7 +23,7 @@ from grader.classroom import course
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ASSIGNMENT = "02-nodeport"
 STUDENTS = {  # student -> (what the answer cell holds, what the fake grader says)
     "ada": ("solution", "pass"),
