@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,13 @@ import pytest
 import yaml
 
 from grader.base import images
-from grader.base.errors import BadInput
+from grader.base.errors import BadInput, EnvError
+from grader.base.wait import WaitTimeout
 from grader.cluster import podguard
 from grader.grading import deploy, fence
 from grader.intake.manifests import Doc, read_docs
 from grader.intake.podpolicy import judge_pod_spec
-from grader.kube.client import Obj
+from grader.kube.client import KubeError, Obj
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_ROOTS = (REPO / "labs", REPO / "tests" / "data" / "labs")
@@ -215,3 +217,70 @@ def test_live_proof_leaves_out_only_what_the_api_server_refuses_first() -> None:
         "proc-mount",
         "pod-resources",
     }
+
+
+class FakeApi:
+    """Enough of Kube for podguard.install: pods dry-run in the check namespace are refused (403 Forbidden)
+    unless they are the ordinary pod or a sample named in `admits`."""
+
+    def __init__(self, admits: tuple[str, ...] = (), warnings: tuple[str, ...] = ()) -> None:
+        self.admits = admits
+        self.warnings = [{"fieldRef": "spec.validations[0].expression", "warning": w} for w in warnings]
+        self.applied: list[Obj] = []
+        self.namespaces: dict[str, Obj] = {}
+
+    def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> list[Obj]:
+        objs = [o for o in yaml.safe_load_all(manifest) if o]
+        if not dry_run:
+            self.applied += objs
+            return objs
+        (pod,) = objs
+        assert namespace == podguard.CHECK_NAMESPACE
+        rule = pod["metadata"]["name"].removeprefix("servicelab-guard-")
+        if rule == "ordinary" or rule in self.admits:
+            return objs
+        raise KubeError(f"denied request: {rule}", status=403, reason="Forbidden")
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        if kind == "namespace":
+            return self.namespaces.get(name)
+        assert (kind, name) == ("validatingadmissionpolicy", podguard.POLICY)
+        status = {"observedGeneration": 1, "typeChecking": {"expressionWarnings": self.warnings}}
+        return {"metadata": {"generation": 1}, "status": status}
+
+    def create(self, obj: Obj) -> Obj:
+        self.namespaces[obj["metadata"]["name"]] = obj
+        return obj
+
+
+def test_up_applies_the_guard_and_proves_every_live_rule() -> None:
+    api = FakeApi()
+    detail = podguard.install(api)  # type: ignore[arg-type]
+    assert detail == f"{len(podguard.LIVE)} rules refused by a server-side dry-run in {podguard.CHECK_NAMESPACE}"
+    assert [o["kind"] for o in api.applied] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    labels = api.namespaces[podguard.CHECK_NAMESPACE]["metadata"]["labels"]
+    assert labels[podguard.ROLE_KEY] == podguard.CHECK_ROLE
+    assert podguard.examine(api) == (  # type: ignore[arg-type]
+        True,
+        f"in {podguard.CHECK_NAMESPACE} a dry-run ordinary pod is admitted and the image sample refused",
+    )
+
+
+def test_up_fails_naming_a_rule_the_cluster_lets_through() -> None:
+    with pytest.raises(EnvError, match="lets through pods that break: tolerations, grace"):
+        podguard.install(FakeApi(admits=("tolerations", "grace")))  # type: ignore[arg-type]
+
+
+def test_a_type_check_warning_fails_up_at_once() -> None:
+    with pytest.raises(EnvError, match=re.escape("type check warns: spec.validations[0].expression: no such key")):
+        podguard.install(FakeApi(warnings=("no such key",)))  # type: ignore[arg-type]
+
+
+def test_a_guard_that_never_refuses_times_out_with_what_it_saw(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(podguard, "GUARD_S", 0.3)
+    with pytest.raises(WaitTimeout, match="the image sample is still admitted"):
+        podguard.install(FakeApi(admits=(podguard.CANARY,)))  # type: ignore[arg-type]
+
+
+def test_doctor_names_a_missing_check_namespace() -> None:
+    assert podguard.examine(FakeApi()) == (False, f"namespace {podguard.CHECK_NAMESPACE} is missing")  # type: ignore[arg-type]
