@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.run import RunError, ToolMissing
-from grader.cluster import aks, docker, metallb, nodeports, traefik, vantage
+from grader.cluster import aks, docker, metallb, nodeports, podguard, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import condition_true, rollout_ready
 from grader.cluster.tools import find_kind
@@ -53,6 +53,7 @@ CLUSTER_PARTS = (
     "MetalLB",
     "MetalLB pools",
     "AKS annotation policies",
+    "pod guard",
     "Traefik (Ingress)",
     "Traefik (Gateway API)",
     "lab images",
@@ -168,6 +169,11 @@ def _aks_policies(doc: _Doctor) -> None:
     )
 
 
+def _pod_guard(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    doc.note("pod guard", *podguard.examine(doc.kube), f"{UP} (re-applies {podguard.FIXTURE})")
+
+
 def _traefik(doc: _Doctor) -> None:
     assert doc.kube is not None
     if not _rollouts(doc, "Traefik (Ingress)", [(traefik.NAMESPACE, "deployment", "traefik")]):
@@ -230,6 +236,7 @@ _CLUSTER_CHECKS: list[tuple[str, Callable[[_Doctor], None]]] = [
     ("cluster DNS", _dns),
     ("MetalLB", _metallb),
     ("AKS annotation policies", _aks_policies),
+    ("pod guard", _pod_guard),
     ("Traefik (Ingress)", _traefik),
     ("lab images", _images),
     ("outside containers", _containers),

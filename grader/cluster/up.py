@@ -14,7 +14,7 @@ from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.run import run
 from grader.base.wait import WaitTimeout, wait_for
-from grader.cluster import aks, docker, metallb, nodeports, tools, traefik, vantage, versions
+from grader.cluster import aks, docker, metallb, nodeports, podguard, tools, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import check as preflight
@@ -168,6 +168,11 @@ def _aks(opts: UpOptions, state: UpState) -> str:
     return "azure-load-balancer-internal -> pool internal; azure-load-balancer-ipv4 -> that address"
 
 
+def _pod_guard(opts: UpOptions, state: UpState) -> str:
+    assert state.kube is not None
+    return podguard.install(state.kube)
+
+
 def _traefik(opts: UpOptions, state: UpState) -> str:
     assert state.kube is not None
     state.traefik_ip = traefik.install(state.kube)
@@ -201,6 +206,7 @@ ACTIONS: list[tuple[str, Callable[[UpOptions, UpState], str]]] = [
     ("Lab images on nodes", _lab_images),
     ("MetalLB (Azure Load Balancer stand-in)", _metallb),
     ("AKS annotations", _aks),
+    ("Pod guard for grading namespaces (ValidatingAdmissionPolicy)", _pod_guard),
     ("Traefik (Ingress + Gateway API)", _traefik),
     ("Node ports on every node (kube-proxy)", _node_ports),
 ]

@@ -4,10 +4,13 @@ The static policy (grader.intake.policy) refuses what it can see; this is the se
 server: Pod Security `baseline`, a ResourceQuota and LimitRange sized for a lab, and a ServiceAccount
 whose Role reaches only this namespace and only the kinds the lab's answer is made of. The learner's
 objects are applied as that ServiceAccount (impersonated); the grader's own reads keep its credentials.
+The namespace's role label also puts every pod in it under the cluster-wide pod guard (grader.cluster.podguard,
+installed by `servicelab up`).
 """
 
 from __future__ import annotations
 
+from grader.cluster import podguard
 from grader.intake.labpolicy import LabPolicy
 from grader.kube.client import Obj, managed_labels, owner_annotation
 
@@ -30,12 +33,23 @@ QUOTA = {
     "configmaps": "12",
     "count/deployments.apps": "8",
     "count/ingresses.networking.k8s.io": "6",
-}  # counts only: a CPU/memory quota refuses pods created before the LimitRange reaches admission's cache
-CONTAINER_DEFAULTS = {
-    "default": {"cpu": "200m", "memory": "128Mi"},
-    "defaultRequest": {"cpu": "10m", "memory": "32Mi"},
-    "max": {"cpu": "1", "memory": "512Mi"},
+    # node disk is shared by every namespace: 24 one-container pods at the default limit (256Mi) fit in 6Gi
+    "requests.ephemeral-storage": "2Gi",
+    "limits.ephemeral-storage": "8Gi",
 }
+# CPU and memory stay per container and per pod (LIMITS), bounded per namespace by the pod count. A quota on a
+# resource refuses a pod that does not name it; LimitRanger names ephemeral-storage for every container from
+# LIMITS, and reads a new namespace's LimitRanges from the API when its cache has none, so a pod made after the
+# fence always carries it.
+CONTAINER_DEFAULTS = {
+    "default": podguard.CONTAINER_DEFAULT_LIMITS,
+    "defaultRequest": podguard.CONTAINER_DEFAULT_REQUESTS,
+    "max": podguard.CONTAINER_MAX,
+}
+LIMITS = [
+    {"type": "Container", **CONTAINER_DEFAULTS},
+    {"type": "Pod", "max": podguard.POD_MAX},  # the containers' sum: the per-container maximum times any count
+]
 
 
 def learner_user(namespace: str) -> str:
@@ -43,7 +57,7 @@ def learner_user(namespace: str) -> str:
 
 
 def namespace_object(name: str, run_id: str, role: str) -> Obj:
-    labels = {**managed_labels(run_id), "servicelab.dev/role": role, **POD_SECURITY}
+    labels = {**managed_labels(run_id), podguard.ROLE_KEY: role, **POD_SECURITY}
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -74,7 +88,7 @@ def fence(namespace: str, run_id: str, policy: LabPolicy) -> list[Obj]:
             "apiVersion": "v1",
             "kind": "LimitRange",
             "metadata": {"name": "servicelab", **meta},
-            "spec": {"limits": [{"type": "Container", **CONTAINER_DEFAULTS}]},
+            "spec": {"limits": LIMITS},
         },
         {
             "apiVersion": "v1",

@@ -23,6 +23,7 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STARTER = "starter"
 LEARNER = "learner"
+GRADER_PREFIXES = ("servicelab.dev/", "app.kubernetes.io/managed-by")  # label and annotation keys that are the grader's
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,16 @@ def parse_docs(text: str, file: str, namespace: str | None = None, origin: str =
     return docs
 
 
-def key_line(node: yaml.Node | None, *path: str) -> int | None:
-    """1-based line of a nested key in a composed YAML document, if present."""
+def key_line(node: yaml.Node | None, *path: str | int) -> int | None:
+    """1-based line of a nested key (a number: a list item) in a composed YAML document; the nearest one found."""
     line: int | None = None
     for key in path:
+        if isinstance(key, int):
+            if not isinstance(node, yaml.SequenceNode) or not 0 <= key < len(node.value):
+                return line
+            node = node.value[key]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             return line
         found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
@@ -165,7 +172,7 @@ def render(docs: list[Doc], run_id: str) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": out})
 
 
-def refusal(doc: Doc, message: str, rule: str, fix: str | None = None, at: tuple[str, ...] = ()) -> BadInput:
+def refusal(doc: Doc, message: str, rule: str, fix: str | None = None, at: tuple[str | int, ...] = ()) -> BadInput:
     """A policy's no to this document: its file, the line of the field `at` (else the document's), rule, fix."""
     line = key_line(doc.node, *at) if at else None
     return BadInput(f"{doc.ref}: {message}", file=doc.file, line=line or doc.line, rule=rule, fix=fix)

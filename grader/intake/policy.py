@@ -15,11 +15,10 @@ from typing import Any
 
 from grader.base.errors import BadInput
 from grader.intake.labpolicy import LabPolicy
-from grader.intake.manifests import Doc, refusal
+from grader.intake.manifests import GRADER_PREFIXES, Doc, refusal
 from grader.intake.podpolicy import judge_pod_spec
 from grader.intake.schema import ROOT_TYPES, check_fields
 
-GRADER_PREFIXES = ("servicelab.dev/", "app.kubernetes.io/managed-by")
 INGRESS_ANNOTATIONS = frozenset(
     {
         "kubernetes.io/ingress.class",

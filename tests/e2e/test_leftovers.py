@@ -2,7 +2,8 @@
 nothing the grader made for one run is left on the cluster.
 
 What may stay is what outlives runs by design: the cluster's own set-up (`servicelab up`), the warm probe
-pods (role probe-warm, one namespace each, pods only) and the claims namespace (role claims) without Leases.
+pods (role probe-warm, one namespace each, pods only), the claims namespace (role claims) without Leases and
+the pod guard's check namespace (role policy-check, empty: `up` only dry-runs pods there).
 A run still alive on this host is not a leftover, nor is what existed before the suite began (a learner's
 workspace on a reused cluster): `nox -s tests` says when it began in SERVICELAB_SUITE_START (ISO 8601, UTC),
 and runs this module once more after check-solutions; alone, the module's own start is used.
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 
 from grader.base.wait import wait_for
+from grader.cluster import podguard
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube, Obj
 from grader.parallel.leases import NAMESPACE as CLAIMS_NAMESPACE
 from grader.probes.pod import WARM_ROLE
@@ -60,7 +62,7 @@ def _leftovers(kube: Kube) -> list[str]:
         if _before_the_suite(meta):
             continue
         role = meta.get("labels", {}).get(ROLE_KEY)
-        if role in (WARM_ROLE, "claims") or meta["name"] in SETUP_NAMESPACES:
+        if role in (WARM_ROLE, "claims", podguard.CHECK_ROLE) or meta["name"] in SETUP_NAMESPACES:
             kept.add(meta["name"])
             continue
         skipped.add(meta["name"])
