@@ -28,7 +28,7 @@ from grader.intake.manifests import Doc, read_docs
 from grader.intake.podpolicy import judge_pod_spec
 from grader.kube.client import KubeError, Obj
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LAB_ROOTS = (REPO / "labs", REPO / "tests" / "data" / "labs")
 NAMESPACE_FIELD = "metadata.namespace"
 
