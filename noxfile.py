@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "uv|venv"  # uv when installed (.ci/run installs it): seconds, not 42 s, to install
+nox.options.default_venv_backend = "uv"  # it installs uv.lock (.ci/run installs it): seconds, not 42 s, to install
 # uv leaves .py files uncompiled (pip compiles them): with PYTHONDONTWRITEBYTECODE set, as on our machines, every
 # notebook kernel, nbgrader and servicelab process would compile its imports again (R14: +23 s for the nbgrader flow)
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
@@ -30,8 +30,17 @@ def _offline_wanted() -> bool:
     return os.environ.get("SERVICELAB_OFFLINE") == "1"
 
 
-def _install(session: nox.Session, extras: str = "dev") -> None:
-    session.install("-e", f".[{extras}]")
+def _install(session: nox.Session, *extras: str) -> None:
+    """The versions in uv.lock, of the dependencies and these extras, and servicelab itself, editable (the grader
+    reads labs/ and fixtures/ from the checkout). --locked: a pyproject.toml changed without `uv lock` stops here,
+    instead of testing the old set. uv sync is exact: a reused venv loses what the lock no longer holds."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        *(f"--extra={extra}" for extra in extras),
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
 
 
 def _cluster_up(session: nox.Session) -> None:
@@ -52,15 +61,13 @@ def _static_checks(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    _install(
-        session, "dev,notebooks"
-    )  # mypy reads grader.classroom.nbplugin/course against nbformat, nbconvert, traitlets
+    _install(session, "dev", "notebooks")  # mypy reads grader.classroom against nbformat, nbconvert, traitlets
     _static_checks(session)
 
 
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
-    _install(session, "dev,notebooks")
+    _install(session, "dev", "notebooks")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
@@ -73,7 +80,7 @@ def offline_images(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def lab(session: nox.Session) -> None:
     """The main job: a running lab cluster, and every lab's reference solutions graded on it."""
-    _install(session)
+    _install(session, "dev")
     _cluster_up(session)
     session.run("servicelab", "check-solutions", *session.posargs)
 
@@ -81,7 +88,7 @@ def lab(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def tests(session: nox.Session) -> None:
     """Everything CI runs: lint, unit tests, the cluster, e2e tests and check-solutions on it."""
-    _install(session, "dev,notebooks,browser")
+    _install(session, "dev", "notebooks", "browser")
     session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
     _static_checks(session)
     session.run("pytest", "-n", "4", "tests/unit")  # they mostly wait (fake clusters, deadlines): 4 at once
@@ -114,7 +121,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Speed on the real cluster: every lab's ratio to one bare exec, a class of 30, up, check-solutions."""
-    _install(session)
+    _install(session, "dev")
     session.run("python", "benchmarks/bench_grade.py", *session.posargs)
     session.run("python", "benchmarks/bench_labs.py")  # every lab through the command vs one kubectl exec
     session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
@@ -125,5 +132,5 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def soak(session: nox.Session) -> None:
     """Not in CI: 200 gradings of 9 answers on the real cluster; any verdict that flips is a bug to find."""
-    _install(session)
+    _install(session, "dev")
     session.run("python", "benchmarks/soak.py", *session.posargs)

@@ -1,6 +1,6 @@
 """check-solutions in worker processes on the real cluster: an interrupt leaves nothing of the batch behind.
 
-Run: pytest --e2e tests/e2e/test_check_solutions_parallel.py
+Run: pytest --e2e tests/e2e/test_check_solutions_parallel_e2e.py
 """
 
 from __future__ import annotations

@@ -1,0 +1,119 @@
+"""Every third-party package the code imports is declared in pyproject.toml, in the right place: grader/ needs its
+imports in the core dependencies, except the notebook tools, which grader.classroom and grader.learner take from the
+`notebooks` extra. A package that only arrives with another one (urllib3 with kubernetes) is declared all the same:
+the other may drop it in any release."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+import tomllib
+from collections.abc import Iterator
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_PACKAGES = ("grader/classroom/", "grader/learner/")  # the only ones that may need the notebooks extra
+OTHER_FOLDERS = ("tests", "benchmarks", "tools", "notebooks")
+DYNAMIC = {"import_module", "importorskip", "__import__"}  # importlib.import_module("IPython.display") counts too
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared() -> dict[str, set[str]]:
+    """Distribution name -> where pyproject.toml declares it: "core" or the extras' names."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"core": project["dependencies"], **project["optional-dependencies"]}
+    where: dict[str, set[str]] = {}
+    for group, requirements in groups.items():
+        for requirement in requirements:
+            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+            assert name, f"pyproject.toml: cannot read the requirement {requirement!r}"
+            where.setdefault(_normal(name.group()), set()).add(group)
+    return where
+
+
+def _source(path: Path) -> str:
+    if path.suffix != ".ipynb":
+        return path.read_text()
+    cells = json.loads(path.read_text())["cells"]
+    code = ("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    # an answer cell (%%servicelab_answer) holds YAML, and a line magic is not Python
+    return "\n".join(
+        line for text in code if not text.startswith("%%") for line in text.splitlines() if not line.startswith("%")
+    )
+
+
+def _imported(path: Path) -> Iterator[str]:
+    """The top-level names of what one file imports, statically or by a literal name."""
+    for node in ast.walk(ast.parse(_source(path), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if called in DYNAMIC and isinstance(node.args[0].value, str):
+                yield node.args[0].value.split(".")[0]
+
+
+def _files(folder: str) -> list[Path]:
+    return sorted(p for pattern in ("*.py", "*.ipynb") for p in (ROOT / folder).rglob(pattern))
+
+
+def _local_names() -> set[str]:
+    """Our own modules: grader, and what the scripts and tests import from beside them (sys.path)."""
+    names = {"grader", "tests"}
+    for folder in OTHER_FOLDERS:
+        names |= {p.stem for p in (ROOT / folder).rglob("*.py")}
+    return names
+
+
+def _third_party(folder: str) -> dict[str, dict[str, list[str]]]:
+    """Import name -> file -> distributions that provide it (none when it is not installed here)."""
+    provided = packages_distributions()
+    local = _local_names()
+    found: dict[str, dict[str, list[str]]] = {}
+    for path in _files(folder):
+        for top in set(_imported(path)):
+            if top in sys.stdlib_module_names or top in local or top == "__future__":
+                continue
+            found.setdefault(top, {})[str(path.relative_to(ROOT))] = provided.get(top, [])
+    return found
+
+
+def test_the_scan_sees_lazy_and_dynamic_imports() -> None:
+    found = _third_party("grader")
+    assert "grader/kube/exec.py" in found["websocket"]  # imported inside a function
+    assert "grader/learner/display.py" in found["IPython"]  # importlib.import_module("IPython.display")
+
+
+def test_grader_imports_are_declared_where_they_are_needed() -> None:
+    declared = _declared()
+    wrong = []
+    for top, files in sorted(_third_party("grader").items()):
+        for file, dists in files.items():
+            groups = set().union(*(declared.get(_normal(d), set()) for d in dists)) if dists else set()
+            allowed = {"core", "notebooks"} if file.startswith(NOTEBOOK_PACKAGES) else {"core"}
+            if not dists:
+                wrong.append(f"{file}: {top} is not installed here, so its distribution is unknown; declare it")
+            elif not groups & allowed:
+                where = f"only in {sorted(groups)}" if groups else "not declared"
+                wrong.append(f"{file}: {top} ({', '.join(dists)}) is {where}; add it to {' or '.join(sorted(allowed))}")
+    assert wrong == [], "pyproject.toml:\n" + "\n".join(wrong)
+
+
+def test_scripts_and_tests_import_only_declared_packages() -> None:
+    declared = _declared()
+    missing = []
+    for folder in OTHER_FOLDERS:
+        for top, files in sorted(_third_party(folder).items()):
+            for file, dists in files.items():
+                # not installed in this environment (selenium outside `nox -s tests`): its import name is its name
+                if not any(_normal(d) in declared for d in dists or [top]):
+                    missing.append(f"{file}: {top} ({', '.join(dists) or 'not installed'})")
+    assert missing == [], "declare these in pyproject.toml (dev, notebooks or browser):\n" + "\n".join(missing)
