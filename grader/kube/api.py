@@ -71,7 +71,7 @@ class Session:
         path: str,
         *,
         query: Query = (),
-        body: Obj | None = None,
+        body: Obj | list[Obj] | None = None,
         content_type: str = JSON,
         accept: str = JSON,
         user: str | None = None,

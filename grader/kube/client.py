@@ -2,7 +2,6 @@
 
 Everything above this layer sees objects as the API returns them. Resource names are resolved as kubectl
 resolves them (plural, singular, kind or short name, optionally with a group), from the server's discovery.
-`Kube.kubectl()` remains for the rare command with no API call behind it (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from grader.base.run import Result
 from grader.base.wait import WaitTimeout, wait_for
 from grader.kube.api import Obj, Session, parse_manifest
 from grader.kube.discovery import Resource
-from grader.kube.errors import KubeError, KubeUnreachable
+from grader.kube.errors import KubeError, KubeUnreachable, api_error
 from grader.kube.exec import exec_in_pod
-from grader.kube.kubectl import KUBECTL_FIX, KubectlTarget, run_kubectl
 from grader.kube.labels import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
@@ -29,7 +27,6 @@ from grader.kube.labels import (
 )
 
 __all__ = [
-    "KUBECTL_FIX",
     "MANAGED_BY_KEY",
     "MANAGED_BY_VALUE",
     "MANAGED_LABELS",
@@ -50,6 +47,7 @@ ObjList = list[Obj]  # module-level alias: inside Kube, `list` names the method
 FIELD_MANAGER = "servicelab"
 APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply; a JSON body is valid YAML
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 DELETE_WAIT_S = 120.0
 BACKGROUND = {"propagationPolicy": "Background"}  # delete now; the garbage collector takes the dependents
 
@@ -180,6 +178,15 @@ class Kube:
         res = self._resources(kind)[0]
         self._call("PATCH", res.path(self._ns(res, namespace), name), body=merge_patch, content_type=MERGE_PATCH)
 
+    def json_patch(
+        self, kind: str, name: str, namespace: str | None, operations: ObjList, *, subresource: str | None = None
+    ) -> Obj:
+        """Apply RFC 6902 operations (`[{"op": "replace", "path": ..., "value": ...}]`) to an object or one of its
+        subresources (`status`): each operation touches one field, and a failed `test` refuses the whole patch."""
+        res = self._resources(kind)[0]
+        path = res.path(self._ns(res, namespace), name) + (f"/{subresource}" if subresource else "")
+        return self._call("PATCH", path, body=operations, content_type=JSON_PATCH) or {}
+
     def create(self, obj: Obj) -> Obj:
         res = self._resource_of(obj)
         ns = self._ns(res, (obj.get("metadata") or {}).get("namespace"))
@@ -230,7 +237,7 @@ class Kube:
         except WaitTimeout as err:
             raise KubeError(f"error: timed out waiting for the condition on {what}") from err
 
-    # --- exec and raw kubectl ----------------------------------------------------------------------
+    # --- exec and logs -----------------------------------------------------------------------------
     def exec(
         self, pod: str, namespace: str, command: Sequence[str], *, timeout: float, container: str | None = None
     ) -> Result:
@@ -239,9 +246,13 @@ class Kube:
             self._api, pod, namespace, command, timeout=timeout, container=container, user=self.impersonate
         )
 
-    def kubectl(
-        self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None, check: bool = True
-    ) -> Result:
-        """Run kubectl itself (same kubeconfig, context and user), for what has no API call here."""
-        target = KubectlTarget(self.kubeconfig, self.context, self.impersonate, self.request_timeout_s)
-        return run_kubectl(target, args, timeout=timeout, input_text=input_text, check=check)
+    def pod_log(self, pod: str, namespace: str) -> str:
+        """A pod's log as text (`kubectl logs POD`); KubeError when there is none to read (no such pod, a container
+        not started yet, a kubelet the API server cannot reach)."""
+        path = self._resources("pods")[0].path(namespace, pod) + "/log"
+        status, data = self._api.request(
+            "GET", path, accept="text/plain, */*", user=self.impersonate, timeout=self.request_timeout_s
+        )
+        if status >= 400:
+            raise api_error(status, data)
+        return data.decode(errors="replace")

@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 
 from grader.base.errors import EnvironmentFault
-from grader.base.run import RunError
 
 
 class KubeError(EnvironmentFault, RuntimeError):
     """The API server answered no (validation, conflict, forbidden, a webhook behind it refused, ...)."""
 
-    def __init__(
-        self, message: str, result: RunError | None = None, *, status: int | None = None, reason: str = ""
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
         super().__init__(message)
-        self.result = result  # the kubectl run, for errors from Kube.kubectl()
         self.status = status  # the HTTP status, for errors from the API
         self.reason = reason  # the Status reason: NotFound, Invalid, AlreadyExists, InternalError, ...
 

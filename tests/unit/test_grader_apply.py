@@ -10,7 +10,6 @@ import pytest
 from _grader_fakes import facts
 
 from grader.base.errors import BadInput, EnvError
-from grader.base.run import RunError
 from grader.catalogue.labs import load_lab
 from grader.grading import deploy
 from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace
@@ -40,7 +39,7 @@ class RecordingKube:
     def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> list[dict[str, Any]]:
         self.applied.append((manifest, dry_run))
         if self.reject and dry_run and self.reject.split('"')[1] in manifest:  # the object the message names
-            raise KubeError(self.reject, RunError(["kubectl"], 1, "", self.reject))
+            raise KubeError(self.reject)
         return [{"kind": "Service", "metadata": {"name": "web", "namespace": namespace}}]
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:

@@ -237,6 +237,35 @@ def test_create_patch_delete_and_delete_wait(kube: Kube, http: FakeHttp) -> None
     assert http.api_calls()[-4].body == {"propagationPolicy": "Background"}
 
 
+def test_json_patch_of_a_subresource(kube: Kube, http: FakeHttp) -> None:
+    http.routes["PATCH", "/api/v1/nodes/worker/status"] = lambda sent: (200, {"kind": "Node", "patch": sent.body})
+    ops = [{"op": "replace", "path": "/status/addresses/0", "value": {"type": "InternalIP", "address": "10.0.0.9"}}]
+    got = kube.json_patch("node", "worker", None, ops, subresource="status")
+    assert got == {"kind": "Node", "patch": ops}  # the list as it was sent
+    sent = http.api_calls()[-1]
+    assert (sent.method, sent.path) == ("PATCH", "/api/v1/nodes/worker/status")
+    assert sent.headers["Content-Type"] == "application/json-patch+json"
+    http.routes["PATCH", "/api/v1/namespaces/ns1/services/web"] = status(422, "Invalid", "the test operation failed")
+    with pytest.raises(KubeError) as caught:
+        kube.json_patch("svc", "web", "ns1", [{"op": "test", "path": "/spec/type", "value": "NodePort"}])
+    assert (caught.value.status, caught.value.reason) == (422, "Invalid")
+    assert http.api_calls()[-1].path == "/api/v1/namespaces/ns1/services/web"  # no subresource: the object
+
+
+def test_pod_log_is_text_and_a_log_not_there_is_a_kube_error(kube: Kube, http: FakeHttp) -> None:
+    log = b'I0101 server.go:1] Successfully retrieved NodeIPs NodeIPs=["172.18.0.3"]\n'
+    http.routes["GET", "/api/v1/namespaces/kube-system/pods/kube-proxy-abc/log"] = (200, log)
+    assert kube.as_user(LEARNER).pod_log("kube-proxy-abc", "kube-system") == log.decode()
+    sent = http.api_calls()[-1]
+    assert sent.headers["Impersonate-User"] == LEARNER
+    assert "text/plain" in sent.headers["Accept"]
+    waiting = 'container "kube-proxy" in pod "kube-proxy-abc" is waiting to start: ContainerCreating'
+    http.routes["GET", "/api/v1/namespaces/kube-system/pods/kube-proxy-abc/log"] = status(400, "BadRequest", waiting)
+    with pytest.raises(KubeError, match="is waiting to start") as caught:
+        kube.pod_log("kube-proxy-abc", "kube-system")
+    assert (caught.value.status, caught.value.reason) == (400, "BadRequest")
+
+
 def test_delete_all_deletes_each_match_and_waits_for_them(kube: Kube, http: FakeHttp) -> None:
     items = [{"metadata": {"name": n, "uid": n}} for n in ("a", "b")]
     lists = iter([items, items[:1], []])
