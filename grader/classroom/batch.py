@@ -25,7 +25,7 @@ from grader.catalogue.labs import load_lab
 from grader.classroom.handins import Prepared
 from grader.classroom.records import Outcome, Record
 from grader.cluster.facts import ClusterFacts, discover
-from grader.grading.deploy import delete_namespace
+from grader.grading.deploy import ClaimTaken, delete_namespace
 from grader.grading.environment import EnvironmentSpec, EnvironmentWorker
 from grader.grading.results import LabResult, Status
 from grader.grading.session import grade
@@ -39,7 +39,6 @@ from grader.reports.html import to_html
 
 DEFAULT_TIMEOUT_S = 600.0
 CLAIM_WAIT_S = 180.0  # another grading on the same cluster may hold a nodePort for a while: wait, then ENV-ERROR
-_TAKEN = re.compile(r"already allocated|port is already|address already", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,8 @@ class _Grader(EnvironmentWorker):
         seen: list[Record] = []
 
         def graded() -> tuple[Record | None, str]:  # another grading holds the port until its namespace goes
-            seen.append(record := self._grade_once(job))
-            taken = _TAKEN.search(record.reason) and record.outcome is Outcome.ERROR
+            record, taken = self._grade_once(job)
+            seen.append(record)
             return (None if taken else record), record.reason
 
         try:
@@ -92,7 +91,8 @@ class _Grader(EnvironmentWorker):
             record.reason = "something else on the cluster holds what this submission claims: " + record.reason
             return record
 
-    def _grade_once(self, job: GradeJob) -> Record:
+    def _grade_once(self, job: GradeJob) -> tuple[Record, bool]:
+        """The record of one try, and whether something else on the cluster held what it claims (ClaimTaken)."""
         lab = load_lab(job.lab)
         ns = f"{lab.id}-{_slug(job.student)}"[:50].rstrip("-") + f"-{secrets.token_hex(3)}"
         base = Record(job.student, lab.id, Outcome.ERROR, job.digest, source=job.source)
@@ -112,19 +112,19 @@ class _Grader(EnvironmentWorker):
                         result = None
             except BadInput as err:
                 base.reason = err.render()
-                return base
+                return base, isinstance(err, ClaimTaken)
             except EnvError as err:
                 base.outcome, base.reason = Outcome.ENV_ERROR, err.diagnosis
-                return base
+                return base, False
             except Exception as err:  # a grader bug is not the student's: no score, graded again next run
                 base.outcome, base.reason = Outcome.ENV_ERROR, f"the grader failed: {type(err).__name__}: {err}"
-                return base
+                return base, False
             finally:
                 delete_namespace(self.env.kube, ns)  # again: the alarm may have cut grade()'s own cleanup short
         if overtime[0] or result is None:
             base.reason = f"grading took longer than {job.timeout_s:.0f}s: stopped"
-            return base
-        return _record_of(result, base)
+            return base, False
+        return _record_of(result, base), False
 
 
 def _record_of(result: LabResult, base: Record) -> Record:

@@ -14,7 +14,7 @@ from grader.base.run import Result
 from grader.base.wait import WaitTimeout, wait_for
 from grader.kube.api import Obj, Session, parse_manifest
 from grader.kube.discovery import Resource
-from grader.kube.errors import KubeError, KubeUnreachable, api_error
+from grader.kube.errors import KubeError, KubeUnreachable, StatusDetails, UnknownKind, api_error
 from grader.kube.exec import exec_in_pod
 from grader.kube.labels import (
     MANAGED_BY_KEY,
@@ -37,6 +37,8 @@ __all__ = [
     "KubeUnreachable",
     "Obj",
     "Result",
+    "StatusDetails",
+    "UnknownKind",
     "managed_labels",
     "owner_annotation",
     "parse_manifest",
@@ -84,7 +86,7 @@ class Kube:
             if res is None:  # a CRD may have come since: read discovery again before saying no
                 res = self._api.discovery(refresh=True, timeout=self.request_timeout_s).by_name(name)
             if res is None:
-                raise KubeError(f'error: the server doesn\'t have a resource type "{name}"')
+                raise UnknownKind(f'error: the server doesn\'t have a resource type "{name}"')
             found.append(res)
         return found
 
@@ -95,7 +97,7 @@ class Kube:
             if res is not None:
                 return res
         name = (obj.get("metadata") or {}).get("name", "")
-        raise KubeError(
+        raise UnknownKind(
             f'resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
             f'"{api_version}"\nensure CRDs are installed first'
         )
@@ -141,34 +143,41 @@ class Kube:
     # --- writes ------------------------------------------------------------------------------------
     def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> ObjList:
         """Server-side apply YAML/JSON text, object by object; returns the objects as the API stored (or, with
-        dry_run, would store) them. Stops at the first refusal, whose message names the object."""
+        dry_run, would store) them. Stops at the first refusal: its KubeError names the object (`refused`)."""
         stored = []
         for obj in parse_manifest(manifest):
-            res = self._resource_of(obj)
             meta = dict(obj.get("metadata") or {})
-            if not meta.get("name"):
-                raise KubeError(f"error: {res.kind} has no metadata.name (resource name may not be empty)")
-            ns = self._ns(res, meta.get("namespace") or namespace)
-            if res.namespaced and namespace and meta.get("namespace") not in (None, namespace):
-                raise KubeError(
-                    f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
-                    f"the namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to "
-                    "perform this operation."
-                )
-            meta.pop("namespace", None)
-            meta.update({"namespace": ns} if ns else {})
-            query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
-            stored.append(
-                self._call(
-                    "PATCH",
-                    res.path(ns, meta["name"]),
-                    query=query,
-                    body={**obj, "metadata": meta},
-                    content_type=APPLY_PATCH,
-                )
-                or {}
-            )
+            try:
+                stored.append(self._apply_one(obj, meta, namespace, dry_run))
+            except KubeError as err:
+                err.refused = (str(obj.get("kind", "")), str(meta.get("name") or ""))
+                raise
         return stored
+
+    def _apply_one(self, obj: Obj, meta: Obj, namespace: str | None, dry_run: bool) -> Obj:
+        res = self._resource_of(obj)
+        if not meta.get("name"):
+            raise KubeError(f"error: {res.kind} has no metadata.name (resource name may not be empty)")
+        ns = self._ns(res, meta.get("namespace") or namespace)
+        if res.namespaced and namespace and meta.get("namespace") not in (None, namespace):
+            raise KubeError(
+                f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
+                f"the namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to "
+                "perform this operation."
+            )
+        meta.pop("namespace", None)
+        meta.update({"namespace": ns} if ns else {})
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
+        return (
+            self._call(
+                "PATCH",
+                res.path(ns, meta["name"]),
+                query=query,
+                body={**obj, "metadata": meta},
+                content_type=APPLY_PATCH,
+            )
+            or {}
+        )
 
     def as_user(self, user: str) -> Kube:
         """The same cluster, acting as user (impersonation: the caller's credentials must allow it)."""

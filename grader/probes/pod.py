@@ -204,7 +204,7 @@ def _create_unless_there(kube: Kube, obj: Obj) -> bool:
     try:
         kube.create(obj)
     except KubeError as err:
-        if "AlreadyExists" in str(err) or "already exists" in str(err):
+        if err.reason == "AlreadyExists":
             return False
         raise
     return True

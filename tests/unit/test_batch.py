@@ -15,11 +15,13 @@ from _batch_fakes import FakeGrading, graded
 from grader import cli
 from grader.base.errors import BadInput, EnvError
 from grader.base.interrupt import alarm
+from grader.base.wait import wait_for
 from grader.classroom import batch
 from grader.classroom import gradebatch as batchcmd
 from grader.classroom.batch import grade_prepared, settle
 from grader.classroom.handins import discover, lab_id, prepare
 from grader.classroom.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
+from grader.grading.deploy import ClaimTaken
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTION = REPO / "labs" / "nodeport" / "solution"
@@ -246,9 +248,36 @@ def test_refused_input_and_environment_in_the_worker(monkeypatch: pytest.MonkeyP
 
 def test_a_port_held_by_another_grading_is_waited_for_then_env_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def taken(*args: object, **kwargs: object) -> None:
-        raise BadInput("spec.ports[0].nodePort: Invalid value: 30007: provided port is already allocated")
+        raise ClaimTaken("spec.ports[0].nodePort: Invalid value: 30007", fix="Service other/web holds it now")
 
     monkeypatch.setattr(batch, "CLAIM_WAIT_S", 0.0)
     record = _worker_result(monkeypatch, taken)
     assert record.outcome is Outcome.ENV_ERROR
     assert "something else on the cluster holds" in record.reason
+    assert "Service other/web holds it now" in record.reason
+
+
+def test_a_port_freed_meanwhile_is_graded_on_the_next_try(monkeypatch: pytest.MonkeyPatch) -> None:
+    tries: list[int] = []
+
+    def taken_once(*args: object, **kwargs: object) -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise ClaimTaken("spec.ports[0].nodePort: Invalid value: 30007")
+        raise BadInput("Pod/sneaky: Pod is not part of this lab's answer")  # the answer's own verdict, at once
+
+    monkeypatch.setattr(batch, "wait_for", lambda probe, **kw: wait_for(probe, **{**kw, "interval_s": 0.01}))
+    record = _worker_result(monkeypatch, taken_once)
+    assert len(tries) == 2
+    assert (record.outcome, record.reason) == (Outcome.ERROR, "Pod/sneaky: Pod is not part of this lab's answer")
+
+
+def test_words_of_a_collision_in_a_plain_refusal_are_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    tries: list[int] = []
+
+    def refused(*args: object, **kwargs: object) -> None:
+        tries.append(1)
+        raise BadInput("spec.ports[0].nodePort: Invalid value: 30007: provided port is already allocated")
+
+    record = _worker_result(monkeypatch, refused)  # no other Service held it: the value is the answer's
+    assert (len(tries), record.outcome) == (1, Outcome.ERROR)
