@@ -42,10 +42,6 @@ class RunError(EnvironmentFault, RuntimeError):
         detail = (stderr or stdout).strip().splitlines()[-5:]
         super().__init__(f"`{shlex.join(self.argv)}` {what}" + ("\n  " + "\n  ".join(detail) if detail else ""))
 
-    @property
-    def timed_out(self) -> bool:
-        return self.code is None
-
 
 @dataclass(frozen=True)
 class Result:

@@ -24,7 +24,7 @@ from grader.catalogue.labs import load_lab
 from grader.classroom.handins import Prepared
 from grader.classroom.records import Outcome, Record
 from grader.cluster.facts import ClusterFacts, discover
-from grader.grading.deploy import delete_namespace
+from grader.grading.deploy import ClaimTaken, delete_namespace
 from grader.grading.environment import EnvironmentSpec, EnvironmentWorker
 from grader.grading.results import LabResult, Status
 from grader.grading.session import grade
@@ -91,6 +91,9 @@ class _Grader(EnvironmentWorker):
                         if not overtime[0]:
                             raise
                         result = None
+            except ClaimTaken as err:  # held by something that takes no Lease (a learner's workspace): not theirs
+                base.outcome, base.reason = Outcome.ENV_ERROR, err.render()
+                return base
             except BadInput as err:
                 base.reason = err.render()
                 return base

@@ -18,7 +18,6 @@ _INOTIFY = {"max_user_watches": 524288, "max_user_instances": 512}
 @dataclass
 class Preflight:
     kind_binary: str = ""
-    docker_version: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -27,7 +26,6 @@ def check() -> Preflight:
     ok, detail = docker.engine_answers()
     if not ok:
         raise EnvError(f"the Docker engine does not answer ({detail}): {docker.docker_fix()}")
-    result.docker_version = detail
     prefer_offline_bin()
     result.kind_binary = find_kind()
     result.notes += _inotify()

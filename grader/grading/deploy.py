@@ -3,7 +3,8 @@
 Order: the submission is read and judged first (grader.grading.submission, no cluster contact); then the
 namespace and its fence (grader.grading.fence); then a server-side dry-run of everything, so nothing is
 half-applied; then the starter with the grader's credentials and the learner's objects as the
-namespace's learner ServiceAccount. API errors the environment caused are ENV-ERROR, never bad input.
+namespace's learner ServiceAccount. API errors the environment caused are ENV-ERROR, never bad input; they
+are told apart by the API's status and by asking the API, never by the words of its message.
 """
 
 from __future__ import annotations
@@ -16,28 +17,21 @@ from grader.base.errors import BadInput, EnvError
 from grader.base.wait import WaitTimeout, wait_for
 from grader.catalogue.labs import Lab
 from grader.cluster.facts import ClusterFacts
-from grader.grading.fence import LEARNER_ACCOUNT, RESOURCES, fence, learner_user, namespace_object
+from grader.grading.fence import QUOTA_NAME, RESOURCES, fence, learner_user, namespace_object
 from grader.grading.submission import judge_submission
 from grader.intake.labpolicy import LabPolicy
 from grader.intake.manifests import LEARNER, STARTER, Doc, fill, render
-from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable, Obj
 
 RIGHTS_S = 30.0  # how long the RBAC authorizer may take to learn of the learner's RoleBinding
 GRADING = "grading"  # a namespace one run creates and deletes; `servicelab sweep` removes those of dead runs
 WORKSPACE = "workspace"  # a notebook's lab namespace: the learner's work, kept until `reset`
-_ENVIRONMENT_MARKERS = (
-    "internal error",
-    "failed calling webhook",
-    "service unavailable",
-    "serviceunavailable",
-    "the server is currently unable",
-    "etcdserver",
-    "context deadline exceeded",
-    "too many requests",
-    "cannot impersonate",
-    "status unknown for quota",
-    f'{LEARNER_ACCOUNT}" cannot ',  # RBAC: the lab's kinds are allowed (judged before), so the fence lags
-)
+APPLY_VERBS = ("patch", "create")  # server-side apply is a patch, and a create when the object is new
+
+
+class ClaimTaken(BadInput):
+    """The API server refused a nodePort or cluster IP the manifests ask for, and another Service on the cluster
+    holds it now (another grading's, or anything else's): the answer may be right, the cluster is busy."""
 
 
 def ensure_namespace(
@@ -84,7 +78,7 @@ def _wait_quota_counted(kube: Kube, namespace: str) -> None:
     """Admission refuses objects a quota covers until the quota controller has counted it once."""
 
     def counted() -> tuple[bool | None, str]:
-        quota = kube.get("resourcequota", "servicelab", namespace) or {}
+        quota = kube.get("resourcequota", QUOTA_NAME, namespace) or {}
         used = quota.get("status", {}).get("used")
         return (True if used is not None else None), f"status {quota.get('status') or 'not yet written'}"
 
@@ -102,21 +96,9 @@ def _wait_learner_rights(kube: Kube, namespace: str, policy: LabPolicy) -> None:
 
     def allowed() -> tuple[bool | None, str]:
         for group, resource in wanted:
-            review = as_learner.create(
-                {
-                    "apiVersion": "authorization.k8s.io/v1",
-                    "kind": "SelfSubjectAccessReview",
-                    "spec": {
-                        "resourceAttributes": {
-                            "namespace": namespace,
-                            "verb": "patch",
-                            "group": group,
-                            "resource": resource,
-                        }
-                    },
-                }
-            )
-            if not review.get("status", {}).get("allowed"):
+            if not _allowed(
+                as_learner, {"namespace": namespace, "verb": "patch", "group": group, "resource": resource}
+            ):
                 return None, f"the learner account may not patch {resource} yet"
         return True, "allowed"
 
@@ -124,6 +106,18 @@ def _wait_learner_rights(kube: Kube, namespace: str, policy: LabPolicy) -> None:
         wait_for(allowed, what=f"the learner's rights in {namespace}", timeout_s=RIGHTS_S, interval_s=0.1)
     except WaitTimeout as err:
         raise EnvError(f"{err} (the API server has not taken the namespace's RoleBinding)") from err
+
+
+def _allowed(kube: Kube, attributes: dict[str, str]) -> bool:
+    """Whether kube's user may do what attributes say (a SelfSubjectAccessReview, asked as that user)."""
+    review = kube.create(
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+    )
+    return bool(review.get("status", {}).get("allowed"))
 
 
 def apply_into(
@@ -151,40 +145,115 @@ def apply_into(
         (as_learner, learner, False),
     ):
         if part:
-            _apply(who, part, namespace, run_id, dry_run=dry_run)
+            _apply(who, kube, part, namespace, run_id, dry_run=dry_run)
     return filled
 
 
-def _apply(kube: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run: bool) -> None:
+def _apply(kube: Kube, reader: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run: bool) -> None:
+    """kube applies (the grader or the learner's account); reader, the grader, reads what explains a refusal."""
     try:
         stored = kube.apply(render(docs, run_id), namespace, dry_run=dry_run)
     except KubeUnreachable as err:
         raise EnvError(err.diagnosis) from err
     except KubeError as err:
-        text = str(err)
-        if any(marker in text.lower() for marker in _ENVIRONMENT_MARKERS):
-            raise EnvError(f"the API server could not take the manifests (not your mistake): {text}") from err
+        doc = next((d for d in docs if err.refused == (d.kind, d.name)), None)
+        try:
+            environment = _environment_caused(kube, reader, err, namespace)
+            holder = _holder_elsewhere(reader, doc, namespace) if err.reason == "Invalid" and doc else ""
+        except KubeUnreachable as lost:
+            raise EnvError(lost.diagnosis) from err
+        if environment:
+            raise EnvError(f"the API server could not take the manifests (not your mistake): {err}") from err
+        where = f"{doc.file}:{doc.line}" if doc else None
+        if holder:
+            raise ClaimTaken(
+                f"the API server rejects the manifests:\n  {err}",
+                file=where,
+                rule="a nodePort or a cluster IP belongs to one Service on the whole cluster",
+                fix=f"{holder} holds it now: grade again once it is gone, or ask for another",
+            ) from err
         raise BadInput(
-            f"the API server rejects the manifests:\n  {text}",
-            file=_file_named_in(text, docs),
+            f"the API server rejects the manifests:\n  {err}",
+            file=where,
             rule="every object must pass server-side validation (kubectl apply --dry-run=server)",
             fix="fix the field the message names",
         ) from err
     for obj in stored:
         if not obj.get("metadata", {}).get("namespace"):
-            ref = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+            kind, name = obj.get("kind"), obj.get("metadata", {}).get("name")
+            doc = next((d for d in docs if (d.kind, d.name) == (kind, name)), None)
             raise BadInput(
-                f"{ref} is cluster-scoped",
-                file=_file_named_in(ref, docs),
+                f"{kind}/{name} is cluster-scoped",
+                file=f"{doc.file}:{doc.line}" if doc else None,
                 rule="labs use namespaced objects only (the grader deletes its namespace afterwards)",
             )
 
 
-def _file_named_in(message: str, docs: list[Doc]) -> str | None:
-    for doc in docs:
-        if f'"{doc.name}"' in message or doc.ref in message or f"{doc.kind.lower()}/{doc.name}" in message:
-            return f"{doc.file}:{doc.line}"
-    return None
+def _environment_caused(kube: Kube, reader: Kube, err: KubeError, namespace: str) -> bool:
+    """Whether the cluster, not the manifests, made the API server refuse. A 5xx or 429 always (a webhook that
+    cannot be called, etcd timing out, an overloaded server). A Forbidden when the one who applied may not
+    write that resource (the fence's RoleBinding not yet known to the authorizer, impersonation refused), or
+    while the fence's quota has not counted everything it limits: the lab's kinds are allowed (judged before),
+    so either is the cluster lagging. Any other Forbidden (quota exceeded, Pod Security) is the manifests'."""
+    if err.server_side:
+        return True
+    if err.status != 403:
+        return False
+    return not _may_write(kube, err, namespace) or _quota_uncounted(reader, namespace)
+
+
+def _may_write(kube: Kube, err: KubeError, namespace: str) -> bool:
+    """Whether kube's user may apply the resource a Forbidden was about (SelfSubjectAccessReviews, as that user)."""
+    about = err.details
+    if not about.kind:
+        return True  # a 403 that names no resource: nothing to ask about
+    attributes = {"namespace": namespace, "group": about.group, "resource": about.kind, "name": about.name}
+    try:
+        return all(_allowed(kube, {**attributes, "verb": verb}) for verb in APPLY_VERBS)
+    except KubeError:
+        return False  # not even allowed to ask: the impersonation itself is refused
+
+
+def _quota_uncounted(reader: Kube, namespace: str) -> bool:
+    """Admission refuses what a quota limits until the quota controller has counted every resource of it."""
+    try:
+        quota = reader.get("resourcequota", QUOTA_NAME, namespace) or {}
+    except KubeError:
+        return False  # unreadable: the refusal stands as it came
+    status = quota.get("status") or {}
+    return bool(set(status.get("hard") or {}) - set(status.get("used") or {}))
+
+
+def _holder_elsewhere(reader: Kube, doc: Doc, namespace: str) -> str:
+    """The Service on the cluster, other than doc's, holding a nodePort or cluster IP that doc (a Service) asks
+    for; '' when none does (the value itself is wrong: out of range, outside the service network)."""
+    if doc.kind != "Service":
+        return ""
+    ports, addresses = _allocated(doc.obj)
+    if not ports and not addresses:
+        return ""
+    try:
+        services = reader.list("services", all_namespaces=True)
+    except KubeError:
+        return ""
+    for svc in services:
+        meta = svc.get("metadata") or {}
+        if (meta.get("namespace"), meta.get("name")) == (namespace, doc.name):
+            continue
+        theirs_ports, theirs_addresses = _allocated(svc)
+        if ports & theirs_ports or addresses & theirs_addresses:
+            return f"Service {meta.get('namespace')}/{meta.get('name')}"
+    return ""
+
+
+def _allocated(service: Obj) -> tuple[set[int], set[str]]:
+    """The nodePorts and cluster IPs a Service holds (or asks for): the API server hands each out once."""
+    spec = service.get("spec") or {}
+    ports = {p.get("nodePort") for p in spec.get("ports") or [] if isinstance(p, dict)}
+    ports.add(spec.get("healthCheckNodePort"))
+    addresses = {spec.get("clusterIP"), *(spec.get("clusterIPs") or [])}
+    numbers = {int(str(p)) for p in ports if str(p).isdigit()}  # a filled placeholder may be a string
+    return numbers - {0}, {str(a) for a in addresses if a and a != "None"}
 
 
 def delete_namespace(kube: Kube, namespace: str) -> None:

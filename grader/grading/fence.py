@@ -15,6 +15,7 @@ from grader.intake.labpolicy import LabPolicy
 from grader.kube.client import Obj, managed_labels, owner_annotation
 
 LEARNER_ACCOUNT = "servicelab-learner"
+QUOTA_NAME = "servicelab"
 POD_SECURITY = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "baseline"}
 # kind -> (API group, resource) for the Role
 RESOURCES = {
@@ -81,7 +82,7 @@ def fence(namespace: str, run_id: str, policy: LabPolicy) -> list[Obj]:
         {
             "apiVersion": "v1",
             "kind": "ResourceQuota",
-            "metadata": {"name": "servicelab", **meta},
+            "metadata": {"name": QUOTA_NAME, **meta},
             "spec": {"hard": QUOTA},
         },
         {

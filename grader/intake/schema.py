@@ -37,10 +37,6 @@ def _types() -> dict[str, dict[str, str]]:
     return types
 
 
-def known_kinds() -> list[str]:
-    return sorted({f"{kind} ({api})" for api, kind in ROOT_TYPES})
-
-
 def check_fields(obj: dict[str, Any], node: yaml.Node, file: str, root: str) -> None:
     """BadInput at the first unknown field or wrongly typed value, with its line."""
     _check(obj, node, root, root.removeprefix("V1"), file)

@@ -2,7 +2,7 @@
 
 One Session per kubeconfig/context holds one ApiClient (one urllib3 connection pool, so connections are
 reused) and the discovery cache. Bodies are JSON dicts in and out; the client's models are never used.
-Errors read as kubectl prints them: callers look for object names and markers in the text.
+Errors read as kubectl prints them, and carry the API's status, reason and details for callers to decide by.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Session:
         path: str,
         *,
         query: Query = (),
-        body: Obj | None = None,
+        body: Obj | list[Obj] | None = None,
         content_type: str = JSON,
         accept: str = JSON,
         user: str | None = None,

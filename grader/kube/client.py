@@ -2,7 +2,6 @@
 
 Everything above this layer sees objects as the API returns them. Resource names are resolved as kubectl
 resolves them (plural, singular, kind or short name, optionally with a group), from the server's discovery.
-`Kube.kubectl()` remains for the rare command with no API call behind it (docs/DESIGN.md).
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from grader.base.run import Result
 from grader.base.wait import WaitTimeout, wait_for
 from grader.kube.api import Obj, Session, parse_manifest
 from grader.kube.discovery import Resource
-from grader.kube.errors import KubeError, KubeUnreachable
+from grader.kube.errors import KubeError, KubeUnreachable, StatusDetails, UnknownKind, api_error
 from grader.kube.exec import exec_in_pod
-from grader.kube.kubectl import KUBECTL_FIX, KubectlTarget, run_kubectl
 from grader.kube.labels import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
@@ -29,7 +27,6 @@ from grader.kube.labels import (
 )
 
 __all__ = [
-    "KUBECTL_FIX",
     "MANAGED_BY_KEY",
     "MANAGED_BY_VALUE",
     "MANAGED_LABELS",
@@ -40,6 +37,8 @@ __all__ = [
     "KubeUnreachable",
     "Obj",
     "Result",
+    "StatusDetails",
+    "UnknownKind",
     "managed_labels",
     "owner_annotation",
     "parse_manifest",
@@ -50,6 +49,7 @@ ObjList = list[Obj]  # module-level alias: inside Kube, `list` names the method
 FIELD_MANAGER = "servicelab"
 APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply; a JSON body is valid YAML
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 DELETE_WAIT_S = 120.0
 BACKGROUND = {"propagationPolicy": "Background"}  # delete now; the garbage collector takes the dependents
 
@@ -86,7 +86,7 @@ class Kube:
             if res is None:  # a CRD may have come since: read discovery again before saying no
                 res = self._api.discovery(refresh=True, timeout=self.request_timeout_s).by_name(name)
             if res is None:
-                raise KubeError(f'error: the server doesn\'t have a resource type "{name}"')
+                raise UnknownKind(f'error: the server doesn\'t have a resource type "{name}"')
             found.append(res)
         return found
 
@@ -97,7 +97,7 @@ class Kube:
             if res is not None:
                 return res
         name = (obj.get("metadata") or {}).get("name", "")
-        raise KubeError(
+        raise UnknownKind(
             f'resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
             f'"{api_version}"\nensure CRDs are installed first'
         )
@@ -143,34 +143,41 @@ class Kube:
     # --- writes ------------------------------------------------------------------------------------
     def apply(self, manifest: str, namespace: str | None = None, *, dry_run: bool = False) -> ObjList:
         """Server-side apply YAML/JSON text, object by object; returns the objects as the API stored (or, with
-        dry_run, would store) them. Stops at the first refusal, whose message names the object."""
+        dry_run, would store) them. Stops at the first refusal: its KubeError names the object (`refused`)."""
         stored = []
         for obj in parse_manifest(manifest):
-            res = self._resource_of(obj)
             meta = dict(obj.get("metadata") or {})
-            if not meta.get("name"):
-                raise KubeError(f"error: {res.kind} has no metadata.name (resource name may not be empty)")
-            ns = self._ns(res, meta.get("namespace") or namespace)
-            if res.namespaced and namespace and meta.get("namespace") not in (None, namespace):
-                raise KubeError(
-                    f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
-                    f"the namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to "
-                    "perform this operation."
-                )
-            meta.pop("namespace", None)
-            meta.update({"namespace": ns} if ns else {})
-            query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
-            stored.append(
-                self._call(
-                    "PATCH",
-                    res.path(ns, meta["name"]),
-                    query=query,
-                    body={**obj, "metadata": meta},
-                    content_type=APPLY_PATCH,
-                )
-                or {}
-            )
+            try:
+                stored.append(self._apply_one(obj, meta, namespace, dry_run))
+            except KubeError as err:
+                err.refused = (str(obj.get("kind", "")), str(meta.get("name") or ""))
+                raise
         return stored
+
+    def _apply_one(self, obj: Obj, meta: Obj, namespace: str | None, dry_run: bool) -> Obj:
+        res = self._resource_of(obj)
+        if not meta.get("name"):
+            raise KubeError(f"error: {res.kind} has no metadata.name (resource name may not be empty)")
+        ns = self._ns(res, meta.get("namespace") or namespace)
+        if res.namespaced and namespace and meta.get("namespace") not in (None, namespace):
+            raise KubeError(
+                f'error: the namespace from the provided object "{meta["namespace"]}" does not match '
+                f"the namespace \"{namespace}\". You must pass '--namespace={meta['namespace']}' to "
+                "perform this operation."
+            )
+        meta.pop("namespace", None)
+        meta.update({"namespace": ns} if ns else {})
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
+        return (
+            self._call(
+                "PATCH",
+                res.path(ns, meta["name"]),
+                query=query,
+                body={**obj, "metadata": meta},
+                content_type=APPLY_PATCH,
+            )
+            or {}
+        )
 
     def as_user(self, user: str) -> Kube:
         """The same cluster, acting as user (impersonation: the caller's credentials must allow it)."""
@@ -179,6 +186,15 @@ class Kube:
     def patch(self, kind: str, name: str, namespace: str | None, merge_patch: Obj) -> None:
         res = self._resources(kind)[0]
         self._call("PATCH", res.path(self._ns(res, namespace), name), body=merge_patch, content_type=MERGE_PATCH)
+
+    def json_patch(
+        self, kind: str, name: str, namespace: str | None, operations: ObjList, *, subresource: str | None = None
+    ) -> Obj:
+        """Apply RFC 6902 operations (`[{"op": "replace", "path": ..., "value": ...}]`) to an object or one of its
+        subresources (`status`): each operation touches one field, and a failed `test` refuses the whole patch."""
+        res = self._resources(kind)[0]
+        path = res.path(self._ns(res, namespace), name) + (f"/{subresource}" if subresource else "")
+        return self._call("PATCH", path, body=operations, content_type=JSON_PATCH) or {}
 
     def create(self, obj: Obj) -> Obj:
         res = self._resource_of(obj)
@@ -230,7 +246,7 @@ class Kube:
         except WaitTimeout as err:
             raise KubeError(f"error: timed out waiting for the condition on {what}") from err
 
-    # --- exec and raw kubectl ----------------------------------------------------------------------
+    # --- exec and logs -----------------------------------------------------------------------------
     def exec(
         self, pod: str, namespace: str, command: Sequence[str], *, timeout: float, container: str | None = None
     ) -> Result:
@@ -239,9 +255,13 @@ class Kube:
             self._api, pod, namespace, command, timeout=timeout, container=container, user=self.impersonate
         )
 
-    def kubectl(
-        self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None, check: bool = True
-    ) -> Result:
-        """Run kubectl itself (same kubeconfig, context and user), for what has no API call here."""
-        target = KubectlTarget(self.kubeconfig, self.context, self.impersonate, self.request_timeout_s)
-        return run_kubectl(target, args, timeout=timeout, input_text=input_text, check=check)
+    def pod_log(self, pod: str, namespace: str) -> str:
+        """A pod's log as text (`kubectl logs POD`); KubeError when there is none to read (no such pod, a container
+        not started yet, a kubelet the API server cannot reach)."""
+        path = self._resources("pods")[0].path(namespace, pod) + "/log"
+        status, data = self._api.request(
+            "GET", path, accept="text/plain, */*", user=self.impersonate, timeout=self.request_timeout_s
+        )
+        if status >= 400:
+            raise api_error(status, data)
+        return data.decode(errors="replace")

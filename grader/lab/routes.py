@@ -92,13 +92,6 @@ def poll_routes(
     return last
 
 
-def never_served(lab: LabContext, kind: str) -> bool:
-    """Whether no route object of the namespace will ever be served here (there is one): every Ingress names
-    another class; every HTTPRoute's parentRefs name no existing Gateway, or its parents refused it. Nothing to
-    wait for then."""
-    return _route_objects(lab, kind, lab.objects(kind))[1]
-
-
 def _route_objects(lab: LabContext, kind: str, objects: list[dict[str, Any]]) -> tuple[bool, bool]:
     """(taken, never served), from one read of the namespace's route objects and of their parent Gateways.
     Taken: the controller has processed every one (Traefik publishes its address on an Ingress it serves and

@@ -57,10 +57,6 @@ class Reader:
         return live_fingerprint(config, read)
 
 
-def raw_configuration(kube: Kube) -> Obj | None:
-    return Reader(kube).configuration()
-
-
 @dataclass(frozen=True)
 class Namespace:
     """One read of what decides a namespace's routes: its route objects (ingresses or httproutes), Services,

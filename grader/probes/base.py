@@ -60,10 +60,6 @@ class Vantage(NegativeProbes):
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         """Run the ops once (in parallel where possible); raise EnvError if the vantage itself broke."""
 
-    def exec_true(self) -> None:
-        """The cheapest round trip (used by the benchmark)."""
-        self._run_ops([], 1.0, self.policy.exec_slack_s)
-
     # --- plumbing ----------------------------------------------------------------------------
     def attach(self, matrix: Matrix | None) -> None:
         self.recorder.matrix = matrix

@@ -58,6 +58,17 @@ class HostVantage(Vantage):
         except requests.Timeout:
             return Outcome(124, f"timed out after {time.monotonic() - start:.1f}s", "")
         except requests.ConnectionError as err:
-            text = str(err)
-            return Outcome(1, "connection refused" if "refused" in text.lower() else text[-200:], "")
+            return Outcome(1, "connection refused" if _refused(err) else str(err)[-200:], "")
         return Outcome(0, f"  HTTP/1.1 {resp.status_code} {resp.reason}", resp.text[:8192])
+
+
+def _refused(err: BaseException) -> bool:
+    """Whether the socket error under a requests error (requests -> urllib3 -> OSError) is a refused connection."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

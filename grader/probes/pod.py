@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.wait import PROBE_POD_READY_S, Terminal, WaitTimeout, wait_for
-from grader.kube.client import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels, owner_annotation
+from grader.kube.client import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 
@@ -87,18 +87,6 @@ def pod_manifest(image: str, run_id: str) -> Obj:
                 }
             ],
             "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
-        },
-    }
-
-
-def namespace_manifest(name: str, run_id: str, extra_labels: dict[str, str] | None = None) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": {**managed_labels(run_id), **(extra_labels or {})},
-            "annotations": owner_annotation(),
         },
     }
 
@@ -216,7 +204,7 @@ def _create_unless_there(kube: Kube, obj: Obj) -> bool:
     try:
         kube.create(obj)
     except KubeError as err:
-        if "AlreadyExists" in str(err) or "already exists" in str(err):
+        if err.reason == "AlreadyExists":
             return False
         raise
     return True

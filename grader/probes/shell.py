@@ -13,6 +13,7 @@ import re
 import secrets
 import shlex
 from dataclasses import dataclass
+from enum import StrEnum
 
 _progress = logging.getLogger("servicelab.progress")  # a notebook shows it while check() runs
 
@@ -115,19 +116,39 @@ def http_status(outcome: Outcome) -> int | None:
     return int(statuses[-1]) if statuses else None
 
 
-def failure_reason(outcome: Outcome, per_try_s: float) -> str:
-    """A learner-readable reason for a failed wget/nc, from busybox's messages."""
+class Failure(StrEnum):
+    """How a wget/nc try failed, read once from busybox's stderr (its only report of it)."""
+
+    TIMEOUT = "timed out"
+    REFUSED = "connection refused"
+    NO_NAME = "name does not resolve"
+    NO_ROUTE = "no route to host"
+    RESET = "connection reset"
+    OTHER = ""  # the tool's own last line says it
+
+
+def failure_of(outcome: Outcome) -> Failure:
     err = outcome.err.lower()
     if outcome.rc in (124, 143) or "timed out" in err:
-        return f"timed out after {per_try_s:g}s"
+        return Failure.TIMEOUT
     if "refused" in err:
-        return "connection refused"
+        return Failure.REFUSED
     if "bad address" in err or "can't resolve" in err:
-        return "name does not resolve"
+        return Failure.NO_NAME
     if "no route" in err or "unreachable" in err:
-        return "no route to host"
+        return Failure.NO_ROUTE
     if "reset" in err:
-        return "connection reset"
+        return Failure.RESET
+    return Failure.OTHER
+
+
+def failure_reason(outcome: Outcome, per_try_s: float) -> str:
+    """A learner-readable reason for a failed wget/nc, from busybox's messages."""
+    failure = failure_of(outcome)
+    if failure is Failure.TIMEOUT:
+        return f"timed out after {per_try_s:g}s"
+    if failure is not Failure.OTHER:
+        return failure.value
     last = outcome.err.strip().splitlines()[-1:] or [f"exit code {outcome.rc}"]
     return last[0].removeprefix("wget: ").removeprefix("nc: ")
 

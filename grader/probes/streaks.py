@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from grader.probes.observed import Recorder
 from grader.probes.outcomes import split_url
-from grader.probes.shell import Op, Outcome, failure_reason
+from grader.probes.shell import Failure, Op, Outcome, failure_of
 
 REFUSED_FINAL_S = 4.0
 SILENT_TRIES = 2
@@ -25,11 +25,11 @@ REFUSED, SILENT = "refused", "silent"
 
 
 def refused(outcome: Outcome) -> bool:
-    return failure_reason(outcome, 0) == "connection refused"
+    return failure_of(outcome) is Failure.REFUSED
 
 
 def silent(outcome: Outcome) -> bool:
-    return failure_reason(outcome, 0).startswith("timed out")
+    return failure_of(outcome) is Failure.TIMEOUT
 
 
 def failure_kind(outcomes: list[Outcome]) -> str | None:

@@ -20,7 +20,7 @@ import pytest
 
 from grader.base.wait import wait_for
 from grader.cluster import nodeports
-from grader.kube.client import Kube
+from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 
@@ -36,7 +36,7 @@ def _internal_ip(kube: Kube) -> str:
 
 def _set_internal_ip(kube: Kube, ip: str) -> None:
     patch = [{"op": "replace", "path": "/status/addresses/0", "value": {"type": "InternalIP", "address": ip}}]
-    kube.kubectl(["patch", "node", NODE, "--subresource=status", "--type=json", "-p", json.dumps(patch)], timeout=60)
+    kube.json_patch("node", NODE, None, patch, subresource="status")
 
 
 def _kube_proxy_pod(kube: Kube) -> str | None:
@@ -52,11 +52,14 @@ def _replacement(kube: Kube, old: str) -> tuple[str | None, str]:
 
 def _address_taken(kube: Kube, pod: str) -> tuple[str | None, str]:
     """The node address kube-proxy read at start, from its log (readable once the kubelet is reachable again)."""
-    logs = kube.kubectl(["-n", "kube-system", "logs", pod], timeout=60, check=False)
-    for line in logs.stdout.splitlines():
+    try:
+        logs = kube.pod_log(pod, "kube-system")
+    except (KubeError, KubeUnreachable) as err:  # e.g. the API server cannot reach the kubelet yet: poll again
+        return None, str(err).strip()[-200:]
+    for line in logs.splitlines():
         if "Successfully retrieved NodeIPs" in line:
             return line.rsplit("NodeIPs=", 1)[-1], line
-    return None, (logs.stderr or logs.stdout or "no log yet").strip()[-200:]
+    return None, (logs or "no log yet").strip()[-200:]
 
 
 def _make_kube_proxy_stale(kube: Kube, real_ip: str) -> str:

@@ -20,6 +20,7 @@ from grader.classroom import gradebatch as batchcmd
 from grader.classroom.batch import grade_prepared, settle
 from grader.classroom.handins import discover, lab_id, prepare
 from grader.classroom.records import CSV_NAME, Outcome, Record, csv_row, load_records, write_reports
+from grader.grading.deploy import ClaimTaken
 
 REPO = Path(__file__).resolve().parents[3]
 SOLUTION = REPO / "labs" / "nodeport" / "solution"
@@ -242,3 +243,23 @@ def test_refused_input_and_environment_in_the_worker(monkeypatch: pytest.MonkeyP
     assert refused.reason.startswith("ada/nodeport/a.yaml:1: Pod/sneaky")
     env = _worker_result(monkeypatch, broken)
     assert (env.outcome, env.reason) == (Outcome.ENV_ERROR, "probe pods cannot start")
+
+
+def test_a_port_held_by_something_that_takes_no_lease_is_env_error_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    tries: list[int] = []
+
+    def taken(*args: object, **kwargs: object) -> None:
+        tries.append(1)
+        raise ClaimTaken("spec.ports[0].nodePort: Invalid value: 30007", fix="Service other/web holds it now")
+
+    record = _worker_result(monkeypatch, taken)  # gradings wait on Leases before they apply (grading.session)
+    assert (len(tries), record.outcome) == (1, Outcome.ENV_ERROR)
+    assert "Service other/web holds it now" in record.reason
+
+
+def test_words_of_a_collision_in_a_plain_refusal_are_the_answers_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise BadInput("spec.ports[0].nodePort: Invalid value: 30007: provided port is already allocated")
+
+    record = _worker_result(monkeypatch, refused)  # no other Service held it: the value is the answer's
+    assert record.outcome is Outcome.ERROR

@@ -243,9 +243,9 @@ class TraefikKube(FakeKube):
 
 
 def test_no_api_is_no_configuration() -> None:
-    assert traefik_view.raw_configuration(TraefikKube({}, KubeError("forbidden"))) is None  # type: ignore[arg-type]
-    assert traefik_view.raw_configuration(FakeKube({})) is None  # type: ignore[arg-type]
-    assert traefik_view.raw_configuration(TraefikKube({}, {"routers": {}})) == {"routers": {}}  # type: ignore[arg-type]
+    assert traefik_view.Reader(TraefikKube({}, KubeError("forbidden"))).configuration() is None  # type: ignore[arg-type]
+    assert traefik_view.Reader(FakeKube({})).configuration() is None  # type: ignore[arg-type]
+    assert traefik_view.Reader(TraefikKube({}, {"routers": {}})).configuration() == {"routers": {}}  # type: ignore[arg-type]
 
 
 def test_a_wrong_answer_under_a_live_configuration_is_final_after_two_rounds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from grader.catalogue.labs import load_lab
 from grader.cluster.facts import ClusterFacts
 from grader.corpus.solutions import check_solutions
 from grader.intake.manifests import Doc
-from grader.kube.client import RUN_ID_KEY, KubeError
+from grader.kube.client import RUN_ID_KEY, KubeError, UnknownKind
 from grader.parallel import leases
 from grader.parallel.chains import build_chains
 from grader.parallel.claims import carriers, case_claims, claims_of, lease_key, overlaps, placeholder_values
@@ -367,8 +367,9 @@ def test_claims_are_released_when_the_objects_carrying_them_are_gone() -> None:
     class Terminating:
         """A namespace that lingers while terminating; its route goes only when deleted."""
 
-        def __init__(self) -> None:
+        def __init__(self, grpcroutes: KubeError) -> None:
             self.deleted: list[str] = []
+            self.grpcroutes = grpcroutes
 
         def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
             return {"metadata": {"name": name}}
@@ -377,11 +378,14 @@ def test_claims_are_released_when_the_objects_carrying_them_are_gone() -> None:
             self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False, timeout: float = 0
         ) -> None:
             if kind.startswith("grpcroutes"):
-                raise KubeError('error: the server doesn\'t have a resource type "grpcroutes"')
+                raise self.grpcroutes
             assert wait
             assert selector == "app.kubernetes.io/managed-by=servicelab"  # only what the grader applied
             self.deleted.append(kind.partition(".")[0])
 
-    kube = Terminating()
+    kube = Terminating(UnknownKind('error: the server doesn\'t have a resource type "grpcroutes"'))
     leases.wait_released(kube, "ns", frozenset({"http-host:shop.example"}))
     assert kube.deleted == ["ingresses", "httproutes", "gateways"]  # deleted and waited for, not the namespace
+    kube = Terminating(KubeError("Error from server (Forbidden): ...", status=403, reason="Forbidden"))
+    leases.wait_released(kube, "ns", frozenset({"http-host:shop.example"}))  # a warning, and the claims go
+    assert kube.deleted == ["ingresses", "httproutes"]  # any other refusal ends the wait there

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+import urllib3
 from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
 from grader.base.errors import EnvError
 from grader.base.outcomes import Fail, NotApplicable
-from grader.probes import streaks
+from grader.probes import host, streaks
 from grader.probes.matrix import Matrix
 from grader.probes.observed import HostnamesResult, Recorder
 from grader.probes.policy import SAMPLING_BATCHES, ProbePolicy
@@ -305,3 +308,14 @@ def test_a_streak_of_one_kind_restarts_when_the_failure_changes() -> None:
         track.check([0], 3.0)
     track.note(0, [TIMEOUT, REFUSED], 4.0)  # mixed: no streak
     track.check([0], 4.0)
+
+
+def test_the_host_vantage_tells_a_refused_connection_by_its_socket_error() -> None:
+    with socket.socket() as free:  # a port nothing listens on: the kernel refuses at once
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    got = host.HostVantage()._one(Op("http", f"http://127.0.0.1:{port}/"), per_try_s=2.0)
+    assert (got.rc, got.err) == (1, "connection refused")
+    words = OSError("the connection was refused (words only)")
+    words.__cause__ = urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    assert not host._refused(words)  # its words say refused; the socket error under it does not

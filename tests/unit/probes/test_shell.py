@@ -12,7 +12,17 @@ from collections.abc import Iterator
 import pytest
 from _grader_fakes import LocalBusyboxVantage
 
-from grader.probes.shell import Op, Outcome, build_script, failure_reason, http_status, parse_nslookup, parse_output
+from grader.probes.shell import (
+    Failure,
+    Op,
+    Outcome,
+    build_script,
+    failure_of,
+    failure_reason,
+    http_status,
+    parse_nslookup,
+    parse_output,
+)
 
 NSLOOKUP_A = """Server:\t\t10.96.0.10
 Address:\t10.96.0.10:53
@@ -48,15 +58,25 @@ def test_http_status_takes_the_last_response_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("err", "rc", "reason"),
+    ("err", "rc", "failure", "reason"),
     [
-        ("wget: can't connect to remote host (1.2.3.4): Connection refused", 1, "connection refused"),
-        ("", 143, "timed out after 3s"),
-        ("wget: bad address 'x.example'", 1, "name does not resolve"),
+        ("wget: can't connect to remote host (1.2.3.4): Connection refused", 1, Failure.REFUSED, "connection refused"),
+        ("", 143, Failure.TIMEOUT, "timed out after 3s"),
+        ("wget: download timed out", 1, Failure.TIMEOUT, "timed out after 3s"),
+        ("wget: bad address 'x.example'", 1, Failure.NO_NAME, "name does not resolve"),
+        ("nc: can't connect to remote host (1.2.3.4): No route to host", 1, Failure.NO_ROUTE, "no route to host"),
+        ("wget: error getting response: Connection reset by peer", 1, Failure.RESET, "connection reset"),
+        (
+            "wget: server returned error: HTTP/1.1 503 Service Unavailable",
+            1,
+            Failure.OTHER,
+            "server returned error: HTTP/1.1 503 Service Unavailable",
+        ),
     ],
 )
-def test_failure_reasons(err: str, rc: int, reason: str) -> None:
-    assert failure_reason(Outcome(rc, err, ""), 3.0) == reason
+def test_failure_reasons(err: str, rc: int, failure: Failure, reason: str) -> None:
+    assert failure_of(Outcome(rc, err, "")) is failure  # what the probe loop decides by (grader.probes.streaks)
+    assert failure_reason(Outcome(rc, err, ""), 3.0) == reason  # what the learner reads
 
 
 def test_script_quotes_every_argument_and_ends_with_marker() -> None:
