@@ -27,6 +27,7 @@ from grader.kube.labels import (
     managed_labels,
     owner_annotation,
 )
+from grader.kube.portforward import PodHttpAnswer, http_get_in_pod
 
 __all__ = [
     "KUBECTL_FIX",
@@ -238,6 +239,11 @@ class Kube:
         return exec_in_pod(
             self._api, pod, namespace, command, timeout=timeout, container=container, user=self.impersonate
         )
+
+    def pod_http_get(self, pod: str, namespace: str, port: int, path: str, *, timeout: float) -> PodHttpAnswer:
+        """GET path from a port the pod serves on its own loopback (its portforward subresource), which no
+        other pod can reach."""
+        return http_get_in_pod(self._api, pod, namespace, port, path, timeout=timeout, user=self.impersonate)
 
     def kubectl(
         self, args: Sequence[str], *, timeout: float | None = None, input_text: str | None = None, check: bool = True
