@@ -3,8 +3,11 @@
 Learners' machines pull these names from their registries. Machines without a registry get
 images built from source under the same names (`nox -s offline-images`): the offline busybox is
 Debian's busybox-static and the offline agnhost is built from the k8s.io/kubernetes module, so
-the tag there names the interface the labs rely on (sh, wget, nslookup, nc; `netexec` with
-/hostname and /clientip), not a byte-identical upstream build.
+the tag there names the interface the labs rely on (sh, wget, nslookup, nc, httpd with CGI;
+agnhost `serve-hostname`), not a byte-identical upstream build.
+
+No lab pod or helper container runs agnhost `netexec`: its /shell, /exit, /shutdown and /upload would
+let any pod run commands in the pods of another tenant (tests/unit/test_lab_servers.py).
 """
 
 BUSYBOX = "docker.io/library/busybox:1.36.1"

@@ -3,7 +3,10 @@
 `servicelab-outside` is a vantage point outside the cluster that works on every OS (Docker
 Desktop does not route the host to the kind network). `servicelab-partner` is the server the
 ExternalName lab points at: its network alias api.partner.example resolves through docker's
-DNS, which kind nodes forward to, so cluster DNS resolves it too. `servicelab-internet` stands
+DNS, which kind nodes forward to, so cluster DNS resolves it too. Every lab pod can reach it, so
+it serves two answers and nothing else: busybox httpd with /hostname (its name, a file) and
+/cgi-bin/clientip (the caller's address and port, a CGI script); no command endpoint such as
+agnhost netexec's /shell, /exit or /upload. `servicelab-internet` stands
 for a client on the internet: on AKS an internal load balancer has a private VNet address that
 the internet has no route to; this container has blackhole routes for the `internal` pool, so
 it reaches public frontends and never internal ones.
@@ -27,8 +30,31 @@ _FOREVER = ["sleep", "2147483647"]
 # Revision of each container's spec (a label on it): one made from an older spec is made again. 2: the busybox
 # clients run docker's init as PID 1, which reaps what a probe script leaves (busybox `timeout` leaves one
 # zombie per probe; `sleep` as PID 1 never reaps, and they held 2,701 of this host's 32,768 PIDs after 25 min).
+# The partner's 2: busybox httpd in place of agnhost netexec, whose /shell ran any command a lab pod sent.
 REVISION_LABEL = "dev.servicelab.revision"
-_REVISIONS = {OUTSIDE: "2", INTERNET: "2", PARTNER: "1"}
+_REVISIONS = {OUTSIDE: "2", INTERNET: "2", PARTNER: "2"}
+# The caller's "address:port" ("[address]:port" for IPv6), as agnhost's /clientip answered. busybox httpd
+# listens on IPv6 and IPv4 at once and gives REMOTE_ADDR in brackets, an IPv4 caller as ::ffff:a.b.c.d.
+# labs/external-traffic-local/starter/web.yaml serves the same script (a unit test holds them equal).
+CLIENTIP_CGI = r"""#!/bin/sh
+ip=${REMOTE_ADDR#\[}
+ip=${ip%\]}
+ip=${ip#::ffff:}
+case $ip in *:*) ip="[$ip]" ;; esac
+printf 'Content-Type: text/plain\r\n\r\n%s:%s' "$ip" "$REMOTE_PORT"
+"""
+
+
+def partner_script(root: str = "/srv", port: int = 80) -> str:
+    """The partner's start (its image is upstream busybox): its answers written under root, then httpd on
+    port. The container's name is its hostname, as netexec's /hostname answered."""
+    return f"""mkdir -p {root}/cgi-bin
+printf %s "$(hostname)" >{root}/hostname
+cat >{root}/cgi-bin/clientip <<'EOF'
+{CLIENTIP_CGI}EOF
+chmod 555 {root}/cgi-bin/clientip
+exec httpd -f -p {port} -h {root}
+"""
 
 
 def _spec(name: str, addresses: LabAddresses) -> tuple[str, list[str], tuple[str, ...], list[str]]:
@@ -36,7 +62,7 @@ def _spec(name: str, addresses: LabAddresses) -> tuple[str, list[str], tuple[str
     if name == OUTSIDE:
         return images.BUSYBOX, _FOREVER, (), ["--init"]
     if name == PARTNER:
-        return images.AGNHOST, ["netexec", "--http-port=80"], (PARTNER_HOST,), []
+        return images.BUSYBOX, ["sh", "-c", partner_script()], (PARTNER_HOST,), ["--init"]
     blocks = ipaddress.summarize_address_range(
         ipaddress.ip_address(addresses.internal_first), ipaddress.ip_address(addresses.internal_last)
     )

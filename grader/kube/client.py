@@ -25,6 +25,7 @@ from grader.kube.labels import (
     managed_labels,
     owner_annotation,
 )
+from grader.kube.portforward import PodHttpAnswer, http_get_in_pod
 
 __all__ = [
     "MANAGED_BY_KEY",
@@ -265,3 +266,8 @@ class Kube:
         if status >= 400:
             raise api_error(status, data)
         return data.decode(errors="replace")
+
+    def pod_http_get(self, pod: str, namespace: str, port: int, path: str, *, timeout: float) -> PodHttpAnswer:
+        """GET path from a port the pod serves on its own loopback (its portforward subresource), which no
+        other pod can reach."""
+        return http_get_in_pod(self._api, pod, namespace, port, path, timeout=timeout, user=self.impersonate)

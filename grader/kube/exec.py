@@ -53,7 +53,7 @@ def exec_in_pod(
         + urlencode(query, quote_via=quote)
     )
     header = [f"{k}: {v}" for k, v in auth_header(cfg).items()] + ([f"Impersonate-User: {user}"] if user else [])
-    ws: Any = WebSocket(sslopt=_sslopt(cfg), skip_utf8_validation=True)
+    ws: Any = WebSocket(sslopt=ssl_options(cfg), skip_utf8_validation=True)
     try:
         ws.connect(url, header=header, subprotocols=[V4], timeout=max(0.01, deadline - time.monotonic()))
         channels = _read(ws, deadline)
@@ -110,7 +110,7 @@ def exit_code(status: bytes) -> tuple[int, str]:
     return 1, f"error: {doc.get('message') or 'exec failed'}\n"  # e.g. the command does not exist
 
 
-def _sslopt(cfg: Any) -> dict[str, Any]:
+def ssl_options(cfg: Any) -> dict[str, Any]:
     """websocket-client's TLS options from the client's Configuration (as kubernetes.stream builds them)."""
     import ssl  # noqa: PLC0415
 

@@ -111,7 +111,7 @@ class Service:
 class Endpoints:
     ready: int
     addresses: list[str]
-    pod_names: list[str]  # the backends' pod names: what agnhost's /hostname answers
+    pod_names: list[str]  # the backends' pod names: what the starters' /hostname answers
 
 
 def ready_endpoints(slices: list[Obj]) -> Endpoints:

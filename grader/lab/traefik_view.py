@@ -1,6 +1,7 @@
-"""What Traefik serves right now, read from its own API (the raw runtime configuration, through the API
-server's pod proxy): whether its running routers and servers already hold a namespace's route objects as they
-are now. When they do, an L7 answer is final: no settle time to wait out (docs/DESIGN.md, early verdicts).
+"""What Traefik serves right now, read from its own API (the raw runtime configuration, which Traefik serves on
+its pod's loopback only, read through the pod's portforward subresource): whether its running routers and
+servers already hold a namespace's route objects as they are now. When they do, an L7 answer is final: no
+settle time to wait out (docs/DESIGN.md, early verdicts).
 
 Anything this module does not understand (another controller, a match on headers, a back end not ready yet)
 answers "not known to be live", and the caller keeps its clocks: a miss costs seconds, never a verdict.
@@ -16,7 +17,8 @@ from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 from grader.lab import traefik_expect
 
 NAMESPACE = "traefik"
-API_PORT = 8080  # the entry point `traefik` of fixtures/traefik: not in any Service
+API_PORT = 8080  # the entry point `traefik` of fixtures/traefik: bound to 127.0.0.1, so no pod reaches it
+READ_S = 5.0  # one read of the API; a miss costs a round's early verdict, never a verdict
 INGRESS_PROVIDER = "kubernetes"
 GATEWAY_PROVIDER = "kubernetesgateway"
 _MATCHER = re.compile(r'(\w+)\("([^"]*)"\)')
@@ -38,10 +40,18 @@ class Reader:
                 if len(pods) != 1:  # during a rollout two configurations answer
                     return None
                 self._pod = pods[0]["metadata"]["name"]
-            return self.kube.get_path(f"/api/v1/namespaces/{NAMESPACE}/pods/{self._pod}:{API_PORT}/proxy/api/rawdata")
+            answer = self.kube.pod_http_get(self._pod, NAMESPACE, API_PORT, "/api/rawdata", timeout=READ_S)
         except (KubeError, KubeUnreachable):
             self._pod = None
             return None
+        if answer.status != 200:
+            self._pod = None
+            return None
+        try:
+            config = json.loads(answer.body)
+        except ValueError:
+            return None
+        return config if isinstance(config, dict) else None
 
     def fingerprint(self, namespace: str, kind: str, routes: list[Obj]) -> str:
         """live_fingerprint of the configuration now for these route objects of the namespace ('' when there are

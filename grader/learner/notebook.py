@@ -111,7 +111,7 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
             kube.exec(
                 toolbox[0]["metadata"]["name"],
                 ns,
-                ["wget", "-qO-", "-T", "5", "http://api.partner.example/clientip"],
+                ["wget", "-qO-", "-T", "5", "http://api.partner.example/cgi-bin/clientip"],
                 timeout=20,
             )
             if toolbox

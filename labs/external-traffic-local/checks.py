@@ -53,7 +53,7 @@ def test_local_policy(lab: LabContext) -> None:
         lab.not_applicable("the client's own address is unknown here (no partner container)")
     elsewhere = [
         (
-            f"http://{n.internal_ip}:{node_ports[0]}/clientip",
+            f"http://{n.internal_ip}:{node_ports[0]}/cgi-bin/clientip",
             f"Node {n.name} has no web pod but answered on node port {node_ports[0]} (it forwards to another "
             f"node): {hint}.",
         )
@@ -66,8 +66,8 @@ def test_local_policy(lab: LabContext) -> None:
         silence = pool.submit(lab.outside.must_not_reach_any, elsewhere, per_try_s=SILENCE_S)
         # One batch: the client's own address (as the partner server sees it) and the node(s) running the pod.
         nodes = [n for n in lab.nodes if n.internal_ip in home]
-        urls = [f"http://{n.internal_ip}:{node_ports[0]}/clientip" for n in nodes]
-        answers = lab.outside.http_batch([f"http://{partner}/clientip", *urls])
+        urls = [f"http://{n.internal_ip}:{node_ports[0]}/cgi-bin/clientip" for n in nodes]
+        answers = lab.outside.http_batch([f"http://{partner}/cgi-bin/clientip", *urls])
         me = answers[0].must_succeed("the outside container cannot reach the partner").body.strip()
         client_ip = me.rsplit(":", 1)[0]
         for node, answer in zip(nodes, answers[1:], strict=True):

@@ -12,7 +12,7 @@ import pytest
 
 from grader.lab import LabContext
 
-PARTNER = "http://api.partner.example/clientip"
+PARTNER = "http://api.partner.example/cgi-bin/clientip"
 
 
 def _answer(lab: LabContext, key: str) -> str:
@@ -45,7 +45,7 @@ def _share_subnet(lab: LabContext) -> bool:
 def _outside_sees(lab: LabContext) -> str:
     body = lab.probe.http_get(PARTNER).must_succeed("the probe pod cannot reach the partner server").body
     seen = ipaddress.ip_address(body.strip().rsplit(":", 1)[0].strip("[]"))
-    lab.matrix.record(lab.probe.name, "partner /clientip", expected=None, observed=True, detail=f"saw {seen}")
+    lab.matrix.record(lab.probe.name, "partner /cgi-bin/clientip", expected=None, observed=True, detail=f"saw {seen}")
     if seen in _node_ips(lab):
         return "node"
     return "pod" if seen in _pod_ips(lab) else f"other ({seen})"

@@ -43,11 +43,9 @@ def namespace(kube: Kube) -> Iterator[str]:
     kube.delete("namespace", name)
 
 
-def backend(name: str, port: int, replicas: int = 2, any_path: bool = False) -> list[dict[str, object]]:
-    """agnhost pods: netexec (/hostname, /clientip), or serve-hostname, which answers its name on every path."""
+def backend(name: str, port: int, replicas: int = 2) -> list[dict[str, object]]:
+    """agnhost serve-hostname pods: each answers its name on every path, and runs nothing it is sent."""
     labels = {"app": name}
-    args = ["serve-hostname", "--http=true", f"--port={port}"] if any_path else ["netexec", f"--http-port={port}"]
-    probe_path = "/" if any_path else "/healthz"
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -58,16 +56,17 @@ def backend(name: str, port: int, replicas: int = 2, any_path: bool = False) -> 
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
+                    "terminationGracePeriodSeconds": 1,  # serve-hostname lingers 60 s after SIGTERM
                     "containers": [
                         {
-                            "name": "netexec",
+                            "name": "app",
                             "image": images.AGNHOST,
                             "imagePullPolicy": "IfNotPresent",
-                            "args": args,
+                            "args": ["serve-hostname", f"--port={port}"],
                             "ports": [{"containerPort": port}],
-                            "readinessProbe": {"httpGet": {"path": probe_path, "port": port}, "periodSeconds": 1},
+                            "readinessProbe": {"httpGet": {"path": "/hostname", "port": port}, "periodSeconds": 1},
                         }
-                    ]
+                    ],
                 },
             },
         },
@@ -213,9 +212,9 @@ def _routing_backends(kube: Kube, namespace: str) -> None:
         kube,
         namespace,
         [
-            *backend("store", 8080, 1, any_path=True),
+            *backend("store", 8080, 1),
             service("store", 80, 8080),
-            *backend("api", 8080, 1, any_path=True),
+            *backend("api", 8080, 1),
             service("api", 80, 8080),
         ],
     )

@@ -298,14 +298,15 @@ def test_current_spec_of_each_container() -> None:
     made_now = {"Config": {"Labels": {vantage.REVISION_LABEL: "2"}}}
     assert vantage.current(vantage.OUTSIDE, made_now)
     assert not vantage.current(vantage.OUTSIDE, {"Config": {"Labels": {}}})
-    assert vantage.current(vantage.PARTNER, {"Config": {"Labels": {}}})  # its spec has not changed since
+    assert vantage.current(vantage.PARTNER, made_now)
+    assert not vantage.current(vantage.PARTNER, {"Config": {"Labels": {}}})  # agnhost netexec: made again
 
 
 def test_doctor_names_an_outside_client_from_an_older_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     states = {
         vantage.OUTSIDE: {"State": {"Running": True}, "Config": {"Labels": {}}},  # made before --init
         vantage.INTERNET: {"State": {"Running": False}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
-        vantage.PARTNER: {"State": {"Running": True}, "Config": {"Labels": {}}},
+        vantage.PARTNER: {"State": {"Running": True}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
     }
     monkeypatch.setattr(doctor.docker, "container_state", states.get)
     found = doctor._Doctor("servicelab", [])

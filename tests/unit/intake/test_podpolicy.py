@@ -37,7 +37,7 @@ spec:
 {pod}      containers:
       - name: app
         image: {image}
-        args: [netexec, --http-port=8080]
+        args: [serve-hostname, --port=8080]
 {container}"""
 POD = """\
 apiVersion: v1
@@ -50,7 +50,7 @@ metadata:
 {pod}  containers:
   - name: app
     image: {image}
-    args: [netexec, --http-port=8080]
+    args: [serve-hostname, --port=8080]
 {container}"""
 
 # (id, where the snippet goes: meta, pod or container, snippet, what the message says)

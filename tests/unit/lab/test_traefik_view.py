@@ -4,13 +4,15 @@ cluster) holds a namespace's route objects as they are now: only then is an L7 a
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import Any
 
 import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok, pod
 
-from grader.kube.client import KubeError
+from grader.kube.client import KubeError, KubeUnreachable
+from grader.kube.portforward import PodHttpAnswer
 from grader.lab import routes, traefik_view
 from grader.lab.context import LabContext
 
@@ -235,17 +237,28 @@ class TraefikKube(FakeKube):
             return [ready]
         return super().list(kind, namespace, *args, **kwargs)
 
-    def get_path(self, path: str) -> dict[str, Any] | None:
-        assert path == "/api/v1/namespaces/traefik/pods/traefik-1:8080/proxy/api/rawdata"
+    def pod_http_get(self, pod: str, namespace: str, port: int, path: str, *, timeout: float) -> PodHttpAnswer:
+        # the API is read inside the pod (its loopback), never through the pod's IP
+        assert (pod, namespace, port, path) == ("traefik-1", "traefik", 8080, "/api/rawdata")
         if isinstance(self.config, Exception):
             raise self.config
-        return self.config  # type: ignore[no-any-return]
+        if isinstance(self.config, PodHttpAnswer):
+            return self.config
+        return PodHttpAnswer(200, json.dumps(self.config).encode())
 
 
 def test_no_api_is_no_configuration() -> None:
     assert traefik_view.Reader(TraefikKube({}, KubeError("forbidden"))).configuration() is None  # type: ignore[arg-type]
+    assert traefik_view.Reader(TraefikKube({}, KubeUnreachable("hung"))).configuration() is None  # type: ignore[arg-type]
     assert traefik_view.Reader(FakeKube({})).configuration() is None  # type: ignore[arg-type]
     assert traefik_view.Reader(TraefikKube({}, {"routers": {}})).configuration() == {"routers": {}}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "answer", [PodHttpAnswer(404, b"404 page not found\n"), PodHttpAnswer(200, b"<html>"), PodHttpAnswer(200, b"[]")]
+)
+def test_an_answer_that_is_not_the_configuration_is_none(answer: PodHttpAnswer) -> None:
+    assert traefik_view.Reader(TraefikKube({}, answer)).configuration() is None  # type: ignore[arg-type]
 
 
 def test_a_wrong_answer_under_a_live_configuration_is_final_after_two_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
