@@ -42,8 +42,9 @@ def find_lab(name: str) -> Path:
     )
 
 
-def all_labs() -> list[Path]:
-    root = labs_root()
+def all_labs(root: Path | None = None) -> list[Path]:
+    """Every lab folder (one holding lab.yaml) of the catalogue, or of root, in course order."""
+    root = root or labs_root()
     if root is None:
         return []
     return sorted((p for p in root.iterdir() if (p / "lab.yaml").is_file()), key=lambda p: (_order_of(p), p.name))
