@@ -4,6 +4,7 @@ its notebook parts."""
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +43,13 @@ def test_the_skeleton_is_a_valid_lab(skeleton: Lab) -> None:
     assert text.startswith("# my-lab: a ClusterIP Service in front of two pods\n")
     assert "-n lab-my-lab" in text
     assert "{{" not in "".join(p.read_text(encoding="utf-8") for p in skeleton.path.rglob("*") if p.is_file())
+
+
+def test_the_skeleton_imports_only_the_front_door(skeleton: Lab) -> None:
+    tree = ast.parse(skeleton.checks_file.read_text(encoding="utf-8"))
+    modules = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert [m for m in modules if m and m.startswith("grader")] == ["grader.lab"]
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import) and n.names[0].name.startswith("grader")]
 
 
 def test_the_skeleton_cases_are_read_as_declared(skeleton: Lab) -> None:
