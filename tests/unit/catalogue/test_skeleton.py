@@ -1,6 +1,6 @@
-"""`servicelab new-lab`: the skeleton is a valid lab, its cases say what its checks do (run here against a fake
-cluster: the lab cluster's check-solutions is the real proof), and the notebook builder takes it, with or without
-its notebook parts."""
+"""grader.catalogue.skeleton and `servicelab new-lab`: the skeleton is a valid lab, its cases say what its checks
+do (run here against a fake cluster: the lab cluster's check-solutions is the real proof), and the notebook
+builder takes it, with or without its notebook parts."""
 
 from __future__ import annotations
 
