@@ -11,6 +11,7 @@ from grader.base.wait import READY_TIMEOUT_S
 from grader.catalogue.cases import Case, read_cases
 from grader.catalogue.checkspec import CheckSpec, read_checks
 from grader.catalogue.locate import ID_RE, find_lab
+from grader.catalogue.notebookspec import NotebookSpec, read_notebook_spec
 from grader.cluster.facts import KNOWN_VARIABLES
 from grader.intake.labpolicy import LabPolicy, policy_from_yaml
 from grader.intake.manifests import Doc, manifest_files, placeholders, read_docs
@@ -34,6 +35,7 @@ class Lab:
     policy: LabPolicy = field(default_factory=LabPolicy)
     checks: list[CheckSpec] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
+    notebook: NotebookSpec = field(default_factory=NotebookSpec)  # notebook.yaml, diagram.mmd: never graded
 
     @property
     def checks_file(self) -> Path:
@@ -67,6 +69,7 @@ def load_lab(name: str | Path) -> Lab:
     lab.checks = read_checks(lab.checks_file)
     lab.cases = read_cases(lab.path, {c.id for c in lab.checks})
     _validate_manifests(lab)
+    lab.notebook = read_notebook_spec(lab.path)
     return lab
 
 

@@ -42,14 +42,16 @@ def find_lab(name: str) -> Path:
     )
 
 
-def all_labs() -> list[Path]:
-    root = labs_root()
+def all_labs(root: Path | None = None) -> list[Path]:
+    """Every lab folder (one holding lab.yaml) of the catalogue, or of root, in course order."""
+    root = root or labs_root()
     if root is None:
         return []
-    return sorted((p for p in root.iterdir() if (p / "lab.yaml").is_file()), key=lambda p: (_order_of(p), p.name))
+    return sorted((p for p in root.iterdir() if (p / "lab.yaml").is_file()), key=lambda p: (order_of(p), p.name))
 
 
-def _order_of(path: Path) -> int:
+def order_of(path: Path) -> int:
+    """The lab's order from its lab.yaml; 1000 when it has none or cannot be read (load_lab says why)."""
     try:
         data = yaml.safe_load((path / "lab.yaml").read_text(encoding="utf-8"))
         return int(data.get("order", 1000)) if isinstance(data, dict) else 1000

@@ -17,6 +17,7 @@ from grader.base import errors, interrupt
 from grader.base.errors import BadInput, EnvError
 from grader.catalogue.labs import load_lab
 from grader.catalogue.locate import all_labs, labs_root
+from grader.catalogue.skeleton import new_lab
 from grader.classroom import course
 from grader.classroom import gradebatch as batchcmd
 from grader.cluster.facts import discover
@@ -73,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write them (default ./servicelab-notebooks); a copy already answered is kept",
     )
     n.set_defaults(func=_notebooks)
+
+    nl = sub.add_parser(
+        "new-lab", help="write a new lab folder that passes check-solutions as written, to make your own"
+    )
+    nl.add_argument("id", help="the new lab's id and folder name: lowercase letters, digits, '-'")
+    nl.add_argument(
+        "--labs",
+        dest="labs_dir",
+        type=Path,
+        metavar="DIR",
+        help="the catalogue to write it into (default: $SERVICELAB_LABS, else the one installed with servicelab)",
+    )
+    nl.set_defaults(func=_new_lab)
 
     p = sub.add_parser("progress", help="which labs you have passed (from your notebooks' check() runs)")
     p.set_defaults(func=_progress)
@@ -156,6 +170,21 @@ def _check_solutions(args: argparse.Namespace) -> int:
 def _notebooks(args: argparse.Namespace) -> int:
     written = learner.write_copies(args.dir)
     print(f"wrote {len(written)} learner notebook(s) to {args.dir}; open them with: jupyter lab {args.dir}")
+    return 0
+
+
+def _new_lab(args: argparse.Namespace) -> int:
+    root = labs_root()
+    if root is None:
+        raise BadInput("no lab catalogue to write into", fix="--labs DIR or SERVICELAB_LABS picks a catalogue")
+    folder = new_lab(args.id, root)
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    labs = f" --labs {args.labs_dir}" if args.labs_dir is not None else ""
+    print(f"wrote lab {args.id} in {folder}: {', '.join(written)}")
+    print(
+        f"it passes as written: make it your lab (docs/WRITING_CHECKS.md), run `servicelab check-solutions {args.id}"
+        f"{labs}` on the lab cluster, and `python notebooks/build_notebooks.py` writes its notebook"
+    )
     return 0
 
 

@@ -29,6 +29,8 @@ from grader.learner import progress as coach
 from grader.learner.display import _display, _quiet, pods_table, progress, show
 from grader.learner.flowchart import chart
 
+TRAEFIK_ROUTES = {"Ingress", "HTTPRoute"}  # a lab whose answer is one of these is served by the cluster's Traefik
+
 
 def lab_namespace(default: str, explicit: str | None = None, cwd: Path | None = None) -> str:
     """Where a notebook's objects go: the explicit namespace, else $SERVICELAB_NAMESPACE, else one per
@@ -146,7 +148,8 @@ def flow(lab: str, *, namespace: str | None = None, context: str | None = None) 
         names = sorted(s["metadata"]["name"] for s in kube.list("services", ns)) or [
             name for kind, name in spec.expects if kind == "Service"
         ]
-        source = chart(kube, ns, names, via_traefik=lab in ("ingress", "gateway"))
+        routed = any(kind in TRAEFIK_ROUTES for kind, _ in spec.expects)
+        source = chart(kube, ns, names, via_traefik=routed)
     # JupyterLab (4.1+) renders both mime types as a diagram; the plain text is the mermaid source
     _display({"text/vnd.mermaid": source, "text/markdown": f"```mermaid\n{source}\n```", "text/plain": source})
 

@@ -59,6 +59,7 @@ def test_the_wheel_carries_the_catalogue(wheel: Path) -> None:
     assert any(n.startswith("grader/_shipped/fixtures/") for n in names)
     assert any(n.startswith("grader/_shipped/notebooks/source/") for n in names)
     assert "grader/data/fields.json" in names  # the schema tables
+    assert "grader/data/newlab/checks.py.tmpl" in names  # servicelab new-lab's templates
     assert not any("__pycache__" in n for n in names)
 
 
@@ -113,6 +114,15 @@ def test_check_solutions_from_outside_the_checkout(venv_env: dict[str, str], out
     assert f"labs from the catalogue {package / '_shipped' / 'labs'}" in out
     cases = len(list((CHECKOUT / "labs" / CHECKED).glob("*/*/case.yaml"))) + 1  # and the reference solution
     assert f"{CHECKED}: {cases} case(s)" in out, out
+
+
+def test_new_lab_from_outside_the_checkout(venv_env: dict[str, str], outside: Path) -> None:
+    catalogue = outside / "my-labs"
+    shutil.rmtree(catalogue, ignore_errors=True)
+    catalogue.mkdir()
+    out = _run(["servicelab", "new-lab", "mine", "--labs", str(catalogue)], cwd=outside, timeout=120, env=venv_env)
+    assert f"wrote lab mine in {catalogue / 'mine'}" in out
+    assert (catalogue / "mine" / "checks.py").is_file()
 
 
 def test_learner_copies_from_outside_the_checkout(venv_env: dict[str, str], outside: Path) -> None:

@@ -109,3 +109,73 @@ def test_substitute_and_render_add_grader_labels() -> None:
         substitute("${STATIC_IP}", {}, "x.yaml", {"STATIC_IP": "not kind"})
     with pytest.raises(BadInput):
         substitute("${NOPE}", {"STATIC_IP": "1"}, "x.yaml")
+
+
+# --- notebook.yaml and diagram.mmd: optional, and validated like lab.yaml -------------------------------------
+
+
+def test_a_lab_without_notebook_parts_loads_with_none(lab_copy: Path) -> None:
+    assert not (lab_copy / "notebook.yaml").exists()
+    lab = load_lab(str(lab_copy))
+    assert (lab.notebook.minutes, lab.notebook.objectives, lab.notebook.on_kind, lab.notebook.diagram) == (
+        None,
+        (),
+        "",
+        "",
+    )
+    assert lab.notebook.clear_first is None
+
+
+def test_notebook_parts_are_read(lab_copy: Path) -> None:
+    (lab_copy / "notebook.yaml").write_text(
+        "minutes: 20\nobjectives: [one, two]\non_kind: >-\n  MetalLB plays\n  the Azure LB.\n"
+        "clear_first:\n  why: It competes\n  resource: ingresses.networking.k8s.io\n  namespace: lab-ingress\n"
+        "  what: Ingress lab's Ingresses\nobserve_network: true\n"
+    )
+    (lab_copy / "diagram.mmd").write_text("flowchart LR\n  a --> b\n")
+    nb = load_lab(str(lab_copy)).notebook
+    assert (nb.minutes, nb.objectives, nb.on_kind, nb.observe_network) == (
+        20,
+        ("one", "two"),
+        "MetalLB plays the Azure LB.",
+        True,
+    )
+    assert nb.clear_first is not None
+    assert (nb.clear_first.resource, nb.clear_first.namespace) == ("ingresses.networking.k8s.io", "lab-ingress")
+    assert nb.diagram == "flowchart LR\n  a --> b"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("minutes: 20\ncolour: blue\n", 2, "unknown key 'colour'"),
+        ("minutes: -5\n", 1, "minutes -5 is not a positive integer"),
+        ("minutes: true\n", 1, "minutes True is not a positive integer"),
+        ("objectives: learn things\n", 1, "objectives must be a list of non-empty strings"),
+        ("minutes: 3\non_kind: ''\n", 2, "on_kind must be non-empty text"),
+        ("observe_network: 'yes'\n", 1, "observe_network 'yes' is not true or false"),
+        ("clear_first: {resource: x, namespace: y}\n", 1, "clear_first must map why, resource, namespace and what"),
+        (
+            "clear_first: {why: w, resource: 'x\", \"--all-namespaces', namespace: y, what: z}\n",
+            1,
+            "is not a resource name",
+        ),
+    ],
+)
+def test_bad_notebook_yaml_names_file_line_and_rule(lab_copy: Path, text: str, line: int, words: str) -> None:
+    (lab_copy / "notebook.yaml").write_text(text)
+    err = _error(lab_copy)
+    assert err.file
+    assert err.file.endswith("notebook.yaml")
+    assert err.line == line
+    assert words in err.message
+    assert err.rule
+
+
+@pytest.mark.parametrize(("text", "line"), [("\n\n", 1), ("flowchart LR\n  a --> b\n```\n", 3)])
+def test_bad_diagram_names_its_line(lab_copy: Path, text: str, line: int) -> None:
+    (lab_copy / "diagram.mmd").write_text(text)
+    err = _error(lab_copy)
+    assert err.file
+    assert err.file.endswith("diagram.mmd")
+    assert err.line == line

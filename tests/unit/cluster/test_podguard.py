@@ -42,8 +42,10 @@ def _lab_pods() -> list[tuple[str, Obj]]:
     """Every pod the labs make: a Pod's object, a Deployment's template as the pod the ReplicaSet makes."""
     pods = []
     for root in LAB_ROOTS:
-        for path in sorted(root.rglob("*.yaml")):
-            if path.name in ("case.yaml", "lab.yaml"):
+        # a lab's manifests are in these folders; its own files (lab.yaml, notebook.yaml) are not objects
+        folders = ("starter", "solution", "alternatives", "wrong")
+        for path in sorted(p for folder in folders for p in root.glob(f"*/{folder}/**/*.yaml")):
+            if path.name == "case.yaml":
                 continue
             for doc in read_docs(path):
                 if doc.kind == "Pod":

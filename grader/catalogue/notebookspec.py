@@ -1,0 +1,126 @@
+"""What a lab's notebook shows beyond task.md: `notebook.yaml` (objectives, time, what stands in for Azure on
+kind, ...) and `diagram.mmd` (the Service type drawn in mermaid), both beside task.md and both optional.
+
+notebooks/build_notebooks.py reads them through the Lab (load_lab validates them with the rest of the folder); a
+lab without them gets a notebook without those parts. Grading does not use them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from grader.base.errors import BadInput
+from grader.intake.yamlread import read_mapping
+
+NOTEBOOK_FILE = "notebook.yaml"
+DIAGRAM_FILE = "diagram.mmd"
+NOTEBOOK_KEYS = {"minutes", "objectives", "on_kind", "clear_first", "observe_network"}
+CLEAR_KEYS = {"why", "resource", "namespace", "what"}
+# resource and namespace are written into the notebook's kubectl command line: plain names only
+_RESOURCE_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class ClearFirst:
+    """Objects of another lab that would compete with this one's on a shared controller: the notebook says why,
+    then offers a cell that deletes them (`kubectl delete RESOURCE --all -n NAMESPACE`)."""
+
+    why: str  # the notebook goes on with ": the next cell removes the WHAT from namespace NAMESPACE."
+    resource: str  # plural.group, as kubectl names it
+    namespace: str
+    what: str  # in the learner's words, e.g. "Gateway lab's HTTPRoutes"
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    minutes: int | None = None  # the time estimate shown first
+    objectives: tuple[str, ...] = ()  # "You will ..."
+    on_kind: str = ""  # what stands in for the Azure piece on the kind lab cluster
+    clear_first: ClearFirst | None = None
+    observe_network: bool = False  # a lab without a Service: the notebook observes the pod network instead
+    diagram: str = ""  # mermaid source of diagram.mmd, without its final newline
+
+
+class _Bad(Protocol):
+    def __call__(self, key: str, message: str, rule: str, fix: str | None = None) -> BadInput: ...
+
+
+def read_notebook_spec(lab_path: Path) -> NotebookSpec:
+    """notebook.yaml and diagram.mmd of the lab folder; either may be absent (then that part is left out)."""
+    spec = _read_yaml(lab_path / NOTEBOOK_FILE) if (lab_path / NOTEBOOK_FILE).exists() else NotebookSpec()
+    diagram_file = lab_path / DIAGRAM_FILE
+    if not diagram_file.exists():
+        return spec
+    diagram = diagram_file.read_text(encoding="utf-8").removesuffix("\n")
+    rule = "diagram.mmd is the mermaid source of the lab's picture, e.g. 'flowchart LR' and its edges"
+    if not diagram.strip():
+        raise BadInput(
+            "diagram.mmd is empty", file=str(diagram_file), line=1, rule=rule, fix="draw it or delete the file"
+        )
+    if "```" in diagram:
+        line = diagram[: diagram.index("```")].count("\n") + 1
+        raise BadInput(
+            "diagram.mmd holds ``` (it would end the notebook's mermaid block)",
+            file=str(diagram_file),
+            line=line,
+            rule=rule,
+        )
+    return replace(spec, diagram=diagram)
+
+
+def _read_yaml(path: Path) -> NotebookSpec:
+    data, lines = read_mapping(path)
+
+    def bad(key: str, message: str, rule: str, fix: str | None = None) -> BadInput:
+        return BadInput(message, file=str(path), line=lines.get(key), rule=rule, fix=fix)
+
+    if unknown := sorted(set(data) - NOTEBOOK_KEYS):
+        raise bad(unknown[0], f"unknown key '{unknown[0]}'", f"notebook.yaml keys: {', '.join(sorted(NOTEBOOK_KEYS))}")
+    minutes = data.get("minutes")
+    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0):
+        raise bad("minutes", f"minutes {minutes!r} is not a positive integer", "minutes: the time estimate, e.g. 20")
+    objectives = data.get("objectives", [])
+    if not isinstance(objectives, list) or not all(isinstance(o, str) and o.strip() for o in objectives):
+        raise bad(
+            "objectives",
+            "objectives must be a list of non-empty strings",
+            "objectives: what the learner will do, each completing 'You will ...'",
+            "objectives: [give pods one stable address, see what reaches it]",
+        )
+    on_kind = data.get("on_kind", "")
+    if not isinstance(on_kind, str) or ("on_kind" in data and not on_kind.strip()):
+        raise bad("on_kind", "on_kind must be non-empty text", "on_kind: what stands in for the Azure piece on kind")
+    observe = data.get("observe_network", False)
+    if not isinstance(observe, bool):
+        raise bad("observe_network", f"observe_network {observe!r} is not true or false", "observe_network: true")
+    return NotebookSpec(
+        minutes,
+        tuple(o.strip() for o in objectives),
+        on_kind.strip(),
+        _clear_first(data.get("clear_first"), bad),
+        observe,
+    )
+
+
+def _clear_first(data: object, bad: _Bad) -> ClearFirst | None:
+    if data is None:
+        return None
+    rule = "clear_first: {why: TEXT, resource: plural.group, namespace: NAME, what: the objects in the learner's words}"
+    if not isinstance(data, dict) or set(data) != CLEAR_KEYS or not all(isinstance(v, str) for v in data.values()):
+        raise bad("clear_first", "clear_first must map why, resource, namespace and what to text", rule)
+    if not _RESOURCE_RE.match(data["resource"]):
+        raise bad(
+            "clear_first",
+            f"resource {data['resource']!r} is not a resource name",
+            rule,
+            "e.g. ingresses.networking.k8s.io",
+        )
+    if not _NAMESPACE_RE.match(data["namespace"]):
+        raise bad("clear_first", f"namespace {data['namespace']!r} is not a namespace name", rule, "e.g. lab-gateway")
+    if not data["what"].strip() or not data["why"].strip():
+        raise bad("clear_first", "why or what is empty", rule, "what: e.g. Gateway lab's HTTPRoutes")
+    return ClearFirst(data["why"].strip(), data["resource"], data["namespace"], data["what"].strip())
