@@ -13,6 +13,8 @@ import sys
 from dataclasses import KW_ONLY, dataclass
 from typing import TextIO
 
+from grader.base.text import printable
+
 EXIT_OK = 0
 EXIT_FAIL = 1  # graded, and the grade is not full marks
 EXIT_BAD_INPUT = 2
@@ -71,14 +73,15 @@ class BadInput(InputError, ValueError):
         super().__init__(self.render())
 
     def render(self) -> str:
+        """file:line: message, then rule and fix; what a learner wrote (names, quoted values) shown escaped."""
         where = ""
         if self.file:
-            where = self.file + (f":{self.line}" if self.line else "") + ": "
-        text = where + self.message
+            where = printable(self.file) + (f":{self.line}" if self.line else "") + ": "
+        text = where + printable(self.message, lines=True)  # an API server's answer spans lines
         if self.rule:
-            text += f"\n  rule: {self.rule}"
+            text += f"\n  rule: {printable(self.rule, lines=True)}"
         if self.fix:
-            text += f"\n  fix: {self.fix}"
+            text += f"\n  fix: {printable(self.fix, lines=True)}"
         return text
 
 
@@ -93,13 +96,13 @@ def exit_code(err: BaseException) -> int:
 
 
 def message(err: BaseException) -> str:
-    """The one paragraph the user sees for an error that ends a command."""
+    """The one paragraph the user sees for an error that ends a command (what it quotes shown escaped)."""
     if isinstance(err, ServicelabError):
-        return err.prefix + err.render()  # render() first: file:line stays clickable
+        return err.prefix + printable(err.render(), lines=True)  # render() first: file:line stays clickable
     if isinstance(err, KeyboardInterrupt):
         # only our own handler's Interrupted unwinds through the cleanup; a bare Ctrl-C says nothing more
         return f"servicelab: stopped by {err}; what this run created was deleted" if str(err) else ""
-    return f"servicelab: internal error: {type(err).__name__}: {err}"
+    return printable(f"servicelab: internal error: {type(err).__name__}: {err}", lines=True)
 
 
 def report(err: BaseException, stream: TextIO | None = None) -> int:

@@ -160,8 +160,8 @@ def job_claims(job: GradeJob, facts: ClusterFacts | None) -> frozenset[str]:
         docs = load_rendered([(f, str(f)) for f in lab.starter_files], values, {}, values["NAMESPACE"])
         for label, text in job.files:
             docs += [fill(d, values, {}) for d in parse_docs(text, label, values["NAMESPACE"])]
-    except (BadInput, EnvError):
-        docs = []  # refused before anything is applied: holds nothing
+    except Exception:  # refused (or unreadable) before anything is applied: it holds nothing, and
+        docs = []  # the worker's grading makes that submission's row; an error here must not end the batch
     return claims_of(docs) | frozenset(lab.claims)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.base.errors import BadInput
+from grader.base.text import printable
 from grader.classroom.batch import DEFAULT_TIMEOUT_S, GraderSpec, cluster_facts
 from grader.classroom.gradebatch import grade_into, summarize
 from grader.classroom.handins import Prepared, Submission, lab_id, prepare
@@ -95,7 +96,7 @@ def autograde(args: argparse.Namespace) -> int:
     ]
     todo = [s for s in students if _needs_work(course, assignment, s, prepared, previous)]
     for student in sorted(set(students) - set(todo)):
-        print(f"up to date: {student} (same answers, graded before)")
+        print(f"up to date: {printable(student)} (same answers, graded before)")
     spec = GraderSpec(args.context, args.kubeconfig, args.probe_image)
     facts = cluster_facts(spec) if args.jobs > 1 and todo else None  # claims decide what may run at once
     fresh = grade_into(
@@ -108,7 +109,10 @@ def autograde(args: argparse.Namespace) -> int:
     )
     notebook_of = {(s, lab_id(nb)): nb for s in students for nb in notebooks}
     for student in todo:
-        run_nbgrader(course, assignment, student, results, args.context)
+        try:
+            run_nbgrader(course, assignment, student, results, args.context)
+        except Exception as err:  # nbgrader reads the student's notebook: its trouble is not the class's
+            print(printable(f"nbgrader could not autograde {student}: {type(err).__name__}: {err}"))
         for record in (r for r in fresh if r.student == student):
             _record_in_gradebook(course, assignment, notebook_of[record.key], record)
     current = {**previous, **{r.key: r for r in fresh}}  # the whole class, also with --student
@@ -204,8 +208,10 @@ def run_nbgrader(course: Course, assignment: str, student: str, results: Path, c
         log_file.write_text(sink.getvalue(), encoding="utf-8")
         errors = [line for line in sink.getvalue().splitlines() if line.startswith("ERROR")]
         print(
-            f"nbgrader could not autograde {student}: {errors[0][6:] if errors else 'no error logged'} "
-            f"(log: {log_file})"
+            printable(
+                f"nbgrader could not autograde {student}: {errors[0][6:] if errors else 'no error logged'} "
+                f"(log: {log_file})"
+            )
         )
     finally:
         app.log.removeHandler(handler)
@@ -222,7 +228,7 @@ def _record_in_gradebook(course: Course, assignment: str, notebook: str, record:
         with Gradebook(course.coursedir.db_url, course.coursedir.course_id) as gb:
             cells = gb.find_notebook(notebook, assignment).grade_cells
             if record.score is None:
-                reason = f"not graded ({record.outcome.value}): {record.reason}"
+                reason = f"not graded ({record.outcome.value}): {printable(record.reason, lines=True)}"
                 withhold(
                     course.coursedir.db_url,
                     assignment=assignment,
@@ -238,4 +244,4 @@ def _record_in_gradebook(course: Course, assignment: str, notebook: str, record:
                 grade.needs_manual_grade = grade.manual_score is not None
             gb.db.commit()
     except MissingEntry as err:
-        print(f"gradebook has no {notebook} of {record.student} ({err}): its result is only in the reports")
+        print(printable(f"gradebook has no {notebook} of {record.student} ({err}): its result is only in the reports"))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader.base.errors import EXIT_ENV, BadInput
+from grader.base.text import printable
 from grader.catalogue.labs import load_lab
 from grader.classroom.batch import DEFAULT_TIMEOUT_S, GradeJob, GraderSpec, cluster_facts, grade_prepared
 from grader.classroom.handins import Prepared, discover, prepare
@@ -75,11 +76,15 @@ def grade_into(
 
 def print_record(record: Record) -> None:
     score = f"{record.score}/{record.max_score}" if record.score is not None else "no score"
-    reason = " ".join(record.reason.split())
+    reason = printable(" ".join(record.reason.split()))
     print(
-        f"{record.outcome.value:9} {record.student}/{record.lab}: {score}" + (f"  {reason[:160]}" if reason else ""),
+        f"{record.outcome.value:9} {_who(record)}: {score}" + (f"  {reason[:160]}" if reason else ""),
         flush=True,
     )
+
+
+def _who(record: Record) -> str:
+    return printable(f"{record.student}/{record.lab}")  # folder names, as the class handed them in
 
 
 def summarize(records: Sequence[Record]) -> int:
@@ -97,5 +102,5 @@ def summarize(records: Sequence[Record]) -> int:
         "only these are graded again):"
     )
     for record in env:
-        print(f"  {record.student}/{record.lab}: {' '.join(record.reason.split())[:300]}")
+        print(f"  {_who(record)}: {printable(' '.join(record.reason.split()))[:300]}")
     return EXIT_ENV

@@ -9,6 +9,11 @@ Layouts (`servicelab grade-batch DIR`):
 A submission folder holds manifests (*.yaml, *.yml, *.json), or a notebook (*.ipynb) whose answer cell is read
 (grader.intake.answers). Nothing in it is run. The fingerprint (`digest`) covers the lab (lab.yaml, checks.py,
 starter) and what was handed in, so a re-run grades only what changed.
+
+A class survives its worst hand-in: the folder is walked within the limits `grade --manifests` keeps
+(grader.grading.submission), and whatever reading one submission raises, a refusal or anything else, becomes
+that submission's error (`Prepared.error`, shown escaped), never the end of the batch. Names stay as they are
+on disk (the records' keys); every report shows them escaped (grader.base.text).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from grader.base.errors import BadInput
+from grader.base.text import is_printable, printable, utf8
 from grader.catalogue.labs import Lab, load_lab
 from grader.catalogue.locate import all_labs
+from grader.grading.submission import FOLDER_RULE, NAME_RULE, manifest_paths, readable, walk
 from grader.intake.answers import Answer, answer_in, answer_of, is_blank_yaml
 from grader.intake.manifests import manifest_files
+from grader.intake.yamlread import read_file
 
-MAX_MANIFEST_BYTES = 256 * 1024
 _NUMBERED = re.compile(r"^\d+-(?P<lab>.+)$")
 
 
@@ -96,64 +103,72 @@ def lab_id(name: str) -> str:
 
 def prepare(sub: Submission, notebook: dict[str, Any] | None = None) -> Prepared:
     """Read a submission as data (its notebook `<lab>.ipynb` when given already read). Never raises for what a
-    student handed in: that is `error`."""
-    lab = _lab(sub.lab)
+    student handed in: that is `error`, whatever reading it raised (a KeyboardInterrupt still stops the batch)."""
+    lab = _lab(sub.lab)  # outside the guard: a broken lab folder is the instructor's BadInput (exit 2), not a row
     if lab is None:
         known = ", ".join(sorted(_known_labs()))
         why = (
             "no lab: the student folder holds no lab folder (or pass --lab LAB)"
             if sub.lab == "?"
-            else f"unknown lab {sub.lab!r} (known: {known})"
+            else f"unknown lab '{printable(sub.lab)}' (known: {known})"
         )
         return Prepared(sub, _digest("", [(sub.shown, why)]), error=why)
     try:
-        if notebook is not None:
-            answer = answer_in(notebook, f"{sub.shown}/{sub.lab}.ipynb")
-            files = [(answer.label, answer.text)]
-        else:
-            files = _notebook_answer(sub) or _manifests(sub)
+        files = _read(sub, notebook)
     except BadInput as err:
-        return Prepared(sub, _digest(lab_digest(lab.path), [(sub.shown, err.render())]), error=err.render(), lab=lab)
+        return _refused(sub, lab, err.render())
+    except Exception as err:  # what one hand-in provokes is its row, never the batch's end
+        return _refused(sub, lab, printable(f"cannot read the submission: {type(err).__name__}: {err}"))
     return Prepared(sub, _digest(lab_digest(lab.path), files), tuple(files), lab=lab)
 
 
+def _refused(sub: Submission, lab: Lab, why: str) -> Prepared:
+    return Prepared(sub, _digest(lab_digest(lab.path), [(sub.shown, why)]), error=why, lab=lab)
+
+
+def _read(sub: Submission, notebook: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not is_printable(sub.shown):
+        raise BadInput(
+            "this folder's name is not printable UTF-8 text",
+            file=sub.shown,
+            rule=NAME_RULE,
+            fix="rename the student's folder with letters, digits, '-', '_' and '.'",
+        )
+    if sub.path.is_symlink():  # its files would be read wherever it points
+        raise BadInput("this folder is a symlink", file=sub.shown, rule=FOLDER_RULE, fix="copy the folder in instead")
+    if notebook is not None:
+        answer = answer_in(notebook, f"{sub.shown}/{sub.lab}.ipynb")
+        return [(answer.label, answer.text)]
+    return _notebook_answer(sub) or _manifests(sub)
+
+
 def _notebook_answer(sub: Submission) -> list[tuple[str, str]]:
-    notebooks = sorted(p for p in sub.path.glob("*.ipynb") if p.is_file())
+    root = sub.path.resolve()
+    notebooks = [(p, shown) for p, shown in walk(sub.path, sub.shown, descend=False) if p.suffix == ".ipynb"]
     if not notebooks:
         return []
-    named = [p for p in notebooks if p.stem == sub.lab]
+    named = [(p, shown) for p, shown in notebooks if p.stem == sub.lab]
     if len(notebooks) > 1 and not named:
         raise BadInput(
             f"{len(notebooks)} notebooks and none is {sub.lab}.ipynb",
             file=sub.shown,
             rule="a notebook submission holds the lab's one notebook",
         )
-    path = (named or notebooks)[0]
-    answer: Answer = answer_of(path, f"{sub.shown}/{path.name}")
+    path, shown = (named or notebooks)[0]
+    readable(path, shown, root)  # a printable name, a regular file, no link out of the folder
+    answer: Answer = answer_of(path, shown)
     return [(answer.label, answer.text)]
 
 
 def _manifests(sub: Submission) -> list[tuple[str, str]]:
-    files = []
-    for path in manifest_files(sub.path):
-        shown = f"{sub.shown}/{path.relative_to(sub.path)}"
-        try:
-            if path.stat().st_size > MAX_MANIFEST_BYTES:
-                raise BadInput(
-                    f"larger than {MAX_MANIFEST_BYTES // 1024} KiB",
-                    file=shown,
-                    rule="a manifest file is a few Kubernetes objects",
-                )
-            files.append((shown, path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as err:
-            raise BadInput(f"cannot read manifest: {err}", file=shown, rule="manifests are UTF-8 text") from err
-    return files
+    found = sorted(manifest_paths(sub.path, sub.shown))  # in path order, as digests of earlier runs were made
+    return [(shown, read_file(path, shown)) for path, shown in found]
 
 
 def _digest(lab_part: str, files: list[tuple[str, str]]) -> str:
     h = hashlib.sha256(lab_part.encode())
-    for label, text in files:
-        h.update(b"\0" + label.encode() + b"\0" + text.encode())
+    for label, text in files:  # a name as it is on disk, not UTF-8 maybe: utf8() encodes it all the same
+        h.update(b"\0" + utf8(label) + b"\0" + utf8(text))
     return h.hexdigest()[:16]
 
 

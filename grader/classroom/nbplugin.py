@@ -24,6 +24,8 @@ from nbgrader.api import Gradebook  # type: ignore[import-untyped]
 from nbgrader.preprocessors import NbGraderPreprocessor  # type: ignore[import-untyped]
 from traitlets import Bool, Float, Unicode
 
+from grader.base.text import html as html_text
+from grader.base.text import printable
 from grader.classroom.batch import DEFAULT_TIMEOUT_S, GraderSpec, grade_prepared
 from grader.classroom.handins import Submission, lab_id, prepare
 from grader.classroom.records import Outcome, Record, load_records, write_student
@@ -57,15 +59,15 @@ class GradeAnswers(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader ship
             cell.execution_count = 1
         if record.score is None:
             resources[KEY] = {
-                "reason": f"not graded ({record.outcome.value}): {record.reason}",
+                "reason": f"not graded ({record.outcome.value}): {printable(record.reason, lines=True)}",
                 "grade_ids": [c.metadata.nbgrader["grade_id"] for c in graded],
             }
         self.log.info(
             "servicelab: %s %s/%s: %s",
             record.outcome.value,
-            record.student,
-            record.lab,
-            f"{record.score}/{record.max_score}" if record.score is not None else record.reason[:200],
+            printable(record.student),
+            printable(record.lab),
+            f"{record.score}/{record.max_score}" if record.score is not None else printable(record.reason[:200]),
         )
         return nb, resources
 
@@ -119,7 +121,7 @@ def outputs_for(record: Record, points: float) -> list[NotebookNode]:
     if record.score is not None:
         earned = round((record.fraction or 0.0) * points, 2)
         text = f"{record.outcome.value}: {record.score}/{record.max_score} points"
-        html = record.html or f"<p>{escape(text)}. {escape(record.reason)}</p>"
+        html = record.html or f"<p>{escape(text)}. {html_text(record.reason)}</p>"
         return [
             _display(html, text),
             _node(
@@ -132,9 +134,10 @@ def outputs_for(record: Record, points: float) -> list[NotebookNode]:
             ),
         ]
     head = "ENV-ERROR: not graded" if record.outcome is Outcome.ENV_ERROR else "Not graded: error in the submission"
-    html = f"<div class='servicelab'><p><b>{escape(head)}</b></p><pre>{escape(record.reason)}</pre>{record.html}</div>"
+    reason = html_text(record.reason)
+    html = f"<div class='servicelab'><p><b>{escape(head)}</b></p><pre>{reason}</pre>{record.html}</div>"
     return [
-        _display(html, f"{head}\n{record.reason}"),
+        _display(html, f"{head}\n{printable(record.reason, lines=True)}"),
         _node(
             {
                 "output_type": "error",

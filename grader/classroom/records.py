@@ -1,6 +1,8 @@
 """One graded submission as a record, and the batch reports: `grades.csv` and one `<student>.json` each.
 
 A record without a score (the submission's own error, or ENV-ERROR) has an empty score column, never 0.
+Records keep names and reasons as they came; grades.csv shows every text escaped (grader.base.text.csv_cell:
+no control character, and no cell a spreadsheet would run as a formula).
 The JSON files are also the resume state: a record is reused when its digest matches and it is final
 (ENV-ERROR never is: the next run grades it again).
 """
@@ -13,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from grader.base.text import csv_cell
 
 SCHEMA = "servicelab.batch/v1"
 CSV_NAME = "grades.csv"
@@ -70,13 +74,13 @@ class Record:
 def csv_row(record: Record) -> dict[str, str]:
     scored = record.score is not None
     return {
-        "student": record.student,
-        "lab": record.lab,
+        "student": csv_cell(record.student),
+        "lab": csv_cell(record.lab),
         "status": record.outcome.value,
         "score": str(record.score) if scored else "",
         "max_score": str(record.max_score or "") if scored else "",
-        "reason": " ".join(record.reason.split())[:500],
-        "source": record.source,
+        "reason": csv_cell(record.reason)[:500],
+        "source": csv_cell(record.source),
     }
 
 

@@ -1,9 +1,11 @@
-"""HTML for notebooks: the checks table, the score and the reachability matrix as a coloured grid."""
+"""HTML for notebooks: the checks table, the score and the reachability matrix as a coloured grid.
+
+Every text is escaped by grader.base.text.html (markup, and control characters a hint may quote).
+"""
 
 from __future__ import annotations
 
-from html import escape
-
+from grader.base.text import html as escape
 from grader.grading.results import LabResult, Status
 from grader.probes.matrix import Matrix
 

@@ -1,10 +1,14 @@
-"""JUnit XML: one testcase per check (failure = FAIL, error = ENV-ERROR, skipped = n/a)."""
+"""JUnit XML: one testcase per check (failure = FAIL, error = ENV-ERROR, skipped = n/a).
+
+Messages are escaped by grader.base.text.printable: XML 1.0 cannot hold most control characters at all.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader.base.text import printable
 from grader.grading.results import LabResult, Status
 
 
@@ -28,23 +32,23 @@ def to_xml(result: LabResult) -> str:
         ("namespace", result.namespace),
     ):
         ET.SubElement(props, "property", {"name": name, "value": value})
+    diagnosis = printable(result.diagnosis, lines=True)
     for c in result.checks:
         case = ET.SubElement(
             suite, "testcase", {"classname": f"servicelab.{result.lab}", "name": c.id, "time": f"{c.duration_s:.3f}"}
         )
-        text = c.message + (f"\n{c.detail}" if c.detail else "")
+        message = printable(c.message, lines=True)
+        text = message + (f"\n{printable(c.detail, lines=True)}" if c.detail else "")
         if c.status is Status.FAIL:
-            ET.SubElement(case, "failure", {"message": c.message[:500]}).text = text
+            ET.SubElement(case, "failure", {"message": message[:500]}).text = text
         elif c.status is Status.ENV_ERROR:
-            ET.SubElement(case, "error", {"message": (c.message or result.diagnosis)[:500]}).text = (
-                text or result.diagnosis
-            )
+            ET.SubElement(case, "error", {"message": (message or diagnosis)[:500]}).text = text or diagnosis
         elif c.status is Status.BLOCKED:  # not observed: no points, but not a mistake of its own
-            ET.SubElement(case, "skipped", {"message": c.message[:500], "type": "blocked"})
+            ET.SubElement(case, "skipped", {"message": message[:500], "type": "blocked"})
         elif c.status is Status.NA:
-            ET.SubElement(case, "skipped", {"message": c.message[:500]})
+            ET.SubElement(case, "skipped", {"message": message[:500]})
     if result.env_error:
-        ET.SubElement(suite, "system-err").text = result.env_error
+        ET.SubElement(suite, "system-err").text = printable(result.env_error, lines=True)
     return ET.tostring(suite, encoding="unicode")
 
 

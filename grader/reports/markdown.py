@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.base.text import markdown
 from grader.grading.results import LabResult
 from grader.probes.matrix import Matrix
 
@@ -11,7 +12,8 @@ ICONS = {"pass": "PASS", "fail": "FAIL", "n/a": "n/a", "env-error": "ENV-ERROR",
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """One line whose Markdown and HTML show as text (a hint may quote what a learner wrote)."""
+    return markdown(text)
 
 
 def to_markdown(result: LabResult) -> str:
@@ -52,7 +54,7 @@ def matrix_markdown(matrix: Matrix) -> list[str]:
         for col in cols:
             cell = matrix.cell(row, col)
             cells.append("" if cell is None else symbol(cell.expected, cell.observed))
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_cell(row)} | " + " | ".join(cells) + " |")
     return lines
 
 

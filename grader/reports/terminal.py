@@ -1,4 +1,8 @@
-"""Terminal rendering with rich: the checks table, the score, the reachability matrix."""
+"""Terminal rendering with rich: the checks table, the score, the reachability matrix.
+
+Texts a learner's answer can reach (hints, diagnoses, names in the matrix) go in as rich Text, never as
+markup, and escaped by grader.base.text.printable: no control character reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from grader.base.text import printable
 from grader.grading.results import LabResult, Status
 from grader.probes.matrix import Matrix
 
@@ -31,7 +36,7 @@ def checks_table(result: LabResult) -> Table:
             f"{c.title}\n[dim]{c.id}[/dim]",
             f"{c.earned}/{c.points}",
             Text(c.status.value.upper(), style=STYLE[c.status]),
-            c.message,
+            _plain(c.message),
         )
     return table
 
@@ -42,7 +47,7 @@ def matrix_table(matrix: Matrix) -> Table | None:
     table = Table(title="reachability: expected vs observed")
     table.add_column("from \\ to")
     for col in matrix.columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(_plain(col), overflow="fold")
     for row in matrix.rows:
         cells: list[Text] = []
         for col in matrix.columns:
@@ -54,16 +59,20 @@ def matrix_table(matrix: Matrix) -> Table | None:
             style = "" if cell.ok is None else ("green" if cell.ok else "bold red")
             expect = "" if cell.expected is None else (" (want reach)" if cell.expected else " (want no)")
             cells.append(Text(mark + expect, style=style))
-        table.add_row(row, *cells)
+        table.add_row(_plain(row), *cells)
     return table
 
 
 def summary(result: LabResult) -> Text:
     if result.fraction is None:
-        return Text(f"ENV-ERROR: no score. {result.diagnosis}", style="bold yellow")
+        return Text(f"ENV-ERROR: no score. {printable(result.diagnosis, lines=True)}", style="bold yellow")
     style = "bold green" if result.verdict.value == "PASS" else "bold red"
     without = f" (graded without: {', '.join(result.graded_without)})" if result.graded_without else ""
     return Text(f"{result.verdict.value}: {result.score}/{result.max_score} points{without}", style=style)
+
+
+def _plain(text: str) -> Text:
+    return Text(printable(text, lines=True))
 
 
 def renderable(result: LabResult) -> Group:

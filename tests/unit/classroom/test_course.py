@@ -1,6 +1,6 @@
 """`servicelab course autograde` with nbgrader's real gradebook and converters, the grading faked (no cluster).
 
-One course, six submissions of 02-nodeport: the gradebook gets a score where there is one, no score (needs
+One course, seven submissions of 02-nodeport: the gradebook gets a score where there is one, no score (needs
 manual grading, the reason as comment) where the grader could not judge, and a re-run grades only the
 ENV-ERROR one. generate_feedback shows the report and the reason.
 """
@@ -32,6 +32,7 @@ STUDENTS = {  # student -> (what the answer cell holds, what the fake grader say
     "dee": ("<corrupt>", "pass"),
     "eve": ("<stub>", "pass"),
     "fay": ("solution", "env"),
+    "gil": ("<huge-int>", "pass"),  # the solution, and an integer of 5,000 digits that Python's JSON reader refuses
 }
 
 
@@ -59,8 +60,12 @@ def submit(course_dir: Path, student: str, answer: str) -> None:
         return
     if answer != "<stub>":
         cell = answer_cell(released)
-        cell["source"] = "".join(answer_cell(source)["source"]) if answer == "solution" else answer
-    (folder / "nodeport.ipynb").write_text(json.dumps(released))
+        solution = "".join(answer_cell(source)["source"])
+        cell["source"] = solution if answer in ("solution", "<huge-int>") else answer
+    text = json.dumps(released)
+    if answer == "<huge-int>":
+        text = text.replace('"nbformat": 4', '"execution_count": ' + "9" * 5_000 + ', "nbformat": 4', 1)
+    (folder / "nodeport.ipynb").write_text(text)
 
 
 def answer_cell(nb: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +107,7 @@ def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
     code = cli.main(["course", "autograde", ASSIGNMENT, "--course-dir", str(course_dir), "--jobs", "1"])
     out = capsys.readouterr().out
     assert code == 3, out
+    assert "7 submission(s): 2 graded, 1 no answer, 3 not graded: error in the submission, 1 not" in out
     assert "1 submissions not graded: environment" in out
     assert "fay/nodeport: probe pods cannot start" in out
     assert graded(tmp_path) == ["ada/nodeport", "bob/nodeport", "fay/nodeport"]  # nothing else needs a cluster
@@ -115,8 +121,13 @@ def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
         assert why in (comment or ""), comment
     if "dee" in book:  # nbgrader cannot read the notebook; whatever it recorded must not be a score
         assert book["dee"][0] is None
+    if "gil" in book:  # nor can it read this one: whatever it recorded must not be a score
+        assert book["gil"][0] is None
     rows = (course_dir / "servicelab" / ASSIGNMENT / "grades.csv").read_text()
     assert re.search(r"^dee,nodeport,error,,,.*invalid JSON", rows, re.MULTILINE), rows
+    assert re.search(
+        r"^gil,nodeport,error,,,.*nodeport.ipynb:1: the number 9{20}\.\.\. \(5,000 characters\)", rows, re.M
+    )
     assert re.search(r"^fay,nodeport,env-error,,,", rows, re.MULTILINE), rows
 
 

@@ -1,13 +1,18 @@
 """Hostile and malformed submissions are refused before the cluster hears of them: exit 2, the rule named.
 
-The corpora live in tests/hostile/ and tests/badinput/ (<case>/submission/ + case.yaml: lab, refuses).
-Cases a repository cannot hold (a 10 MB file, a symlink, a FIFO, ...) are made here. Every command the
-grader would start, and any connection to the API, is recorded: a refusal must have made none.
+The corpora live in tests/hostile/ and tests/badinput/ (<case>/submission/ + case.yaml: lab, refuses; `shows`,
+what the refusal's first line names, is manifest.yaml unless said). Each case is graded from a copy, made as
+case.yaml says where a checkout could not hold it on every system: `rename` (file: new name, bytes written as
+\\xNN) and `symlink` (name: target). Cases too big for a repository (a 10 MB file, a tree 1,100 folders deep,
+...) are made here. Every command the grader would start, and any connection to the API, is recorded: a
+refusal must have made none. No refusal prints a control character or a traceback.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ import yaml
 
 from grader import cli
 from grader.base import run as _run
+from grader.base.text import is_printable
 from grader.kube import api as _api
 
 TESTS = Path(__file__).parents[2]
@@ -49,19 +55,34 @@ def _grade(lab: str, folder: Path, capsys: pytest.CaptureFixture[str]) -> tuple[
 
 @pytest.mark.parametrize("case", CORPUS, ids=[f"{p.parent.name}/{p.name}" for p in CORPUS])
 def test_corpus_case_is_refused_with_its_rule(
-    case: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+    case: Path, tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = yaml.safe_load((case / "case.yaml").read_text())
-    code, err = _grade(spec["lab"], case / "submission", capsys)
+    code, err = _grade(spec["lab"], _made(case, spec, tmp_path), capsys)
     assert code == 2, err
     assert spec["refuses"] in err
-    assert "manifest.yaml" in err.splitlines()[0]  # names the file
+    assert "rule: " in err, err
+    assert spec.get("shows", "manifest.yaml") in err.splitlines()[0], err  # names the file
     assert "Traceback" not in err
+    assert is_printable(err.replace("\n", "")), err  # what the submission holds is shown escaped
     assert no_cluster == []
 
 
-def test_corpus_covers_at_least_forty_hostile_cases() -> None:
+def _made(case: Path, spec: dict[str, Any], tmp_path: Path) -> Path:
+    """A copy of the case (case.yaml beside its submission folder) with the renames and symlinks it declares."""
+    copy = tmp_path / case.name
+    shutil.copytree(case, copy, symlinks=True)
+    folder = copy / "submission"
+    for name, new in (spec.get("rename") or {}).items():
+        os.rename(folder / name, os.path.join(os.fsencode(folder), codecs.escape_decode(new)[0]))
+    for name, target in (spec.get("symlink") or {}).items():
+        (folder / name).symlink_to(target)
+    return folder
+
+
+def test_corpus_covers_at_least_forty_hostile_cases_and_forty_eight_bad_inputs() -> None:
     assert len([p for p in CORPUS if p.parent.name == "hostile"]) >= 40
+    assert len([p for p in CORPUS if p.parent.name == "badinput"]) >= 48
 
 
 def _folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
@@ -104,6 +125,53 @@ def test_symlinked_folder_out_is_not_walked(
     code, err = _grade("clusterip", folder, capsys)
     assert code == 2
     assert "holds no .yaml" in err
+
+
+def test_a_tree_deeper_than_python_recurses_is_refused_at_the_limit(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _folder(tmp_path, {})
+    bottom = folder
+    for _ in range(1_100):  # os.makedirs and shutil.rmtree recurse: one folder at a time, both ways
+        bottom = bottom / "d"
+        bottom.mkdir()
+    (bottom / "svc.yaml").write_text(SERVICE)
+    try:
+        code, err = _grade("clusterip", folder, capsys)
+    finally:
+        (bottom / "svc.yaml").unlink()
+        while bottom != folder:
+            bottom.rmdir()
+            bottom = bottom.parent
+    assert code == 2, err
+    assert "answer/d/d/d/d/d/d/d/d/d: folders nested deeper than 8 levels" in err
+    assert "Traceback" not in err
+
+
+def test_a_folder_of_thousands_is_refused_without_walking_it_all(
+    tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _folder(tmp_path, {"svc.yaml": SERVICE.encode()})
+    for i in range(1_000):
+        (folder / f"empty-{i}").mkdir()
+    code, err = _grade("clusterip", folder, capsys)
+    assert code == 2, err
+    assert "holds more than 1,000 files and folders" in err
+
+
+def test_a_symlinked_folder_inside_is_not_walked_and_a_symlink_inside_is_read(tmp_path: Path) -> None:
+    from grader.grading.submission import learner_files  # noqa: PLC0415
+
+    folder = _folder(tmp_path, {"svc.yaml": SERVICE.encode()})
+    (folder / "sub").mkdir()
+    (folder / "sub" / "other.yaml").write_text(SERVICE)
+    (folder / "again").symlink_to(folder / "sub", target_is_directory=True)
+    (folder / "link.yaml").symlink_to(folder / "svc.yaml")
+    assert [shown for _, shown in learner_files(folder)] == [
+        f"{folder}/link.yaml",
+        f"{folder}/svc.yaml",
+        f"{folder}/sub/other.yaml",
+    ]
 
 
 def test_fifo_is_refused_without_reading_it(

@@ -146,3 +146,71 @@ def test_source_as_a_list_of_lines(tmp_path: Path) -> None:
     nb = notebook("")
     nb["cells"][1]["source"] = ["%%servicelab_answer nodeport\n", *SERVICE.splitlines(keepends=True)]
     assert "kind: Service" in answer_of(write(tmp_path, nb)).text
+
+
+def _with_execution_count(value: str) -> str:
+    """The notebook as Jupyter writes it (indent 1), the cells' execution_count written as value, the same text
+    in the first cell's source before it."""
+    nb = notebook("%%servicelab_answer nodeport\n" + SERVICE)
+    nb["cells"][0]["source"] = value
+    return json.dumps(nb, indent=1).replace('"execution_count": null', f'"execution_count": {value}', 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("9" * 5_000, "the number 99999999999999999999... (5,000 characters) is out of range"),
+        ("-9223372036854775809", "the number -9223372036854775809 is out of range"),
+        ("1e999", "the number 1e999 is not finite"),
+        ("NaN", "the number NaN is not finite"),
+        ("-Infinity", "the number -Infinity is not finite"),
+    ],
+)
+def test_a_number_python_or_the_api_cannot_hold_is_refused_with_its_line(
+    value: str, expected: str, tmp_path: Path
+) -> None:
+    text = _with_execution_count(value)
+    with pytest.raises(BadInput) as refused:
+        read_notebook(write(tmp_path, text))
+    assert refused.value.message == expected
+    first = text.index(f'"execution_count": {value}')
+    assert refused.value.line == text[:first].count("\n") + 1  # the number's line, not the string's before it
+    assert text.index(f'"source": "{value}"') < first
+    assert "64-bit integers or finite decimals" in str(refused.value.rule)
+
+
+def test_digits_inside_a_string_are_text_not_a_number(tmp_path: Path) -> None:
+    nb = notebook("%%servicelab_answer nodeport\n" + SERVICE)
+    nb["metadata"]["note"] = "9" * 5_000
+    assert read_notebook(write(tmp_path, nb))["metadata"]["note"] == "9" * 5_000
+    assert (
+        read_notebook(write(tmp_path, _with_execution_count("9223372036854775807")))["cells"][0]["execution_count"]
+        == 2**63 - 1
+    )
+
+
+@pytest.mark.parametrize("levels", [65, 100_000])
+def test_json_nested_too_deep_is_refused_before_it_is_built(levels: int, tmp_path: Path) -> None:
+    nb = json.dumps(notebook("%%servicelab_answer nodeport\n" + SERVICE), indent=1)
+    deep = nb.replace('"metadata": {}', '"metadata": {"x": ' + "[" * levels + "]" * levels + "}", 1)
+    with pytest.raises(BadInput, match="objects and arrays nested deeper than 64 levels") as refused:
+        read_notebook(write(tmp_path, deep))
+    assert refused.value.line == deep[: deep.index("[" * 60)].count("\n") + 1
+    brackets_in_text = nb.replace('"metadata": {}', '"metadata": {"x": "' + "[" * levels + '"}', 1)
+    assert read_notebook(write(tmp_path, brackets_in_text))["nbformat"] == 4  # brackets in a string are text
+
+
+def test_a_notebook_that_is_not_utf8_is_refused_with_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "nodeport.ipynb"
+    path.write_bytes(json.dumps(notebook("%%servicelab_answer nodeport\n" + SERVICE), indent=1).encode() + b"\xe9")
+    with pytest.raises(BadInput, match="byte 0xe9 is not UTF-8") as refused:
+        read_notebook(path)
+    assert refused.value.rule == "a notebook is UTF-8 JSON"
+
+
+def test_a_lone_surrogate_in_the_answer_is_not_text(tmp_path: Path) -> None:
+    text = json.dumps(notebook("%%servicelab_answer nodeport\n" + SERVICE.replace("my-service", "my-\udcff")))
+    assert "\\udcff" in text  # json writes the escape; Python's reader makes it a lone surrogate again
+    with pytest.raises(BadInput, match="holds U\\+DCFF, a lone surrogate, which is not a character") as refused:
+        answer_of(write(tmp_path, text))
+    assert refused.value.line == 5  # the cell's line 5: "  name: my-\\udcff"
