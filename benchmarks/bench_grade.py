@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         setup = time.monotonic()
         probe, _ = env.pod_vantages()
         ns = f"bench-{lab.id}-{env.run_id}"[:63]
-        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts, policy=lab.policy)
         try:
             files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(lab.solution.path)]
             docs = apply_into(env.kube, lab, ns, env.facts, env.run_id, files=files)

@@ -36,7 +36,7 @@ def timed(argv: list[str], repeat: int) -> tuple[float, list[int]]:
 def ready_solution(env: Environment, lab: Lab, ns: str) -> None:
     """The lab's reference solution applied (with its starter) into a fresh namespace with the lab's fence (the
     learner's rights: the lab's kinds), its Deployments ready."""
-    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts, policy=lab.policy)
     files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(lab.solution.path)]
     docs = apply_into(env.kube, lab, ns, env.facts, env.run_id, files=files)
     wait_deployments(env.kube, ns, [d.name for d in docs if d.kind == "Deployment"], lab.ready_timeout_s)

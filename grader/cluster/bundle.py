@@ -25,6 +25,7 @@ def bundle_images() -> list[str]:
         versions.ONLINE_NODE_IMAGE,
         *images.LAB_IMAGES,
         versions.TRAEFIK_IMAGE,
+        versions.KUBE_ROUTER_IMAGE,
         f"quay.io/metallb/controller:{versions.METALLB}",
         f"quay.io/metallb/speaker:{versions.METALLB}",
     ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.run import RunError, ToolMissing
-from grader.cluster import aks, docker, metallb, nodeports, podguard, traefik, vantage
+from grader.cluster import aks, docker, metallb, netpol, nodeports, podguard, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import condition_true, rollout_ready
 from grader.cluster.tools import find_kind
@@ -56,6 +56,7 @@ CLUSTER_PARTS = (
     "pod guard",
     "Traefik (Ingress)",
     "Traefik (Gateway API)",
+    "NetworkPolicy",
     "lab images",
     "outside containers",
     "node ports",
@@ -195,6 +196,11 @@ def _traefik(doc: _Doctor) -> None:
     )
 
 
+def _walls(doc: _Doctor) -> None:
+    assert doc.kube is not None
+    doc.note("NetworkPolicy", *netpol.examine(doc.kube, UP))
+
+
 def _images(doc: _Doctor) -> None:
     assert doc.kind is not None
     missing = [
@@ -238,6 +244,7 @@ _CLUSTER_CHECKS: list[tuple[str, Callable[[_Doctor], None]]] = [
     ("AKS annotation policies", _aks_policies),
     ("pod guard", _pod_guard),
     ("Traefik (Ingress)", _traefik),
+    ("NetworkPolicy", _walls),
     ("lab images", _images),
     ("outside containers", _containers),
     ("node ports", _node_ports),

@@ -13,6 +13,7 @@ import os
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from grader.base.errors import EnvError
 from grader.base.run import RunError, ToolMissing, run
@@ -45,6 +46,7 @@ class ClusterFacts:
     partner_ip: str | None = None
     client_ips: dict[str, str] = field(default_factory=dict)  # outside containers (vantages) -> their address
     container_reasons: dict[str, str] = field(default_factory=dict)  # container -> why not usable ('' if it is)
+    pod_cidrs: tuple[str, ...] = ()  # the pod network: every node's podCIDRs (none where nodes have none)
 
     def values_for(self, namespace: str) -> dict[str, str]:
         return {**self.variables, "NAMESPACE": namespace}
@@ -60,7 +62,7 @@ def discover(kube: Kube) -> ClusterFacts:
         raise EnvError(f"cannot list the cluster's nodes: {err}") from err
     nodes = [_node(obj) for obj in raw_nodes]
     is_kind = any(str(obj.get("spec", {}).get("providerID", "")).startswith("kind://") for obj in raw_nodes)
-    facts = ClusterFacts(context=kube.context, is_kind=is_kind, nodes=nodes)
+    facts = ClusterFacts(context=kube.context, is_kind=is_kind, nodes=nodes, pod_cidrs=_pod_cidrs(raw_nodes))
     ahead = _AHEAD.pop("docker", None)
     docker = (ahead.result(timeout=DOCKER_READS_S) if ahead else read_docker()) if is_kind else None
     subnet = docker.subnet if docker else None
@@ -130,6 +132,17 @@ def _node(obj: dict[str, object]) -> Node:
     addresses = status.get("addresses", []) if isinstance(status, dict) else []
     ip = next((a.get("address", "") for a in addresses if a.get("type") == "InternalIP"), "")
     return Node(name, ip, "node-role.kubernetes.io/control-plane" in labels)
+
+
+def _pod_cidrs(nodes: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The ranges the nodes hand pod addresses out of, sorted (IPv4 first), each once."""
+    cidrs = {
+        ipaddress.ip_network(cidr, strict=False)
+        for node in nodes
+        for cidr in (node.get("spec", {}).get("podCIDRs") or [node.get("spec", {}).get("podCIDR")])
+        if cidr
+    }
+    return tuple(str(net) for net in sorted(cidrs, key=lambda net: (net.version, net)))
 
 
 def _docker_json(argv: list[str]) -> list[dict[str, object]] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.base import images
-from grader.cluster import docker, metallb, nodeports, traefik, vantage
+from grader.cluster import docker, metallb, netpol, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import internal_ip, rollout_ready
 from grader.cluster.up import node_has_image
@@ -16,6 +16,7 @@ CONTROLLERS = (
     (metallb.NAMESPACE, "deployment", "controller"),
     (metallb.NAMESPACE, "daemonset", "speaker"),
     (traefik.NAMESPACE, "deployment", "traefik"),
+    (netpol.NAMESPACE, "daemonset", netpol.DAEMONSET),
 )
 
 

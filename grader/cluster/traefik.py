@@ -9,6 +9,7 @@ from grader.cluster.sources import fixture, upstream_manifest
 from grader.kube.client import Kube
 
 NAMESPACE = "traefik"
+POD_LABELS = {"app": "traefik"}  # fixtures/traefik/traefik.yaml: what its Deployment's pods carry
 GATEWAY = "lab-gateway"
 _GATEWAY_CRDS = ("gatewayclasses", "gateways", "httproutes", "referencegrants", "grpcroutes")
 

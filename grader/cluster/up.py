@@ -14,7 +14,7 @@ from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.run import run
 from grader.base.wait import WaitTimeout, wait_for
-from grader.cluster import aks, docker, metallb, nodeports, podguard, tools, traefik, vantage, versions
+from grader.cluster import aks, docker, metallb, netpol, nodeports, podguard, tools, traefik, vantage, versions
 from grader.cluster.kindcli import Kind
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import check as preflight
@@ -179,6 +179,13 @@ def _traefik(opts: UpOptions, state: UpState) -> str:
     return f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClass traefik; Gateway traefik/lab-gateway)"
 
 
+def _walls(opts: UpOptions, state: UpState) -> str:
+    """Needs the lab images on the nodes (the witness pods run agnhost)."""
+    assert state.kube is not None
+    seen = netpol.install(state.kube)
+    return f"kube-router {versions.KUBE_ROUTER} on every node; witness: {seen}"
+
+
 def _node_ports(opts: UpOptions, state: UpState) -> str:
     """Needs Traefik (the witness port's backend) and the outside container. A node that still refuses after
     NODE_PORTS_SETTLE_S (kube-proxy programs a new Service within a second or two) gets a new kube-proxy pod,
@@ -208,6 +215,7 @@ ACTIONS: list[tuple[str, Callable[[UpOptions, UpState], str]]] = [
     ("AKS annotations", _aks),
     ("Pod guard for grading namespaces (ValidatingAdmissionPolicy)", _pod_guard),
     ("Traefik (Ingress + Gateway API)", _traefik),
+    ("Walls between tenants (NetworkPolicy)", _walls),
     ("Node ports on every node (kube-proxy)", _node_ports),
 ]
 

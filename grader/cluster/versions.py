@@ -16,6 +16,11 @@ ETCD = "v3.6.8"  # kubeadm default: registry.k8s.io/etcd:3.6.8-0
 COREDNS = "v1.14.2"
 PAUSE = "3.10.2"
 CRICTL = "v1.36.0"
+# The NetworkPolicy engine (grader/cluster/netpol.py). kube-network-policies needs the kernel's nftables queue
+# expression (CONFIG_NFT_QUEUE), which our CI VM's kernel lacks; kube-router's policy controller uses iptables
+# and ipset, which it has. v2.10.0: the newest release the Go module proxy serves our offline build (v2.11.x
+# answers 403); the build replaces one of its dependencies (tools/offline-images/components.py says why).
+KUBE_ROUTER = "v2.10.0"
 OFFLINE_RECIPE = "r1"
 
 ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"
@@ -23,6 +28,7 @@ ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"
 # cluster/tools.py) and points this name at the newest one (what an image bundle carries).
 OFFLINE_NODE_IMAGE = f"servicelab.local/node:{KUBERNETES}-{OFFLINE_RECIPE}"
 TRAEFIK_IMAGE = f"docker.io/library/traefik:{TRAEFIK}"
+KUBE_ROUTER_IMAGE = f"docker.io/cloudnativelabs/kube-router:{KUBE_ROUTER}"
 METALLB_MANIFEST_URL = (
     f"https://raw.githubusercontent.com/metallb/metallb/{METALLB}/config/manifests/metallb-native.yaml"
 )

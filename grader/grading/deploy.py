@@ -1,9 +1,9 @@
 """Put a lab's starter and a learner's judged manifests into a fenced namespace, then take it all away.
 
 Order: the submission is read and judged first (grader.grading.submission, no cluster contact); then the
-namespace and its fence (grader.grading.fence); then a server-side dry-run of everything, so nothing is
-half-applied; then the starter with the grader's credentials and the learner's objects as the
-namespace's learner ServiceAccount. API errors the environment caused are ENV-ERROR, never bad input; they
+namespace, its fence (grader.grading.fence) and its walls (grader.grading.walls); then a server-side dry-run of
+everything, so nothing is half-applied; then the starter with the grader's credentials and the learner's objects
+as the namespace's learner ServiceAccount. API errors the environment caused are ENV-ERROR, never bad input; they
 are told apart by the API's status and by asking the API, never by the words of its message.
 """
 
@@ -19,6 +19,7 @@ from grader.catalogue.labs import Lab
 from grader.cluster.facts import ClusterFacts
 from grader.grading.fence import QUOTA_NAME, RESOURCES, fence, learner_user, namespace_object
 from grader.grading.submission import judge_submission
+from grader.grading.walls import walls
 from grader.intake.labpolicy import LabPolicy
 from grader.intake.manifests import LEARNER, STARTER, Doc, fill, render
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube, KubeError, KubeUnreachable, Obj
@@ -35,12 +36,19 @@ class ClaimTaken(BadInput):
 
 
 def ensure_namespace(
-    kube: Kube, namespace: str, run_id: str, *, must_be_new: bool, policy: LabPolicy | None = None
+    kube: Kube,
+    namespace: str,
+    run_id: str,
+    *,
+    must_be_new: bool,
+    facts: ClusterFacts,
+    policy: LabPolicy | None = None,
 ) -> bool:
-    """Create the namespace with its fence if absent; True when this run created it.
+    """Create the namespace with its fence and walls if absent (apply both again if present); True when this run
+    created it.
 
     An existing namespace is used only when servicelab made it: `apply(..., namespace="kube-system")`
-    is refused.
+    is refused. facts give the walls the pod network and the partner's address.
     """
     try:
         existing = kube.get("namespace", namespace)
@@ -61,12 +69,11 @@ def ensure_namespace(
         else:
             kube.create(namespace_object(namespace, run_id, GRADING if must_be_new else WORKSPACE))
             created = True
-        kube.apply(
-            json.dumps({"apiVersion": "v1", "kind": "List", "items": fence(namespace, run_id, policy or LabPolicy())}),
-            namespace,
-        )
+        lab_policy = policy or LabPolicy()
+        items = [*fence(namespace, run_id, lab_policy), *walls(namespace, run_id, lab_policy, facts)]
+        kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}), namespace)
         _wait_quota_counted(kube, namespace)
-        _wait_learner_rights(kube, namespace, policy or LabPolicy())
+        _wait_learner_rights(kube, namespace, lab_policy)
     except KubeUnreachable as err:
         raise EnvError(err.diagnosis) from err
     except KubeError as err:

@@ -143,7 +143,7 @@ def _grade_fresh(lab: Lab, env: Environment, ns: str, docs: list[Doc], claims: f
             fix="pass another --namespace, or omit it",
         )
     try:
-        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts, policy=lab.policy)
         applied = apply_into(env.kube, lab, ns, env.facts, env.run_id, docs=docs)
         starter = [d.name for d in applied if d.kind == "Deployment" and d.origin == STARTER]
         wait_deployments(env.kube, ns, starter, lab.ready_timeout_s)

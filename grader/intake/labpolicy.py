@@ -1,5 +1,6 @@
 """A lab's `policy:` in lab.yaml: the kinds its learners create, the node ports they may name, the Ingress
-annotations it allows beyond the common ones. grader.intake.policy judges submissions against it."""
+annotations it allows beyond the common ones, and what outside the namespace its pods may call. grader.intake.policy
+judges submissions against it; grader.grading.walls builds the namespace's NetworkPolicies from it."""
 
 from __future__ import annotations
 
@@ -17,16 +18,19 @@ class LabPolicy:
     node_ports: tuple[int, int] | None = None  # inclusive range a learner may name; None: none
     ingress_annotations: frozenset[str] = field(default_factory=frozenset)
     images: tuple[str, ...] = images.LAB_IMAGES
+    egress: tuple[str, ...] = ()  # names in EGRESS: what outside the namespace (and cluster DNS) its pods may call
 
 
-POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations"}
+POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations", "egress"}
+# What a lab may let its pods call beyond its own namespace and cluster DNS (the walls, grader.grading.walls).
+EGRESS = {"partner": "the partner API server outside the cluster (api.partner.example, TCP 80)"}
 
 
 def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
     """lab.yaml's `policy:` mapping; absent means a Service-only lab without chosen node ports."""
     if data is None:
         return LabPolicy()
-    rule = "policy: {kinds: [Service, ...], node_ports: [low, high], ingress_annotations: [...]}"
+    rule = "policy: {kinds: [Service, ...], node_ports: [low, high], ingress_annotations: [...], egress: [...]}"
     if not isinstance(data, dict) or set(data) - POLICY_KEYS:
         raise BadInput("policy has unknown keys or is not a mapping", file=file, line=line, rule=rule)
     kinds = data.get("kinds", ["Service"])
@@ -56,4 +60,18 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
     annotations = data.get("ingress_annotations", [])
     if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
         raise BadInput("policy.ingress_annotations is not a list of strings", file=file, line=line, rule=rule)
-    return LabPolicy(tuple(kinds), (ports[0], ports[1]) if ports else None, frozenset(annotations))
+    egress = data.get("egress", [])
+    if not isinstance(egress, list) or not all(isinstance(e, str) and e in EGRESS for e in egress):
+        raise BadInput(
+            f"policy.egress {egress!r} names something the walls do not know",
+            file=file,
+            line=line,
+            rule=rule,
+            fix="egress: " + "; ".join(f"{name} ({what})" for name, what in EGRESS.items()),
+        )
+    return LabPolicy(
+        tuple(kinds),
+        (ports[0], ports[1]) if ports else None,
+        frozenset(annotations),
+        egress=tuple(dict.fromkeys(egress)),
+    )

@@ -137,6 +137,15 @@ class Kube:
         """GET any API path answering JSON (e.g. a pod's proxy); None for a 404."""
         return self._call("GET", path, missing_ok=True)
 
+    def get_text(self, path: str) -> str:
+        """GET any API path answering text (a pod's proxy to a plain-text server); KubeError for an error status."""
+        status, data = self._api.request(
+            "GET", path, accept="*/*", user=self.impersonate, timeout=self.request_timeout_s
+        )
+        if status >= 400:
+            raise api_error(status, data)
+        return data.decode(errors="replace")
+
     def server_version(self) -> str:
         version: str = (self._call("GET", "/version") or {}).get("gitVersion", "unknown")
         return version

@@ -76,7 +76,7 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
         kube = Kube(context=context)
         facts = discover(kube)
         run_id = new_run_id()
-        ensure_namespace(kube, ns, run_id, must_be_new=False, policy=spec.policy)
+        ensure_namespace(kube, ns, run_id, must_be_new=False, facts=facts, policy=spec.policy)
         docs = apply_into(kube, spec, ns, facts, run_id, docs=judged)
         starter = [d.name for d in docs if d.kind == "Deployment" and d.origin == STARTER]
         wait_deployments(kube, ns, starter, spec.ready_timeout_s)

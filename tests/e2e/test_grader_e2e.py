@@ -48,7 +48,7 @@ def env(context: str) -> Iterator[Environment]:
 def ready_ns(env: Environment, lab: Lab) -> Iterator[str]:
     """The demo solution applied and ready, for probe-level tests."""
     ns = f"e2e-demo-{env.run_id}"
-    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True)
+    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts)
     try:
         files = [(f, str(f)) for f in manifest_files(lab.solution.path)]
         apply_into(env.kube, lab, ns, env.facts, env.run_id, files=files)

@@ -18,6 +18,9 @@ import pytest
 
 from grader.base.wait import wait_for
 from grader.cluster import podguard
+from grader.cluster.netpol import DAEMONSET as ENGINE
+from grader.cluster.netpol import NAMESPACE as ENGINE_NAMESPACE
+from grader.cluster.netpol import WITNESS_NAMESPACE
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube, Obj
 from grader.parallel.leases import NAMESPACE as CLAIMS_NAMESPACE
 from grader.probes.pod import WARM_ROLE
@@ -26,7 +29,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.last]
 
 MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
 ROLE_KEY = "servicelab.dev/role"
-SETUP_NAMESPACES = ("metallb-system", "traefik")  # `servicelab up` labels what it installs there
+SETUP_NAMESPACES = ("metallb-system", "traefik", WITNESS_NAMESPACE)  # `servicelab up` labels what it installs there
+SETUP_OBJECTS = {("serviceaccounts", ENGINE_NAMESPACE, ENGINE)}  # and what it adds to kube-system
 SUITE_START = datetime.fromisoformat(os.environ.get("SERVICELAB_SUITE_START") or datetime.now(UTC).isoformat())
 PER_RUN_KINDS = (
     "services",
@@ -42,6 +46,7 @@ PER_RUN_KINDS = (
     "ingresses.networking.k8s.io",
     "httproutes.gateway.networking.k8s.io",
     "leases.coordination.k8s.io",
+    "networkpolicies.networking.k8s.io",
 )
 
 
@@ -72,6 +77,8 @@ def _leftovers(kube: Kube) -> list[str]:
         for obj in kube.list(kind, selector=MANAGED, all_namespaces=True):
             namespace = obj["metadata"].get("namespace", "")
             if namespace in skipped or namespace in SETUP_NAMESPACES or _before_the_suite(obj["metadata"]):
+                continue
+            if (kind, namespace, obj["metadata"]["name"]) in SETUP_OBJECTS:
                 continue
             if namespace not in kept or not _allowed_in_kept(kind, namespace, kube):
                 found.append(f"{kind} {namespace}/{obj['metadata']['name']}")

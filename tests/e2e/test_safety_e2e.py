@@ -74,7 +74,7 @@ def test_learner_objects_are_applied_with_namespace_rights_only(context: str, ku
     lab = load_lab("clusterip")
     with environment(context) as env:
         ns = f"fence-{env.run_id}"
-        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+        ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts, policy=lab.policy)
         try:
             apply_into(
                 env.kube, lab, ns, env.facts, env.run_id, files=[(lab.solution.path / "service.yaml", "service.yaml")]

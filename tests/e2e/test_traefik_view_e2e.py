@@ -57,7 +57,7 @@ def env(context: str) -> Iterator[Environment]:
 def namespace(env: Environment) -> Iterator[str]:
     lab = load_lab(str(LAB))
     ns = f"e2e-traefik-view-{env.run_id}"[:63]
-    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts, policy=lab.policy)
     try:
         apply_into(env.kube, lab, ns, env.facts, env.run_id, text=_ingress("/store"))
         wait_deployments(env.kube, ns, ["store", "api"], 120)

@@ -32,6 +32,8 @@ class GoProgram:
     # Local-path replaces required at v0.0.0 are re-pointed at this version (Kubernetes staging).
     staging_version: str | None = None
     extra_requires: dict[str, str] = field(default_factory=dict)
+    # module -> the version it is replaced with: a dependency version the module proxy does not serve.
+    replaces: dict[str, str] = field(default_factory=dict)
     # Our own packages (folder name in the wrapper -> source folder), compiled inside the wrapper.
     local_packages: dict[str, Path] = field(default_factory=dict)
 
@@ -57,9 +59,11 @@ def _wrapper_gomod(program: GoProgram, upstream: Path) -> str:
     requires = {program.module: program.version, **program.extra_requires}
     lines += ["require ("] + [f"\t{mod} {ver}" for mod, ver in requires.items()] + [")", ""]
     staged = {req["Path"] for req in spec.get("Require", []) if req["Version"] == "v0.0.0"}
-    replaces = []
+    replaces = [f"\t{module} => {module} {version}" for module, version in program.replaces.items()]
     for rep in spec.get("Replace") or []:
         old, new = rep["Old"], rep["New"]
+        if old["Path"] in program.replaces:
+            continue  # ours wins
         if new.get("Version"):
             replaces.append(f"\t{old['Path']} => {new['Path']} {new['Version']}")
         elif program.staging_version and old["Path"] in staged:

@@ -41,7 +41,7 @@ def tree_key(folder: Path) -> dict[str, str]:
 
 def go_key(program: GoProgram, toolchain: str) -> str:
     """Everything `gobuild.build` reads, and the Go toolchain that compiles it."""
-    return digest(
+    parts: list[object] = [
         "go",
         gobuild.RECIPE,
         toolchain,
@@ -52,7 +52,10 @@ def go_key(program: GoProgram, toolchain: str) -> str:
         program.staging_version,
         program.extra_requires,
         {folder: tree_key(source) for folder, source in program.local_packages.items()},
-    )
+    ]
+    if program.replaces:  # only when set: a program without one keeps its key, and its cache
+        parts.append(program.replaces)
+    return digest(*parts)
 
 
 def rootfs_key(suite: str, packages: tuple[str, ...]) -> str:

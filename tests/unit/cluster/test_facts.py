@@ -15,7 +15,7 @@ import pytest
 from _grader_fakes import FakeKube
 
 from grader.cluster import facts
-from grader.cluster.facts import DockerReads, discover, read_docker, read_docker_ahead
+from grader.cluster.facts import DockerReads, _pod_cidrs, discover, read_docker, read_docker_ahead
 
 NETWORK = [{"IPAM": {"Config": [{"Subnet": "fc00:f853::/64"}, {"Subnet": "172.18.0.0/16"}]}}]
 
@@ -120,3 +120,12 @@ def test_not_a_kind_cluster_asks_docker_nothing(docker: Path) -> None:
     assert found.container_reasons == {}
     assert not pending.done()
     assert not facts._AHEAD
+
+
+def test_the_pod_network_is_read_from_the_nodes() -> None:
+    nodes = [
+        {"spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]}},
+        {"spec": {"podCIDR": "10.244.0.0/24"}},  # a server that fills in only the old field
+        {"spec": {}},  # a node not given a range (yet)
+    ]
+    assert _pod_cidrs(nodes) == ("10.244.0.0/24", "10.244.1.0/24", "fd00:10:244:1::/64")

@@ -297,7 +297,7 @@ class LaggingAuthorizer(RecordingKube):
 def test_a_new_namespace_waits_until_the_learner_may_patch_the_labs_kinds() -> None:
     kube = LaggingAuthorizer(allowed_from=3)
     policy = LabPolicy(kinds=("Service", "ConfigMap"))
-    assert ensure_namespace(kube, "ns1", "run9", must_be_new=True, policy=policy)  # type: ignore[arg-type]
+    assert ensure_namespace(kube, "ns1", "run9", must_be_new=True, facts=facts(), policy=policy)  # type: ignore[arg-type]
     reviews = [o["spec"]["resourceAttributes"] for o in kube.created if o["kind"] == "SelfSubjectAccessReview"]
     assert reviews[-2:] == [
         {"namespace": "ns1", "verb": "patch", "group": "", "resource": "services"},
@@ -309,4 +309,4 @@ def test_a_new_namespace_waits_until_the_learner_may_patch_the_labs_kinds() -> N
 def test_rights_never_granted_are_env_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deploy, "RIGHTS_S", 0.3)
     with pytest.raises(EnvError, match="RoleBinding"):
-        ensure_namespace(LaggingAuthorizer(allowed_from=10**9), "ns1", "run9", must_be_new=True)  # type: ignore[arg-type]
+        ensure_namespace(LaggingAuthorizer(allowed_from=10**9), "ns1", "run9", must_be_new=True, facts=facts())  # type: ignore[arg-type]

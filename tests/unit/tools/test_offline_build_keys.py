@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from dataclasses import replace
@@ -13,8 +14,11 @@ TOOLS = Path(__file__).resolve().parents[3] / "tools" / "offline-images"
 sys.path.insert(0, str(TOOLS))
 
 import components as c  # noqa: E402
+import gobuild  # noqa: E402
 import keys  # noqa: E402
 from gobuild import GoProgram  # noqa: E402
+
+from grader.cluster import versions  # noqa: E402
 
 GO = "go1.26.8"
 BUSYBOX = "busybox-key"
@@ -103,3 +107,56 @@ def test_go_key_ignores_dict_order_but_not_content(sources: Path) -> None:
     assert keys.go_key(program, GO) == keys.go_key(reordered, GO)
     assert keys.go_key(replace(program, ldflags="-s"), GO) != keys.go_key(program, GO)
     assert keys.go_key(program, "go1.27.0") != keys.go_key(program, GO)
+
+
+KUBE_ROUTER_IMAGE = f"docker.io/cloudnativelabs/kube-router:{c.PINS.kube_router}"
+
+
+def test_kube_router_pin_changes_kube_router_its_image_and_the_node_only(sources: Path) -> None:
+    before = _keys(sources)
+    after = _keys(sources, replace(c.PINS, kube_router="v2.10.1"))
+    assert {k for k in before.programs if before.programs[k] != after.programs[k]} == {"kube-router"}
+    assert "docker.io/cloudnativelabs/kube-router:v2.10.1" in after.images
+    assert after.images[METALLB_IMAGE] == before.images[METALLB_IMAGE]
+    assert after.node_image() != before.node_image()
+
+
+def test_the_engine_image_is_preloaded_under_the_name_online_clusters_pull() -> None:
+    tags = [tag for spec in c.image_specs() for tag in spec.tags]
+    assert versions.KUBE_ROUTER_IMAGE == KUBE_ROUTER_IMAGE
+    assert KUBE_ROUTER_IMAGE in tags
+    assert "ipset" in c.PINS.base_packages  # its policy controller keeps addresses in ipsets
+
+
+def test_a_replaced_dependency_enters_the_wrapper_and_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream = tmp_path / "go.mod"
+    upstream.write_text("module example.com/up\n\ngo 1.26.0\n")
+    spec = {
+        "Go": "1.26.0",
+        "Require": [{"Path": "github.com/vishvananda/netlink", "Version": "v1.3.2-0.20260505210927-99e979749d3e"}],
+        "Replace": [
+            {
+                "Old": {"Path": "github.com/vishvananda/netlink"},
+                "New": {"Path": "example.com/fork", "Version": "v1.0.0"},
+            },
+            {"Old": {"Path": "example.com/other"}, "New": {"Path": "example.com/other", "Version": "v0.2.0"}},
+        ],
+    }
+    monkeypatch.setattr(gobuild, "run", lambda argv, **_: json.dumps(spec))
+    program = GoProgram(
+        name="up",
+        module="example.com/up",
+        version="v1.0.0",
+        binaries={"up": "example.com/up/cmd/up"},
+        replaces={"github.com/vishvananda/netlink": "v1.3.2-0.20251022194116-03b8f90390d9"},
+    )
+    gomod = gobuild._wrapper_gomod(program, tmp_path)
+    assert (
+        "\tgithub.com/vishvananda/netlink => github.com/vishvananda/netlink v1.3.2-0.20251022194116-03b8f90390d9\n"
+        in gomod
+    )
+    assert "example.com/fork" not in gomod  # ours wins over upstream's replace of the same module
+    assert "\texample.com/other => example.com/other v0.2.0\n" in gomod
+    plain = replace(program, replaces={})
+    assert keys.go_key(program, GO) != keys.go_key(plain, GO)
+    assert "\tgithub.com/vishvananda/netlink => example.com/fork v1.0.0\n" in gobuild._wrapper_gomod(plain, tmp_path)
