@@ -9,6 +9,7 @@ nox -s bench           grading speed figures (one lab; a class of 30 through gra
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,6 +116,14 @@ def tests(session: nox.Session) -> None:
         "pytest", "--e2e", "--durations=10", "tests/e2e", f"--ignore={notebooks}", "-m", "disruptive", env=suite
     )
     session.run("servicelab", "check-solutions", "--jobs", "3")  # see docs/DESIGN.md: parallel
+    # A new lab is one folder: the skeleton new-lab writes passes check-solutions as written (in a catalogue of its
+    # own, so the checkout's labs and notebooks stay as they are).
+    catalogue = Path(session.create_tmp()) / "new-lab-catalogue"
+    shutil.rmtree(catalogue, ignore_errors=True)
+    catalogue.mkdir()
+    session.run("servicelab", "new-lab", "demo", "--labs", str(catalogue))
+    session.run("servicelab", "check-solutions", "demo", "--labs", str(catalogue))
+    shutil.rmtree(catalogue)
     session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of any run is left
 
 
