@@ -110,6 +110,18 @@ def _key_line(node: yaml.Node | None, key: Any) -> int | None:
     return None
 
 
+# What to write instead, by the type the field wants: `port: "80"` is text where a number belongs, so its fix is
+# to drop the quotes; a label value 1.0 is a number where text belongs, so its fix is to add them.
+_TYPE_FIX = {
+    "a whole number": "write the number without quotes, e.g. port: 80 (in quotes YAML reads it as text)",
+    "a number": "write the number without quotes, e.g. 0.5 (in quotes YAML reads it as text)",
+    "a string": 'put text that YAML would read as a number or true/false in quotes, e.g. version: "1.0"',
+    "true or false": "write true or false without quotes",
+    "a list": "start each item of the list on its own line with '- '",
+}
+_SHAPE_FIX = "write it as key: value pairs, one per line; labels and annotations are such pairs"
+
+
 def _wrong(path: str, want: str, value: Any, file: str, line: int | None) -> BadInput:
     shown = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else repr(value)
     return BadInput(
@@ -117,5 +129,5 @@ def _wrong(path: str, want: str, value: Any, file: str, line: int | None) -> Bad
         file=file,
         line=line,
         rule="every field has the type the API schema gives it",
-        fix='quote numbers meant as text, e.g. "8080"; labels and annotations are key: value pairs',
+        fix=_TYPE_FIX.get(want, _SHAPE_FIX),
     )
