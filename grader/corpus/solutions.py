@@ -1,5 +1,7 @@
 """`servicelab check-solutions`: every lab's solution and alternatives get full marks, every wrong case fails
-exactly its declared check with its declared hint. One crashing case never stops the batch.
+exactly its declared check with its declared diagnosis and blocks exactly its declared checks, each naming that
+failure; in every case each PASS rests on an observation (grader.grading.scoring.judge_case). One crashing case
+never stops the batch.
 
 Cases run in parallel worker processes (grader.parallel.workers), each case in its own namespace. What a namespace
 cannot isolate (a fixed nodePort, a static LB address, an HTTP host on the shared Traefik) is a claim
@@ -57,7 +59,9 @@ class CaseJob:
 
 
 def expected_text(case: Case) -> str:
-    return f"fails {case.fails} ({case.hint!r})" if case.kind == "wrong" else "full marks"
+    if case.kind != "wrong":
+        return "full marks"
+    return f"fails {case.fails} ({case.diagnosis})" + (f", blocks {', '.join(case.blocked)}" if case.blocked else "")
 
 
 def case_namespace_stem(lab: Lab, case: Case) -> str:
