@@ -100,9 +100,8 @@ def require_served(
     answered 200 from a back end of this namespace. What a check observes beside that (a 404 for another path or
     host) says nothing when no route of ours is served at all. Found out once a run (poll_routes remembers it)."""
     if not lab.objects(kind):
-        lab.blocked(
-            by, f"there is no {kind.split('.', maxsplit=1)[0]} in the namespace, so Traefik serves nothing of it"
-        )
+        what = "Ingress" if kind == "ingresses" else "HTTPRoute" if kind.startswith("httproutes") else kind
+        lab.blocked(by, f"there is no {what} in the namespace, so Traefik serves nothing of it")
     if _served_key(kind, host) not in lab.judged:
         poll_routes(lab, ip, host, routes, kind=kind)
     if not lab.judged[_served_key(kind, host)]:

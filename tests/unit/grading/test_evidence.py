@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
-from _grader_fakes import REFUSED, TIMEOUT, FakeKube, ScriptedVantage, facts, http_ok
+from _grader_fakes import REFUSED, TIMEOUT, FakeKube, ScriptedVantage, endpoint_slice, facts, http_ok, pod, service
 
 from grader.catalogue.labs import load_lab
 from grader.grading import evidence
@@ -198,3 +199,165 @@ def test_settle_blocks_what_rests_on_nothing_and_names_the_root_of_a_chain() -> 
     assert (results["later"].blocked_by, results["later"].message) == ("vnet", "not observed: x (blocked by vnet)")
     assert {results["loop_a"].blocked_by, results["loop_b"].blocked_by} == {"loop_a", "loop_b"}  # no endless walk
     assert results["vnet"].evidence == observed["vnet"]
+
+
+READINESS = Path(__file__).parents[3] / "labs" / "readiness"
+
+
+def _web(name: str, ip: str, ready: bool = True, **labels: str) -> dict[str, Any]:
+    made = pod(name, {"app": "web", **labels}, ready=ready)
+    made["status"]["podIP"] = ip
+    return made
+
+
+WARMING_IP = "10.244.0.99"
+DEPLOYMENT = {
+    "kind": "Deployment",
+    "metadata": {"name": "web", "generation": 1},
+    "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "app", "readinessProbe": {"httpGet": {}}}]}}},
+    "status": {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3},
+}
+
+
+class ReadinessEnv:
+    """The readiness lab's cluster as the API and the probe pod show it: three ready web pods and the unready
+    web-warming pod; `answering` are the pods that answer through the Service (none: the route is broken)."""
+
+    run_id = "t2"
+    policy = Env.policy
+
+    def __init__(self, service: dict[str, Any], slices: list[dict[str, Any]], answering: list[str]) -> None:
+        pods = [_web(f"web-{i}", f"10.244.0.{i + 9}") for i in (1, 2, 3)]
+        pods.append(_web("web-warming", WARMING_IP, ready=False, track="warming"))
+        self.kube = FakeKube(
+            {"pods": pods, "services": [service], "endpointslices": slices, "deployments": [DEPLOYMENT]}
+        )
+        self.answering = answering
+
+    def context(self, namespace: str, ready_timeout_s: float = 60.0) -> LabContext:
+        turns = iter(range(10**6))
+
+        def answer(op: Op, n: int) -> Outcome:
+            if not self.answering:
+                return REFUSED
+            return http_ok(self.answering[next(turns) % len(self.answering)])
+
+        return LabContext(
+            namespace,
+            self.kube,  # type: ignore[arg-type]
+            facts(),
+            ScriptedVantage(answer),
+            ScriptedVantage(answer, "other"),
+            ScriptedVantage(answer, "outside container"),
+            ScriptedVantage(answer, "host"),
+        )
+
+
+def _readiness(env: ReadinessEnv) -> dict[str, CheckResult]:
+    return {c.id: c for c in run_checks(load_lab(READINESS), "ns", env).checks}  # type: ignore[arg-type]
+
+
+def test_readiness_unready_pod_check_earns_its_points_on_the_requests_it_sent() -> None:
+    web = service("web", {"app": "web"}, target_port="http")
+    checks = _readiness(
+        ReadinessEnv(web, [endpoint_slice("web", ["web-1", "web-2", "web-3"])], ["web-1", "web-2", "web-3"])
+    )
+    assert {i: c.status for i, c in checks.items()} == dict.fromkeys(checks, Status.PASS)
+    unready = checks["unready_pod_gets_no_traffic"].evidence
+    assert [(s.target, s.expected, s.observed, s.control) for s in unready] == [
+        ("web ClusterIP (24 requests)", True, True, ""),
+        ("web-warming through web", False, False, "10.96.0.10:80"),
+    ]
+    assert checks["pods_have_readiness_probe"].structural
+
+
+def test_readiness_unready_pod_check_is_blocked_when_no_pod_answers_through_the_service() -> None:
+    """wrong/targetport-80 scored its 2 points on an EndpointSlice read before issue 22."""
+    web = service("web", {"app": "web"}, target_port=80)
+    checks = _readiness(ReadinessEnv(web, [endpoint_slice("web", ["web-1", "web-2", "web-3"])], []))
+    answer = checks["ready_pods_answer"]
+    assert (answer.status, answer.diagnosis) == (Status.FAIL, "endpoints/targetport-not-declared")
+    unready = checks["unready_pod_gets_no_traffic"]
+    assert (unready.status, unready.blocked_by, unready.earned) == (Status.BLOCKED, "ready_pods_answer", 0)
+    assert checks["pods_have_readiness_probe"].status is Status.PASS
+
+
+def test_readiness_unready_pod_check_fails_when_the_slices_publish_it() -> None:
+    web = service("web", {"app": "web"}, target_port="http", spec={"publishNotReadyAddresses": True})
+    slices = [endpoint_slice("web", ["web-1", "web-2", "web-3"]), endpoint_slice("web", ["web-warming"])]
+    slices[1]["endpoints"][0]["addresses"] = [WARMING_IP]
+    checks = _readiness(ReadinessEnv(web, slices, ["web-1", "web-2", "web-3"]))
+    unready = checks["unready_pod_gets_no_traffic"]
+    assert (unready.status, unready.diagnosis) == (Status.FAIL, "readiness/unready-pod-published")
+
+
+INTERNAL_LB = Path(__file__).parents[3] / "labs" / "internal-lb"
+LB_IP = "172.18.255.230"
+
+
+class InternalLbEnv:
+    """The internal-lb lab's cluster: internal-app's three pods behind a LoadBalancer Service at an internal address.
+    When its selector matches them, they answer on the ClusterIP and the VNet (outside) reaches the address; the
+    internet vantage point never does (no route to internal frontends)."""
+
+    run_id = "t3"
+    policy = Env.policy
+
+    def __init__(self, selector: dict[str, str]) -> None:
+        names = [f"internal-app-{i}" for i in (1, 2, 3)]
+        pods = [pod(n, {"app": "internal-app"}, ports=[{"containerPort": 80}]) for n in names]
+        svc = service(
+            "internal-app",
+            selector,
+            target_port=80,
+            type_="LoadBalancer",
+            annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+        )
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": LB_IP}]}}
+        self.works = selector == {"app": "internal-app"}
+        slices = [endpoint_slice("internal-app", names)] if self.works else []
+        deployment = {**DEPLOYMENT, "metadata": {"name": "internal-app", "generation": 1}}
+        self.kube = FakeKube({"pods": pods, "services": [svc], "endpointslices": slices, "deployments": [deployment]})
+        self.names = names
+
+    def context(self, namespace: str, ready_timeout_s: float = 60.0) -> LabContext:
+        turns = iter(range(10**6))
+
+        def backends(op: Op, n: int) -> Outcome:
+            return http_ok(self.names[next(turns) % 3]) if self.works else REFUSED
+
+        def outside(op: Op, n: int) -> Outcome:
+            return http_ok("partner") if "partner" in op.target else backends(op, n) if LB_IP in op.target else TIMEOUT
+
+        def internet(op: Op, n: int) -> Outcome:
+            return http_ok("partner") if "partner" in op.target else TIMEOUT
+
+        good = "http://partner/hostname"
+        return LabContext(
+            namespace,
+            self.kube,  # type: ignore[arg-type]
+            facts(),
+            ScriptedVantage(backends),
+            ScriptedVantage(backends, "other"),
+            ScriptedVantage(outside, "outside container", known_good=good),
+            ScriptedVantage(backends, "host"),
+            internet=ScriptedVantage(internet, "internet", known_good=good),
+        )
+
+
+def test_internal_lb_earns_not_internet_only_beside_the_vnet_reaching_the_address() -> None:
+    """Issue 22: with a selector that matches no pod, internal_ip_not_internet was PASS (3 points) on a silence
+    that held from everywhere."""
+    lab = load_lab(INTERNAL_LB)
+    right = {c.id: c for c in run_checks(lab, "ns", InternalLbEnv({"app": "internal-app"})).checks}  # type: ignore[arg-type]
+    assert {i: c.status for i, c in right.items()} == dict.fromkeys(right, Status.PASS)
+    silence = [s for s in right["internal_ip_not_internet"].evidence if s.vantage == "internet"]
+    assert [(s.address, s.control, s.see) for s in silence] == [(f"{LB_IP}:80", f"{LB_IP}:80", "reachable_from_vnet")]
+    wrong = {c.id: c for c in run_checks(lab, "ns", InternalLbEnv({"app": "internal"})).checks}  # type: ignore[arg-type]
+    assert {i: (c.status, c.blocked_by) for i, c in wrong.items()} == {
+        "answers_on_cluster_ip": (Status.FAIL, ""),
+        "internal_ip_not_internet": (Status.BLOCKED, "answers_on_cluster_ip"),
+        "reachable_from_vnet": (Status.BLOCKED, "answers_on_cluster_ip"),
+    }
+    assert wrong["answers_on_cluster_ip"].diagnosis == "endpoints/selector-matches-no-pod"
+    assert "nothing answers at internal-app LB at all" in wrong["internal_ip_not_internet"].message
