@@ -37,6 +37,7 @@ def to_dict(result: LabResult) -> dict[str, Any]:
                 "detail": c.detail,
                 "diagnosis": c.diagnosis or None,
                 "blocked_by": c.blocked_by or None,
+                "structural": c.structural,
                 "duration_s": c.duration_s,
                 "evidence": [seen.to_dict() for seen in c.evidence],
             }

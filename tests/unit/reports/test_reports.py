@@ -146,3 +146,16 @@ def test_judge_solution_case() -> None:
     assert not graded_without.holds
     assert "graded without: c1" in graded_without.observed
     assert not judge_case(case, result(Status.PASS, Status.FAIL)).holds
+
+
+def test_check_solutions_reads_the_evidence_of_each_pass_from_the_json_report() -> None:
+    from grader.corpus.solutions import passes_without_evidence  # noqa: PLC0415
+
+    graded = result(Status.PASS, Status.FAIL, Status.PASS)
+    assert passes_without_evidence(json_report.to_dict(graded)) == []
+    graded.checks[2].evidence = [Observation(API, "Service web spec.type", None, True, '"NodePort"')]
+    assert passes_without_evidence(json_report.to_dict(graded)) == ["c2"]  # a field read carries no probe check
+    graded.checks[2].structural = True
+    assert passes_without_evidence(json_report.to_dict(graded)) == []
+    graded.checks[0].evidence = []
+    assert passes_without_evidence(json_report.to_dict(graded)) == ["c0"]
