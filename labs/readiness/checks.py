@@ -39,8 +39,10 @@ def test_ready_pods_answer(lab: LabContext) -> None:
     lab.expect(80 in ports, f"Service web listens on {ports}, but clients use port 80.", diagnosis="route/port-not-80")
     seen = lab.probe.collect_hostnames(svc.url("/hostname", port=80), eps.pod_names)
     remember_route(lab, svc, works=bool(seen.seen))
-    pods = [p for p in lab.objects("pods") if matches(svc.selector, p["metadata"].get("labels") or {})]
-    why = Diagnosis() if seen.ok else port_mismatch(svc, pods)
+    why = Diagnosis()
+    if not seen.ok:
+        pods = [p for p in lab.objects("pods") if matches(svc.selector, p["metadata"].get("labels") or {})]
+        why = port_mismatch(svc, pods)
     seen.must_cover(  # also records the answers: this check's evidence
         f"Not every ready pod answered on {svc.cluster_ip}:80. "
         + (why.text or "Check targetPort against the container port."),
