@@ -7,13 +7,35 @@ whole grade (ENV-ERROR, no score, never 0 points); `NotApplicable` drops the che
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+DIAGNOSIS_ID = re.compile(r"^[a-z0-9-]+/[a-z0-9-]+$")  # '<lab or area>/<mistake>', e.g. 'endpoints/no-selector'
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A mistake named: a stable id (what a wrong case's case.yaml declares and check-solutions compares) and the
+    learner-facing words. Empty (falsy) when nothing was found."""
+
+    id: str = ""
+    text: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
 
 class Fail(AssertionError):
-    """The learner's mistake: the check's points are lost and `hint` is shown to the learner."""
+    """The learner's mistake: the check's points are lost and `hint` is shown to the learner. `diagnosis` is the
+    stable id of the mistake the hint names (e.g. 'internal-lb/annotation-value-not-true')."""
 
-    def __init__(self, hint: str, detail: str = "") -> None:
+    def __init__(self, hint: str, detail: str = "", *, diagnosis: str = "") -> None:
         self.hint = hint
         self.detail = detail
+        self.diagnosis = diagnosis
         super().__init__(hint + (f"\n{detail}" if detail else ""))
 
 

@@ -16,6 +16,7 @@ class CheckSpec:
     title: str
     points: int
     line: int
+    evidence: str = ""  # "object": a structural check, earning its points on a field it reads
 
 
 def read_checks(path: Path) -> list[CheckSpec]:
@@ -45,7 +46,20 @@ def read_checks(path: Path) -> list[CheckSpec]:
             raise BadInput(
                 f"{node.name}: title must be a non-empty string literal", file=str(path), line=marker.lineno, rule=rule
             )
-        checks.append(CheckSpec(node.name.removeprefix("test_"), title.value, points.value, node.lineno))
+        evidence = kwargs.get("evidence")
+        if evidence is not None and not (isinstance(evidence, ast.Constant) and evidence.value == "object"):
+            raise BadInput(
+                f"{node.name}: evidence, when given, is the literal 'object'",
+                file=str(path),
+                line=marker.lineno,
+                rule="evidence='object' marks a structural check: it earns its points on a field it reads "
+                "(LabContext.read_field); every other check on a probe",
+            )
+        checks.append(
+            CheckSpec(
+                node.name.removeprefix("test_"), title.value, points.value, node.lineno, "object" if evidence else ""
+            )
+        )
     if not checks:
         raise BadInput("checks.py declares no check", file=str(path), rule="at least one test_* function")
     return checks

@@ -1,5 +1,7 @@
 """`servicelab check-solutions`: every lab's solution and alternatives get full marks, every wrong case fails
-exactly its declared check with its declared hint. One crashing case never stops the batch.
+exactly its declared check with its declared diagnosis and blocks exactly its declared checks, each naming that
+failure; in every case each PASS rests on an observation (grader.grading.scoring.judge_case). One crashing case
+never stops the batch.
 
 Cases run in parallel worker processes (grader.parallel.workers), each case in its own namespace. What a namespace
 cannot isolate (a fixed nodePort, a static LB address, an HTTP host on the shared Traefik) is a claim
@@ -12,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +34,8 @@ from grader.parallel import leases
 from grader.parallel.chains import build_chains
 from grader.parallel.claims import case_claims, placeholder_values
 from grader.parallel.workers import WorkerSpec, run_chains
+from grader.probes.matrix import API
+from grader.reports import json as json_report
 
 # At most this many gradings at once. Each case holds <= 3 LoadBalancer addresses, so 3 jobs hold <= 9 of the
 # `public` pool's 20, plus Traefik's: the lowest 10, which MetalLB hands out first, stay below ${STATIC_IP}
@@ -57,7 +62,9 @@ class CaseJob:
 
 
 def expected_text(case: Case) -> str:
-    return f"fails {case.fails} ({case.hint!r})" if case.kind == "wrong" else "full marks"
+    if case.kind != "wrong":
+        return "full marks"
+    return f"fails {case.fails} ({case.diagnosis})" + (f", blocks {', '.join(case.blocked)}" if case.blocked else "")
 
 
 def case_namespace_stem(lab: Lab, case: Case) -> str:
@@ -68,12 +75,29 @@ def case_namespace(lab: Lab, case: Case, run_id: str) -> str:
     return f"{case_namespace_stem(lab, case)}-{run_id}"
 
 
+def passes_without_evidence(report: dict[str, Any]) -> list[str]:
+    """The checks a JSON report (servicelab.result/v1) shows as PASS with no observation that supports them: a
+    met expectation of a probe, or for a structural check a field read (what the report's reader sees)."""
+
+    def supports(seen: dict[str, Any], structural: bool) -> bool:
+        return structural if seen.get("vantage") == API else seen.get("ok") is True
+
+    return [
+        str(check["id"])
+        for check in report["checks"]
+        if check["status"] == "pass"
+        and not any(supports(seen, bool(check.get("structural"))) for seen in check.get("evidence") or [])
+    ]
+
+
 def check_case(lab: Lab, case: Case, env: Environment, index: int = 0) -> Row:
     start = time.monotonic()
     try:
         files = [(f, str(f.relative_to(lab.path))) for f in manifest_files(case.path)]
         result = grade(lab, env, namespace=case_namespace(lab, case, env.run_id), case_files=files)
         outcome = judge_case(case, result)
+        if outcome.holds and (bare := passes_without_evidence(json_report.to_dict(result))):
+            outcome = CaseOutcome(False, f"the JSON report shows PASS without evidence: {', '.join(bare)}")
     except BadInput as err:
         outcome = CaseOutcome(False, f"bad input: {err.render()}"[:300])
     except EnvError as err:

@@ -14,10 +14,14 @@ import pytest
 
 from grader.base.errors import EnvError
 from grader.base.outcomes import Blocked, Fail, NotApplicable
+from grader.grading import evidence
 from grader.grading.results import CheckResult, Status
 from grader.lab.context import LabContext
 
-CHECK_MARKER = "check(points, title): a servicelab check worth `points`, shown as `title` (see docs/WRITING_CHECKS.md)"
+CHECK_MARKER = (
+    "check(points, title, evidence=None): a servicelab check worth `points`, shown as `title`; evidence='object' for "
+    "a structural check that earns its points on a field it reads (see docs/WRITING_CHECKS.md)"
+)
 
 _log = logging.getLogger("servicelab.progress")  # a notebook shows it while check() runs
 
@@ -34,6 +38,7 @@ class GradingPlugin:
         self.results: dict[str, CheckResult] = {}
         self.collect_errors: list[str] = []
         self._started: dict[str, float] = {}
+        self._structural: set[str] = set()  # checks whose marker says evidence="object"
 
     def registrar(self) -> _Registrar:
         """What to pass as pytest.main(plugins=[...]): it registers this plugin under its fixed name."""
@@ -55,6 +60,11 @@ class GradingPlugin:
         if report.failed:
             self.collect_errors.append(str(report.longrepr)[-1500:])
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Every check has run: each PASS keeps its points only on evidence (grader.grading.evidence)."""
+        observed = self._ctx.matrix.evidence if self._ctx is not None else {}
+        evidence.settle(self.results, observed, self._structural)
+
     def pytest_runtest_logstart(self, nodeid: str) -> None:  # pytest passes the hook's arguments by name
         self._started[nodeid] = time.monotonic()
         _log.info("check %s", nodeid.rsplit("::", 1)[-1].removeprefix("test_"))
@@ -72,6 +82,8 @@ class GradingPlugin:
         check_id = item.name.removeprefix("test_")
         if check_id in self.results and self.results[check_id].status is not Status.PASS:
             return report  # the first failure (setup or call) stands
+        if marker.kwargs.get("evidence") == evidence.STRUCTURAL:
+            self._structural.add(check_id)
         if report.when == "call" or call.excinfo is not None:
             result = _result(check_id, marker, call)
             result.duration_s = round(time.monotonic() - self._started.get(item.nodeid, time.monotonic()), 3)
@@ -87,11 +99,12 @@ def _result(check_id: str, marker: pytest.Mark, call: pytest.CallInfo[None]) -> 
     if exc is None:
         return base
     if isinstance(exc, Fail):
-        base.status, base.message, base.detail = Status.FAIL, exc.hint, exc.detail
+        base.status, base.message, base.detail, base.diagnosis = Status.FAIL, exc.hint, exc.detail, exc.diagnosis
     elif isinstance(exc, EnvError):
         base.status, base.message = Status.ENV_ERROR, exc.diagnosis
     elif isinstance(exc, Blocked):
         base.status, base.message = Status.BLOCKED, f"not observed: {exc.why} (blocked by {exc.by})"
+        base.blocked_by = exc.by
     elif isinstance(exc, NotApplicable):
         base.status, base.message, base.without = Status.NA, exc.reason, exc.vantage
     elif isinstance(exc, pytest.skip.Exception):

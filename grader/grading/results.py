@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from grader.base.errors import EXIT_ENV, EXIT_FAIL, EXIT_OK
-from grader.probes.matrix import Matrix
+from grader.probes.matrix import Matrix, Observation
 
 
 class Status(StrEnum):
@@ -33,6 +33,10 @@ class CheckResult:
     detail: str = ""  # what was observed: attempts, last state seen
     duration_s: float = 0.0
     without: str = ""  # n/a: the vantage point this cluster does not have
+    diagnosis: str = ""  # FAIL: the id of the mistake its hint names, e.g. 'internal-lb/annotation-value-not-true'
+    blocked_by: str = ""  # BLOCKED: the failed check that hides what this one would observe ('' when none is known)
+    evidence: list[Observation] = field(default_factory=list)  # what the check observed; a PASS rests on it
+    structural: bool = False  # its marker says evidence="object": a field it read may carry its PASS
 
     @property
     def earned(self) -> int:

@@ -1,14 +1,15 @@
 """What a lab's checks.py uses, and all it imports of grader: `from grader.lab import LabContext, Fail, ...`.
 
 A check is a pytest test taking the `lab` fixture (a `LabContext`): it probes from vantage points, reads the
-learner's objects, and ends in PASS, or raises `Fail` (the learner's mistake, with a hint), `Blocked` (an earlier
-failure hides what it would observe), `NotApplicable` or `EnvError`. docs/WRITING_CHECKS.md documents every name here.
+learner's objects, and ends in PASS (kept only on an `Observation` that supports it), or raises `Fail` (the
+learner's mistake, with a hint and its diagnosis id), `Blocked` (an earlier failure hides what it would observe),
+`NotApplicable` or `EnvError`. docs/WRITING_CHECKS.md documents every name here.
 The modules of this package (context, services, kit, diagnose, routes, unready, traefik_*) are the grader's
 own; labs import this front door only (tests/unit/lab/test_front_door.py checks it).
 """
 
 from grader.base.errors import EnvError
-from grader.base.outcomes import Blocked, Fail, NotApplicable
+from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
@@ -21,12 +22,14 @@ from grader.lab.kit import (
     route_known_broken,
     selected_pods,
 )
-from grader.lab.routes import first_wrong, poll_routes, route_owner
+from grader.lab.routes import first_wrong, poll_routes, require_served, route_owner
 from grader.lab.services import Endpoints, Service, ServicePort
+from grader.probes.matrix import Observation
 from grader.probes.observed import DnsResult, HostnamesResult, HttpResult, TcpResult
 
 __all__ = [
     "Blocked",
+    "Diagnosis",
     "DnsResult",
     "Endpoints",
     "EnvError",
@@ -35,6 +38,7 @@ __all__ = [
     "HttpResult",
     "LabContext",
     "NotApplicable",
+    "Observation",
     "Service",
     "ServicePort",
     "TcpResult",
@@ -49,6 +53,7 @@ __all__ = [
     "port_mismatch",
     "remember_route",
     "require_route",
+    "require_served",
     "route_endpoints",
     "route_known_broken",
     "route_owner",

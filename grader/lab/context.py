@@ -12,12 +12,13 @@ See docs/WRITING_CHECKS.md for the whole API.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from grader.base.errors import EnvError
-from grader.base.outcomes import Blocked, Fail, NotApplicable
+from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.base.wait import READY_TIMEOUT_S, Terminal, WaitTimeout, wait_for
 from grader.cluster.facts import ClusterFacts, Node
 from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
@@ -27,7 +28,7 @@ from grader.lab.diagnose import endpoints_diagnosis, lb_pending_diagnosis, match
 from grader.lab.services import Endpoints, Service, ready_endpoints
 from grader.lab.unready import ReadinessWatch, too_few_can_turn_ready
 from grader.probes.base import Vantage
-from grader.probes.matrix import Matrix
+from grader.probes.matrix import API, Matrix, Observation
 
 __all__ = ["Endpoints", "LabContext", "Service"]
 
@@ -70,12 +71,14 @@ class LabContext:
         return [n for n in self.facts.nodes if not n.control_plane] or list(self.facts.nodes)
 
     # --- verdict helpers -------------------------------------------------------------------------
-    def fail(self, hint: str, detail: str = "") -> NoReturn:
-        raise Fail(hint, detail)
+    def fail(self, hint: str, detail: str = "", *, diagnosis: str) -> NoReturn:
+        """The learner's mistake: FAIL with hint; `diagnosis` is its stable id ('<lab>/<mistake>')."""
+        raise Fail(hint, detail, diagnosis=diagnosis)
 
-    def expect(self, condition: bool, hint: str, detail: str = "") -> None:
+    def expect(self, condition: bool, hint: str, detail: str = "", *, diagnosis: str) -> None:
+        """FAIL with hint (diagnosis: its stable id) unless condition holds."""
         if not condition:
-            raise Fail(hint, detail)
+            raise Fail(hint, detail, diagnosis=diagnosis)
 
     def blocked(self, by: str, why: str) -> NoReturn:
         """This check cannot observe its behaviour because check `by` failed: BLOCKED, no points."""
@@ -96,8 +99,29 @@ class LabContext:
     def require(self, kind: str, name: str, hint: str | None = None) -> Obj:
         obj = self.get(kind, name)
         if obj is None:
-            raise Fail(hint or f"There is no {kind} '{name}' in namespace {self.namespace}.")
+            raise Fail(
+                hint or f"There is no {kind} '{name}' in namespace {self.namespace}.",
+                diagnosis=f"objects/no-{kind.split('.', maxsplit=1)[0].lower()}",
+            )
         return obj
+
+    def read_field(self, obj: Service | Obj, path: str) -> Any:
+        """The value at `path` of a learner's object (a Service, or an object as lab.get/require/objects return
+        it), kept as the running check's evidence: dots separate keys, a number indexes a list
+        ('spec.template.spec.containers.0.readinessProbe'); None when absent. A structural check (marker
+        evidence="object") earns its points on what it read this way; every other check needs a probe."""
+        raw = obj.raw if isinstance(obj, Service) else obj
+        value: Any = raw
+        for part in path.split("."):
+            if isinstance(value, list) and part.isdigit():
+                value = value[int(part)] if int(part) < len(value) else None
+            else:
+                value = value.get(part) if isinstance(value, dict) else None
+        kind = "Service" if isinstance(obj, Service) else str(raw.get("kind") or "object")
+        name = raw.get("metadata", {}).get("name", "")
+        shown = "absent" if value is None else json.dumps(value, sort_keys=True)[:300]
+        self.matrix.observe(Observation(API, f"{kind} {name} {path}", None, value is not None, shown))
+        return value
 
     def objects(self, kind: str, selector: str | None = None) -> list[Obj]:
         try:
@@ -126,7 +150,8 @@ class LabContext:
             raise Fail(
                 hint
                 or f"There is no Service '{name}' in namespace {self.namespace}"
-                + (f" (Services there: {', '.join(others)})." if others else ".")
+                + (f" (Services there: {', '.join(others)})." if others else "."),
+                diagnosis="objects/no-service",
             )
         svc = Service.from_obj(obj)
         self._services[name] = svc
@@ -187,10 +212,13 @@ class LabContext:
             )
         except WaitTimeout as err:
             current, eps, pods, refused = seen[-1]
-            why = (refused + " ") if refused else ""
-            why += endpoints_diagnosis(current, pods, eps.ready, count)
-            why += watch.kubelet_says(pods)
-            raise Fail(f"{hint} {why}" if hint else why, detail=f"last seen: {err.last_state}") from err
+            found = endpoints_diagnosis(current, pods, eps.ready, count)
+            why = ((refused + " ") if refused else "") + found.text + watch.kubelet_says(pods)
+            raise Fail(
+                f"{hint} {why}" if hint else why,
+                detail=f"last seen: {err.last_state}",
+                diagnosis="endpoints/pods-refused" if refused else found.id,
+            ) from err
 
     def _ready_endpoints(self, name: str, *, cached: bool = False) -> Endpoints:
         if cached:
@@ -214,7 +242,7 @@ class LabContext:
             if current.lb_ips or current.type != "LoadBalancer":
                 return current, "settled"
             if time.monotonic() - started >= 3.0 and (broken := lb_pending_diagnosis(self.kube, current, []))[1]:
-                raise EnvError(broken[0])
+                raise EnvError(broken[0].text)
             return None, "EXTERNAL-IP pending"
 
         with contextlib.suppress(WaitTimeout):
@@ -227,10 +255,14 @@ class LabContext:
         events = diagnose.events_about(self.objects("events"), "Service", name)
         why, env = lb_pending_diagnosis(self.kube, seen[-1], events)
         if env:
-            raise EnvError(why)
-        raise Fail(f"{hint} {why}" if hint else why, detail=f"waited {timeout_s:.0f}s for an external address")
+            raise EnvError(why.text)
+        raise Fail(
+            f"{hint} {why}" if hint else why.text,
+            detail=f"waited {timeout_s:.0f}s for an external address",
+            diagnosis=why.id,
+        )
 
-    def _diagnose_port(self, host: str, port: int) -> str:
+    def _diagnose_port(self, host: str, port: int) -> Diagnosis:
         """Extra words for a failed probe: a targetPort no pod declares, if the target is a known Service. A node
         that refuses Traefik's node port too is the environment's: ENV-ERROR (asked once a run while it answers)."""
         if host in {n.internal_ip for n in self.facts.nodes} and not self.judged.get(key := f"node ports {host}"):
@@ -245,7 +277,7 @@ class LabContext:
                 lambda: self.objects("pods"),
             )
         except EnvError:
-            return ""
+            return Diagnosis()
 
     def _diagnose_silence(self, host: str, port: int, source: str) -> str:
         """Why a known Service's load-balancer address drops what comes from source (its source ranges)."""

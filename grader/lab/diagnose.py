@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from grader.base.outcomes import Diagnosis
 from grader.kube.client import Kube, KubeError, Obj
 from grader.lab.services import Service
 
@@ -35,56 +36,63 @@ def _labels_text(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "pod-template-hash") or "(no labels)"
 
 
-def endpoints_diagnosis(svc: Service, pods: list[Obj], ready: int, wanted: int) -> str:
+def endpoints_diagnosis(svc: Service, pods: list[Obj], ready: int, wanted: int) -> Diagnosis:
     """Why a Service has fewer ready endpoints than wanted, in the learner's terms."""
     if svc.type == "ExternalName":
-        return f"Service {svc.name} is type ExternalName: it has no endpoints at all."
+        return Diagnosis(
+            "endpoints/externalname-has-none", f"Service {svc.name} is type ExternalName: it has no endpoints at all."
+        )
     if not svc.selector:
-        return (
+        return Diagnosis(
+            "endpoints/no-selector",
             f"Service {svc.name} has no selector, so Kubernetes creates no endpoints for it: "
-            "add spec.selector with the labels of the backend pods."
+            "add spec.selector with the labels of the backend pods.",
         )
     live = [p for p in pods if not p.get("metadata", {}).get("deletionTimestamp")]
     selected = [p for p in live if matches(svc.selector, pod_labels(p))]
     if not selected:
         seen = "; ".join(f"{p['metadata']['name']}: {_labels_text(pod_labels(p))}" for p in live[:6])
-        return (
+        return Diagnosis(
+            "endpoints/selector-matches-no-pod",
             f"The selector {svc.selector_text} of Service {svc.name} matches no pod in namespace "
-            f"{svc.namespace}. Pods there carry: {seen or 'no pods at all'}."
+            f"{svc.namespace}. Pods there carry: {seen or 'no pods at all'}.",
         )
     ready_pods = [p for p in selected if pod_ready(p)]
     if len(ready_pods) < wanted:
-        return (
+        return Diagnosis(
+            "endpoints/pods-not-ready",
             f"The selector {svc.selector_text} matches {len(selected)} pod(s) but only {len(ready_pods)} "
-            f"are Ready (wanted {wanted})."
+            f"are Ready (wanted {wanted}).",
         )
     named = port_mismatch(svc, selected)
     if named:
         return named
-    return f"Service {svc.name} has {ready} ready endpoint(s), wanted {wanted}."
+    return Diagnosis("endpoints/too-few-ready", f"Service {svc.name} has {ready} ready endpoint(s), wanted {wanted}.")
 
 
-def port_mismatch(svc: Service, pods: list[Obj]) -> str:
+def port_mismatch(svc: Service, pods: list[Obj]) -> Diagnosis:
     """A targetPort no selected pod declares (named port missing, or number not among containerPorts)."""
     declared = [cp for p in pods for cp in container_ports(p)]
     if not declared:
-        return ""
+        return Diagnosis()
     names = {n for n, _ in declared if n}
     numbers = {n for _, n in declared}
     shown = ", ".join(sorted({f"{n}:{num}" if n else str(num) for n, num in declared}))
     for sp in svc.ports:
         tp = sp.target_port
         if isinstance(tp, str) and not tp.isdigit() and tp not in names:
-            return (
+            return Diagnosis(
+                "endpoints/targetport-name-unknown",
                 f"targetPort '{tp}' of Service {svc.name} names no container port of the selected pods "
-                f"(they declare {shown}): nothing can answer, connections are refused."
+                f"(they declare {shown}): nothing can answer, connections are refused.",
             )
         if (isinstance(tp, int) or str(tp).isdigit()) and int(tp) not in numbers:
-            return (
+            return Diagnosis(
+                "endpoints/targetport-not-declared",
                 f"targetPort {tp} of Service {svc.name} matches no containerPort of the selected pods "
-                f"(they declare {shown}): connections there are refused."
+                f"(they declare {shown}): connections there are refused.",
             )
-    return ""
+    return Diagnosis()
 
 
 def _metallb_broken(kube: Kube, pools: list[Obj], l2: list[Obj]) -> str:
@@ -108,10 +116,11 @@ def _metallb_broken(kube: Kube, pools: list[Obj], l2: list[Obj]) -> str:
     return ""
 
 
-def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[str, bool]:
+def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[Diagnosis, bool]:
     """(why the load balancer has no address, whether that is the environment's fault)."""
     if svc.type != "LoadBalancer":
-        return f"Service {svc.name} is type {svc.type}, not LoadBalancer: it gets no external address.", False
+        why = f"Service {svc.name} is type {svc.type}, not LoadBalancer: it gets no external address."
+        return Diagnosis("lb/not-type-loadbalancer", why), False
     try:
         pools = kube.list("ipaddresspools.metallb.io", all_namespaces=True)
         l2 = kube.list("l2advertisements.metallb.io", all_namespaces=True)
@@ -124,25 +133,25 @@ def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[s
     if metallb:
         broken = _metallb_broken(kube, pools, l2)
         if broken:
-            return broken + tail, True
+            return Diagnosis("lb/environment", broken + tail), True
         names = sorted(p["metadata"]["name"] for p in pools)
         wanted = svc.annotations.get("metallb.io/address-pool")
         if wanted and wanted not in names:
-            return (
-                f"The annotation metallb.io/address-pool names pool '{wanted}', but the pools are "
-                f"{', '.join(names)}.{tail}"
-            ), False
+            why = f"The annotation metallb.io/address-pool names pool '{wanted}', but the pools are {', '.join(names)}."
+            return Diagnosis("lb/unknown-pool", why + tail), False
     requested = (
         svc.annotations.get("service.beta.kubernetes.io/azure-load-balancer-ipv4")
         or svc.annotations.get("metallb.io/loadBalancerIPs")
         or svc.raw.get("spec", {}).get("loadBalancerIP")
     )
     if requested:
-        return (
+        why = (
             f"Service {svc.name} requests the address {requested}, which the load balancer did not assign "
             f"(outside every pool, or already used by another Service?).{tail}"
-        ), False
-    return f"Service {svc.name} still has no external address (EXTERNAL-IP pending).{tail}", False
+        )
+        return Diagnosis("lb/requested-address-not-assigned", why), False
+    why = f"Service {svc.name} still has no external address (EXTERNAL-IP pending).{tail}"
+    return Diagnosis("lb/address-pending", why), False
 
 
 def all_pods_made(pods: list[Obj], deployments: list[Obj]) -> bool:
@@ -189,14 +198,14 @@ def events_about(events: list[Obj], kind: str, name: str) -> list[str]:
     return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in mine]
 
 
-def port_hint(host: str, services: list[Service], node_ips: list[str], pods: Callable[[], list[Obj]]) -> str:
-    """A targetPort no selected pod declares, when host is one of the known Services' addresses, or ''."""
+def port_hint(host: str, services: list[Service], node_ips: list[str], pods: Callable[[], list[Obj]]) -> Diagnosis:
+    """A targetPort no selected pod declares, when host is one of the known Services' addresses (else empty)."""
     for svc in services:
         if host in {svc.cluster_ip, svc.dns, *svc.lb_ips, *node_ips}:
             found = port_mismatch(svc, [p for p in pods() if matches(svc.selector, pod_labels(p))])
             if found:
                 return found
-    return ""
+    return Diagnosis()
 
 
 def source_left_out(host: str, services: list[Service], source: str) -> str:

@@ -11,7 +11,7 @@ import ipaddress
 import json
 from typing import Any
 
-from grader.base.outcomes import Fail
+from grader.base.outcomes import Diagnosis, Fail
 from grader.base.wait import WaitTimeout, wait_for
 from grader.kube.client import KubeError
 from grader.lab.context import Endpoints, LabContext, Service
@@ -46,26 +46,37 @@ def inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]
         80 in ports,
         f"Service {name} listens on port {', '.join(map(str, ports)) or 'none'}, but clients "
         "use port 80: set port: 80 (targetPort stays the port the pods listen on).",
+        diagnosis="route/port-not-80",
     )
     protocol = svc.port("80").protocol
-    lab.expect(protocol == "TCP", f"Port 80 of Service {name} uses protocol {protocol}: HTTP needs protocol TCP.")
-    lab.expect(svc.cluster_ip is not None, f"Service {name} has no ClusterIP: remove clusterIP: None.")
+    lab.expect(
+        protocol == "TCP",
+        f"Port 80 of Service {name} uses protocol {protocol}: HTTP needs protocol TCP.",
+        diagnosis="route/protocol-not-tcp",
+    )
+    lab.expect(
+        svc.cluster_ip is not None,
+        f"Service {name} has no ClusterIP: remove clusterIP: None.",
+        diagnosis="route/no-cluster-ip",
+    )
     seen = lab.probe.collect_hostnames(svc.url("/hostname", port=80), eps.pod_names)
     remember_route(lab, svc, works=bool(seen.seen))
-    if not seen.ok:
-        why = port_mismatch(svc, selected_pods(lab, svc))
-        seen.must_cover(
-            f"Not every pod behind Service {name} answered on {svc.cluster_ip}:80. "
-            + (why or "Check that targetPort is the port the containers listen on.")
-        )
+    why = port_mismatch(svc, selected_pods(lab, svc)) if not seen.ok else Diagnosis()
+    seen.must_cover(  # also records the route's answer: this check's evidence, the positive control of others
+        f"Not every pod behind Service {name} answered on {svc.cluster_ip}:80. "
+        + (why.text or "Check that targetPort is the port the containers listen on."),
+        diagnosis=why.id or "route/pods-do-not-answer",
+    )
     return eps.pod_names
 
 
-def route_endpoints(lab: LabContext, svc: Service, count: int, hint: str) -> Endpoints:
+def route_endpoints(
+    lab: LabContext, svc: Service, count: int, hint: str, *, timeout_s: float | None = None
+) -> Endpoints:
     """wait_ready_endpoints for a ClusterIP check; when none at all are ready, the route is remembered as broken,
     so the checks after it do not wait for the same endpoints again."""
     try:
-        return lab.wait_ready_endpoints(svc, count=count, hint=hint)
+        return lab.wait_ready_endpoints(svc, count=count, timeout_s=timeout_s, hint=hint)
     except Fail:
         slices = lab.objects("endpointslices", selector=f"kubernetes.io/service-name={svc.name}")
         if not ready_endpoints(slices).ready:

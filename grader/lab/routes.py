@@ -89,7 +89,31 @@ def poll_routes(
             observed=status == 200 and owner == routes[path],
             detail=f"HTTP {status} from {owner or 'nobody'}",
         )
+    lab.judged[_served_key(kind, host)] = any(status == 200 and owner for status, owner in last.values())
     return last
+
+
+def require_served(
+    lab: LabContext, ip: str, host: str, routes: dict[str, str], *, kind: str = "ingresses", by: str
+) -> None:
+    """BLOCKED (naming check `by`) unless Traefik serves a route of this namespace for `host`: some path of `routes`
+    answered 200 from a back end of this namespace. What a check observes beside that (a 404 for another path or
+    host) says nothing when no route of ours is served at all. Found out once a run (poll_routes remembers it)."""
+    if not lab.objects(kind):
+        what = "Ingress" if kind == "ingresses" else "HTTPRoute" if kind.startswith("httproutes") else kind
+        lab.blocked(by, f"there is no {what} in the namespace, so Traefik serves nothing of it")
+    if _served_key(kind, host) not in lab.judged:
+        poll_routes(lab, ip, host, routes, kind=kind)
+    if not lab.judged[_served_key(kind, host)]:
+        lab.blocked(
+            by,
+            f"Traefik serves no route of this namespace for Host {host} (no path reached a back end of it), so "
+            "what it answers here says nothing of the routes",
+        )
+
+
+def _served_key(kind: str, host: str) -> str:
+    return f"served {kind} {host}"
 
 
 def _route_objects(lab: LabContext, kind: str, objects: list[dict[str, Any]]) -> tuple[bool, bool]:

@@ -244,9 +244,9 @@ class Vantage(NegativeProbes):
         self.http_get(url, target=f"known-good {url}")  # retry with the full deadline
 
 
-def fail_unless(condition: bool, hint: str, detail: str = "") -> None:
+def fail_unless(condition: bool, hint: str, detail: str = "", *, diagnosis: str = "") -> None:
     if not condition:
-        raise Fail(hint, detail)
+        raise Fail(hint, detail, diagnosis=diagnosis)
 
 
 __all__ = ["ProbePolicy", "ProbeResult", "Vantage", "fail_unless", "split_url"]

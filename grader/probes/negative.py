@@ -2,7 +2,9 @@
 
 "Cannot reach" counts only once the vantage point reached a known-good target in this run; else the
 verdict is ENV-ERROR. An address that answers like a never-routed control address (a network's
-transparent interceptor) does not count as reached.
+transparent interceptor) does not count as reached. And it counts only beside its positive control: the same
+address and port (or the `control` given) answered in this run from a vantage point where it must. Each silence is
+kept with its control; grader.grading.evidence makes the check BLOCKED when nothing ever answered there.
 """
 
 from __future__ import annotations
@@ -46,16 +48,32 @@ class NegativeProbes(ABC):
         host_header: str | None = None,
         known_good: str | None = None,
         target: str | None = None,
+        control: str = "",
+        see: str = "",
+        diagnosis: str = "",
     ) -> None:
         """FAIL with hint if url answers. Counts only once this vantage point reached a known-good target
-        in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass."""
+        in this run; if it never did, the verdict is ENV-ERROR (inconclusive), never a pass. Its silence counts
+        only beside its positive control: url's host:port (or `control`, a host:port) answered in this run where it
+        must, as check `see` observes; else the check is BLOCKED."""
         host, port = split_url(url)
         self._must_not(
             [(Op("http", url, host_header=host_header), hint, target or self._label(host, port, host_header))],
             known_good,
+            control=control,
+            see=see,
+            diagnosis=diagnosis,
         )
 
-    def must_not_reach_any(self, urls_and_hints: list[tuple[str, str]], *, per_try_s: float | None = None) -> None:
+    def must_not_reach_any(
+        self,
+        urls_and_hints: list[tuple[str, str]],
+        *,
+        per_try_s: float | None = None,
+        control: str = "",
+        see: str = "",
+        diagnosis: str = "",
+    ) -> None:
         """must_not_reach for several URLs in one round, so their timeouts overlap; FAILs with the hint of
         the first that answered (every one is recorded in the matrix). per_try_s (under one second too)
         shortens the wait for silence where the caller knows how fast an answer would come."""
@@ -63,16 +81,42 @@ class NegativeProbes(ABC):
             [(Op("http", url), hint, self._label(*split_url(url), None)) for url, hint in urls_and_hints],
             None,
             per_try_s,
+            control=control,
+            see=see,
+            diagnosis=diagnosis,
         )
 
     def must_not_connect(
-        self, host: str, port: int, *, hint: str, known_good: str | None = None, target: str | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        hint: str,
+        known_good: str | None = None,
+        target: str | None = None,
+        control: str = "",
+        see: str = "",
+        diagnosis: str = "",
     ) -> None:
-        """FAIL with hint if a TCP connection to host:port succeeds (same known-good rule as must_not_reach)."""
-        self._must_not([(Op("tcp", host, port), hint, target or self._label(host, port, None))], known_good)
+        """FAIL with hint if a TCP connection to host:port succeeds (the same known-good and positive-control rules
+        as must_not_reach)."""
+        self._must_not(
+            [(Op("tcp", host, port), hint, target or self._label(host, port, None))],
+            known_good,
+            control=control,
+            see=see,
+            diagnosis=diagnosis,
+        )
 
     def _must_not(
-        self, targets: list[tuple[Op, str, str]], known_good: str | None, per_try_s: float | None = None
+        self,
+        targets: list[tuple[Op, str, str]],
+        known_good: str | None,
+        per_try_s: float | None = None,
+        *,
+        control: str = "",
+        see: str = "",
+        diagnosis: str = "",
     ) -> None:
         if not targets:
             return
@@ -87,16 +131,26 @@ class NegativeProbes(ABC):
         outs = self._run_ops(ops, per_try, per_try + self.policy.exec_slack_s)
         n = len(probes)
         seen = [self._judged(op, outs[i], controls[i], outs[n + i], per_try) for i, op in enumerate(probes)]
-        for (_, hint, label), (reached, observed) in zip(targets, seen, strict=True):
+        for (op, hint, label), (reached, observed) in zip(targets, seen, strict=True):
             if reached:
-                self.recorder.record(label, False, True, observed)
-                raise Fail(hint, detail=f"from {self.name}: {label} answered but must not be reachable")
+                self.recorder.record(label, False, True, observed, address=_address(op))
+                raise Fail(
+                    hint, detail=f"from {self.name}: {label} answered but must not be reachable", diagnosis=diagnosis
+                )
         if len(outs) > 2 * n and succeeded(ops[2 * n], outs[2 * n]):
             self.proven = True
         if not self.proven and good:
             self._retry_known_good(good)
-        for (_, _, label), (_, observed) in zip(targets, seen, strict=True):
-            self.recorder.record(label, False, False, observed if self.proven else "inconclusive: " + observed)
+        for (op, _, label), (_, observed) in zip(targets, seen, strict=True):
+            self.recorder.record(
+                label,
+                False,
+                False,
+                observed if self.proven else "inconclusive: " + observed,
+                address=_address(op),
+                control=control or _address(op),
+                see=see,
+            )
         if not self.proven:
             why = f"could not reach the known-good target {good}" if good else "has no known-good target"
             raise EnvError(
@@ -129,3 +183,9 @@ class NegativeProbes(ABC):
     def _label(self, host: str, port: int, host_header: str | None) -> str:
         base = self.recorder.matrix.label_for(host, port) if self.recorder.matrix else f"{host}:{port}"
         return f"{base} (Host: {host_header})" if host_header else base
+
+
+def _address(op: Op) -> str:
+    """host:port an op aims at, as results record it (grader.probes.observed)."""
+    host, port = split_url(op.target) if op.kind == "http" else (op.target, op.port)
+    return f"{host}:{port}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from grader.base.outcomes import Fail
+from grader.base.outcomes import Diagnosis, Fail
 from grader.probes.matrix import Matrix
 
 
@@ -22,17 +22,37 @@ class Recorder:
 
     vantage: str
     matrix: Matrix | None = None
-    diagnose: Callable[[str, int], str] | None = None
+    diagnose: Callable[[str, int], Diagnosis] | None = None
     source: str | None = None  # the address the vantage's packets come from, when it is fixed and known
     # why host:port drops what comes from `source` ('' when nothing known explains it)
     silence: Callable[[str, int, str], str] | None = None
 
-    def record(self, target: str, expected: bool | None, observed: bool, detail: str) -> None:
+    def record(
+        self,
+        target: str,
+        expected: bool | None,
+        observed: bool,
+        detail: str,
+        *,
+        address: str = "",
+        control: str = "",
+        see: str = "",
+    ) -> None:
         if self.matrix is not None:
-            self.matrix.record(self.vantage, target, expected=expected, observed=observed, detail=detail)
+            self.matrix.record(
+                self.vantage,
+                target,
+                expected=expected,
+                observed=observed,
+                detail=detail,
+                address=address,
+                control=control,
+                see=see,
+            )
 
-    def extra(self, host: str, port: int) -> str:
-        return self.diagnose(host, port) if self.diagnose else ""
+    def extra(self, host: str, port: int) -> Diagnosis:
+        """What the cluster says of a target that does not answer (a targetPort no pod declares), if anything."""
+        return self.diagnose(host, port) if self.diagnose else Diagnosis()
 
     def silent_because(self, host: str, port: int) -> str:
         return self.silence(host, port, self.source) if self.silence and self.source else ""
@@ -63,14 +83,15 @@ class ProbeResult:
 
     def _record(self, expected: bool | None) -> None:
         if self.recorder:
-            self.recorder.record(self.target, expected, self.ok, self.observed)
+            self.recorder.record(self.target, expected, self.ok, self.observed, address=f"{self.host}:{self.port}")
 
-    def must_succeed(self, hint: str) -> ProbeResult:
-        """FAIL with `hint` (plus what was observed and a diagnosis) unless the probe succeeded."""
+    def must_succeed(self, hint: str, *, diagnosis: str = "") -> ProbeResult:
+        """FAIL with `hint` (plus what was observed and a diagnosis) unless the probe succeeded. `diagnosis`: the
+        id of the mistake the hint names; a diagnosis the cluster adds (a targetPort no pod declares) replaces it."""
         self._record(True)
         if not self.ok:
-            extra = self.recorder.extra(self.host, self.port) if self.recorder else ""
-            raise Fail(hint + (f" {extra}" if extra and extra not in hint else ""), detail=self.describe_attempts())
+            extra = self.recorder.extra(self.host, self.port) if self.recorder else Diagnosis()
+            raise _failure(hint, diagnosis, extra, self.describe_attempts())
         return self
 
 
@@ -91,14 +112,18 @@ class HttpResult(ProbeResult):
     def observed(self) -> str:
         return f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
 
-    def must_succeed(self, hint: str) -> HttpResult:
-        super().must_succeed(hint)
+    def must_succeed(self, hint: str, *, diagnosis: str = "") -> HttpResult:
+        super().must_succeed(hint, diagnosis=diagnosis)
         return self
 
-    def must_contain(self, text: str, hint: str) -> HttpResult:
-        self.must_succeed(hint)
+    def must_contain(self, text: str, hint: str, *, diagnosis: str = "") -> HttpResult:
+        self.must_succeed(hint, diagnosis=diagnosis)
         if text not in self.body:
-            raise Fail(hint, detail=f"{self.describe_attempts()}; body did not contain {text!r}: {self.body[:200]!r}")
+            raise Fail(
+                hint,
+                detail=f"{self.describe_attempts()}; body did not contain {text!r}: {self.body[:200]!r}",
+                diagnosis=diagnosis,
+            )
         return self
 
 
@@ -114,8 +139,8 @@ class TcpResult(ProbeResult):
     def observed(self) -> str:
         return "connected" if self.connected else (self.error or "no answer")
 
-    def must_succeed(self, hint: str) -> TcpResult:
-        super().must_succeed(hint)
+    def must_succeed(self, hint: str, *, diagnosis: str = "") -> TcpResult:
+        super().must_succeed(hint, diagnosis=diagnosis)
         return self
 
 
@@ -142,15 +167,17 @@ class DnsResult:
     def _record(self, expected: bool | None) -> None:
         if self.recorder:
             observed = ", ".join(self.records) or self.error or "no records"
-            self.recorder.record(self.target or f"DNS {self.name}", expected, self.ok, observed)
+            self.recorder.record(self.target or f"DNS {self.name}", expected, self.ok, observed, address=self.name)
 
-    def must_resolve(self, hint: str, *, to: str | None = None) -> DnsResult:
+    def must_resolve(self, hint: str, *, to: str | None = None, diagnosis: str = "") -> DnsResult:
         """FAIL with hint unless the name has records of the asked type (and `to` is among them, if given)."""
         self._record(True)
         wanted = to.rstrip(".") if to else None
         if not self.ok or (wanted is not None and wanted not in self.records):
             seen = ", ".join(self.records) or self.error or "no records"
-            raise Fail(hint, detail=f"DNS {self.type} {self.name}: {seen} ({len(self.attempts)} tries)")
+            raise Fail(
+                hint, detail=f"DNS {self.type} {self.name}: {seen} ({len(self.attempts)} tries)", diagnosis=diagnosis
+            )
         return self
 
 
@@ -174,14 +201,26 @@ class HostnamesResult:
     def ok(self) -> bool:
         return bool(self.seen) and not self.missing
 
-    def must_cover(self, hint: str) -> HostnamesResult:
+    def must_cover(self, hint: str, *, diagnosis: str = "") -> HostnamesResult:
         """FAIL with hint unless every expected backend answered."""
         if self.recorder:
-            self.recorder.record(self.target, True, bool(self.seen), f"{len(self.seen)}/{len(self.expected)} backends")
-        if not self.ok:
-            extra = self.recorder.extra(self.host, self.port) if self.recorder and not self.seen else ""
-            raise Fail(
-                hint + (f" {extra}" if extra and extra not in hint else ""),  # a check may have said it already
-                detail=f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, never {sorted(self.missing)}",
+            self.recorder.record(
+                self.target,
+                True,
+                bool(self.seen),
+                f"{len(self.seen)}/{len(self.expected)} backends",
+                address=f"{self.host}:{self.port}",
             )
+        if not self.ok:
+            extra = self.recorder.extra(self.host, self.port) if self.recorder and not self.seen else Diagnosis()
+            detail = f"{self.url}: saw {sorted(self.seen)} in {self.requests} requests, never {sorted(self.missing)}"
+            raise _failure(hint, diagnosis, extra, detail)
         return self
+
+
+def _failure(hint: str, diagnosis: str, extra: Diagnosis, detail: str) -> Fail:
+    """The Fail of a probe that did not answer: the check's hint, and what the cluster says (unless the check said
+    it already), whose id then names the mistake."""
+    if extra and extra.text not in hint:
+        return Fail(f"{hint} {extra.text}", detail, diagnosis=extra.id or diagnosis)
+    return Fail(hint, detail, diagnosis=diagnosis)

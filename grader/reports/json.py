@@ -35,7 +35,11 @@ def to_dict(result: LabResult) -> dict[str, Any]:
                 "status": c.status.value,
                 "message": c.message,
                 "detail": c.detail,
+                "diagnosis": c.diagnosis or None,
+                "blocked_by": c.blocked_by or None,
+                "structural": c.structural,
                 "duration_s": c.duration_s,
+                "evidence": [seen.to_dict() for seen in c.evidence],
             }
             for c in result.checks
         ],

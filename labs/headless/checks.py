@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from grader.lab import DnsResult, LabContext, WaitTimeout, endpoints_diagnosis, pod_ready, wait_for
+from grader.lab import Diagnosis, DnsResult, EnvError, LabContext, WaitTimeout, endpoints_diagnosis, pod_ready, wait_for
 
 SETTLE_S = 5.0
 
@@ -24,13 +24,15 @@ def _slice_addresses(lab: LabContext, service: str) -> set[str]:
     }
 
 
-@pytest.mark.check(points=1, title="web-headless has no ClusterIP")
+@pytest.mark.check(points=1, title="web-headless has no ClusterIP", evidence="object")
 def test_no_cluster_ip(lab: LabContext) -> None:
     svc = lab.service("web-headless")
+    cluster_ip = lab.read_field(svc, "spec.clusterIP")
     lab.expect(
-        svc.headless,
-        f"web-headless has ClusterIP {svc.cluster_ip}: a headless Service sets "
+        cluster_ip == "None",
+        f"web-headless has ClusterIP {cluster_ip}: a headless Service sets "
         "clusterIP: None, so DNS returns the pods instead of one virtual address.",
+        diagnosis="headless/has-cluster-ip",
     )
 
 
@@ -40,6 +42,8 @@ def test_dns_returns_ready_pod_ips(lab: LabContext) -> None:
     pods = [p for p in lab.objects("pods", selector="app=web") if not p["metadata"].get("deletionTimestamp")]
     ready = {p["status"].get("podIP") for p in pods if pod_ready(p) and p["status"].get("podIP")}
     unready = {p["status"].get("podIP") for p in pods if not pod_ready(p) and p["status"].get("podIP")}
+    if not ready:  # the starter's pods are waited for before the checks: none ready is the environment's
+        raise EnvError("no web pod is Ready, so which addresses DNS should answer cannot be judged")
     answers: list[DnsResult] = []
     agreed_since: list[float] = []  # when DNS last started to agree with the EndpointSlices
 
@@ -63,18 +67,24 @@ def test_dns_returns_ready_pod_ips(lab: LabContext) -> None:
     answer = answers[-1]
     got = set(answer.addresses)
     if got == ready:
+        answer.must_resolve(f"DNS does not answer {svc.dns} with the ready web pods.", diagnosis="headless/no-records")
         return
     if got & unready:
-        why = "it includes the pod that is not ready" + (
-            ": publishNotReadyAddresses: true publishes unready pods too"
-            if svc.raw.get("spec", {}).get("publishNotReadyAddresses")
-            else ""
+        why = Diagnosis(
+            "headless/publishes-unready-pod",
+            "it includes the pod that is not ready"
+            + (
+                ": publishNotReadyAddresses: true publishes unready pods too"
+                if svc.raw.get("spec", {}).get("publishNotReadyAddresses")
+                else ""
+            ),
         )
     elif svc.cluster_ip and got == {svc.cluster_ip}:
-        why = "that is the ClusterIP: set clusterIP: None"
+        why = Diagnosis("headless/answers-cluster-ip", "that is the ClusterIP: set clusterIP: None")
     else:
         why = endpoints_diagnosis(svc, lab.objects("pods"), 0, len(ready))
     lab.fail(
         f"DNS answered {svc.dns} with {', '.join(sorted(got)) or answer.error or 'nothing'}; expected the "
-        f"ready web pods {', '.join(sorted(ready))}: {why}"
+        f"ready web pods {', '.join(sorted(ready))}: {why}",
+        diagnosis=why.id,
     )

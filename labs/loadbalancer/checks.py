@@ -19,6 +19,7 @@ def test_public_ip_answers_from_outside(lab: LabContext) -> None:
         svc.type == "LoadBalancer",
         f"my-service is type {svc.type}: only type LoadBalancer gets an "
         "external address (on AKS, a frontend IP on the Azure Load Balancer).",
+        diagnosis="loadbalancer/type-not-loadbalancer",
     )
     svc = lab.wait_load_balancer(svc)
     ip = svc.lb_ips[0]
@@ -26,10 +27,12 @@ def test_public_ip_answers_from_outside(lab: LabContext) -> None:
         internet_facing(lab, ip),
         f"my-service got {ip}, a private address: the "
         "azure-load-balancer-internal annotation makes the load balancer internal. Remove it for a public one.",
+        diagnosis="loadbalancer/address-private",
     )
     require_route(lab, svc, "answers_on_cluster_ip")
     lab.outside.http_get(f"http://{ip}/hostname").must_succeed(
-        f"The load balancer address {ip}:80 does not answer from outside the cluster."
+        f"The load balancer address {ip}:80 does not answer from outside the cluster.",
+        diagnosis="loadbalancer/address-silent",
     )
 
 
@@ -46,8 +49,13 @@ def test_auto_node_port_works(lab: LabContext) -> None:
                 "externalTrafficPolicy: Local)."
                 if svc.type == "LoadBalancer"
                 else f" (type {svc.type})."
-            )
+            ),
+            diagnosis="loadbalancer/node-ports-turned-off"
+            if svc.type == "LoadBalancer"
+            else "loadbalancer/no-node-port",
         )
     require_route(lab, svc, "answers_on_cluster_ip")
     for result in lab.outside.http_batch([f"http://{n.internal_ip}:{node_ports[0]}/hostname" for n in lab.nodes]):
-        result.must_succeed(f"Node port {node_ports[0]} does not answer on every node.")
+        result.must_succeed(
+            f"Node port {node_ports[0]} does not answer on every node.", diagnosis="loadbalancer/node-port-silent"
+        )

@@ -26,22 +26,30 @@ def test_answers_on_node_port_30007(lab: LabContext) -> None:
                 if allocated
                 else f"it has none (type {svc.type})"
             )
-            + f". Set nodePort: {NODE_PORT} on the port."
+            + f". Set nodePort: {NODE_PORT} on the port.",
+            diagnosis="nodeport/node-port-not-30007" if allocated else "nodeport/no-node-port",
         )
     require_route(lab, svc, "answers_on_cluster_ip")  # the node port itself is right; the route is charged there
     urls = [f"http://{node.internal_ip}:{NODE_PORT}/hostname" for node in lab.nodes]
     for vantage in (lab.outside, lab.probe):
         for result in vantage.http_batch(urls):
-            result.must_succeed(f"Node port {NODE_PORT} does not answer on every node.")
+            result.must_succeed(
+                f"Node port {NODE_PORT} does not answer on every node.", diagnosis="nodeport/node-port-silent"
+            )
 
 
-@pytest.mark.check(points=1, title="my-service is a NodePort Service, with no load balancer in front")
+@pytest.mark.check(
+    points=1, title="my-service is a NodePort Service, with no load balancer in front", evidence="object"
+)
 def test_type_is_nodeport(lab: LabContext) -> None:
     svc = lab.service("my-service")
+    kind = lab.read_field(svc, "spec.type")
+    fronted = lab.read_field(svc, "status.loadBalancer.ingress")
     lab.expect(
-        svc.type == "NodePort" and not svc.lb_ips,
-        f"my-service is type {svc.type}"
+        kind == "NodePort" and not fronted,
+        f"my-service is type {kind}"
         + (f" with external address {svc.lb_ips[0]}" if svc.lb_ips else "")
         + ": the task asks for type NodePort. LoadBalancer also opens the node port but adds a load "
         "balancer (on AKS an Azure LB with its own IP).",
+        diagnosis="nodeport/type-not-nodeport",
     )

@@ -84,9 +84,10 @@ class FakeKube:
     ) -> list[dict[str, Any]]:
         self.calls.append(("list", kind, selector or ""))
         items = self.objects.get(kind, [])
-        if selector and "=" in selector:
-            key, value = selector.split("=", 1)
-            items = [o for o in items if o.get("metadata", {}).get("labels", {}).get(key) == value]
+        for term in (selector or "").split(","):  # key=value terms, all of them
+            if "=" in term:
+                key, value = term.split("=", 1)
+                items = [o for o in items if o.get("metadata", {}).get("labels", {}).get(key) == value]
         return items
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:

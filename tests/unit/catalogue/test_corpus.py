@@ -30,6 +30,7 @@ NOTEBOOKS = REPO / "notebooks" / "source"
 LAB_IDS = [p.name for p in all_labs(LABS)]  # in course order
 SKELETON = "new-lab-skeleton"  # not in labs/: the folder `servicelab new-lab` writes, made afresh in tmp_path
 ALLOWED_PLACEHOLDERS = {"STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE"}
+WRONG_KEYS = {"fails", "diagnosis", "hint", "why", "blocked", "same_diagnosis_as"}
 
 
 def manifests(folder: Path) -> list[Path]:
@@ -97,11 +98,10 @@ def test_lab_folder_is_complete(lab: Path) -> None:
     ids = check_ids(lab)
     for case in wrong:
         data = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))
-        assert {"fails", "hint", "why"} <= set(data) <= {"fails", "hint", "why", "blocked"}, case
+        assert {"fails", "diagnosis", "why"} <= set(data) <= WRONG_KEYS, case
         assert set(data.get("blocked", [])) <= ids - {data["fails"]}, f"{case}: blocked names no other check"
         assert data["fails"] in ids, f"{case}: fails {data['fails']!r} is not one of {sorted(ids)}"
-        assert isinstance(data["hint"], str), case
-        assert data["hint"].strip(), case
+        assert len(data.get("hint", data["diagnosis"])) >= len(data["diagnosis"]), f"{case}: a hint says more"
         assert data["why"].strip(), case
         assert manifests(case), case
 
@@ -207,3 +207,109 @@ def test_notebook_is_what_the_builder_makes(builder: ModuleType, lab_id: str) ->
         assert page.read_text(encoding="utf-8") == builder.diagram_page(lab), "run python notebooks/build_notebooks.py"
     else:
         assert not page.exists(), f"{page} is left from a diagram.mmd that is gone"
+
+
+# Issue 22: points need evidence, failures name their diagnosis.
+GRADER_LAB = REPO / "grader" / "lab"
+DEMO = REPO / "tests" / "data" / "labs" / "demo"
+VERDICTS = {"fail", "expect"}  # LabContext methods that raise Fail
+PROBE_VERDICTS = {"must_succeed", "must_contain", "must_cover", "must_resolve"}
+SILENCES = {"must_not_reach", "must_not_connect", "must_not_reach_any"}
+# The checks that earn their points on a field they read, not on a probe: few, and their titles say what they read.
+STRUCTURAL = {
+    ("nodeport", "type_is_nodeport"),
+    ("static-ip", "no_deprecated_field"),
+    ("headless", "no_cluster_ip"),
+    ("readiness", "pods_have_readiness_probe"),
+    ("pod-networking", "pod_cidr"),
+    ("pod-networking", "pods_share_node_subnet"),
+}
+DIAGNOSIS_ID = re.compile(r"^[a-z0-9-]+/[a-z0-9-]+$")
+
+
+def _calls(path: Path) -> list[ast.Call]:
+    return [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.Call)]
+
+
+def _verdict(call: ast.Call) -> str:
+    """The name of the verdict a call gives (lab.fail, result.must_succeed, ...), or '' when it gives none."""
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute) and func.attr == "submit" and call.args
+    ):  # pool.submit(vantage.must_not_..., ...)
+        func = call.args[0]
+    if not isinstance(func, ast.Attribute):
+        return ""
+    if func.attr in VERDICTS:
+        return func.attr if ast.unparse(func.value) == "lab" else ""
+    return func.attr if func.attr in PROBE_VERDICTS | SILENCES else ""
+
+
+def _ids(path: Path) -> set[str]:
+    """Every diagnosis id a module spells out (string constants shaped like one)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and DIAGNOSIS_ID.match(n.value)
+    }
+
+
+@pytest.mark.parametrize("checks", [LABS / lab / "checks.py" for lab in LAB_IDS] + [DEMO / "checks.py"], ids=str)
+def test_every_verdict_a_check_gives_names_its_diagnosis(checks: Path) -> None:
+    verdicts = [(c, _verdict(c)) for c in _calls(checks)]
+    unnamed = [
+        f"line {c.lineno}: {name}" for c, name in verdicts if name and "diagnosis" not in {k.arg for k in c.keywords}
+    ]
+    assert not unnamed, f"{checks}: a Fail without a diagnosis id: {unnamed}"
+    lab = checks.parent.name
+    shared = {i for m in GRADER_LAB.glob("*.py") for i in _ids(m)}  # the grader's own: endpoints/..., route/...
+    foreign = sorted(i for i in _ids(checks) - shared if not i.startswith(f"{lab}/"))
+    assert not foreign, f"{checks}: a lab's own diagnosis ids start with '{lab}/': {foreign}"
+
+
+def test_the_grader_helpers_name_their_diagnoses_too() -> None:
+    for module in sorted(GRADER_LAB.glob("*.py")):
+        unnamed = [
+            f"{module.name}:{c.lineno}"
+            for c in _calls(module)
+            if _verdict(c) and "diagnosis" not in {k.arg for k in c.keywords}
+        ]
+        assert not unnamed, unnamed
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_every_declared_diagnosis_is_one_the_checks_can_give(lab_id: str) -> None:
+    known = _ids(LABS / lab_id / "checks.py") | {i for m in GRADER_LAB.glob("*.py") for i in _ids(m)}
+    for case in sorted((LABS / lab_id / "wrong").iterdir()):
+        diagnosis = yaml.safe_load((case / "case.yaml").read_text(encoding="utf-8"))["diagnosis"]
+        assert diagnosis in known, f"{case}: no check of {lab_id} (nor grader.lab) gives {diagnosis}"
+
+
+def test_structural_checks_are_the_few_declared_and_read_through_lab_read_field() -> None:
+    found = set()
+    for lab_id in LAB_IDS:
+        path = LABS / lab_id / "checks.py"
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for marker in node.decorator_list:
+                if isinstance(marker, ast.Call) and any(k.arg == "evidence" for k in marker.keywords):
+                    found.add((lab_id, node.name.removeprefix("test_")))
+        if any(lab == lab_id for lab, _ in STRUCTURAL):
+            assert "read_field" in path.read_text(encoding="utf-8"), f"{lab_id}: a structural check reads its field"
+    assert found == STRUCTURAL
+
+
+def test_no_two_wrong_cases_could_pass_with_each_others_diagnosis_unless_declared() -> None:
+    from grader.catalogue.cases import diagnosis_clashes  # noqa: PLC0415
+
+    for lab_id in LAB_IDS:
+        cases = load_lab(LABS / lab_id).cases
+        assert diagnosis_clashes(cases) == [], lab_id
+        declared = {c.name: set(c.same_diagnosis_as) for c in cases}
+        for case in cases:
+            for other in case.same_diagnosis_as:
+                twin = next(c for c in cases if c.name == other)
+                assert (twin.fails, twin.diagnosis) == (case.fails, case.diagnosis), f"{lab_id}/{case.name}: {other}"
+                assert case.name in declared[other], f"{lab_id}: {other} does not declare {case.name} back"

@@ -55,7 +55,7 @@ def test_check_without_marker(lab_copy: Path) -> None:
 
 
 def test_wrong_case_must_name_an_existing_check(lab_copy: Path) -> None:
-    (lab_copy / "wrong" / "wrong-selector" / "case.yaml").write_text("fails: nope\nhint: x\n")
+    (lab_copy / "wrong" / "wrong-selector" / "case.yaml").write_text("fails: nope\ndiagnosis: demo/x\n")
     err = _error(lab_copy)
     assert "nope" in err.message
     assert err.line == 1
@@ -179,3 +179,47 @@ def test_bad_diagram_names_its_line(lab_copy: Path, text: str, line: int) -> Non
     assert err.file
     assert err.file.endswith("diagram.mmd")
     assert err.line == line
+
+
+def test_a_wrong_case_declares_the_diagnosis_it_tests(lab_copy: Path) -> None:
+    case = lab_copy / "wrong" / "wrong-selector" / "case.yaml"
+    case.write_text("fails: all_backends\nwhy: typo\n")
+    assert "diagnosis: None is not a diagnosis id" in _error(lab_copy).message
+    case.write_text("fails: all_backends\ndiagnosis: Selector Typo\nwhy: typo\n")
+    assert "is not a diagnosis id" in _error(lab_copy).message
+
+
+def test_a_hint_shorter_than_its_diagnosis_is_refused(lab_copy: Path) -> None:
+    case = lab_copy / "wrong" / "wrong-selector" / "case.yaml"
+    case.write_text("fails: all_backends\ndiagnosis: endpoints/selector-matches-no-pod\nhint: selector\nwhy: typo\n")
+    err = _error(lab_copy)
+    assert "shorter than the diagnosis" in err.message
+    assert err.line == 3
+
+
+def test_two_wrong_cases_that_could_pass_with_each_others_diagnosis_say_so(lab_copy: Path) -> None:
+    shared = (
+        "fails: all_backends\ndiagnosis: endpoints/selector-matches-no-pod\nwhy: typo\nblocked: [clusterip_private]\n"
+    )
+    (lab_copy / "wrong" / "wrong-selector" / "case.yaml").write_text(shared)
+    twin = lab_copy / "wrong" / "selector-twin"
+    shutil.copytree(lab_copy / "wrong" / "wrong-selector", twin)
+    err = _error(lab_copy)
+    assert "both declare that all_backends fails with endpoints/selector-matches-no-pod" in err.message
+    assert err.fix
+    assert "same_diagnosis_as: [wrong-selector]" in err.fix
+    (twin / "case.yaml").write_text(shared + "same_diagnosis_as: [wrong-selector]\n")
+    assert "selector-twin" in _error(lab_copy).message  # declared on one side only: not on purpose
+    (lab_copy / "wrong" / "wrong-selector" / "case.yaml").write_text(shared + "same_diagnosis_as: [selector-twin]\n")
+    lab = load_lab(str(lab_copy))
+    twin_case = next(c for c in lab.cases if c.name == "selector-twin")
+    assert twin_case.same_diagnosis_as == ("wrong-selector",)
+    (twin / "case.yaml").write_text(shared + "same_diagnosis_as: [no-such-case]\n")
+    assert "no wrong case 'no-such-case'" in _error(lab_copy).message
+
+
+def test_evidence_in_a_check_marker_is_object_or_nothing(lab_copy: Path) -> None:
+    checks = lab_copy / "checks.py"
+    checks.write_text(checks.read_text().replace('on port 80", evidence="object"', 'on port 80", evidence="probe"'))
+    assert "evidence, when given, is the literal 'object'" in _error(lab_copy).message
+    assert load_lab(str(DEMO)).checks[0].evidence == "object"

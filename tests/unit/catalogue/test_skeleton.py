@@ -56,7 +56,12 @@ def test_the_skeleton_cases_are_read_as_declared(skeleton: Lab) -> None:
     cases = read_cases(skeleton.path, {c.id for c in skeleton.checks})
     assert [c.label for c in cases] == ["solution", "alternative/numeric-targetport", "wrong/selector-typo"]
     wrong = cases[-1]
-    assert (wrong.fails, wrong.hint, wrong.blocked) == ("answers_inside_cluster", "matches no pod", ())
+    assert (wrong.fails, wrong.diagnosis, wrong.blocked) == (
+        "answers_inside_cluster",
+        "endpoints/selector-matches-no-pod",
+        (),
+    )
+    assert wrong.hint == "The selector app=wbe of Service web matches no pod"
     assert cases[1].why.strip()
 
 

@@ -27,7 +27,7 @@ def test_passes(lab: LabContext) -> None:
 
 @pytest.mark.check(points=3, title="learner mistake")
 def test_mistake(lab: LabContext) -> None:
-    lab.expect(False, "the selector matches no pod")
+    lab.expect(False, "the selector matches no pod", diagnosis="mini/selector-matches-no-pod")
 
 @pytest.mark.check(points=1, title="outside only")
 def test_outside(lab: LabContext) -> None:
@@ -76,6 +76,10 @@ def test_statuses_points_and_hints(tmp_path: Path) -> None:
     by_id = {c.id: c for c in result.checks}
     assert by_id["passes"].status is Status.PASS
     assert (by_id["mistake"].status, by_id["mistake"].message) == (Status.FAIL, "the selector matches no pod")
+    assert by_id["mistake"].diagnosis == "mini/selector-matches-no-pod"
+    assert [(seen.vantage, seen.address, seen.ok) for seen in by_id["passes"].evidence] == [
+        ("probe pod", "10.96.0.10:80", True)
+    ]
     assert by_id["outside"].status is Status.NA
     assert "no docker here" in by_id["outside"].message
     assert by_id["plain_assert"].message == "one is not two"

@@ -37,3 +37,9 @@ def test_a_lab_imports_only_the_front_door(lab: Path) -> None:
 def test_every_name_of_the_front_door_exists() -> None:
     missing = [name for name in grader.lab.__all__ if not hasattr(grader.lab, name)]
     assert missing == []
+
+
+def test_every_name_of_the_front_door_is_documented() -> None:
+    guide = (Path(__file__).parents[3] / "docs" / "WRITING_CHECKS.md").read_text(encoding="utf-8")
+    undocumented = [name for name in grader.lab.__all__ if f"`{name}" not in guide and f"{name}(" not in guide]
+    assert undocumented == [], "docs/WRITING_CHECKS.md documents every name a lab imports"

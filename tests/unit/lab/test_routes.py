@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok, pod
 
+from grader.base.outcomes import Blocked
 from grader.lab import routes
 from grader.lab.context import LabContext
 
@@ -167,3 +168,28 @@ def test_one_route_that_may_yet_be_served_keeps_the_wait(kind: str, objects: dic
 
 def test_a_route_its_parent_refused_is_never_served() -> None:
     assert _rounds("httproutes", {"httproutes": [_refused(observed=2)]}) == 1
+
+
+def test_what_beside_the_routes_is_observed_counts_only_when_traefik_serves_one_of_ours() -> None:
+    served = _ctx({"ingresses": [_ingress(published=True)]})  # every path answered by this namespace's store pod
+    routes.require_served(served, "172.18.255.200", "shop.example", ROUTES, by="paths_reach_backends")
+    rounds = len(served.outside.rounds)  # type: ignore[attr-defined]
+    routes.require_served(served, "172.18.255.200", "shop.example", ROUTES, by="paths_reach_backends")
+    assert len(served.outside.rounds) == rounds  # type: ignore[attr-defined]  # found out once a run
+    vantages = [
+        ScriptedVantage(lambda op, n: http_ok("404 page not found", status=404), name=n)
+        for n in ("probe pod", "other", "outside", "host")
+    ]
+    nothing = LabContext(
+        "ns",
+        GatewayKube({"pods": PODS, "ingresses": [_ingress(published=False, ingress_class="nginx")]}),
+        facts(),
+        *vantages,  # type: ignore[arg-type]
+    )
+    with pytest.raises(Blocked) as blocked:
+        routes.require_served(nothing, "172.18.255.200", "shop.example", ROUTES, by="paths_reach_backends")
+    assert blocked.value.by == "paths_reach_backends"
+    assert "Traefik serves no route of this namespace for Host shop.example" in blocked.value.why
+    with pytest.raises(Blocked) as none:
+        routes.require_served(_ctx({}), "172.18.255.200", "shop.example", ROUTES, kind="httproutes", by="paths")
+    assert none.value.why == "there is no HTTPRoute in the namespace, so Traefik serves nothing of it"

@@ -9,7 +9,7 @@ import urllib3
 from _grader_fakes import REFUSED, TIMEOUT, ScriptedVantage, http_ok
 
 from grader.base.errors import EnvError
-from grader.base.outcomes import Fail, NotApplicable
+from grader.base.outcomes import Diagnosis, Fail, NotApplicable
 from grader.probes import host, streaks
 from grader.probes.matrix import Matrix
 from grader.probes.observed import HostnamesResult, Recorder
@@ -115,6 +115,30 @@ def test_silence_can_be_judged_in_a_shorter_try_where_the_caller_knows_answers_a
     assert quiet.per_tries == [1.0, quiet.policy.per_try_s]
 
 
+def test_each_observation_is_kept_as_evidence_of_the_check_running_then() -> None:
+    vantage = ScriptedVantage(
+        lambda op, n: http_ok() if "partner" in op.target else TIMEOUT, known_good="http://partner/"
+    )
+    vantage.attach(matrix := Matrix())
+    matrix.current_check = "private"
+    vantage.must_not_reach("http://10.96.0.10/hostname", hint="private", see="inside", diagnosis="lab/exposed")
+    vantage.must_not_connect("172.18.0.3", 30080, hint="private", control="172.18.0.4:30080")
+    matrix.current_check = ""
+    vantage.must_not_connect("172.18.0.5", 30080, hint="private")  # outside a check: a cell, no evidence
+    silent = matrix.evidence["private"]
+    assert [(s.address, s.control, s.see, s.expected, s.observed) for s in silent] == [
+        ("10.96.0.10:80", "10.96.0.10:80", "inside", False, False),  # its own address is its control by default
+        ("172.18.0.3:30080", "172.18.0.4:30080", "", False, False),
+    ]
+    assert list(matrix.evidence) == ["private"]
+    assert matrix.cell(vantage.name, "172.18.0.5:30080") is not None
+    with pytest.raises(Fail) as failed:
+        ScriptedVantage(lambda op, n: http_ok(status=404) if "10.96" in op.target else TIMEOUT).must_not_reach(
+            "http://10.96.0.10/", hint="private", diagnosis="lab/exposed"
+        )
+    assert failed.value.diagnosis == "lab/exposed"
+
+
 def test_an_interceptor_answering_everything_is_told_apart_from_the_target() -> None:
     """Networks with a transparent proxy answer every address: compare with the never-routed control."""
 
@@ -214,14 +238,16 @@ def test_results_fill_the_matrix_with_expected_and_observed() -> None:
 
 def test_a_diagnosis_the_check_already_gave_is_not_said_twice() -> None:
     said = "targetPort 80 of Service web matches no containerPort of the selected pods."
-    recorder = Recorder("probe pod", diagnose=lambda host, port: said)
+    recorder = Recorder("probe pod", diagnose=lambda host, port: Diagnosis("endpoints/targetport-not-declared", said))
     result = HostnamesResult(url="http://10.96.0.10/hostname", expected={"web-1"}, recorder=recorder, port=80)
     with pytest.raises(Fail) as failed:
-        result.must_cover(f"Not every ready pod answered. {said}")
+        result.must_cover(f"Not every ready pod answered. {said}", diagnosis="lab/said-it")
     assert failed.value.hint.count(said) == 1
+    assert failed.value.diagnosis == "lab/said-it"
     with pytest.raises(Fail) as failed:
-        result.must_cover("Not every ready pod answered.")
+        result.must_cover("Not every ready pod answered.", diagnosis="lab/pods-silent")
     assert failed.value.hint.endswith(said)
+    assert failed.value.diagnosis == "endpoints/targetport-not-declared"  # the mistake the hint now names
 
 
 SLOW = ProbePolicy(per_try_s=1.0, deadline_s=30.0, backoff_s=0.01, exec_slack_s=5.0, hostname_rounds_size=4)
@@ -234,7 +260,10 @@ def test_a_refusal_is_final_early_only_when_a_diagnosis_explains_it(
     monkeypatch.setattr(streaks, "REFUSED_FINAL_S", 0.2)
     vantage = ScriptedVantage(lambda op, n: REFUSED)
     vantage.policy = SLOW if diagnosis else ProbePolicy(per_try_s=1.0, deadline_s=3.0, backoff_s=0.01)
-    vantage.recorder.diagnose = lambda host, port: diagnosis if (host, port) == ("10.96.0.10", 80) else ""
+    vantage.recorder.diagnose = lambda host, port: Diagnosis(
+        "endpoints/targetport-not-declared" if diagnosis else "",
+        diagnosis if (host, port) == ("10.96.0.10", 80) else "",
+    )
     result = vantage.http_get("http://10.96.0.10/")
     assert result.error == "connection refused"
     stop = result.attempts[-1].at_s  # on the probe's clock
