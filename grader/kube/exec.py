@@ -73,11 +73,11 @@ def exec_in_pod(
     return Result(argv, code, stdout, stderr + why)
 
 
-def _read(ws: Any, deadline: float) -> dict[int, bytes]:
-    """Frames until the server closes the stream, each read bounded by the deadline."""
+def next_frame(ws: Any, deadline: float) -> tuple[int, bytes] | None:
+    """The next frame that carries data, as (channel, payload); None once the server closed the stream. Every
+    read is bounded by the deadline (a stream can otherwise hang forever: kubernetes-client/python#602)."""
     from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeoutException  # noqa: PLC0415
 
-    channels: dict[int, bytearray] = {}
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -86,12 +86,19 @@ def _read(ws: Any, deadline: float) -> dict[int, bytes]:
         try:
             opcode, frame = ws.recv_data_frame(True)
         except WebSocketConnectionClosedException:
-            break  # closed without a close frame: what arrived is all there is
+            return None  # closed without a close frame: what arrived is all there is
         if opcode == ABNF.OPCODE_CLOSE:
-            break
+            return None
         if opcode in (ABNF.OPCODE_BINARY, ABNF.OPCODE_TEXT) and frame.data:
             data = frame.data if isinstance(frame.data, bytes) else frame.data.encode()
-            channels.setdefault(data[0], bytearray()).extend(data[1:])
+            return data[0], data[1:]
+
+
+def _read(ws: Any, deadline: float) -> dict[int, bytes]:
+    """Frames until the server closes the stream."""
+    channels: dict[int, bytearray] = {}
+    while (frame := next_frame(ws, deadline)) is not None:
+        channels.setdefault(frame[0], bytearray()).extend(frame[1])
     return {channel: bytes(data) for channel, data in channels.items()}
 
 

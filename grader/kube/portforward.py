@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from grader.kube.api import Session, auth_header
 from grader.kube.errors import KubeError, KubeUnreachable, api_error
-from grader.kube.exec import V4, ssl_options
+from grader.kube.exec import V4, next_frame, ssl_options
 
 DATA, ERROR = 0, 1
 PORT_PREFIX = 2  # bytes of the port number that open each channel
@@ -76,25 +76,13 @@ def http_get_in_pod(
 def _read(ws: Any, deadline: float) -> tuple[bytes, bytes, bool]:
     """(data, error text, whether the server closed the stream): frames until the HTTP response is whole or
     the server closes, each read bounded by the deadline."""
-    from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeoutException  # noqa: PLC0415
-
     channels: dict[int, bytearray] = {DATA: bytearray(), ERROR: bytearray()}
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise WebSocketTimeoutException("deadline passed")
-        ws.settimeout(left)
-        try:
-            opcode, frame = ws.recv_data_frame(True)
-        except WebSocketConnectionClosedException:
-            return _payload(channels[DATA]), _payload(channels[ERROR]), True
-        if opcode == ABNF.OPCODE_CLOSE:
-            return _payload(channels[DATA]), _payload(channels[ERROR]), True
-        if opcode in (ABNF.OPCODE_BINARY, ABNF.OPCODE_TEXT) and frame.data:
-            raw = frame.data if isinstance(frame.data, bytes) else frame.data.encode()
-            channels.setdefault(raw[0], bytearray()).extend(raw[1:])
-            if raw[0] == DATA and http_response(_payload(channels[DATA]), closed=False) is not None:
-                return _payload(channels[DATA]), _payload(channels[ERROR]), False
+    while (frame := next_frame(ws, deadline)) is not None:
+        channel, payload = frame
+        channels.setdefault(channel, bytearray()).extend(payload)
+        if channel == DATA and http_response(_payload(channels[DATA]), closed=False) is not None:
+            return _payload(channels[DATA]), _payload(channels[ERROR]), False
+    return _payload(channels[DATA]), _payload(channels[ERROR]), True
 
 
 def _payload(channel: bytearray) -> bytes:
