@@ -8,6 +8,7 @@ and written down. Each key must also still be stated in a lab or README.md, so t
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,11 +66,40 @@ def claims_in(text: str) -> set[str]:
 
 def learner_texts() -> dict[str, str]:
     return {
-        str(path.relative_to(REPO)): path.read_text(encoding="utf-8")
+        str(path.relative_to(REPO)): _what_a_learner_reads(path)
         for lab in LAB_DIRS
         for path in (lab / name for name in LEARNER_FILES)
         if path.is_file()
     }
+
+
+def _what_a_learner_reads(path: Path) -> str:
+    """The whole text of a task or notebook part; of checks.py, the strings a learner can be shown (titles and
+    hints), not the code that reads a field (a prefix the code matches is no claim)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".py":
+        return text
+    shown: list[str] = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call):
+            args = [*node.args, *(k.value for k in node.keywords if k.arg in ("hint", "title", "detail"))]
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("fail", "expect", "Fail", "check") or name.startswith("must_"):
+                shown += [
+                    c.value
+                    for a in args
+                    for c in ast.walk(a)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                ]
+            else:
+                shown += [
+                    c.value
+                    for a in node.keywords
+                    if a.arg in ("hint", "title", "detail")
+                    for c in ast.walk(a.value)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                ]
+    return "\n".join(shown)
 
 
 @dataclass
