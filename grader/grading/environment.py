@@ -16,7 +16,8 @@ from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.wait import PROBE_POD_READY_S, READY_TIMEOUT_S
 from grader.cluster.facts import ClusterFacts, discover, read_docker_ahead
-from grader.kube.client import Kube
+from grader.grading.deploy import delete_namespace
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube, KubeError, KubeUnreachable
 from grader.lab.context import LabContext
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
@@ -186,3 +187,21 @@ class EnvironmentWorker:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.run_id = env.run_id
+
+    def clean_up_after(self, run_id: str) -> None:
+        """Delete every namespace of that run (a dead worker's, or this one's when interrupted), found by its run
+        label, each through remove_namespace; then release_run."""
+        selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
+        try:
+            names = [ns["metadata"]["name"] for ns in self.env.kube.list("namespaces", selector=selector)]
+        except (KubeError, KubeUnreachable):
+            return  # best effort: the run label stays for 'servicelab sweep'
+        for name in names:
+            self.remove_namespace(name)
+        self.release_run(run_id)
+
+    def remove_namespace(self, namespace: str) -> None:
+        delete_namespace(self.env.kube, namespace)
+
+    def release_run(self, run_id: str) -> None:
+        """Drop what the run holds beyond its namespaces: nothing here."""
