@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from grader.base.run import RunError, ToolMissing, run
+from grader.cluster.kindcli import CONTEXT_PREFIX
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 KIND_NETWORK = "kind"
@@ -110,9 +111,9 @@ def why_kind_unreachable(context: str | None) -> str | None:
 
     None for other contexts, or when the control-plane container runs (then the cause is elsewhere).
     """
-    if not context or not context.startswith("kind-"):
+    if not context or not context.startswith(CONTEXT_PREFIX):
         return None
-    cluster = context.removeprefix("kind-")
+    cluster = context.removeprefix(CONTEXT_PREFIX)
     answers, detail = engine_answers()
     if not answers:
         return f"the Docker engine that runs kind does not answer ({detail}): {_DOCKER_FIX}, then 'servicelab up'"

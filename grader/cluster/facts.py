@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.base.errors import EnvError
+from grader.base.names import CLIENT_CONTAINERS, PARTNER_CONTAINER
 from grader.base.run import RunError, ToolMissing, run
 from grader.cluster.docker import why_kind_unreachable
 from grader.cluster.net import lab_addresses
 from grader.kube.client import Kube, KubeError, KubeUnreachable
-from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, container_reason
+from grader.probes.outside import container_reason
 
 KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE")
-PARTNER_CONTAINER = "servicelab-partner"
-CONTAINERS = (PARTNER_CONTAINER, CONTAINER, INTERNET_CONTAINER)
+CONTAINERS = (PARTNER_CONTAINER, *CLIENT_CONTAINERS)  # inspected together, in one docker call
 DOCKER_READS_S = 60.0  # two docker calls of 20 s each at most, and the thread's start
 _AHEAD: dict[str, Future[DockerReads]] = {}  # read_docker started ahead of discover()
 
@@ -83,7 +83,7 @@ def discover(kube: Kube) -> ClusterFacts:
             )
     if docker:
         facts.partner_ip = docker.ips.get(PARTNER_CONTAINER)
-        facts.client_ips = {name: docker.ips[name] for name in (CONTAINER, INTERNET_CONTAINER) if name in docker.ips}
+        facts.client_ips = {name: docker.ips[name] for name in CLIENT_CONTAINERS if name in docker.ips}
         facts.container_reasons = docker.reasons
     return facts
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from grader.base import images
 from grader.base.errors import EnvError
+from grader.base.names import INTERNET_CONTAINER, OUTSIDE_CONTAINER
 from grader.base.wait import PROBE_POD_READY_S, READY_TIMEOUT_S
 from grader.cluster.facts import ClusterFacts, discover, read_docker_ahead
 from grader.grading.deploy import delete_namespace
@@ -21,7 +22,7 @@ from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kub
 from grader.lab.context import LabContext
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
-from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, OutsideVantage
+from grader.probes.outside import OutsideVantage
 from grader.probes.pod import PodVantage, ProbePods
 from grader.probes.shell import Op, Outcome
 from grader.probes.warm import ShellPool
@@ -77,9 +78,9 @@ class Environment:
             OutsideVantage(
                 policy=self.policy,
                 partner_ip=facts.partner_ip,
-                source_ip=facts.client_ips.get(CONTAINER),
-                shells=self._shell_pool(CONTAINER, ahead=True),
-                known_reason=facts.container_reasons.get(CONTAINER),
+                source_ip=facts.client_ips.get(OUTSIDE_CONTAINER),
+                shells=self._shell_pool(OUTSIDE_CONTAINER, ahead=True),
+                known_reason=facts.container_reasons.get(OUTSIDE_CONTAINER),
             )
             if facts.is_kind
             else _Absent("outside container", "not a kind lab cluster")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.base.errors import BadInput, EnvError, ServicelabError, message
+from grader.base.names import PARTNER_HOST
 from grader.catalogue.labs import load_lab
 from grader.cluster.facts import discover
 from grader.grading.deploy import apply_into, ensure_namespace, wait_deployments
@@ -113,7 +114,7 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
             kube.exec(
                 toolbox[0]["metadata"]["name"],
                 ns,
-                ["wget", "-qO-", "-T", "5", "http://api.partner.example/cgi-bin/clientip"],
+                ["wget", "-qO-", "-T", "5", f"http://{PARTNER_HOST}/cgi-bin/clientip"],
                 timeout=20,
             )
             if toolbox

@@ -13,19 +13,17 @@ import json
 from typing import Any
 
 from grader.base.errors import EnvError
+from grader.base.names import OUTSIDE_CONTAINER
 from grader.base.run import RunError, ToolMissing, run
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 from grader.probes.warm import ShellPool
 
-CONTAINER = "servicelab-outside"
-INTERNET_CONTAINER = "servicelab-internet"
-
 
 class OutsideVantage(Vantage):
     def __init__(
         self,
-        container: str = CONTAINER,
+        container: str = OUTSIDE_CONTAINER,
         policy: ProbePolicy | None = None,
         partner_ip: str | None = None,
         name: str = "outside container",
