@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grader.base.wait import wait_for
 from grader.cluster.net import LabAddresses
-from grader.cluster.readiness import rollout_ready
+from grader.cluster.readiness import SYSTEM_ROLLOUT_S, rollout_ready
 from grader.cluster.sources import fixture, upstream_manifest
 from grader.kube.client import Kube, KubeError
 
@@ -21,8 +21,8 @@ IPS_ANNOTATION = "metallb.io/loadBalancerIPs"  # a Service's requested addresses
 
 def install(kube: Kube, addresses: LabAddresses) -> None:
     kube.apply(upstream_manifest("metallb"))
-    wait_for(lambda: rollout_ready(kube, *CONTROLLER), what="MetalLB controller ready", timeout_s=240)
-    wait_for(lambda: rollout_ready(kube, *SPEAKERS), what="MetalLB speakers ready", timeout_s=240)
+    wait_for(lambda: rollout_ready(kube, *CONTROLLER), what="MetalLB controller ready", timeout_s=SYSTEM_ROLLOUT_S)
+    wait_for(lambda: rollout_ready(kube, *SPEAKERS), what="MetalLB speakers ready", timeout_s=SYSTEM_ROLLOUT_S)
     pools = fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range, INTERNAL_RANGE=addresses.internal_range)
     # The validating webhook answers a little after the controller reports ready: a server-side
     # dry-run goes through the webhook, so poll it before applying for real.

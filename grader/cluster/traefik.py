@@ -5,7 +5,7 @@ from __future__ import annotations
 from grader.base.names import TRAEFIK_DEPLOYMENT, TRAEFIK_GATEWAY, TRAEFIK_NAMESPACE, TRAEFIK_SERVICE
 from grader.base.wait import wait_for
 from grader.cluster import versions
-from grader.cluster.readiness import condition_true, lb_address, rollout_ready
+from grader.cluster.readiness import SYSTEM_ROLLOUT_S, condition_true, lb_address, rollout_ready
 from grader.cluster.sources import fixture, upstream_manifest
 from grader.kube.client import Kube
 
@@ -24,7 +24,7 @@ def install(kube: Kube) -> str:
             timeout_s=60,
         )
     kube.apply(fixture("traefik/traefik.yaml", TRAEFIK_IMAGE=versions.TRAEFIK_IMAGE))
-    wait_for(lambda: rollout_ready(kube, *ROLLOUT), what="Traefik ready", timeout_s=240)
+    wait_for(lambda: rollout_ready(kube, *ROLLOUT), what="Traefik ready", timeout_s=SYSTEM_ROLLOUT_S)
     ip = wait_for(
         lambda: lb_address(kube, TRAEFIK_NAMESPACE, TRAEFIK_SERVICE),
         what="Traefik's LoadBalancer IP (MetalLB pool public)",
