@@ -12,13 +12,7 @@ from grader.cluster.readiness import internal_ip, rollout_ready
 from grader.cluster.up import CLUSTER_DNS, node_has_image
 from grader.kube.client import Kube, KubeError, KubeUnreachable
 
-CONTROLLERS = (
-    CLUSTER_DNS,
-    metallb.CONTROLLER,
-    metallb.SPEAKERS,
-    traefik.ROLLOUT,
-    (netpol.NAMESPACE, "daemonset", netpol.DAEMONSET),
-)
+CONTROLLERS = (CLUSTER_DNS, metallb.CONTROLLER, metallb.SPEAKERS, traefik.ROLLOUT, netpol.ROLLOUT)
 
 
 @dataclass
