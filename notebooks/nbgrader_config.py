@@ -2,6 +2,8 @@
 
 import os
 
+from grader.classroom.nbplugin import AUTOGRADE_PREPROCESSORS
+
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "servicelab"
@@ -17,16 +19,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Autograde never runs a submission: servicelab reads the answer cell as YAML and grades it out of process in a
 # fresh namespace, instead of nbgrader's Execute (classroom.nbplugin; `servicelab course autograde` also sets this).
-c.Autograde.autograde_preprocessors = [
-    "grader.classroom.nbplugin.GradeAnswers",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-    "grader.classroom.nbplugin.WithholdUngraded",
-]
+c.Autograde.autograde_preprocessors = list(AUTOGRADE_PREPROCESSORS)
 
 # Learners' check cells (and `nbgrader validate`) wait for endpoints and load balancers: far above the 30 s default
 c.Execute.timeout = 600

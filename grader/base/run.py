@@ -19,6 +19,7 @@ from grader.base.errors import EnvironmentFault
 log = logging.getLogger("servicelab.run")
 
 DEFAULT_TIMEOUT_S = 120.0
+QUERY_TIMEOUT_S = 20.0  # a question to a local daemon (docker version, docker inspect): it answers at once if it works
 
 
 class ToolMissing(EnvironmentFault, RuntimeError):

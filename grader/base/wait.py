@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 READY_TIMEOUT_S = 120.0  # a lab's Deployments and Service endpoints (a lab's timeouts.ready overrides it)
 PROBE_POD_READY_S = 90.0  # servicelab's own probe pods (image pulled or preloaded)
+PROBE_DEADLINE_S = 15.0  # how long a vantage point retries one probe (a lab's timeouts.probe overrides it)
 
 
 class Terminal(str):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.base.errors import BadInput
-from grader.base.wait import READY_TIMEOUT_S
+from grader.base.wait import PROBE_DEADLINE_S, READY_TIMEOUT_S
 from grader.catalogue.cases import Case, read_cases
 from grader.catalogue.checkspec import CheckSpec, read_checks
 from grader.catalogue.locate import ID_RE, find_lab
@@ -30,7 +30,7 @@ class Lab:
     expects: list[tuple[str, str]]
     variables: list[str]
     ready_timeout_s: float = READY_TIMEOUT_S
-    probe_deadline_s: float = 15.0
+    probe_deadline_s: float = PROBE_DEADLINE_S
     claims: list[str] = field(default_factory=list)  # cluster-wide things no manifest shows (grader.parallel.claims)
     policy: LabPolicy = field(default_factory=LabPolicy)
     checks: list[CheckSpec] = field(default_factory=list)
@@ -129,7 +129,7 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
         expects=[(e["kind"], e["name"]) for e in expects],
         variables=list(variables),
         ready_timeout_s=float(timeouts.get("ready", READY_TIMEOUT_S)),
-        probe_deadline_s=float(timeouts.get("probe", 15)),
+        probe_deadline_s=float(timeouts.get("probe", PROBE_DEADLINE_S)),
         claims=[c.strip() for c in claims],
         policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")),
     )

@@ -29,7 +29,7 @@ from grader.grading.environment import EnvironmentSpec, EnvironmentWorker
 from grader.grading.results import LabResult, Status
 from grader.grading.session import grade
 from grader.intake.manifests import fill, load_rendered, parse_docs
-from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube, KubeError, KubeUnreachable
+from grader.kube.client import Kube, KubeError, KubeUnreachable
 from grader.parallel.chains import build_chains
 from grader.parallel.claims import claims_of, placeholder_values
 from grader.parallel.workers import WorkerSpec, run_chains
@@ -63,15 +63,6 @@ class _Grader(EnvironmentWorker):
         record = self._grade_once(job)
         record.seconds = round(time.monotonic() - start, 1)
         return record
-
-    def clean_up_after(self, run_id: str) -> None:
-        """A dead worker's namespaces (its submissions' and its probe pods'), found by its run label."""
-        selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
-        try:
-            for ns in self.env.kube.list("namespaces", selector=selector):
-                delete_namespace(self.env.kube, ns["metadata"]["name"])
-        except (KubeError, KubeUnreachable):
-            return
 
     def _grade_once(self, job: GradeJob) -> Record:
         lab = load_lab(job.lab)

@@ -1,7 +1,7 @@
 """nbgrader preprocessors that grade a servicelab notebook without executing it.
 
-`GradeAnswers` replaces nbgrader's `Execute` in `Autograde.autograde_preprocessors` (see
-AUTOGRADE_PREPROCESSORS and notebooks/nbgrader_config.py): it reads the answer cell as YAML
+`GradeAnswers` replaces nbgrader's `Execute` in `Autograde.autograde_preprocessors` (AUTOGRADE_PREPROCESSORS,
+which notebooks/nbgrader_config.py and force_plugin set): it reads the answer cell as YAML
 (intake.answers), grades it out of process in a fresh namespace (classroom.batch), and writes the result into
 the graded check cell as its output: the HTML report (checks, hints, reachability matrix, which
 `generate_feedback` shows) and the points as the cell's value (nbgrader's partial credit). With

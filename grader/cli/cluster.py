@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.base.errors import EXIT_ENV, EXIT_OK, BadInput
+from grader.base.names import HELPER_CONTAINERS, KIND_CLUSTER
 from grader.cluster import bundle, doctor, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.status import collect, render
@@ -20,21 +21,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     # Every servicelab command should drive the cluster with the kubectl built for it, when there is one.
     prefer_offline_bin()
     p_up = subparsers.add_parser("up", help="create (or check) the local lab cluster: kind + MetalLB + Traefik")
-    p_up.add_argument("--name", default="servicelab", help="kind cluster name (default: servicelab)")
+    p_up.add_argument("--name", default=KIND_CLUSTER, help=f"kind cluster name (default: {KIND_CLUSTER})")
     p_up.add_argument("--node-image", help="kind node image (default: the offline build's, else kindest/node)")
     p_up.add_argument("--retain", action="store_true", help="on failure, keep what was made (for debugging)")
     p_up.set_defaults(func=_up)
 
     p_status = subparsers.add_parser("status", help="nodes, pools and used IPs, controllers, images")
-    p_status.add_argument("--name", default="servicelab")
+    p_status.add_argument("--name", default=KIND_CLUSTER)
     p_status.set_defaults(func=_status)
 
     p_down = subparsers.add_parser("down", help="delete the lab cluster and the outside containers, nothing else")
-    p_down.add_argument("--name", default="servicelab")
+    p_down.add_argument("--name", default=KIND_CLUSTER)
     p_down.set_defaults(func=_down)
 
     p_doctor = subparsers.add_parser("doctor", help="check every part the labs need; each problem with its fix")
-    p_doctor.add_argument("--name", default="servicelab")
+    p_doctor.add_argument("--name", default=KIND_CLUSTER)
     p_doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     p_doctor.set_defaults(func=_doctor)
 
@@ -90,7 +91,7 @@ def _down(args: argparse.Namespace) -> int:
         print(f"deleted kind cluster '{args.name}'")
     else:
         print(f"no kind cluster '{args.name}'")
-    for name in vantage.ALL:
+    for name in HELPER_CONTAINERS:
         if vantage.remove(name):
             print(f"removed container {name}")
     return EXIT_OK

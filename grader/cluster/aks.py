@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 
 from grader.base.wait import wait_for
+from grader.cluster.metallb import INTERNAL_POOL, IPS_ANNOTATION, POOL_ANNOTATION
 from grader.cluster.sources import fixture
 from grader.kube.client import Kube, KubeError
 
+AZURE_INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
+AZURE_IPV4 = "service.beta.kubernetes.io/azure-load-balancer-ipv4"
 _PROBE_SERVICE = {
     "apiVersion": "v1",
     "kind": "Service",
@@ -20,13 +23,13 @@ _PROBE_SERVICE = {
         "name": "servicelab-aks-policy-probe",
         "namespace": "default",
         "annotations": {
-            "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
-            "service.beta.kubernetes.io/azure-load-balancer-ipv4": "192.0.2.10",
+            AZURE_INTERNAL: "true",
+            AZURE_IPV4: "192.0.2.10",
         },
     },
     "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
 }
-_EXPECTED = {"metallb.io/address-pool": "internal", "metallb.io/loadBalancerIPs": "192.0.2.10"}
+_EXPECTED = {POOL_ANNOTATION: INTERNAL_POOL, IPS_ANNOTATION: "192.0.2.10"}
 
 
 def install(kube: Kube) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from grader.base.run import RunError, ToolMissing, run
+from grader.base.run import QUERY_TIMEOUT_S, RunError, ToolMissing, run
+from grader.cluster.kindcli import CONTEXT_PREFIX
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE
 
 KIND_NETWORK = "kind"
+INSPECT_S = 30.0
 _DOCKER_FIX = (
     "start Docker (Docker Desktop, or 'sudo systemctl start docker'); on CI machines: tools/docker-engine/ensure-docker"
 )
@@ -17,11 +20,11 @@ _DOCKER_FIX = (
 
 def engine_answers() -> tuple[bool, str]:
     try:
-        result = run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=20, check=False)
+        result = run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=QUERY_TIMEOUT_S, check=False)
     except ToolMissing:
         return False, "the docker command is not installed"
     except RunError:
-        return False, "docker did not answer within 20s"
+        return False, f"docker did not answer within {QUERY_TIMEOUT_S:.0f}s"
     if result.code != 0:
         return False, (result.stderr.strip().splitlines() or ["no answer"])[-1]
     return True, result.stdout.strip()
@@ -31,16 +34,25 @@ def docker_fix() -> str:
     return _DOCKER_FIX
 
 
-def inspect(kind: str, name: str) -> dict[str, Any] | None:
-    result = run(["docker", kind, "inspect", name], timeout=30, check=False)
+def inspect_all(names: Sequence[str], kind: str = "", *, timeout_s: float = INSPECT_S) -> list[dict[str, Any]] | None:
+    """What `docker [KIND] inspect NAMES...` tells of each, in one call; None when docker knows one of them not.
+
+    Raises ToolMissing, RunError (no answer in time) and ValueError (no JSON).
+    """
+    result = run(["docker", *([kind] if kind else []), "inspect", *names], timeout=timeout_s, check=False)
     if result.code != 0:
         return None
-    data: list[dict[str, Any]] = json.loads(result.stdout)
-    return data[0] if data else None
+    data = json.loads(result.stdout)
+    return data if isinstance(data, list) else None
 
 
-def kind_ipv4_subnet() -> str | None:
-    network = inspect("network", KIND_NETWORK)
+def inspect(kind: str, name: str, *, timeout_s: float = INSPECT_S) -> dict[str, Any] | None:
+    found = inspect_all([name], kind, timeout_s=timeout_s)
+    return found[0] if found else None
+
+
+def kind_ipv4_subnet(*, timeout_s: float = INSPECT_S) -> str | None:
+    network = inspect("network", KIND_NETWORK, timeout_s=timeout_s)
     if network is None:
         return None
     for config in network.get("IPAM", {}).get("Config") or []:
@@ -51,8 +63,11 @@ def kind_ipv4_subnet() -> str | None:
 
 
 def container_state(name: str) -> dict[str, Any] | None:
-    container = inspect("container", name)
-    return None if container is None else container
+    return inspect("container", name)
+
+
+def container_name(container: dict[str, Any]) -> str:
+    return str(container.get("Name", "")).lstrip("/")
 
 
 def container_is_ours(container: dict[str, Any]) -> bool:
@@ -110,9 +125,9 @@ def why_kind_unreachable(context: str | None) -> str | None:
 
     None for other contexts, or when the control-plane container runs (then the cause is elsewhere).
     """
-    if not context or not context.startswith("kind-"):
+    if not context or not context.startswith(CONTEXT_PREFIX):
         return None
-    cluster = context.removeprefix("kind-")
+    cluster = context.removeprefix(CONTEXT_PREFIX)
     answers, detail = engine_answers()
     if not answers:
         return f"the Docker engine that runs kind does not answer ({detail}): {_DOCKER_FIX}, then 'servicelab up'"

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from grader.base import images
 from grader.base.errors import EnvError
+from grader.base.names import HELPER_CONTAINERS, KIND_CLUSTER, TRAEFIK_CLASS, TRAEFIK_GATEWAY, TRAEFIK_NAMESPACE
 from grader.base.run import RunError, ToolMissing
 from grader.cluster import aks, docker, metallb, netpol, nodeports, podguard, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import condition_true, rollout_ready
 from grader.cluster.tools import find_kind
-from grader.cluster.up import node_has_image
+from grader.cluster.up import CLUSTER_DNS, node_has_image
 from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 UP = "servicelab up"
@@ -63,7 +64,7 @@ CLUSTER_PARTS = (
 )
 
 
-def examine(name: str = "servicelab") -> list[Finding]:
+def examine(name: str = KIND_CLUSTER) -> list[Finding]:
     doc = _Doctor(name, [])
     answers, detail = docker.engine_answers()
     if not doc.note("docker", answers, f"engine {detail}", docker.docker_fix()):
@@ -131,25 +132,24 @@ def _fix(kube: Kube, namespace: str, kind: str, name: str) -> str:
 
 def _dns(doc: _Doctor) -> None:
     assert doc.kube is not None
-    if _rollouts(doc, "cluster DNS", [("kube-system", "deployment", "coredns")]):
-        slices = doc.kube.list("endpointslices", "kube-system", selector="kubernetes.io/service-name=kube-dns")
+    if _rollouts(doc, "cluster DNS", [CLUSTER_DNS]):
+        namespace, kind, name = CLUSTER_DNS
+        slices = doc.kube.list("endpointslices", namespace, selector="kubernetes.io/service-name=kube-dns")
         ready = sum(1 for s in slices for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready"))
         doc.findings[-1] = Finding(
             "cluster DNS",
             ready > 0,
             f"kube-dns has {ready} ready endpoint(s)",
-            "" if ready else "kubectl -n kube-system rollout restart deployment/coredns",
+            "" if ready else f"kubectl -n {namespace} rollout restart {kind}/{name}",
         )
 
 
 def _metallb(doc: _Doctor) -> None:
     assert doc.kube is not None
-    _rollouts(
-        doc, "MetalLB", [(metallb.NAMESPACE, "deployment", "controller"), (metallb.NAMESPACE, "daemonset", "speaker")]
-    )
-    pools = {p["metadata"]["name"] for p in doc.kube.list("ipaddresspools.metallb.io", metallb.NAMESPACE)}
-    adverts = doc.kube.list("l2advertisements.metallb.io", metallb.NAMESPACE)
-    missing = sorted({"public", "internal"} - pools)
+    _rollouts(doc, "MetalLB", [metallb.CONTROLLER, metallb.SPEAKERS])
+    pools = {p["metadata"]["name"] for p in doc.kube.list(metallb.POOL_RESOURCE, metallb.NAMESPACE)}
+    adverts = doc.kube.list(metallb.ADVERTISEMENT_RESOURCE, metallb.NAMESPACE)
+    missing = sorted(set(metallb.POOLS) - pools)
     doc.note(
         "MetalLB pools",
         not missing and bool(adverts),
@@ -177,22 +177,23 @@ def _pod_guard(doc: _Doctor) -> None:
 
 def _traefik(doc: _Doctor) -> None:
     assert doc.kube is not None
-    if not _rollouts(doc, "Traefik (Ingress)", [(traefik.NAMESPACE, "deployment", "traefik")]):
+    if not _rollouts(doc, "Traefik (Ingress)", [traefik.ROLLOUT]):
         doc.skip("Traefik (Gateway API)")
         return
     classes = {c["metadata"]["name"] for c in doc.kube.list("ingressclasses")}
     doc.findings[-1] = Finding(
         "Traefik (Ingress)",
-        "traefik" in classes,
+        TRAEFIK_CLASS in classes,
         f"IngressClasses: {', '.join(classes)}",
-        "" if "traefik" in classes else UP,
+        "" if TRAEFIK_CLASS in classes else UP,
     )
-    ok, state = condition_true(doc.kube, "gateway", traefik.GATEWAY, traefik.NAMESPACE, "Programmed")
+    ok, state = condition_true(doc.kube, "gateway", TRAEFIK_GATEWAY, TRAEFIK_NAMESPACE, "Programmed")
+    namespace, kind, name = traefik.ROLLOUT
     doc.note(
         "Traefik (Gateway API)",
         bool(ok),
-        f"Gateway {traefik.NAMESPACE}/{traefik.GATEWAY}: {state}",
-        f"kubectl -n {traefik.NAMESPACE} rollout restart deployment/traefik",
+        f"Gateway {TRAEFIK_NAMESPACE}/{TRAEFIK_GATEWAY}: {state}",
+        f"kubectl -n {namespace} rollout restart {kind}/{name}",
     )
 
 
@@ -219,14 +220,14 @@ def _images(doc: _Doctor) -> None:
 
 def _containers(doc: _Doctor) -> None:
     problems = []
-    for name in vantage.ALL:
+    for name in HELPER_CONTAINERS:
         state = docker.container_state(name)
         if not ((state or {}).get("State") or {}).get("Running"):
             problems.append(f"{name} not running")
         elif not vantage.current(name, state):
             problems.append(f"{name} made from an older spec")
     fix = f"{UP} (starts them; makes one from an older spec again)"
-    doc.note("outside containers", not problems, "; ".join(problems) or ", ".join(vantage.ALL), fix)
+    doc.note("outside containers", not problems, "; ".join(problems) or ", ".join(HELPER_CONTAINERS), fix)
 
 
 def _node_ports(doc: _Doctor) -> None:

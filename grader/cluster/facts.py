@@ -8,24 +8,25 @@ SERVICELAB_INTERNAL_STATIC_IP.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from grader.base.errors import EnvError
-from grader.base.run import RunError, ToolMissing, run
-from grader.cluster.docker import why_kind_unreachable
+from grader.base.names import CLIENT_CONTAINERS, PARTNER_CONTAINER
+from grader.base.run import QUERY_TIMEOUT_S, RunError, ToolMissing
+from grader.cluster import docker
 from grader.cluster.net import lab_addresses
-from grader.kube.client import Kube, KubeError, KubeUnreachable
-from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, container_reason
+from grader.cluster.readiness import internal_ip
+from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
+from grader.probes.outside import container_reason
 
 KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE")
-PARTNER_CONTAINER = "servicelab-partner"
-CONTAINERS = (PARTNER_CONTAINER, CONTAINER, INTERNET_CONTAINER)
-DOCKER_READS_S = 60.0  # two docker calls of 20 s each at most, and the thread's start
+CONTAINERS = (PARTNER_CONTAINER, *CLIENT_CONTAINERS)  # inspected together, in one docker call
+DOCKER_READS_S = 3 * QUERY_TIMEOUT_S  # its two docker calls (containers, network), and as long again to start
 _AHEAD: dict[str, Future[DockerReads]] = {}  # read_docker started ahead of discover()
 
 
@@ -56,7 +57,7 @@ def discover(kube: Kube) -> ClusterFacts:
     try:
         raw_nodes = kube.list("nodes")
     except KubeUnreachable as err:
-        why = why_kind_unreachable(kube.context)
+        why = docker.why_kind_unreachable(kube.context)
         raise EnvError(f"the cluster does not answer (context {kube.context or 'current'}): {why or err}") from err
     except KubeError as err:
         raise EnvError(f"cannot list the cluster's nodes: {err}") from err
@@ -64,12 +65,12 @@ def discover(kube: Kube) -> ClusterFacts:
     is_kind = any(str(obj.get("spec", {}).get("providerID", "")).startswith("kind://") for obj in raw_nodes)
     facts = ClusterFacts(context=kube.context, is_kind=is_kind, nodes=nodes, pod_cidrs=_pod_cidrs(raw_nodes))
     ahead = _AHEAD.pop("docker", None)
-    docker = (ahead.result(timeout=DOCKER_READS_S) if ahead else read_docker()) if is_kind else None
-    subnet = docker.subnet if docker else None
+    reads = (ahead.result(timeout=DOCKER_READS_S) if ahead else read_docker()) if is_kind else None
+    subnet = reads.subnet if reads else None
     # The same addresses `servicelab up` carved its MetalLB pools around.
     kind_values = {}
     if subnet is not None:
-        carved = lab_addresses(str(subnet))
+        carved = lab_addresses(subnet)
         kind_values = {"STATIC_IP": carved.static_ip, "INTERNAL_STATIC_IP": carved.internal_static_ip}
     for var in ("STATIC_IP", "INTERNAL_STATIC_IP"):
         env = os.environ.get(f"SERVICELAB_{var}")
@@ -81,10 +82,10 @@ def discover(kube: Kube) -> ClusterFacts:
             facts.missing[var] = (
                 f"not a kind lab cluster: set SERVICELAB_{var} to an address your load balancer can assign"
             )
-    if docker:
-        facts.partner_ip = docker.ips.get(PARTNER_CONTAINER)
-        facts.client_ips = {name: docker.ips[name] for name in (CONTAINER, INTERNET_CONTAINER) if name in docker.ips}
-        facts.container_reasons = docker.reasons
+    if reads:
+        facts.partner_ip = reads.ips.get(PARTNER_CONTAINER)
+        facts.client_ips = {name: reads.ips[name] for name in CLIENT_CONTAINERS if name in reads.ips}
+        facts.container_reasons = reads.reasons
     return facts
 
 
@@ -92,19 +93,32 @@ def discover(kube: Kube) -> ClusterFacts:
 class DockerReads:
     """The kind network's subnet, and the outside containers' addresses and states: one docker call each."""
 
-    subnet: ipaddress.IPv4Network | None
+    subnet: str | None  # IPv4
     ips: dict[str, str]
     reasons: dict[str, str]  # container -> why it is no vantage point ('' when it is); only those inspected together
 
 
 def read_docker() -> DockerReads:
-    inspected = _docker_json(["docker", "inspect", *CONTAINERS])
-    found = inspected or [c for name in CONTAINERS for c in _docker_json(["docker", "inspect", name]) or []]
+    """Never raises: without docker, or with a container missing, the reads hold less (one inspect per
+    container finds the addresses of those that exist)."""
+    inspected = _inspect(CONTAINERS)
+    found = inspected or [c for name in CONTAINERS for c in _inspect([name]) or []]
+    try:
+        subnet = docker.kind_ipv4_subnet(timeout_s=QUERY_TIMEOUT_S)
+    except (ToolMissing, RunError, ValueError):
+        subnet = None
     return DockerReads(
-        _kind_subnet(),
-        {k: v for c in found for k, v in _kind_ip(c).items()},
-        {str(c.get("Name", "")).lstrip("/"): container_reason(c) for c in inspected or []},
+        subnet,
+        {docker.container_name(c): ip for c in found if (ip := docker.container_ip(c))},
+        {docker.container_name(c): container_reason(c) for c in inspected or []},
     )
+
+
+def _inspect(names: Sequence[str]) -> list[dict[str, Any]] | None:
+    try:
+        return docker.inspect_all(names, timeout_s=QUERY_TIMEOUT_S)
+    except (ToolMissing, RunError, ValueError):
+        return None
 
 
 def read_docker_ahead() -> None:
@@ -124,14 +138,13 @@ def read_docker_ahead() -> None:
     threading.Thread(target=work, name="docker-facts", daemon=True).start()
 
 
-def _node(obj: dict[str, object]) -> Node:
-    meta = obj.get("metadata", {})
-    status = obj.get("status", {})
-    name = str(meta.get("name", "")) if isinstance(meta, dict) else ""
-    labels = meta.get("labels", {}) if isinstance(meta, dict) else {}
-    addresses = status.get("addresses", []) if isinstance(status, dict) else []
-    ip = next((a.get("address", "") for a in addresses if a.get("type") == "InternalIP"), "")
-    return Node(name, ip, "node-role.kubernetes.io/control-plane" in labels)
+def _node(obj: Obj) -> Node:
+    meta = obj.get("metadata") or {}
+    return Node(
+        str(meta.get("name", "")),
+        internal_ip(obj),
+        "node-role.kubernetes.io/control-plane" in (meta.get("labels") or {}),
+    )
 
 
 def _pod_cidrs(nodes: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -143,42 +156,3 @@ def _pod_cidrs(nodes: list[dict[str, Any]]) -> tuple[str, ...]:
         if cidr
     }
     return tuple(str(net) for net in sorted(cidrs, key=lambda net: (net.version, net)))
-
-
-def _docker_json(argv: list[str]) -> list[dict[str, object]] | None:
-    try:
-        result = run(argv, timeout=20, check=False)
-    except (ToolMissing, RunError):
-        return None
-    if result.code != 0:
-        return None
-    try:
-        data = json.loads(result.stdout)
-    except ValueError:
-        return None
-    return data if isinstance(data, list) else None
-
-
-def _kind_subnet() -> ipaddress.IPv4Network | None:
-    data = _docker_json(["docker", "network", "inspect", "kind"])
-    if not data:
-        return None
-    ipam = data[0].get("IPAM", {})
-    configs = ipam.get("Config", []) if isinstance(ipam, dict) else []
-    for cfg in configs or []:
-        try:
-            net = ipaddress.ip_network(cfg.get("Subnet", ""), strict=False)
-        except ValueError:
-            continue
-        if isinstance(net, ipaddress.IPv4Network):
-            return net
-    return None
-
-
-def _kind_ip(container: dict[str, object]) -> dict[str, str]:
-    """{name: address on the kind network} of one inspected container ({} when it has none)."""
-    settings = container.get("NetworkSettings", {})
-    networks = settings.get("Networks", {}) if isinstance(settings, dict) else {}
-    kind = networks.get("kind", {}) if isinstance(networks, dict) else {}
-    ip = kind.get("IPAddress") if isinstance(kind, dict) else None
-    return {str(container.get("Name", "")).lstrip("/"): str(ip)} if ip else {}

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from grader.base.run import run
 
+CONTEXT_PREFIX = "kind-"  # kind names a cluster's kubeconfig context kind-<name>
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -14,7 +16,7 @@ class Kind:
 
     @property
     def context(self) -> str:
-        return f"kind-{self.name}"
+        return f"{CONTEXT_PREFIX}{self.name}"
 
     def exists(self) -> bool:
         out = run([self.binary, "get", "clusters"], timeout=60).stdout

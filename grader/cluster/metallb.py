@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from grader.base.wait import wait_for
 from grader.cluster.net import LabAddresses
-from grader.cluster.readiness import rollout_ready
+from grader.cluster.readiness import SYSTEM_ROLLOUT_S, rollout_ready
 from grader.cluster.sources import fixture, upstream_manifest
 from grader.kube.client import Kube, KubeError
 
 NAMESPACE = "metallb-system"
+CONTROLLER = (NAMESPACE, "deployment", "controller")
+SPEAKERS = (NAMESPACE, "daemonset", "speaker")
+POOL_RESOURCE = "ipaddresspools.metallb.io"
+ADVERTISEMENT_RESOURCE = "l2advertisements.metallb.io"
+PUBLIC_POOL, INTERNAL_POOL = "public", "internal"  # fixtures/metallb/pools.yaml
+POOLS = (PUBLIC_POOL, INTERNAL_POOL)
+POOL_ANNOTATION = "metallb.io/address-pool"  # a Service's choice of pool
+IPS_ANNOTATION = "metallb.io/loadBalancerIPs"  # a Service's requested addresses
 
 
 def install(kube: Kube, addresses: LabAddresses) -> None:
     kube.apply(upstream_manifest("metallb"))
-    wait_for(
-        lambda: rollout_ready(kube, NAMESPACE, "deployment", "controller"),
-        what="MetalLB controller ready",
-        timeout_s=240,
-    )
-    wait_for(
-        lambda: rollout_ready(kube, NAMESPACE, "daemonset", "speaker"), what="MetalLB speakers ready", timeout_s=240
-    )
+    wait_for(lambda: rollout_ready(kube, *CONTROLLER), what="MetalLB controller ready", timeout_s=SYSTEM_ROLLOUT_S)
+    wait_for(lambda: rollout_ready(kube, *SPEAKERS), what="MetalLB speakers ready", timeout_s=SYSTEM_ROLLOUT_S)
     pools = fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range, INTERNAL_RANGE=addresses.internal_range)
     # The validating webhook answers a little after the controller reports ready: a server-side
     # dry-run goes through the webhook, so poll it before applying for real.
@@ -39,7 +41,7 @@ def _webhook_accepts(kube: Kube, pools: str) -> tuple[bool | None, str]:
 def pool_usage(kube: Kube) -> dict[str, list[str]]:
     """Pool name -> the LoadBalancer addresses handed out from it (with the Service that holds each)."""
     usage: dict[str, list[str]] = {}
-    for pool in kube.list("ipaddresspools.metallb.io", NAMESPACE):
+    for pool in kube.list(POOL_RESOURCE, NAMESPACE):
         usage[pool["metadata"]["name"]] = []
     for svc in kube.list("services", all_namespaces=True):
         if svc.get("spec", {}).get("type") != "LoadBalancer":

@@ -14,12 +14,13 @@ from dataclasses import replace
 from grader.base import images
 from grader.base.wait import wait_for
 from grader.cluster import versions
-from grader.cluster.readiness import api_errors_are_state, rollout_ready
+from grader.cluster.readiness import SYSTEM_ROLLOUT_S, api_errors_are_state, rollout_ready
 from grader.cluster.sources import fixture
 from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 
 NAMESPACE = "kube-system"
 DAEMONSET = "kube-router"
+ROLLOUT = (NAMESPACE, "daemonset", DAEMONSET)
 WITNESS_NAMESPACE = "servicelab-walls"
 OPEN, WALLED = "open", "walled"
 WITNESS_PORT = 8080
@@ -31,11 +32,7 @@ PROBE_S = 5.0
 def install(kube: Kube) -> str:
     """Install the engine, then wait until the witness shows it enforcing; returns what was seen."""
     kube.apply(fixture("netpol/kube-router.yaml", KUBE_ROUTER_IMAGE=versions.KUBE_ROUTER_IMAGE))
-    wait_for(
-        lambda: rollout_ready(kube, NAMESPACE, "daemonset", DAEMONSET),
-        what="kube-router ready on every node",
-        timeout_s=240,
-    )
+    wait_for(lambda: rollout_ready(kube, *ROLLOUT), what="kube-router ready on every node", timeout_s=SYSTEM_ROLLOUT_S)
     kube.apply(fixture("netpol/witness.yaml", AGNHOST_IMAGE=images.AGNHOST))
     for name in (OPEN, WALLED):
         wait_for(
@@ -100,7 +97,7 @@ def examine(kube: Kube, up: str) -> tuple[bool, str, str]:
     daemonset = kube.get("daemonset", DAEMONSET, NAMESPACE)
     if daemonset is None:
         return False, f"no daemonset {NAMESPACE}/{DAEMONSET}", f"{up} (installs it)"
-    ok, state = rollout_ready(kube, NAMESPACE, "daemonset", DAEMONSET)
+    ok, state = rollout_ready(kube, *ROLLOUT)
     desired = daemonset.get("status", {}).get("desiredNumberScheduled", 0)
     if not ok or desired != nodes:
         return False, f"{state} ({nodes} nodes)", f"kubectl -n {NAMESPACE} rollout restart daemonset/{DAEMONSET}"

@@ -14,12 +14,11 @@ import shlex
 from dataclasses import dataclass
 
 from grader.base.errors import EnvironmentFault
+from grader.base.names import OUTSIDE_CONTAINER, TRAEFIK_NODE_PORT
 from grader.base.run import RunError, ToolMissing, run
-from grader.cluster import vantage
 from grader.cluster.readiness import internal_ip
 from grader.kube.client import Kube
 
-WITNESS_PORT = 30080  # fixtures/traefik/traefik.yaml: Service traefik/traefik, port web
 KUBE_PROXY = "k8s-app=kube-proxy"
 _TRY_S = 2  # busybox timeout counts whole seconds
 _ANSWER = re.compile(r"^@@(?P<at>\d+) (?P<rc>\d+) ?(?P<message>.*)$", re.MULTILINE)
@@ -48,22 +47,22 @@ def probe(kube: Kube) -> list[NodePort]:
     ips = node_ips(kube)
     lines = ["d=$(mktemp -d)"]
     for index, ip in enumerate(ips.values()):
-        url = shlex.quote(f"http://{ip}:{WITNESS_PORT}/")
+        url = shlex.quote(f"http://{ip}:{TRAEFIK_NODE_PORT}/")
         lines.append(
             f"( timeout {_TRY_S} wget -q -O /dev/null {url} 2>$d/{index}; "
             f'echo "@@{index} $? $(tail -n 1 $d/{index})" ) &'
         )
     lines += ["wait", "rm -rf $d"]
-    argv = ["docker", "exec", vantage.OUTSIDE, "sh", "-c", "\n".join(lines)]
+    argv = ["docker", "exec", OUTSIDE_CONTAINER, "sh", "-c", "\n".join(lines)]
     try:
         result = run(argv, timeout=_TRY_S + 20, check=False)
     except (RunError, ToolMissing) as err:
-        raise NotProbed(f"docker exec into {vantage.OUTSIDE}: {err}") from err
+        raise NotProbed(f"docker exec into {OUTSIDE_CONTAINER}: {err}") from err
     answers: dict[int, tuple[int, str]] = {}
     for found in _ANSWER.finditer(result.stdout):
         answers[int(found["at"])] = (int(found["rc"]), found["message"])
     if len(answers) != len(ips):
-        raise NotProbed(f"docker exec into {vantage.OUTSIDE} (exit {result.code}): {result.stderr.strip()[-300:]}")
+        raise NotProbed(f"docker exec into {OUTSIDE_CONTAINER} (exit {result.code}): {result.stderr.strip()[-300:]}")
     return [NodePort(node, ip, _problem(ip, *answers[index])) for index, (node, ip) in enumerate(ips.items())]
 
 
@@ -72,12 +71,12 @@ def _problem(ip: str, rc: int, message: str) -> str:
         return ""
     if "refused" in message:
         return (
-            f"node port {WITNESS_PORT} refused: this node's kube-proxy does not serve node ports on {ip} "
+            f"node port {TRAEFIK_NODE_PORT} refused: this node's kube-proxy does not serve node ports on {ip} "
             "(it keeps the node address it read when it started)"
         )
     if rc in (124, 143):
-        return f"node port {WITNESS_PORT}: no answer within {_TRY_S}s"
-    return f"node port {WITNESS_PORT}: {message or f'wget exit {rc}'}"
+        return f"node port {TRAEFIK_NODE_PORT}: no answer within {_TRY_S}s"
+    return f"node port {TRAEFIK_NODE_PORT}: {message or f'wget exit {rc}'}"
 
 
 def answering(kube: Kube) -> tuple[list[NodePort] | None, str]:
@@ -106,7 +105,7 @@ def examine(kube: Kube, up: str) -> tuple[bool, str, str]:
         return False, str(err), f"{up} (starts the outside container)"
     silent = [p for p in ports if p.problem]
     if not silent:
-        return True, f"{WITNESS_PORT} answers on {len(ports)} nodes from {vantage.OUTSIDE}", ""
+        return True, f"{TRAEFIK_NODE_PORT} answers on {len(ports)} nodes from {OUTSIDE_CONTAINER}", ""
     by_hand = "; ".join(
         f"kubectl -n kube-system delete pod -l {KUBE_PROXY} --field-selector spec.nodeName={p.node}" for p in silent
     )

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.base.errors import EnvError
+from grader.base.names import TRAEFIK_NODE_PORT
 from grader.cluster import docker
 from grader.cluster.tools import find_kind, prefer_offline_bin
 
-HOST_PORTS = (30007, 30080)  # fixtures/kind-config.yaml extraPortMappings
+LAB_NODE_PORT = 30007  # the NodePort lab's
+HOST_PORTS = (LAB_NODE_PORT, TRAEFIK_NODE_PORT)  # fixtures/kind-config.yaml extraPortMappings
 _INOTIFY = {"max_user_watches": 524288, "max_user_instances": 512}
 
 
@@ -37,8 +39,8 @@ def check_ports_free() -> None:
     busy = [port for port in HOST_PORTS if _port_busy(port)]
     if busy:
         raise EnvError(
-            f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort 30007 and "
-            "Traefik's 30080 there: stop what listens on them (e.g. 'ss -ltnp')"
+            f"host port(s) {busy} on 127.0.0.1 are in use; the lab cluster maps NodePort {LAB_NODE_PORT} and "
+            f"Traefik's {TRAEFIK_NODE_PORT} there: stop what listens on them (e.g. 'ss -ltnp')"
         )
 
 

@@ -13,6 +13,8 @@ from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 P = ParamSpec("P")
 T = TypeVar("T")
 
+SYSTEM_ROLLOUT_S = 240.0  # a system controller's rollout after `up` applied it: its image pulled, its pods ready
+
 
 def api_errors_are_state(question: Callable[P, tuple[T | None, str]]) -> Callable[P, tuple[T | None, str]]:
     """An API server that is still starting (connection refused, RBAC not loaded yet: Forbidden) is a state

@@ -5,19 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from grader.base import images
+from grader.base.names import HELPER_CONTAINERS, OUTSIDE_CONTAINER, TRAEFIK_NODE_PORT
 from grader.cluster import docker, metallb, netpol, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import internal_ip, rollout_ready
-from grader.cluster.up import node_has_image
+from grader.cluster.up import CLUSTER_DNS, node_has_image
 from grader.kube.client import Kube, KubeError, KubeUnreachable
 
-CONTROLLERS = (
-    ("kube-system", "deployment", "coredns"),
-    (metallb.NAMESPACE, "deployment", "controller"),
-    (metallb.NAMESPACE, "daemonset", "speaker"),
-    (traefik.NAMESPACE, "deployment", "traefik"),
-    (netpol.NAMESPACE, "daemonset", netpol.DAEMONSET),
-)
+CONTROLLERS = (CLUSTER_DNS, metallb.CONTROLLER, metallb.SPEAKERS, traefik.ROLLOUT, netpol.ROLLOUT)
 
 
 @dataclass
@@ -69,7 +64,7 @@ def collect(kind: Kind) -> Status:
 
 
 def _containers(status: Status) -> None:
-    for name in vantage.ALL:
+    for name in HELPER_CONTAINERS:
         info = docker.container_state(name)
         running = bool(info and info.get("State", {}).get("Running"))
         status.containers.append((name, f"running at {docker.container_ip(info)}" if info and running else "absent"))
@@ -106,7 +101,7 @@ def render(status: Status) -> str:
     if status.containers:
         lines += ["Outside containers:"] + [f"  {name}: {state}" for name, state in status.containers]
     if status.node_ports:
-        lines.append(f"Node port {nodeports.WITNESS_PORT} (Traefik) from {vantage.OUTSIDE}:")
+        lines.append(f"Node port {TRAEFIK_NODE_PORT} (Traefik) from {OUTSIDE_CONTAINER}:")
         lines += [f"  {p}" for p in status.node_ports]
     lines += ["Problems:"] + [f"  - {p}" for p in status.problems] if status.problems else ["All healthy."]
     return "\n".join(lines)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from grader.base.names import TRAEFIK_DEPLOYMENT, TRAEFIK_GATEWAY, TRAEFIK_NAMESPACE, TRAEFIK_SERVICE
 from grader.base.wait import wait_for
 from grader.cluster import versions
-from grader.cluster.readiness import condition_true, lb_address, rollout_ready
+from grader.cluster.readiness import SYSTEM_ROLLOUT_S, condition_true, lb_address, rollout_ready
 from grader.cluster.sources import fixture, upstream_manifest
 from grader.kube.client import Kube
 
-NAMESPACE = "traefik"
-POD_LABELS = {"app": "traefik"}  # fixtures/traefik/traefik.yaml: what its Deployment's pods carry
-GATEWAY = "lab-gateway"
+ROLLOUT = (TRAEFIK_NAMESPACE, "deployment", TRAEFIK_DEPLOYMENT)
 _GATEWAY_CRDS = ("gatewayclasses", "gateways", "httproutes", "referencegrants", "grpcroutes")
 
 
@@ -25,15 +24,15 @@ def install(kube: Kube) -> str:
             timeout_s=60,
         )
     kube.apply(fixture("traefik/traefik.yaml", TRAEFIK_IMAGE=versions.TRAEFIK_IMAGE))
-    wait_for(lambda: rollout_ready(kube, NAMESPACE, "deployment", "traefik"), what="Traefik ready", timeout_s=240)
+    wait_for(lambda: rollout_ready(kube, *ROLLOUT), what="Traefik ready", timeout_s=SYSTEM_ROLLOUT_S)
     ip = wait_for(
-        lambda: lb_address(kube, NAMESPACE, "traefik"),
+        lambda: lb_address(kube, TRAEFIK_NAMESPACE, TRAEFIK_SERVICE),
         what="Traefik's LoadBalancer IP (MetalLB pool public)",
         timeout_s=120,
     )
     wait_for(
-        lambda: condition_true(kube, "gateway", GATEWAY, NAMESPACE, "Programmed"),
-        what=f"Gateway {NAMESPACE}/{GATEWAY} programmed",
+        lambda: condition_true(kube, "gateway", TRAEFIK_GATEWAY, TRAEFIK_NAMESPACE, "Programmed"),
+        what=f"Gateway {TRAEFIK_NAMESPACE}/{TRAEFIK_GATEWAY} programmed",
         timeout_s=120,
     )
     return ip

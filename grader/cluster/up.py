@@ -12,6 +12,17 @@ from typing import Any
 
 from grader.base import images
 from grader.base.errors import EnvError
+from grader.base.names import (
+    HELPER_CONTAINERS,
+    KIND_CLUSTER,
+    OUTSIDE_CONTAINER,
+    PARTNER_CONTAINER,
+    PARTNER_HOST,
+    TRAEFIK_CLASS,
+    TRAEFIK_GATEWAY,
+    TRAEFIK_NAMESPACE,
+    TRAEFIK_NODE_PORT,
+)
 from grader.base.run import run
 from grader.base.wait import WaitTimeout, wait_for
 from grader.cluster import aks, docker, metallb, netpol, nodeports, podguard, tools, traefik, vantage, versions
@@ -25,12 +36,13 @@ from grader.kube.client import Kube
 
 NODE_COUNT = 3
 NODE_PORTS_SETTLE_S = 10.0
-SYSTEM_NAMESPACES = ("kube-system", metallb.NAMESPACE, traefik.NAMESPACE)
+CLUSTER_DNS = ("kube-system", "deployment", "coredns")
+SYSTEM_NAMESPACES = ("kube-system", metallb.NAMESPACE, TRAEFIK_NAMESPACE)
 
 
 @dataclass
 class UpOptions:
-    name: str = "servicelab"
+    name: str = KIND_CLUSTER
     node_image: str | None = None
     retain: bool = False
     say: Callable[[str], None] = print
@@ -122,7 +134,7 @@ def _nodes_ready(opts: UpOptions, state: UpState) -> str:
             what="nodes and system pods back since the node containers started",
             timeout_s=300,
         )
-    wait_for(lambda: rollout_ready(kube, "kube-system", "deployment", "coredns"), what="CoreDNS ready", timeout_s=180)
+    wait_for(lambda: rollout_ready(kube, *CLUSTER_DNS), what="CoreDNS ready", timeout_s=180)
     return f"{len(ready)} nodes Ready: {', '.join(ready)}"
 
 
@@ -131,10 +143,10 @@ def _vantage_containers(opts: UpOptions, state: UpState) -> str:
     if subnet is None:
         raise EnvError(f"docker network '{docker.KIND_NETWORK}' has no IPv4 subnet")
     state.addresses = lab_addresses(subnet)
-    for name in vantage.ALL:
+    for name in HELPER_CONTAINERS:
         if vantage.ensure(name, state.addresses):
             state.created_containers.append(name)
-    return f"{', '.join(vantage.ALL)} on network '{docker.KIND_NETWORK}' ({vantage.PARTNER} is {vantage.PARTNER_HOST})"
+    return f"{', '.join(HELPER_CONTAINERS)} on network '{docker.KIND_NETWORK}' ({PARTNER_CONTAINER} is {PARTNER_HOST})"
 
 
 def _lab_images(opts: UpOptions, state: UpState) -> str:
@@ -176,7 +188,10 @@ def _pod_guard(opts: UpOptions, state: UpState) -> str:
 def _traefik(opts: UpOptions, state: UpState) -> str:
     assert state.kube is not None
     state.traefik_ip = traefik.install(state.kube)
-    return f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClass traefik; Gateway traefik/lab-gateway)"
+    return (
+        f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClass {TRAEFIK_CLASS}; "
+        f"Gateway {TRAEFIK_NAMESPACE}/{TRAEFIK_GATEWAY})"
+    )
 
 
 def _walls(opts: UpOptions, state: UpState) -> str:
@@ -192,8 +207,8 @@ def _node_ports(opts: UpOptions, state: UpState) -> str:
     which reads the node's current address (see nodeports)."""
     assert state.kube is not None
     kube = state.kube
-    what = f"node port {nodeports.WITNESS_PORT} answering on every node"
-    done = f"{nodeports.WITNESS_PORT} answers on {NODE_COUNT} nodes from {vantage.OUTSIDE}"
+    what = f"node port {TRAEFIK_NODE_PORT} answering on every node"
+    done = f"{TRAEFIK_NODE_PORT} answers on {NODE_COUNT} nodes from {OUTSIDE_CONTAINER}"
     try:
         wait_for(lambda: nodeports.answering(kube), what=what, timeout_s=NODE_PORTS_SETTLE_S, interval_s=0.5)
         return done

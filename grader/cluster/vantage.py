@@ -18,21 +18,17 @@ import ipaddress
 from typing import Any
 
 from grader.base import images
+from grader.base.names import INTERNET_CONTAINER, OUTSIDE_CONTAINER, PARTNER_CONTAINER, PARTNER_HOST, PARTNER_PORT
 from grader.cluster import docker
 from grader.cluster.net import LabAddresses
 
-OUTSIDE = "servicelab-outside"
-INTERNET = "servicelab-internet"
-PARTNER = "servicelab-partner"
-PARTNER_HOST = "api.partner.example"
-ALL = (OUTSIDE, INTERNET, PARTNER)
 _FOREVER = ["sleep", "2147483647"]
 # Revision of each container's spec (a label on it): one made from an older spec is made again. 2: the busybox
 # clients run docker's init as PID 1, which reaps what a probe script leaves (busybox `timeout` leaves one
 # zombie per probe; `sleep` as PID 1 never reaps, and they held 2,701 of this host's 32,768 PIDs after 25 min).
 # The partner's 2: busybox httpd in place of agnhost netexec, whose /shell ran any command a lab pod sent.
 REVISION_LABEL = "dev.servicelab.revision"
-_REVISIONS = {OUTSIDE: "2", INTERNET: "2", PARTNER: "2"}
+_REVISIONS = {OUTSIDE_CONTAINER: "2", INTERNET_CONTAINER: "2", PARTNER_CONTAINER: "2"}
 # The caller's "address:port" ("[address]:port" for IPv6), as agnhost's /clientip answered. busybox httpd
 # listens on IPv6 and IPv4 at once and gives REMOTE_ADDR in brackets, an IPv4 caller as ::ffff:a.b.c.d.
 # labs/external-traffic-local/starter/web.yaml serves the same script (a unit test holds them equal).
@@ -45,7 +41,7 @@ printf 'Content-Type: text/plain\r\n\r\n%s:%s' "$ip" "$REMOTE_PORT"
 """
 
 
-def partner_script(root: str = "/srv", port: int = 80) -> str:
+def partner_script(root: str = "/srv", port: int = PARTNER_PORT) -> str:
     """The partner's start (its image is upstream busybox): its answers written under root, then httpd on
     port. The container's name is its hostname, as netexec's /hostname answered."""
     return f"""mkdir -p {root}/cgi-bin
@@ -59,9 +55,9 @@ exec httpd -f -p {port} -h {root}
 
 def _spec(name: str, addresses: LabAddresses) -> tuple[str, list[str], tuple[str, ...], list[str]]:
     """image, command, network aliases, extra docker run options."""
-    if name == OUTSIDE:
+    if name == OUTSIDE_CONTAINER:
         return images.BUSYBOX, _FOREVER, (), ["--init"]
-    if name == PARTNER:
+    if name == PARTNER_CONTAINER:
         return images.BUSYBOX, ["sh", "-c", partner_script()], (PARTNER_HOST,), ["--init"]
     blocks = ipaddress.summarize_address_range(
         ipaddress.ip_address(addresses.internal_first), ipaddress.ip_address(addresses.internal_last)

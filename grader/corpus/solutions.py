@@ -24,12 +24,10 @@ from grader.base.errors import EXIT_ENV, EXIT_FAIL, EXIT_OK, BadInput, EnvError
 from grader.catalogue.cases import Case
 from grader.catalogue.labs import Lab, load_lab
 from grader.cluster.facts import ClusterFacts
-from grader.grading.deploy import delete_namespace
 from grader.grading.environment import Environment, EnvironmentSpec, EnvironmentWorker
 from grader.grading.scoring import CaseOutcome, judge_case
 from grader.grading.session import grade
 from grader.intake.manifests import manifest_files
-from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, KubeError, KubeUnreachable
 from grader.parallel import leases
 from grader.parallel.chains import build_chains
 from grader.parallel.claims import case_claims, placeholder_values
@@ -128,17 +126,13 @@ class EnvironmentGrader(EnvironmentWorker):
         """Grade one case; the grading holds its claims' Leases until its namespace is gone (grading.session)."""
         return check_case(job.lab, job.case, self.env, job.index)
 
-    def clean_up_after(self, run_id: str) -> None:
-        """Delete every namespace of that run (a dead worker's, or this one's when interrupted), wait until
-        they are gone, then drop the run's claims."""
-        selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
-        try:
-            names = [ns["metadata"]["name"] for ns in self.env.kube.list("namespaces", selector=selector)]
-        except (KubeError, KubeUnreachable):
-            return  # best effort: the run label stays for 'servicelab sweep'
-        for name in names:
-            delete_namespace(self.env.kube, name)
-            leases.wait_released(self.env.kube, name, None)
+    def remove_namespace(self, namespace: str) -> None:
+        """Cleaning up after a run: wait until each namespace is gone (what it holds must not meet the next
+        case that claims the same); release_run then drops the run's claims."""
+        super().remove_namespace(namespace)
+        leases.wait_released(self.env.kube, namespace, None)
+
+    def release_run(self, run_id: str) -> None:
         leases.release_run(self.env.kube, run_id)
 
 

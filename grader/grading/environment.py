@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 
 from grader.base import images
 from grader.base.errors import EnvError
+from grader.base.names import INTERNET_CONTAINER, OUTSIDE_CONTAINER
 from grader.base.wait import PROBE_POD_READY_S, READY_TIMEOUT_S
 from grader.cluster.facts import ClusterFacts, discover, read_docker_ahead
-from grader.kube.client import Kube
+from grader.grading.deploy import delete_namespace
+from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube, KubeError, KubeUnreachable
 from grader.lab.context import LabContext
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.host import HostVantage
-from grader.probes.outside import CONTAINER, INTERNET_CONTAINER, OutsideVantage
+from grader.probes.outside import OutsideVantage
 from grader.probes.pod import PodVantage, ProbePods
 from grader.probes.shell import Op, Outcome
 from grader.probes.warm import ShellPool
@@ -76,9 +78,9 @@ class Environment:
             OutsideVantage(
                 policy=self.policy,
                 partner_ip=facts.partner_ip,
-                source_ip=facts.client_ips.get(CONTAINER),
-                shells=self._shell_pool(CONTAINER, ahead=True),
-                known_reason=facts.container_reasons.get(CONTAINER),
+                source_ip=facts.client_ips.get(OUTSIDE_CONTAINER),
+                shells=self._shell_pool(OUTSIDE_CONTAINER, ahead=True),
+                known_reason=facts.container_reasons.get(OUTSIDE_CONTAINER),
             )
             if facts.is_kind
             else _Absent("outside container", "not a kind lab cluster")
@@ -186,3 +188,21 @@ class EnvironmentWorker:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.run_id = env.run_id
+
+    def clean_up_after(self, run_id: str) -> None:
+        """Delete every namespace of that run (a dead worker's, or this one's when interrupted), found by its run
+        label, each through remove_namespace; then release_run."""
+        selector = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={run_id}"
+        try:
+            names = [ns["metadata"]["name"] for ns in self.env.kube.list("namespaces", selector=selector)]
+        except (KubeError, KubeUnreachable):
+            return  # best effort: the run label stays for 'servicelab sweep'
+        for name in names:
+            self.remove_namespace(name)
+        self.release_run(run_id)
+
+    def remove_namespace(self, namespace: str) -> None:
+        delete_namespace(self.env.kube, namespace)
+
+    def release_run(self, run_id: str) -> None:
+        """Drop what the run holds beyond its namespaces: nothing here."""

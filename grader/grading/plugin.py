@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Iterator
 import pytest
 
 from grader.base.errors import EnvError
+from grader.base.names import PROGRESS_LOG
 from grader.base.outcomes import Blocked, Fail, NotApplicable
 from grader.grading import evidence
 from grader.grading.results import CheckResult, Status
@@ -23,7 +24,7 @@ CHECK_MARKER = (
     "a structural check that earns its points on a field it reads (see docs/WRITING_CHECKS.md)"
 )
 
-_log = logging.getLogger("servicelab.progress")  # a notebook shows it while check() runs
+_log = logging.getLogger(PROGRESS_LOG)
 
 
 PLUGIN_NAME = "servicelab-grading"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from grader.cluster import traefik
+from grader.base.names import PARTNER_PORT, TRAEFIK_NAMESPACE, TRAEFIK_POD_LABELS
 from grader.cluster.facts import ClusterFacts
 from grader.intake.labpolicy import LabPolicy
 from grader.kube.client import Obj, managed_labels
@@ -29,7 +29,6 @@ from grader.probes.pod import WARM_NAMESPACES
 NAME_KEY = "kubernetes.io/metadata.name"  # set on every namespace by the API server: no learner can fake it
 ROUTED_KINDS = ("Ingress", "HTTPRoute")  # an answer made of these is served to clients by Traefik
 DNS_NAMESPACE, DNS_PODS, DNS_PORT = "kube-system", {"k8s-app": "kube-dns"}, 53  # CoreDNS, as kubeadm labels it
-PARTNER_PORT = 80
 _EVERYWHERE = {4: "0.0.0.0/0", 6: "::/0"}
 
 
@@ -111,8 +110,8 @@ def _probe_pods() -> Obj:
 
 def _traefik_pods() -> Obj:
     return {
-        "namespaceSelector": {"matchLabels": {NAME_KEY: traefik.NAMESPACE}},
-        "podSelector": {"matchLabels": traefik.POD_LABELS},
+        "namespaceSelector": {"matchLabels": {NAME_KEY: TRAEFIK_NAMESPACE}},
+        "podSelector": {"matchLabels": TRAEFIK_POD_LABELS},
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from grader.base import images
 from grader.base.errors import BadInput
+from grader.base.names import PARTNER_HOST, PARTNER_PORT
 from grader.intake.schema import ROOT_TYPES
 
 
@@ -23,7 +24,7 @@ class LabPolicy:
 
 POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations", "egress"}
 # What a lab may let its pods call beyond its own namespace and cluster DNS (the walls, grader.grading.walls).
-EGRESS = {"partner": "the partner API server outside the cluster (api.partner.example, TCP 80)"}
+EGRESS = {"partner": f"the partner API server outside the cluster ({PARTNER_HOST}, TCP {PARTNER_PORT})"}
 
 
 def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from grader.base.errors import EnvError
+from grader.base.names import TRAEFIK_LB_PORT, TRAEFIK_WEB_PORT
 from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.base.wait import READY_TIMEOUT_S, Terminal, WaitTimeout, wait_for
 from grader.cluster.facts import ClusterFacts, Node
@@ -167,8 +168,8 @@ class LabContext:
         Gateway `lab-gateway` (listener port 8000). ENV-ERROR when it is absent, has no address, or gives no
         HTTP answer from outside (asked once a run)."""
         svc = entrypoint.traefik_service(self.kube)
-        self.matrix.name_target(f"{svc.lb_ips[0]}:80", "Ingress (traefik)")
-        self.matrix.name_target(f"{svc.lb_ips[0]}:8000", "Gateway (traefik)")
+        self.matrix.name_target(f"{svc.lb_ips[0]}:{TRAEFIK_LB_PORT}", "Ingress (traefik)")
+        self.matrix.name_target(f"{svc.lb_ips[0]}:{TRAEFIK_WEB_PORT}", "Gateway (traefik)")
         if self._traefik_silent is None:
             self._traefik_silent = entrypoint.silence(self.outside, svc.lb_ips[0])
         if self._traefik_silent:

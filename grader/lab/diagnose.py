@@ -6,6 +6,8 @@ import ipaddress
 from collections.abc import Callable
 
 from grader.base.outcomes import Diagnosis
+from grader.cluster.aks import AZURE_IPV4
+from grader.cluster.metallb import ADVERTISEMENT_RESOURCE, CONTROLLER, IPS_ANNOTATION, POOL_ANNOTATION, POOL_RESOURCE
 from grader.kube.client import Kube, KubeError, Obj
 from grader.lab.services import Service
 
@@ -101,8 +103,9 @@ def _metallb_broken(kube: Kube, pools: list[Obj], l2: list[Obj]) -> str:
         return "MetalLB has no IPAddressPool: the environment is not ready (run 'servicelab up')."
     if not l2:
         return "MetalLB has no L2Advertisement: addresses are never announced (run 'servicelab up')."
+    namespace, kind, name = CONTROLLER
     try:
-        controller = kube.get("deployment", "controller", "metallb-system")
+        controller = kube.get(kind, name, namespace)
     except KubeError:
         return ""
     if controller is None:
@@ -111,7 +114,7 @@ def _metallb_broken(kube: Kube, pools: list[Obj], l2: list[Obj]) -> str:
     if available < 1:
         return (
             "MetalLB's controller is not running (0 available replicas): no Service can get an address. Fix: "
-            "kubectl -n metallb-system scale deployment/controller --replicas=1 (then 'servicelab doctor')."
+            f"kubectl -n {namespace} scale {kind}/{name} --replicas=1 (then 'servicelab doctor')."
         )
     return ""
 
@@ -122,8 +125,8 @@ def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[D
         why = f"Service {svc.name} is type {svc.type}, not LoadBalancer: it gets no external address."
         return Diagnosis("lb/not-type-loadbalancer", why), False
     try:
-        pools = kube.list("ipaddresspools.metallb.io", all_namespaces=True)
-        l2 = kube.list("l2advertisements.metallb.io", all_namespaces=True)
+        pools = kube.list(POOL_RESOURCE, all_namespaces=True)
+        l2 = kube.list(ADVERTISEMENT_RESOURCE, all_namespaces=True)
     except KubeError:
         pools, l2 = [], []
         metallb = False
@@ -135,13 +138,13 @@ def lb_pending_diagnosis(kube: Kube, svc: Service, events: list[str]) -> tuple[D
         if broken:
             return Diagnosis("lb/environment", broken + tail), True
         names = sorted(p["metadata"]["name"] for p in pools)
-        wanted = svc.annotations.get("metallb.io/address-pool")
+        wanted = svc.annotations.get(POOL_ANNOTATION)
         if wanted and wanted not in names:
-            why = f"The annotation metallb.io/address-pool names pool '{wanted}', but the pools are {', '.join(names)}."
+            why = f"The annotation {POOL_ANNOTATION} names pool '{wanted}', but the pools are {', '.join(names)}."
             return Diagnosis("lb/unknown-pool", why + tail), False
     requested = (
-        svc.annotations.get("service.beta.kubernetes.io/azure-load-balancer-ipv4")
-        or svc.annotations.get("metallb.io/loadBalancerIPs")
+        svc.annotations.get(AZURE_IPV4)
+        or svc.annotations.get(IPS_ANNOTATION)
         or svc.raw.get("spec", {}).get("loadBalancerIP")
     )
     if requested:

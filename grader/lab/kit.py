@@ -13,6 +13,7 @@ from typing import Any
 
 from grader.base.outcomes import Diagnosis, Fail
 from grader.base.wait import WaitTimeout, wait_for
+from grader.cluster.metallb import POOL_RESOURCE, PUBLIC_POOL
 from grader.kube.client import KubeError
 from grader.lab.context import Endpoints, LabContext, Service
 from grader.lab.diagnose import matches, port_mismatch
@@ -129,7 +130,7 @@ def require_route(lab: LabContext, svc: Service, by: str) -> None:
 def pool_of(lab: LabContext, ip: str) -> str | None:
     """The MetalLB pool holding ip, or None when MetalLB is absent (a real cloud)."""
     try:
-        pools = lab.kube.list("ipaddresspools.metallb.io", all_namespaces=True)
+        pools = lab.kube.list(POOL_RESOURCE, all_namespaces=True)
     except KubeError:
         return None
     addr = ipaddress.ip_address(ip)
@@ -149,7 +150,7 @@ def internet_facing(lab: LabContext, ip: str) -> bool:
     """The lab's "internet" vantage point: Azure's edge forwards only public addresses. On kind that is the
     MetalLB pool `public`; on a real cloud, a globally routable address."""
     pool = pool_of(lab, ip)
-    facing = pool == "public" if pool is not None else ipaddress.ip_address(ip).is_global
+    facing = pool == PUBLIC_POOL if pool is not None else ipaddress.ip_address(ip).is_global
     lab.matrix.record(
         "internet (by address)",
         lab.matrix.label_for(ip, 80),

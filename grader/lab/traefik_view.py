@@ -13,12 +13,12 @@ import json
 import re
 from dataclasses import dataclass
 
+from grader.base.names import TRAEFIK_API_PORT, TRAEFIK_NAMESPACE, TRAEFIK_POD_LABELS
 from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 from grader.lab import traefik_expect
 
-NAMESPACE = "traefik"
-API_PORT = 8080  # the entry point `traefik` of fixtures/traefik: bound to 127.0.0.1, so no pod reaches it
 READ_S = 5.0  # one read of the API; a miss costs a round's early verdict, never a verdict
+_PODS = ",".join(f"{key}={value}" for key, value in TRAEFIK_POD_LABELS.items())
 INGRESS_PROVIDER = "kubernetes"
 GATEWAY_PROVIDER = "kubernetesgateway"
 _MATCHER = re.compile(r'(\w+)\("([^"]*)"\)')
@@ -36,11 +36,13 @@ class Reader:
         """The runtime configuration (`/api/rawdata`), or None: no single ready Traefik pod, no API, no right."""
         try:
             if self._pod is None:
-                pods = [p for p in self.kube.list("pods", NAMESPACE, "app=traefik") if _serving(p)]
+                pods = [p for p in self.kube.list("pods", TRAEFIK_NAMESPACE, _PODS) if _serving(p)]
                 if len(pods) != 1:  # during a rollout two configurations answer
                     return None
                 self._pod = pods[0]["metadata"]["name"]
-            answer = self.kube.pod_http_get(self._pod, NAMESPACE, API_PORT, "/api/rawdata", timeout=READ_S)
+            answer = self.kube.pod_http_get(
+                self._pod, TRAEFIK_NAMESPACE, TRAEFIK_API_PORT, "/api/rawdata", timeout=READ_S
+            )
         except (KubeError, KubeUnreachable):
             self._pod = None
             return None

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from grader.base.names import PROGRESS_LOG
 from grader.grading.results import LabResult
 from grader.reports.html import to_html
 from grader.reports.terminal import to_text
@@ -120,7 +121,7 @@ def progress() -> Iterator[None]:
     if not _in_ipython():
         yield
         return
-    logger, line = logging.getLogger("servicelab.progress"), _ProgressLine()
+    logger, line = logging.getLogger(PROGRESS_LOG), _ProgressLine()
     old_level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(line)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from grader.cluster.readiness import internal_ip
 from grader.kube.client import Kube
 
 Obj = dict[str, Any]
@@ -29,12 +30,7 @@ def _label(text: str) -> str:
 
 
 def _node_ips(nodes: list[Obj]) -> dict[str, str]:
-    return {
-        n["metadata"]["name"]: next(
-            (a["address"] for a in n.get("status", {}).get("addresses", []) if a.get("type") == "InternalIP"), "?"
-        )
-        for n in nodes
-    }
+    return {n["metadata"]["name"]: internal_ip(n) or "?" for n in nodes}
 
 
 def endpoints(slices: list[Obj]) -> list[Endpoint]:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.base.errors import BadInput, EnvError, ServicelabError, message
+from grader.base.names import PARTNER_HOST
 from grader.catalogue.labs import load_lab
 from grader.cluster.facts import discover
+from grader.cluster.readiness import internal_ip
 from grader.grading.deploy import apply_into, ensure_namespace, wait_deployments
 from grader.grading.environment import environment, new_run_id
 from grader.grading.session import grade
@@ -113,15 +115,14 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
             kube.exec(
                 toolbox[0]["metadata"]["name"],
                 ns,
-                ["wget", "-qO-", "-T", "5", "http://api.partner.example/cgi-bin/clientip"],
+                ["wget", "-qO-", "-T", "5", f"http://{PARTNER_HOST}/cgi-bin/clientip"],
                 timeout=20,
             )
             if toolbox
             else None
         )
     rows = [
-        f"node {n['metadata']['name']}: address "
-        f"{next((a['address'] for a in n['status']['addresses'] if a['type'] == 'InternalIP'), '?')}, "
+        f"node {n['metadata']['name']}: address {internal_ip(n) or '?'}, "
         f"pod range {n.get('spec', {}).get('podCIDR', '?')}"
         for n in nodes
     ]

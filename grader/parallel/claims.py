@@ -23,15 +23,17 @@ from typing import Any
 from grader.base.errors import BadInput
 from grader.catalogue.cases import Case
 from grader.catalogue.labs import Lab
+from grader.cluster.aks import AZURE_IPV4
 from grader.cluster.facts import KNOWN_VARIABLES, ClusterFacts
+from grader.cluster.metallb import IPS_ANNOTATION
 from grader.intake.manifests import Doc, fill, load_rendered, manifest_files
 
 WILDCARD = "*"
 WILDCARD_KINDS = ("http-host",)
 STATIC_IP_ANNOTATIONS = (
-    "service.beta.kubernetes.io/azure-load-balancer-ipv4",
+    AZURE_IPV4,
     "service.beta.kubernetes.io/azure-load-balancer-ipv6",
-    "metallb.io/loadBalancerIPs",
+    IPS_ANNOTATION,
     "metallb.universe.tf/loadBalancerIPs",
 )
 _ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")

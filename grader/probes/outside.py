@@ -13,19 +13,17 @@ import json
 from typing import Any
 
 from grader.base.errors import EnvError
-from grader.base.run import RunError, ToolMissing, run
+from grader.base.names import OUTSIDE_CONTAINER
+from grader.base.run import QUERY_TIMEOUT_S, RunError, ToolMissing, run
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome, build_script, new_nonce, parse_output
 from grader.probes.warm import ShellPool
-
-CONTAINER = "servicelab-outside"
-INTERNET_CONTAINER = "servicelab-internet"
 
 
 class OutsideVantage(Vantage):
     def __init__(
         self,
-        container: str = CONTAINER,
+        container: str = OUTSIDE_CONTAINER,
         policy: ProbePolicy | None = None,
         partner_ip: str | None = None,
         name: str = "outside container",
@@ -68,7 +66,7 @@ class OutsideVantage(Vantage):
 
 def _container_state(name: str) -> str:
     try:
-        result = run(["docker", "inspect", name], timeout=20, check=False)
+        result = run(["docker", "inspect", name], timeout=QUERY_TIMEOUT_S, check=False)
     except ToolMissing:
         return "docker is not installed here"
     except RunError:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from grader.base import images
 from grader.base.errors import EnvError
+from grader.base.names import PARTNER_HOST
 from grader.base.wait import PROBE_POD_READY_S, Terminal, WaitTimeout, wait_for
 from grader.kube.client import MANAGED_LABELS, Kube, KubeError, KubeUnreachable, Obj, managed_labels
 from grader.probes.base import ProbePolicy, Vantage
@@ -31,7 +32,7 @@ class PodVantage(Vantage):
         self.kube = kube
         self.namespace = namespace
         self.pod = pod
-        self.known_good = "http://api.partner.example/hostname"
+        self.known_good = f"http://{PARTNER_HOST}/hostname"
 
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         nonce = new_nonce()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.base.wait import PROBE_DEADLINE_S
+
 
 @dataclass(frozen=True)
 class ProbePolicy:
     """Retry policy as data: per-try timeout, overall deadline, pause between rounds, exec slack."""
 
     per_try_s: float = 3.0
-    deadline_s: float = 15.0
+    deadline_s: float = PROBE_DEADLINE_S
     backoff_s: float = 0.5
     exec_slack_s: float = 15.0
     hostname_rounds_size: int = 8

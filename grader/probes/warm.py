@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import os
 import queue
 import signal
@@ -20,8 +19,8 @@ from typing import IO
 
 from grader.base.errors import EnvError
 from grader.base.run import ToolMissing, which
+from grader.base.run import log as _log
 
-_log = logging.getLogger("servicelab.run")
 STDERR_KEPT = 20  # lines of a shell's stderr kept to explain a failure
 READERS_S = 5.0  # for the pipe readers to see the end of a killed client's pipes
 

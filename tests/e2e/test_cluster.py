@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from grader.base import images
+from grader.base import images, names
 from grader.base.run import run
 from grader.base.wait import wait_for
-from grader.cluster import docker, vantage
+from grader.cluster import docker
 from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.readiness import lb_address, rollout_ready
 from grader.kube.client import Kube, managed_labels
@@ -104,7 +104,7 @@ def ready(kube: Kube, namespace: str, name: str) -> None:
 
 def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
     """One HTTP GET from the outside container (busybox wget; its own -T option crashes in 1.35)."""
-    argv = ["docker", "exec", vantage.OUTSIDE, "timeout", "3", "wget", "-q", "-O", "-"]
+    argv = ["docker", "exec", names.OUTSIDE_CONTAINER, "timeout", "3", "wget", "-q", "-O", "-"]
     if host:
         argv += ["--header", f"Host: {host}"]
     result = run([*argv, url], timeout=15, check=False)
@@ -116,7 +116,7 @@ def outside_status(url: str, host: str) -> tuple[str | None, str]:
     argv = [
         "docker",
         "exec",
-        vantage.OUTSIDE,
+        names.OUTSIDE_CONTAINER,
         "timeout",
         "3",
         "wget",
@@ -175,9 +175,11 @@ def test_internal_annotation_gets_internal_pool_ip(kube: Kube, namespace: str, a
     wait_for(lambda: outside_get(f"http://{ip}/hostname"), what="internal LB answers inside the VNet", timeout_s=30)
     # The internet vantage point reaches a public frontend (Traefik) but never the internal one.
     traefik_ip = lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)
-    reached = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"], check=False)
+    reached = run(
+        ["docker", "exec", names.INTERNET_CONTAINER, "timeout", "3", "nc", "-w", "2", traefik_ip, "80"], check=False
+    )
     assert reached.code == 0, f"the internet vantage point cannot reach the public {traefik_ip}:80"
-    blocked = run(["docker", "exec", vantage.INTERNET, "timeout", "3", "nc", "-w", "2", ip, "80"], check=False)
+    blocked = run(["docker", "exec", names.INTERNET_CONTAINER, "timeout", "3", "nc", "-w", "2", ip, "80"], check=False)
     assert blocked.code != 0, f"the internet vantage point reached the internal LB {ip}"
 
 
@@ -304,7 +306,7 @@ def test_probe_pod_resolves_service_dns_names(kube: Kube, namespace: str) -> Non
         return (result.stdout if cluster_ip in result.stdout else None), result.stdout[-300:] + result.stderr[-200:]
 
     wait_for(lookup, what=f"{fqdn} resolves to {cluster_ip}", timeout_s=30)
-    partner = kube.exec("probe", namespace, ["nslookup", f"{vantage.PARTNER_HOST}."], timeout=20)
+    partner = kube.exec("probe", namespace, ["nslookup", f"{names.PARTNER_HOST}."], timeout=20)
     assert partner.code == 0, partner.stdout + partner.stderr
     assert "Address" in partner.stdout, partner.stdout
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from _runs import grading_process, namespaces_of
 
+from grader.base import names
 from grader.base.wait import wait_for
 from grader.kube.client import Kube, KubeError, KubeUnreachable
 
@@ -313,9 +314,9 @@ def test_restarted_node_containers_then_up_status_and_grading_are_whole(
     the cluster whole, with the learner's namespaces kept, and a LoadBalancer grading must pass."""
     kind = os.environ.get("SERVICELAB_KIND", "kind")
     nodes = subprocess.run(
-        [kind, "get", "nodes", "--name", "servicelab"], capture_output=True, text=True, check=True, timeout=60
+        [kind, "get", "nodes", "--name", names.KIND_CLUSTER], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    containers = [*nodes, "servicelab-outside", "servicelab-internet", "servicelab-partner"]
+    containers = [*nodes, *names.HELPER_CONTAINERS]
     before = _addresses(containers)
     try:
         kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KEPT}})

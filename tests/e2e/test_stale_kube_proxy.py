@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from grader.base import names
 from grader.base.wait import wait_for
 from grader.cluster import nodeports
 from grader.kube.client import Kube, KubeError, KubeUnreachable
@@ -140,10 +141,10 @@ def test_stale_kube_proxy_is_named_by_status_doctor_and_grading_and_replaced_by_
 
         status = _cli("status")
         assert status.returncode == 3, status.stdout + status.stderr
-        assert f"node {NODE}: node port {nodeports.WITNESS_PORT} refused" in status.stdout, status.stdout
+        assert f"node {NODE}: node port {names.TRAEFIK_NODE_PORT} refused" in status.stdout, status.stdout
         doctor = _cli("doctor")
         assert doctor.returncode != 0, doctor.stdout
-        assert f"FAIL node ports: {NODE} ({real_ip}): node port {nodeports.WITNESS_PORT} refused" in doctor.stdout
+        assert f"FAIL node ports: {NODE} ({real_ip}): node port {names.TRAEFIK_NODE_PORT} refused" in doctor.stdout
         assert f"spec.nodeName={NODE}" in doctor.stdout, doctor.stdout
 
         # A correct answer graded now: the node's refusal is the environment's, never the learner's lost points.
@@ -152,7 +153,7 @@ def test_stale_kube_proxy_is_named_by_status_doctor_and_grading_and_replaced_by_
         graded = _cli("grade", "nodeport", "--manifests", solution, "--context", context, "--json", str(report))
         said = " ".join((graded.stdout + graded.stderr).split())
         assert graded.returncode == 3, said
-        assert f"node {real_ip} refuses every node port, Traefik's {nodeports.WITNESS_PORT} too" in said
+        assert f"node {real_ip} refuses every node port, Traefik's {names.TRAEFIK_NODE_PORT} too" in said
         assert "servicelab up" in said
         assert json.loads(report.read_text())["verdict"] == "ENV-ERROR"
         assert json.loads(report.read_text()).get("score") is None

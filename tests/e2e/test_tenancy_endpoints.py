@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.base import names
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
-from grader.cluster import docker, vantage
+from grader.cluster import docker
 from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
 from grader.grading.environment import Environment, environment
 from grader.kube.client import Kube
@@ -156,7 +157,7 @@ def test_no_tenant_pod_runs_a_command_in_another_tenants_pods_or_in_the_partner(
     kube = env.kube
     toolbox = _toolbox(kube, attacker)
     before = {t.namespace: _pods(kube, t) for t in (serve_hostname, httpd)}
-    partner_before = (docker.container_state(vantage.PARTNER) or {}).get("State") or {}
+    partner_before = (docker.container_state(names.PARTNER_CONTAINER) or {}).get("State") or {}
     assert partner_before.get("Running"), "the partner container is not running: run 'servicelab up'"
 
     # serve-hostname answers its own name; the httpd pod and the partner have their own name only at /hostname
@@ -165,7 +166,7 @@ def test_no_tenant_pod_runs_a_command_in_another_tenants_pods_or_in_the_partner(
         for t in (serve_hostname, httpd)
         for name, (_, ip, _) in before[t.namespace].items()
     ]
-    partner = f"http://{vantage.PARTNER_HOST}"
+    partner = f"http://{names.PARTNER_HOST}"
     controls = _from_pod(kube, attacker.namespace, toolbox, [f"{base}/hostname" for base, _, _ in targets])
     controls += _from_pod(kube, attacker.namespace, toolbox, [f"{partner}/hostname"])
     assert http_status(controls[-1]) == 200, (
@@ -192,7 +193,7 @@ def test_no_tenant_pod_runs_a_command_in_another_tenants_pods_or_in_the_partner(
 
     after = {t.namespace: _pods(kube, t) for t in (serve_hostname, httpd)}
     assert after == before, "a pod was restarted or replaced: /exit or /shutdown stopped it"
-    partner_after = (docker.container_state(vantage.PARTNER) or {}).get("State") or {}
+    partner_after = (docker.container_state(names.PARTNER_CONTAINER) or {}).get("State") or {}
     assert partner_after.get("Running")
     assert partner_after.get("StartedAt") == partner_before.get("StartedAt")
 
@@ -210,7 +211,7 @@ def test_the_partner_and_the_lab_pod_still_tell_the_clients_address(
         kube,
         attacker.namespace,
         toolbox,
-        [f"http://{vantage.PARTNER_HOST}/cgi-bin/clientip", f"http://{ip}:8080/cgi-bin/clientip"],
+        [f"http://{names.PARTNER_HOST}/cgi-bin/clientip", f"http://{ip}:8080/cgi-bin/clientip"],
     )
     assert http_status(partner) == 200, partner
     node_ips = {a["address"] for n in kube.list("nodes") for a in n["status"]["addresses"]}

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from grader.base import images
+from grader.base import images, names
 from grader.base.wait import wait_for
 from grader.cluster import vantage
 from grader.cluster.net import lab_addresses
@@ -77,12 +77,12 @@ def test_no_lab_text_tells_a_learner_to_run_netexec() -> None:
 
 
 def test_the_partner_container_is_busybox_httpd() -> None:
-    image, command, aliases, options = vantage._spec(vantage.PARTNER, lab_addresses("172.18.0.0/16"))
+    image, command, aliases, options = vantage._spec(names.PARTNER_CONTAINER, lab_addresses("172.18.0.0/16"))
     assert image == images.BUSYBOX
     assert command[:2] == ["sh", "-c"]
     assert command[2] == vantage.partner_script()
     assert "exec httpd -f -p 80 -h /srv" in command[2]
-    assert aliases == (vantage.PARTNER_HOST,)
+    assert aliases == (names.PARTNER_HOST,)
     assert "--init" in options  # docker's init reaps the CGI children and passes SIGTERM on
 
 

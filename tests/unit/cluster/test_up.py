@@ -11,6 +11,7 @@ import pytest
 import requests
 import yaml
 
+from grader.base import names
 from grader.base.run import Result
 from grader.cluster import docker, doctor, tools, up, vantage, versions
 from grader.cluster.net import lab_addresses
@@ -65,7 +66,7 @@ def test_metallb_pools_fixture_is_filled_in() -> None:
 
 def test_internet_container_blackholes_exactly_the_internal_pool() -> None:
     addresses = lab_addresses("172.18.0.0/16")
-    _image, command, _aliases, options = vantage._spec(vantage.INTERNET, addresses)
+    _image, command, _aliases, options = vantage._spec(names.INTERNET_CONTAINER, addresses)
     assert options == ["--init", "--cap-add", "NET_ADMIN"]
     script = command[-1]
     assert "ip route add blackhole 172.18.255.220/30" in script
@@ -93,9 +94,9 @@ def test_an_outside_client_from_an_older_spec_is_made_again(
     monkeypatch.setattr(
         vantage.docker, "run_container", lambda name, image, args, aliases, options: calls.append(("run", *options))
     )
-    assert vantage.ensure(vantage.OUTSIDE, lab_addresses("172.18.0.0/16")) is made
+    assert vantage.ensure(names.OUTSIDE_CONTAINER, lab_addresses("172.18.0.0/16")) is made
     if made:
-        assert calls == [("rm", vantage.OUTSIDE), ("run", "--label", f"{vantage.REVISION_LABEL}=2", "--init")]
+        assert calls == [("rm", names.OUTSIDE_CONTAINER), ("run", "--label", f"{vantage.REVISION_LABEL}=2", "--init")]
     else:
         assert calls == []
 
@@ -296,17 +297,17 @@ def test_a_node_that_will_not_start_gets_the_cluster_made_again(monkeypatch: pyt
 
 def test_current_spec_of_each_container() -> None:
     made_now = {"Config": {"Labels": {vantage.REVISION_LABEL: "2"}}}
-    assert vantage.current(vantage.OUTSIDE, made_now)
-    assert not vantage.current(vantage.OUTSIDE, {"Config": {"Labels": {}}})
-    assert vantage.current(vantage.PARTNER, made_now)
-    assert not vantage.current(vantage.PARTNER, {"Config": {"Labels": {}}})  # agnhost netexec: made again
+    assert vantage.current(names.OUTSIDE_CONTAINER, made_now)
+    assert not vantage.current(names.OUTSIDE_CONTAINER, {"Config": {"Labels": {}}})
+    assert vantage.current(names.PARTNER_CONTAINER, made_now)
+    assert not vantage.current(names.PARTNER_CONTAINER, {"Config": {"Labels": {}}})  # agnhost netexec: made again
 
 
 def test_doctor_names_an_outside_client_from_an_older_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     states = {
-        vantage.OUTSIDE: {"State": {"Running": True}, "Config": {"Labels": {}}},  # made before --init
-        vantage.INTERNET: {"State": {"Running": False}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
-        vantage.PARTNER: {"State": {"Running": True}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
+        names.OUTSIDE_CONTAINER: {"State": {"Running": True}, "Config": {"Labels": {}}},  # made before --init
+        names.INTERNET_CONTAINER: {"State": {"Running": False}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
+        names.PARTNER_CONTAINER: {"State": {"Running": True}, "Config": {"Labels": {vantage.REVISION_LABEL: "2"}}},
     }
     monkeypatch.setattr(doctor.docker, "container_state", states.get)
     found = doctor._Doctor("servicelab", [])
