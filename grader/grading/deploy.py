@@ -267,7 +267,8 @@ def delete_namespace(kube: Kube, namespace: str) -> None:
     """Delete a namespace servicelab created; Services first and waited for, so their LB IPs are free again.
 
     The namespace delete is issued even when deleting the Services fails; what is left carries the run
-    label for `servicelab sweep`.
+    label for `servicelab sweep`. Then its pods are deleted at once (grace 0): a learner's pod that ignores
+    SIGTERM must not hold a class's cluster for its grace period.
     """
     try:
         ns = kube.get("namespace", namespace)
@@ -279,6 +280,8 @@ def delete_namespace(kube: Kube, namespace: str) -> None:
         kube.delete_all("services", namespace, wait=True, timeout=90)
     with contextlib.suppress(KubeError, KubeUnreachable):
         kube.delete("namespace", namespace)
+    with contextlib.suppress(KubeError, KubeUnreachable):  # a terminating namespace still lets us delete its pods
+        kube.delete_all("pods", namespace, grace_period_s=0)
 
 
 def wait_deployments(kube: Kube, namespace: str, names: list[str], timeout_s: float) -> None:

@@ -227,14 +227,23 @@ class Kube:
         self._wait_gone(f"{res.plural}/{name}", DELETE_WAIT_S, still_there)
 
     def delete_all(
-        self, kind: str, namespace: str, *, selector: str | None = None, wait: bool = False, timeout: float = 120.0
+        self,
+        kind: str,
+        namespace: str,
+        *,
+        selector: str | None = None,
+        wait: bool = False,
+        timeout: float = 120.0,
+        grace_period_s: int | None = None,
     ) -> None:
-        """Delete every object of a kind in a namespace (optionally only those matching selector)."""
+        """Delete every object of a kind in a namespace (optionally only those matching selector); with
+        grace_period_s, a pod gets that long to stop instead of its own terminationGracePeriodSeconds."""
+        body = BACKGROUND if grace_period_s is None else {**BACKGROUND, "gracePeriodSeconds": grace_period_s}
         for res in self._resources(kind):
             uids = set()
             for obj in self._list(res, namespace, selector):  # one by one, as kubectl does (not every kind
                 meta = obj.get("metadata") or {}  # offers deletecollection)
-                self._call("DELETE", res.path(namespace, meta.get("name")), missing_ok=True, body=BACKGROUND)
+                self._call("DELETE", res.path(namespace, meta.get("name")), missing_ok=True, body=body)
                 uids.add(meta.get("uid"))
 
             def left(res: Resource = res, uids: set[Any] = uids) -> bool:

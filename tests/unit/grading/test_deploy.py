@@ -41,6 +41,7 @@ class RecordingKube:
         self.services = services  # every Service on the cluster
         self.applied: list[tuple[str, bool]] = []
         self.deleted: list[tuple[str, str]] = []
+        self.grace: dict[str, int | None] = {}
         self.created: list[dict[str, Any]] = []
         self.users: list[str] = []
 
@@ -84,8 +85,9 @@ class RecordingKube:
     def delete(self, kind: str, name: str, namespace: str | None = None, *, wait: bool = False) -> None:
         self.deleted.append((kind, name))
 
-    def delete_all(self, kind: str, namespace: str, **_: Any) -> None:
+    def delete_all(self, kind: str, namespace: str, *, grace_period_s: int | None = None, **_: Any) -> None:
         self.deleted.append((kind, f"{namespace}/*"))
+        self.grace[kind] = grace_period_s
 
 
 def refusal(
@@ -168,7 +170,8 @@ def test_a_refusal_whose_value_no_other_service_holds_is_bad_input_whatever_its_
 def test_cleanup_deletes_services_first_then_the_namespace() -> None:
     kube = RecordingKube()
     delete_namespace(kube, "ns1")  # type: ignore[arg-type]
-    assert kube.deleted == [("services", "ns1/*"), ("namespace", "ns1")]
+    assert kube.deleted == [("services", "ns1/*"), ("namespace", "ns1"), ("pods", "ns1/*")]
+    assert kube.grace["pods"] == 0  # the learner's pods stop now, whatever their grace period or SIGTERM handling
 
 
 def test_missing_probe_image_is_env_error_naming_the_image() -> None:
