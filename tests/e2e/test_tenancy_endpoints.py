@@ -82,7 +82,7 @@ def env(context: str) -> Iterator[Environment]:
 def _tenant(env: Environment, lab_id: str, answer: str, deployments: tuple[str, ...]) -> Iterator[Tenant]:
     lab = load_lab(str(LABS / lab_id))
     ns = f"e2e-walls-{lab_id}-{env.run_id}"[:63]
-    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, policy=lab.policy)
+    ensure_namespace(env.kube, ns, env.run_id, must_be_new=True, facts=env.facts, policy=lab.policy)
     try:
         apply_into(env.kube, lab, ns, env.facts, env.run_id, text=answer)
         wait_deployments(env.kube, ns, list(deployments), 120)
@@ -235,7 +235,7 @@ def test_traefik_api_answers_no_pod_and_the_grader_still_reads_it(env: Environme
     assert http_status(from_tenant) is None, f"a tenant pod read Traefik's API: {from_tenant.body[:200]!r}"
     assert from_probe.status is None, f"a pod read Traefik's API: {from_probe.body[:200]!r}"
     config = wait_for(
-        lambda: (traefik_view.raw_configuration(kube), "Traefik's API through the pod's portforward"),
+        lambda: (traefik_view.Reader(kube).configuration(), "Traefik's API through the pod's portforward"),
         what="the grader reads Traefik's API",
         timeout_s=30,
     )

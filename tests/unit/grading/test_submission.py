@@ -10,14 +10,13 @@ refusal must have made none. No refusal prints a control character or a tracebac
 
 from __future__ import annotations
 
-import codecs
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from _corpus import made_case
 
 from grader import cli
 from grader.base import run as _run
@@ -58,7 +57,7 @@ def test_corpus_case_is_refused_with_its_rule(
     case: Path, tmp_path: Path, no_cluster: list[list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = yaml.safe_load((case / "case.yaml").read_text())
-    code, err = _grade(spec["lab"], _made(case, spec, tmp_path), capsys)
+    code, err = _grade(spec["lab"], made_case(case, spec, tmp_path), capsys)
     assert code == 2, err
     assert spec["refuses"] in err
     assert "rule: " in err, err
@@ -66,18 +65,6 @@ def test_corpus_case_is_refused_with_its_rule(
     assert "Traceback" not in err
     assert is_printable(err.replace("\n", "")), err  # what the submission holds is shown escaped
     assert no_cluster == []
-
-
-def _made(case: Path, spec: dict[str, Any], tmp_path: Path) -> Path:
-    """A copy of the case (case.yaml beside its submission folder) with the renames and symlinks it declares."""
-    copy = tmp_path / case.name
-    shutil.copytree(case, copy, symlinks=True)
-    folder = copy / "submission"
-    for name, new in (spec.get("rename") or {}).items():
-        os.rename(folder / name, os.path.join(os.fsencode(folder), codecs.escape_decode(new)[0]))
-    for name, target in (spec.get("symlink") or {}).items():
-        (folder / name).symlink_to(target)
-    return folder
 
 
 def test_corpus_covers_at_least_forty_hostile_cases_and_forty_eight_bad_inputs() -> None:
