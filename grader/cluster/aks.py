@@ -11,6 +11,7 @@ import json
 
 from grader.base.wait import wait_for
 from grader.cluster.metallb import INTERNAL_POOL, IPS_ANNOTATION, POOL_ANNOTATION
+from grader.cluster.net import LabAddresses
 from grader.cluster.sources import fixture
 from grader.kube.client import Kube, KubeError
 
@@ -32,8 +33,8 @@ _PROBE_SERVICE = {
 _EXPECTED = {POOL_ANNOTATION: INTERNAL_POOL, IPS_ANNOTATION: "192.0.2.10"}
 
 
-def install(kube: Kube) -> None:
-    kube.apply(fixture("aks/annotations.yaml"))
+def install(kube: Kube, addresses: LabAddresses) -> None:
+    kube.apply(fixture("aks/annotations.yaml", INTERNAL_STATIC_IP=addresses.internal_static_ip))
     wait_for(lambda: translated(kube), what="AKS annotation translation active", timeout_s=60)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from grader.base.wait import wait_for
 from grader.cluster.net import LabAddresses
 from grader.cluster.readiness import SYSTEM_ROLLOUT_S, rollout_ready
@@ -14,7 +16,9 @@ SPEAKERS = (NAMESPACE, "daemonset", "speaker")
 POOL_RESOURCE = "ipaddresspools.metallb.io"
 ADVERTISEMENT_RESOURCE = "l2advertisements.metallb.io"
 PUBLIC_POOL, INTERNAL_POOL = "public", "internal"  # fixtures/metallb/pools.yaml
-POOLS = (PUBLIC_POOL, INTERNAL_POOL)
+STATIC_POOL, INTERNAL_STATIC_POOL = "static", "internal-static"  # one address each, never auto-assigned
+POOLS = (PUBLIC_POOL, INTERNAL_POOL, STATIC_POOL, INTERNAL_STATIC_POOL)
+PUBLIC_POOLS = frozenset({PUBLIC_POOL, STATIC_POOL})  # what the internet container can reach
 POOL_ANNOTATION = "metallb.io/address-pool"  # a Service's choice of pool
 IPS_ANNOTATION = "metallb.io/loadBalancerIPs"  # a Service's requested addresses
 
@@ -23,11 +27,24 @@ def install(kube: Kube, addresses: LabAddresses) -> None:
     kube.apply(upstream_manifest("metallb"))
     wait_for(lambda: rollout_ready(kube, *CONTROLLER), what="MetalLB controller ready", timeout_s=SYSTEM_ROLLOUT_S)
     wait_for(lambda: rollout_ready(kube, *SPEAKERS), what="MetalLB speakers ready", timeout_s=SYSTEM_ROLLOUT_S)
-    pools = fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range, INTERNAL_RANGE=addresses.internal_range)
+    pools = pools_manifest(addresses)
     # The validating webhook answers a little after the controller reports ready: a server-side
-    # dry-run goes through the webhook, so poll it before applying for real.
-    wait_for(lambda: _webhook_accepts(kube, pools), what="MetalLB webhook answering", timeout_s=120)
+    # dry-run goes through the webhook, so poll it before applying for real. Only the first pool: the webhook
+    # checks each pool against those on the cluster, and a cluster made before the static IPs had pools of
+    # their own still holds them in `public` until the real apply, in order, has shrunk it.
+    first = pools.split("\n---\n", 1)[0]
+    wait_for(lambda: _webhook_accepts(kube, first), what="MetalLB webhook answering", timeout_s=120)
     kube.apply(pools)
+
+
+def pools_manifest(addresses: LabAddresses) -> str:
+    return fixture(
+        "metallb/pools.yaml",
+        PUBLIC_RANGES=json.dumps(addresses.public_auto_ranges),
+        INTERNAL_RANGES=json.dumps(addresses.internal_ranges),
+        STATIC_IP=addresses.static_ip,
+        INTERNAL_STATIC_IP=addresses.internal_static_ip,
+    )
 
 
 def _webhook_accepts(kube: Kube, pools: str) -> tuple[bool | None, str]:

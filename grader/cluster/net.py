@@ -16,8 +16,8 @@ class LabAddresses:
     public_last: str
     internal_first: str
     internal_last: str
-    static_ip: str  # in `public`: the static-ip lab asks for it
-    internal_static_ip: str  # in `internal`
+    static_ip: str  # inside public's span, in pool `static`: the static-ip lab asks for it
+    internal_static_ip: str  # inside internal's span, in pool `internal-static`
 
     @property
     def public_range(self) -> str:
@@ -26,6 +26,23 @@ class LabAddresses:
     @property
     def internal_range(self) -> str:
         return f"{self.internal_first}-{self.internal_last}"
+
+    @property
+    def public_auto_ranges(self) -> list[str]:
+        """Pool `public`: its span without the static IP, so no auto-assigned Service can be handed that."""
+        return _without(self.public_first, self.public_last, self.static_ip)
+
+    @property
+    def internal_ranges(self) -> list[str]:
+        """Pool `internal`: its span without the internal static IP."""
+        return _without(self.internal_first, self.internal_last, self.internal_static_ip)
+
+
+def _without(first: str, last: str, hole: str) -> list[str]:
+    """The range first-last as MetalLB ranges, with the one address `hole` left out."""
+    low, high, gap = (int(ipaddress.IPv4Address(a)) for a in (first, last, hole))
+    parts = [(low, gap - 1), (gap + 1, high)]
+    return [f"{ipaddress.IPv4Address(a)}-{ipaddress.IPv4Address(b)}" for a, b in parts if a <= b]
 
 
 def lab_addresses(subnet: str) -> LabAddresses:

@@ -171,12 +171,17 @@ def _metallb(opts: UpOptions, state: UpState) -> str:
     assert state.kube is not None
     assert state.addresses is not None
     metallb.install(state.kube, state.addresses)
-    return f"{versions.METALLB}: public {state.addresses.public_range}, internal {state.addresses.internal_range}"
+    carved = state.addresses
+    return (
+        f"{versions.METALLB}: public {carved.public_range}, internal {carved.internal_range}; "
+        f"static {carved.static_ip} and {carved.internal_static_ip} by request only"
+    )
 
 
 def _aks(opts: UpOptions, state: UpState) -> str:
     assert state.kube is not None
-    aks.install(state.kube)
+    assert state.addresses is not None
+    aks.install(state.kube, state.addresses)
     return "azure-load-balancer-internal -> pool internal; azure-load-balancer-ipv4 -> that address"
 
 

@@ -36,8 +36,7 @@ from grader.probes.matrix import API
 from grader.reports import json as json_report
 
 # At most this many gradings at once. Each case holds <= 3 LoadBalancer addresses, so 3 jobs hold <= 9 of the
-# `public` pool's 20, plus Traefik's: the lowest 10, which MetalLB hands out first, stay below ${STATIC_IP}
-# (the pool's 11th address), so no auto-assigned Service can take the address the static-IP cases ask for.
+# `public` pool's 19 auto-assigned addresses (the static IPs are in pools of their own: fixtures/metallb).
 DEFAULT_JOBS = 3
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from grader.base.outcomes import Diagnosis, Fail
 from grader.base.wait import WaitTimeout, wait_for
-from grader.cluster.metallb import POOL_RESOURCE, PUBLIC_POOL
+from grader.cluster.metallb import POOL_RESOURCE, PUBLIC_POOLS
 from grader.kube.client import KubeError
 from grader.lab.context import Endpoints, LabContext, Service
 from grader.lab.diagnose import matches, port_mismatch
@@ -148,9 +148,9 @@ def pool_of(lab: LabContext, ip: str) -> str | None:
 
 def internet_facing(lab: LabContext, ip: str) -> bool:
     """The lab's "internet" vantage point: Azure's edge forwards only public addresses. On kind that is the
-    MetalLB pool `public`; on a real cloud, a globally routable address."""
+    MetalLB pools `public` and `static`; on a real cloud, a globally routable address."""
     pool = pool_of(lab, ip)
-    facing = pool == PUBLIC_POOL if pool is not None else ipaddress.ip_address(ip).is_global
+    facing = pool in PUBLIC_POOLS if pool is not None else ipaddress.ip_address(ip).is_global
     lab.matrix.record(
         "internet (by address)",
         lab.matrix.label_for(ip, 80),

@@ -194,6 +194,47 @@ def test_ipv4_annotation_gets_exactly_that_ip(kube: Kube, namespace: str, addres
     assert lb_ip(kube, namespace, "static") == wanted
 
 
+def test_the_internal_static_ip_is_handed_out_on_request_from_its_own_pool(
+    kube: Kube, namespace: str, addresses: LabAddresses
+) -> None:
+    annotations = {
+        "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+        "service.beta.kubernetes.io/azure-load-balancer-ipv4": addresses.internal_static_ip,
+    }
+    apply(
+        kube,
+        namespace,
+        [*backend("fixed", 8080, 1), service("fixed", 80, 8080, "LoadBalancer", annotations=annotations)],
+    )
+    assert lb_ip(kube, namespace, "fixed") == addresses.internal_static_ip
+    held = kube.get("service", "fixed", namespace)
+    assert held is not None
+    assert held["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] == "internal-static"
+    ready(kube, namespace, "fixed")
+    wait_for(
+        lambda: outside_get(f"http://{addresses.internal_static_ip}/hostname"),
+        what="the internal static IP answers inside the VNet",
+        timeout_s=30,
+    )
+
+
+def test_no_auto_assign_pool_holds_a_static_ip(kube: Kube, addresses: LabAddresses) -> None:
+    statics = {ipaddress.ip_address(addresses.static_ip), ipaddress.ip_address(addresses.internal_static_ip)}
+    for pool in kube.list("ipaddresspools.metallb.io", "metallb-system"):
+        held = {ip for block in pool["spec"]["addresses"] for ip in _block(block)} & statics
+        if pool["spec"].get("autoAssign", True):
+            assert not held, f"pool {pool['metadata']['name']} auto-assigns {sorted(map(str, held))}"
+
+
+def _block(block: str) -> Iterator[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    if "-" in block:
+        first, last = (ipaddress.ip_address(x.strip()) for x in block.split("-", 1))
+        for network in ipaddress.summarize_address_range(first, last):  # type: ignore[misc]
+            yield from network
+    else:
+        yield from ipaddress.ip_network(block, strict=False)
+
+
 def test_nodeport_answers_on_every_node(kube: Kube, namespace: str) -> None:
     apply(kube, namespace, [*backend("np", 80, replicas=1), service("np", 80, 80, "NodePort", node_port=30017)])
     ready(kube, namespace, "np")

@@ -13,8 +13,8 @@ import yaml
 
 from grader.base import names
 from grader.base.run import Result
-from grader.cluster import docker, doctor, tools, up, vantage, versions
-from grader.cluster.net import lab_addresses
+from grader.cluster import docker, doctor, metallb, tools, up, vantage, versions
+from grader.cluster.net import LabAddresses, lab_addresses
 from grader.cluster.preflight import Preflight
 from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
 from grader.cluster.sources import fixture
@@ -50,18 +50,35 @@ def test_kind_config_names_the_cluster_and_keeps_the_shape() -> None:
     assert "failCgroupV1: false" in config["kubeadmConfigPatches"][0]
 
 
-def test_metallb_pools_fixture_is_filled_in() -> None:
+def test_metallb_pools_keep_the_static_ips_out_of_every_auto_assign_pool() -> None:
     addresses = lab_addresses("172.18.0.0/16")
-    docs = list(
-        yaml.safe_load_all(
-            fixture("metallb/pools.yaml", PUBLIC_RANGE=addresses.public_range, INTERNAL_RANGE=addresses.internal_range)
-        )
-    )
+    docs = list(yaml.safe_load_all(metallb.pools_manifest(addresses)))
     pools = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "IPAddressPool"}
-    assert pools["public"] == {"addresses": [addresses.public_range], "autoAssign": True}
-    assert pools["internal"] == {"addresses": [addresses.internal_range], "autoAssign": False}
+    assert pools["public"] == {
+        "addresses": ["172.18.255.200-172.18.255.209", "172.18.255.211-172.18.255.219"],
+        "autoAssign": True,
+    }
+    assert pools["internal"] == {
+        "addresses": ["172.18.255.220-172.18.255.229", "172.18.255.231-172.18.255.239"],
+        "autoAssign": False,
+    }
+    assert pools["static"] == {"addresses": ["172.18.255.210/32"], "autoAssign": False}
+    assert pools["internal-static"] == {"addresses": ["172.18.255.230/32"], "autoAssign": False}
+    assert addresses.internal_static_ip == "172.18.255.230"
     advertisement = next(d for d in docs if d["kind"] == "L2Advertisement")
-    assert advertisement["spec"]["ipAddressPools"] == ["public", "internal"]
+    assert advertisement["spec"]["ipAddressPools"] == list(metallb.POOLS)
+
+
+def test_a_static_ip_at_the_edge_of_its_span_leaves_one_range() -> None:
+    edge = LabAddresses("10.0.0.1", "10.0.0.5", "10.0.0.11", "10.0.0.15", "10.0.0.1", "10.0.0.15")
+    assert edge.public_auto_ranges == ["10.0.0.2-10.0.0.5"]
+    assert edge.internal_ranges == ["10.0.0.11-10.0.0.14"]
+
+
+def test_the_internal_translation_names_this_clusters_internal_static_ip() -> None:
+    text = fixture("aks/annotations.yaml", INTERNAL_STATIC_IP="172.18.255.230")
+    assert "'172.18.255.230'" in text
+    assert "${" not in text
 
 
 def test_internet_container_blackholes_exactly_the_internal_pool() -> None:
