@@ -92,7 +92,8 @@ def tests(session: nox.Session) -> None:
     _install(session, "dev", "notebooks", "browser")
     session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
     _static_checks(session)
-    session.run("pytest", "-n", "4", "tests/unit")  # they mostly wait (fake clusters, deadlines): 4 at once
+    # They mostly wait (fake clusters, deadlines): 4 at once; loadgroup keeps an xdist_group on one worker.
+    session.run("pytest", "-n", "4", "--dist", "loadgroup", "tests/unit")
     _cluster_up(session)
     session.run("servicelab", "status")
     # The notebooks run in parallel (groups whose answers collide run in order), between the other e2e tests

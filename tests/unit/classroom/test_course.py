@@ -23,6 +23,9 @@ from grader.classroom import course
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
+# The tests share one course (module fixture) and the rerun test reads what the first one graded: one worker.
+pytestmark = pytest.mark.xdist_group("course-autograde")
+
 REPO = Path(__file__).resolve().parents[3]
 ASSIGNMENT = "02-nodeport"
 STUDENTS = {  # student -> (what the answer cell holds, what the fake grader says)
