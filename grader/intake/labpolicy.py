@@ -14,15 +14,28 @@ from grader.intake.schema import ROOT_TYPES
 
 
 @dataclass(frozen=True)
+class ServiceRules:
+    """`policy.services`: the Service types a learner may write (the lab's own and the mistakes worth grading
+    by behaviour), how many Services and how many LoadBalancers: a shared cluster's addresses and node ports
+    are the class's, not one answer's."""
+
+    types: tuple[str, ...] = ("ClusterIP",)
+    most: int = 2
+    load_balancers: int = 0
+
+
+@dataclass(frozen=True)
 class LabPolicy:
     kinds: tuple[str, ...] = ("Service",)
     node_ports: tuple[int, int] | None = None  # inclusive range a learner may name; None: none
     ingress_annotations: frozenset[str] = field(default_factory=frozenset)
     images: tuple[str, ...] = images.LAB_IMAGES
     egress: tuple[str, ...] = ()  # names in EGRESS: what outside the namespace (and cluster DNS) its pods may call
+    services: ServiceRules = field(default_factory=ServiceRules)
 
 
-POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations", "egress"}
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+POLICY_KEYS = {"kinds", "node_ports", "ingress_annotations", "egress", "services"}
 # What a lab may let its pods call beyond its own namespace and cluster DNS (the walls, grader.grading.walls).
 EGRESS = {"partner": f"the partner API server outside the cluster ({PARTNER_HOST}, TCP {PARTNER_PORT})"}
 
@@ -31,7 +44,10 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
     """lab.yaml's `policy:` mapping; absent means a Service-only lab without chosen node ports."""
     if data is None:
         return LabPolicy()
-    rule = "policy: {kinds: [Service, ...], node_ports: [low, high], ingress_annotations: [...], egress: [...]}"
+    rule = (
+        "policy: {kinds: [Service, ...], node_ports: [low, high], ingress_annotations: [...], egress: [...], "
+        "services: {types: [ClusterIP, ...], most: N, load_balancers: N}}"
+    )
     if not isinstance(data, dict) or set(data) - POLICY_KEYS:
         raise BadInput("policy has unknown keys or is not a mapping", file=file, line=line, rule=rule)
     kinds = data.get("kinds", ["Service"])
@@ -75,4 +91,36 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
         (ports[0], ports[1]) if ports else None,
         frozenset(annotations),
         egress=tuple(dict.fromkeys(egress)),
+        services=_service_rules(data.get("services"), file, line),
     )
+
+
+def _service_rules(data: Any, file: str, line: int | None) -> ServiceRules:
+    if data is None:
+        return ServiceRules()
+    rule = "services: {types: [ClusterIP, NodePort, LoadBalancer, ExternalName], most: N, load_balancers: N}"
+    if not isinstance(data, dict) or set(data) - {"types", "most", "load_balancers"}:
+        raise BadInput("policy.services has unknown keys or is not a mapping", file=file, line=line, rule=rule)
+    types = data.get("types", ["ClusterIP"])
+    if not isinstance(types, list) or not types or not all(t in SERVICE_TYPES for t in types):
+        raise BadInput(
+            f"policy.services.types {types!r} names an unknown Service type",
+            file=file,
+            line=line,
+            rule=rule,
+            fix=f"types: {', '.join(SERVICE_TYPES)}",
+        )
+    counts = {key: data.get(key, default) for key, default in (("most", 2), ("load_balancers", 0))}
+    for key, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 8:
+            raise BadInput(
+                f"policy.services.{key} {value!r} is not a count from 0 to 8", file=file, line=line, rule=rule
+            )
+    if counts["load_balancers"] and "LoadBalancer" not in types:
+        raise BadInput(
+            "policy.services.load_balancers is above 0 but LoadBalancer is not in types",
+            file=file,
+            line=line,
+            rule=rule,
+        )
+    return ServiceRules(tuple(types), counts["most"], counts["load_balancers"])

@@ -21,17 +21,21 @@ from grader.intake.schema import ROOT_TYPES, check_fields
 
 INGRESS_ANNOTATIONS = frozenset(
     {
+        # Not Traefik's router.entrypoints or router.priority: the one picks the shared Traefik's internal ports
+        # (its API), the other lets a route outrank another tenant's for the same request.
         "kubernetes.io/ingress.class",
-        "traefik.ingress.kubernetes.io/router.entrypoints",
-        "traefik.ingress.kubernetes.io/router.priority",
         "nginx.ingress.kubernetes.io/rewrite-target",
         "nginx.ingress.kubernetes.io/ssl-redirect",
     }
 )
+# Annotations read by the lab cluster's MetalLB and Traefik, not by AKS: an address from another pool, an address
+# shared with another tenant's Service, Traefik's routing of a Service. Nothing a learner's answer needs.
+CONTROLLER_PREFIXES = ("metallb.io/", "metallb.universe.tf/", "traefik.ingress.kubernetes.io/", "traefik.io/")
 MAX_OBJECTS = 20
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _HAND_WRITTEN_ENDPOINTS = {"EndpointSlice", "Endpoints"}
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
 def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: set[str]) -> None:
@@ -76,6 +80,7 @@ def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: 
             "Deployment": _judge_workload,
             "Pod": _judge_workload,
         }.get(doc.kind, _no_more)(doc, policy)
+    _judge_service_counts(learner, policy)
 
 
 def _judge_kind(doc: Doc, policy: LabPolicy) -> None:
@@ -149,8 +154,53 @@ def _judge_placeholders(doc: Doc, variables: set[str]) -> None:
                 )
 
 
+def _service_type(doc: Doc) -> str:
+    return str((doc.obj.get("spec") or {}).get("type") or "ClusterIP")
+
+
+def _judge_service_counts(learner: list[Doc], policy: LabPolicy) -> None:
+    rules = policy.services
+    services = [d for d in learner if d.kind == "Service"]
+    if len(services) > rules.most:
+        raise refusal(
+            services[rules.most],
+            f"more than {rules.most} Service(s)",
+            f"this lab's answer needs at most {rules.most} Service(s): the cluster is shared by the class",
+            "remove the Services the task does not ask for",
+        )
+    balancers = [d for d in services if _service_type(d) == "LoadBalancer"]
+    if len(balancers) > rules.load_balancers:
+        allowed = f"at most {rules.load_balancers}" if rules.load_balancers else "no"
+        raise refusal(
+            balancers[rules.load_balancers],
+            f"more than {rules.load_balancers} LoadBalancer Service(s)",
+            f"this lab takes {allowed} load balancer address(es) from the class's shared pool",
+            "keep the one Service the task asks for" if rules.load_balancers else "use the type the task asks for",
+            at=("spec", "type"),
+        )
+
+
 def _judge_service(doc: Doc, policy: LabPolicy) -> None:
     spec = doc.obj.get("spec") or {}
+    kind = _service_type(doc)
+    if kind not in policy.services.types:
+        raise refusal(
+            doc,
+            f"type: {kind} is not part of this lab",
+            f"this lab's Services are {', '.join(policy.services.types)}",
+            "use the type the task asks for",
+            at=("spec", "type"),
+        )
+    for key in doc.obj["metadata"].get("annotations") or {}:
+        if str(key).startswith(CONTROLLER_PREFIXES):
+            raise refusal(
+                doc,
+                f"the annotation '{key}' is not accepted",
+                "it talks to the lab cluster's own load balancer or proxy, which the class shares; an AKS answer "
+                "uses the service.beta.kubernetes.io/azure-* annotations, which work here unchanged",
+                "remove it",
+                at=("metadata", "annotations", str(key)),
+            )
     if spec.get("externalIPs"):
         raise refusal(
             doc,
@@ -199,20 +249,95 @@ def _judge_ingress(doc: Doc, policy: LabPolicy) -> None:
                 "remove it: the lab needs only rules",
                 at=("metadata", "annotations", str(key)),
             )
+    spec = doc.obj.get("spec") or {}
+    backends = [("defaultBackend",), *_ingress_path_backends(spec)]
+    for at in backends:
+        backend = _dig(spec, at)
+        if isinstance(backend, dict) and backend.get("resource"):
+            raise refusal(
+                doc,
+                "an Ingress backend that is a resource, not a Service, is not accepted",
+                "a resource backend hands traffic to an object of the controller's (any kind, chosen by the learner)",
+                "name a Service in backend.service",
+                at=("spec", *at[:1]),
+            )
+
+
+def _ingress_path_backends(spec: dict[str, Any]) -> Iterator[tuple[str | int, ...]]:
+    for r, rule in enumerate(spec.get("rules") or []):
+        paths = ((rule or {}).get("http") or {}).get("paths") or [] if isinstance(rule, dict) else []
+        for p, _ in enumerate(paths):
+            yield ("rules", r, "http", "paths", p, "backend")
+
+
+def _dig(value: Any, at: tuple[str | int, ...]) -> Any:
+    for key in at:
+        if isinstance(value, dict) and isinstance(key, str):
+            value = value.get(key)
+        elif isinstance(value, list) and isinstance(key, int) and key < len(value):
+            value = value[key]
+        else:
+            return None
+    return value
+
+
+# Route filters that act on the request inside this route; RequestMirror is judged by its backendRef, and
+# ExtensionRef (a controller's own object) or any newer filter is refused until a lab needs it.
+ROUTE_FILTERS = frozenset({"RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect", "URLRewrite"})
 
 
 def _judge_route(doc: Doc, policy: LabPolicy) -> None:
     spec = doc.obj.get("spec") or {}
+    for parent in spec.get("parentRefs") or []:
+        if not isinstance(parent, dict):
+            continue
+        if parent.get("kind", "Gateway") != "Gateway" or parent.get("group", GATEWAY_GROUP) != GATEWAY_GROUP:
+            raise refusal(
+                doc,
+                f"parentRef {parent.get('name')} is a {parent.get('kind')}, not a Gateway",
+                "a route attaches to the lab's Gateway; attached to a Service it would steer other clients' traffic",
+                "remove parentRefs[].kind and group",
+                at=("spec", "parentRefs"),
+            )
     for rule in spec.get("rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        _judge_filters(doc, rule.get("filters"))
         for backend in rule.get("backendRefs") or []:
-            if backend.get("namespace") or backend.get("kind", "Service") != "Service":
-                raise refusal(
-                    doc,
-                    f"backendRef {backend.get('name')} leaves this namespace or is not a Service",
-                    "a route sends traffic to Services in its own namespace",
-                    "remove backendRefs[].namespace and kind",
-                    at=("spec", "rules"),
-                )
+            if not isinstance(backend, dict):
+                continue
+            _judge_backend_ref(doc, backend)
+            _judge_filters(doc, backend.get("filters"))
+
+
+def _judge_backend_ref(doc: Doc, backend: dict[str, Any]) -> None:
+    if backend.get("namespace") or backend.get("kind", "Service") != "Service" or backend.get("group", ""):
+        raise refusal(
+            doc,
+            f"backendRef {backend.get('name')} leaves this namespace or is not a Service",
+            "a route sends traffic to Services in its own namespace",
+            "remove backendRefs[].namespace, kind and group",
+            at=("spec", "rules"),
+        )
+
+
+def _judge_filters(doc: Doc, filters: Any) -> None:
+    for item in filters or []:
+        if not isinstance(item, dict):
+            continue
+        kind = str(item.get("type"))
+        if kind == "RequestMirror":
+            mirror = item.get("requestMirror") or {}
+            _judge_backend_ref(doc, mirror.get("backendRef") or {} if isinstance(mirror, dict) else {})
+        elif kind not in ROUTE_FILTERS:
+            raise refusal(
+                doc,
+                f"the route filter {kind} is not accepted",
+                f"filters here act on the request inside the route: {', '.join(sorted(ROUTE_FILTERS))}, "
+                "and RequestMirror to a Service of this namespace",
+                "remove the filter",
+                at=("spec", "rules"),
+            )
 
 
 def _judge_workload(doc: Doc, policy: LabPolicy) -> None:
