@@ -14,6 +14,7 @@ from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
 from grader.lab.kit import (
+    also_exposing,
     inside_route,
     internet_facing,
     remember_route,
@@ -43,6 +44,7 @@ __all__ = [
     "ServicePort",
     "TcpResult",
     "WaitTimeout",
+    "also_exposing",
     "endpoints_diagnosis",
     "first_wrong",
     "inside_route",

@@ -7,6 +7,7 @@ route is broken.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 from typing import Any
@@ -21,6 +22,7 @@ from grader.lab.services import ready_endpoints
 
 __all__ = [
     "WaitTimeout",
+    "also_exposing",
     "inside_route",
     "internet_facing",
     "pool_of",
@@ -36,6 +38,24 @@ __all__ = [
 
 def selected_pods(lab: LabContext, svc: Service) -> list[dict[str, Any]]:
     return [p for p in lab.objects("pods") if matches(svc.selector, p["metadata"].get("labels") or {})]
+
+
+def also_exposing(lab: LabContext, pod_labels: dict[str, str], besides: str) -> list[Service]:
+    """Every other Service of the namespace that selects the lab's pods (labelled pod_labels) and opens them
+    beyond the cluster (a node port, a load-balancer address, once assigned): "not reachable from outside" is
+    about the pods, not about the one Service the task names."""
+    found = []
+    for obj in lab.objects("services"):
+        name = str(obj.get("metadata", {}).get("name", ""))
+        other = Service.from_obj(obj)
+        if name == besides or other.type not in ("NodePort", "LoadBalancer") or not matches(other.selector, pod_labels):
+            continue
+        other = lab.service(name, fresh=True)  # names its addresses in the matrix
+        if other.type == "LoadBalancer" and not other.lb_ips:
+            with contextlib.suppress(Fail):  # never given an address: it opens only its node ports
+                other = lab.wait_load_balancer(other)
+        found.append(other)
+    return found
 
 
 def inside_route(lab: LabContext, name: str, count: int, what: str) -> list[str]:

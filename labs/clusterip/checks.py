@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab import LabContext, inside_route
+from grader.lab import LabContext, also_exposing, inside_route
 
+ANOTHER_EXPOSES = "clusterip/another-service-exposes-pods"
 # A type that opens web to clients outside the cluster, and the id of that mistake.
 EXPOSED = {
     "NodePort": "clusterip/type-nodeport-reachable-outside",
@@ -38,7 +39,7 @@ def test_resolves_by_dns_name(lab: LabContext) -> None:
     )
 
 
-@pytest.mark.check(points=2, title="nothing of web is reachable from outside the cluster")
+@pytest.mark.check(points=2, title="nothing of web is reachable from outside the cluster, through any Service")
 def test_not_reachable_from_outside(lab: LabContext) -> None:
     svc = lab.service("web")
     hint = (
@@ -53,6 +54,16 @@ def test_not_reachable_from_outside(lab: LabContext) -> None:
     for node_port in [p.node_port for p in svc.ports if p.node_port]:
         for node in lab.nodes:
             lab.outside.must_not_connect(node.internal_ip, node_port, hint=hint, see=see, diagnosis=exposed)
+    for other in also_exposing(lab, {"app": "web"}, besides="web"):
+        # The lesson is about web's pods: a second Service that opens them to the outside undoes it.
+        also = (
+            f"Service {other.name} (type {other.type}) also selects the web pods, so they are reachable from "
+            "outside the cluster through it. Delete it: the task asks for one internal-only Service."
+        )
+        opened = [(ip, p.port) for ip in other.lb_ips for p in other.ports]
+        opened += [(node.internal_ip, p.node_port) for p in other.ports if p.node_port for node in lab.nodes]
+        for host, port in opened:
+            lab.outside.must_not_connect(host, port, hint=also, see=see, diagnosis=ANOTHER_EXPOSES)
     if svc.cluster_ip:
         lab.outside.must_not_connect(
             svc.cluster_ip,

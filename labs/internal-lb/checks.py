@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from grader.lab import Diagnosis, Fail, LabContext, Service, inside_route, internet_facing, require_route
+from grader.lab import (
+    Diagnosis,
+    Fail,
+    LabContext,
+    Service,
+    also_exposing,
+    inside_route,
+    internet_facing,
+    require_route,
+)
 
 INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
+ANOTHER_PUBLIC = "internal-lb/another-service-public"
 
 
 @pytest.mark.check(points=2, title="internal-app answers on its ClusterIP, from all 3 pods")
@@ -14,7 +24,7 @@ def test_answers_on_cluster_ip(lab: LabContext) -> None:
     inside_route(lab, "internal-app", 3, "the three pods labelled app=internal-app")
 
 
-@pytest.mark.check(points=3, title="internal-app gets a private VNet address: the internet cannot reach it")
+@pytest.mark.check(points=3, title="internal-app gets a private VNet address: the internet cannot reach its pods")
 def test_internal_ip_not_internet(lab: LabContext) -> None:
     svc = lab.service("internal-app")
     lab.expect(
@@ -40,6 +50,19 @@ def test_internal_ip_not_internet(lab: LabContext) -> None:
         internet.require()  # on kind a stopped internet container is the environment's: ENV-ERROR, `servicelab up`
     # A public address is reached by the internet as soon as the backends answer, whatever they do now.
     lab.expect(not internet_facing(lab, ip), hint, diagnosis=why.id)
+    for other in also_exposing(lab, {"app": "internal-app"}, besides="internal-app"):
+        for other_ip in [i for i in other.lb_ips if internet_facing(lab, i)]:
+            # The lesson is about the app's pods: a second, public Service in front of them undoes it.
+            also = (
+                f"Service {other.name} also selects the internal-app pods and got {other_ip}, a public address: "
+                "the internet reaches them through it. Delete it: the task asks for the internal one only."
+            )
+            if internet.available:
+                for port in other.ports:
+                    internet.must_not_connect(
+                        other_ip, port.port, hint=also, see="reachable_from_vnet", diagnosis=ANOTHER_PUBLIC
+                    )
+            lab.fail(also, diagnosis=ANOTHER_PUBLIC)
     internet.require()  # a private address earns the points only on the internet's silence: n/a where none can exist
 
 
