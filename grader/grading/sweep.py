@@ -2,7 +2,8 @@
 
 A namespace is a dead run's when the process named in its owner annotation is gone (same host), or when
 it is older than the limit (another host, or no owner). Learners' notebook namespaces (role workspace)
-are never swept. A namespace stuck terminating has its grader-labelled objects' finalizers removed.
+are never swept. A namespace stuck terminating has the finalizers of every object in it removed, labelled or not
+(a learner's pod template carries no label of ours), and its pods deleted at once.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, OWNER_KEY, Kube
 from grader.kube.labels import process_alive
 
 EPHEMERAL_ROLES = ("grading", "probe")
-SWEEP_KINDS = (
-    "services",
-    "deployments",
-    "configmaps",
-    "ingresses.networking.k8s.io",
-    "httproutes.gateway.networking.k8s.io",
-    "pods",
-)
 
 
 @dataclass(frozen=True)
@@ -67,8 +60,14 @@ def dead_because(meta: Obj, older_than_s: float, now: datetime) -> str | None:
 
 
 def _drop_finalizers(kube: Kube, namespace: str) -> None:
-    for kind in SWEEP_KINDS:
-        with contextlib.suppress(KubeError):
-            for obj in kube.list(kind, namespace, selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"):
+    """Everything in a namespace of ours is ours or the learner's it was made for: no label selector."""
+    with contextlib.suppress(KubeError):
+        kube.delete_all("pods", namespace, grace_period_s=0)
+    kinds: list[str] = []
+    with contextlib.suppress(KubeError):
+        kinds = kube.namespaced_kinds()
+    for kind in kinds:
+        with contextlib.suppress(KubeError):  # a kind we may not list, or one gone since discovery
+            for obj in kube.list(kind, namespace):
                 if obj.get("metadata", {}).get("finalizers"):
                     kube.patch(kind, obj["metadata"]["name"], namespace, {"metadata": {"finalizers": None}})

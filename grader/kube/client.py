@@ -91,6 +91,18 @@ class Kube:
             found.append(res)
         return found
 
+    def namespaced_kinds(self) -> list[str]:
+        """Every kind a namespace can hold that can be listed and patched (one name per group and kind, its
+        preferred version): what a namespace holds, whoever made it."""
+        seen: set[tuple[str, str]] = set()
+        names = []
+        for res in self._api.discovery(refresh=True, timeout=self.request_timeout_s).resources:
+            if not res.namespaced or not {"list", "patch"} <= set(res.verbs) or (res.group, res.kind) in seen:
+                continue
+            seen.add((res.group, res.kind))
+            names.append(f"{res.plural}.{res.group}" if res.group else res.plural)
+        return names
+
     def _resource_of(self, obj: Obj) -> Resource:
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
         for refresh in (False, True):

@@ -30,6 +30,7 @@ class Resource:
     kind: str
     namespaced: bool
     short_names: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -65,6 +66,7 @@ def parse_aggregated(doc: Obj) -> list[Resource] | None:
                         kind,
                         res.get("scope") == "Namespaced",
                         tuple(res.get("shortNames") or ()),
+                        tuple(res.get("verbs") or ()),
                     )
                 )
     return found
@@ -92,6 +94,7 @@ def parse_legacy(doc: Obj) -> list[Resource]:
             r["kind"],
             bool(r.get("namespaced")),
             tuple(r.get("shortNames") or ()),
+            tuple(r.get("verbs") or ()),
         )
         for r in doc.get("resources") or []
         if "/" not in r["name"]

@@ -86,6 +86,15 @@ def test_discovery_is_two_aggregated_requests_cached_per_kube(kube: Kube, http: 
     ]
 
 
+def test_namespaced_kinds_are_every_listable_patchable_kind_a_namespace_holds(kube: Kube, http: FakeHttp) -> None:
+    kinds = kube.namespaced_kinds()
+    assert {"pods", "services", "deployments.apps", "httproutes.gateway.networking.k8s.io"} <= set(kinds)
+    assert "namespaces" not in kinds  # cluster-scoped
+    assert "nodes" not in kinds
+    assert kinds.count("gateways.gateway.networking.k8s.io") == 1  # one name, whatever the versions served
+    assert len(kinds) == len(set(kinds))
+
+
 def test_a_resource_added_later_is_found_by_reading_discovery_again(kube: Kube, http: FakeHttp) -> None:
     kube.list("pods", "ns1")
     http.routes["GET", "/apis"] = (
