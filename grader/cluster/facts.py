@@ -48,9 +48,20 @@ class ClusterFacts:
     client_ips: dict[str, str] = field(default_factory=dict)  # outside containers (vantages) -> their address
     container_reasons: dict[str, str] = field(default_factory=dict)  # container -> why not usable ('' if it is)
     pod_cidrs: tuple[str, ...] = ()  # the pod network: every node's podCIDRs (none where nodes have none)
+    not_kind: str = ""  # why a cluster of kind nodes is not graded as the kind lab cluster ('' otherwise)
 
     def values_for(self, namespace: str) -> dict[str, str]:
         return {**self.variables, "NAMESPACE": namespace}
+
+
+def kind_cluster_of(raw_nodes: list[Obj]) -> str | None:
+    """The kind cluster the nodes belong to (providerID kind://<provider>/<cluster>/<node>), or None."""
+    for obj in raw_nodes:
+        provider = str(obj.get("spec", {}).get("providerID", ""))
+        if provider.startswith("kind://"):
+            parts = provider.removeprefix("kind://").split("/")
+            return parts[1] if len(parts) >= 3 and parts[1] else ""
+    return None
 
 
 def discover(kube: Kube) -> ClusterFacts:
@@ -62,8 +73,15 @@ def discover(kube: Kube) -> ClusterFacts:
     except KubeError as err:
         raise EnvError(f"cannot list the cluster's nodes: {err}") from err
     nodes = [_node(obj) for obj in raw_nodes]
-    is_kind = any(str(obj.get("spec", {}).get("providerID", "")).startswith("kind://") for obj in raw_nodes)
-    facts = ClusterFacts(context=kube.context, is_kind=is_kind, nodes=nodes, pod_cidrs=_pod_cidrs(raw_nodes))
+    kind_cluster = kind_cluster_of(raw_nodes)
+    is_kind, not_kind = kind_cluster is not None, ""
+    if kind_cluster and (entry := kube.kubeconfig_cluster()) not in (None, f"kind-{kind_cluster}"):
+        # The nodes are kind's, but the kubeconfig reaches them as another cluster (a copy, a tunnel, a proxy):
+        # nothing says the kind network, where the outside containers live, is this machine's.
+        is_kind, not_kind = False, f"the kubeconfig's cluster is '{entry}', not kind's 'kind-{kind_cluster}'"
+    facts = ClusterFacts(
+        context=kube.context, is_kind=is_kind, nodes=nodes, pod_cidrs=_pod_cidrs(raw_nodes), not_kind=not_kind
+    )
     ahead = _AHEAD.pop("docker", None)
     reads = (ahead.result(timeout=DOCKER_READS_S) if ahead else read_docker()) if is_kind else None
     subnet = reads.subnet if reads else None

@@ -69,6 +69,9 @@ class Environment:
                 raise
         return self._vantages
 
+    def _why_not_kind(self) -> str:
+        return f" ({self.facts.not_kind})" if self.facts.not_kind else ""
+
     def context(self, namespace: str, ready_timeout_s: float = READY_TIMEOUT_S) -> LabContext:
         """A fresh LabContext (fresh matrix, fresh 'proven' state) on the shared probe pods."""
         probe, other = self.pod_vantages()
@@ -83,7 +86,7 @@ class Environment:
                 known_reason=facts.container_reasons.get(OUTSIDE_CONTAINER),
             )
             if facts.is_kind
-            else _Absent("outside container", "not a kind lab cluster")
+            else _Absent("outside container", f"not a kind lab cluster{self._why_not_kind()}")
         )
         internet: Vantage = (
             OutsideVantage(
@@ -96,7 +99,9 @@ class Environment:
                 known_reason=facts.container_reasons.get(INTERNET_CONTAINER),
             )
             if facts.is_kind
-            else _Absent("internet", "not a kind lab cluster: probe from outside your VNet yourself")
+            else _Absent(
+                "internet", f"not a kind lab cluster{self._why_not_kind()}: probe from outside your VNet yourself"
+            )
         )
         host = HostVantage(route_check=route, policy=self.policy, partner_ip=facts.partner_ip)
         for vantage in (outside, host, internet):  # availability is a property of the environment: ask once per run

@@ -59,6 +59,18 @@ class Session:
                 self._stamp = stamp
             return self._client
 
+    def cluster_entry(self) -> str | None:
+        """The name of the kubeconfig's cluster entry the context uses (kind writes `kind-<cluster>`)."""
+        from kubernetes import config  # noqa: PLC0415 - heavy: as in _connect
+
+        try:
+            contexts, current = config.list_kube_config_contexts(self._source())  # type: ignore[no-untyped-call]
+        except Exception:  # the file went away or broke since: no name to tell
+            return None
+        chosen = next((c for c in contexts if c.get("name") == (self.context or current.get("name"))), current)
+        name = (chosen.get("context") or {}).get("cluster")
+        return str(name) if name else None
+
     def reset(self) -> None:
         with self._lock:
             if self._client is not None:

@@ -91,6 +91,10 @@ class Kube:
             found.append(res)
         return found
 
+    def kubeconfig_cluster(self) -> str | None:
+        """The kubeconfig's name for the cluster this Kube talks to (its context's cluster entry)."""
+        return self._api.cluster_entry()
+
     def namespaced_kinds(self) -> list[str]:
         """Every kind a namespace can hold that can be listed and patched (one name per group and kind, its
         preferred version): what a namespace holds, whoever made it."""

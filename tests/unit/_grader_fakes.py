@@ -75,9 +75,15 @@ class FakeKube:
 
     context = "fake"
 
-    def __init__(self, objects: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self, objects: dict[str, list[dict[str, Any]]] | None = None, cluster_entry: str | None = "kind-servicelab"
+    ) -> None:
         self.objects = objects or {}
         self.calls: list[tuple[str, ...]] = []
+        self.cluster_entry = cluster_entry  # the kubeconfig's name for the cluster
+
+    def kubeconfig_cluster(self) -> str | None:
+        return self.cluster_entry
 
     def list(
         self, kind: str, namespace: str | None = None, selector: str | None = None, all_namespaces: bool = False

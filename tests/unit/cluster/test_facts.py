@@ -114,6 +114,30 @@ def test_discover_takes_what_was_read_ahead(docker: Path) -> None:
     assert not facts._AHEAD
 
 
+@pytest.mark.parametrize(
+    ("entry", "is_kind"),
+    [("kind-servicelab", True), (None, True), ("aks-class", False), ("kind-other", False)],
+)
+def test_kind_nodes_reached_under_another_clusters_name_are_not_the_lab_cluster(
+    docker: Path, entry: str | None, is_kind: bool
+) -> None:
+    kube = _kind_nodes()
+    kube.cluster_entry = entry
+    found = discover(kube)  # type: ignore[arg-type]
+    assert found.is_kind is is_kind
+    assert (found.not_kind == "") is is_kind
+    if not is_kind:
+        assert f"'{entry}', not kind's 'kind-servicelab'" in found.not_kind
+        assert _calls(docker) == []  # the outside containers are not looked for
+
+
+def test_the_kind_cluster_is_named_by_the_nodes_provider_id() -> None:
+    assert facts.kind_cluster_of([{"spec": {"providerID": "kind://docker/class-a/class-a-worker"}}]) == "class-a"
+    assert facts.kind_cluster_of([{"spec": {"providerID": "azure:///subscriptions/x/vm-0"}}]) is None
+    assert facts.kind_cluster_of([{"spec": {}}]) is None
+    assert facts.kind_cluster_of([{"spec": {"providerID": "kind://docker"}}]) == ""
+
+
 def test_not_a_kind_cluster_asks_docker_nothing(docker: Path) -> None:
     facts._AHEAD["docker"] = pending = facts.Future[DockerReads]()  # a read ahead that never ends
     found = discover(FakeKube({"nodes": []}))  # type: ignore[arg-type]
