@@ -103,7 +103,7 @@ def ready(kube: Kube, namespace: str, name: str) -> None:
 
 
 def outside_get(url: str, host: str | None = None) -> tuple[str | None, str]:
-    """One HTTP GET from the outside container (busybox wget; its own -T option crashes in 1.35)."""
+    """One HTTP GET from the outside container (busybox wget, bounded by `timeout`)."""
     argv = ["docker", "exec", names.OUTSIDE_CONTAINER, "timeout", "3", "wget", "-q", "-O", "-"]
     if host:
         argv += ["--header", f"Host: {host}"]

@@ -10,9 +10,11 @@ takes seconds and a changed input rebuilds exactly what depends on it. Writes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
+import urllib.request
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,6 @@ from rootfs import ensure_base_image, ensure_which
 from steps import ARTEFACTS, StepFailed, artefact, cache_root, docker_has_image, elapsed_s, log, run, set_log_dir, step
 
 REPO = c.HERE.parent.parent
-BUSYBOX = Path("/bin/busybox")
 
 
 def _collect_manifests(out: Path) -> dict[str, str]:
@@ -46,11 +47,31 @@ def _collect_manifests(out: Path) -> dict[str, str]:
 def _prerequisites() -> None:
     run([str(REPO / "tools/docker-engine/ensure-docker")])
     ensure_which("debootstrap", "debootstrap")
-    if not BUSYBOX.exists():
-        ensure_which("busybox", "busybox-static")
 
 
-def _go_programs(cache: Path, keys: BuildKeys) -> dict[str, Path]:
+def _busybox(cache: Path, deb: c.BusyboxDeb) -> Path:
+    """Debian's static busybox of the pinned version, from its .deb (checked by SHA256), kept under the cache."""
+    out = cache / f"busybox-{deb.version}-{deb.sha256[:12]}" / "busybox"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    package = out.parent / "busybox-static.deb"
+    with urllib.request.urlopen(deb.url, timeout=120) as answer:  # a pinned https URL, checked below
+        package.write_bytes(answer.read())
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()
+    if digest != deb.sha256:
+        package.unlink()
+        raise StepFailed(f"{deb.url}: SHA256 {digest}, pinned {deb.sha256}")
+    unpacked = out.parent / "unpacked"
+    run(["dpkg-deb", "-x", str(package), str(unpacked)])
+    shutil.copyfile(unpacked / "usr/bin/busybox", out)
+    out.chmod(0o755)
+    shutil.rmtree(unpacked)
+    package.unlink()
+    return out
+
+
+def _go_programs(cache: Path, keys: BuildKeys, busybox: Path) -> dict[str, Path]:
     """Every Go program, each in the folder of its own key; stale folders of an older key are removed."""
     binaries = {}
     for name, program in c.programs().items():
@@ -61,7 +82,7 @@ def _go_programs(cache: Path, keys: BuildKeys) -> dict[str, Path]:
     for stale in sorted(path for path in cache.glob("go-*-*") if path.name not in current):
         log(f"removing {stale.name}: no current input has its key")
         shutil.rmtree(stale)
-    binaries["busybox"] = BUSYBOX
+    binaries["busybox"] = busybox
     return binaries
 
 
@@ -144,8 +165,9 @@ def main() -> int:
         _prerequisites()
     with step("content keys"):
         toolchain = run(["go", "env", "GOVERSION"], capture=True).strip()
-        keys = compute(c.PINS, c.HERE, toolchain, file_key(BUSYBOX))
-    binaries = _go_programs(cache, keys)
+        busybox = _busybox(cache, c.PINS.busybox_deb)
+        keys = compute(c.PINS, c.HERE, toolchain, file_key(busybox))
+    binaries = _go_programs(cache, keys, busybox)
     tags = _component_images(work, binaries, keys)
     with step("node image"):
         node_image = _node_image(work, binaries, tags, keys)

@@ -53,6 +53,27 @@ BASE_PACKAGES = ("iptables", "ipset", "nftables", "conntrack", "iproute2", "ca-c
 
 
 @dataclass(frozen=True)
+class BusyboxDeb:
+    """Debian's busybox-static of the version the image's tag names (bookworm's 1.35.0 crashes on `wget -T`),
+    fetched by its pool path and checked against the SHA256 its suite's Packages index gives."""
+
+    version: str
+    pool_path: str
+    sha256: str
+
+    @property
+    def url(self) -> str:
+        return f"https://deb.debian.org/debian/{self.pool_path}"
+
+
+BUSYBOX_DEB = BusyboxDeb(
+    "1.37.0",
+    "pool/main/b/busybox/busybox-static_1.37.0-6+b9_amd64.deb",  # trixie
+    "598a3fd92bdafc34cd81196b2952ad36e910e47a4ecf162f8ce5e8e262598e53",
+)
+
+
+@dataclass(frozen=True)
 class Pins:
     """Every version and package list the build takes as input."""
 
@@ -67,6 +88,7 @@ class Pins:
     kind: str = versions.KIND
     gateway_api: str = versions.GATEWAY_API
     debian_suite: str = "bookworm"
+    busybox_deb: BusyboxDeb = BUSYBOX_DEB
     node_packages: tuple[str, ...] = NODE_PACKAGES
     base_packages: tuple[str, ...] = BASE_PACKAGES
 

@@ -188,7 +188,7 @@ def test_the_claims_are_found_in_every_way_the_texts_write_them(text: str, claim
 @pytest.mark.parametrize(
     "text",
     [
-        "image: docker.io/library/busybox:1.36.1",
+        "image: docker.io/library/busybox:1.37.0",
         "registry.k8s.io/e2e-test-images/agnhost:2.53",
         "a CIDR such as 10.244.1.0/24 or 192.168.1.10",
         "HTTP/1.1 and apiVersion: v1",

@@ -5,7 +5,7 @@ agnhost netexec serves /shell?cmd=, /exit, /shutdown and /upload: a pod of one l
 another learner's pods and in the partner container outside the cluster, or stop it. Every lab pod runs agnhost
 serve-hostname (its name on every path) or busybox httpd (a /hostname file and the CGI /cgi-bin/clientip), and
 the partner container busybox httpd. The httpd ones are run here with the busybox the offline images are built
-from (Debian's busybox-static, the same httpd as upstream 1.36.1), when this machine has it.
+from (Debian's busybox-static, the same httpd as upstream 1.37.0), when this machine has it.
 """
 
 from __future__ import annotations

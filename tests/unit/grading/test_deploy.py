@@ -183,7 +183,7 @@ def test_missing_probe_image_is_env_error_naming_the_image() -> None:
     assert "ErrImagePull" in info.value.diagnosis
     pod = warm_pod_name("busybox:missing")
     assert ("pod", pod) in kube.deleted  # a warm pod that cannot start is discarded, not reused
-    assert pod != warm_pod_name("docker.io/library/busybox:1.36.1")  # the usual warm pod is left alone
+    assert pod != warm_pod_name("docker.io/library/busybox:1.37.0")  # the usual warm pod is left alone
 
 
 class RacingKube(RecordingKube):

@@ -384,7 +384,7 @@ def test_the_ordinary_readiness_pod_is_accepted(kind: str) -> None:
         ("pod", "tolerations: []"),
         ("pod", "shareProcessNamespace: true"),
         ("pod", "securityContext:\n  runAsNonRoot: true\n  runAsUser: 65534\n  seccompProfile: {type: RuntimeDefault}"),
-        ("pod", "initContainers:\n- name: init\n  image: docker.io/library/busybox:1.36.1\n  command: ['true']"),
+        ("pod", "initContainers:\n- name: init\n  image: docker.io/library/busybox:1.37.0\n  command: ['true']"),
         ("pod", "volumes:\n- name: scratch\n  emptyDir:\n    sizeLimit: 64Mi"),
         ("container", "securityContext:\n  allowPrivilegeEscalation: false\n  capabilities:\n    drop: [ALL]"),
         ("container", "securityContext:\n  procMount: Default\n  appArmorProfile:\n    type: RuntimeDefault"),
