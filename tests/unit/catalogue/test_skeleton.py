@@ -218,7 +218,7 @@ def builder() -> ModuleType:
 
 
 def _cells(builder: ModuleType, lab: Lab) -> dict[str, str]:
-    import nbformat  # noqa: PLC0415 - the notebooks extra
+    import nbformat  # noqa: PLC0415 - the learn extra
 
     nb = builder.build(lab)
     nbformat.validate(nb)
