@@ -156,3 +156,45 @@ def test_check_on_an_unknown_lab_fails_with_rule_and_fix() -> None:
     assert lines[0].startswith("no lab 'no-such-lab'")
     assert any(line.strip().startswith("fix:") for line in lines)
     assert isinstance(raised.value, ServicelabError)
+
+
+# --- the setup cell's cluster_ready(): one line either way ----------------------------------------------------------
+class LabCluster:
+    """Nodes and the lab's controllers (grader.cluster.status.CONTROLLERS) as the API shows them."""
+
+    def __init__(self, context: str | None = None, *, node_ready: bool = True, traefik_ready: int = 1) -> None:
+        self.node_ready, self.traefik_ready = node_ready, traefik_ready
+
+    def list(self, kind: str, *_: Any, **__: Any) -> list[dict[str, Any]]:
+        assert kind == "nodes"
+        ready = {"type": "Ready", "status": "True" if self.node_ready else "False"}
+        return [{"metadata": {"name": f"n{i}"}, "status": {"conditions": [ready]}} for i in range(3)]
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        ready = self.traefik_ready if name == "traefik" else 1
+        if kind == "daemonset":
+            status = {"desiredNumberScheduled": 3, "numberReady": 3, "updatedNumberScheduled": 3}
+            return {"spec": {}, "status": status}
+        return {"spec": {"replicas": 1}, "status": {"readyReplicas": ready, "updatedReplicas": 1}}
+
+
+def test_cluster_ready_says_ready_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(notebook, "Kube", LabCluster)
+    notebook.cluster_ready()
+    assert capsys.readouterr().out == "the lab cluster is ready\n"
+
+
+def test_cluster_ready_names_what_is_wrong_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(notebook, "Kube", lambda context=None: LabCluster(node_ready=False, traefik_ready=0))
+    notebook.cluster_ready()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("ENV-ERROR: the lab cluster is not ready: node n0 is not Ready; node n1 is not Ready;")
+    assert "deployment traefik/traefik: 0/1 ready" in out
+    assert out.rstrip().endswith(
+        "Fix: `servicelab doctor` in a terminal names what to mend; `servicelab up` repairs most of it"
+    )
