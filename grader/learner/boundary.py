@@ -54,7 +54,7 @@ def env_line(diagnosis: str, *, unreachable: bool) -> str:
     """An environment problem as one line: what is wrong, then the fix."""
     if unreachable:
         return f"ENV-ERROR: the lab cluster does not answer: {START_CLUSTER} ({_flat(diagnosis)})"
-    return f"ENV-ERROR: {_flat(diagnosis)}. Fix: {MEND_CLUSTER}"
+    return f"ENV-ERROR: {_flat(diagnosis).rstrip('.')}. Fix: {MEND_CLUSTER}"
 
 
 def explain(err: ServicelabError, context: str | None = None) -> str:
