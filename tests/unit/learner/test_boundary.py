@@ -198,3 +198,27 @@ def test_cluster_ready_names_what_is_wrong_and_the_fix(
     assert out.rstrip().endswith(
         "Fix: `servicelab doctor` in a terminal names what to mend; `servicelab up` repairs most of it"
     )
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "refused"])
+def test_with_the_real_client_no_kubeconfig_and_a_refused_server_are_one_line(
+    kubeconfig: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kubeconfig"
+    if kubeconfig == "refused":  # a stopped cluster: its port refuses connections
+        path.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+            "clusters: [{name: gone, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: gone, context: {cluster: gone, user: u}}]\n"
+        )
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.setenv("SERVICELAB_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("SERVICELAB_NAMESPACE", raising=False)
+    for call in (notebook.cluster_ready, lambda: notebook.explore("clusterip"), lambda: notebook.flow("clusterip")):
+        call()
+        out = capsys.readouterr()
+        assert out.out.count("\n") == 1, out.out
+        assert out.out.startswith(
+            "ENV-ERROR: the lab cluster does not answer: start the lab cluster with `servicelab up`"
+        )
+        assert not out.err
