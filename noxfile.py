@@ -62,13 +62,13 @@ def _static_checks(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    _install(session, "dev", "notebooks")  # mypy reads grader.classroom against nbformat, nbconvert, traitlets
+    _install(session, "dev", "teach")  # mypy reads grader.classroom against nbformat, nbconvert, traitlets
     _static_checks(session)
 
 
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
-    _install(session, "dev", "notebooks")
+    _install(session, "dev", "teach")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
@@ -89,7 +89,7 @@ def lab(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def tests(session: nox.Session) -> None:
     """Everything CI runs: lint, unit tests, the cluster, e2e tests and check-solutions on it."""
-    _install(session, "dev", "notebooks", "browser")
+    _install(session, "dev", "teach", "browser")
     session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
     _static_checks(session)
     # They mostly wait (fake clusters, deadlines): 4 at once; loadgroup keeps an xdist_group on one worker.

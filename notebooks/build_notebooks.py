@@ -2,14 +2,19 @@
 
 One notebook per lab, in `notebooks/source/<NN>-<id>/<id>.ipynb`. The lab folder is the single source of
 truth: the notebook's task text is task.md, its reference answer is solution/, its points are the points of
-checks.py, and what only the notebook has is notebook.yaml (objectives, time, what stands in for Azure on kind)
-and diagram.mmd (the Service type's picture); a lab without those gets a notebook without those parts.
+checks.py, and what only the notebook has is notebook.yaml (objectives, prerequisites, time, what stands in for
+Azure on kind) and diagram.mmd (the Service type's picture); a lab without those gets a notebook without those parts.
 Run it again after changing a lab; the unit tests check the notebooks are in step.
+
+The order a learner reads: objectives and prerequisites (short) → a cell that checks the cluster → the concept →
+the picture → the task → what the grader will check → look around, answer, check. task.md is split by the bold
+lead of its paragraphs (`**Build**`, `**The AKS angle.**`, ...; see `ROLE_OF_LEAD`), so it stays one file.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -25,8 +30,22 @@ from grader.intake.answers import MAGIC  # noqa: E402 - needs the repo on sys.pa
 
 SOURCE = REPO / "notebooks" / "source"
 
-# The setup cell: one import; importing grader.learner.notebook in IPython registers the %%servicelab_answer magic.
-SETUP = "from grader.learner.notebook import check, explore, flow, hint, reset"
+# The setup cell: one import (in IPython it registers the %%servicelab_answer magic), then the cluster check.
+SETUP_NAMES = ("check", "cluster_ready", "explore", "flow", "hint", "progress", "reset")
+
+# task.md's paragraphs by their bold lead: what the learner does, what the grader observes; any other lead
+# (`**The AKS angle.**`, `**Why.**`, `**Ports.**`, ...) is the concept. A paragraph without a lead belongs to the
+# section above it; the text before the first lead is the task's.
+TASK, CONCEPT, GRADER = "task", "concept", "grader"
+ROLE_OF_LEAD = {
+    "build": TASK,
+    "look around": TASK,
+    "answer": TASK,
+    "try it yourself": TASK,
+    "what the grader observes": GRADER,
+    "hints you may meet": GRADER,
+}
+_LEAD = re.compile(r"^\*\*([^*]+?)\.?\*\*")
 
 
 def nbgrader(
@@ -46,23 +65,49 @@ def nbgrader(
 
 
 def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
-    """notebook.yaml's clear_first: a cell that deletes another lab's objects that would compete with this one's."""
+    """notebook.yaml's clear_first: a cell that lists another lab's objects that would compete with this one's and
+    deletes them only when the learner changes it to confirm=True (an ordinary cell: the learner edits it)."""
     clear = lab.notebook.clear_first
     if clear is None:
         return []
+    other = load_lab(clear.lab)
+    kinds = ", ".join(dict.fromkeys(kind for kind, _ in other.expects))
+    cell = new_code_cell(
+        f'clear_other_lab("{other.id}", confirm=False)  # confirm=True deletes what it lists',
+        metadata={},
+    )
+    cell["id"] = "clear"
     return [
         new_markdown_cell(
-            f"{clear.why}: the next cell removes the {clear.what} from namespace `{clear.namespace}`.",
+            f"{clear.why}. The next cell lists the {other.id} lab's objects ({kinds}) in namespace "
+            f"`{other.default_namespace}` and deletes nothing. If it lists any, you decide: change it to "
+            "`confirm=True` and run it again to delete exactly those.",
             metadata=nbgrader("clear-text", locked=True),
         ),
-        new_code_cell(
-            "import subprocess\n\n"
-            f'argv = ["kubectl", "delete", "{clear.resource}", "--all", "-n", "{clear.namespace}", '
-            '"--ignore-not-found"]\n'
-            "done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)\n"
-            "print(done.stdout.strip() or 'nothing to remove')",
-            metadata=nbgrader("clear", locked=True),
-        ),
+        cell,
+    ]
+
+
+def task_sections(task: str) -> tuple[str, dict[str, str]]:
+    """task.md as (title, {role: its paragraphs}), each role's paragraphs in task.md's order."""
+    title, _, body = task.strip().partition("\n")
+    found: dict[str, list[str]] = {TASK: [], CONCEPT: [], GRADER: []}
+    role = TASK
+    for paragraph in re.split(r"\n\s*\n", body.strip()):
+        lead = _LEAD.match(paragraph)
+        if lead:
+            role = ROLE_OF_LEAD.get(lead.group(1).strip().lower(), CONCEPT)
+        found[role].append(paragraph)
+    return title, {r: "\n\n".join(ps) for r, ps in found.items()}
+
+
+def setup_names(lab: Lab, task: str) -> list[str]:
+    """What the setup cell imports: the functions every notebook calls, and those only this lab's cells call."""
+    return [
+        *SETUP_NAMES,
+        *(["observe_network"] if lab.notebook.observe_network else []),
+        *(["values"] if uses_values(lab, task) else []),
+        *(["clear_other_lab"] if lab.notebook.clear_first else []),
     ]
 
 
@@ -96,13 +141,15 @@ def solution_text(lab: Lab) -> str:
     return "\n---\n".join(f.read_text(encoding="utf-8").strip() for f in files)
 
 
-def intro(lab: Lab, task: str) -> str:
-    """task.md with notebook.yaml's objectives and time estimate under its title (each left out when absent)."""
-    title, _, body = task.partition("\n")
+def objectives(lab: Lab, title: str) -> str:
+    """The first cell, short: the title, what you will do, the time, and what to have done before."""
     said = [f"**You will** {'; '.join(lab.notebook.objectives)}."] if lab.notebook.objectives else []
     said += [f"**Time:** about {lab.notebook.minutes} minutes."] if lab.notebook.minutes else []
-    lines = "  \n".join(said)  # two spaces: a Markdown line break
-    return f"{title}\n" + (f"\n{lines}\n" if said else "") + body
+    before = ["the lab cluster: `servicelab up` in a terminal, once (the next cell checks it)"]
+    for other in (load_lab(p) for p in lab.notebook.prerequisites):
+        before.append(f"lab {other.order:02d} ({other.title.split(':')[0]})")
+    said.append("**Before you start:** " + "; ".join(before) + ".")
+    return f"{title}\n\n" + "  \n".join(said)  # two spaces: a Markdown line break
 
 
 def picture(lab: Lab) -> list[nbformat.NotebookNode]:
@@ -125,21 +172,35 @@ def picture(lab: Lab) -> list[nbformat.NotebookNode]:
 
 def build(lab: Lab) -> nbformat.NotebookNode:
     task = (lab.path / "task.md").read_text(encoding="utf-8").strip()
+    title, part = task_sections(task)
     points = lab.total_points
     ns = lab.default_namespace
     observe = lab.notebook.observe_network
-    on_kind = f"\n\n**On the kind lab cluster.** {lab.notebook.on_kind}" if lab.notebook.on_kind else ""
+    on_kind = f"**On the kind lab cluster.** {lab.notebook.on_kind}" if lab.notebook.on_kind else ""
+    concept = "\n\n".join(p for p in (part[CONCEPT], on_kind) if p)
+    checks = "\n".join(f"- {c.title} ({c.points} point{'s' if c.points != 1 else ''})" for c in lab.checks)
     cells = [
-        new_markdown_cell(
-            intro(lab, task) + on_kind + "\n\n"
-            "Run `servicelab up` once before the first lab. This notebook works in namespace "
-            f"`{ns}`; `kubectl -n {ns} get all` shows what is there.",
-            metadata=nbgrader("task-text", locked=True),
+        new_markdown_cell(objectives(lab, title), metadata=nbgrader("objectives", locked=True)),
+        new_code_cell(
+            f"from grader.learner.notebook import {', '.join(sorted(setup_names(lab, task)))}\n\ncluster_ready()",
+            metadata=nbgrader("setup", locked=True),
+        ),
+        *(
+            [new_markdown_cell("## The idea\n\n" + concept, metadata=nbgrader("concept", locked=True))]
+            if concept
+            else []
         ),
         *picture(lab),
-        new_code_cell(
-            SETUP + (", observe_network" if observe else "") + (", values" if uses_values(lab, task) else ""),
-            metadata=nbgrader("setup", locked=True),
+        new_markdown_cell(
+            "## Your task\n\n" + part[TASK] + f"\n\nThis notebook works in namespace `{ns}`; "
+            f"`kubectl -n {ns} get all` shows what is there.",
+            metadata=nbgrader("task-text", locked=True),
+        ),
+        new_markdown_cell(
+            "## What the grader will check\n\n"
+            + (part[GRADER] + "\n\n" if part[GRADER] else "")
+            + f"The checks, {points} points in all:\n\n{checks}",
+            metadata=nbgrader("grader-text", locked=True),
         ),
         new_markdown_cell(
             "## Look around\n\nThe next cell applies the lab's starter objects (your answer is not "
@@ -188,8 +249,8 @@ def build(lab: Lab) -> nbformat.NotebookNode:
             + " Fix the YAML, run its cell again, then check again. While it runs, a line names the "
             f'check and where it probes from.\n\n**Stuck?** `hint("{lab.id}")` gives the next hint '
             f'for the first failing check (ask again for more); `reset("{lab.id}")` deletes what '
-            f"this lab put on the cluster so you can start over; `servicelab progress` in a terminal "
-            "lists the labs you have passed.",
+            "this lab put on the cluster so you can start over; `progress()` (last cell) lists the labs you "
+            "have passed.",
             metadata=nbgrader("check-text", locked=True),
         ),
         new_code_cell(
@@ -207,9 +268,16 @@ def build(lab: Lab) -> nbformat.NotebookNode:
             metadata=nbgrader("flow-text", locked=True),
         ),
         new_code_cell(f'flow("{lab.id}")', metadata=nbgrader("flow", locked=True)),
+        new_markdown_cell(
+            "## Your progress\n\nEvery lab with your best points from `check()` so far (`servicelab progress` "
+            "in a terminal says the same).",
+            metadata=nbgrader("progress-text", locked=True),
+        ),
+        new_code_cell("progress()", metadata=nbgrader("progress", locked=True)),
     ]
     for cell in cells:
-        cell["id"] = cell.metadata["nbgrader"]["grade_id"]  # stable ids: regenerating changes nothing
+        if "nbgrader" in cell.metadata:
+            cell["id"] = cell.metadata["nbgrader"]["grade_id"]  # stable ids: regenerating changes nothing
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}

@@ -7,38 +7,35 @@ lab without them gets a notebook without those parts. Grading does not use them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from grader.base.errors import BadInput
+from grader.catalogue.locate import ID_RE
 from grader.intake.yamlread import read_mapping
 
 NOTEBOOK_FILE = "notebook.yaml"
 DIAGRAM_FILE = "diagram.mmd"
-NOTEBOOK_KEYS = {"minutes", "objectives", "on_kind", "clear_first", "observe_network"}
-CLEAR_KEYS = {"why", "resource", "namespace", "what"}
-# resource and namespace are written into the notebook's kubectl command line: plain names only
-_RESOURCE_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
-_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+NOTEBOOK_KEYS = {"minutes", "objectives", "prerequisites", "on_kind", "clear_first", "observe_network"}
+CLEAR_KEYS = {"why", "lab"}
 
 
 @dataclass(frozen=True)
 class ClearFirst:
-    """Objects of another lab that would compete with this one's on a shared controller: the notebook says why,
-    then offers a cell that deletes them (`kubectl delete RESOURCE --all -n NAMESPACE`)."""
+    """Another lab whose objects would compete with this one's on a shared controller: the notebook says why,
+    then offers a cell that lists them and deletes them only when the learner confirms
+    (grader.learner.notebook.clear_other_lab: that lab's answer kinds, in that lab's namespace)."""
 
-    why: str  # the notebook goes on with ": the next cell removes the WHAT from namespace NAMESPACE."
-    resource: str  # plural.group, as kubectl names it
-    namespace: str
-    what: str  # in the learner's words, e.g. "Gateway lab's HTTPRoutes"
+    why: str  # the notebook goes on with ": the next cell lists ..."
+    lab: str  # the other lab's id
 
 
 @dataclass(frozen=True)
 class NotebookSpec:
     minutes: int | None = None  # the time estimate shown first
     objectives: tuple[str, ...] = ()  # "You will ..."
+    prerequisites: tuple[str, ...] = ()  # ids of the labs this one builds on
     on_kind: str = ""  # what stands in for the Azure piece on the kind lab cluster
     clear_first: ClearFirst | None = None
     observe_network: bool = False  # a lab without a Service: the notebook observes the pod network instead
@@ -91,6 +88,14 @@ def _read_yaml(path: Path) -> NotebookSpec:
             "objectives: what the learner will do, each completing 'You will ...'",
             "objectives: [give pods one stable address, see what reaches it]",
         )
+    prerequisites = data.get("prerequisites", [])
+    if not isinstance(prerequisites, list) or not all(isinstance(p, str) and ID_RE.match(p) for p in prerequisites):
+        raise bad(
+            "prerequisites",
+            "prerequisites must be a list of lab ids",
+            "prerequisites: the labs this one builds on, by id",
+            "prerequisites: [clusterip]",
+        )
     on_kind = data.get("on_kind", "")
     if not isinstance(on_kind, str) or ("on_kind" in data and not on_kind.strip()):
         raise bad("on_kind", "on_kind must be non-empty text", "on_kind: what stands in for the Azure piece on kind")
@@ -100,6 +105,7 @@ def _read_yaml(path: Path) -> NotebookSpec:
     return NotebookSpec(
         minutes,
         tuple(o.strip() for o in objectives),
+        tuple(prerequisites),
         on_kind.strip(),
         _clear_first(data.get("clear_first"), bad),
         observe,
@@ -109,18 +115,11 @@ def _read_yaml(path: Path) -> NotebookSpec:
 def _clear_first(data: object, bad: _Bad) -> ClearFirst | None:
     if data is None:
         return None
-    rule = "clear_first: {why: TEXT, resource: plural.group, namespace: NAME, what: the objects in the learner's words}"
+    rule = "clear_first: {why: TEXT, lab: the id of the lab whose objects compete with this one's}"
     if not isinstance(data, dict) or set(data) != CLEAR_KEYS or not all(isinstance(v, str) for v in data.values()):
-        raise bad("clear_first", "clear_first must map why, resource, namespace and what to text", rule)
-    if not _RESOURCE_RE.match(data["resource"]):
-        raise bad(
-            "clear_first",
-            f"resource {data['resource']!r} is not a resource name",
-            rule,
-            "e.g. ingresses.networking.k8s.io",
-        )
-    if not _NAMESPACE_RE.match(data["namespace"]):
-        raise bad("clear_first", f"namespace {data['namespace']!r} is not a namespace name", rule, "e.g. lab-gateway")
-    if not data["what"].strip() or not data["why"].strip():
-        raise bad("clear_first", "why or what is empty", rule, "what: e.g. Gateway lab's HTTPRoutes")
-    return ClearFirst(data["why"].strip(), data["resource"], data["namespace"], data["what"].strip())
+        raise bad("clear_first", "clear_first must map why and lab to text", rule)
+    if not ID_RE.match(data["lab"]):
+        raise bad("clear_first", f"lab {data['lab']!r} is not a lab id", rule, "e.g. lab: ingress")
+    if not data["why"].strip():
+        raise bad("clear_first", "why is empty", rule, "why: what would compete, and where")
+    return ClearFirst(data["why"].strip(), data["lab"])

@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction, cluster_args: Callable[[argparse.A
 
 
 def open_course(folder: Path) -> Course:
-    from nbgrader.coursedir import CourseDirectory  # type: ignore[import-untyped]  # noqa: PLC0415 - [notebooks] extra
+    from nbgrader.coursedir import CourseDirectory  # type: ignore[import-untyped]  # noqa: PLC0415 - [teach] extra
     from traitlets.config.loader import PyFileConfigLoader  # noqa: PLC0415
 
     config_file = folder / CONFIG

@@ -17,23 +17,82 @@ from grader.base.errors import BadInput
 from grader.base.shipped import shipped
 from grader.catalogue.labs import Lab, load_lab
 from grader.catalogue.locate import all_labs
+from grader.intake.manifests import manifest_files, read_docs
 from grader.intake.schema import ROOT_TYPES
 
 SOURCE = shipped("notebooks") / "source"
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n.*?### END SOLUTION\n?", re.DOTALL)
+BLANK = "..."  # what the learner replaces: a value, a list or a mapping
+
+# What each kind's answer is made of, below metadata.name: the fields to fill in (BLANK), each with what it is,
+# never the lab's values. `# #` lines stay comments once the learner uncomments the block.
+_BODY = {
+    "Service": """\
+  annotations: ...       # only if the task asks for one (an Azure load balancer setting)
+spec:
+  type: ...              # ClusterIP (the default), NodePort, LoadBalancer or ExternalName
+  selector: ...          # the labels of the pods to send traffic to
+  ports:
+  - port: ...            # the Service's port
+    targetPort: ...      # the container's port: a number or the port's name
+  # and each field the task names (nodePort, externalTrafficPolicy, sessionAffinity, clusterIP, externalName)""",
+    "Deployment": """\
+spec:
+  replicas: ...
+  selector:
+    matchLabels: ...     # the labels of the pods it manages
+  template:
+    metadata:
+      labels: ...        # the same labels (and any more)
+    spec:
+      containers:
+      - name: ...
+        image: ...
+        args: ...
+        ports: ...       # each: name, containerPort
+        # and each field the task names (probes, ...)""",
+    "Ingress": """\
+spec:
+  ingressClassName: ...
+  rules:
+  - host: ...
+    http:
+      paths: ...         # each: path, pathType, backend.service.name and backend.service.port.number""",
+    "HTTPRoute": """\
+spec:
+  parentRefs: ...        # the Gateway: name, namespace, sectionName (its listener)
+  hostnames: ...
+  rules: ...             # each: matches (path type and value), backendRefs (Service name and port)""",
+    "Gateway": """\
+spec:
+  gatewayClassName: ...
+  listeners: ...         # each: name, protocol, port (and hostname)""",
+}
+_API_VERSIONS = {kind: api for api, kind in ROOT_TYPES} | {"Gateway": "gateway.networking.k8s.io/v1"}
+
+
+def _body(lab: Lab, kind: str, name: str) -> str:
+    """The lines below metadata.name: the kind's fields, a ConfigMap's keys (the task's table names them)."""
+    if kind == "ConfigMap":
+        docs = [d for f in manifest_files(lab.solution.path) for d in read_docs(f)]
+        keys = [k for d in docs if (d.kind, d.name) == (kind, name) for k in d.obj.get("data") or {}]
+        lines = [f"  {key}: ..." for key in keys]
+        if not lines:
+            return "data: ...              # key: value pairs; each value is text"
+        lines[0] = lines[0].ljust(25) + "# each value is text: quote yes, no, true, false and numbers ('no')"
+        return "\n".join(["data:", *lines])
+    return _BODY.get(kind, "spec: ...              # see the task above")
 
 
 def skeleton(lab: Lab) -> str:
-    """The expected objects as commented-out YAML: what to fill in, not how."""
+    """The expected objects as commented-out YAML, one skeleton per kind: what to fill in (each `...`), not how."""
     parts = []
     for kind, name in lab.expects:
-        api = next((a for a, k in ROOT_TYPES if k == kind), "v1")
-        parts.append(
-            f"# apiVersion: {api}\n# kind: {kind}\n# metadata:\n#   name: {name}\n# spec:\n"
-            "#   ...  (see the task above)"
-        )
+        api = _API_VERSIONS.get(kind, "v1")
+        text = f"apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n{_body(lab, kind, name)}"
+        parts.append("\n".join(f"# {line}".rstrip() for line in text.splitlines()))
     return (
-        "# Your answer: uncomment and complete (several objects are separated by ---)\n"
+        "## Your answer: uncomment it (select the lines, Ctrl+/) and replace each ... (several objects: ---)\n"
         + "\n# ---\n".join(parts)
         + "\n"
     )

@@ -1,10 +1,14 @@
 """The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`;
-`explore(lab)` applies the starter and shows its pods; `flow(lab)` draws the live traffic diagram; `hint(lab)`
-gives the next hint; `reset(lab)` starts the lab over. Importing it inside IPython registers the
-`%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
+`cluster_ready()` says whether the lab cluster is there; `explore(lab)` applies the starter and shows its pods;
+`flow(lab)` draws the live traffic diagram; `hint(lab)` gives the next hint; `reset(lab)` starts the lab over;
+`progress()` shows the labs done and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another
+lab's competing objects. Importing it inside IPython registers the `%%servicelab_answer` cell magic, so a
+notebook's setup cell is one import.
 
-Both write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
-captured. A broken environment raises `EnvError` after showing the diagnosis, so it never looks like 0 points.
+They write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
+captured. servicelab's own errors are one line naming the fix, never a traceback (grader.learner.boundary): the
+functions that grade nothing print it; check() raises it as `NotGraded` (an `EnvError`), so a broken environment
+fails the graded cell instead of looking like a score.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grader.base.errors import BadInput, EnvError, ServicelabError, message
+from grader.base.errors import EnvironmentFault, ServicelabError
 from grader.base.names import PARTNER_HOST
 from grader.catalogue.labs import load_lab
 from grader.cluster.facts import discover
 from grader.cluster.readiness import internal_ip
+from grader.cluster.status import api_problems
 from grader.grading.deploy import apply_into, ensure_namespace, wait_deployments
 from grader.grading.environment import environment, new_run_id
 from grader.grading.session import grade
@@ -27,8 +32,11 @@ from grader.grading.submission import judge_submission, starter_docs
 from grader.intake.answers import is_blank_yaml
 from grader.intake.manifests import STARTER
 from grader.kube.client import Kube
+from grader.learner import others
 from grader.learner import progress as coach
-from grader.learner.display import _display, _quiet, pods_table, progress, show
+from grader.learner.boundary import NotGraded, NotGradedInput, cluster_answers, env_line, explain, prints_errors
+from grader.learner.display import _display, _quiet, pods_table, show
+from grader.learner.display import progress as progress_line
 from grader.learner.flowchart import chart
 
 TRAEFIK_ROUTES = {"Ingress", "HTTPRoute"}  # a lab whose answer is one of these is served by the cluster's Traefik
@@ -55,16 +63,20 @@ def check(lab: str, *, namespace: str | None = None, context: str | None = None,
     try:
         with _quiet():
             spec = load_lab(lab)
-            with progress(), environment(context) as env:
+            with progress_line(), environment(context) as env:
                 result = grade(spec, env, namespace=lab_namespace(spec.default_namespace, namespace))
             coach.record(result)  # for hint() and `servicelab progress`
+    except EnvironmentFault as err:
+        raise NotGraded(explain(err, context)) from err
     except ServicelabError as err:
-        print(message(err))  # the CLI's words for it (on stdout: nbgrader scores any stderr 0), then raise
-        raise
+        raise NotGradedInput(explain(err, context)) from err
+    if result.fraction is None:  # ENV-ERROR: no score; the report only when the cluster answers and it says more
+        answers = cluster_answers(context)
+        if display and answers:
+            show(result)
+        raise NotGraded(env_line(result.diagnosis, unreachable=not answers))
     if display:
         show(result)
-    if result.fraction is None:
-        raise EnvError(result.diagnosis)
     return result.fraction
 
 
@@ -87,6 +99,7 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     return applied
 
 
+@prints_errors
 def explore(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
     """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes."""
     apply("", lab, namespace=namespace, context=context)
@@ -97,6 +110,7 @@ def explore(lab: str, *, namespace: str | None = None, context: str | None = Non
     _display({"text/markdown": markdown, "text/plain": text})
 
 
+@prints_errors
 def observe_network(lab: str = "pod-networking", *, context: str | None = None) -> None:
     """The pod-networking lab's observations: nodes (address, pod range), every pod-network pod (hostNetwork
     pods carry their node's address and are left out), and whose address the partner server outside sees."""
@@ -139,6 +153,7 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
     print("\n".join([*rows, "", text, "", seen]))
 
 
+@prints_errors
 def flow(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
     """Draw, from the live cluster, the path a request takes to the lab's Services (the pod network if none)."""
     with _quiet():
@@ -155,6 +170,7 @@ def flow(lab: str, *, namespace: str | None = None, context: str | None = None) 
     _display({"text/vnd.mermaid": source, "text/markdown": f"```mermaid\n{source}\n```", "text/plain": source})
 
 
+@prints_errors
 def values(lab: str, *, context: str | None = None) -> None:
     """What each `${VAR}` of the lab's task stands for on this cluster (write the placeholder, not the value)."""
     with _quiet():
@@ -166,17 +182,51 @@ def values(lab: str, *, context: str | None = None) -> None:
         print(f"${{{name}}} = {value}" if value else f"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}")
 
 
+@prints_errors
 def hint(lab: str) -> None:
     """The next hint for the first failing check of your last check(lab); ask again for more."""
     print(coach.next_hint(load_lab(lab)))
 
 
+@prints_errors
 def reset(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
     """Start the lab over: delete its namespace (only if servicelab made it) and forget its hints."""
     with _quiet():
         spec = load_lab(lab)
         said = coach.reset(spec, Kube(context=context), lab_namespace(spec.default_namespace, namespace))
     print(said)
+
+
+@prints_errors
+def progress() -> None:
+    """The labs in course order with your best points from check(), and the totals (what `servicelab progress`
+    lists in a terminal)."""
+    with _quiet():
+        markdown, text = coach.progress_table()
+    _display({"text/markdown": markdown, "text/plain": text})
+
+
+@prints_errors
+def clear_other_lab(
+    lab: str, *, confirm: bool = False, namespace: str | None = None, context: str | None = None
+) -> None:
+    """List the objects the other lab `lab` left that compete with this lab's (its answer's kinds, in its own
+    namespace); with confirm=True, delete exactly those and wait until they are gone."""
+    with _quiet():
+        other = load_lab(lab)
+        said = others.clear(Kube(context=context), other, namespace or other.default_namespace, confirm=confirm)
+    print(said)
+
+
+@prints_errors
+def cluster_ready(*, context: str | None = None) -> None:
+    """Whether the lab cluster is there and healthy: one line either way, the fix when it is not."""
+    with _quiet():
+        problems = api_problems(Kube(context=context))
+    if problems:
+        print(env_line(f"the lab cluster is not ready: {'; '.join(problems)}", unreachable=False))
+    else:
+        print("the lab cluster is ready")
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -192,8 +242,8 @@ def load_ipython_extension(ipython: Any) -> None:
         ipython.user_ns["manifest"] = cell
         try:
             apply(cell, lab=lab)
-        except BadInput as err:
-            print(f"not applied: {err.render()}")  # the learner's mistake: a message, not a traceback
+        except ServicelabError as err:  # a mistake (file, line, rule, fix) or the environment (one line, the fix)
+            print(f"not applied: {explain(err)}")
 
     ipython.register_magic_function(servicelab_answer, magic_kind="cell", magic_name=MAGIC)
 

@@ -83,6 +83,11 @@ def record(result: LabResult) -> None:
 
 def progress_rows() -> list[tuple[str, str, str]]:
     """(lab, title, state) for every lab in course order: passed, the last score, or not tried."""
+    return [(lab.id, lab.title, state) for lab, _, state in _states()]
+
+
+def _states() -> list[tuple[Lab, dict[str, Any], str]]:
+    """(lab, its record or {}, its state in words) for every lab in course order."""
     data = load()
     rows = []
     for path in all_labs():
@@ -94,7 +99,7 @@ def progress_rows() -> list[tuple[str, str, str]]:
             state = f"PASSED ({entry['best']}/{entry['max']})"
         else:
             state = f"last {entry['score']}/{entry['max']} on {entry['when']}, best {entry['best']}"
-        rows.append((lab.id, lab.title, state))
+        rows.append((lab, entry or {}, state))
     return rows
 
 
@@ -144,3 +149,28 @@ def reset(lab: Lab, kube: Kube, namespace: str, timeout_s: float = 180.0) -> str
         data[lab.id]["failing"] = None
         _save(data)
     return f"{lab.id}: namespace {namespace} deleted" if existed else f"{lab.id}: nothing to delete in {namespace}"
+
+
+def progress_table() -> tuple[str, str]:
+    """The course so far, for a notebook's progress(): each lab in order with its points (best of your check()
+    runs, out of its total) and state, then the totals; as (markdown, text)."""
+    head = ("lab", "title", "points", "state")
+    rows, passed, earned, total = [], 0, 0, 0
+    for lab, entry, state in _states():
+        most = int(entry.get("max") or lab.total_points)
+        best = int(entry.get("best", 0))
+        passed += bool(entry.get("passed"))
+        earned, total = earned + best, total + most
+        rows.append((lab.id, lab.title, f"{best}/{most}", state))
+    summary = f"{passed} of {len(rows)} labs passed, {earned} of {total} points"
+    markdown = "\n".join(
+        [
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+            *("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows),
+            "",
+            f"**{summary}**",
+        ]
+    )
+    text = "\n".join(["  ".join(r) for r in [head, *rows]] + ["", summary])
+    return markdown, text

@@ -1,4 +1,4 @@
-"""notebooks/build_notebooks.py as a module, for the tests that build notebooks (needs the notebooks extra)."""
+"""notebooks/build_notebooks.py as a module, for the tests that build notebooks (needs the learn extra)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,16 @@
 """Every third-party package the code imports is declared in pyproject.toml, in the right place: grader/ needs its
-imports in the core dependencies, except the notebook tools, which grader.classroom and grader.learner take from the
-`notebooks` extra. A package that only arrives with another one (urllib3 with kubernetes) is declared all the same:
-the other may drop it in any release."""
+imports in the core dependencies, except the notebook tools: grader.learner takes them from the `learn` extra (a
+learner's install, no nbgrader), grader.classroom from `teach` (learn and nbgrader). An extra that names servicelab's
+own extras (`servicelab[learn]`) holds theirs too. A package that only arrives with another one (urllib3 with
+kubernetes) is declared all the same: the other may drop it in any release."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -15,7 +18,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_PACKAGES = ("grader/classroom/", "grader/learner/")  # the only ones that may need the notebooks extra
+EXTRA_OF_PACKAGE = {"grader/learner/": "learn", "grader/classroom/": "teach"}  # the only ones that may need an extra
 OTHER_FOLDERS = ("tests", "benchmarks", "tools", "notebooks")
 DYNAMIC = {"import_module", "importorskip", "__import__"}  # importlib.import_module("IPython.display") counts too
 
@@ -28,13 +31,36 @@ def _declared() -> dict[str, set[str]]:
     """Distribution name -> where pyproject.toml declares it: "core" or the extras' names."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     groups = {"core": project["dependencies"], **project["optional-dependencies"]}
-    where: dict[str, set[str]] = {}
-    for group, requirements in groups.items():
-        for requirement in requirements:
-            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+
+    def names(group: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        found = set()
+        for requirement in groups[group]:
+            name = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[([^]]*)\])?", requirement)
             assert name, f"pyproject.toml: cannot read the requirement {requirement!r}"
-            where.setdefault(_normal(name.group()), set()).add(group)
+            if _normal(name.group(1)) == _normal(project["name"]):  # servicelab[learn]: that extra's packages
+                for extra in (e.strip() for e in (name.group(2) or "").split(",") if e.strip()):
+                    assert extra in groups, f"pyproject.toml: {group} names the unknown extra {extra}"
+                    assert extra not in seen, f"pyproject.toml: extras name each other in a circle ({group})"
+                    found |= names(extra, seen | {group})
+            else:
+                found.add(_normal(name.group(1)))
+        return found
+
+    where: dict[str, set[str]] = {}
+    for group in groups:
+        for name in names(group):
+            where.setdefault(name, set()).add(group)
     return where
+
+
+def test_a_learners_install_has_no_nbgrader_and_an_instructors_has_the_learners() -> None:
+    declared = _declared()
+    learn = {name for name, groups in declared.items() if "learn" in groups}
+    teach = {name for name, groups in declared.items() if "teach" in groups}
+    assert "nbgrader" not in learn
+    assert {"jupyterlab", "ipykernel", "nbclient"} <= learn
+    assert learn | {"nbgrader"} <= teach
+    assert teach == {name for name, groups in declared.items() if "notebooks" in groups}  # the former name
 
 
 def _source(path: Path) -> str:
@@ -98,7 +124,8 @@ def test_grader_imports_are_declared_where_they_are_needed() -> None:
     for top, files in sorted(_third_party("grader").items()):
         for file, dists in files.items():
             groups = set().union(*(declared.get(_normal(d), set()) for d in dists)) if dists else set()
-            allowed = {"core", "notebooks"} if file.startswith(NOTEBOOK_PACKAGES) else {"core"}
+            extra = next((e for folder, e in EXTRA_OF_PACKAGE.items() if file.startswith(folder)), None)
+            allowed = {"core", extra} if extra else {"core"}
             if not dists:
                 wrong.append(f"{file}: {top} is not installed here, so its distribution is unknown; declare it")
             elif not groups & allowed:
@@ -116,4 +143,26 @@ def test_scripts_and_tests_import_only_declared_packages() -> None:
                 # not installed in this environment (selenium outside `nox -s tests`): its import name is its name
                 if not any(_normal(d) in declared for d in dists or [top]):
                     missing.append(f"{file}: {top} ({', '.join(dists) or 'not installed'})")
-    assert missing == [], "declare these in pyproject.toml (dev, notebooks or browser):\n" + "\n".join(missing)
+    assert missing == [], "declare these in pyproject.toml (dev, learn, teach or browser):\n" + "\n".join(missing)
+
+
+def test_the_learners_side_works_without_nbgrader(tmp_path: Path) -> None:
+    """A learner's install (`learn`) has no nbgrader: the notebook API, the learner copies and the commands a learner
+    runs import and work with nbgrader unimportable."""
+    script = (
+        "import sys\n"
+        "sys.modules['nbgrader'] = None  # import nbgrader now raises ImportError\n"
+        "import grader.learner.notebook, grader.learner.copies, grader.learner.progress\n"
+        "from grader.learner.notebook import check, cluster_ready, explore, flow, hint, progress, reset\n"
+        "from grader import cli\n"
+        f"assert cli.main(['notebooks', {str(tmp_path / 'copies')!r}]) == 0\n"
+        "assert cli.main(['progress']) == 0\n"
+        "progress()\n"
+        "assert not [m for m, mod in sys.modules.items() if m.startswith('nbgrader') and mod is not None]\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SERVICELAB_DATA": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list((tmp_path / "copies").glob("*/*.ipynb"))) == len(list((ROOT / "labs").glob("*/lab.yaml")))

@@ -130,8 +130,7 @@ def test_a_lab_without_notebook_parts_loads_with_none(lab_copy: Path) -> None:
 def test_notebook_parts_are_read(lab_copy: Path) -> None:
     (lab_copy / "notebook.yaml").write_text(
         "minutes: 20\nobjectives: [one, two]\non_kind: >-\n  MetalLB plays\n  the Azure LB.\n"
-        "clear_first:\n  why: It competes\n  resource: ingresses.networking.k8s.io\n  namespace: lab-ingress\n"
-        "  what: Ingress lab's Ingresses\nobserve_network: true\n"
+        "clear_first:\n  why: It competes\n  lab: ingress\nobserve_network: true\nprerequisites: [clusterip]\n"
     )
     (lab_copy / "diagram.mmd").write_text("flowchart LR\n  a --> b\n")
     nb = load_lab(str(lab_copy)).notebook
@@ -142,7 +141,8 @@ def test_notebook_parts_are_read(lab_copy: Path) -> None:
         True,
     )
     assert nb.clear_first is not None
-    assert (nb.clear_first.resource, nb.clear_first.namespace) == ("ingresses.networking.k8s.io", "lab-ingress")
+    assert (nb.clear_first.why, nb.clear_first.lab) == ("It competes", "ingress")
+    assert nb.prerequisites == ("clusterip",)
     assert nb.diagram == "flowchart LR\n  a --> b"
 
 
@@ -155,12 +155,9 @@ def test_notebook_parts_are_read(lab_copy: Path) -> None:
         ("objectives: learn things\n", 1, "objectives must be a list of non-empty strings"),
         ("minutes: 3\non_kind: ''\n", 2, "on_kind must be non-empty text"),
         ("observe_network: 'yes'\n", 1, "observe_network 'yes' is not true or false"),
-        ("clear_first: {resource: x, namespace: y}\n", 1, "clear_first must map why, resource, namespace and what"),
-        (
-            "clear_first: {why: w, resource: 'x\", \"--all-namespaces', namespace: y, what: z}\n",
-            1,
-            "is not a resource name",
-        ),
+        ("clear_first: {resource: x, namespace: y}\n", 1, "clear_first must map why and lab to text"),
+        ("clear_first: {why: w, lab: 'x\", confirm=True'}\n", 1, "is not a lab id"),
+        ("minutes: 3\nprerequisites: clusterip\n", 2, "prerequisites must be a list of lab ids"),
     ],
 )
 def test_bad_notebook_yaml_names_file_line_and_rule(lab_copy: Path, text: str, line: int, words: str) -> None:

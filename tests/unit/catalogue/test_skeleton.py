@@ -218,18 +218,19 @@ def builder() -> ModuleType:
 
 
 def _cells(builder: ModuleType, lab: Lab) -> dict[str, str]:
-    import nbformat  # noqa: PLC0415 - the notebooks extra
+    import nbformat  # noqa: PLC0415 - the learn extra
 
     nb = builder.build(lab)
     nbformat.validate(nb)
-    return {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells}
+    return {c["id"]: c.source for c in nb.cells}
 
 
 def test_the_builder_makes_the_skeleton_notebook(builder: ModuleType, skeleton: Lab) -> None:
     cells = _cells(builder, skeleton)
-    assert "**You will** give two pods one stable in-cluster address and DNS name;" in cells["task-text"]
-    assert "**Time:** about 15 minutes." in cells["task-text"]
-    assert "**On the kind lab cluster.** Nothing needs standing in for" in cells["task-text"]
+    assert "**You will** give two pods one stable in-cluster address and DNS name;" in cells["objectives"]
+    assert "**Time:** about 15 minutes." in cells["objectives"]
+    assert "**On the kind lab cluster.** Nothing needs standing in for" in cells["concept"]
+    assert "**Build**" in cells["task-text"]
     assert "```mermaid\nflowchart LR\n" in cells["diagram"]
     assert cells["check"] == 'score = check("my-lab")\nround(score * 3, 2)'
 
@@ -240,16 +241,15 @@ def test_the_builder_leaves_out_what_a_lab_does_not_have(builder: ModuleType, sk
     bare = load_lab(skeleton.path)
     cells = _cells(builder, bare)
     assert "diagram" not in cells
-    task = (bare.path / "task.md").read_text(encoding="utf-8").strip()
-    title, _, body = task.partition("\n")
-    assert cells["task-text"].startswith(f"{title}\n{body}\n\nRun `servicelab up` once")
-    assert "**You will**" not in cells["task-text"]
-    assert "On the kind lab cluster" not in cells["task-text"]
-    assert {"setup", "explore", "manifest", "check", "flow"} <= set(cells)
+    title = (bare.path / "task.md").read_text(encoding="utf-8").splitlines()[0]
+    assert cells["objectives"].startswith(f"{title}\n\n**Before you start:** the lab cluster: `servicelab up`")
+    assert "**You will**" not in cells["objectives"]
+    assert "On the kind lab cluster" not in cells.get("concept", "")
+    assert {"setup", "task-text", "grader-text", "explore", "manifest", "check", "flow", "progress"} <= set(cells)
 
 
 def test_the_builder_takes_objectives_without_a_time(builder: ModuleType, skeleton: Lab) -> None:
     (skeleton.path / "notebook.yaml").write_text("objectives: [do one thing, then another]\n")
     cells = _cells(builder, load_lab(skeleton.path))
-    assert "\n\n**You will** do one thing; then another.\n\n" in cells["task-text"]
-    assert "**Time:**" not in cells["task-text"]
+    assert "\n\n**You will** do one thing; then another.  \n**Before you start:**" in cells["objectives"]
+    assert "**Time:**" not in cells["objectives"]

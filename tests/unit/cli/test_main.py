@@ -41,11 +41,13 @@ def test_check_solutions_with_unreachable_context(capsys: pytest.CaptureFixture[
 def test_notebook_check_raises_env_error_and_writes_no_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     from grader import check  # noqa: PLC0415 - the public notebook API
 
-    with pytest.raises(EnvError):
+    with pytest.raises(EnvError) as raised:
         check(str(DEMO), context="servicelab-no-such-context")
     out, err = capfd.readouterr()
     assert err == ""
-    assert "ENV-ERROR" in out
+    assert out == ""  # the line is the cell's error, which IPython shows in place of a traceback
+    assert raised.value._render_traceback_() == [str(raised.value)]  # type: ignore[attr-defined]
+    assert str(raised.value).startswith("ENV-ERROR: the lab cluster does not answer: start the lab cluster with")
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

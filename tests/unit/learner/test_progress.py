@@ -58,3 +58,23 @@ def test_hints_climb_a_ladder_for_the_first_failing_check_and_restart_for_anothe
     assert coach.next_hint(lab).startswith("Hint 1/3")
     coach.record(result(Status.PASS, Status.PASS))
     assert "passed" in coach.next_hint(lab)
+
+
+def test_the_notebooks_progress_table_has_every_lab_its_points_and_the_totals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from grader.learner import notebook  # noqa: PLC0415 - the notebook's front door
+
+    coach.record(result(Status.PASS, Status.PASS))
+    coach.record(result(Status.FAIL, Status.PASS, lab="nodeport"))
+    markdown, text = coach.progress_table()
+    # the recorded runs' maximum (4 each, from result()) for the two labs tried, the lab's own total for the others
+    total = sum(load_lab(p).total_points for p in all_labs() if p.name not in {"clusterip", "nodeport"}) + 4 + 4
+    assert markdown.splitlines()[0] == "| lab | title | points | state |"
+    assert "| clusterip | ClusterIP: an address only the cluster can use | 4/4 | PASSED (4/4) |" in markdown
+    assert f"1 of {len(all_labs())} labs passed, 6 of {total} points" in text  # 4 + 2 earned
+    headless = next(line for line in text.splitlines() if line.startswith("headless"))
+    assert headless.endswith(f"0/{load_lab('headless').total_points}  not tried")
+    notebook.progress()
+    shown = capsys.readouterr().out
+    assert shown.strip().endswith(f"1 of {len(all_labs())} labs passed, 6 of {total} points")
