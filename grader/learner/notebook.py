@@ -27,6 +27,7 @@ from grader.grading.submission import judge_submission, starter_docs
 from grader.intake.answers import is_blank_yaml
 from grader.intake.manifests import STARTER
 from grader.kube.client import Kube
+from grader.learner import lookaround
 from grader.learner import progress as coach
 from grader.learner.display import _display, _quiet, pods_table, progress, show
 from grader.learner.flowchart import chart
@@ -88,13 +89,16 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
 
 
 def explore(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
-    """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes."""
+    """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes, then
+    the objects traffic meets on the way in: Services, Ingresses, Gateways (with listeners), HTTPRoutes."""
     apply("", lab, namespace=namespace, context=context)
     with _quiet():
         spec = load_lab(lab)
-        pods = Kube(context=context).list("pods", lab_namespace(spec.default_namespace, namespace))
+        kube, ns = Kube(context=context), lab_namespace(spec.default_namespace, namespace)
+        pods = kube.list("pods", ns)
+        l7_markdown, l7_text = lookaround.render(lookaround.l7_tables(kube, ns))
     markdown, text = pods_table(pods)
-    _display({"text/markdown": markdown, "text/plain": text})
+    _display({"text/markdown": f"**Pods**\n\n{markdown}\n\n{l7_markdown}", "text/plain": f"{text}\n\n{l7_text}"})
 
 
 def observe_network(lab: str = "pod-networking", *, context: str | None = None) -> None:
