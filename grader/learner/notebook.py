@@ -1,6 +1,7 @@
 """The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`;
-`explore(lab)` applies the starter and shows its pods; `flow(lab)` draws the live traffic diagram; `hint(lab)`
-gives the next hint; `reset(lab)` starts the lab over. Importing it inside IPython registers the
+`explore(lab)` applies the starter and shows its pods, Services and routes; `flow(lab)` draws the live traffic
+diagram; `hint(lab)` gives the next hint; `knowledge(lab, n)` judges question n of the lab's knowledge check;
+`reset(lab)` starts the lab over. Importing it inside IPython registers the
 `%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
 
 Both write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
@@ -17,6 +18,7 @@ from typing import Any
 
 from grader.base.errors import BadInput, EnvError, ServicelabError, message
 from grader.base.names import PARTNER_HOST
+from grader.catalogue.knowledge import judge
 from grader.catalogue.labs import load_lab
 from grader.cluster.facts import discover
 from grader.cluster.readiness import internal_ip
@@ -173,6 +175,29 @@ def values(lab: str, *, context: str | None = None) -> None:
 def hint(lab: str) -> None:
     """The next hint for the first failing check of your last check(lab); ask again for more."""
     print(coach.next_hint(load_lab(lab)))
+
+
+_UNSET: Any = object()
+
+
+def knowledge(lab: str, number: int, answer: Any = _UNSET) -> float:
+    """Judge question `number` of the lab's knowledge check: say whether the answer is right (and why, when it
+    is) and return its points (the graded cell's value). The answer is `answer_<number>` of the notebook unless
+    given."""
+    question = next(q for q in load_lab(lab).knowledge if q.number == number)
+    if answer is _UNSET:
+        answer = _user_variable(question.variable)
+    verdict = judge(question, answer)
+    print(verdict.text)
+    return verdict.points
+
+
+def _user_variable(name: str) -> Any:
+    """A variable of the notebook's own namespace (None when it is not set, or outside IPython)."""
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell else None
+    ipython = get() if get else None
+    return ipython.user_ns.get(name) if ipython is not None else None
 
 
 def reset(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:

@@ -57,7 +57,7 @@ def command_lines(lab: Lab) -> list[tuple[str, str]]:
 
 
 def test_every_check_of_every_lab_has_a_concept_and_a_command() -> None:
-    assert len(LABS) == 13
+    assert len(LABS) >= 13
     for lab in LABS:
         assert set(lab.hints) == {c.id for c in lab.checks}, lab.id
         for told in lab.hints.values():
