@@ -24,6 +24,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from grader.catalogue.knowledge import POINTS as KNOWLEDGE_POINTS  # noqa: E402
 from grader.catalogue.labs import Lab, load_lab  # noqa: E402
 from grader.catalogue.locate import all_labs  # noqa: E402
 from grader.intake.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
@@ -170,6 +171,44 @@ def picture(lab: Lab) -> list[nbformat.NotebookNode]:
     ]
 
 
+def knowledge_check(lab: Lab) -> list[nbformat.NotebookNode]:
+    """knowledge.yaml's questions: per question the question and its choices, an answer cell (the answer between
+    the solution markers) and a graded cell worth its points that judges it (none when the lab has no questions)."""
+    if not lab.knowledge:
+        return []
+    cells = [
+        new_markdown_cell(
+            "## Check your understanding\n\n"
+            f"{len(lab.knowledge)} questions on this lab, {len(lab.knowledge) * KNOWLEDGE_POINTS} points in all, "
+            "on top of the lab's. "
+            'Write the letter of your choice between the quotes, e.g. `answer_1 = "a"`, run the cell, then run '
+            "the cell under it: it says whether the answer is right, and why once it is.",
+            metadata=nbgrader("knowledge-text", locked=True),
+        ),
+        new_code_cell(
+            "from grader.learner.notebook import knowledge", metadata=nbgrader("knowledge-setup", locked=True)
+        ),
+    ]
+    for q in lab.knowledge:
+        choices = "\n".join(f"- **{letter}**: {text}" for letter, text in q.choices)
+        cells += [
+            new_markdown_cell(
+                f"**Question {q.number}.** {q.question}\n\n{choices}",
+                metadata=nbgrader(f"{q.grade_id}-text", locked=True),
+            ),
+            new_code_cell(
+                f"# Question {q.number}: one of {q.letters}\n### BEGIN SOLUTION\n"
+                f'{q.variable} = "{q.answer}"\n### END SOLUTION',
+                metadata=nbgrader(q.answer_cell_id, solution=True),
+            ),
+            new_code_cell(
+                f'knowledge("{lab.id}", {q.number})',
+                metadata=nbgrader(q.grade_id, grade=True, locked=True, points=KNOWLEDGE_POINTS),
+            ),
+        ]
+    return cells
+
+
 def build(lab: Lab) -> nbformat.NotebookNode:
     task = (lab.path / "task.md").read_text(encoding="utf-8").strip()
     title, part = task_sections(task)
@@ -274,6 +313,7 @@ def build(lab: Lab) -> nbformat.NotebookNode:
             metadata=nbgrader("progress-text", locked=True),
         ),
         new_code_cell("progress()", metadata=nbgrader("progress", locked=True)),
+        *knowledge_check(lab),
     ]
     for cell in cells:
         if "nbgrader" in cell.metadata:

@@ -12,9 +12,10 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 
-# The answer cell is YAML under `%%servicelab_answer <lab>`: the stub must be a YAML comment, so the released
-# notebook runs top to bottom and the check cell reports what is missing.
-c.ClearSolutions.code_stub = {"python": "# your manifest here (YAML)"}
+# The stub is a comment in YAML and in Python: the manifest cell is YAML under `%%servicelab_answer <lab>`, a
+# knowledge question's answer cell is Python (`answer_1 = "b"`). Either way the released notebook runs top to
+# bottom: the check cell reports what is missing, a question's cell that it has no answer yet.
+c.ClearSolutions.code_stub = {"python": "# your answer here"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Autograde never runs a submission: servicelab reads the answer cell as YAML and grades it out of process in a

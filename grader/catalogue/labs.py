@@ -10,6 +10,8 @@ from grader.base.errors import BadInput
 from grader.base.wait import PROBE_DEADLINE_S, READY_TIMEOUT_S
 from grader.catalogue.cases import Case, read_cases
 from grader.catalogue.checkspec import CheckSpec, read_checks
+from grader.catalogue.hintspec import CheckHint, read_hints
+from grader.catalogue.knowledge import Question, read_knowledge
 from grader.catalogue.locate import ID_RE, find_lab
 from grader.catalogue.notebookspec import NotebookSpec, read_notebook_spec
 from grader.cluster.facts import KNOWN_VARIABLES
@@ -36,6 +38,8 @@ class Lab:
     checks: list[CheckSpec] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     notebook: NotebookSpec = field(default_factory=NotebookSpec)  # notebook.yaml, diagram.mmd: never graded
+    hints: dict[str, CheckHint] = field(default_factory=dict)  # hints.yaml: check id -> concept, observe command
+    knowledge: tuple[Question, ...] = ()  # knowledge.yaml: the questions that end the lab's notebook
 
     @property
     def checks_file(self) -> Path:
@@ -70,6 +74,8 @@ def load_lab(name: str | Path) -> Lab:
     lab.cases = read_cases(lab.path, {c.id for c in lab.checks})
     _validate_manifests(lab)
     lab.notebook = read_notebook_spec(lab.path)
+    lab.hints = read_hints(lab.path, [c.id for c in lab.checks])
+    lab.knowledge = read_knowledge(lab.path)
     return lab
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from grader.base.errors import BadInput
 from grader.base.text import printable
+from grader.catalogue.knowledge import is_knowledge_cell
 from grader.classroom.batch import DEFAULT_TIMEOUT_S, GraderSpec, cluster_facts
 from grader.classroom.gradebatch import grade_into, summarize
 from grader.classroom.handins import Prepared, Submission, lab_id, prepare
@@ -226,7 +227,7 @@ def _record_in_gradebook(course: Course, assignment: str, notebook: str, record:
 
     try:
         with Gradebook(course.coursedir.db_url, course.coursedir.course_id) as gb:
-            cells = gb.find_notebook(notebook, assignment).grade_cells
+            cells = [c for c in gb.find_notebook(notebook, assignment).grade_cells if not is_knowledge_cell(c.name)]
             if record.score is None:
                 reason = f"not graded ({record.outcome.value}): {printable(record.reason, lines=True)}"
                 withhold(

@@ -10,6 +10,9 @@ the graded check cell as its output: the HTML report (checks, hints, reachabilit
 A submission that is its own error or ENV-ERROR gets an error output (nbgrader would read 0 from it), then
 `WithholdUngraded`, after `SaveAutoGrades`, takes the score back out of the gradebook: auto_score None,
 needs manual grading, the reason as the answer cell's comment. Never 0 for what the grader could not judge.
+
+The knowledge check's graded cells (grade_id knowledge-N) are not the lab's: each is judged from its answer cell,
+read as data (`answer_N = "b"`), whatever became of the lab's objects.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from nbgrader.api import Gradebook  # type: ignore[import-untyped]
 from nbgrader.preprocessors import NbGraderPreprocessor  # type: ignore[import-untyped]
 from traitlets import Bool, Float, Unicode
 
+from grader.base.errors import ServicelabError
 from grader.base.text import html as html_text
 from grader.base.text import printable
+from grader.catalogue.knowledge import Verdict, answer_given, feedback, is_knowledge_cell
+from grader.catalogue.labs import load_lab
 from grader.classroom.batch import DEFAULT_TIMEOUT_S, GraderSpec, grade_prepared
 from grader.classroom.handins import Submission, lab_id, prepare
 from grader.classroom.records import Outcome, Record, load_records, write_student
@@ -53,7 +59,10 @@ class GradeAnswers(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader ship
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
         info = resources["nbgrader"]
         record = self.record_for(nb, info["student"], info["assignment"], info["notebook"])
-        graded = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+        every = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+        questions = [c for c in every if is_knowledge_cell(c.metadata.nbgrader.get("grade_id", ""))]
+        graded = [c for c in every if not any(c is q for q in questions)]
+        grade_knowledge(nb, lab_id(info["notebook"]), questions)
         for cell in graded:
             cell.outputs = outputs_for(record, float(cell.metadata.nbgrader.get("points", 0)))
             cell.execution_count = 1
@@ -84,6 +93,40 @@ class GradeAnswers(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader ship
             current = {**{k: r for k, r in previous.items() if k[0] == student}, records[0].key: records[0]}
             write_student(out, student, list(current.values()))
         return records[0]
+
+
+def grade_knowledge(nb: NotebookNode, lab: str, cells: list[NotebookNode]) -> None:
+    """The knowledge check's graded cells: each answer read from its answer cell as data (never run), judged,
+    and written as the cell's output: what the feedback page shows, and the points nbgrader reads."""
+    if not cells:
+        return
+    try:
+        questions = {q.grade_id: q for q in load_lab(lab).knowledge}
+    except ServicelabError:
+        questions = {}
+    sources = {c.metadata.get("nbgrader", {}).get("grade_id", ""): _text(c.source) for c in nb.cells}
+    for cell in cells:
+        question = questions.get(cell.metadata.nbgrader.get("grade_id", ""))
+        if question is None:  # not a question of this lab (any more): no points, said so
+            verdict = Verdict(0.0, "This question is not part of the lab's knowledge check.")
+        else:
+            verdict = feedback(question, answer_given(sources.get(question.answer_cell_id, ""), question))
+        cell.outputs = [
+            _node({"output_type": "stream", "name": "stdout", "text": verdict.text + "\n"}),
+            _node(
+                {
+                    "output_type": "execute_result",
+                    "execution_count": 1,
+                    "metadata": {},
+                    "data": {"text/plain": repr(verdict.points)},
+                }
+            ),
+        ]
+        cell.execution_count = 1
+
+
+def _text(source: str | list[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
 
 
 class WithholdUngraded(NbGraderPreprocessor):  # type: ignore[misc]

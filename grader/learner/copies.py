@@ -99,11 +99,15 @@ def skeleton(lab: Lab) -> str:
 
 
 def learner_copy(notebook: dict[str, Any], lab: Lab) -> dict[str, Any]:
-    """The notebook with every solution block replaced by the lab's skeleton and all outputs cleared."""
+    """The notebook with every solution block replaced by the lab's skeleton (a knowledge question's by an empty
+    answer) and all outputs cleared."""
+    stubs = {q.answer_cell_id: q.stub for q in lab.knowledge}
     for cell in notebook.get("cells", []):
         source = "".join(cell.get("source", []))
         if "### BEGIN SOLUTION" in source:
-            cell["source"] = _SOLUTION.sub(lambda _: skeleton(lab), source)
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+            stub = stubs.get(grade_id) or skeleton(lab)
+            cell["source"] = _SOLUTION.sub(stub.replace("\\", "\\\\"), source)  # a template: escape its backslashes
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
     return notebook

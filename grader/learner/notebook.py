@@ -1,9 +1,9 @@
 """The notebook API: `check("nodeport")` shows the result and returns a float in [0, 1]; `apply(yaml, lab=...)`;
-`cluster_ready()` says whether the lab cluster is there; `explore(lab)` applies the starter and shows its pods;
-`flow(lab)` draws the live traffic diagram; `hint(lab)` gives the next hint; `reset(lab)` starts the lab over;
-`progress()` shows the labs done and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another
-lab's competing objects. Importing it inside IPython registers the `%%servicelab_answer` cell magic, so a
-notebook's setup cell is one import.
+`cluster_ready()` says whether the lab cluster is there; `explore(lab)` applies the starter and shows its pods,
+Services and routes; `flow(lab)` draws the live traffic diagram; `hint(lab)` gives the next hint; `knowledge(lab, n)`
+judges question n of the lab's knowledge check; `reset(lab)` starts the lab over; `progress()` shows the labs done
+and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another lab's competing objects. Importing
+it inside IPython registers the `%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
 
 They write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
 captured. servicelab's own errors are one line naming the fix, never a traceback (grader.learner.boundary): the
@@ -21,6 +21,7 @@ from typing import Any
 
 from grader.base.errors import EnvironmentFault, ServicelabError
 from grader.base.names import PARTNER_HOST
+from grader.catalogue.knowledge import judge
 from grader.catalogue.labs import load_lab
 from grader.cluster.facts import discover
 from grader.cluster.readiness import internal_ip
@@ -32,7 +33,7 @@ from grader.grading.submission import judge_submission, starter_docs
 from grader.intake.answers import is_blank_yaml
 from grader.intake.manifests import STARTER
 from grader.kube.client import Kube
-from grader.learner import others
+from grader.learner import lookaround, others
 from grader.learner import progress as coach
 from grader.learner.boundary import NotGraded, NotGradedInput, cluster_answers, env_line, explain, prints_errors
 from grader.learner.display import _display, _quiet, pods_table, show
@@ -101,13 +102,16 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
 
 @prints_errors
 def explore(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
-    """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes."""
+    """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes, then
+    the objects traffic meets on the way in: Services, Ingresses, Gateways (with listeners), HTTPRoutes."""
     apply("", lab, namespace=namespace, context=context)
     with _quiet():
         spec = load_lab(lab)
-        pods = Kube(context=context).list("pods", lab_namespace(spec.default_namespace, namespace))
+        kube, ns = Kube(context=context), lab_namespace(spec.default_namespace, namespace)
+        pods = kube.list("pods", ns)
+        l7_markdown, l7_text = lookaround.render(lookaround.l7_tables(kube, ns))
     markdown, text = pods_table(pods)
-    _display({"text/markdown": markdown, "text/plain": text})
+    _display({"text/markdown": f"**Pods**\n\n{markdown}\n\n{l7_markdown}", "text/plain": f"{text}\n\n{l7_text}"})
 
 
 @prints_errors
@@ -186,6 +190,29 @@ def values(lab: str, *, context: str | None = None) -> None:
 def hint(lab: str) -> None:
     """The next hint for the first failing check of your last check(lab); ask again for more."""
     print(coach.next_hint(load_lab(lab)))
+
+
+_UNSET: Any = object()
+
+
+def knowledge(lab: str, number: int, answer: Any = _UNSET) -> float:
+    """Judge question `number` of the lab's knowledge check: say whether the answer is right (and why, when it
+    is) and return its points (the graded cell's value). The answer is `answer_<number>` of the notebook unless
+    given."""
+    question = next(q for q in load_lab(lab).knowledge if q.number == number)
+    if answer is _UNSET:
+        answer = _user_variable(question.variable)
+    verdict = judge(question, answer)
+    print(verdict.text)
+    return verdict.points
+
+
+def _user_variable(name: str) -> Any:
+    """A variable of the notebook's own namespace (None when it is not set, or outside IPython)."""
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell else None
+    ipython = get() if get else None
+    return ipython.user_ns.get(name) if ipython is not None else None
 
 
 @prints_errors

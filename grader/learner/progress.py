@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader.base.text import printable
 from grader.base.wait import wait_for
 from grader.catalogue.labs import Lab, load_lab
 from grader.catalogue.locate import all_labs
 from grader.grading.deploy import delete_namespace
-from grader.grading.results import LabResult, Status
+from grader.grading.results import CheckResult, LabResult, Status
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
 
 
@@ -73,6 +74,7 @@ def record(result: LabResult) -> None:
                 "title": failing.title,
                 "message": failing.message,
                 "detail": failing.detail,
+                "saw": seen_lines(failing),
                 "hints": last.get("hints", 0) if same else 0,
             },
         }
@@ -103,9 +105,47 @@ def _states() -> list[tuple[Lab, dict[str, Any], str]]:
     return rows
 
 
+def seen_lines(check: CheckResult, most: int = 8) -> list[str]:
+    """What a check observed, one line per observation, the ones against what it wanted first."""
+    lines = []
+    for seen in sorted(check.evidence, key=lambda o: o.ok is not False):
+        wanted = {True: "should reach", False: "should not reach", None: "read"}[seen.expected]
+        got = (
+            ("set" if seen.observed else "not set")
+            if seen.field_read
+            else ("reached" if seen.observed else "no answer")
+        )
+        mark = "WRONG " if seen.ok is False else ""
+        where = f" ({seen.address})" if seen.address and seen.address not in seen.target else ""
+        lines.append(
+            f"{mark}from {seen.vantage} to {seen.target}{where}: {wanted}, {got}"
+            + (f": {seen.detail}" if seen.detail else "")
+        )
+    return lines[:most] + ([f"... and {len(lines) - most} more"] if len(lines) > most else [])
+
+
+def hint_ladder(lab: Lab, failing: dict[str, Any], namespace: str) -> list[str]:
+    """The four steps of help for a failing check: the idea behind it, a command to see it, what the grader saw,
+    the fix. A lab without hints.yaml gets its first two steps from the check's title and a general command."""
+    told = lab.hints.get(failing["id"])
+    title = failing["title"]
+    concept = told.concept if told else "Re-read what the task says the grader observes for it."
+    observe = (
+        told.command(namespace)
+        if told
+        else f"kubectl -n {namespace} get services,endpointslices,pods -o wide --show-labels"
+    )
+    saw = "\n".join(["", *(f"  {line}" for line in failing.get("saw") or [])])
+    return [
+        f"The first failing check is '{title}'. The idea behind it: {concept}",
+        "See it for yourself (in a terminal, or a notebook cell starting with !):\n  " + observe.replace("\n", "\n  "),
+        "What the grader saw: " + (failing["detail"] or "(no more detail)") + saw,
+        f"The fix, in the grader's words: {failing['message']}",
+    ]
+
+
 def next_hint(lab: Lab) -> str:
-    """The next step of help for the first failing check of the last run: what the check observes, then the
-    grader's own hint, then what it saw and where to look. Never the answer."""
+    """The next step of help for the first failing check of the last run (hint_ladder); ask again for more."""
     data = load()
     entry = data.get(lab.id)
     if entry is None:
@@ -113,18 +153,12 @@ def next_hint(lab: Lab) -> str:
     failing = entry.get("failing")
     if not failing:
         return f"Every check of {lab.id} passed on the last run: nothing to hint."
-    ladder = [
-        f"The first failing check is '{failing['title']}'. Re-read what the task says the grader observes for "
-        f"it, and compare with your manifest.",
-        f"The grader's hint for '{failing['title']}': {failing['message']}",
-        "What the grader saw: " + (failing["detail"] or "(no more detail)") + f"\nLook yourself: kubectl -n "
-        f"{entry.get('namespace') or lab.default_namespace} get services,endpointslices,pods -o wide --show-labels",
-    ]
+    ladder = hint_ladder(lab, failing, entry.get("namespace") or lab.default_namespace)
     step = min(int(failing.get("hints", 0)), len(ladder) - 1)
     failing["hints"] = step + 1
     _save(data)
     more = "" if step == len(ladder) - 1 else "  (ask again for more)"
-    return f"Hint {step + 1}/{len(ladder)}: {ladder[step]}{more}"
+    return printable(f"Hint {step + 1}/{len(ladder)}: {ladder[step]}{more}", lines=True)  # it quotes the cluster
 
 
 def reset(lab: Lab, kube: Kube, namespace: str, timeout_s: float = 180.0) -> str:

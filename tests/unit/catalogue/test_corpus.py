@@ -183,8 +183,9 @@ def test_notebook_is_valid_nbgrader_source(lab_id: str) -> None:
     assert len(grade_ids) == len(set(grade_ids)), "nbgrader grade_ids are unique"
     grade_cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert grade_cells, "a graded 'check my work' cell"
-    for cell in grade_cells:
-        assert f'check("{lab_id}")' in cell.source
+    for cell in grade_cells:  # the lab's check, and its knowledge check's questions (test_knowledge.py)
+        question = cell.metadata.nbgrader["grade_id"].startswith("knowledge-")
+        assert (f'knowledge("{lab_id}", ' if question else f'check("{lab_id}")') in cell.source
         assert cell.metadata.nbgrader["points"] > 0
     solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert solutions

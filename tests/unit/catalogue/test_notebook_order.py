@@ -35,7 +35,9 @@ def test_the_cells_come_in_the_learners_order(builder: ModuleType, lab_id: str) 
     want = ["objectives", "setup", "concept", *(["diagram"] if lab.notebook.diagram else []), "task-text"]
     assert reading == [*want, "grader-text"]
     assert ids.index("grader-text") < ids.index("explore") < ids.index("manifest") < ids.index("check")
-    assert ids[-2:] == ["progress-text", "progress"]
+    end = ["progress-text", "progress", "knowledge-text", "knowledge-setup"]  # the knowledge check closes the lab
+    assert ids[ids.index("progress-text") : ids.index("knowledge-setup") + 1] == end
+    assert ids.index("check") < ids.index("progress-text")
 
 
 @pytest.mark.parametrize("lab_id", LAB_IDS)

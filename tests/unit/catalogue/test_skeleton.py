@@ -39,6 +39,8 @@ def test_the_skeleton_is_a_valid_lab(skeleton: Lab) -> None:
     assert skeleton.title == "my-lab: a ClusterIP Service in front of two pods"
     assert [(c.id, c.points) for c in skeleton.checks] == [("answers_inside_cluster", 2), ("resolves_by_dns_name", 1)]
     assert skeleton.policy.kinds == ("Service",)
+    assert set(skeleton.hints) == {c.id for c in skeleton.checks}  # hint() has all four steps from the start
+    assert [q.answer for q in skeleton.knowledge] == ["b", "a", "c"]
     text = (skeleton.path / "task.md").read_text(encoding="utf-8")
     assert text.startswith("# my-lab: a ClusterIP Service in front of two pods\n")
     assert "-n lab-my-lab" in text

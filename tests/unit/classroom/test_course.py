@@ -23,8 +23,6 @@ from grader.classroom import course
 
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
-# The tests share one course (module fixture) and the rerun test reads what the first one graded: one worker.
-pytestmark = pytest.mark.xdist_group("course-autograde")
 
 REPO = Path(__file__).resolve().parents[3]
 ASSIGNMENT = "02-nodeport"
@@ -37,6 +35,7 @@ STUDENTS = {  # student -> (what the answer cell holds, what the fake grader say
     "fay": ("solution", "env"),
     "gil": ("<huge-int>", "pass"),  # the solution, and an integer of 5,000 digits that Python's JSON reader refuses
 }
+KNOWLEDGE = {"ada": "right", "bob": "wrong", "fay": "right"}  # the others hand in the released, unanswered cells
 
 
 def nbgrader(course_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,14 +64,20 @@ def submit(course_dir: Path, student: str, answer: str) -> None:
         cell = answer_cell(released)
         solution = "".join(answer_cell(source)["source"])
         cell["source"] = solution if answer in ("solution", "<huge-int>") else answer
+    for number in (1, 2, 3):  # the knowledge check: the reference's letters, another letter, or the released stub
+        if student in KNOWLEDGE:
+            cell_text = "".join(answer_cell(source, f"knowledge-{number}-answer")["source"])
+            right = re.findall(rf'^answer_{number} = "(.)"', cell_text, re.MULTILINE)[0]
+            letter = right if KNOWLEDGE[student] == "right" else ("a" if right != "a" else "b")
+            answer_cell(released, f"knowledge-{number}-answer")["source"] = f'answer_{number} = "{letter}"\n'
     text = json.dumps(released)
     if answer == "<huge-int>":
         text = text.replace('"nbformat": 4', '"execution_count": ' + "9" * 5_000 + ', "nbformat": 4', 1)
     (folder / "nodeport.ipynb").write_text(text)
 
 
-def answer_cell(nb: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == "manifest")
+def answer_cell(nb: dict[str, Any], grade_id: str = "manifest") -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == grade_id)
     return found
 
 
@@ -85,6 +90,17 @@ def course_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for student, (answer, _) in STUDENTS.items():
         submit(root, student, answer)
     return root
+
+
+def knowledge_grades(course_dir: Path) -> dict[str, list[float | None]]:
+    """student -> the auto scores of knowledge questions 1, 2, 3"""
+    found = {}
+    with nbgrader_api.Gradebook(f"sqlite:///{course_dir}/gradebook.db", "servicelab") as gb:
+        for student in ("ada", "bob", "eve", "fay"):
+            found[student] = [
+                gb.find_grade(f"knowledge-{n}", "nodeport", ASSIGNMENT, student).auto_score for n in (1, 2, 3)
+            ]
+    return found
 
 
 def grades(course_dir: Path) -> dict[str, tuple[float | None, bool, str | None]]:
@@ -101,7 +117,7 @@ def grades(course_dir: Path) -> dict[str, tuple[float | None, bool, str | None]]
     return found
 
 
-def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
+def test_autograde_fills_the_gradebook_never_scores_what_it_could_not_judge_and_reruns_only_that(
     course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     verdicts = tuple((s, v) for s, (_, v) in STUDENTS.items())
@@ -126,15 +142,26 @@ def test_autograde_fills_the_gradebook_and_never_scores_what_it_could_not_judge(
         assert book["dee"][0] is None
     if "gil" in book:  # nor can it read this one: whatever it recorded must not be a score
         assert book["gil"][0] is None
+    # the knowledge check is graded from its answer cells as data, apart from the lab (fay's lab was not graded)
+    assert knowledge_grades(course_dir) == {
+        "ada": [1.0, 1.0, 1.0],
+        "bob": [0.0, 0.0, 0.0],
+        "eve": [0.0, 0.0, 0.0],
+        "fay": [1.0, 1.0, 1.0],
+    }
     rows = (course_dir / "servicelab" / ASSIGNMENT / "grades.csv").read_text()
     assert re.search(r"^dee,nodeport,error,,,.*invalid JSON", rows, re.MULTILINE), rows
     assert re.search(
         r"^gil,nodeport,error,,,.*nodeport.ipynb:1: the number 9{20}\.\.\. \(5,000 characters\)", rows, re.M
     )
     assert re.search(r"^fay,nodeport,env-error,,,", rows, re.MULTILINE), rows
+    # The rerun reads what this run recorded: in this test, so no test depends on another's order or worker.
+    rerun = tmp_path / "rerun"
+    rerun.mkdir()
+    _rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(course_dir, rerun, monkeypatch, capsys)
 
 
-def test_rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(
+def _rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(
     course_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(course, "GraderSpec", lambda *a: FakeGrading(str(tmp_path)))
@@ -150,6 +177,9 @@ def test_rerun_grades_only_the_env_error_and_feedback_shows_report_and_reason(
     assert "fake report for ada" in ada
     cy = (course_dir / "feedback" / "cy" / ASSIGNMENT / "nodeport.html").read_text()
     assert "not YAML" in cy
+    assert "Question 1: right." in ada  # the feedback says why
+    bob = (course_dir / "feedback" / "bob" / ASSIGNMENT / "nodeport.html").read_text()
+    assert "The answer is " in bob
 
 
 def test_no_course_no_assignment_or_no_submission_is_bad_input(

@@ -14,7 +14,7 @@ from grader.intake.answers import Answer, answer_cell, answer_of, answer_text, r
 
 REPO = Path(__file__).resolve().parents[3]
 SOURCE = REPO / "notebooks" / "source" / "02-nodeport" / "nodeport.ipynb"
-STUB = "# your manifest here (YAML)"  # notebooks/nbgrader_config.py: ClearSolutions.code_stub
+STUB = "# your answer here"  # notebooks/nbgrader_config.py: ClearSolutions.code_stub
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: my-service\nspec:\n  type: NodePort\n"
 
 

@@ -86,6 +86,8 @@ def test_with_no_cluster_each_cell_says_one_line_and_none_a_traceback(
         if cell_id == "progress":  # needs no cluster: the table of labs
             assert lines[-1].startswith("0 of ")
             continue
+        if cell_id.startswith("knowledge"):  # the knowledge check judges answers, not the cluster
+            continue
         assert len(lines) == 1, f"{cell_id}: {lines}"
         assert "`servicelab up`" in lines[0], f"{cell_id}: {lines}"
     check = next(c for c in nb.cells if c["id"] == "check")

@@ -10,6 +10,7 @@ from grader.catalogue.labs import load_lab
 from grader.catalogue.locate import all_labs
 from grader.grading.results import CheckResult, LabResult, Status
 from grader.learner import progress as coach
+from grader.probes.matrix import Observation
 
 
 @pytest.fixture(autouse=True)
@@ -45,17 +46,18 @@ def test_hints_climb_a_ladder_for_the_first_failing_check_and_restart_for_anothe
     lab = load_lab(next(p for p in all_labs() if p.name == "clusterip"))
     assert "run check" in coach.next_hint(lab)
     coach.record(result(Status.PASS, Status.FAIL, Status.BLOCKED))
-    first, second, third = (coach.next_hint(lab) for _ in range(3))
-    assert first.startswith("Hint 1/3")
+    first, second, third, fourth = (coach.next_hint(lab) for _ in range(4))
+    assert first.startswith("Hint 1/4")
     assert "check 1" in first
     assert "hint 1" not in first
-    assert "hint 1" in second
+    assert "hint 1" not in second
     assert "saw 1" in third
-    assert coach.next_hint(lab).startswith("Hint 3/3")  # the last step repeats
+    assert "hint 1" in fourth
+    assert coach.next_hint(lab).startswith("Hint 4/4")  # the last step repeats
     coach.record(result(Status.PASS, Status.FAIL))  # the same check still fails: the ladder goes on
-    assert coach.next_hint(lab).startswith("Hint 3/3")
+    assert coach.next_hint(lab).startswith("Hint 4/4")
     coach.record(result(Status.FAIL, Status.PASS))  # another check fails first: from the start
-    assert coach.next_hint(lab).startswith("Hint 1/3")
+    assert coach.next_hint(lab).startswith("Hint 1/4")
     coach.record(result(Status.PASS, Status.PASS))
     assert "passed" in coach.next_hint(lab)
 
@@ -78,3 +80,37 @@ def test_the_notebooks_progress_table_has_every_lab_its_points_and_the_totals(
     notebook.progress()
     shown = capsys.readouterr().out
     assert shown.strip().endswith(f"1 of {len(all_labs())} labs passed, 6 of {total} points")
+
+
+def test_the_ladder_goes_concept_command_what_the_grader_saw_then_the_fix() -> None:
+    lab = load_lab(next(p for p in all_labs() if p.name == "clusterip"))
+    failing = CheckResult(
+        "not_reachable_from_outside",
+        "nothing of web is reachable from outside the cluster",
+        2,
+        Status.FAIL,
+        message="Service web is type NodePort: leave type out.",
+        detail="web answered from outside",
+        evidence=[
+            Observation("inside", "web ClusterIP", expected=True, observed=True, detail="HTTP 200"),
+            Observation("outside", "node cp:30080", expected=False, observed=True, detail="HTTP 200"),
+        ],
+    )
+    coach.record(LabResult("clusterip", "t", "lab-clusterip-bob", "r", checks=[failing]))
+    concept, command, saw, fix = (coach.next_hint(lab) for _ in range(4))
+    assert lab.hints["not_reachable_from_outside"].concept in concept
+    assert "kubectl -n lab-clusterip-bob get svc/web" in command  # the namespace the run used, filled in
+    assert "${NAMESPACE}" not in command
+    lines = saw.splitlines()
+    assert "web answered from outside" in lines[0]
+    assert lines[1].strip().startswith("WRONG from outside to node cp:30080: should not reach, reached: HTTP 200")
+    assert "from inside to web ClusterIP: should reach, reached" in lines[2]
+    assert "leave type out" in fix
+
+
+def test_a_lab_without_hints_gets_the_general_steps() -> None:
+    lab = load_lab(next(p for p in all_labs() if p.name == "clusterip"))
+    lab.hints = {}
+    coach.record(result(Status.FAIL))
+    assert "Re-read" in coach.next_hint(lab)
+    assert "kubectl -n lab-clusterip get services,endpointslices,pods" in coach.next_hint(lab)
