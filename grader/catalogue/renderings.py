@@ -6,9 +6,10 @@ the notebook builder takes only pictures that are current, and a unit test fails
 that draws it again.
 
 Two formats because a notebook carries a picture as a Markdown cell attachment, a bundle of types of which each
-viewer picks one: JupyterLab takes the first type and draws only raster ones (an image/svg+xml attachment shows
-nothing there), nbconvert's HTML (nbgrader's feedback page) prefers SVG. nbformat sorts the bundle's keys, so
-image/png comes first.
+viewer picks one. JupyterLab (and Notebook 7) takes the first type and draws only raster ones: an image/svg+xml
+attachment shows nothing there (its attachments resolver; jupyterlab/jupyterlab#10464). Classic Notebook
+(textcell.js) and VS Code (cellAttachmentRenderer.ts) take the first type too; nbconvert's HTML, so nbgrader's
+feedback page, prefers SVG (markdown_mistune.py). nbformat writes the bundle's keys sorted: image/png comes first.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ TEMPLATE = ".tmpl"
 NPM_TIMEOUT_S = 600.0  # a cold `npm ci`: about 20 s here, registries can be slow
 RENDER_TIMEOUT_S = 120.0  # one picture: about 3 to 6 s (chromium start included)
 PNG_SCALE = 2  # pixels per CSS pixel: sharp on high-density screens
+MAX_WIDTH_PX = 1000  # about the width of a notebook's cell on a laptop screen
 # mermaid writes width="100%" and a max-width style: a picture in an <img> then stretches to the page's width.
 # The viewBox holds the drawing's own size, which becomes its width and height.
 _VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"')
@@ -110,11 +111,14 @@ def chromium() -> str:
 
 
 def fixed_size(svg: str) -> str:
-    """The SVG sized as drawn (width and height from its viewBox), so an <img> shows it at its own size."""
+    """The SVG sized as drawn (width and height from its viewBox), so an <img> shows it at its own size; a wide
+    one scaled down to MAX_WIDTH_PX, since nbgrader's feedback page does not fit images to the page."""
     box = _VIEWBOX.search(svg)
     if box is None or not _WIDTH.match(svg):
         raise ValueError("mermaid-cli's SVG has no viewBox or no width=100%: tools/diagrams/render.py needs a look")
-    width, height = (round(float(v)) for v in box.groups())
+    drawn_width, drawn_height = (float(v) for v in box.groups())
+    scale = min(1.0, MAX_WIDTH_PX / drawn_width)
+    width, height = round(drawn_width * scale), round(drawn_height * scale)
     return _MAX_WIDTH.sub("", _WIDTH.sub(rf'\1 width="{width}" height="{height}"', svg, count=1), count=1)
 
 

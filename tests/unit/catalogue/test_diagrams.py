@@ -147,6 +147,23 @@ def test_nbconverts_html_shows_the_diagrams_as_svg_images(builder: ModuleType, l
     assert "flowchart" not in html, "mermaid source shows as text"
 
 
+def test_nbgraders_feedback_page_shows_the_diagrams_as_svg_images(builder: ModuleType) -> None:
+    """nbgrader's generate_feedback: its own HTMLExporter settings and template, on a graded notebook."""
+    nbconvert = pytest.importorskip("nbconvert")
+    converters = pytest.importorskip("nbgrader.converters")
+    from nbgrader.coursedir import CourseDirectory  # noqa: PLC0415 - the notebooks extra
+
+    feedback = converters.GenerateFeedback(coursedir=CourseDirectory())
+    notebook = builder.build(load_lab(REPO / "labs" / "gateway"))
+    for cell in notebook.cells:  # what autograde leaves on a grade cell
+        if cell.metadata["nbgrader"]["grade"]:
+            cell.metadata["nbgrader"]["score"] = 0
+    graded = {"nbgrader": {"notebook": "gateway", "score": 0, "max_score": 6, "late_penalty": 0}}
+    html, _ = nbconvert.HTMLExporter(config=feedback.config).from_notebook_node(notebook, resources=graded)
+    assert len(re.findall(r'<img [^>]*src="data:image/svg\+xml;base64,', html)) == 2
+    assert "flowchart" not in html
+
+
 def test_the_learner_copies_carry_the_pictures_and_link_nothing_outside(tmp_path: Path) -> None:
     from grader.learner.copies import write_copies  # noqa: PLC0415 - reads the notebooks
 

@@ -53,5 +53,7 @@ def test_mermaids_svg_gets_the_size_it_was_drawn_at(render: ModuleType) -> None:
     sized = render.fixed_size(drawn)
     assert sized.startswith('<svg id="my-svg" width="843" height="219" class="flowchart"')
     assert 'style="background-color: white;"' in sized
+    wide = render.fixed_size(drawn.replace("842.703125 219", "1500 300"))
+    assert wide.startswith('<svg id="my-svg" width="1000" height="200" class="flowchart"')  # fits a feedback page
     with pytest.raises(ValueError, match="no viewBox or no width"):
         render.fixed_size("<svg><g/></svg>")
