@@ -3,6 +3,7 @@
 nox -s lab             bring the lab cluster up and grade every lab's reference solutions
 nox -s tests           lint, unit tests, then the e2e tests on the real lab cluster
 nox -s offline-images  build every image from source (machines without a registry)
+nox -s diagrams        draw the labs' diagrams again (SVG and PNG beside each diagram.mmd) and rebuild the notebooks
 nox -s bench           grading speed figures (one lab; a class of 30 through grade-batch)
 """
 
@@ -57,6 +58,7 @@ def _static_checks(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("lint-imports")
+    session.run("python", "tools/diagrams/render.py", "--check")  # no node needed: the pictures name their source
     session.run("python", "notebooks/build_notebooks.py", "--check")
 
 
@@ -76,6 +78,16 @@ def unit(session: nox.Session) -> None:
 def offline_images(session: nox.Session) -> None:
     """Every image the labs need, from Go modules and Debian packages; cached and reused."""
     session.run("python3", "tools/offline-images/build.py", external=True)
+
+
+@nox.session(python=PYTHON, default=False)
+def diagrams(session: nox.Session) -> None:
+    """The pictures of every lab's diagram.mmd (and diagram-kind.mmd), drawn by mermaid-cli from npm in Debian's
+    chromium (tools/diagrams/render.py; only stale ones), then the notebooks that carry them. Commit both."""
+    _install(session, "notebooks")
+    session.run("tools/browser/install", external=True)
+    session.run("python", "tools/diagrams/render.py", *session.posargs)
+    session.run("python", "notebooks/build_notebooks.py")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -3,8 +3,10 @@
 One notebook per lab, in `notebooks/source/<NN>-<id>/<id>.ipynb`. The lab folder is the single source of
 truth: the notebook's task text is task.md, its reference answer is solution/, its points are the points of
 checks.py, and what only the notebook has is notebook.yaml (objectives, prerequisites, time, what stands in for
-Azure on kind) and diagram.mmd (the Service type's picture); a lab without those gets a notebook without those parts.
-Run it again after changing a lab; the unit tests check the notebooks are in step.
+Azure on kind) and diagram.mmd (the Service type, shown as its pictures diagram.png and diagram.svg; beside it
+diagram-kind.mmd where kind differs from AKS); a lab without those gets a notebook without those parts. Run it
+again after changing a lab (after `nox -s diagrams` when a diagram changed); the unit tests check the notebooks
+are in step.
 
 The order a learner reads: objectives and prerequisites (short) → a cell that checks the cluster → the concept →
 the picture → the task → what the grader will check → look around, answer, check. task.md is split by the bold
@@ -14,6 +16,7 @@ lead of its paragraphs (`**Build**`, `**The AKS angle.**`, ...; see `ROLE_OF_LEA
 from __future__ import annotations
 
 import argparse
+import base64
 import re
 import sys
 from pathlib import Path
@@ -24,9 +27,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from grader.base.errors import BadInput  # noqa: E402
 from grader.catalogue.knowledge import POINTS as KNOWLEDGE_POINTS  # noqa: E402
 from grader.catalogue.labs import Lab, load_lab  # noqa: E402
 from grader.catalogue.locate import all_labs  # noqa: E402
+from grader.catalogue.notebookspec import DIAGRAM_FILE, KIND_DIAGRAM_FILE  # noqa: E402
+from grader.catalogue.renderings import FORMATS, rendered_path, rendering  # noqa: E402
 from grader.intake.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
 
 SOURCE = REPO / "notebooks" / "source"
@@ -154,19 +160,38 @@ def objectives(lab: Lab, title: str) -> str:
 
 
 def picture(lab: Lab) -> list[nbformat.NotebookNode]:
-    """diagram.mmd in a mermaid block, with a link to its Markdown page (none when the lab has no diagram)."""
-    if not lab.notebook.diagram:
+    """The lab's diagram as a picture attached to its cell, and where kind differs from AKS the pair of them with
+    why the graded behaviour is the same (none when the lab has no diagram).
+
+    An attachment travels inside the notebook: a learner copy carries it, with nothing to link to. Each holds the
+    diagram's PNG and SVG (grader.catalogue.renderings): JupyterLab, Notebook and VS Code show the PNG, nbconvert's
+    HTML (nbgrader's feedback page) the SVG. A ```mermaid block would show as source text outside JupyterLab and
+    Notebook 7, so the mermaid stays in the lab folder (diagram.mmd, drawn by tools/diagrams/render.py)."""
+    spec = lab.notebook
+    if not spec.diagram:
         return []
+    drawn = {DIAGRAM_FILE: spec.diagram} | ({KIND_DIAGRAM_FILE: spec.kind_diagram} if spec.kind_diagram else {})
+    attachments = {
+        attachment_name(name): {
+            kind: base64.b64encode(rendering(lab.path, name, source, suffix)).decode("ascii")
+            for suffix, kind in FORMATS.items()
+        }
+        for name, source in drawn.items()
+    }
+    how = "How a request travels" + (" (no Service here: the pod network)" if spec.observe_network else "")
+    aks, kind = (f"attachment:{attachment_name(name)}" for name in (DIAGRAM_FILE, KIND_DIAGRAM_FILE))
+    if spec.kind_diagram:
+        body = (
+            f"{how}, as AKS builds it and as the kind lab cluster does it.\n\n"
+            f"**On AKS**\n\n![{how} on AKS]({aks})\n\n"
+            f"**On kind, your lab cluster**\n\n![{how} on kind]({kind})\n\n"
+            f"**Why the grade means the same on both.** {spec.graded_the_same}"
+        )
+    else:
+        body = f"{how}:\n\n![{how}]({aks})"
     return [
         new_markdown_cell(
-            "## The picture\n\nHow a request travels"
-            + (" (no Service here: the pod network)" if lab.notebook.observe_network else "")
-            + ":\n\n```mermaid\n"
-            + lab.notebook.diagram
-            + "\n```\n\n"
-            "(JupyterLab 4.1+ draws it here. GitHub shows a notebook's mermaid as text: there, open "
-            f"[the same diagram](../../diagrams/{diagram_path(lab).name}).)",
-            metadata=nbgrader("diagram", locked=True),
+            "## The picture\n\n" + body, metadata=nbgrader("diagram", locked=True), attachments=attachments
         )
     ]
 
@@ -207,6 +232,11 @@ def knowledge_check(lab: Lab) -> list[nbformat.NotebookNode]:
             ),
         ]
     return cells
+
+
+def attachment_name(diagram: str) -> str:
+    """The name a diagram's pictures are attached under: diagram.mmd -> diagram.png (a PNG and an SVG)."""
+    return rendered_path(Path(diagram), ".png").name
 
 
 def build(lab: Lab) -> nbformat.NotebookNode:
@@ -324,15 +354,6 @@ def build(lab: Lab) -> nbformat.NotebookNode:
     return nb
 
 
-def diagram_path(lab: Lab) -> Path:
-    """The Service type's diagram as a Markdown file: GitHub draws mermaid in .md files, not in notebooks."""
-    return SOURCE.parent / "diagrams" / f"{lab.order:02d}-{lab.id}.md"
-
-
-def diagram_page(lab: Lab) -> str:
-    return f"# {lab.title}\n\n```mermaid\n{lab.notebook.diagram}\n```\n"
-
-
 def notebook_path(lab: Lab) -> Path:
     return SOURCE / f"{lab.order:02d}-{lab.id}" / f"{lab.id}.ipynb"
 
@@ -344,15 +365,17 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for path in all_labs():
         lab = load_lab(path)
-        pages = [(notebook_path(lab), nbformat.writes(build(lab)) + "\n")]
-        pages += [(diagram_path(lab), diagram_page(lab))] if lab.notebook.diagram else []
-        for target, text in pages:
-            if target.is_file() and target.read_text(encoding="utf-8") == text:
-                continue
-            stale.append(str(target.relative_to(REPO)))
-            if not args.check:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
+        try:
+            target, text = notebook_path(lab), nbformat.writes(build(lab)) + "\n"
+        except BadInput as err:  # a diagram.svg missing or stale: it says which and the command that draws it
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(str(target.relative_to(REPO)))
+        if not args.check:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
     verb = "out of date" if args.check else "written"
     print(f"{len(stale)} notebook(s) {verb}" + (": " + ", ".join(stale) if stale else ""))
     return 1 if args.check and stale else 0

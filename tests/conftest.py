@@ -1,4 +1,4 @@
-"""Shared pytest setup: cluster tests run only with --e2e, and then must run."""
+"""Shared pytest setup: cluster tests (and browser tests) run only with --e2e, and then must run."""
 
 from __future__ import annotations
 
@@ -30,12 +30,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: ("last" in item.keywords, "disruptive" in item.keywords))
     if config.getoption("--e2e"):
         # An e2e run that selects no cluster test must fail, not pass quietly.
-        if items and not any("e2e" in item.keywords for item in items):
+        if items and not any("e2e" in item.keywords or "browser" in item.keywords for item in items):
             raise pytest.UsageError("--e2e was given but no e2e test was collected")
         return
     skip = pytest.mark.skip(reason="needs the lab cluster: run 'servicelab up', then pytest --e2e")
+    in_a_browser = pytest.mark.skip(reason="needs chromium (tools/browser/install): pytest --e2e runs it")
     for item in items:
-        if "e2e" in item.keywords:
+        if item.get_closest_marker("browser"):  # no cluster, but a browser: in the e2e stage of nox -s tests
+            item.add_marker(in_a_browser)
+        elif "e2e" in item.keywords:
             item.add_marker(skip)
 
 

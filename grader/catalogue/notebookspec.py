@@ -1,5 +1,9 @@
 """What a lab's notebook shows beyond task.md: `notebook.yaml` (objectives, time, what stands in for Azure on
-kind, ...) and `diagram.mmd` (the Service type drawn in mermaid), both beside task.md and both optional.
+kind, ...) and `diagram.mmd` (the Service type drawn in mermaid), both beside task.md and both optional. Where the
+kind stand-in behaves differently from AKS, `diagram.mmd` draws what AKS builds and `diagram-kind.mmd` what kind
+does, and notebook.yaml's `graded_the_same` says why the behaviour the grader checks is the same on both.
+
+Each diagram's pictures (diagram.svg and diagram.png) are committed beside it: grader.catalogue.renderings.
 
 notebooks/build_notebooks.py reads them through the Lab (load_lab validates them with the rest of the folder); a
 lab without them gets a notebook without those parts. Grading does not use them.
@@ -17,7 +21,17 @@ from grader.intake.yamlread import read_mapping
 
 NOTEBOOK_FILE = "notebook.yaml"
 DIAGRAM_FILE = "diagram.mmd"
-NOTEBOOK_KEYS = {"minutes", "objectives", "prerequisites", "on_kind", "clear_first", "observe_network"}
+KIND_DIAGRAM_FILE = "diagram-kind.mmd"  # what kind does, beside diagram.mmd (what AKS builds)
+DIAGRAM_FILES = (DIAGRAM_FILE, KIND_DIAGRAM_FILE)
+NOTEBOOK_KEYS = {
+    "minutes",
+    "objectives",
+    "prerequisites",
+    "on_kind",
+    "clear_first",
+    "observe_network",
+    "graded_the_same",
+}
 CLEAR_KEYS = {"why", "lab"}
 
 
@@ -40,6 +54,8 @@ class NotebookSpec:
     clear_first: ClearFirst | None = None
     observe_network: bool = False  # a lab without a Service: the notebook observes the pod network instead
     diagram: str = ""  # mermaid source of diagram.mmd, without its final newline
+    kind_diagram: str = ""  # diagram-kind.mmd: what kind does where it differs from what AKS builds (diagram.mmd)
+    graded_the_same: str = ""  # with kind_diagram: why the behaviour the grader checks is the same on both
 
 
 class _Bad(Protocol):
@@ -47,26 +63,42 @@ class _Bad(Protocol):
 
 
 def read_notebook_spec(lab_path: Path) -> NotebookSpec:
-    """notebook.yaml and diagram.mmd of the lab folder; either may be absent (then that part is left out)."""
+    """notebook.yaml and the diagrams of the lab folder; each may be absent (then that part is left out)."""
     spec = _read_yaml(lab_path / NOTEBOOK_FILE) if (lab_path / NOTEBOOK_FILE).exists() else NotebookSpec()
-    diagram_file = lab_path / DIAGRAM_FILE
-    if not diagram_file.exists():
-        return spec
-    diagram = diagram_file.read_text(encoding="utf-8").removesuffix("\n")
-    rule = "diagram.mmd is the mermaid source of the lab's picture, e.g. 'flowchart LR' and its edges"
-    if not diagram.strip():
+    diagram, kind_diagram = (_read_diagram(lab_path / name) for name in DIAGRAM_FILES)
+    if kind_diagram and not diagram:
         raise BadInput(
-            "diagram.mmd is empty", file=str(diagram_file), line=1, rule=rule, fix="draw it or delete the file"
+            f"{KIND_DIAGRAM_FILE} without {DIAGRAM_FILE}",
+            file=str(lab_path / KIND_DIAGRAM_FILE),
+            rule=f"{KIND_DIAGRAM_FILE} (what kind does) is drawn beside {DIAGRAM_FILE} (what AKS builds)",
+            fix=f"draw {DIAGRAM_FILE} too, or rename this file to {DIAGRAM_FILE}",
         )
+    if bool(kind_diagram) != bool(spec.graded_the_same):
+        why = "with" if kind_diagram else "without"
+        raise BadInput(
+            f"graded_the_same {'missing' if kind_diagram else 'given'} {why} {KIND_DIAGRAM_FILE}",
+            file=str(lab_path / NOTEBOOK_FILE),
+            rule=f"graded_the_same says why the graded behaviour is the same on AKS and kind; it goes with "
+            f"{KIND_DIAGRAM_FILE}, the picture of what kind does",
+            fix=f"write both {KIND_DIAGRAM_FILE} and graded_the_same, or neither",
+        )
+    return replace(spec, diagram=diagram, kind_diagram=kind_diagram)
+
+
+def _read_diagram(path: Path) -> str:
+    """A diagram's mermaid source without its final newline; "" when the file is not there."""
+    if not path.exists():
+        return ""
+    diagram = path.read_text(encoding="utf-8").removesuffix("\n")
+    rule = f"{path.name} is the mermaid source of the lab's picture, e.g. 'flowchart LR' and its edges"
+    if not diagram.strip():
+        raise BadInput(f"{path.name} is empty", file=str(path), line=1, rule=rule, fix="draw it or delete the file")
     if "```" in diagram:
         line = diagram[: diagram.index("```")].count("\n") + 1
         raise BadInput(
-            "diagram.mmd holds ``` (it would end the notebook's mermaid block)",
-            file=str(diagram_file),
-            line=line,
-            rule=rule,
+            f"{path.name} holds ``` (it would end a Markdown code block)", file=str(path), line=line, rule=rule
         )
-    return replace(spec, diagram=diagram)
+    return diagram
 
 
 def _read_yaml(path: Path) -> NotebookSpec:
@@ -102,6 +134,13 @@ def _read_yaml(path: Path) -> NotebookSpec:
     observe = data.get("observe_network", False)
     if not isinstance(observe, bool):
         raise bad("observe_network", f"observe_network {observe!r} is not true or false", "observe_network: true")
+    same = data.get("graded_the_same", "")
+    if not isinstance(same, str) or ("graded_the_same" in data and not same.strip()):
+        raise bad(
+            "graded_the_same",
+            "graded_the_same must be non-empty text",
+            "graded_the_same: why the behaviour the grader checks is the same on AKS and on kind",
+        )
     return NotebookSpec(
         minutes,
         tuple(o.strip() for o in objectives),
@@ -109,6 +148,7 @@ def _read_yaml(path: Path) -> NotebookSpec:
         on_kind.strip(),
         _clear_first(data.get("clear_first"), bad),
         observe,
+        graded_the_same=same.strip(),
     )
 
 

@@ -2,9 +2,9 @@
 
 The templates are grader/data/newlab/, the folder as it is written with `.tmpl` after each file's name (so no tool
 takes the template checks.py for a module): a ClusterIP Service in front of a two-pod starter, two checks, one
-alternative and one wrong case, and the notebook's parts. `{{id}}`, `{{order}}` and the lab images are filled in.
-The folder is assembled beside the catalogue's labs, loaded as a lab, and only then renamed into place: it is
-there complete, or not at all.
+alternative and one wrong case, and the notebook's parts (the diagram with its pictures, which
+tools/diagrams/render.py drew). `{{id}}`, `{{order}}` and the lab images are filled in. The folder is assembled
+beside the catalogue's labs, loaded as a lab, and only then renamed into place: it is there complete, or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from grader.catalogue.labs import load_lab
 from grader.catalogue.locate import ID_RE, all_labs, order_of
 
 SUFFIX = ".tmpl"
+BINARY = {".png"}  # written as they are (the diagram's picture): nothing to fill in
 _TOKEN = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -61,7 +62,10 @@ def new_lab(lab_id: str, root: Path) -> Path:
         for relative, template in _files(templates()):
             out = draft / relative
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(fill(template.read_text(encoding="utf-8"), values, relative), encoding="utf-8")
+            if out.suffix in BINARY:
+                out.write_bytes(template.read_bytes())
+            else:
+                out.write_text(fill(template.read_text(encoding="utf-8"), values, relative), encoding="utf-8")
         load_lab(draft)  # a template that does not make a valid lab is our bug: nothing is written
         try:
             draft.rename(target)

@@ -87,15 +87,19 @@ def _imported(path: Path) -> Iterator[str]:
                 yield node.args[0].value.split(".")[0]
 
 
+def _ours(path: Path) -> bool:
+    return "node_modules" not in path.parts  # tools/diagrams' npm packages (gitignored) ship .py files of their own
+
+
 def _files(folder: str) -> list[Path]:
-    return sorted(p for pattern in ("*.py", "*.ipynb") for p in (ROOT / folder).rglob(pattern))
+    return sorted(p for pattern in ("*.py", "*.ipynb") for p in (ROOT / folder).rglob(pattern) if _ours(p))
 
 
 def _local_names() -> set[str]:
     """Our own modules: grader, and what the scripts and tests import from beside them (sys.path)."""
     names = {"grader", "tests"}
     for folder in OTHER_FOLDERS:
-        names |= {p.stem for p in (ROOT / folder).rglob("*.py")}
+        names |= {p.stem for p in (ROOT / folder).rglob("*.py") if _ours(p)}
     return names
 
 

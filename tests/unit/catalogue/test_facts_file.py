@@ -2,9 +2,9 @@
 
 The names, versions and dates a learner reads (annotations, GatewayClasses, `az` commands, Azure roles,
 Kubernetes versions, port ranges, dates) are picked out of each lab's task.md, notebook.yaml, diagram.mmd,
-checks.py (its hints), hints.yaml and knowledge.yaml: each must be a key of a fact in the file, so a new claim
-fails here until it is checked and written down. Each key must also still be stated in a lab or README.md, so
-the file holds no stale claims.
+diagram-kind.mmd, checks.py (its hints), hints.yaml and knowledge.yaml: each must be a key of a fact in the
+file, so a new claim fails here until it is checked and written down. Each key must also still be stated in a
+lab or README.md, so the file holds no stale claims.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from grader.catalogue.locate import all_labs
 REPO = Path(__file__).resolve().parents[3]
 FACTS = REPO / "docs" / "AKS_FACTS.md"
 LAB_DIRS = all_labs(REPO / "labs")
-LEARNER_FILES = ("task.md", "notebook.yaml", "diagram.mmd", "checks.py", "hints.yaml", "knowledge.yaml")
+LEARNER_FILES = (
+    "task.md",
+    "notebook.yaml",
+    "diagram.mmd",
+    "diagram-kind.mmd",
+    "checks.py",
+    "hints.yaml",
+    "knowledge.yaml",
+)
 
 MONTHS = (
     "January February March April May June July August September October November December".split()  # noqa: SIM905

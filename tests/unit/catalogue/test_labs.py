@@ -221,3 +221,43 @@ def test_evidence_in_a_check_marker_is_object_or_nothing(lab_copy: Path) -> None
     checks.write_text(checks.read_text().replace('on port 80", evidence="object"', 'on port 80", evidence="probe"'))
     assert "evidence, when given, is the literal 'object'" in _error(lab_copy).message
     assert load_lab(str(DEMO)).checks[0].evidence == "object"
+
+
+# --- diagram-kind.mmd: what kind does, beside what AKS builds, with why the grade is the same --------------------
+
+
+def test_a_kind_diagram_comes_with_why_the_grade_is_the_same(lab_copy: Path) -> None:
+    (lab_copy / "diagram.mmd").write_text("flowchart LR\n  a --> b\n")
+    (lab_copy / "diagram-kind.mmd").write_text("flowchart LR\n  a --> c\n")
+    (lab_copy / "notebook.yaml").write_text("graded_the_same: The grader checks what a client sees.\n")
+    nb = load_lab(str(lab_copy)).notebook
+    assert (nb.kind_diagram, nb.graded_the_same) == ("flowchart LR\n  a --> c", "The grader checks what a client sees.")
+
+
+@pytest.mark.parametrize(
+    ("files", "words", "culprit"),
+    [
+        ({"diagram-kind.mmd": "flowchart LR\n  a --> c\n"}, "diagram-kind.mmd without diagram.mmd", "diagram-kind.mmd"),
+        (
+            {"diagram.mmd": "flowchart LR\n  a --> b\n", "diagram-kind.mmd": "flowchart LR\n  a --> c\n"},
+            "graded_the_same missing",
+            "notebook.yaml",
+        ),
+        (
+            {"diagram.mmd": "flowchart LR\n  a --> b\n", "notebook.yaml": "graded_the_same: Same.\n"},
+            "graded_the_same given without",
+            "notebook.yaml",
+        ),
+        ({"notebook.yaml": "graded_the_same: ''\n"}, "graded_the_same must be non-empty text", "notebook.yaml"),
+    ],
+)
+def test_a_kind_diagram_and_graded_the_same_go_together(
+    lab_copy: Path, files: dict[str, str], words: str, culprit: str
+) -> None:
+    for name, text in files.items():
+        (lab_copy / name).write_text(text)
+    err = _error(lab_copy)
+    assert words in err.message
+    assert err.file
+    assert err.file.endswith(culprit)
+    assert err.rule
