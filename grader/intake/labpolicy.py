@@ -50,16 +50,7 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
     )
     if not isinstance(data, dict) or set(data) - POLICY_KEYS:
         raise BadInput("policy has unknown keys or is not a mapping", file=file, line=line, rule=rule)
-    kinds = data.get("kinds", ["Service"])
-    known = {kind for _, kind in ROOT_TYPES}
-    if not isinstance(kinds, list) or not kinds or not all(k in known for k in kinds):
-        raise BadInput(
-            f"policy.kinds {kinds!r} names an unknown kind",
-            file=file,
-            line=line,
-            rule=rule,
-            fix=f"kinds: {', '.join(sorted(known))}",
-        )
+    kinds = _names(data, "kinds", "Service", sorted({kind for _, kind in ROOT_TYPES}), (file, line, rule))
     ports = data.get("node_ports")
     if ports is not None and not (
         isinstance(ports, list)
@@ -95,21 +86,36 @@ def policy_from_yaml(data: Any, file: str, line: int | None) -> LabPolicy:
     )
 
 
+def _names(
+    data: dict[str, Any],
+    key: str,
+    default: str,
+    known: list[str],
+    where: tuple[str, int | None, str],
+    *,
+    within: str = "",
+) -> list[str]:
+    """A non-empty list of names, each one of known (the default: [default])."""
+    names = data.get(key, [default])
+    if not isinstance(names, list) or not names or not all(n in known for n in names):
+        file, line, rule = where
+        raise BadInput(
+            f"{within or 'policy.'}{key} {names!r} names an unknown one",
+            file=file,
+            line=line,
+            rule=rule,
+            fix=f"{key}: {', '.join(known)}",
+        )
+    return names
+
+
 def _service_rules(data: Any, file: str, line: int | None) -> ServiceRules:
     if data is None:
         return ServiceRules()
     rule = "services: {types: [ClusterIP, NodePort, LoadBalancer, ExternalName], most: N, load_balancers: N}"
     if not isinstance(data, dict) or set(data) - {"types", "most", "load_balancers"}:
         raise BadInput("policy.services has unknown keys or is not a mapping", file=file, line=line, rule=rule)
-    types = data.get("types", ["ClusterIP"])
-    if not isinstance(types, list) or not types or not all(t in SERVICE_TYPES for t in types):
-        raise BadInput(
-            f"policy.services.types {types!r} names an unknown Service type",
-            file=file,
-            line=line,
-            rule=rule,
-            fix=f"types: {', '.join(SERVICE_TYPES)}",
-        )
+    types = _names(data, "types", "ClusterIP", list(SERVICE_TYPES), (file, line, rule), within="policy.services.")
     counts = {key: data.get(key, default) for key, default in (("most", 2), ("load_balancers", 0))}
     for key, value in counts.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 8:

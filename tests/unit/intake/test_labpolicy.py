@@ -34,8 +34,8 @@ def test_a_lab_declares_its_service_types_and_counts() -> None:
 @pytest.mark.parametrize(
     ("services", "says"),
     [
-        ({"types": ["Ingress"]}, "unknown Service type"),
-        ({"types": []}, "unknown Service type"),
+        ({"types": ["Ingress"]}, "policy.services.types .* names an unknown one"),
+        ({"types": []}, "policy.services.types .* names an unknown one"),
         ({"most": -1}, "not a count"),
         ({"most": True}, "not a count"),
         ({"load_balancers": 9, "types": ["LoadBalancer"]}, "not a count"),
