@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 from _coursework import answer_cell, answered
 
+from grader.catalogue.knowledge import POINTS as KNOWLEDGE_POINTS
+from grader.catalogue.labs import load_lab
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +30,8 @@ README = REPO / "notebooks" / "README.md"
 ASSIGNMENT = "02-nodeport"
 # student -> (case of labs/nodeport answered, expected score of 6); ada and bob both claim nodePort 30007
 STUDENTS = {"ada": ("solution", 6), "bob": ("alternatives/explicit-fields", 6), "cy": ("wrong/nodeport-wrong", 3)}
+# nbgrader's total: the lab's 6 points and its knowledge check's (unanswered in these hand-ins: 0 of them earned)
+MAX_SCORE = 6.0 + len(load_lab("nodeport").knowledge) * KNOWLEDGE_POINTS
 STEP_TIMEOUT_S = 900
 
 
@@ -117,7 +122,7 @@ def test_export_holds_every_students_score(flow: Flow) -> None:
         rows = {row["student_id"]: row for row in csv.DictReader(fh) if row["assignment"] == ASSIGNMENT}
     assert sorted(rows) == sorted(STUDENTS)
     for student, (_, score) in STUDENTS.items():
-        assert (float(rows[student]["score"]), float(rows[student]["max_score"])) == (score, 6.0), rows[student]
+        assert (float(rows[student]["score"]), float(rows[student]["max_score"])) == (score, MAX_SCORE), rows[student]
 
 
 def test_servicelab_csv_and_the_students_feedback(flow: Flow) -> None:
