@@ -58,6 +58,20 @@ def _display(mime: dict[str, str]) -> None:
         print(mime["text/plain"])
 
 
+def markdown_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """A Markdown table's lines; each cell as given (the caller escapes or quotes it)."""
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def escape_cell(text: str) -> str:
+    """Text in a Markdown table cell: a `|` would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def pods_table(pods: list[dict[str, Any]]) -> tuple[str, str]:
     """The pods as (markdown, text) tables: name, labels, pod IP, node, ready."""
     rows = []
@@ -77,13 +91,8 @@ def pods_table(pods: list[dict[str, Any]]) -> tuple[str, str]:
             )
         )
     head = ("pod", "labels", "pod IP", "node", "ready")
-    markdown = "\n".join(
-        [
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
-            *("| " + " | ".join(f"`{c}`" if i == 1 else c for i, c in enumerate(r)) + " |" for r in rows),
-        ]
-    )
+    quoted = [tuple(f"`{c}`" if i == 1 else c for i, c in enumerate(r)) for r in rows]  # the labels, as code
+    markdown = "\n".join(markdown_table(head, quoted))
     text = "\n".join("  ".join(r) for r in [head, *rows])
     return markdown, text
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from grader.kube.client import Obj
 from grader.kube.errors import UnknownKind
+from grader.learner.display import escape_cell, markdown_table
 
 SERVICES = "services"
 INGRESSES = "ingresses.networking.k8s.io"
@@ -53,7 +54,7 @@ def service_rows(services: list[Obj]) -> Table:
         if kind == "ExternalName":
             external = f"CNAME {spec.get('externalName', '?')}"
         elif kind == "LoadBalancer":
-            external = _names(_lb_addresses(svc)) if _lb_addresses(svc) else "pending"
+            external = _names(addresses) if (addresses := _lb_addresses(svc)) else "pending"
         else:
             external = "-"
         ports = [
@@ -218,15 +219,6 @@ def render(sections: list[tuple[str, Table | str]]) -> tuple[str, str]:
             text.append("  " + table)
             continue
         head, rows = table
-        markdown += [
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
-            *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows),
-            "",
-        ]
+        markdown += [*markdown_table(head, [tuple(escape_cell(c) for c in row) for row in rows]), ""]
         text += ["  " + "  ".join(head), *("  " + "  ".join(row) for row in rows)]
     return "\n".join(markdown), "\n".join(text)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")

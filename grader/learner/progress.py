@@ -20,6 +20,7 @@ from grader.catalogue.locate import all_labs
 from grader.grading.deploy import delete_namespace
 from grader.grading.results import CheckResult, LabResult, Status
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, Kube
+from grader.learner.display import escape_cell, markdown_table
 
 
 def data_dir() -> Path:
@@ -197,14 +198,7 @@ def progress_table() -> tuple[str, str]:
         earned, total = earned + best, total + most
         rows.append((lab.id, lab.title, f"{best}/{most}", state))
     summary = f"{passed} of {len(rows)} labs passed, {earned} of {total} points"
-    markdown = "\n".join(
-        [
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
-            *("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows),
-            "",
-            f"**{summary}**",
-        ]
-    )
+    escaped = [tuple(escape_cell(c) for c in r) for r in rows]
+    markdown = "\n".join([*markdown_table(head, escaped), "", f"**{summary}**"])
     text = "\n".join(["  ".join(r) for r in [head, *rows]] + ["", summary])
     return markdown, text
