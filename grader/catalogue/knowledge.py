@@ -136,12 +136,11 @@ def read_knowledge(lab_path: Path) -> tuple[Question, ...]:
 
         if not isinstance(item, dict) or set(item) != QUESTION_KEYS:
             raise bad(f"wants exactly {', '.join(sorted(QUESTION_KEYS))}")
-        texts = [item["question"], item["why"], *(item["choices"] or {}).values()]
-        if not all(isinstance(t, str) and t.strip() for t in texts):
-            raise bad("question, why and every choice are non-empty text")
         choices = item["choices"]
         if not isinstance(choices, dict) or not 3 <= len(choices) <= 5 or not all(_LETTER.match(k) for k in choices):
             raise bad("choices map 3 to 5 letters (a, b, c, ...) to their text")
+        if not all(isinstance(t, str) and t.strip() for t in [item["question"], item["why"], *choices.values()]):
+            raise bad("question, why and every choice are non-empty text")
         if list(choices) != [chr(ord("a") + i) for i in range(len(choices))]:
             raise bad("choices are lettered a, b, c, ... in order")
         if item["answer"] not in choices:

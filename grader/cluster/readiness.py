@@ -49,7 +49,7 @@ def rollout_ready(kube: Kube, namespace: str, kind: str, name: str) -> tuple[boo
 @api_errors_are_state
 def nodes_ready(kube: Kube, count: int) -> tuple[list[str] | None, str]:
     nodes = kube.list("nodes")
-    ready = [n["metadata"]["name"] for n in nodes if _condition(n, "Ready").get("status") == "True"]
+    ready = [n["metadata"]["name"] for n in nodes if node_ready(n)]
     state = f"{len(ready)}/{len(nodes)} nodes Ready (want {count})"
     return (ready if len(ready) >= count else None), state
 
@@ -122,6 +122,10 @@ def _pod_unsettled(pod: Obj, boots: Mapping[str, NodeBoot]) -> str | None:
         if boot and not _at_or_after(running.get("startedAt"), boot.started):
             return f"container {container.get('name')} is from before the node restarted"
     return None if _condition(pod, "Ready").get("status") == "True" else "not Ready"
+
+
+def node_ready(node: Obj) -> bool:
+    return _condition(node, "Ready").get("status") == "True"
 
 
 def internal_ip(node: Obj) -> str:

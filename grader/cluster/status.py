@@ -8,9 +8,9 @@ from grader.base import images
 from grader.base.names import HELPER_CONTAINERS, OUTSIDE_CONTAINER, TRAEFIK_NODE_PORT
 from grader.cluster import docker, metallb, netpol, nodeports, traefik, vantage
 from grader.cluster.kindcli import Kind
-from grader.cluster.readiness import internal_ip, rollout_ready
+from grader.cluster.readiness import internal_ip, node_ready, rollout_ready
 from grader.cluster.up import CLUSTER_DNS, node_has_image
-from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
+from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 CONTROLLERS = (CLUSTER_DNS, metallb.CONTROLLER, metallb.SPEAKERS, traefik.ROLLOUT, netpol.ROLLOUT)
 
@@ -38,7 +38,7 @@ def collect(kind: Kind) -> Status:
     kube = Kube(context=kind.context)
     try:
         for node in kube.list("nodes"):
-            ready = _node_ready(node)
+            ready = node_ready(node)
             ip = internal_ip(node) or "?"
             status.nodes.append(f"{node['metadata']['name']} {ip} {'Ready' if ready else 'NotReady'}")
             if not ready:
@@ -63,15 +63,11 @@ def collect(kind: Kind) -> Status:
     return status
 
 
-def _node_ready(node: Obj) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
-
-
 def api_problems(kube: Kube) -> list[str]:
     """What the API alone shows wrong with the lab cluster (no nodes, a node not Ready, a controller not rolled
     out), quickly and without Docker: a notebook's first check. KubeUnreachable when no API server answers."""
     nodes = kube.list("nodes")
-    problems = [f"node {n['metadata']['name']} is not Ready" for n in nodes if not _node_ready(n)]
+    problems = [f"node {n['metadata']['name']} is not Ready" for n in nodes if not node_ready(n)]
     problems += [] if nodes else ["the cluster has no nodes"]
     for namespace, kind_name, name in CONTROLLERS:
         ok, state = rollout_ready(kube, namespace, kind_name, name)

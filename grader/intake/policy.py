@@ -249,36 +249,23 @@ def _judge_ingress(doc: Doc, policy: LabPolicy) -> None:
                 "remove it: the lab needs only rules",
                 at=("metadata", "annotations", str(key)),
             )
-    spec = doc.obj.get("spec") or {}
-    backends = [("defaultBackend",), *_ingress_path_backends(spec)]
-    for at in backends:
-        backend = _dig(spec, at)
+    for at, backend in _ingress_backends(doc.obj.get("spec") or {}):
         if isinstance(backend, dict) and backend.get("resource"):
             raise refusal(
                 doc,
                 "an Ingress backend that is a resource, not a Service, is not accepted",
                 "a resource backend hands traffic to an object of the controller's (any kind, chosen by the learner)",
                 "name a Service in backend.service",
-                at=("spec", *at[:1]),
+                at=("spec", at),
             )
 
 
-def _ingress_path_backends(spec: dict[str, Any]) -> Iterator[tuple[str | int, ...]]:
-    for r, rule in enumerate(spec.get("rules") or []):
-        paths = ((rule or {}).get("http") or {}).get("paths") or [] if isinstance(rule, dict) else []
-        for p, _ in enumerate(paths):
-            yield ("rules", r, "http", "paths", p, "backend")
-
-
-def _dig(value: Any, at: tuple[str | int, ...]) -> Any:
-    for key in at:
-        if isinstance(value, dict) and isinstance(key, str):
-            value = value.get(key)
-        elif isinstance(value, list) and isinstance(key, int) and key < len(value):
-            value = value[key]
-        else:
-            return None
-    return value
+def _ingress_backends(spec: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(the spec field it is under, backend) for the default backend and every path's."""
+    yield "defaultBackend", spec.get("defaultBackend")
+    for rule in spec.get("rules") or []:
+        for path in ((rule.get("http") or {}).get("paths") or []) if isinstance(rule, dict) else []:
+            yield "rules", path.get("backend") if isinstance(path, dict) else None
 
 
 # Route filters that act on the request inside this route; RequestMirror is judged by its backendRef, and

@@ -61,13 +61,10 @@ class Session:
 
     def cluster_entry(self) -> str | None:
         """The name of the kubeconfig's cluster entry the context uses (kind writes `kind-<cluster>`)."""
-        from kubernetes import config  # noqa: PLC0415 - heavy: as in _connect
-
         try:
-            contexts, current = config.list_kube_config_contexts(self._source())  # type: ignore[no-untyped-call]
+            chosen = _chosen_context(self.context, self._source())
         except Exception:  # the file went away or broke since: no name to tell
             return None
-        chosen = next((c for c in contexts if c.get("name") == (self.context or current.get("name"))), current)
         name = (chosen.get("context") or {}).get("cluster")
         return str(name) if name else None
 
@@ -209,8 +206,16 @@ def _connect(context: str | None, source: str) -> tuple[Any, str]:
     try:
         load: Any = config.load_kube_config  # the client's config module has no type hints
         load(config_file=source, context=context, client_configuration=cfg, persist_config=False)
-        contexts, current = config.list_kube_config_contexts(source)  # type: ignore[no-untyped-call]
+        chosen = _chosen_context(context, source)
     except Exception as err:  # a missing file, no such context, broken YAML: nothing to connect to
         raise KubeUnreachable(f"no usable kubeconfig (context {context or 'current'}, {source}): {err}") from err
-    chosen = next((c for c in contexts if c.get("name") == (context or current.get("name"))), current)
     return client.ApiClient(cfg), (chosen.get("context") or {}).get("namespace") or "default"
+
+
+def _chosen_context(context: str | None, source: str) -> dict[str, Any]:
+    """The kubeconfig's entry for context (the current one when None), as kubectl picks it."""
+    from kubernetes import config  # noqa: PLC0415 - heavy (~0.6 s): only when a Kube first talks
+
+    contexts, current = config.list_kube_config_contexts(source)  # type: ignore[no-untyped-call]
+    chosen: dict[str, Any] = next((c for c in contexts if c.get("name") == (context or current.get("name"))), current)
+    return chosen

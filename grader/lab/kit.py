@@ -46,11 +46,12 @@ def also_exposing(lab: LabContext, pod_labels: dict[str, str], besides: str) -> 
     about the pods, not about the one Service the task names."""
     found = []
     for obj in lab.objects("services"):
-        name = str(obj.get("metadata", {}).get("name", ""))
         other = Service.from_obj(obj)
-        if name == besides or other.type not in ("NodePort", "LoadBalancer") or not matches(other.selector, pod_labels):
+        if other.name == besides or other.type not in ("NodePort", "LoadBalancer"):
             continue
-        other = lab.service(name, fresh=True)  # names its addresses in the matrix
+        if not matches(other.selector, pod_labels):
+            continue
+        other = lab.service(other.name)  # from the run's one read of the Services; names its addresses in the matrix
         if other.type == "LoadBalancer" and not other.lb_ips:
             with contextlib.suppress(Fail):  # never given an address: it opens only its node ports
                 other = lab.wait_load_balancer(other)
