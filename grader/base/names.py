@@ -22,9 +22,14 @@ TRAEFIK_DEPLOYMENT = "traefik"
 TRAEFIK_POD_LABELS = {"app": "traefik"}  # what its Deployment's pods carry
 TRAEFIK_SERVICE = "traefik"  # the LoadBalancer Service: the labs' one L7 entry point
 TRAEFIK_CLASS = "traefik"  # the IngressClass (the default one) and the GatewayClass
-TRAEFIK_GATEWAY = "lab-gateway"  # the Gateway learners attach their HTTPRoutes to, in TRAEFIK_NAMESPACE
-TRAEFIK_LB_PORT = 80  # the Service's port `web`
-TRAEFIK_WEB_PORT = 8000  # the entry point `web` behind it: the container port, and the Gateway's listener port
+# AKS app routing's GatewayClass, which Traefik serves too: a learner's AKS Gateway works unchanged on kind
+APP_ROUTING_CLASS = "approuting-istio"
+# The platform's own Gateway in TRAEFIK_NAMESPACE (routes from that namespace only): the witness that Traefik's
+# Gateway API provider works. Learners write their own Gateway.
+TRAEFIK_GATEWAY = "lab-gateway"
+# The Service's port `web`, and the entry point `web` behind it (the container port): a Gateway listener's port
+# names the entry point, so a listener on port 80 is served, as on AKS, where it is the port clients use
+TRAEFIK_LB_PORT = 80
 TRAEFIK_API_PORT = 8080  # the entry point `traefik` (its API): in no Service
 # The Service's fixed node port (kind maps it to the host). Any HTTP answer on it, Traefik's 404 included, means
 # the node's kube-proxy forwarded the connection: the witness that a node serves node ports at all.

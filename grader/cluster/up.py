@@ -13,6 +13,7 @@ from typing import Any
 from grader.base import images
 from grader.base.errors import EnvError
 from grader.base.names import (
+    APP_ROUTING_CLASS,
     HELPER_CONTAINERS,
     KIND_CLUSTER,
     OUTSIDE_CONTAINER,
@@ -194,8 +195,8 @@ def _traefik(opts: UpOptions, state: UpState) -> str:
     assert state.kube is not None
     state.traefik_ip = traefik.install(state.kube)
     return (
-        f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClass {TRAEFIK_CLASS}; "
-        f"Gateway {TRAEFIK_NAMESPACE}/{TRAEFIK_GATEWAY})"
+        f"{versions.TRAEFIK} at {state.traefik_ip} (IngressClass, GatewayClasses {TRAEFIK_CLASS} and "
+        f"{APP_ROUTING_CLASS}; Gateway {TRAEFIK_NAMESPACE}/{TRAEFIK_GATEWAY})"
     )
 
 

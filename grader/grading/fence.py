@@ -25,6 +25,7 @@ RESOURCES = {
     "Deployment": ("apps", "deployments"),
     "Ingress": ("networking.k8s.io", "ingresses"),
     "HTTPRoute": ("gateway.networking.k8s.io", "httproutes"),
+    "Gateway": ("gateway.networking.k8s.io", "gateways"),
 }
 QUOTA = {
     "pods": "24",
@@ -34,6 +35,9 @@ QUOTA = {
     "configmaps": "12",
     "count/deployments.apps": "8",
     "count/ingresses.networking.k8s.io": "6",
+    # each Gateway is a proxy (AKS) or a set of routers on the shared Traefik (kind)
+    "count/gateways.gateway.networking.k8s.io": "2",
+    "count/httproutes.gateway.networking.k8s.io": "6",
     # node disk is shared by every namespace: 24 one-container pods at the default limit (256Mi) fit in 6Gi
     "requests.ephemeral-storage": "2Gi",
     "limits.ephemeral-storage": "8Gi",

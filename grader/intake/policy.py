@@ -77,6 +77,7 @@ def judge(learner: list[Doc], starter: list[Doc], policy: LabPolicy, variables: 
             "Service": _judge_service,
             "Ingress": _judge_ingress,
             "HTTPRoute": _judge_route,
+            "Gateway": _judge_gateway,
             "Deployment": _judge_workload,
             "Pod": _judge_workload,
         }.get(doc.kind, _no_more)(doc, policy)
@@ -282,8 +283,17 @@ def _judge_route(doc: Doc, policy: LabPolicy) -> None:
             raise refusal(
                 doc,
                 f"parentRef {parent.get('name')} is a {parent.get('kind')}, not a Gateway",
-                "a route attaches to the lab's Gateway; attached to a Service it would steer other clients' traffic",
+                "a route attaches to a Gateway; attached to a Service it would steer other clients' traffic",
                 "remove parentRefs[].kind and group",
+                at=("spec", "parentRefs"),
+            )
+        if parent.get("namespace"):
+            raise refusal(
+                doc,
+                f"parentRef {parent.get('name')} names namespace {parent.get('namespace')}",
+                "a route attaches to a Gateway of its own namespace: you write the Gateway too, as on AKS with "
+                "app routing; a Gateway elsewhere belongs to another team",
+                "remove parentRefs[].namespace and name your own Gateway",
                 at=("spec", "parentRefs"),
             )
     for rule in spec.get("rules") or []:
@@ -295,6 +305,54 @@ def _judge_route(doc: Doc, policy: LabPolicy) -> None:
                 continue
             _judge_backend_ref(doc, backend)
             _judge_filters(doc, backend.get("filters"))
+
+
+def _judge_gateway(doc: Doc, policy: LabPolicy) -> None:
+    spec = doc.obj.get("spec") or {}
+    for field, why in (
+        (
+            "addresses",
+            "every Gateway here gets the address its implementation gives it; one asked for by hand "
+            "could be another tenant's",
+        ),
+        (
+            "infrastructure",
+            "it labels and configures the proxy the implementation runs for the Gateway, which the platform owns",
+        ),
+    ):
+        if spec.get(field):
+            raise refusal(doc, f"spec.{field} is not accepted", why, f"remove spec.{field}", at=("spec", field))
+    for listener in spec.get("listeners") or []:
+        if not isinstance(listener, dict):
+            continue
+        name = listener.get("name")
+        namespaces = (
+            ((listener.get("allowedRoutes") or {}).get("namespaces") or {})
+            if isinstance(listener.get("allowedRoutes"), dict)
+            else {}
+        )
+        source = namespaces.get("from", "Same") if isinstance(namespaces, dict) else "Same"
+        if source != "Same":
+            raise refusal(
+                doc,
+                f"listener {name} takes routes from {source} namespaces",
+                "a Gateway takes routes from its own namespace: from All or Selector would let other tenants' "
+                "routes onto your address",
+                "remove allowedRoutes.namespaces (Same is the default) or set from: Same",
+                at=("spec", "listeners"),
+            )
+        tls = listener.get("tls") if isinstance(listener.get("tls"), dict) else {}
+        for ref in (tls or {}).get("certificateRefs") or []:
+            if isinstance(ref, dict) and (
+                ref.get("namespace") or ref.get("kind", "Secret") != "Secret" or ref.get("group", "")
+            ):
+                raise refusal(
+                    doc,
+                    f"listener {name} takes its certificate from {ref.get('namespace') or ref.get('kind')}",
+                    "a listener's certificate is a Secret of the Gateway's own namespace",
+                    "remove certificateRefs[].namespace, kind and group",
+                    at=("spec", "listeners"),
+                )
 
 
 def _judge_backend_ref(doc: Doc, backend: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ ROOT_TYPES = {
     ("apps/v1", "Deployment"): "V1Deployment",
     ("networking.k8s.io/v1", "Ingress"): "V1Ingress",
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): "HTTPRoute",
+    ("gateway.networking.k8s.io/v1", "Gateway"): "Gateway",
 }
 _GENERIC = re.compile(r"^(List|Dict)\[(?:str, )?(.+)\]$")
 
@@ -32,7 +33,7 @@ _GENERIC = re.compile(r"^(List|Dict)\[(?:str, )?(.+)\]$")
 def _types() -> dict[str, dict[str, str]]:
     data = resources.files("grader") / "data"
     types: dict[str, dict[str, str]] = {}
-    for name in ("fields.json", "httproute.json"):
+    for name in ("fields.json", "gatewayapi.json"):
         types.update(json.loads((data / name).read_text(encoding="utf-8"))["types"])
     return types
 

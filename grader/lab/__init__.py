@@ -4,7 +4,7 @@ A check is a pytest test taking the `lab` fixture (a `LabContext`): it probes fr
 learner's objects, and ends in PASS (kept only on an `Observation` that supports it), or raises `Fail` (the
 learner's mistake, with a hint and its diagnosis id), `Blocked` (an earlier failure hides what it would observe),
 `NotApplicable` or `EnvError`. docs/WRITING_CHECKS.md documents every name here.
-The modules of this package (context, services, kit, diagnose, routes, unready, traefik_*) are the grader's
+The modules of this package (context, services, kit, diagnose, gateways, routes, unready, traefik_*) are the grader's
 own; labs import this front door only (tests/unit/lab/test_front_door.py checks it).
 """
 
@@ -13,6 +13,8 @@ from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
+from grader.lab.gateways import listener_problems
+from grader.lab.gateways import door as gateway_door
 from grader.lab.kit import (
     also_exposing,
     inside_route,
@@ -47,8 +49,10 @@ __all__ = [
     "also_exposing",
     "endpoints_diagnosis",
     "first_wrong",
+    "gateway_door",
     "inside_route",
     "internet_facing",
+    "listener_problems",
     "matches",
     "pod_ready",
     "poll_routes",

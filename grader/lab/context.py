@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from grader.base.errors import EnvError
-from grader.base.names import TRAEFIK_LB_PORT, TRAEFIK_WEB_PORT
+from grader.base.names import TRAEFIK_LB_PORT
 from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.base.wait import READY_TIMEOUT_S, Terminal, WaitTimeout, wait_for
 from grader.cluster.facts import ClusterFacts, Node
@@ -164,12 +164,11 @@ class LabContext:
             self.matrix.name_target(target, label)
 
     def traefik(self) -> Service:
-        """Traefik's LoadBalancer Service (namespace traefik): the entry point of Ingress (port 80) and of the
-        Gateway `lab-gateway` (listener port 8000). ENV-ERROR when it is absent, has no address, or gives no
+        """Traefik's LoadBalancer Service (namespace traefik): the entry point of Ingress and of the Gateways it
+        serves (port 80). ENV-ERROR when it is absent, has no address, or gives no
         HTTP answer from outside (asked once a run)."""
         svc = entrypoint.traefik_service(self.kube)
-        self.matrix.name_target(f"{svc.lb_ips[0]}:{TRAEFIK_LB_PORT}", "Ingress (traefik)")
-        self.matrix.name_target(f"{svc.lb_ips[0]}:{TRAEFIK_WEB_PORT}", "Gateway (traefik)")
+        self.matrix.name_target(f"{svc.lb_ips[0]}:{TRAEFIK_LB_PORT}", "Traefik (Ingress, Gateways)")
         if self._traefik_silent is None:
             self._traefik_silent = entrypoint.silence(self.outside, svc.lb_ips[0])
         if self._traefik_silent:

@@ -60,7 +60,7 @@ spec:
       paths: ...         # each: path, pathType, backend.service.name and backend.service.port.number""",
     "HTTPRoute": """\
 spec:
-  parentRefs: ...        # the Gateway: name, namespace, sectionName (its listener)
+  parentRefs: ...        # your Gateway: name, and sectionName (its listener)
   hostnames: ...
   rules: ...             # each: matches (path type and value), backendRefs (Service name and port)""",
     "Gateway": """\
@@ -68,7 +68,7 @@ spec:
   gatewayClassName: ...
   listeners: ...         # each: name, protocol, port (and hostname)""",
 }
-_API_VERSIONS = {kind: api for api, kind in ROOT_TYPES} | {"Gateway": "gateway.networking.k8s.io/v1"}
+_API_VERSIONS = {kind: api for api, kind in ROOT_TYPES}
 
 
 def _body(lab: Lab, kind: str, name: str) -> str:

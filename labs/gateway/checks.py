@@ -1,100 +1,152 @@
-"""Gateway API lab: an HTTPRoute on lab-gateway does what the Ingress lab did."""
+"""Gateway API lab: the learner's own Gateway (AKS app routing's class) and an HTTPRoute on it do what the Ingress
+lab did, through the address the Gateway's status gives and the port clients use."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from grader.lab import Diagnosis, LabContext, first_wrong, poll_routes, require_served, route_owner
+from grader.lab import (
+    Diagnosis,
+    LabContext,
+    first_wrong,
+    gateway_door,
+    listener_problems,
+    poll_routes,
+    require_served,
+    route_owner,
+)
 
 HOST = "shop.example"
+GATEWAY = "shop-gateway"
+PORT = 80  # the port clients use: a listener's port is where its Gateway's address takes connections
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
 KIND = "httproutes.gateway.networking.k8s.io"
+GATEWAYS = "gateways.gateway.networking.k8s.io"
+FIRST = "paths_reach_backends"
 
 
-def _traefik_ip(lab: LabContext) -> str:
-    """host:port where Traefik serves this lab (the Gateway listener http)."""
-    traefik = lab.traefik()
-    # the listener's port (8000) is Traefik's entry point; its Service publishes that entry point on port 80
-    port = next((p.port for p in traefik.ports if p.target_port in ("web", 8000)), 80)
-    return f"{traefik.lb_ips[0]}:{port}"
+def _url_root(address: str) -> str:
+    """host:port to probe (an IPv6 address in brackets)."""
+    return f"[{address}]:{PORT}" if ":" in address else f"{address}:{PORT}"
 
 
-def _route_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -> Diagnosis:
+def _gateway_diagnosis(gateway: dict[str, Any]) -> Diagnosis:
+    """What of the Gateway keeps port 80 from serving shop.example, '' when nothing."""
+    listeners = [x for x in (gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)]
+    on_port = [x for x in listeners if x.get("port") == PORT and x.get("protocol") == "HTTP"]
+    if not on_port:
+        shown = ", ".join(f"{x.get('name')}: {x.get('protocol')} port {x.get('port')}" for x in listeners)
+        return Diagnosis(
+            "gateway/listener-port",
+            f"Gateway {GATEWAY} has no HTTP listener on port {PORT} ({shown}). A listener's port is the port clients "
+            f"connect to (on AKS its load balancer publishes it; on kind Traefik serves listeners on port {PORT}), "
+            f"and clients of shop.example use {PORT}.",
+        )
+    hosts = [x.get("hostname") for x in on_port]
+    if None not in hosts and HOST not in hosts:
+        return Diagnosis(
+            "gateway/listener-hostname",
+            f"Gateway {GATEWAY}'s listener on port {PORT} is for {', '.join(map(str, hosts))}: it takes only routes "
+            f"and requests for that host, not {HOST}. Set its hostname to {HOST}, or leave it out.",
+        )
+    problems = listener_problems(gateway)
+    if problems:
+        return Diagnosis("gateway/listener-refused", f"Gateway {GATEWAY}: " + "; ".join(problems) + ".")
+    return Diagnosis()
+
+
+def _route_diagnosis(lab: LabContext, gateway: dict[str, Any], seen: dict[str, tuple[int | None, str]]) -> Diagnosis:
     routes = lab.objects(KIND)
     if not routes:
         return Diagnosis("gateway/no-httproute", "There is no HTTPRoute in the namespace.")
-    for route in routes:
-        name = route["metadata"]["name"]
-        parents = route.get("status", {}).get("parents", []) or []
-        conditions = {c.get("type"): c for p in parents for c in p.get("conditions", [])}
-        accepted = conditions.get("Accepted", {})
-        refs = route.get("spec", {}).get("parentRefs", [])
-        if accepted.get("status") != "True":
-            shown = "; ".join(
-                f"name={r.get('name')} namespace={r.get('namespace', '(own)')} "
-                f"sectionName={r.get('sectionName', '(any)')}"
-                for r in refs
-            )
-            reason = f" ({accepted.get('reason')}: {accepted.get('message', '')})" if accepted else ""
-            return Diagnosis(
-                _unattached(refs),
-                f"HTTPRoute {name} is not attached to the Gateway{reason}. Its parentRefs are {shown}; "
-                "they must name lab-gateway in namespace traefik, listener (sectionName) http.",
-            )
-        resolved = conditions.get("ResolvedRefs", {})
-        if resolved.get("status") == "False":
-            return Diagnosis(
-                "gateway/backend-refs-unresolved",
-                f"HTTPRoute {name} has backendRefs that do not resolve ({resolved.get('reason')}: "
-                f"{resolved.get('message', '')}): a backendRef names a Service and one of its ports (80), "
-                "not the container port.",
-            )
-        for rule in route.get("spec", {}).get("rules", []) or []:
-            for match in rule.get("matches", []) or []:
-                if match.get("path", {}).get("type") == "Exact":
-                    return Diagnosis(
-                        "gateway/path-type-exact",
-                        f"Path type Exact on {match['path'].get('value')} matches that path only, "
-                        "not /store/cart: use PathPrefix.",
-                    )
-        hostnames = route.get("spec", {}).get("hostnames") or []
-        if hostnames and HOST not in hostnames:
-            return Diagnosis(
-                "gateway/hostnames-not-shop-example",
-                f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {HOST}.",
-            )
+    listeners = {x.get("name") for x in (gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)}
+    for found in (_gateway_diagnosis(gateway), *(_route_mistake(route, listeners) for route in routes)):
+        if found:
+            return found
     return Diagnosis(
         "gateway/backend-wrong",
         "Check each rule's backendRefs (Service name and port): " + first_wrong(seen, HOST, ROUTES) + ".",
     )
 
 
-def _unattached(refs: list[dict[str, str]]) -> str:
-    """Which part of the parentRefs keeps a route off lab-gateway's listener http: the id of that mistake."""
-    if any(r.get("name") != "lab-gateway" for r in refs) or not refs:
-        return "gateway/parent-not-lab-gateway"
-    if any(r.get("namespace") != "traefik" for r in refs):
-        return "gateway/parent-namespace-not-traefik"
-    if any(r.get("sectionName", "http") != "http" for r in refs):
-        return "gateway/parent-listener-unknown"
-    return "gateway/route-not-attached"
+def _route_mistake(route: dict[str, Any], listeners: set[Any]) -> Diagnosis:
+    """What of one HTTPRoute keeps it from serving the paths, as its status and spec say; empty when nothing."""
+    name = route["metadata"]["name"]
+    conditions = {
+        c.get("type"): c for p in route.get("status", {}).get("parents", []) or [] for c in p.get("conditions", [])
+    }
+    accepted = conditions.get("Accepted", {})
+    if accepted.get("status") != "True":
+        return _unattached(name, route.get("spec", {}).get("parentRefs", []) or [], accepted, listeners)
+    resolved = conditions.get("ResolvedRefs", {})
+    if resolved.get("status") == "False":
+        return Diagnosis(
+            "gateway/backend-refs-unresolved",
+            f"HTTPRoute {name} has backendRefs that do not resolve ({resolved.get('reason')}: "
+            f"{resolved.get('message', '')}): a backendRef names a Service and one of its ports (80), "
+            "not the container port.",
+        )
+    exact = [
+        match["path"].get("value")
+        for rule in route.get("spec", {}).get("rules", []) or []
+        for match in rule.get("matches", []) or []
+        if match.get("path", {}).get("type") == "Exact"
+    ]
+    if exact:
+        return Diagnosis(
+            "gateway/path-type-exact",
+            f"Path type Exact on {exact[0]} matches that path only, not /store/cart: use PathPrefix.",
+        )
+    hostnames = route.get("spec", {}).get("hostnames") or []
+    if hostnames and HOST not in hostnames:
+        return Diagnosis(
+            "gateway/hostnames-not-shop-example",
+            f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {HOST}.",
+        )
+    return Diagnosis()
 
 
-@pytest.mark.check(points=3, title="Host shop.example: /store reaches store and /api reaches api, from outside")
+def _unattached(name: str, refs: list[dict[str, Any]], accepted: dict[str, Any], listeners: set[Any]) -> Diagnosis:
+    """Which part of the parentRefs keeps the route off the learner's Gateway."""
+    shown = "; ".join(f"name={r.get('name')} sectionName={r.get('sectionName', '(any)')}" for r in refs)
+    reason = f" ({accepted.get('reason')}: {accepted.get('message', '')})" if accepted else ""
+    if not refs or any(r.get("name") != GATEWAY for r in refs):
+        return Diagnosis(
+            "gateway/parent-not-your-gateway",
+            f"HTTPRoute {name} is not attached to your Gateway{reason}: its parentRefs are {shown or 'none'}. "
+            f"A route attaches to the Gateway you wrote, by its name ({GATEWAY}).",
+        )
+    if any("sectionName" in r and r["sectionName"] not in listeners for r in refs):
+        return Diagnosis(
+            "gateway/parent-listener-unknown",
+            f"HTTPRoute {name} is not attached to the Gateway{reason}: its parentRefs are {shown}, but "
+            f"{GATEWAY}'s listeners are {', '.join(sorted(map(str, listeners)))}. sectionName names one of "
+            "them (or leave it out to attach to every listener that allows the route).",
+        )
+    return Diagnosis("gateway/route-not-attached", f"HTTPRoute {name} is not attached to {GATEWAY}{reason}.")
+
+
+@pytest.mark.check(
+    points=3, title="through your Gateway's address, port 80, Host shop.example: /store reaches store, /api reaches api"
+)
 def test_paths_reach_backends(lab: LabContext) -> None:
+    door = gateway_door(lab, GATEWAY)
     lab.expect(bool(lab.objects(KIND)), "There is no HTTPRoute in the namespace yet.", diagnosis="gateway/no-httproute")
-    seen = poll_routes(lab, _traefik_ip(lab), HOST, ROUTES, kind=KIND)
+    seen = poll_routes(lab, _url_root(door.address), HOST, ROUTES, kind=KIND)
     wrong = first_wrong(seen, HOST, ROUTES)
     if wrong:
-        why = _route_diagnosis(lab, seen)
+        now = [g for g in lab.objects(GATEWAYS) if g["metadata"]["name"] == GATEWAY]  # its status as of now
+        why = _route_diagnosis(lab, now[0] if now else door.gateway, seen)
         lab.fail(f"{wrong}. {why}", diagnosis=why.id)
 
 
 @pytest.mark.check(points=1, title="an unknown path on shop.example gets 404")
 def test_unknown_path_404(lab: LabContext) -> None:
-    ip = _traefik_ip(lab)
-    require_served(lab, ip, HOST, ROUTES, kind=KIND, by="paths_reach_backends")  # else a 404 is all it could say
-    result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
+    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST).address)
+    require_served(lab, root, HOST, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
+    result = lab.outside.http_get(f"http://{root}/checkout", HOST, expect_status=404, deadline_s=5)
     result.must_succeed(
         f"/checkout with Host {HOST} should get 404 but got {result.observed}"
         + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
@@ -105,11 +157,12 @@ def test_unknown_path_404(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="the route belongs to shop.example only: another host gets 404")
 def test_host_scoped(lab: LabContext) -> None:
-    ip = _traefik_ip(lab)
-    require_served(lab, ip, HOST, ROUTES, kind=KIND, by="paths_reach_backends")  # else a 404 is all it could say
-    result = lab.outside.http_get(f"http://{ip}/store", "other.example", expect_status=404, deadline_s=5)
+    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST).address)
+    require_served(lab, root, HOST, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
+    result = lab.outside.http_get(f"http://{root}/store", "other.example", expect_status=404, deadline_s=5)
     result.must_succeed(
-        f"/store with Host other.example got {result.observed}: an HTTPRoute without hostnames "
-        f"answers for every host; set hostnames: [{HOST}].",
+        f"/store with Host other.example got {result.observed}: with no hostname on the listener and no "
+        f"hostnames on the HTTPRoute, the route answers for every host; set hostnames: [{HOST}] on the route "
+        "(or hostname on the listener).",
         diagnosis="gateway/route-without-hostnames",
     )

@@ -297,14 +297,24 @@ def test_ingress_routes_by_path_through_traefik(kube: Kube, namespace: str) -> N
     _assert_routes(kube, "shop-e2e.example")
 
 
-def test_httproute_routes_by_path_through_the_lab_gateway(kube: Kube, namespace: str) -> None:
+def test_an_aks_gateway_and_httproute_route_by_path_through_traefik(kube: Kube, namespace: str) -> None:
+    """A Gateway of AKS app routing's class, listener on port 80, works unchanged: Traefik serves it."""
     _routing_backends(kube, namespace)
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "shop-gateway"},
+        "spec": {
+            "gatewayClassName": "approuting-istio",
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "hostname": "shop-gw.example"}],
+        },
+    }
     route = {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
         "metadata": {"name": "shop"},
         "spec": {
-            "parentRefs": [{"name": "lab-gateway", "namespace": "traefik"}],
+            "parentRefs": [{"name": "shop-gateway", "sectionName": "http"}],
             "hostnames": ["shop-gw.example"],
             "rules": [
                 {
@@ -315,8 +325,10 @@ def test_httproute_routes_by_path_through_the_lab_gateway(kube: Kube, namespace:
             ],
         },
     }
-    apply(kube, namespace, [route])
+    apply(kube, namespace, [gateway, route])
     _assert_routes(kube, "shop-gw.example")
+    addresses = (kube.get("gateways.gateway.networking.k8s.io", "shop-gateway", namespace) or {})["status"]["addresses"]
+    assert [a["value"] for a in addresses] == [lb_ip(kube, TRAEFIK_NS, TRAEFIK_SVC)], "Traefik's address, shared"
 
 
 def test_probe_pod_resolves_service_dns_names(kube: Kube, namespace: str) -> None:

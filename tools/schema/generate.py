@@ -2,7 +2,8 @@
 
 Read from the official `kubernetes` Python client's models (`pip install kubernetes`), so the grader can
 refuse an unknown field before any cluster contact without importing that client at run time.
-Gateway API's HTTPRoute is not in the client: its fields are in grader/data/httproute.json, kept by hand.
+Gateway API's HTTPRoute and Gateway are not in the client: their fields are in grader/data/gatewayapi.json, kept
+by hand.
 
     python3 tools/schema/generate.py      # rewrites grader/data/fields.json
 """
