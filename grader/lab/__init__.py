@@ -13,8 +13,8 @@ from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
-from grader.lab.gateways import listener_problems
 from grader.lab.gateways import door as gateway_door
+from grader.lab.gateways import listener_problems
 from grader.lab.kit import (
     also_exposing,
     inside_route,
