@@ -8,6 +8,7 @@ that depend on it) unless the implementation itself is absent or silent (ENV-ERR
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,10 +68,17 @@ def listener_problems(gateway: Obj) -> list[str]:
     return said
 
 
-def door(lab: LabContext, name: str, *, blocked_by: str | None = None) -> Door:
+def door(
+    lab: LabContext,
+    name: str,
+    *,
+    blocked_by: str | None = None,
+    refused: Callable[[Obj], Diagnosis] | None = None,
+) -> Door:
     """The Gateway `name` of the lab's namespace once its implementation has taken it (status Accepted with an
-    address). A learner's mistake FAILs (with `blocked_by`: BLOCKED, naming that check); a class nobody serves, or
-    an implementation that never answers, is ENV-ERROR."""
+    address). A learner's mistake FAILs (with `blocked_by`: BLOCKED, naming that check); `refused` names the lab's
+    own mistake in a Gateway its implementation refused (empty: the general words). An implementation that never
+    answers is ENV-ERROR."""
 
     def mistake(diagnosis: Diagnosis) -> Door:
         if blocked_by:
@@ -127,10 +135,13 @@ def door(lab: LabContext, name: str, *, blocked_by: str | None = None) -> Door:
         ) from err
     if not found.address:
         accepted = conditions(found.gateway).get("Accepted", {})
+        said = "; ".join(listener_problems(found.gateway))
         return mistake(
-            Diagnosis(
+            (refused(found.gateway) if refused else Diagnosis())
+            or Diagnosis(
                 "gateway/not-accepted",
-                f"Gateway {name} was refused: {accepted.get('reason')} ({accepted.get('message', '')}).",
+                f"Gateway {name} was refused: {accepted.get('reason')} ({accepted.get('message', '')})"
+                + (f"; {said}." if said else "."),
             )
         )
     return found

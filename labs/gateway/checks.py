@@ -132,7 +132,7 @@ def _unattached(name: str, refs: list[dict[str, Any]], accepted: dict[str, Any],
     points=3, title="through your Gateway's address, port 80, Host shop.example: /store reaches store, /api reaches api"
 )
 def test_paths_reach_backends(lab: LabContext) -> None:
-    door = gateway_door(lab, GATEWAY)
+    door = gateway_door(lab, GATEWAY, refused=_gateway_diagnosis)
     lab.expect(bool(lab.objects(KIND)), "There is no HTTPRoute in the namespace yet.", diagnosis="gateway/no-httproute")
     seen = poll_routes(lab, _url_root(door.address), HOST, ROUTES, kind=KIND)
     wrong = first_wrong(seen, HOST, ROUTES)
@@ -144,7 +144,7 @@ def test_paths_reach_backends(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="an unknown path on shop.example gets 404")
 def test_unknown_path_404(lab: LabContext) -> None:
-    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST).address)
+    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis).address)
     require_served(lab, root, HOST, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
     result = lab.outside.http_get(f"http://{root}/checkout", HOST, expect_status=404, deadline_s=5)
     result.must_succeed(
@@ -157,7 +157,7 @@ def test_unknown_path_404(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="the route belongs to shop.example only: another host gets 404")
 def test_host_scoped(lab: LabContext) -> None:
-    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST).address)
+    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis).address)
     require_served(lab, root, HOST, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
     result = lab.outside.http_get(f"http://{root}/store", "other.example", expect_status=404, deadline_s=5)
     result.must_succeed(
