@@ -9,7 +9,8 @@ again after changing a lab (after `nox -s diagrams` when a diagram changed); the
 are in step.
 
 The order a learner reads: objectives and prerequisites (short) → a cell that checks the cluster → the concept →
-the picture → the task → what the grader will check → look around, answer, check. task.md is split by the bold
+the picture → the task → what the grader will check → look around, answer, check → the hands-on steps of
+notebook.yaml's try_it, if any → the live traffic flow, progress and the knowledge check. task.md is split by the bold
 lead of its paragraphs (`**Build**`, `**The AKS angle.**`, ...; see `ROLE_OF_LEAD`), so it stays one file.
 """
 
@@ -31,9 +32,10 @@ from grader.base.errors import BadInput  # noqa: E402
 from grader.catalogue.knowledge import POINTS as KNOWLEDGE_POINTS  # noqa: E402
 from grader.catalogue.labs import Lab, load_lab  # noqa: E402
 from grader.catalogue.locate import all_labs  # noqa: E402
-from grader.catalogue.notebookspec import DIAGRAM_FILE, KIND_DIAGRAM_FILE  # noqa: E402
+from grader.catalogue.notebookspec import DIAGRAM_FILE, KIND_DIAGRAM_FILE, NOTEBOOK_FILE  # noqa: E402
 from grader.catalogue.renderings import FORMATS, rendered_path, rendering  # noqa: E402
 from grader.intake.answers import MAGIC  # noqa: E402 - needs the repo on sys.path first
+from grader.learner import notebook as learner_notebook  # noqa: E402
 
 SOURCE = REPO / "notebooks" / "source"
 
@@ -115,7 +117,22 @@ def setup_names(lab: Lab, task: str) -> list[str]:
         *(["observe_network"] if lab.notebook.observe_network else []),
         *(["values"] if uses_values(lab, task) else []),
         *(["clear_other_lab"] if lab.notebook.clear_first else []),
+        *try_it_names(lab),
     ]
+
+
+def try_it_names(lab: Lab) -> list[str]:
+    """The notebook functions notebook.yaml's try_it steps call; BadInput for a name grader.learner.notebook lacks."""
+    names = list(dict.fromkeys(name for step in lab.notebook.try_it for name in step.calls))
+    for name in names:
+        if not callable(getattr(learner_notebook, name, None)) or name.startswith("_"):
+            raise BadInput(
+                f"try_it code calls {name}(), which is not a function of grader.learner.notebook",
+                file=str(lab.path / NOTEBOOK_FILE),
+                rule="try_it code calls the notebook's functions (the setup cell imports them)",
+                fix="call one of grader.learner.notebook's functions, e.g. replace_a_pod, outbound_address",
+            )
+    return [n for n in names if n not in SETUP_NAMES]
 
 
 def uses_values(lab: Lab, task: str) -> bool:
@@ -194,6 +211,23 @@ def picture(lab: Lab) -> list[nbformat.NotebookNode]:
             "## The picture\n\n" + body, metadata=nbgrader("diagram", locked=True), attachments=attachments
         )
     ]
+
+
+def try_it(lab: Lab) -> list[nbformat.NotebookNode]:
+    """notebook.yaml's try_it steps, after the check: per step what to try and why, the cell that does it on the
+    lab cluster (locked: it grades nothing), then what to notice in what it showed."""
+    cells = []
+    for number, step in enumerate(lab.notebook.try_it, start=1):
+        cells += [
+            new_markdown_cell(
+                f"## Try it: {step.title}\n\n{step.explain}", metadata=nbgrader(f"try-{number}-text", locked=True)
+            ),
+            new_code_cell(step.code, metadata=nbgrader(f"try-{number}", locked=True)),
+            new_markdown_cell(
+                f"**What to notice.** {step.notice}", metadata=nbgrader(f"try-{number}-notice", locked=True)
+            ),
+        ]
+    return cells
 
 
 def knowledge_check(lab: Lab) -> list[nbformat.NotebookNode]:
@@ -326,6 +360,7 @@ def build(lab: Lab) -> nbformat.NotebookNode:
             f'score = check("{lab.id}")\nround(score * {points}, 2)',
             metadata=nbgrader("check", grade=True, locked=True, points=points),
         ),
+        *try_it(lab),
         new_markdown_cell(
             "## Traffic flow on your cluster\n\n"
             + (

@@ -11,6 +11,8 @@ lab without them gets a notebook without those parts. Grading does not use them.
 
 from __future__ import annotations
 
+import ast
+import builtins
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -31,8 +33,10 @@ NOTEBOOK_KEYS = {
     "clear_first",
     "observe_network",
     "graded_the_same",
+    "try_it",
 }
 CLEAR_KEYS = {"why", "lab"}
+TRY_IT_KEYS = ("title", "explain", "code", "notice")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,18 @@ class ClearFirst:
 
 
 @dataclass(frozen=True)
+class TryIt:
+    """A hands-on step the notebook shows after the check: what to try and why, a code cell the learner runs (a
+    call of a grader.learner.notebook function that observes the lab cluster), then what to notice in its output."""
+
+    title: str
+    explain: str
+    code: str
+    notice: str
+    calls: tuple[str, ...]  # the functions the code calls by name: the notebook's setup cell imports them
+
+
+@dataclass(frozen=True)
 class NotebookSpec:
     minutes: int | None = None  # the time estimate shown first
     objectives: tuple[str, ...] = ()  # "You will ..."
@@ -56,6 +72,7 @@ class NotebookSpec:
     diagram: str = ""  # mermaid source of diagram.mmd, without its final newline
     kind_diagram: str = ""  # diagram-kind.mmd: what kind does where it differs from what AKS builds (diagram.mmd)
     graded_the_same: str = ""  # with kind_diagram: why the behaviour the grader checks is the same on both
+    try_it: tuple[TryIt, ...] = ()  # hands-on steps after the check
 
 
 class _Bad(Protocol):
@@ -149,6 +166,7 @@ def _read_yaml(path: Path) -> NotebookSpec:
         _clear_first(data.get("clear_first"), bad),
         observe,
         graded_the_same=same.strip(),
+        try_it=_try_it(data.get("try_it"), bad),
     )
 
 
@@ -163,3 +181,36 @@ def _clear_first(data: object, bad: _Bad) -> ClearFirst | None:
     if not data["why"].strip():
         raise bad("clear_first", "why is empty", rule, "why: what would compete, and where")
     return ClearFirst(data["why"].strip(), data["lab"])
+
+
+def _try_it(data: object, bad: _Bad) -> tuple[TryIt, ...]:
+    if data is None:
+        return ()
+    rule = "try_it: a list of steps, each {title: TEXT, explain: TEXT, code: a Python call, notice: TEXT}"
+    example = 'try_it: [{title: A pod is replaced, explain: ..., code: replace_a_pod("clusterip"), notice: ...}]'
+    if not isinstance(data, list) or not data:
+        raise bad("try_it", "try_it must be a non-empty list of steps", rule, example)
+    steps = []
+    for number, step in enumerate(data, start=1):
+        if not isinstance(step, dict) or set(step) != set(TRY_IT_KEYS):
+            keys = sorted(step) if isinstance(step, dict) else type(step).__name__
+            raise bad("try_it", f"step {number} has {keys}, not the keys {', '.join(TRY_IT_KEYS)}", rule, example)
+        empty = [key for key in TRY_IT_KEYS if not isinstance(step[key], str) or not step[key].strip()]
+        if empty:
+            raise bad("try_it", f"step {number}: {empty[0]} must be non-empty text", rule)
+        code = step["code"].strip()
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as err:
+            raise bad("try_it", f"step {number}: code is not Python ({err.msg}, its line {err.lineno})", rule) from None
+        called = (n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name))
+        calls = tuple(dict.fromkeys(name for name in called if not hasattr(builtins, name)))
+        if not calls:
+            raise bad(
+                "try_it",
+                f"step {number}: code calls no notebook function",
+                rule,
+                'code: replace_a_pod("clusterip"), a function of grader.learner.notebook',
+            )
+        steps.append(TryIt(step["title"].strip(), step["explain"].strip(), code, step["notice"].strip(), calls))
+    return tuple(steps)

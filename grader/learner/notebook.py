@@ -2,7 +2,8 @@
 `cluster_ready()` says whether the lab cluster is there; `explore(lab)` applies the starter and shows its pods,
 Services and routes; `flow(lab)` draws the live traffic diagram; `hint(lab)` gives the next hint; `knowledge(lab, n)`
 judges question n of the lab's knowledge check; `reset(lab)` starts the lab over; `progress()` shows the labs done
-and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another lab's competing objects. Importing
+and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another lab's competing objects;
+`replace_a_pod(lab)` and `outbound_address(lab)` are hands-on steps (grader.learner.tryit). Importing
 it inside IPython registers the `%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
 
 They write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
@@ -33,12 +34,13 @@ from grader.grading.submission import judge_submission, starter_docs
 from grader.intake.answers import is_blank_yaml
 from grader.intake.manifests import STARTER
 from grader.kube.client import Kube
-from grader.learner import lookaround, others
+from grader.learner import lookaround, others, tryit
 from grader.learner import progress as coach
 from grader.learner.boundary import NotGraded, NotGradedInput, cluster_answers, env_line, explain, prints_errors
 from grader.learner.display import _display, _quiet, pods_table, show
 from grader.learner.display import progress as progress_line
 from grader.learner.flowchart import chart
+from grader.probes.pod import PodVantage
 
 TRAEFIK_ROUTES = {"Ingress", "HTTPRoute"}  # a lab whose answer is one of these is served by the cluster's Traefik
 
@@ -155,6 +157,39 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
             "called"
         )
     print("\n".join([*rows, "", text, "", seen]))
+
+
+@prints_errors
+def replace_a_pod(
+    lab: str = "clusterip", service: str | None = None, *, namespace: str | None = None, context: str | None = None
+) -> None:
+    """Delete one pod behind the lab's Service (only one its ReplicaSet replaces, only in your lab namespace), wait
+    until the Service's EndpointSlices hold a ready replacement with a new IP, then ask the Service from the
+    grader's probe pod until the replacement answers; shows the ClusterIP, DNS name and endpoints before and after."""
+    with _quiet():
+        spec = load_lab(lab)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        name = service or next((n for kind, n in spec.expects if kind == "Service"), None)
+        if name is None:
+            raise tryit.Refused(f'lab {lab} asks for no Service. Fix: name one, e.g. replace_a_pod("{lab}", "web")')
+        with environment(context) as env:
+            probe = env.pod_vantages()[0]  # started before anything is deleted: a broken probe pod deletes nothing
+            replaced = tryit.replace_one_pod(env.kube, ns, name, probe=probe)
+    markdown, text = tryit.replaced_view(replaced)
+    _display({"text/markdown": markdown, "text/plain": text})
+
+
+@prints_errors
+def outbound_address(lab: str = "externalname", *, namespace: str | None = None, context: str | None = None) -> None:
+    """From a pod of your lab namespace, ask the partner server outside the cluster which address called it, and
+    show that beside the pod's own IP and its node's InternalIP."""
+    with _quiet():
+        spec = load_lab(lab)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        kube = Kube(context=context)
+        seen = tryit.outbound_source(kube, ns, lambda pod: PodVantage(f"pod {pod}", kube, ns, pod=pod))
+    markdown, text = tryit.outbound_view(seen)
+    _display({"text/markdown": markdown, "text/plain": text})
 
 
 @prints_errors

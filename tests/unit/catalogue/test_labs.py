@@ -170,6 +170,48 @@ def test_bad_notebook_yaml_names_file_line_and_rule(lab_copy: Path, text: str, l
     assert err.rule
 
 
+TRY_IT = (
+    "minutes: 5\ntry_it:\n- title: a pod is replaced\n  explain: The next cell deletes one pod.\n"
+    '  code: replace_a_pod("clusterip")\n  notice: The ClusterIP stays.\n'
+)
+
+
+def test_try_it_steps_are_read_with_the_functions_they_call(lab_copy: Path) -> None:
+    (lab_copy / "notebook.yaml").write_text(TRY_IT)
+    (step,) = load_lab(str(lab_copy)).notebook.try_it
+    assert (step.title, step.explain, step.code, step.notice, step.calls) == (
+        "a pod is replaced",
+        "The next cell deletes one pod.",
+        'replace_a_pod("clusterip")',
+        "The ClusterIP stays.",
+        ("replace_a_pod",),
+    )
+    assert load_lab(str(DEMO)).notebook.try_it == ()
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        ("try_it: replace_a_pod()\n", "try_it must be a non-empty list of steps"),
+        ("try_it: []\n", "try_it must be a non-empty list of steps"),
+        ("try_it:\n- {title: t, explain: e, code: 'f()'}\n", "step 1 has ['code', 'explain', 'title'], not the keys"),
+        ("try_it:\n- replace_a_pod()\n", "step 1 has str, not the keys"),
+        ("try_it:\n- {title: t, explain: '', code: 'f()', notice: n}\n", "step 1: explain must be non-empty text"),
+        ("try_it:\n- {title: t, explain: e, code: 'f(', notice: n}\n", "step 1: code is not Python"),
+        ("try_it:\n- {title: t, explain: e, code: 'print(1)', notice: n}\n", "step 1: code calls no notebook function"),
+    ],
+)
+def test_bad_try_it_names_file_line_and_rule(lab_copy: Path, step: str, words: str) -> None:
+    (lab_copy / "notebook.yaml").write_text("minutes: 5\n" + step)
+    err = _error(lab_copy)
+    assert err.file
+    assert err.file.endswith("notebook.yaml")
+    assert err.line == 2
+    assert words in err.message
+    assert err.rule
+    assert err.rule.startswith("try_it: a list of steps")
+
+
 @pytest.mark.parametrize(("text", "line"), [("\n\n", 1), ("flowchart LR\n  a --> b\n```\n", 3)])
 def test_bad_diagram_names_its_line(lab_copy: Path, text: str, line: int) -> None:
     (lab_copy / "diagram.mmd").write_text(text)

@@ -5,12 +5,14 @@ task.md split by its paragraphs' bold leads, nothing of it lost or repeated; gra
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from _builder import load_builder
 
+from grader.base.errors import BadInput
 from grader.catalogue.labs import load_lab
 
 REPO = Path(__file__).resolve().parents[3]
@@ -115,3 +117,29 @@ def test_the_clear_cell_deletes_nothing_until_the_learner_confirms(builder: Modu
     assert "nbgrader" not in cells["clear"].metadata  # an ordinary cell: the learner edits it to confirm
     assert "kubectl" not in cells["clear"].source
     assert "deletes nothing" in cells["clear-text"].source
+
+
+def test_try_it_steps_come_after_the_check_each_as_explain_code_notice(builder: ModuleType) -> None:
+    lab = load_lab("clusterip")
+    assert lab.notebook.try_it, "clusterip's notebook.yaml has a try_it step"
+    nb = builder.build(lab)
+    ids = _ids(nb)
+    assert ids[ids.index("check") + 1 : ids.index("flow-text")] == ["try-1-text", "try-1", "try-1-notice"]
+    cells = {c["id"]: c for c in nb.cells}
+    assert cells["try-1-text"].source.startswith(f"## Try it: {lab.notebook.try_it[0].title}\n\n")
+    assert cells["try-1"].source == 'replace_a_pod("clusterip")'
+    assert cells["try-1"].metadata.nbgrader["locked"]
+    assert not cells["try-1"].metadata.nbgrader["grade"]
+    assert cells["try-1-notice"].source.startswith("**What to notice.** ")
+    assert "replace_a_pod" in cells["setup"].source.split("\n")[0]
+
+
+def test_try_it_code_calling_no_notebook_function_is_bad_input(builder: ModuleType, tmp_path: Path) -> None:
+    copy = tmp_path / "clusterip"
+    shutil.copytree(REPO / "labs" / "clusterip", copy)
+    text = (copy / "notebook.yaml").read_text()
+    (copy / "notebook.yaml").write_text(text.replace('replace_a_pod("clusterip")', 'delete_everything("clusterip")'))
+    with pytest.raises(BadInput) as info:
+        builder.build(load_lab(str(copy)))
+    assert "delete_everything(), which is not a function of grader.learner.notebook" in info.value.message
+    assert info.value.file == str(copy / "notebook.yaml")
