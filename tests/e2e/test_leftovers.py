@@ -45,6 +45,7 @@ PER_RUN_KINDS = (
     "limitranges",
     "ingresses.networking.k8s.io",
     "httproutes.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
     "leases.coordination.k8s.io",
     "networkpolicies.networking.k8s.io",
 )
