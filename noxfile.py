@@ -77,7 +77,7 @@ def unit(session: nox.Session) -> None:
 @nox.session(name="offline-images", python=False, default=False)
 def offline_images(session: nox.Session) -> None:
     """Every image the labs need, from Go modules and Debian packages; cached and reused."""
-    session.run("python3", "tools/offline-images/build.py", external=True)
+    session.run("python3", "tools/offline-images/build.py", *session.posargs, external=True)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -22,6 +22,10 @@ CRICTL = "v1.36.0"
 # answers 403); the build replaces one of its dependencies (tools/offline-images/components.py says why).
 KUBE_ROUTER = "v2.10.0"
 OFFLINE_RECIPE = "r1"
+# The classroom (issue 24): JupyterHub with KubeSpawner and its proxy; `build.py --classroom` makes their images.
+JUPYTERHUB = "6.1.1"
+KUBESPAWNER = "7.1.0"
+CONFIGURABLE_HTTP_PROXY = "5.3.0"  # from npm; needs Node.js 20 or newer
 
 ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"
 # tools/offline-images tags its node image with a hash of all its inputs (in its record, see

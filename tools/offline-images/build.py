@@ -6,10 +6,12 @@ takes seconds and a changed input rebuilds exactly what depends on it. Writes
 <cache>/logs/<step>.log, and a failure is one line naming the step and that log.
 
     python3 tools/offline-images/build.py            (or: nox -s offline-images)
+    python3 tools/offline-images/build.py --classroom    the classroom's images instead (classroom.py)
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
@@ -19,12 +21,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import classroom
 import components as c
 import images
 import node
 from gobuild import build, module_dir
-from keys import BuildKeys, compute, file_key
-from rootfs import ensure_base_image, ensure_which
+from keys import BuildKeys, ClassroomKeys, classroom_keys, compute, file_key
+from rootfs import ensure_base_image, ensure_rootfs_image, ensure_which
 from steps import ARTEFACTS, StepFailed, artefact, cache_root, docker_has_image, elapsed_s, log, run, set_log_dir, step
 
 REPO = c.HERE.parent.parent
@@ -156,13 +159,30 @@ def _remember_run(cache: Path) -> None:
     runs_file.write_text(json.dumps(runs[-20:], indent=2) + "\n")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="build.py", description="Build the images the labs need from source, cached (no registry needed)."
+    )
+    parser.add_argument(
+        "--classroom",
+        action="store_true",
+        help="build the classroom's JupyterHub and single-user images (classroom.py) instead of the lab cluster's",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     cache = cache_root()
     set_log_dir(cache / "logs")
-    work = cache / f"work-{c.RECIPE}"
     log(f"cache: {cache} (command output: {cache / 'logs'})")
     with step("prerequisites"):
         _prerequisites()
+    return _classroom(cache) if args.classroom else _lab_images(cache)
+
+
+def _lab_images(cache: Path) -> int:
+    work = cache / f"work-{c.RECIPE}"
     with step("content keys"):
         toolchain = run(["go", "env", "GOVERSION"], capture=True).strip()
         busybox = _busybox(cache, c.PINS.busybox_deb)
@@ -175,6 +195,54 @@ def main() -> int:
         record = _record(cache, binaries, tags, keys)
     log(f"done: node image {node_image}; {record}; put {cache / 'bin'} on PATH for kind and kubectl")
     return 0
+
+
+def _classroom(cache: Path) -> int:
+    """The hub and single-user images; not the lab images, and not in build-runs.json (the lab build's cold
+    time, which `nox -s bench` reads). Writes <cache>/classroom-<RECIPE>.json with their tags."""
+    work = cache / f"work-classroom-{classroom.RECIPE}"
+    with step("servicelab wheel"):
+        wheel = classroom.build_servicelab_wheel(REPO, work)
+    with step("content keys"):
+        keys = classroom_keys(c.PINS.debian_suite, wheel)
+    for image in classroom.images(c.PINS.debian_suite):
+        tag = keys.tag(image.name)
+        if docker_has_image(tag):  # its tag is its key: present means built from today's inputs
+            log(f"image {tag}: present")
+            artefact(reused=True)
+            continue
+        with step(f"{image.name} rootfs"):
+            rootfs = ensure_rootfs_image(work, image.name, image.suite, image.packages, keys.rootfs[image.name])
+        folder = cache / f"{image.name}-{keys.install[image.name]}"
+        with step(f"{image.name} install"):
+            classroom.ensure_install(image, rootfs, folder, wheel if image.servicelab_extra else None)
+        with step(f"image {image.name}"):
+            classroom.ensure_image(image, rootfs, folder, tag, keys.images[image.name])
+    with step("record"):
+        _forget_stale_installs(cache, keys)
+        record = _record_classroom(cache, keys, wheel)
+    log(f"done: {', '.join(keys.tag(image.name) for image in classroom.images(c.PINS.debian_suite))}; {record}")
+    return 0
+
+
+def _forget_stale_installs(cache: Path, keys: ClassroomKeys) -> None:
+    """Install folders of an older key: a venv each, hundreds of MB."""
+    for name, key in keys.install.items():
+        for stale in sorted(path for path in cache.glob(f"{name}-*") if path.name != f"{name}-{key}"):
+            log(f"removing {stale.name}: no current input has its key")
+            shutil.rmtree(stale)
+
+
+def _record_classroom(cache: Path, keys: ClassroomKeys, wheel: Path) -> Path:
+    record = {
+        "recipe": classroom.RECIPE,
+        "images": {image.name: keys.tag(image.name) for image in classroom.images(c.PINS.debian_suite)},
+        "servicelab_wheel": wheel.name,
+        "keys": asdict(keys),
+    }
+    path = cache / f"classroom-{classroom.RECIPE}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def cli() -> int:

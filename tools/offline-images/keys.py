@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import classroom
 import components as c
 import gobuild
 import images
@@ -125,3 +127,47 @@ def _spec_key(spec: ImageSpec, programs: dict[str, str], base: str, busybox: str
     if spec.program == "busybox":
         return image_key(spec, busybox, None)  # FROM scratch: no base
     return image_key(spec, programs[spec.program], base)
+
+
+def wheel_key(wheel: Path) -> str:
+    """A wheel's content: every member's name and bytes (RECORD aside, which only lists them), not the zip's
+    timestamps, so the same checkout built twice has the same key."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = {
+            info.filename: hashlib.sha256(archive.read(info)).hexdigest()
+            for info in archive.infolist()
+            if not info.filename.endswith(".dist-info/RECORD")
+        }
+    return digest("wheel", wheel.name, members)
+
+
+@dataclass(frozen=True)
+class ClassroomKeys:
+    """Keys of the classroom images' artefacts, each by image name (classroom.ClassroomImage.name)."""
+
+    rootfs: dict[str, str]  # its Debian rootfs
+    install: dict[str, str]  # its install folder: the venv and the proxy's node_modules
+    images: dict[str, str]  # the image: the install folder, the rootfs and the Dockerfile
+
+    def tag(self, name: str) -> str:
+        """The image's tag: the JupyterHub it carries and its key, so a changed input gives a new tag."""
+        return f"servicelab.local/{name}:{c.versions.JUPYTERHUB}-{self.images[name][:12]}"
+
+
+def classroom_keys(suite: str, wheel: Path | None) -> ClassroomKeys:
+    """Keys of the classroom images for the lab images' Debian suite and servicelab's wheel (a built file;
+    None only where no image installs it)."""
+    rootfs_keys, install, image_keys = {}, {}, {}
+    for image in classroom.images(suite):
+        rootfs = rootfs_key(image.suite, image.packages)
+        servicelab = None
+        if image.servicelab_extra:
+            if wheel is None:
+                raise ValueError(f"{image.name} installs servicelab: its wheel is needed for its key")
+            servicelab = wheel_key(wheel)
+        script = image.install_script(wheel.name if wheel is not None and image.servicelab_extra else "")
+        install[image.name] = digest("classroom-install", classroom.RECIPE, rootfs, script, servicelab)
+        dockerfile = image.dockerfile("", "")  # its shape: the rootfs and the key are inputs of their own
+        image_keys[image.name] = digest("classroom-image", classroom.RECIPE, install[image.name], rootfs, dockerfile)
+        rootfs_keys[image.name] = rootfs
+    return ClassroomKeys(rootfs_keys, install, image_keys)

@@ -45,14 +45,19 @@ def import_rootfs(target: Path, tag: str) -> None:
 
 def ensure_base_image(work: Path, suite: str, packages: tuple[str, ...], key: str) -> str:
     """The small Debian base every component image is built on."""
-    tag = rootfs_tag("base", suite, key)
+    return ensure_rootfs_image(work, "base", suite, packages, key)
+
+
+def ensure_rootfs_image(work: Path, kind: str, suite: str, packages: tuple[str, ...], key: str) -> str:
+    """A Debian rootfs image named by its kind and key (keys.rootfs_key); made only when absent."""
+    tag = rootfs_tag(kind, suite, key)
     if docker_has_image(tag):
-        log(f"base image {tag}: present")
+        log(f"{kind} image {tag}: present")
         artefact(reused=True)
         return tag
     artefact(reused=False)
-    target = work / "rootfs-base"
-    log(f"debootstrap {suite} base rootfs ({len(packages)} packages)")
+    target = work / f"rootfs-{kind}"
+    log(f"debootstrap {suite} {kind} rootfs ({len(packages)} packages)")
     debootstrap(target, suite, packages)
     import_rootfs(target, tag)
     shutil.rmtree(target)
