@@ -14,7 +14,7 @@ from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
 from grader.lab.gateways import door as gateway_door
-from grader.lab.gateways import listener_problems
+from grader.lab.gateways import fingerprint, listener_problems, secret_certificate
 from grader.lab.kit import (
     also_exposing,
     inside_route,
@@ -27,6 +27,7 @@ from grader.lab.kit import (
 )
 from grader.lab.routes import first_wrong, poll_routes, require_served, route_owner
 from grader.lab.services import Endpoints, Service, ServicePort
+from grader.probes.host import HttpsAnswer
 from grader.probes.matrix import Observation
 from grader.probes.observed import DnsResult, HostnamesResult, HttpResult, TcpResult
 
@@ -39,6 +40,7 @@ __all__ = [
     "Fail",
     "HostnamesResult",
     "HttpResult",
+    "HttpsAnswer",
     "LabContext",
     "NotApplicable",
     "Observation",
@@ -48,6 +50,7 @@ __all__ = [
     "WaitTimeout",
     "also_exposing",
     "endpoints_diagnosis",
+    "fingerprint",
     "first_wrong",
     "gateway_door",
     "inside_route",
@@ -63,6 +66,7 @@ __all__ = [
     "route_endpoints",
     "route_known_broken",
     "route_owner",
+    "secret_certificate",
     "selected_pods",
     "wait_for",
 ]

@@ -8,6 +8,10 @@ that depend on it) unless the implementation itself is absent or silent (ENV-ERR
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -145,3 +149,22 @@ def door(
             )
         )
     return found
+
+
+def secret_certificate(lab: LabContext, secret: str) -> bytes:
+    """The certificate (DER) of a TLS Secret of the lab's namespace, one the lab's starter gives: ENV-ERROR when it is
+    absent or not a certificate (the grader applied it)."""
+    obj = _read(lab, "secrets", secret, lab.namespace)
+    pem = ((obj or {}).get("data") or {}).get("tls.crt", "")
+    try:
+        return ssl.PEM_cert_to_DER_cert(base64.b64decode(pem).decode())
+    except (ValueError, binascii.Error) as err:
+        raise EnvError(
+            f"the lab's TLS Secret {secret} holds no certificate ({err}): the starter was not applied"
+        ) from err
+
+
+def fingerprint(certificate: bytes) -> str:
+    """SHA-256 of a DER certificate, as `openssl x509 -fingerprint -sha256` prints it (first 8 bytes, then ...)."""
+    digest = hashlib.sha256(certificate).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, 16, 2)) + "..." if certificate else "none"

@@ -6,12 +6,53 @@ which is n/a, not a failure. DNS of cluster names is not available from the host
 
 from __future__ import annotations
 
+import http.client
 import socket
+import ssl
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from grader.base.outcomes import NotApplicable
+from grader.base.wait import WaitTimeout, wait_for
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.shell import Op, Outcome
+
+
+@dataclass(frozen=True)
+class HttpsAnswer:
+    """One HTTPS GET: the certificate the server presented for the name asked (SNI) and what it answered."""
+
+    url: str
+    certificate: bytes = b""  # the leaf certificate, DER; empty when no TLS session was made
+    status: int | None = None
+    body: str = ""
+    error: str = ""
+
+    @property
+    def observed(self) -> str:
+        return f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
+
+
+def https_exchange(address: str, port: int, server_name: str, path: str, timeout_s: float) -> HttpsAnswer:
+    """GET path over TLS from address:port, asking for server_name (SNI and Host). The certificate is taken as
+    presented, not verified against a CA: a check compares it with the one it expects."""
+    url = f"https://{server_name}{path} at {address}:{port}"
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((address, port), timeout=timeout_s) as raw,
+            context.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            certificate = tls.getpeercert(binary_form=True) or b""
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+            response = http.client.HTTPResponse(tls)  # reads through makefile()
+            response.begin()
+            return HttpsAnswer(url, certificate, response.status, response.read(8192).decode(errors="replace"))
+    except (OSError, http.client.HTTPException) as err:
+        return HttpsAnswer(url, error=f"{type(err).__name__}: {err}"[:200])
 
 
 class HostVantage(Vantage):
@@ -37,6 +78,31 @@ class HostVantage(Vantage):
 
     def _run_ops(self, ops: list[Op], per_try_s: float, timeout_s: float) -> list[Outcome]:
         return [self._one(op, per_try_s) for op in ops]
+
+    def https_get(
+        self,
+        address: str,
+        port: int,
+        server_name: str,
+        path: str,
+        *,
+        deadline_s: float,
+        done: Callable[[HttpsAnswer], bool],
+    ) -> HttpsAnswer:
+        """https_exchange until done(answer) or the deadline (then the last answer). n/a where this machine cannot
+        reach the cluster's addresses."""
+        self.require()
+        last: list[HttpsAnswer] = []
+
+        def attempt() -> tuple[HttpsAnswer | None, str]:
+            answer = https_exchange(address, port, server_name, path, self.policy.one_round_s)
+            last[:] = [answer]
+            return (answer if done(answer) else None), answer.observed
+
+        try:
+            return wait_for(attempt, what=f"https://{server_name}{path}", timeout_s=deadline_s)
+        except WaitTimeout:
+            return last[0]
 
     def _one(self, op: Op, per_try_s: float) -> Outcome:
         import requests  # noqa: PLC0415 - ~0.03 s: only when this downloads or probes

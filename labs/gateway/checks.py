@@ -9,18 +9,23 @@ import pytest
 
 from grader.lab import (
     Diagnosis,
+    HttpsAnswer,
     LabContext,
+    fingerprint,
     first_wrong,
     gateway_door,
     listener_problems,
     poll_routes,
     require_served,
     route_owner,
+    secret_certificate,
 )
 
 HOST = "shop.example"
 GATEWAY = "shop-gateway"
 PORT = 80  # the port clients use: a listener's port is where its Gateway's address takes connections
+TLS_PORT = 443
+TLS_SECRET = "shop-tls"  # the lab's certificate for shop.example, in the starter
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
 KIND = "httproutes.gateway.networking.k8s.io"
 GATEWAYS = "gateways.gateway.networking.k8s.io"
@@ -51,6 +56,15 @@ def _gateway_diagnosis(gateway: dict[str, Any]) -> Diagnosis:
             f"Gateway {GATEWAY}'s listener on port {PORT} is for {', '.join(map(str, hosts))}: it takes only routes "
             f"and requests for that host, not {HOST}. Set its hostname to {HOST}, or leave it out.",
         )
+    for listener in listeners:
+        refs = [r.get("name") for r in (listener.get("tls") or {}).get("certificateRefs") or [] if isinstance(r, dict)]
+        if listener.get("protocol") == "HTTPS" and TLS_SECRET not in refs:
+            return Diagnosis(
+                "gateway/certificate-ref",
+                f"Gateway {GATEWAY}'s listener {listener.get('name')} names certificate "
+                f"{', '.join(map(str, refs)) or 'none'}: an HTTPS listener terminates TLS with a Secret of your "
+                f"namespace, here {TLS_SECRET} (tls.certificateRefs: [{{name: {TLS_SECRET}}}]).",
+            )
     problems = listener_problems(gateway)
     if problems:
         return Diagnosis("gateway/listener-refused", f"Gateway {GATEWAY}: " + "; ".join(problems) + ".")
@@ -166,3 +180,55 @@ def test_host_scoped(lab: LabContext) -> None:
         "(or hostname on the listener).",
         diagnosis="gateway/route-without-hostnames",
     )
+
+
+@pytest.mark.check(
+    points=2,
+    title="HTTPS on port 443 for shop.example: your Gateway presents the lab's certificate and /store reaches store",
+)
+def test_tls_at_gateway(lab: LabContext) -> None:
+    door = gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis)
+    require_served(lab, _url_root(door.address), HOST, ROUTES, kind=KIND, by=FIRST)  # the routes work over HTTP
+    wanted = secret_certificate(lab, TLS_SECRET)
+
+    def right(answer: HttpsAnswer) -> bool:
+        return answer.certificate == wanted and answer.status == 200 and _owner(lab, answer.body) == "store"
+
+    answer = lab.host.https_get(door.address, TLS_PORT, HOST, "/store", deadline_s=20, done=right)
+    owner = _owner(lab, answer.body)
+    lab.matrix.record(
+        lab.host.name,
+        f"https://{HOST}/store",
+        expected=True,
+        observed=right(answer),
+        detail=f"certificate {fingerprint(answer.certificate)}, {answer.observed} from {owner or 'nobody'}",
+    )
+    if right(answer):
+        return
+    https = [x for x in door.listeners() if x.get("protocol") == "HTTPS" and x.get("port") == TLS_PORT]
+    if not https:
+        lab.fail(
+            f"https://{HOST}/store on port {TLS_PORT} got {answer.observed}: Gateway {GATEWAY} has no HTTPS listener "
+            f"on port {TLS_PORT}. Add one (protocol HTTPS, port {TLS_PORT}, hostname {HOST}) whose tls.certificateRefs "
+            f"names the Secret {TLS_SECRET}; the Gateway terminates TLS there.",
+            diagnosis="gateway/no-https-listener",
+        )
+    if answer.certificate and answer.certificate != wanted:
+        lab.fail(
+            f"For {HOST} the Gateway presented certificate {fingerprint(answer.certificate)}, not the lab's "
+            f"({fingerprint(wanted)}, Secret {TLS_SECRET}): the HTTPS listener's hostname must be {HOST} and its "
+            f"certificateRefs must name {TLS_SECRET}.",
+            diagnosis="gateway/wrong-certificate",
+        )
+    lab.fail(
+        f"https://{HOST}/store got {answer.observed}"
+        + (f" from {owner}" if owner else "")
+        + f" with the lab's certificate: the HTTPS listener takes TLS, but no route of yours serves it. An HTTPRoute "
+        "attaches to the listeners its parentRefs name: leave sectionName out, or add a parentRef with sectionName "
+        f"{https[0].get('name')}.",
+        diagnosis="gateway/route-not-on-https",
+    )
+
+
+def _owner(lab: LabContext, body: str) -> str:
+    return route_owner(lab, body, ROUTES.values()) if body else ""

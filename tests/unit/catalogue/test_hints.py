@@ -28,6 +28,7 @@ KINDS = {
     "cm": "ConfigMap",
     "configmap": "ConfigMap",
     "ingress": "Ingress",
+    "secret": "Secret",
     "httproute": "HTTPRoute",
     "gateway": "Gateway",
 }
