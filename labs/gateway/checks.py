@@ -184,7 +184,7 @@ def test_host_scoped(lab: LabContext) -> None:
 
 @pytest.mark.check(
     points=2,
-    title="HTTPS on port 443 for shop.example: your Gateway presents the lab's certificate and /store reaches store",
+    title="HTTPS on port 443 for shop.example: your Gateway presents the lab's certificate and routes /store",
 )
 def test_tls_at_gateway(lab: LabContext) -> None:
     door = gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis)
@@ -192,9 +192,18 @@ def test_tls_at_gateway(lab: LabContext) -> None:
     wanted = secret_certificate(lab, TLS_SECRET)
 
     def right(answer: HttpsAnswer) -> bool:
-        return answer.certificate == wanted and answer.status == 200 and _owner(lab, answer.body) == "store"
+        # a back end of this namespace answered through TLS: which one is paths_reach_backends' to judge
+        return answer.certificate == wanted and answer.status == 200 and bool(_owner(lab, answer.body))
 
-    answer = lab.host.https_get(door.address, TLS_PORT, HOST, "/store", deadline_s=20, done=right)
+    https = [x for x in door.listeners() if x.get("protocol") == "HTTPS" and x.get("port") == TLS_PORT]
+    names = {x.get("name") for x in https}
+    routed = any(
+        ref.get("name") == GATEWAY and ref.get("sectionName", next(iter(names), None)) in names
+        for route in lab.objects(KIND)
+        for ref in (route.get("spec") or {}).get("parentRefs") or []
+    )
+    # with no HTTPS listener, or no route on it, nothing can turn right: one look, not the time a new one takes
+    answer = lab.host.https_get(door.address, TLS_PORT, HOST, "/store", deadline_s=20 if routed else 2, done=right)
     owner = _owner(lab, answer.body)
     lab.matrix.record(
         lab.host.name,
@@ -205,7 +214,6 @@ def test_tls_at_gateway(lab: LabContext) -> None:
     )
     if right(answer):
         return
-    https = [x for x in door.listeners() if x.get("protocol") == "HTTPS" and x.get("port") == TLS_PORT]
     if not https:
         lab.fail(
             f"https://{HOST}/store on port {TLS_PORT} got {answer.observed}: Gateway {GATEWAY} has no HTTPS listener "
