@@ -258,7 +258,8 @@ def namespace_snapshot(kube: Kube, ns: str) -> str:
         f"after the run: namespace {ns} uid {meta.get('uid')} created {meta.get('creationTimestamp')} "
         f"deleting {meta.get('deletionTimestamp')} phase {found.get('status', {}).get('phase')}"
     ]
-    for obj in kube.list("services,deployments,ingresses,gateways.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io", ns):
+    routing = "gateways.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io"
+    for obj in kube.list(f"services,deployments,ingresses,{routing}", ns):
         om = obj.get("metadata", {})
         lines.append(f"  {obj.get('kind')}/{om.get('name')} created {om.get('creationTimestamp')}")
     return "\n".join(lines)
