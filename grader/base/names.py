@@ -30,6 +30,7 @@ TRAEFIK_GATEWAY = "lab-gateway"
 # The Service's port `web`, and the entry point `web` behind it (the container port): a Gateway listener's port
 # names the entry point, so a listener on port 80 is served, as on AKS, where it is the port clients use
 TRAEFIK_LB_PORT = 80
+TRAEFIK_TLS_PORT = 443  # entry point websecure: the Service's port and the container's, for HTTPS listeners
 TRAEFIK_API_PORT = 8080  # the entry point `traefik` (its API): in no Service
 # The Service's fixed node port (kind maps it to the host). Any HTTP answer on it, Traefik's 404 included, means
 # the node's kube-proxy forwarded the connection: the witness that a node serves node ports at all.

@@ -25,7 +25,7 @@ from grader.kube.labels import (
     managed_labels,
     owner_annotation,
 )
-from grader.kube.portforward import PodHttpAnswer, http_get_in_pod
+from grader.kube.portforward import PodHttpAnswer, http_get_in_pod, https_get_in_pod
 
 __all__ = [
     "MANAGED_BY_KEY",
@@ -305,3 +305,12 @@ class Kube:
         """GET path from a port the pod serves on its own loopback (its portforward subresource), which no
         other pod can reach."""
         return http_get_in_pod(self._api, pod, namespace, port, path, timeout=timeout, user=self.impersonate)
+
+    def pod_https_get(
+        self, pod: str, namespace: str, port: int, server_name: str, path: str, *, timeout: float
+    ) -> tuple[bytes, PodHttpAnswer]:
+        """(certificate presented, answer) of a TLS server the pod serves on port, asked for server_name (SNI and
+        Host), through the pod's portforward subresource: where this machine cannot reach the pod's Service."""
+        return https_get_in_pod(
+            self._api, pod, namespace, port, server_name=server_name, path=path, timeout=timeout, user=self.impersonate
+        )

@@ -14,7 +14,7 @@ from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
 from grader.lab.gateways import door as gateway_door
-from grader.lab.gateways import fingerprint, listener_problems, secret_certificate
+from grader.lab.gateways import fingerprint, https_through, listener_problems, secret_certificate
 from grader.lab.kit import (
     also_exposing,
     inside_route,
@@ -27,9 +27,8 @@ from grader.lab.kit import (
 )
 from grader.lab.routes import first_wrong, poll_routes, require_served, route_owner
 from grader.lab.services import Endpoints, Service, ServicePort
-from grader.probes.host import HttpsAnswer
 from grader.probes.matrix import Observation
-from grader.probes.observed import DnsResult, HostnamesResult, HttpResult, TcpResult
+from grader.probes.observed import DnsResult, HostnamesResult, HttpResult, HttpsAnswer, TcpResult
 
 __all__ = [
     "Blocked",
@@ -53,6 +52,7 @@ __all__ = [
     "fingerprint",
     "first_wrong",
     "gateway_door",
+    "https_through",
     "inside_route",
     "internet_facing",
     "listener_problems",

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.base.errors import EnvError
+from grader.base.names import TRAEFIK_NAMESPACE, TRAEFIK_POD_LABELS, TRAEFIK_TLS_PORT
 from grader.base.outcomes import Diagnosis
 from grader.base.wait import WaitTimeout, wait_for
 from grader.kube.client import KubeError, KubeUnreachable, Obj
 from grader.lab.context import LabContext
+from grader.probes.observed import HttpsAnswer
 
 GATEWAYS = "gateways.gateway.networking.k8s.io"
 GATEWAY_CLASSES = "gatewayclasses.gateway.networking.k8s.io"
@@ -34,6 +36,7 @@ class Door:
 
     address: str
     gateway: Obj
+    controller: str = ""  # the GatewayClass's controllerName: who serves it
 
     def listeners(self) -> list[dict[str, Any]]:
         return [x for x in (self.gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)]
@@ -125,9 +128,9 @@ def door(
         addresses = [a.get("value") for a in (current.get("status") or {}).get("addresses") or [] if a.get("value")]
         state = f"Accepted={accepted.get('status', 'unset')} addresses={addresses or 'none'}"
         if accepted.get("status") == "False":
-            return Door("", current), state  # refused: the learner's mistake, said below
+            return Door("", current, controller), state  # refused: the learner's mistake, said below
         if accepted.get("status") == "True" and addresses:
-            return Door(str(addresses[0]), current), state
+            return Door(str(addresses[0]), current, controller), state
         return None, state
 
     try:
@@ -168,3 +171,58 @@ def fingerprint(certificate: bytes) -> str:
     """SHA-256 of a DER certificate, as `openssl x509 -fingerprint -sha256` prints it (first 8 bytes, then ...)."""
     digest = hashlib.sha256(certificate).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, 16, 2)) + "..." if certificate else "none"
+
+
+PORT_FORWARD = "port-forward"  # the vantage name of a TLS exchange through the Traefik pod's portforward stream
+
+
+def https_through(
+    lab: LabContext,
+    door: Door,
+    port: int,
+    server_name: str,
+    path: str,
+    *,
+    deadline_s: float,
+    done: Callable[[HttpsAnswer], bool],
+) -> tuple[HttpsAnswer, str]:
+    """(answer, vantage): GET path over TLS from the Gateway's address and listener port, asking for server_name, until
+    done(answer) or the deadline. From this machine where it reaches the cluster's addresses; else, for a Gateway
+    Traefik serves, through the Traefik pod's portforward stream to the same listener (TLS and routing as a client
+    gets them, without the load balancer's hop, which the HTTP checks cross); else n/a."""
+    if lab.host.available or door.controller != TRAEFIK_CONTROLLER or port != TRAEFIK_TLS_PORT:
+        answer = lab.host.https_get(door.address, port, server_name, path, deadline_s=deadline_s, done=done)
+        return answer, lab.host.name
+    selector = ",".join(f"{k}={v}" for k, v in TRAEFIK_POD_LABELS.items())
+    last: list[HttpsAnswer] = []
+
+    def attempt() -> tuple[HttpsAnswer | None, str]:
+        pods = [p["metadata"]["name"] for p in lab.kube.list("pods", TRAEFIK_NAMESPACE, selector) if _running(p)]
+        if not pods:
+            answer = HttpsAnswer(f"https://{server_name}{path}", error="no running Traefik pod")
+        else:
+            try:
+                certificate, got = lab.kube.pod_https_get(
+                    pods[0], TRAEFIK_NAMESPACE, TRAEFIK_TLS_PORT, server_name, path, timeout=5.0
+                )
+                answer = HttpsAnswer(
+                    f"https://{server_name}{path} via {pods[0]}",
+                    certificate,
+                    got.status,
+                    got.body.decode(errors="replace"),
+                )
+            except (KubeError, KubeUnreachable) as err:
+                answer = HttpsAnswer(f"https://{server_name}{path} via {pods[0]}", error=str(err)[:200])
+        last[:] = [answer]
+        return (answer if done(answer) else None), answer.observed
+
+    try:
+        return wait_for(
+            attempt, what=f"https://{server_name}{path} through Traefik", timeout_s=deadline_s
+        ), PORT_FORWARD
+    except WaitTimeout:
+        return last[0], PORT_FORWARD
+
+
+def _running(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")

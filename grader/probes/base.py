@@ -16,7 +16,16 @@ from grader.base.outcomes import Fail, NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
 from grader.probes.matrix import Matrix
 from grader.probes.negative import NegativeProbes
-from grader.probes.observed import Attempt, DnsResult, HostnamesResult, HttpResult, ProbeResult, Recorder, TcpResult
+from grader.probes.observed import (
+    Attempt,
+    DnsResult,
+    HostnamesResult,
+    HttpResult,
+    HttpsAnswer,
+    ProbeResult,
+    Recorder,
+    TcpResult,
+)
 from grader.probes.outcomes import split_url, succeeded, summary
 from grader.probes.policy import SAMPLING_BATCHES, ProbePolicy
 from grader.probes.shell import Op, Outcome, announce, failure_reason, http_status, parse_nslookup
@@ -175,6 +184,19 @@ class Vantage(NegativeProbes):
             recorder=self.recorder,
             connected=out.rc == 0,
         )
+
+    def https_get(
+        self,
+        address: str,
+        port: int,
+        server_name: str,
+        path: str,
+        *,
+        deadline_s: float,
+        done: Callable[[HttpsAnswer], bool],
+    ) -> HttpsAnswer:
+        """An HTTPS GET that keeps the certificate presented (HostVantage); the busybox vantage points cannot."""
+        raise NotApplicable(f"{self.name} cannot read the certificate a TLS server presents", vantage=self.name)
 
     def dns(self, name: str, type: str = "A", *, deadline_s: float | None = None) -> DnsResult:
         """Look name up (use fully qualified names); type A or CNAME. Retries until records or deadline."""

@@ -11,27 +11,12 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from grader.base.outcomes import NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
 from grader.probes.base import ProbePolicy, Vantage
+from grader.probes.observed import HttpsAnswer
 from grader.probes.shell import Op, Outcome
-
-
-@dataclass(frozen=True)
-class HttpsAnswer:
-    """One HTTPS GET: the certificate the server presented for the name asked (SNI) and what it answered."""
-
-    url: str
-    certificate: bytes = b""  # the leaf certificate, DER; empty when no TLS session was made
-    status: int | None = None
-    body: str = ""
-    error: str = ""
-
-    @property
-    def observed(self) -> str:
-        return f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
 
 
 def https_exchange(address: str, port: int, server_name: str, path: str, timeout_s: float) -> HttpsAnswer:

@@ -224,3 +224,18 @@ def _failure(hint: str, diagnosis: str, extra: Diagnosis, detail: str) -> Fail:
     if extra and extra.text not in hint:
         return Fail(f"{hint} {extra.text}", detail, diagnosis=extra.id or diagnosis)
     return Fail(hint, detail, diagnosis=diagnosis)
+
+
+@dataclass(frozen=True)
+class HttpsAnswer:
+    """One HTTPS GET: the certificate the server presented for the name asked (SNI) and what it answered."""
+
+    url: str
+    certificate: bytes = b""  # the leaf certificate, DER; empty when no TLS session was made
+    status: int | None = None
+    body: str = ""
+    error: str = ""
+
+    @property
+    def observed(self) -> str:
+        return f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")

@@ -14,6 +14,7 @@ from grader.lab import (
     fingerprint,
     first_wrong,
     gateway_door,
+    https_through,
     listener_problems,
     poll_routes,
     require_served,
@@ -203,10 +204,10 @@ def test_tls_at_gateway(lab: LabContext) -> None:
         for ref in (route.get("spec") or {}).get("parentRefs") or []
     )
     # with no HTTPS listener, or no route on it, nothing can turn right: one look, not the time a new one takes
-    answer = lab.host.https_get(door.address, TLS_PORT, HOST, "/store", deadline_s=20 if routed else 2, done=right)
+    answer, vantage = https_through(lab, door, TLS_PORT, HOST, "/store", deadline_s=20 if routed else 2, done=right)
     owner = _owner(lab, answer.body)
     lab.matrix.record(
-        lab.host.name,
+        vantage,
         f"https://{HOST}/store",
         expected=True,
         observed=right(answer),

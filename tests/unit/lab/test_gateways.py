@@ -9,7 +9,7 @@ import pytest
 from _grader_fakes import FakeKube, ScriptedVantage, facts, http_ok
 
 from grader.base.errors import EnvError
-from grader.base.outcomes import Blocked, Diagnosis, Fail
+from grader.base.outcomes import Blocked, Diagnosis, Fail, NotApplicable
 from grader.lab import gateways
 from grader.lab.context import LabContext
 
@@ -122,3 +122,41 @@ def test_listener_problems_lists_refused_and_conflicted_listeners_only() -> None
         }
     }
     assert gateways.listener_problems(gateway) == ["listener dup: Dup (m)"]
+
+
+class PortForwardKube(GatewayKube):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.forwarded: list[tuple[str, str, int, str, str]] = []
+
+    def pod_https_get(
+        self, pod: str, namespace: str, port: int, server_name: str, path: str, *, timeout: float
+    ) -> tuple[bytes, Any]:
+        self.forwarded.append((pod, namespace, port, server_name, path))
+        return b"CERT", type("Answer", (), {"status": 200, "body": b"store-1"})()
+
+
+def test_where_this_machine_cannot_reach_traefiks_gateways_are_asked_through_its_pod() -> None:
+    traefik_pod = {"metadata": {"name": "traefik-abc", "labels": {"app": "traefik"}}, "status": {"phase": "Running"}}
+    kube = PortForwardKube({"pods": [traefik_pod]})
+    vantages = [ScriptedVantage(lambda op, n: http_ok("x"), name=n) for n in ("probe pod", "other", "outside")]
+    host = ScriptedVantage(lambda op, n: http_ok("x"), name="host", reason="this machine cannot route to the cluster")
+    lab = LabContext("ns", kube, facts(), *vantages, host)  # type: ignore[arg-type]
+    door = gateways.Door("10.0.0.9", _gateway(), gateways.TRAEFIK_CONTROLLER)
+    answer, vantage = gateways.https_through(
+        lab, door, 443, "shop.example", "/store", deadline_s=2, done=lambda a: a.status == 200
+    )
+    assert (vantage, answer.certificate, answer.status, answer.body) == ("port-forward", b"CERT", 200, "store-1")
+    assert kube.forwarded == [("traefik-abc", "traefik", 443, "shop.example", "/store")]
+
+
+def test_a_gateway_traefik_does_not_serve_is_asked_from_this_machine_or_is_na() -> None:
+    kube = PortForwardKube({})
+    vantages = [ScriptedVantage(lambda op, n: http_ok("x"), name=n) for n in ("probe pod", "other", "outside")]
+    lab = LabContext(
+        "ns", kube, facts(), *vantages, ScriptedVantage(lambda op, n: http_ok("x"), name="host", reason="no route")
+    )  # type: ignore[arg-type]
+    door = gateways.Door("10.0.0.9", _gateway(), "istio.io/gateway-controller")
+    with pytest.raises(NotApplicable):
+        gateways.https_through(lab, door, 443, "shop.example", "/store", deadline_s=2, done=lambda a: True)
+    assert kube.forwarded == []
