@@ -66,7 +66,7 @@ spec:
     "Gateway": """\
 spec:
   gatewayClassName: ...
-  listeners: ...         # each: name, protocol, port (and hostname)""",
+  listeners: ...         # each: name, protocol, port, hostname (HTTPS: and tls.certificateRefs)""",
 }
 _API_VERSIONS = {kind: api for api, kind in ROOT_TYPES}
 
