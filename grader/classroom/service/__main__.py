@@ -5,16 +5,19 @@ Settings by flag or environment variable (the Deployment sets the variables):
     --instructor-token-file  SERVICELAB_INSTRUCTOR_TOKEN_FILE a file holding the instructor's token (a Secret)
     --workers N              SERVICELAB_WORKERS               gradings at once (default 4)
     --per-student N          SERVICELAB_PER_STUDENT           waiting gradings one student may have (default 5)
+    --in-cluster             SERVICELAB_IN_CLUSTER=1          talk to the API as the pod's ServiceAccount
     --port, --host, --context, --kubeconfig, --probe-image
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from types import FrameType
 
@@ -26,6 +29,42 @@ from grader.classroom.service.gradebook import Gradebook
 from grader.classroom.service.live import LiveGrader, LiveSpec
 from grader.classroom.service.server import make
 from grader.kube.client import Kube
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster_kubeconfig(folder: Path, account: Path = SERVICE_ACCOUNT, env: dict[str, str] | None = None) -> Path:
+    """A kubeconfig for the pod's own ServiceAccount (its mounted token and CA, the API server's in-cluster
+    address), written into folder: grader.kube reads kubeconfigs only. The token is read from its file
+    (tokenFile), as the kubelet keeps it there."""
+    env = dict(os.environ) if env is None else env
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host or not (account / "token").is_file():
+        raise SystemExit("error: --in-cluster needs a pod: KUBERNETES_SERVICE_HOST and a mounted ServiceAccount token")
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    namespace = (account / "namespace").read_text(encoding="utf-8").strip() if (account / "namespace").is_file() else ""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "in-cluster", "cluster": {"server": server, "certificate-authority": str(account / "ca.crt")}}
+        ],
+        "users": [{"name": "service-account", "user": {"tokenFile": str(account / "token")}}],
+        "contexts": [
+            {
+                "name": "in-cluster",
+                "context": {
+                    "cluster": "in-cluster",
+                    "user": "service-account",
+                    **({"namespace": namespace} if namespace else {}),
+                },
+            }
+        ],
+        "current-context": "in-cluster",
+    }
+    path = folder / "kubeconfig"
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")  # JSON is YAML
+    return path
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -39,6 +78,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--context")
     p.add_argument("--kubeconfig")
+    p.add_argument("--in-cluster", action="store_true", default=env("SERVICELAB_IN_CLUSTER", "") == "1")
     p.add_argument("--probe-image")
     return p.parse_args(argv)
 
@@ -52,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
     if not token:
         logging.warning("no instructor token: /class and the exports refuse everyone")
+    if args.in_cluster:
+        args.kubeconfig = str(in_cluster_kubeconfig(Path(tempfile.mkdtemp(prefix="servicelab-"))))
     labs = frozenset(p.name for p in all_labs())
     kube = Kube(context=args.context, kubeconfig=args.kubeconfig)
     grader = LiveGrader(LiveSpec(args.context, args.kubeconfig, args.probe_image))

@@ -3,12 +3,16 @@ process of its own; here without a cluster: the cases that end before any probe 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from _kube_fakes import FakeHttp, fake_kube
 
+from grader.classroom.service.__main__ import in_cluster_kubeconfig
 from grader.classroom.service.fairqueue import NotGradable
 from grader.classroom.service.live import LiveGrader, LiveSpec, grade_in_place
 from grader.grading.environment import Environment
+from grader.kube.api import Session
 
 NS = "servicelab-student-ann"
 
@@ -48,3 +52,23 @@ def test_an_unknown_lab_is_refused_by_the_worker_process() -> None:
     finally:
         grader.close()
     assert grader._all == []
+
+
+def test_in_a_pod_the_service_talks_as_its_service_account(tmp_path: Path) -> None:
+    account = tmp_path / "sa"
+    account.mkdir()
+    (account / "token").write_text("eyJ-the-pods-token")
+    (account / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    (account / "namespace").write_text("servicelab-grading\n")
+    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    path = in_cluster_kubeconfig(tmp_path, account, env)
+    from kubernetes import client, config  # noqa: PLC0415 - as grader.kube.api loads it
+
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(path), client_configuration=cfg, persist_config=False)
+    assert cfg.host == "https://10.96.0.1:443"
+    assert cfg.get_api_key_with_prefix("BearerToken", alias="authorization") == "Bearer eyJ-the-pods-token"
+    assert cfg.ssl_ca_cert == str(account / "ca.crt")
+    assert Session(None, str(path)).client().configuration.host == "https://10.96.0.1:443"  # grader.kube reads it
+    with pytest.raises(SystemExit, match="needs a pod"):
+        in_cluster_kubeconfig(tmp_path, account, {})
