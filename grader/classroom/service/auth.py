@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
+from grader.base.text import printable
 from grader.kube.client import Kube, KubeError, KubeUnreachable
 
 STUDENT_NAMESPACE_PREFIX = "servicelab-student-"
@@ -163,7 +164,8 @@ class Authenticator:
 def refuse(who: object, what: str, why: str) -> NoReturn:
     """Log the refusal (who, what, when: the log record's time) and raise Forbidden."""
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    audit.warning("refused: who=%s what=%s why=%s at=%s", who, what, why, at)
+    # one line each, whatever a caller put into the names: printable() escapes line breaks and control characters
+    audit.warning("refused: who=%s what=%s why=%s at=%s", printable(str(who)), printable(what), printable(why), at)
     raise Forbidden(str(who), what, why)
 
 

@@ -132,3 +132,10 @@ def test_token_review_refused_or_unreachable_is_503_not_a_401(monkeypatch: pytes
     down = FakeHttp({("GET", "/apis"): (200, AUTHN)}, fail=ConnectionRefusedError("refused"))
     with pytest.raises(ReviewUnavailable, match="does not answer"):
         kube_token_review(fake_kube(monkeypatch, down))("t-ann")
+
+
+def test_a_refusal_is_one_log_line_whatever_the_caller_sent(caplog: pytest.LogCaptureFixture) -> None:
+    ann = Student("ann", "servicelab-student-ann", ANN)
+    with caplog.at_level(logging.WARNING, "servicelab.service.audit"), pytest.raises(Forbidden):
+        must_be_own(ann, "grade x\nrefused: who=bo forged", namespace="a\nb")
+    assert "\n" not in caplog.records[0].getMessage()
