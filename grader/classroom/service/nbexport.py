@@ -56,26 +56,6 @@ def nbgrader_csv(latest_scored: list[Row], assignment: Callable[[str], str] = as
     return out.getvalue()
 
 
-def record_of(row: Row) -> Record:
-    """A gradebook row as the classroom's Record (grader.classroom.records), what the nbgrader path writes."""
-    if row.score is not None:
-        outcome = Outcome.GRADED
-    else:
-        outcome = Outcome.ENV_ERROR if row.verdict == "ENV-ERROR" else Outcome.ERROR
-    reason = row.error or str((row.report or {}).get("diagnosis") or "")
-    return Record(
-        row.student,
-        row.lab,
-        outcome,
-        digest=f"service:{row.job}",
-        score=row.score,
-        max_score=row.max_score,
-        reason=reason,
-        source=f"namespace {row.namespace}",
-        report=row.report,
-    )
-
-
 def into_nbgrader(nbgrader_csv_text: str, db_url: str, course_id: str) -> list[str]:
     """Write an nbgrader_csv() export into an nbgrader gradebook; returns what could not be written, and why.
     Rows without a timestamp (not graded) are left out: nbgrader counts a missing submission as 0 itself."""

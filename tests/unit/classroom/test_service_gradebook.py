@@ -7,9 +7,8 @@ from pathlib import Path
 
 from _service_fakes import report
 
-from grader.classroom.records import Outcome
 from grader.classroom.service.gradebook import Gradebook
-from grader.classroom.service.nbexport import assignment_of, nbgrader_csv, record_of
+from grader.classroom.service.nbexport import assignment_of, nbgrader_csv
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -124,21 +123,3 @@ def test_the_nbgrader_export_has_nbgrader_exports_columns_and_every_student_and_
 def test_an_assignment_is_the_labs_notebook_folder() -> None:
     assert assignment_of("nodeport") == "02-nodeport"
     assert (Path(__file__).parents[3] / "notebooks/source" / assignment_of("clusterip")).is_dir()
-
-
-def test_a_row_becomes_the_classrooms_record(tmp_path: Path) -> None:
-    book = Gradebook(tmp_path / "g.sqlite")
-    _class(book)
-    graded, env_error = book.get("a2"), book.get("a3")
-    assert graded is not None
-    assert env_error is not None
-    record = record_of(graded)
-    assert (record.student, record.lab, record.outcome, record.score, record.max_score) == (
-        "ann",
-        "nodeport",
-        Outcome.GRADED,
-        2,
-        2,
-    )
-    assert record_of(env_error).outcome is Outcome.ENV_ERROR
-    assert record_of(env_error).reason == "the probe pod did not start"
