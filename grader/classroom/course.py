@@ -221,17 +221,24 @@ def run_nbgrader(course: Course, assignment: str, student: str, results: Path, c
 
 def _record_in_gradebook(course: Course, assignment: str, notebook: str, record: Record) -> None:
     """The gradebook says what the record says, whatever nbgrader's run managed (e.g. an unreadable notebook)."""
+    record_in_gradebook(course.coursedir.db_url, course.coursedir.course_id, assignment, notebook, record)
+
+
+def record_in_gradebook(db_url: str, course_id: str, assignment: str, notebook: str, record: Record) -> None:
+    """The lab's grade cells of the student's submitted notebook say what the record says: the lab's fraction of
+    each cell's points, or no score (needs a manual grade, the reason as comment). The knowledge check's cells are
+    left as they are. The submission must be in the gradebook already."""
     from nbgrader.api import Gradebook, MissingEntry  # noqa: PLC0415
 
     from grader.classroom.nbplugin import withhold  # noqa: PLC0415
 
     try:
-        with Gradebook(course.coursedir.db_url, course.coursedir.course_id) as gb:
+        with Gradebook(db_url, course_id) as gb:
             cells = [c for c in gb.find_notebook(notebook, assignment).grade_cells if not is_knowledge_cell(c.name)]
             if record.score is None:
                 reason = f"not graded ({record.outcome.value}): {printable(record.reason, lines=True)}"
                 withhold(
-                    course.coursedir.db_url,
+                    db_url,
                     assignment=assignment,
                     notebook=notebook,
                     student=record.student,

@@ -1,0 +1,129 @@
+"""`python -m grader.classroom.service`: run the grading service (docs/CLASSROOM_SERVICE.md).
+
+Settings by flag or environment variable (the Deployment sets the variables):
+    --gradebook PATH         SERVICELAB_GRADEBOOK             the SQLite file (on a persistent volume)
+    --instructor-token-file  SERVICELAB_INSTRUCTOR_TOKEN_FILE a file holding the instructor's token (a Secret)
+    --workers N              SERVICELAB_WORKERS               gradings at once (default 4)
+    --per-student N          SERVICELAB_PER_STUDENT           waiting gradings one student may have (default 5)
+    --in-cluster             SERVICELAB_IN_CLUSTER=1          talk to the API as the pod's ServiceAccount
+    --port, --host, --context, --kubeconfig, --probe-image
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+from grader.catalogue.locate import all_labs
+from grader.classroom.service.app import GradingService
+from grader.classroom.service.auth import Authenticator, instructor_token, kube_token_review
+from grader.classroom.service.fairqueue import DEFAULT_PER_STUDENT, DEFAULT_WORKERS
+from grader.classroom.service.gradebook import Gradebook
+from grader.classroom.service.live import LiveGrader, LiveSpec
+from grader.classroom.service.server import make
+from grader.kube.client import Kube
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster_kubeconfig(folder: Path, account: Path = SERVICE_ACCOUNT, env: dict[str, str] | None = None) -> Path:
+    """A kubeconfig for the pod's own ServiceAccount (its mounted token and CA, the API server's in-cluster
+    address), written into folder: grader.kube reads kubeconfigs only. The token is read from its file
+    (tokenFile), as the kubelet keeps it there."""
+    env = dict(os.environ) if env is None else env
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host or not (account / "token").is_file():
+        raise SystemExit("error: --in-cluster needs a pod: KUBERNETES_SERVICE_HOST and a mounted ServiceAccount token")
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    namespace = (account / "namespace").read_text(encoding="utf-8").strip() if (account / "namespace").is_file() else ""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "in-cluster", "cluster": {"server": server, "certificate-authority": str(account / "ca.crt")}}
+        ],
+        "users": [{"name": "service-account", "user": {"tokenFile": str(account / "token")}}],
+        "contexts": [
+            {
+                "name": "in-cluster",
+                "context": {
+                    "cluster": "in-cluster",
+                    "user": "service-account",
+                    **({"namespace": namespace} if namespace else {}),
+                },
+            }
+        ],
+        "current-context": "in-cluster",
+    }
+    path = folder / "kubeconfig"
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    env = os.environ.get
+    p = argparse.ArgumentParser(prog="python -m grader.classroom.service", description=__doc__)
+    p.add_argument("--gradebook", type=Path, default=Path(env("SERVICELAB_GRADEBOOK", "gradebook.sqlite")))
+    p.add_argument("--instructor-token-file", type=Path, default=env("SERVICELAB_INSTRUCTOR_TOKEN_FILE"))
+    p.add_argument("--workers", type=int, default=int(env("SERVICELAB_WORKERS", str(DEFAULT_WORKERS))))
+    p.add_argument("--per-student", type=int, default=int(env("SERVICELAB_PER_STUDENT", str(DEFAULT_PER_STUDENT))))
+    p.add_argument("--host", default="0.0.0.0")  # a pod's port, behind its Service
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--context")
+    p.add_argument("--kubeconfig")
+    p.add_argument("--in-cluster", action="store_true", default=env("SERVICELAB_IN_CLUSTER", "") == "1")
+    p.add_argument("--probe-image")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.workers < 1 or args.per_student < 1:
+        print("error: --workers and --per-student are at least 1", file=sys.stderr)
+        return 2
+    token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
+    if not token:
+        logging.warning("no instructor token: /class and the exports refuse everyone")
+    if args.in_cluster:
+        args.kubeconfig = str(in_cluster_kubeconfig(Path(tempfile.mkdtemp(prefix="servicelab-"))))
+    labs = frozenset(p.name for p in all_labs())
+    kube = Kube(context=args.context, kubeconfig=args.kubeconfig)
+    grader = LiveGrader(LiveSpec(args.context, args.kubeconfig, args.probe_image))
+    service = GradingService(
+        Gradebook(args.gradebook),
+        Authenticator(kube_token_review(kube), instructor_token(token)),
+        grader,
+        known_lab=labs.__contains__,
+        workers=args.workers,
+        per_student=args.per_student,
+    )
+    server = make(service, args.host, args.port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    logging.info(
+        "grading service on %s:%s, gradebook %s, %d workers", args.host, args.port, args.gradebook, args.workers
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        service.close()
+        grader.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
