@@ -83,9 +83,11 @@ def ensure(name: str, addresses: LabAddresses) -> bool:
 
 
 def current(name: str, state: dict[str, Any] | None) -> bool:
-    """Whether the container was made from its current spec (one made before the revision label: revision 1)."""
-    made = str((((state or {}).get("Config") or {}).get("Labels") or {}).get(REVISION_LABEL) or "1")
-    return made == _REVISIONS[name]
+    """Whether the container was made from its current spec (one made before the revision label: revision 1) and
+    from the image its spec names now (busybox 1.36.1 before 1.37.0)."""
+    config = (state or {}).get("Config") or {}
+    made = str((config.get("Labels") or {}).get(REVISION_LABEL) or "1")
+    return made == _REVISIONS[name] and config.get("Image", images.BUSYBOX) == images.BUSYBOX
 
 
 def remove(name: str) -> bool:

@@ -12,6 +12,7 @@ import requests
 import yaml
 
 from grader.base import names
+from grader.base.images import BUSYBOX
 from grader.base.run import Result
 from grader.cluster import docker, doctor, metallb, tools, up, vantage, versions
 from grader.cluster.net import LabAddresses, lab_addresses
@@ -318,6 +319,9 @@ def test_current_spec_of_each_container() -> None:
     assert not vantage.current(names.OUTSIDE_CONTAINER, {"Config": {"Labels": {}}})
     assert vantage.current(names.PARTNER_CONTAINER, made_now)
     assert not vantage.current(names.PARTNER_CONTAINER, {"Config": {"Labels": {}}})  # agnhost netexec: made again
+    older_busybox = {"Config": {"Labels": {vantage.REVISION_LABEL: "2"}, "Image": "docker.io/library/busybox:1.36.1"}}
+    assert not vantage.current(names.OUTSIDE_CONTAINER, older_busybox)  # Debian's 1.35 under that tag: made again
+    assert vantage.current(names.OUTSIDE_CONTAINER, {**made_now, "Config": {**made_now["Config"], "Image": BUSYBOX}})
 
 
 def test_doctor_names_an_outside_client_from_an_older_spec(monkeypatch: pytest.MonkeyPatch) -> None:
