@@ -46,13 +46,22 @@ SECURITY_PROFILE = "RuntimeDefault"  # seccomp and AppArmor: the runtime's own; 
 GUARD_S = 60.0
 
 
-def policy_manifest() -> str:
-    """fixtures/pods/guard.yaml with its limits filled in from the constants above."""
+def policy_manifest(
+    name: str = POLICY,
+    roles: tuple[str, ...] = GUARDED_ROLES,
+    pod_images: tuple[str, ...] = images.LAB_IMAGES,
+    service_accounts: tuple[str, ...] = ("default",),
+) -> str:
+    """fixtures/pods/guard.yaml with its limits filled in from the constants above. The defaults make the guard
+    of grading namespaces; a classroom makes the same rules under another name for its student namespaces, where
+    the student's server runs another image as another ServiceAccount (grader.classroom.manifests)."""
     return fixture(
         FIXTURE,
+        POLICY=name,
         ROLE_KEY=ROLE_KEY,
-        ROLES=json.dumps(list(GUARDED_ROLES)),
-        LAB_IMAGES=json.dumps(list(images.LAB_IMAGES)),
+        ROLES=json.dumps(list(roles)),
+        SERVICE_ACCOUNTS=json.dumps(list(service_accounts)),
+        LAB_IMAGES=json.dumps(list(pod_images)),
         MAX_CONTAINERS=str(MAX_CONTAINERS),
         MAX_INIT_CONTAINERS=str(MAX_INIT_CONTAINERS),
         MAX_GRACE_S=str(MAX_GRACE_S),

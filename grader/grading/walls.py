@@ -36,16 +36,18 @@ def walls(namespace: str, run_id: str, policy: LabPolicy, facts: ClusterFacts) -
     """The NetworkPolicies of one tenant namespace, labelled as the grader's (applied with grader.grading.fence)."""
     meta = {"namespace": namespace, "labels": managed_labels(run_id)}
     items = [
-        _policy(meta, "servicelab-deny-all", ingress=[], egress=[]),
-        _policy(meta, "servicelab-same-namespace", ingress=[{"from": [{"podSelector": {}}]}], egress=[_to_own()]),
-        _policy(meta, "servicelab-cluster-dns", egress=[_to_dns()]),
-        _policy(meta, "servicelab-grader-probes", ingress=[{"from": [_probe_pods()]}]),
-        _policy(meta, "servicelab-outside", ingress=[{"from": outside_blocks(facts.pod_cidrs)}]),
+        network_policy(meta, "servicelab-deny-all", ingress=[], egress=[]),
+        network_policy(
+            meta, "servicelab-same-namespace", ingress=[{"from": [{"podSelector": {}}]}], egress=[_to_own()]
+        ),
+        network_policy(meta, "servicelab-cluster-dns", egress=[to_dns()]),
+        network_policy(meta, "servicelab-grader-probes", ingress=[{"from": [_probe_pods()]}]),
+        network_policy(meta, "servicelab-outside", ingress=[{"from": outside_blocks(facts.pod_cidrs)}]),
     ]
     if any(kind in ROUTED_KINDS for kind in policy.kinds):
-        items.append(_policy(meta, "servicelab-traefik", ingress=[{"from": [_traefik_pods()]}]))
+        items.append(network_policy(meta, "servicelab-traefik", ingress=[{"from": [_traefik_pods()]}]))
     if "partner" in policy.egress and facts.partner_ip:  # no partner container, nothing to let through to
-        items.append(_policy(meta, "servicelab-partner", egress=[_to_partner(facts.partner_ip)]))
+        items.append(network_policy(meta, "servicelab-partner", egress=[_to_partner(facts.partner_ip)]))
     return items
 
 
@@ -67,9 +69,17 @@ def outside_blocks(pod_cidrs: tuple[str, ...]) -> list[Obj]:
     return blocks
 
 
-def _policy(meta: Obj, name: str, *, ingress: list[Obj] | None = None, egress: list[Obj] | None = None) -> Obj:
-    """A policy for every pod of the namespace; a direction given (even as no rules) is one it governs."""
-    spec: dict[str, Any] = {"podSelector": {}, "policyTypes": []}
+def network_policy(
+    meta: Obj,
+    name: str,
+    *,
+    ingress: list[Obj] | None = None,
+    egress: list[Obj] | None = None,
+    pods: Obj | None = None,
+) -> Obj:
+    """A policy for the pods a selector picks (every pod of the namespace by default); a direction given (even as
+    no rules) is one it governs."""
+    spec: dict[str, Any] = {"podSelector": pods or {}, "policyTypes": []}
     if ingress is not None:
         spec["policyTypes"].append("Ingress")
         spec["ingress"] = ingress
@@ -88,7 +98,8 @@ def _to_own() -> Obj:
     return {"to": [{"podSelector": {}}]}
 
 
-def _to_dns() -> Obj:
+def to_dns() -> Obj:
+    """An egress rule to cluster DNS (CoreDNS), UDP and TCP."""
     return {
         "to": [
             {
