@@ -46,6 +46,15 @@ def offline_build() -> OfflineBuild | None:
     )
 
 
+def classroom_images() -> dict[str, str]:
+    """The classroom's image tags the offline build made (`build.py --classroom`): image name -> tag; {} when it
+    has not run here."""
+    record = build_cache() / f"classroom-{versions.CLASSROOM_RECIPE}.json"
+    if not record.is_file():
+        return {}
+    return {str(name): str(tag) for name, tag in json.loads(record.read_text())["images"].items()}
+
+
 def prefer_offline_bin() -> None:
     """Put the offline build's kind/kubectl first on PATH: they match the cluster's version."""
     build = offline_build()

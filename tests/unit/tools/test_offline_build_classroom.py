@@ -148,3 +148,12 @@ def test_an_unknown_option_is_refused_with_exit_2(capsys: pytest.CaptureFixture[
         build.parse_args(["--clasroom"])
     assert stopped.value.code == 2
     assert "unrecognized arguments: --clasroom" in capsys.readouterr().err
+
+
+def test_the_cli_reads_the_record_this_recipe_writes() -> None:
+    """`servicelab classroom up` finds the images through classroom-<recipe>.json under the names built here."""
+    from grader.cluster import versions  # noqa: PLC0415
+
+    assert versions.CLASSROOM_RECIPE == classroom.RECIPE
+    names = {image.name for image in classroom.images("bookworm")}
+    assert names == {versions.CLASSROOM_HUB_IMAGE, versions.CLASSROOM_SINGLEUSER_IMAGE}
