@@ -123,7 +123,8 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
 
 
 def _register_cluster_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """`servicelab up/status/down/images` live in grader.cli.cluster, when that package is installed."""
+    """`servicelab up/status/down/images` (grader.cli.cluster) and `servicelab classroom` (grader.cli.classroom)
+    exist when grader.cluster is installed."""
     try:
         module = importlib.import_module("grader.cli.cluster")
     except ModuleNotFoundError as err:
@@ -131,6 +132,7 @@ def _register_cluster_commands(sub: argparse._SubParsersAction) -> None:  # type
             raise
         return
     module.register(sub)
+    importlib.import_module("grader.cli.classroom").register(sub)  # classroom up/status/down: needs grader.cluster
 
 
 def _grade(args: argparse.Namespace) -> int:

@@ -1,0 +1,310 @@
+"""`servicelab classroom up|status|down`: put a classroom (grader.classroom.manifests) on a cluster and take it off.
+
+`up` checks everything it can before it applies anything (the values, the labs, the images), so bad input
+changes nothing; a failure after the first apply deletes what it made unless --retain. Every object carries
+the classroom label and the owner annotation (grader.kube.labels): `down` deletes exactly the objects with that
+label, and waits, with a deadline, until they and the hub's volume are gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grader.base.errors import BadInput, EnvError
+from grader.base.wait import wait_for
+from grader.catalogue.labs import load_lab
+from grader.classroom import manifests as m
+from grader.classroom.values import Values
+from grader.cluster import podguard, versions
+from grader.cluster.facts import ClusterFacts, discover, kind_cluster_of
+from grader.cluster.kindcli import Kind
+from grader.cluster.readiness import api_errors_are_state, internal_ip, rollout_ready
+from grader.cluster.tools import classroom_images, find_kind
+from grader.cluster.up import node_has_image
+from grader.kube.client import Kube, Obj
+
+HUB_READY_S = 300.0
+DOWN_S = 300.0
+SELECTOR = f"{m.CLASSROOM_KEY}={m.HUB_NAMESPACE}"
+# What `up` makes outside the namespaces, deleted by `down` (by the classroom label, never by name alone).
+CLUSTER_KINDS = (
+    "validatingadmissionpolicybindings",
+    "validatingadmissionpolicies",
+    "clusterrolebindings",
+    "clusterroles",
+)
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything `up` applies, in order, made before the first apply."""
+
+    room: m.Classroom
+    facts: ClusterFacts
+    kind_cluster: str | None  # the kind cluster to load images into; None on another cluster
+    objects: list[Obj]
+
+
+def plan(kube: Kube, values: Values, values_file: str) -> Plan:
+    """Check the values against the cluster and make every object; BadInput or EnvError before any change."""
+    facts = discover(kube)
+    kind_cluster = kind_cluster_of(kube.list("nodes")) if facts.is_kind else None
+    hub_image, singleuser_image = _images(values, values_file, kind_cluster is not None)
+    room = m.Classroom(
+        students=values.students,
+        instructors=values.instructors,
+        policy=m.merged_policy([load_lab(lab).policy for lab in values.labs]),
+        hub_image=hub_image,
+        singleuser_image=singleuser_image,
+        cpu_request=values.resources.cpu_request,
+        cpu_limit=values.resources.cpu_limit,
+        memory_request=values.resources.memory_request,
+        memory_limit=values.resources.memory_limit,
+        proxy_type=values.proxy_type,
+        node_port=values.node_port,
+        hub_state=hub_state(kube, values, values_file),
+        storage_class=values.storage_class,
+        api_server=api_server(kube),
+    )
+    objects = [
+        *m.cluster_objects(room),
+        *(obj for student in values.students for obj in m.student_objects(room, student, facts)),
+        *m.hub_objects(room, _secret_values(kube, values)),
+    ]
+    # the hub's namespace before anything in it; the student namespaces come with their own objects
+    objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)
+    return Plan(room, facts, kind_cluster, objects)
+
+
+def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, say: Say = print) -> str:
+    """Deploy the classroom; returns the address the class opens."""
+    made = plan(kube, values, values_file)
+    if made.kind_cluster is not None:
+        _load_images(made.kind_cluster, (made.room.hub_image, made.room.singleuser_image), say)
+    try:
+        for obj in made.objects:
+            kube.apply(json.dumps(obj))
+        say(f"applied {len(made.objects)} objects: hub in {m.HUB_NAMESPACE}, {len(values.students)} student namespaces")
+        wait_for(lambda: _guard_checked(kube), what=f"ValidatingAdmissionPolicy {m.GUARD_POLICY}", timeout_s=60)
+        wait_for(
+            lambda: rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT),
+            what="the hub ready",
+            timeout_s=HUB_READY_S,
+        )
+        address = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
+    except BaseException:
+        if not retain:
+            say("up failed: deleting what it made (--retain keeps it)")
+            down(kube, say=say)
+        raise
+    state = "a PVC" if made.room.hub_state == "pvc" else "an emptyDir (lost when the hub pod goes)"
+    say(f"hub ready: {address} (its state on {state})")
+    return address
+
+
+def api_server(kube: Kube) -> tuple[tuple[str, ...], int]:
+    """The addresses and port the Kubernetes API's Service sends to: what a NetworkPolicy sees after the DNAT."""
+    slices = kube.list("endpointslices.discovery.k8s.io", "default", selector="kubernetes.io/service-name=kubernetes")
+    addresses = tuple(sorted({a for s in slices for e in s.get("endpoints") or [] for a in e.get("addresses") or []}))
+    ports = {p.get("port") for s in slices for p in s.get("ports") or [] if p.get("name") == "https"}
+    if not addresses or len(ports) != 1:
+        raise EnvError(f"cannot tell the Kubernetes API's endpoints (default/kubernetes): {addresses} {ports}")
+    return addresses, int(ports.pop())
+
+
+# The in-tree host-path provisioner (kube-controller-manager --enable-hostpath-provisioner, what the offline kind
+# node image's `standard` class uses) makes a PV directory on one node, root-owned; the hub (uid 1000) cannot write
+# into it, and a hub moved to another node would find another, empty, directory.
+NOT_FOR_THE_HUB = frozenset({"kubernetes.io/host-path"})
+
+
+def hub_state(kube: Kube, values: Values, values_file: str) -> str:
+    """pvc or emptyDir: the values' choice, `auto` resolved; BadInput for a pvc no StorageClass can serve."""
+    if values.hub_state == "emptyDir":
+        return "emptyDir"
+    classes = kube.list("storageclasses.storage.k8s.io")
+    default = "storageclass.kubernetes.io/is-default-class"
+    chosen = [
+        sc
+        for sc in classes
+        if (sc["metadata"]["name"] == values.storage_class)
+        or (not values.storage_class and (sc["metadata"].get("annotations") or {}).get(default) == "true")
+    ]
+    usable = bool(chosen) and chosen[0].get("provisioner") not in NOT_FOR_THE_HUB
+    if values.hub_state == "auto":
+        return "pvc" if usable else "emptyDir"
+    if not usable:
+        what = f"StorageClass '{values.storage_class}'" if values.storage_class else "a default StorageClass"
+        found = f" (provisioner {chosen[0].get('provisioner')})" if chosen else ""
+        raise BadInput(
+            f"hub_state: pvc needs {what} whose volumes the hub (uid {m.HUB_UID}) can write; none here{found}",
+            file=values_file,
+            rule="the in-tree host-path provisioner gives root-owned directories on one node",
+            fix="hub_state: auto (or emptyDir), or name a StorageClass of a CSI driver or local-path in storage_class",
+        )
+    return "pvc"
+
+
+def _images(values: Values, values_file: str, on_kind: bool) -> tuple[str, str]:
+    if values.hub_image and values.singleuser_image:
+        return values.hub_image, values.singleuser_image
+    built = classroom_images() if on_kind else {}
+    hub = values.hub_image or built.get(versions.CLASSROOM_HUB_IMAGE, "")
+    singleuser = values.singleuser_image or built.get(versions.CLASSROOM_SINGLEUSER_IMAGE, "")
+    if hub and singleuser:
+        return hub, singleuser
+    where = "on kind, build them: python3 tools/offline-images/build.py --classroom" if on_kind else ""
+    raise BadInput(
+        "no image for the " + ("hub" if not hub else "students' servers"),
+        file=values_file,
+        rule="images.hub and images.singleuser name the images; on kind the offline build's are the default",
+        fix=where or "name both images (in a registry the cluster pulls from) under images:",
+    )
+
+
+def _secret_values(kube: Kube, values: Values) -> dict[str, str]:
+    """The passwords and API token: the values' own, else those of an earlier `up`, else new ones."""
+    earlier = kube.get("secret", m.SECRET, m.HUB_NAMESPACE) or {}
+    kept = {key: base64.b64decode(text).decode() for key, text in (earlier.get("data") or {}).items()}
+    return {
+        m.STUDENT_PASSWORD: values.student_password or kept.get(m.STUDENT_PASSWORD) or secrets.token_urlsafe(12),
+        m.INSTRUCTOR_PASSWORD: values.instructor_password
+        or kept.get(m.INSTRUCTOR_PASSWORD)
+        or secrets.token_urlsafe(32),
+        m.API_TOKEN: kept.get(m.API_TOKEN) or secrets.token_hex(32),
+    }
+
+
+def _load_images(cluster: str, images: tuple[str, ...], say: Say) -> None:
+    kind = Kind(find_kind(allow_download=False), cluster)
+    nodes = kind.node_containers()
+    for image in images:
+        missing = [node for node in nodes if not node_has_image(node, image)]
+        if missing:
+            say(f"loading {image} into {', '.join(missing)}")
+            kind.load_image(image)
+
+
+@api_errors_are_state
+def _guard_checked(kube: Kube) -> tuple[bool | None, str]:
+    policy = kube.get("validatingadmissionpolicy", m.GUARD_POLICY)
+    if policy is None:
+        return None, "not stored"
+    status = policy.get("status") or {}
+    if status.get("observedGeneration") != policy["metadata"].get("generation"):
+        return None, "not type-checked yet"
+    warnings = (status.get("typeChecking") or {}).get("expressionWarnings") or []
+    if warnings:
+        raise EnvError(f"{m.GUARD_POLICY}: the API server's type check warns: {warnings}")
+    return True, "type-checked"
+
+
+@api_errors_are_state
+def proxy_address(kube: Kube) -> tuple[str | None, str]:
+    """The URL the class opens: a node's address and the node port, or the load balancer's address."""
+    service = kube.get("service", m.PROXY_SERVICE, m.HUB_NAMESPACE)
+    if service is None:
+        return None, f"no Service {m.HUB_NAMESPACE}/{m.PROXY_SERVICE}"
+    spec = service.get("spec") or {}
+    if spec.get("type") == "LoadBalancer":
+        ingress = (service.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
+        ip = next((i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")), None)
+        return (f"http://{ip}/" if ip else None), f"load balancer address: {ip or 'pending'}"
+    port = (spec.get("ports") or [{}])[0].get("nodePort")
+    workers = [n for n in kube.list("nodes") if "node-role.kubernetes.io/control-plane" not in n["metadata"]["labels"]]
+    ips = [internal_ip(node) for node in workers or kube.list("nodes")]
+    ip = next((ip for ip in ips if ip), None)
+    return (f"http://{ip}:{port}/" if ip and port else None), f"node port {port} on {ips}"
+
+
+# --- status ------------------------------------------------------------------------------------------------------
+@dataclass
+class StudentState:
+    name: str
+    namespace: str
+    server: str  # "running", "starting (Pending)", "none"
+
+
+@dataclass
+class Status:
+    hub_ready: bool
+    hub_state: str
+    address: str
+    students: list[StudentState] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [
+            f"hub:   {'ready' if self.hub_ready else 'NOT READY'} ({self.hub_state})",
+            f"proxy: {self.address or 'no address'}",
+            f"login: kubectl -n {m.HUB_NAMESPACE} get secret {m.SECRET} -o jsonpath='{{.data}}'"
+            f" (base64: {m.STUDENT_PASSWORD}, {m.INSTRUCTOR_PASSWORD}, {m.API_TOKEN})",
+        ]
+        lines += [f"student {s.name:<20} {s.namespace:<40} server {s.server}" for s in self.students]
+        return "\n".join(lines)
+
+
+def status(kube: Kube) -> Status | None:
+    """None when there is no classroom on this cluster."""
+    if kube.get("namespace", m.HUB_NAMESPACE) is None:
+        return None
+    ready, state = rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT)
+    address, _ = proxy_address(kube)
+    found = Status(bool(ready), state, address or "")
+    role = f"{podguard.ROLE_KEY}={m.STUDENT_ROLE}"
+    for ns in sorted(kube.list("namespaces", selector=f"{SELECTOR},{role}"), key=lambda n: n["metadata"]["name"]):
+        name = ns["metadata"]["name"]
+        selector = ",".join(f"{k}={v}" for k, v in m.SERVER_POD_LABELS.items())
+        pods = kube.list("pods", name, selector=selector)
+        found.students.append(StudentState(name.removeprefix(m.student_namespace("")), name, _server_state(pods)))
+    return found
+
+
+def _server_state(pods: list[Obj]) -> str:
+    if not pods:
+        return "none"
+    pod = pods[0]
+    phase = (pod.get("status") or {}).get("phase", "?")
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return f"running ({pod['metadata']['name']})" if phase == "Running" and ready else f"starting ({phase})"
+
+
+# --- down --------------------------------------------------------------------------------------------------------
+def down(kube: Kube, *, say: Say = print, timeout_s: float = DOWN_S) -> list[str]:
+    """Delete every object with the classroom label, then wait until they and the hub's volume are gone."""
+    deleted: list[str] = []
+    claims = _claimed_volumes(kube)
+    for ns in kube.list("namespaces", selector=SELECTOR):
+        kube.delete("namespace", ns["metadata"]["name"])
+        deleted.append(f"namespace/{ns['metadata']['name']}")
+    for kind in CLUSTER_KINDS:
+        for obj in kube.list(kind, selector=SELECTOR):
+            kube.delete(kind, obj["metadata"]["name"])
+            deleted.append(f"{kind}/{obj['metadata']['name']}")
+    if deleted:
+        say(f"deleting {len(deleted)} objects: {', '.join(deleted)}")
+    wait_for(lambda: _gone(kube, claims), what="the classroom gone", timeout_s=timeout_s, max_interval_s=5)
+    return deleted
+
+
+def _claimed_volumes(kube: Kube) -> set[str]:
+    """The PersistentVolumes bound to the classroom's claims (the provisioner deletes them after the claims)."""
+    namespaces = {ns["metadata"]["name"] for ns in kube.list("namespaces", selector=SELECTOR)}
+    return {
+        pv["metadata"]["name"]
+        for pv in kube.list("persistentvolumes")
+        if ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace") in namespaces
+    }
+
+
+@api_errors_are_state
+def _gone(kube: Kube, volumes: set[str]) -> tuple[bool | None, str]:
+    left = [f"namespace/{ns['metadata']['name']}" for ns in kube.list("namespaces", selector=SELECTOR)]
+    left += [f"{kind}/{o['metadata']['name']}" for kind in CLUSTER_KINDS for o in kube.list(kind, selector=SELECTOR)]
+    left += [f"persistentvolume/{pv}" for pv in sorted(volumes) if kube.get("persistentvolume", pv) is not None]
+    return (True if not left else None), f"left: {', '.join(left)}" if left else "nothing left"

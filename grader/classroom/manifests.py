@@ -1,0 +1,465 @@
+"""The objects of a classroom (`servicelab classroom up`), as pure functions of the values: no cluster contact.
+
+- Namespace servicelab-classroom: the hub (one Deployment: JupyterHub, which runs configurable-http-proxy as its
+  child process), its config (a ConfigMap we write), its passwords and API token (a Secret), its sqlite state
+  (a PVC, or an emptyDir when the values say so), Service `hub` (the hub's API, for the students' servers) and
+  Service `proxy-public` (what the class opens: NodePort on kind, LoadBalancer elsewhere). Pod Security
+  `restricted`, and walls of its own: in, the proxy from anywhere and the hub's API from student servers; out,
+  DNS, the API server and the student servers.
+- One namespace per student, made here before any pod (so the walls stand before the server starts) and named
+  as KubeSpawner's user_namespace_template names it: the fence and walls of a grading namespace
+  (grader.grading.fence, grader.grading.walls) for the labs of the class, plus what the student's server needs:
+  the hub's proxy may reach it, it may reach the hub's API and the Kubernetes API. The server runs as the fence's
+  ServiceAccount, whose Role reaches that namespace only.
+- Cluster-wide, all named servicelab-classroom-*: the pod guard's rules for student namespaces (the lab images
+  and the server's image), and the hub's rights: list and watch pods and events everywhere (KubeSpawner's one
+  reflector over user namespaces needs it), create and delete pods only where a student RoleBinding grants it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from grader.base import images
+from grader.cluster import podguard
+from grader.cluster.facts import ClusterFacts
+from grader.grading import fence, walls
+from grader.intake.labpolicy import LabPolicy, ServiceRules
+from grader.kube.client import Obj, managed_labels, owner_annotation, parse_manifest
+
+HUB_NAMESPACE = "servicelab-classroom"
+PREFIX = "servicelab-classroom-"  # every cluster-scoped object of a classroom
+CLASSROOM_KEY = "servicelab.dev/classroom"  # on every object of a classroom: what `down` deletes
+RUN_ID = "classroom"
+HUB_ROLE, STUDENT_ROLE = "classroom-hub", "classroom-student"  # the namespaces' podguard.ROLE_KEY
+HUB_ACCOUNT = "hub"
+HUB_SERVICE, PROXY_SERVICE = "hub", "proxy-public"
+SECRET, CONFIG_MAP, STATE_CLAIM = "hub-secret", "hub-config", "hub-state"
+DEPLOYMENT = "hub"
+HUB_PORT, PROXY_PORT, SERVER_PORT = 8081, 8000, 8888  # the hub's API, the proxy's public port, a student server's
+HUB_POD_LABELS = {"app.kubernetes.io/name": "servicelab-classroom", "app.kubernetes.io/component": "hub"}
+SERVER_POD_LABELS = {"component": "singleuser-server"}  # what KubeSpawner labels a user's server pod with
+GUARD_POLICY = f"{PREFIX}pods"
+WATCH_ROLE, SPAWN_ROLE = f"{PREFIX}hub-watch", f"{PREFIX}hub-spawn"
+DATA = "/srv/jupyterhub/data"
+CONFIG_DIR = "/etc/jupyterhub"
+HUB_UID, SERVER_UID, SERVER_GID = 1000, 1000, 100  # tools/offline-images/classroom.py: jupyterhub, jovyan:users
+# The Secret's keys, passed to the hub as environment variables
+STUDENT_PASSWORD, INSTRUCTOR_PASSWORD, API_TOKEN = "student_password", "instructor_password", "api_token"
+SERVICE_NAME = "servicelab-classroom"  # the hub service whose token drives the hub's REST API
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
+# What a student server reads in its own namespace beyond the labs' kinds (the notebook shows what it made).
+STUDENT_READS = [
+    {"apiGroups": [""], "resources": ["events", "endpoints", "pods/log"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+]
+STUDENT_READER = "servicelab-student-reads"
+
+
+@dataclass(frozen=True)
+class Classroom:
+    """Everything the manifests depend on: the checked values plus what `up` found out."""
+
+    students: tuple[str, ...]
+    instructors: tuple[str, ...]
+    policy: LabPolicy  # the labs' policies merged
+    hub_image: str
+    singleuser_image: str
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    proxy_type: str
+    node_port: int
+    hub_state: str  # pvc | emptyDir
+    storage_class: str
+    api_server: tuple[tuple[str, ...], int]  # the Kubernetes API's endpoint addresses and port (after the DNAT)
+
+
+def student_namespace(student: str) -> str:
+    return f"servicelab-student-{student}"
+
+
+NAMESPACE_TEMPLATE = student_namespace("{username}")
+
+
+def merged_policy(policies: list[LabPolicy]) -> LabPolicy:
+    """One policy that lets a student namespace hold the answer of every lab of the class."""
+    kinds = tuple(dict.fromkeys(kind for policy in policies for kind in policy.kinds))
+    egress = tuple(dict.fromkeys(name for policy in policies for name in policy.egress))
+    types = tuple(dict.fromkeys(t for policy in policies for t in policy.services.types))
+    services = ServiceRules(
+        types=types or ServiceRules().types,
+        most=max((p.services.most for p in policies), default=ServiceRules().most),
+        load_balancers=max((p.services.load_balancers for p in policies), default=0),
+    )
+    return LabPolicy(kinds=kinds or LabPolicy().kinds, egress=egress, services=services)
+
+
+def labels(role: str | None = None) -> dict[str, str]:
+    return {**managed_labels(RUN_ID), CLASSROOM_KEY: HUB_NAMESPACE, **({podguard.ROLE_KEY: role} if role else {})}
+
+
+def _marked(obj: Obj) -> Obj:
+    """obj with the classroom's labels (kept: its own) and the owner annotation."""
+    meta = obj.setdefault("metadata", {})
+    meta["labels"] = {**labels(), **(meta.get("labels") or {}), CLASSROOM_KEY: HUB_NAMESPACE}
+    meta["annotations"] = {**owner_annotation(), **(meta.get("annotations") or {})}
+    return obj
+
+
+# --- cluster-wide ---------------------------------------------------------------------------------------------
+def cluster_objects(room: Classroom) -> list[Obj]:
+    """The pod guard of the student namespaces, and the hub's ClusterRoles (the watch one bound cluster-wide)."""
+    guard = parse_manifest(
+        podguard.policy_manifest(
+            name=GUARD_POLICY,
+            roles=(STUDENT_ROLE,),
+            pod_images=(*images.LAB_IMAGES, room.singleuser_image),
+            service_accounts=("default", fence.LEARNER_ACCOUNT),
+        )
+    )
+    watch = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": WATCH_ROLE},
+        "rules": [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
+        ],
+    }
+    spawn = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": SPAWN_ROLE},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": WATCH_ROLE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WATCH_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
+    }
+    return [_marked(obj) for obj in (*guard, watch, spawn, binding)]
+
+
+# --- a student's namespace --------------------------------------------------------------------------------------
+def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[Obj]:
+    """The namespace, walled like a grading namespace, with the server's extra ways in and out."""
+    namespace = student_namespace(student)
+    meta = {"namespace": namespace, "labels": labels()}
+    hub_may_spawn = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": SPAWN_ROLE, **meta},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SPAWN_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
+    }
+    reads = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": STUDENT_READER, **meta},
+            "rules": STUDENT_READS,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": STUDENT_READER, **meta},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": STUDENT_READER},
+            "subjects": [{"kind": "ServiceAccount", "name": fence.LEARNER_ACCOUNT, "namespace": namespace}],
+        },
+    ]
+    server = {"matchLabels": SERVER_POD_LABELS}
+    hub_pods = {"namespaceSelector": {"matchLabels": {walls.NAME_KEY: HUB_NAMESPACE}}, "podSelector": _hub_selector()}
+    addresses, port = room.api_server
+    server_walls = [
+        walls.network_policy(
+            meta, "servicelab-classroom-proxy-in", pods=server, ingress=[_rule("from", [hub_pods], SERVER_PORT)]
+        ),
+        walls.network_policy(
+            meta, "servicelab-classroom-hub-out", pods=server, egress=[_rule("to", [hub_pods], HUB_PORT)]
+        ),
+        walls.network_policy(
+            meta, "servicelab-classroom-api-out", pods=server, egress=[_rule("to", _hosts(addresses), port)]
+        ),
+    ]
+    namespace_obj = fence.namespace_object(namespace, RUN_ID, STUDENT_ROLE)
+    namespace_obj["metadata"]["labels"][CLASSROOM_KEY] = HUB_NAMESPACE
+    objects = [
+        namespace_obj,
+        *fence.fence(namespace, RUN_ID, room.policy),
+        *reads,
+        hub_may_spawn,
+        *walls.walls(namespace, RUN_ID, room.policy, facts),
+        *server_walls,
+    ]
+    return [_marked(obj) for obj in objects]
+
+
+# --- the hub ----------------------------------------------------------------------------------------------------
+def hub_objects(room: Classroom, secret_values: dict[str, str]) -> list[Obj]:
+    """The hub's namespace and everything in it; secret_values: the Secret's keys (passwords, API token)."""
+    meta = {"namespace": HUB_NAMESPACE, "labels": labels()}
+    config = hub_config(room)
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": HUB_NAMESPACE, "labels": {**labels(HUB_ROLE), **RESTRICTED}},
+    }
+    objects: list[Obj] = [
+        namespace,
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": HUB_ACCOUNT, **meta}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SECRET, **meta}, "stringData": secret_values},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIG_MAP, **meta}, "data": config},
+    ]
+    if room.hub_state == "pvc":
+        claim: Obj = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        }
+        if room.storage_class:
+            claim["storageClassName"] = room.storage_class
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": STATE_CLAIM, **meta},
+                "spec": claim,
+            }
+        )
+    objects += [
+        hub_deployment(room, meta, _digest(config)),
+        _service(meta, HUB_SERVICE, "ClusterIP", [{"name": "hub", "port": HUB_PORT, "targetPort": HUB_PORT}]),
+        _service(
+            meta,
+            PROXY_SERVICE,
+            room.proxy_type,
+            [
+                {
+                    "name": "http",
+                    "port": 80,
+                    "targetPort": PROXY_PORT,
+                    **({"nodePort": room.node_port} if room.proxy_type == "NodePort" else {}),
+                }
+            ],
+        ),
+        *hub_walls(room, meta),
+    ]
+    return [_marked(obj) for obj in objects]
+
+
+def hub_walls(room: Classroom, meta: Obj) -> list[Obj]:
+    """Deny all, then: the proxy from anywhere (NodePort and LoadBalancer traffic arrives from nodes and outside);
+    the hub's API from student servers; out to DNS, the API server (KubeSpawner) and the student servers."""
+    hub = _hub_selector()
+    servers = {
+        "namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: STUDENT_ROLE, CLASSROOM_KEY: HUB_NAMESPACE}},
+        "podSelector": {"matchLabels": SERVER_POD_LABELS},
+    }
+    itself = {"podSelector": hub}  # the proxy reaches the hub through Service `hub` (hub_connect_url): its own pod
+    addresses, port = room.api_server
+    return [
+        walls.network_policy(meta, "servicelab-deny-all", pods={}, ingress=[], egress=[]),
+        walls.network_policy(
+            meta,
+            "servicelab-classroom-proxy-in",
+            pods=hub,
+            ingress=[{"ports": [{"protocol": "TCP", "port": PROXY_PORT}]}],
+        ),
+        walls.network_policy(
+            meta, "servicelab-classroom-hub-in", pods=hub, ingress=[_rule("from", [servers, itself], HUB_PORT)]
+        ),
+        walls.network_policy(meta, "servicelab-cluster-dns", pods=hub, egress=[walls.to_dns()]),
+        walls.network_policy(
+            meta, "servicelab-classroom-api-out", pods=hub, egress=[_rule("to", _hosts(addresses), port)]
+        ),
+        walls.network_policy(
+            meta, "servicelab-classroom-servers-out", pods=hub, egress=[_rule("to", [servers], SERVER_PORT)]
+        ),
+        walls.network_policy(meta, "servicelab-classroom-hub-out", pods=hub, egress=[_rule("to", [itself], HUB_PORT)]),
+    ]
+
+
+def hub_deployment(room: Classroom, meta: Obj, config_digest: str) -> Obj:
+    volumes: list[Obj] = [{"name": "config", "configMap": {"name": CONFIG_MAP}}]
+    if room.hub_state == "pvc":
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": STATE_CLAIM}})
+    else:
+        volumes.append({"name": "data", "emptyDir": {}})
+    env = [
+        {
+            "name": f"CLASSROOM_{key.upper().replace('-', '_')}",
+            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key}},
+        }
+        for key in (STUDENT_PASSWORD, INSTRUCTOR_PASSWORD, API_TOKEN)
+    ]
+    container = {
+        "name": "hub",
+        "image": room.hub_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["jupyterhub", "--config", f"{CONFIG_DIR}/jupyterhub_config.py"],
+        "workingDir": DATA,
+        "env": env,
+        "ports": [
+            {"name": "proxy", "containerPort": PROXY_PORT},
+            {"name": "hub", "containerPort": HUB_PORT},
+        ],
+        "readinessProbe": {"httpGet": {"path": "/hub/health", "port": HUB_PORT}, "periodSeconds": 2},
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR}, {"name": "data", "mountPath": DATA}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": DEPLOYMENT, **meta},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},  # one sqlite file on a ReadWriteOnce volume: never two hubs at once
+            "selector": {"matchLabels": HUB_POD_LABELS},
+            "template": {
+                "metadata": {
+                    "labels": {**HUB_POD_LABELS, **labels()},
+                    "annotations": {"servicelab.dev/config-digest": config_digest},  # a new config: a new hub pod
+                },
+                "spec": {
+                    "serviceAccountName": HUB_ACCOUNT,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": HUB_UID,
+                        "runAsGroup": HUB_UID,
+                        "fsGroup": HUB_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def hub_config(room: Classroom) -> dict[str, str]:
+    """The ConfigMap's one file, jupyterhub_config.py: every value written in as a Python literal."""
+    roster = {"students": list(room.students), "instructors": list(room.instructors)}
+    settings = {
+        "hub_connect_url": f"http://{HUB_SERVICE}.{HUB_NAMESPACE}.svc.cluster.local:{HUB_PORT}",
+        "namespace_template": NAMESPACE_TEMPLATE,
+        "image": room.singleuser_image,
+        "cpu": [_cpu(room.cpu_request), _cpu(room.cpu_limit)],
+        "memory": [_bytes(room.memory_request), _bytes(room.memory_limit)],
+        "service_account": fence.LEARNER_ACCOUNT,
+        "service": SERVICE_NAME,
+    }
+    text = _CONFIG.format(
+        roster=json.dumps(roster, sort_keys=True),
+        settings=json.dumps(settings, sort_keys=True),
+        data=DATA,
+        hub_port=HUB_PORT,
+        proxy_port=PROXY_PORT,
+        server_uid=SERVER_UID,
+        server_gid=SERVER_GID,
+    )
+    return {"jupyterhub_config.py": text}
+
+
+_CONFIG = '''\
+# Written by `servicelab classroom up` (grader/classroom/manifests.py); edit the values file, not this.
+import json
+import os
+
+from kubespawner import KubeSpawner
+
+ROSTER = json.loads({roster!r})
+SETTINGS = json.loads({settings!r})
+
+
+class ClassroomSpawner(KubeSpawner):
+    """KubeSpawner whose user namespaces already exist: `servicelab classroom up` makes and walls one per student
+    before any server starts, so the hub needs (and has) no right to create namespaces."""
+
+    async def _ensure_namespace(self):
+        return None
+
+
+c = get_config()  # noqa: F821 - JupyterHub's config loader provides it
+c.JupyterHub.bind_url = "http://:{proxy_port}"
+c.JupyterHub.hub_bind_url = "http://0.0.0.0:{hub_port}"
+c.JupyterHub.hub_connect_url = SETTINGS["hub_connect_url"]
+c.JupyterHub.db_url = "sqlite:///{data}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{data}/jupyterhub_cookie_secret"
+c.JupyterHub.cleanup_servers = False  # a restarted hub finds its students' servers still running
+c.ConfigurableHTTPProxy.pid_file = "{data}/jupyterhub-proxy.pid"
+
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = os.environ["CLASSROOM_STUDENT_PASSWORD"]
+c.SharedPasswordAuthenticator.admin_password = os.environ["CLASSROOM_INSTRUCTOR_PASSWORD"]
+c.Authenticator.allowed_users = set(ROSTER["students"])
+c.Authenticator.admin_users = set(ROSTER["instructors"])
+
+c.JupyterHub.services = [{{"name": SETTINGS["service"], "api_token": os.environ["CLASSROOM_API_TOKEN"]}}]
+c.JupyterHub.load_roles = [
+    {{
+        "name": "servicelab-classroom",
+        "description": "servicelab's classroom service: lists the class, starts and stops its servers",
+        "scopes": ["admin:users", "admin:servers"],
+        "services": [SETTINGS["service"]],
+    }}
+]
+
+c.JupyterHub.spawner_class = ClassroomSpawner
+c.KubeSpawner.enable_user_namespaces = True
+c.KubeSpawner.user_namespace_template = SETTINGS["namespace_template"]
+c.KubeSpawner.image = SETTINGS["image"]
+c.KubeSpawner.image_pull_policy = "IfNotPresent"
+c.KubeSpawner.cpu_guarantee, c.KubeSpawner.cpu_limit = SETTINGS["cpu"]
+c.KubeSpawner.mem_guarantee, c.KubeSpawner.mem_limit = SETTINGS["memory"]
+c.KubeSpawner.uid = {server_uid}
+c.KubeSpawner.gid = {server_gid}
+c.KubeSpawner.service_account = SETTINGS["service_account"]
+c.KubeSpawner.automount_service_account_token = True  # the student's own token: rights in their namespace only
+c.KubeSpawner.environment = {{"SERVICELAB_NAMESPACE": SETTINGS["namespace_template"]}}
+c.KubeSpawner.start_timeout = 300
+c.KubeSpawner.http_timeout = 120
+'''
+
+
+def _cpu(text: str) -> float:
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def _bytes(text: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(float(text))
+
+
+def _digest(data: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _hub_selector() -> Obj:
+    return {"matchLabels": HUB_POD_LABELS}
+
+
+def _hosts(addresses: tuple[str, ...]) -> list[Obj]:
+    return [{"ipBlock": {"cidr": f"{ip}/{32 if ':' not in ip else 128}"}} for ip in addresses]
+
+
+def _rule(direction: str, peers: list[Obj], port: int) -> Obj:
+    return {direction: peers, "ports": [{"protocol": "TCP", "port": port}]}
+
+
+def _service(meta: Obj, name: str, kind: str, ports: list[Obj]) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, **meta},
+        "spec": {"type": kind, "selector": HUB_POD_LABELS, "ports": ports},
+    }
