@@ -97,6 +97,8 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
             timeout_s=HUB_READY_S,
         )
         address = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
+        if made.kind_cluster is not None or made.room.proxy_type == "LoadBalancer":  # reachable from here
+            address = wait_for(lambda: answering(kube), what=f"the hub answering at {address}", timeout_s=120)
     except BaseException:
         if not retain:
             say("up failed: deleting what it made (--retain keeps it)")
@@ -206,20 +208,41 @@ def _guard_checked(kube: Kube) -> tuple[bool | None, str]:
 
 @api_errors_are_state
 def proxy_address(kube: Kube) -> tuple[str | None, str]:
-    """The URL the class opens: a node's address and the node port, or the load balancer's address."""
+    """The URL the class opens: a worker's address and the node port, or the load balancer's address."""
+    addresses = proxy_addresses(kube)
+    return (addresses[0] if addresses else None), f"proxy addresses: {addresses or 'none yet'}"
+
+
+def proxy_addresses(kube: Kube) -> list[str]:
+    """Every URL of the proxy: each node's (workers first) with the node port, or the load balancer's."""
     service = kube.get("service", m.PROXY_SERVICE, m.HUB_NAMESPACE)
     if service is None:
-        return None, f"no Service {m.HUB_NAMESPACE}/{m.PROXY_SERVICE}"
+        return []
     spec = service.get("spec") or {}
     if spec.get("type") == "LoadBalancer":
         ingress = (service.get("status") or {}).get("loadBalancer", {}).get("ingress") or []
-        ip = next((i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")), None)
-        return (f"http://{ip}/" if ip else None), f"load balancer address: {ip or 'pending'}"
+        return [f"http://{i.get('ip') or i.get('hostname')}/" for i in ingress if i.get("ip") or i.get("hostname")]
     port = (spec.get("ports") or [{}])[0].get("nodePort")
-    workers = [n for n in kube.list("nodes") if "node-role.kubernetes.io/control-plane" not in n["metadata"]["labels"]]
-    ips = [internal_ip(node) for node in workers or kube.list("nodes")]
-    ip = next((ip for ip in ips if ip), None)
-    return (f"http://{ip}:{port}/" if ip and port else None), f"node port {port} on {ips}"
+    nodes = sorted(kube.list("nodes"), key=lambda n: "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"])
+    return [f"http://{ip}:{port}/" for ip in map(internal_ip, nodes) if ip and port]
+
+
+def answering(kube: Kube) -> tuple[str | None, str]:
+    """The first of the proxy's addresses where the hub's API answers (kube-proxy opens a new node port on each
+    node within its sync period; a node that restarted may not open it at all: grader.cluster.nodeports)."""
+    import requests  # noqa: PLC0415 - ~0.03 s, only here
+
+    seen = []
+    for url in proxy_addresses(kube):
+        try:
+            answer = requests.get(f"{url}hub/api/", timeout=5)
+        except requests.RequestException as err:
+            seen.append(f"{url}: {type(err).__name__}")
+            continue
+        if answer.status_code == 200:
+            return url, f"{url} answers"
+        seen.append(f"{url}: HTTP {answer.status_code}")
+    return None, "; ".join(seen) or "no address yet"
 
 
 # --- status ------------------------------------------------------------------------------------------------------
@@ -253,8 +276,8 @@ def status(kube: Kube) -> Status | None:
     if kube.get("namespace", m.HUB_NAMESPACE) is None:
         return None
     ready, state = rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT)
-    address, _ = proxy_address(kube)
-    found = Status(bool(ready), state, address or "")
+    address, _ = answering(kube)  # where the hub answers from here, else where it should
+    found = Status(bool(ready), state, address or proxy_address(kube)[0] or "")
     role = f"{podguard.ROLE_KEY}={m.STUDENT_ROLE}"
     for ns in sorted(kube.list("namespaces", selector=f"{SELECTOR},{role}"), key=lambda n: n["metadata"]["name"]):
         name = ns["metadata"]["name"]
