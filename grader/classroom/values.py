@@ -25,6 +25,7 @@ and the fix (exit 2). A field left out takes the default below. The whole file, 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,15 +292,18 @@ def _resources(value: Any, at: _Where) -> Resources:
 
 def taken_node_ports() -> dict[str, tuple[int, int]]:
     """What already holds node ports on the lab cluster: each lab's `policy.node_ports` range, and Traefik."""
-    from grader.catalogue.labs import load_lab  # noqa: PLC0415 - reads the catalogue only when asked
+    from grader.catalogue.locate import labs_root  # noqa: PLC0415 - reads the catalogue only when asked
+
+    return {"Traefik": (TRAEFIK_NODE_PORT, TRAEFIK_NODE_PORT), **_labs_node_ports(labs_root())}
+
+
+@functools.cache
+def _labs_node_ports(root: Path | None) -> dict[str, tuple[int, int]]:
+    """Per catalogue: reading every lab takes a while, and a catalogue does not change while servicelab runs."""
+    from grader.catalogue.labs import load_lab  # noqa: PLC0415
     from grader.catalogue.locate import all_labs  # noqa: PLC0415
 
-    taken = {"Traefik": (TRAEFIK_NODE_PORT, TRAEFIK_NODE_PORT)}
-    for path in all_labs():
-        lab = load_lab(path)
-        if lab.policy.node_ports:
-            taken[f"lab {lab.id}"] = lab.policy.node_ports
-    return taken
+    return {f"lab {lab.id}": lab.policy.node_ports for lab in map(load_lab, all_labs(root)) if lab.policy.node_ports}
 
 
 def _node_port(proxy: dict[str, Any], at: _Where, proxy_type: str) -> int:

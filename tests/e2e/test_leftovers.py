@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 
 from grader.base.wait import wait_for
+from grader.classroom.manifests import HUB_ROLE, STUDENT_ROLE
 from grader.cluster import podguard
 from grader.cluster.netpol import DAEMONSET as ENGINE
 from grader.cluster.netpol import NAMESPACE as ENGINE_NAMESPACE
@@ -29,6 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.last]
 
 MANAGED = f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}"
 ROLE_KEY = "servicelab.dev/role"
+CLASSROOM_ROLES = (HUB_ROLE, STUDENT_ROLE)
 SETUP_NAMESPACES = ("metallb-system", "traefik", WITNESS_NAMESPACE)  # `servicelab up` labels what it installs there
 SETUP_OBJECTS = {("serviceaccounts", ENGINE_NAMESPACE, ENGINE)}  # and what it adds to kube-system
 SUITE_START = datetime.fromisoformat(os.environ.get("SERVICELAB_SUITE_START") or datetime.now(UTC).isoformat())
@@ -68,6 +70,9 @@ def _leftovers(kube: Kube) -> list[str]:
         if _before_the_suite(meta):
             continue
         role = meta.get("labels", {}).get(ROLE_KEY)
+        if role in CLASSROOM_ROLES:  # a classroom is no run: it lives until `servicelab classroom down`
+            skipped.add(meta["name"])
+            continue
         if role in (WARM_ROLE, "claims", podguard.CHECK_ROLE) or meta["name"] in SETUP_NAMESPACES:
             kept.add(meta["name"])
             continue

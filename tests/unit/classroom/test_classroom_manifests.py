@@ -1,0 +1,289 @@
+"""The classroom's objects (grader.classroom.manifests), made without a cluster: what each namespace gets, the
+hub's rights, the pod guard of student namespaces, and the hub's config as JupyterHub reads it."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from grader.base import images
+from grader.classroom import manifests as m
+from grader.cluster import podguard
+from grader.cluster.facts import ClusterFacts
+from grader.grading import fence
+from grader.intake.labpolicy import LabPolicy, ServiceRules
+from grader.kube.client import OWNER_KEY, Obj, parse_manifest
+
+SINGLEUSER = "servicelab.local/classroom-singleuser:6.1.1-abc"
+ROOM = m.Classroom(
+    students=("alice", "bob"),
+    instructors=("teacher",),
+    policy=LabPolicy(kinds=("Service", "Deployment")),
+    hub_image="servicelab.local/classroom-hub:6.1.1-abc",
+    singleuser_image=SINGLEUSER,
+    cpu_request="100m",
+    cpu_limit="500m",
+    memory_request="256Mi",
+    memory_limit="512Mi",
+    proxy_type="NodePort",
+    node_port=31880,
+    hub_state="pvc",
+    storage_class="",
+    api_server=(("172.18.0.5",), 6443),
+)
+FACTS = ClusterFacts(context="kind-servicelab", is_kind=True, nodes=[], pod_cidrs=("10.244.0.0/16",))
+SECRET = {m.STUDENT_PASSWORD: "students-pw", m.INSTRUCTOR_PASSWORD: "i" * 32, m.API_TOKEN: "t" * 64}
+
+
+def _all(room: m.Classroom = ROOM) -> list[Obj]:
+    students = [obj for s in room.students for obj in m.student_objects(room, s, FACTS)]
+    return [*m.cluster_objects(room), *students, *m.hub_objects(room, SECRET)]
+
+
+def _named(objects: list[Obj], kind: str, name: str, namespace: str | None = None) -> Obj:
+    (found,) = [
+        o
+        for o in objects
+        if o["kind"] == kind and o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+    ]
+    return found
+
+
+def test_every_object_carries_the_classroom_marks_and_stays_in_its_namespaces() -> None:
+    for obj in _all():
+        meta = obj["metadata"]
+        assert meta["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE, meta["name"]
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "servicelab"
+        assert OWNER_KEY in meta["annotations"]
+        namespace = meta.get("namespace")
+        if namespace is None and obj["kind"] != "Namespace":
+            assert meta["name"].startswith(m.PREFIX), obj["kind"]
+        elif namespace is not None:
+            assert namespace == m.HUB_NAMESPACE or namespace.startswith("servicelab-student-")
+
+
+def test_a_student_namespace_is_fenced_and_walled_like_a_grading_namespace() -> None:
+    objects = m.student_objects(ROOM, "alice", FACTS)
+    namespace = "servicelab-student-alice"
+    ns = _named(objects, "Namespace", namespace)
+    assert ns["metadata"]["labels"][podguard.ROLE_KEY] == m.STUDENT_ROLE
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    expected_fence = {(o["kind"], o["metadata"]["name"]) for o in fence.fence(namespace, m.RUN_ID, ROOM.policy)}
+    assert expected_fence <= kinds
+    assert ("NetworkPolicy", "servicelab-deny-all") in kinds
+    role = _named(objects, "Role", fence.LEARNER_ACCOUNT, namespace)
+    assert {r["resources"][0] for r in role["rules"]} == {"services", "deployments"}  # the labs' kinds
+    for obj in objects:  # nothing reaches outside the namespace
+        if obj["kind"] in ("Role", "RoleBinding"):
+            assert obj["metadata"]["namespace"] == namespace
+        for subject in obj.get("subjects", []):
+            assert (subject["namespace"], subject["name"]) in {
+                (namespace, fence.LEARNER_ACCOUNT),
+                (m.HUB_NAMESPACE, m.HUB_ACCOUNT),
+            }
+
+
+def test_the_server_may_talk_to_the_hub_and_the_api_and_is_reached_only_by_the_hub() -> None:
+    objects = m.student_objects(ROOM, "alice", FACTS)
+    namespace = "servicelab-student-alice"
+    proxy_in = _named(objects, "NetworkPolicy", "servicelab-classroom-proxy-in", namespace)["spec"]
+    assert proxy_in["podSelector"] == {"matchLabels": m.SERVER_POD_LABELS}
+    ((peer,),) = [rule["from"] for rule in proxy_in["ingress"]]
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": m.HUB_NAMESPACE}}
+    assert proxy_in["ingress"][0]["ports"] == [{"protocol": "TCP", "port": m.SERVER_PORT}]
+    hub_out = _named(objects, "NetworkPolicy", "servicelab-classroom-hub-out", namespace)["spec"]
+    assert hub_out["egress"][0]["ports"] == [{"protocol": "TCP", "port": m.HUB_PORT}]
+    api_out = _named(objects, "NetworkPolicy", "servicelab-classroom-api-out", namespace)["spec"]
+    assert api_out["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "172.18.0.5/32"}}], "ports": [{"protocol": "TCP", "port": 6443}]}
+    ]
+
+
+def test_the_hub_may_watch_pods_everywhere_but_create_them_only_in_student_namespaces() -> None:
+    objects = _all()
+    rules = {
+        o["metadata"]["name"]: o["rules"] for o in objects if o["kind"] in ("ClusterRole", "Role") and "rules" in o
+    }
+    watch, spawn = rules[m.WATCH_ROLE], rules[m.SPAWN_ROLE]
+    assert {(r["resources"][0], tuple(r["verbs"])) for r in watch} == {
+        ("pods", ("get", "list", "watch")),
+        ("events", ("list", "watch")),
+    }
+    assert spawn == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete"]}]
+    for rule in [r for rs in rules.values() for r in rs]:
+        assert not {"namespaces", "secrets", "*"} & set(rule["resources"])
+        assert "*" not in rule["verbs"]
+    (cluster_binding,) = [o for o in objects if o["kind"] == "ClusterRoleBinding"]
+    assert cluster_binding["roleRef"]["name"] == m.WATCH_ROLE
+    spawn_bindings = [o for o in objects if o["kind"] == "RoleBinding" and o["roleRef"]["name"] == m.SPAWN_ROLE]
+    assert sorted(b["metadata"]["namespace"] for b in spawn_bindings) == [
+        "servicelab-student-alice",
+        "servicelab-student-bob",
+    ]
+
+
+def test_the_student_namespaces_get_the_pod_guard_under_a_name_of_their_own() -> None:
+    policy, binding = m.cluster_objects(ROOM)[:2]
+    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == m.GUARD_POLICY
+    (selector,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert selector == {"key": podguard.ROLE_KEY, "operator": "In", "values": [m.STUDENT_ROLE]}
+    assert m.STUDENT_ROLE not in podguard.GUARDED_ROLES  # the grading guard would refuse the server's image
+    validations = {v["message"].split(":", 1)[0]: v["expression"] for v in policy["spec"]["validations"]}
+    assert SINGLEUSER in validations["image"]
+    assert all(image in validations["image"] for image in images.LAB_IMAGES)
+    assert f'"{fence.LEARNER_ACCOUNT}"' in validations["service-account"]
+    # the same rules as the grading guard, apart from images and ServiceAccounts
+    grading = parse_manifest(podguard.policy_manifest())[0]["spec"]["validations"]
+    same = {v["message"].split(":", 1)[0]: v["expression"] for v in grading}
+    for rule in ("image", "service-account"):
+        assert validations.pop(rule) != same.pop(rule)
+    assert validations == same
+
+
+def _server_pod(**changes: Any) -> Obj:
+    """The pod KubeSpawner 7.1.0 made for a student on the cluster (its fields the guard reads)."""
+    container = {
+        "name": "notebook",
+        "image": SINGLEUSER,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"containerPort": 8888, "name": "notebook-port"}],
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "runAsUser": 1000, "runAsGroup": 100},
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "jupyter-alice", "labels": {"component": "singleuser-server"}},
+        "spec": {
+            "automountServiceAccountToken": True,
+            "serviceAccountName": fence.LEARNER_ACCOUNT,
+            "containers": [container],
+            "securityContext": {"fsGroup": 100},
+        },
+    }
+    pod["spec"].update(changes)
+    return pod
+
+
+def test_the_guard_admits_the_students_server_and_refuses_what_it_refuses_in_grading() -> None:
+    celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
+    policy = m.cluster_objects(ROOM)[0]
+    env = celpy.Environment()
+
+    def broken(pod: Obj) -> list[str]:
+        activation: dict[str, Any] = {
+            "object": celpy.json_to_cel(pod),
+            "request": celpy.json_to_cel({"operation": "CREATE"}),
+        }
+        variables: dict[Any, Any] = {}
+        for variable in policy["spec"]["variables"]:
+            activation["variables"] = celpy.celtypes.MapType(variables)
+            program = env.program(env.compile(variable["expression"]))
+            variables[celpy.celtypes.StringType(variable["name"])] = program.evaluate(activation)
+        activation["variables"] = celpy.celtypes.MapType(variables)
+        return [
+            v["message"].split(":", 1)[0]
+            for v in policy["spec"]["validations"]
+            if not bool(env.program(env.compile(v["expression"])).evaluate(activation))
+        ]
+
+    assert broken(_server_pod()) == []
+    assert broken(_server_pod(serviceAccountName="hub")) == ["service-account"]
+    assert broken(_server_pod(hostNetwork=True)) == ["host-namespaces"]
+    other = _server_pod()
+    other["spec"]["containers"][0]["image"] = "docker.io/library/nginx:latest"
+    assert broken(other) == ["image"]
+
+
+def test_the_hub_runs_restricted_with_its_state_where_the_values_say() -> None:
+    objects = m.hub_objects(ROOM, SECRET)
+    ns = _named(objects, "Namespace", m.HUB_NAMESPACE)
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    deployment = _named(objects, "Deployment", m.DEPLOYMENT, m.HUB_NAMESPACE)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": m.STATE_CLAIM}} in pod["volumes"]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    _named(objects, "PersistentVolumeClaim", m.STATE_CLAIM, m.HUB_NAMESPACE)
+
+    ephemeral = m.hub_objects(replace(ROOM, hub_state="emptyDir"), SECRET)
+    assert not [o for o in ephemeral if o["kind"] == "PersistentVolumeClaim"]
+    pod = _named(ephemeral, "Deployment", m.DEPLOYMENT, m.HUB_NAMESPACE)["spec"]["template"]["spec"]
+    assert {"name": "data", "emptyDir": {}} in pod["volumes"]
+
+
+def test_the_proxy_is_a_node_port_or_a_load_balancer() -> None:
+    node_port = _named(m.hub_objects(ROOM, SECRET), "Service", m.PROXY_SERVICE, m.HUB_NAMESPACE)["spec"]
+    assert node_port["type"] == "NodePort"
+    assert node_port["ports"] == [{"name": "http", "port": 80, "targetPort": m.PROXY_PORT, "nodePort": 31880}]
+    balanced = m.hub_objects(replace(ROOM, proxy_type="LoadBalancer"), SECRET)
+    spec = _named(balanced, "Service", m.PROXY_SERVICE, m.HUB_NAMESPACE)["spec"]
+    assert spec["type"] == "LoadBalancer"
+    assert "nodePort" not in spec["ports"][0]
+
+
+def test_a_changed_config_rolls_the_hub_pod() -> None:
+    def digest(room: m.Classroom) -> str:
+        deployment = _named(m.hub_objects(room, SECRET), "Deployment", m.DEPLOYMENT, m.HUB_NAMESPACE)
+        return str(deployment["spec"]["template"]["metadata"]["annotations"]["servicelab.dev/config-digest"])
+
+    assert digest(ROOM) == digest(ROOM)
+    assert digest(ROOM) != digest(replace(ROOM, students=("alice", "bob", "carol")))
+
+
+def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from traitlets.config import Config  # noqa: PLC0415 - JupyterHub's own config type
+
+    fake = types.ModuleType("kubespawner")
+    fake.KubeSpawner = type("KubeSpawner", (), {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kubespawner", fake)
+    monkeypatch.setenv("CLASSROOM_STUDENT_PASSWORD", SECRET[m.STUDENT_PASSWORD])
+    monkeypatch.setenv("CLASSROOM_INSTRUCTOR_PASSWORD", SECRET[m.INSTRUCTOR_PASSWORD])
+    monkeypatch.setenv("CLASSROOM_API_TOKEN", SECRET[m.API_TOKEN])
+    config = Config()
+    scope: dict[str, Any] = {"get_config": lambda: config}
+    exec(compile(m.hub_config(ROOM)["jupyterhub_config.py"], "jupyterhub_config.py", "exec"), scope)
+    spawner = config.KubeSpawner
+    assert spawner.enable_user_namespaces is True
+    assert spawner.user_namespace_template == "servicelab-student-{username}"
+    assert spawner.image == SINGLEUSER
+    assert spawner.image_pull_policy == "IfNotPresent"
+    assert (spawner.cpu_guarantee, spawner.cpu_limit) == (0.1, 0.5)
+    assert (spawner.mem_guarantee, spawner.mem_limit) == (256 * 2**20, 512 * 2**20)
+    assert spawner.service_account == fence.LEARNER_ACCOUNT
+    assert spawner.automount_service_account_token is True
+    assert config.JupyterHub.authenticator_class == "shared-password"
+    assert config.Authenticator.allowed_users == {"alice", "bob"}
+    assert config.Authenticator.admin_users == {"teacher"}
+    assert config.SharedPasswordAuthenticator.user_password == "students-pw"
+    assert config.JupyterHub.services == [{"name": m.SERVICE_NAME, "api_token": "t" * 64}]
+    (role,) = config.JupyterHub.load_roles
+    assert role["scopes"] == ["admin:users", "admin:servers"]
+    assert config.JupyterHub.hub_connect_url == "http://hub.servicelab-classroom.svc.cluster.local:8081"
+    # the hub never makes a namespace: the spawner's namespace step is a no-op
+    assert scope["ClassroomSpawner"].__bases__ == (fake.KubeSpawner,)  # type: ignore[attr-defined]
+
+
+def test_the_labs_policies_merge_into_one_namespace_policy() -> None:
+    merged = m.merged_policy(
+        [
+            LabPolicy(kinds=("Service",), services=ServiceRules(types=("ClusterIP",), most=2, load_balancers=0)),
+            LabPolicy(
+                kinds=("Service", "Ingress"),
+                egress=("partner",),
+                services=ServiceRules(types=("ClusterIP", "LoadBalancer"), most=4, load_balancers=1),
+            ),
+        ]
+    )
+    assert merged.kinds == ("Service", "Ingress")
+    assert merged.egress == ("partner",)
+    assert merged.services == ServiceRules(types=("ClusterIP", "LoadBalancer"), most=4, load_balancers=1)
