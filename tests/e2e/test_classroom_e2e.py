@@ -1,6 +1,7 @@
-"""A classroom on the real lab cluster: `servicelab classroom up` with two students, each student's server started
-through the hub's REST API, a student's own token tried on their namespace and on the other's, then
-`servicelab classroom down` and nothing left.
+"""A classroom on the real lab cluster: `servicelab classroom up` with two students, a student's login through the
+proxy (the class's password; a wrong one and a stranger refused), each student's server started through the hub's
+REST API, a student's own token tried on their namespace and on the other's, then `servicelab classroom down` and
+nothing left.
 
 Run alone: pytest --e2e -m classroom tests/e2e/test_classroom_e2e.py -s
 It deploys into servicelab-classroom and servicelab-student-* only, and takes it all down, pass or fail.
@@ -124,10 +125,18 @@ def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
         assert _left(kube) == []
 
 
-def _token(kube: Kube) -> str:
+def _secret(kube: Kube, key: str) -> str:
     secret = kube.get("secret", m.SECRET, m.HUB_NAMESPACE)
     assert secret is not None
-    return base64.b64decode(secret["data"][m.API_TOKEN]).decode()
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def _log_in(url: str, student: str, password: str) -> int:
+    """A student's login through the proxy as a browser does it (the form with its _xsrf); the final status."""
+    browser = requests.Session()
+    browser.get(f"{url}hub/login", timeout=30)
+    form = {"username": student, "password": password, "_xsrf": browser.cookies.get("_xsrf", "")}
+    return browser.post(f"{url}hub/login", data=form, timeout=30, allow_redirects=False).status_code
 
 
 def _server_pod(kube: Kube, student: str) -> tuple[Obj | None, str]:
@@ -145,9 +154,14 @@ def _server_pod(kube: Kube, student: str) -> tuple[Obj | None, str]:
 def test_two_students_each_get_a_server_walled_in_their_own_namespace(classroom: str, kube: Kube, context: str) -> None:
     hub = classroom.rstrip("/") + "/hub/api"
     session = requests.Session()
-    session.headers["Authorization"] = f"token {_token(kube)}"
+    session.headers["Authorization"] = f"token {_secret(kube, m.API_TOKEN)}"
     users = {user["name"] for user in session.get(f"{hub}/users", timeout=30).json()}
     assert set(STUDENTS) <= users, users
+
+    password = _secret(kube, m.STUDENT_PASSWORD)
+    assert _log_in(classroom, "ada", password) == 302  # logged in: on to the spawn page
+    assert _log_in(classroom, "ada", password + "-wrong") == 403
+    assert _log_in(classroom, "mallory", password) == 403  # not in the class
 
     for student in STUDENTS:  # the hub answers 201 (started) or 202 (still starting)
         answer = session.post(f"{hub}/users/{student}/server", timeout=120)
