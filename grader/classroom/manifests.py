@@ -56,6 +56,11 @@ STUDENT_READS = [
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
 ]
 STUDENT_READER = "servicelab-student-reads"
+# grader.kube reads kubeconfigs only: each student namespace holds one (no secret in it: it names the token file
+# the kubelet mounts), the server mounts it and KUBECONFIG points there, so the notebook's apply() acts as the
+# student in the student's namespace.
+KUBECONFIG_MAP, KUBECONFIG_DIR = "servicelab-kubeconfig", "/etc/servicelab"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @dataclass(frozen=True)
@@ -187,17 +192,47 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
             meta, "servicelab-classroom-api-out", pods=server, egress=[_rule("to", _hosts(addresses), port)]
         ),
     ]
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": KUBECONFIG_MAP, **meta},
+        "data": {"kubeconfig": student_kubeconfig(namespace)},
+    }
     namespace_obj = fence.namespace_object(namespace, RUN_ID, STUDENT_ROLE)
     namespace_obj["metadata"]["labels"][CLASSROOM_KEY] = HUB_NAMESPACE
     objects = [
         namespace_obj,
         *fence.fence(namespace, RUN_ID, room.policy),
         *reads,
+        kubeconfig,
         hub_may_spawn,
         *walls.walls(namespace, RUN_ID, room.policy, facts),
         *server_walls,
     ]
     return [_marked(obj) for obj in objects]
+
+
+def student_kubeconfig(namespace: str) -> str:
+    """The server pod's kubeconfig: the API's in-cluster name, the pod's own token and CA, the student's namespace."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "classroom",
+                "cluster": {
+                    "server": "https://kubernetes.default.svc",
+                    "certificate-authority": f"{SERVICE_ACCOUNT_DIR}/ca.crt",
+                },
+            }
+        ],
+        "users": [{"name": "student", "user": {"tokenFile": f"{SERVICE_ACCOUNT_DIR}/token"}}],
+        "contexts": [
+            {"name": "classroom", "context": {"cluster": "classroom", "user": "student", "namespace": namespace}}
+        ],
+        "current-context": "classroom",
+    }
+    return json.dumps(config, indent=1)  # JSON is YAML
 
 
 # --- the hub ----------------------------------------------------------------------------------------------------
@@ -354,6 +389,8 @@ def hub_config(room: Classroom) -> dict[str, str]:
         "memory": [_bytes(room.memory_request), _bytes(room.memory_limit)],
         "service_account": fence.LEARNER_ACCOUNT,
         "service": SERVICE_NAME,
+        "kubeconfig_map": KUBECONFIG_MAP,
+        "kubeconfig_dir": KUBECONFIG_DIR,
     }
     text = _CONFIG.format(
         roster=json.dumps(roster, sort_keys=True),
@@ -422,7 +459,14 @@ c.KubeSpawner.uid = {server_uid}
 c.KubeSpawner.gid = {server_gid}
 c.KubeSpawner.service_account = SETTINGS["service_account"]
 c.KubeSpawner.automount_service_account_token = True  # the student's own token: rights in their namespace only
-c.KubeSpawner.environment = {{"SERVICELAB_NAMESPACE": SETTINGS["namespace_template"]}}
+c.KubeSpawner.environment = {{
+    "SERVICELAB_NAMESPACE": SETTINGS["namespace_template"],
+    "KUBECONFIG": SETTINGS["kubeconfig_dir"] + "/kubeconfig",  # the student's own, made by `classroom up`
+}}
+c.KubeSpawner.volumes = [{{"name": "servicelab-kubeconfig", "configMap": {{"name": SETTINGS["kubeconfig_map"]}}}}]
+c.KubeSpawner.volume_mounts = [
+    {{"name": "servicelab-kubeconfig", "mountPath": SETTINGS["kubeconfig_dir"], "readOnly": True}}
+]
 c.KubeSpawner.start_timeout = 300
 c.KubeSpawner.http_timeout = 120
 '''

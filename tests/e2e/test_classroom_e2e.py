@@ -78,6 +78,22 @@ PROBE = textwrap.dedent(
     """
 )
 
+# Run in the same pod: servicelab's own client (what the notebook's apply() uses), from the kubeconfig `up` mounts.
+THROUGH_SERVICELAB = textwrap.dedent(
+    """
+    import json, sys
+    from grader.kube.client import Kube, KubeError
+    kube = Kube()
+    mine = sorted(s["metadata"]["name"] for s in kube.list("services"))
+    try:
+        kube.list("pods", sys.argv[1])
+        other = "allowed"
+    except KubeError as err:
+        other = err.status
+    print(json.dumps({"my Services": mine, "the other student's pods": other}))
+    """
+)
+
 
 def _servicelab(*args: str, context: str) -> subprocess.CompletedProcess[str]:
     run = subprocess.run(
@@ -200,6 +216,11 @@ def test_two_students_each_get_a_server_walled_in_their_own_namespace(classroom:
         "create a Service in the other's namespace": 403,
         "list pods in every namespace": 403,
     }
+    ran = kube.exec(ada["metadata"]["name"], own, ["python3", "-c", THROUGH_SERVICELAB, other], timeout=60)
+    assert ran.code == 0, ran.stderr
+    seen = json.loads(ran.stdout.strip().splitlines()[-1])
+    print("from ada's server, servicelab's own client (KUBECONFIG):", seen)
+    assert seen == {"my Services": ["mine"], "the other student's pods": 403}
     assert kube.get("service", "mine", own) is not None
     assert kube.get("service", "mine", other) is None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import types
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from grader.cluster import podguard
 from grader.cluster.facts import ClusterFacts
 from grader.grading import fence
 from grader.intake.labpolicy import LabPolicy, ServiceRules
+from grader.kube.api import Session
 from grader.kube.client import OWNER_KEY, Obj, parse_manifest
 
 SINGLEUSER = "servicelab.local/classroom-singleuser:6.1.1-abc"
@@ -261,6 +263,9 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     assert (spawner.mem_guarantee, spawner.mem_limit) == (256 * 2**20, 512 * 2**20)
     assert spawner.service_account == fence.LEARNER_ACCOUNT
     assert spawner.automount_service_account_token is True
+    assert spawner.environment["KUBECONFIG"] == f"{m.KUBECONFIG_DIR}/kubeconfig"
+    assert spawner.volumes == [{"name": "servicelab-kubeconfig", "configMap": {"name": m.KUBECONFIG_MAP}}]
+    assert spawner.volume_mounts[0]["mountPath"] == m.KUBECONFIG_DIR
     assert config.JupyterHub.authenticator_class == "shared-password"
     assert config.Authenticator.allowed_users == {"alice", "bob"}
     assert config.Authenticator.admin_users == {"teacher"}
@@ -287,3 +292,24 @@ def test_the_labs_policies_merge_into_one_namespace_policy() -> None:
     assert merged.kinds == ("Service", "Ingress")
     assert merged.egress == ("partner",)
     assert merged.services == ServiceRules(types=("ClusterIP", "LoadBalancer"), most=4, load_balancers=1)
+
+
+def test_the_server_gets_a_kubeconfig_of_its_own_token_in_its_own_namespace(tmp_path: Path) -> None:
+    objects = m.student_objects(ROOM, "alice", FACTS)
+    text = _named(objects, "ConfigMap", m.KUBECONFIG_MAP, "servicelab-student-alice")["data"]["kubeconfig"]
+    account = tmp_path / "serviceaccount"  # where the kubelet mounts the token and CA, moved here to load it
+    account.mkdir()
+    (account / "token").write_text("eyJ-alices-token")
+    (account / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    path = tmp_path / "kubeconfig"
+    path.write_text(text.replace(m.SERVICE_ACCOUNT_DIR, str(account)))
+    from kubernetes import client, config  # noqa: PLC0415 - as grader.kube.api loads it
+
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(path), client_configuration=cfg, persist_config=False)
+    assert cfg.host == "https://kubernetes.default.svc"
+    assert cfg.get_api_key_with_prefix("BearerToken", alias="authorization") == "Bearer eyJ-alices-token"
+    session = Session(None, str(path))
+    assert session.client().configuration.host == "https://kubernetes.default.svc"
+    assert session.namespace == "servicelab-student-alice"  # grader.kube's default namespace: the student's
+    assert "ConfigMap" in {o["kind"] for o in objects}
