@@ -108,6 +108,8 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-n", "4", "--dist", "loadgroup", "tests/unit")
     _cluster_up(session)
     session.run("servicelab", "status")
+    # tests/e2e/test_classroom_e2e.py deploys the classroom's two images (cached after the first build: seconds)
+    session.run("python", "tools/offline-images/build.py", "--classroom")
     # The notebooks run in parallel (groups whose answers collide run in order), between the other e2e tests
     # and the disruptive ones; --durations prints the slowest, for the time budget.
     notebooks = "tests/e2e/test_notebooks.py"
