@@ -3,7 +3,7 @@
 Services (type, ClusterIP, external address, ports, selector), Ingresses (class, host and path to backend),
 Gateways (class, listeners, addresses, conditions) and HTTPRoutes (parents, hostnames, rules, whether each
 parent accepted the route and its backends resolved). The Gateways shown are the namespace's own and those its
-routes attach to elsewhere (the lab cluster's shared Gateway lives in namespace traefik). Read through the one API
+routes attach to elsewhere (a platform's shared Gateway, on clusters that have one). Read through the one API
 client; a cluster without Gateway API says so instead of failing.
 """
 
