@@ -163,21 +163,7 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SPAWN_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
     }
-    reads = [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": STUDENT_READER, **meta},
-            "rules": STUDENT_READS,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": STUDENT_READER, **meta},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": STUDENT_READER},
-            "subjects": [{"kind": "ServiceAccount", "name": fence.LEARNER_ACCOUNT, "namespace": namespace}],
-        },
-    ]
+    reads = fence.role_for_account(STUDENT_READER, STUDENT_READS, fence.LEARNER_ACCOUNT, meta)
     server = {"matchLabels": SERVER_POD_LABELS}
     hub_pods = {"namespaceSelector": {"matchLabels": {walls.NAME_KEY: HUB_NAMESPACE}}, "podSelector": _hub_selector()}
     addresses, port = room.api_server

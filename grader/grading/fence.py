@@ -102,17 +102,24 @@ def fence(namespace: str, run_id: str, policy: LabPolicy) -> list[Obj]:
             "metadata": {"name": LEARNER_ACCOUNT, **meta},
             "automountServiceAccountToken": False,
         },
+        *role_for_account(LEARNER_ACCOUNT, rules, LEARNER_ACCOUNT, meta),
+    ]
+
+
+def role_for_account(name: str, rules: list[Obj], account: str, meta: Obj) -> list[Obj]:
+    """A Role `name` with rules and its RoleBinding to ServiceAccount `account`, both in meta's namespace."""
+    return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
-            "metadata": {"name": LEARNER_ACCOUNT, **meta},
+            "metadata": {"name": name, **meta},
             "rules": rules,
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
-            "metadata": {"name": LEARNER_ACCOUNT, **meta},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LEARNER_ACCOUNT},
-            "subjects": [{"kind": "ServiceAccount", "name": LEARNER_ACCOUNT, "namespace": namespace}],
+            "metadata": {"name": name, **meta},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": meta["namespace"]}],
         },
     ]

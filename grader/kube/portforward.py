@@ -34,12 +34,17 @@ class PodHttpAnswer:
     body: bytes
 
 
+def get_request(path: str, host: str) -> bytes:
+    """One HTTP/1.1 GET that asks the server to close the connection after its answer."""
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+
+
 def http_get_in_pod(
     session: Session, pod: str, namespace: str, port: int, path: str, *, timeout: float, user: str | None = None
 ) -> PodHttpAnswer:
     """GET path from the pod's port as seen from inside the pod. KubeError when the API or the runtime refuses
     (no such pod, nothing listening on the port); KubeUnreachable when nothing answered in time."""
-    request = f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n".encode()
+    request = get_request(path, f"localhost:{port}")
 
     def exchange(ws: Any, deadline: float) -> tuple[bytes, bytes, bool]:
         ws.send_binary(bytes([DATA]) + request)
@@ -68,7 +73,7 @@ def https_get_in_pod(
     context.verify_mode = ssl.CERT_NONE
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
-    request = f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode()
+    request = get_request(path, server_name)
     where = f"TLS through port-forward to {namespace}/{pod}:{port}"
 
     def exchange(ws: Any, deadline: float) -> tuple[bytes, bytes, bool]:

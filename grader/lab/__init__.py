@@ -14,7 +14,7 @@ from grader.base.wait import WaitTimeout, wait_for
 from grader.lab.context import LabContext
 from grader.lab.diagnose import endpoints_diagnosis, matches, pod_ready, port_mismatch
 from grader.lab.gateways import door as gateway_door
-from grader.lab.gateways import fingerprint, https_through, listener_problems, secret_certificate
+from grader.lab.gateways import fingerprint, https_through, listener_problems, listeners_of, secret_certificate
 from grader.lab.kit import (
     also_exposing,
     inside_route,
@@ -56,6 +56,7 @@ __all__ = [
     "inside_route",
     "internet_facing",
     "listener_problems",
+    "listeners_of",
     "matches",
     "pod_ready",
     "poll_routes",

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.base.errors import EnvError
-from grader.base.names import TRAEFIK_NAMESPACE, TRAEFIK_POD_LABELS, TRAEFIK_TLS_PORT
+from grader.base.names import TRAEFIK_NAMESPACE, TRAEFIK_TLS_PORT
 from grader.base.outcomes import Diagnosis
 from grader.base.wait import WaitTimeout, wait_for
 from grader.kube.client import KubeError, KubeUnreachable, Obj
+from grader.lab import traefik_view
 from grader.lab.context import LabContext
 from grader.probes.observed import HttpsAnswer
 
@@ -39,7 +40,12 @@ class Door:
     controller: str = ""  # the GatewayClass's controllerName: who serves it
 
     def listeners(self) -> list[dict[str, Any]]:
-        return [x for x in (self.gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)]
+        return listeners_of(self.gateway)
+
+
+def listeners_of(gateway: Obj) -> list[dict[str, Any]]:
+    """The Gateway's listeners as written (spec.listeners), mappings only."""
+    return [x for x in (gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)]
 
 
 def _read(lab: LabContext, kind: str, name: str, namespace: str | None) -> Obj | None:
@@ -193,13 +199,12 @@ def https_through(
     if lab.host.available or door.controller != TRAEFIK_CONTROLLER or port != TRAEFIK_TLS_PORT:
         answer = lab.host.https_get(door.address, port, server_name, path, deadline_s=deadline_s, done=done)
         return answer, lab.host.name
-    selector = ",".join(f"{k}={v}" for k, v in TRAEFIK_POD_LABELS.items())
     last: list[HttpsAnswer] = []
 
     def attempt() -> tuple[HttpsAnswer | None, str]:
-        pods = [p["metadata"]["name"] for p in lab.kube.list("pods", TRAEFIK_NAMESPACE, selector) if _running(p)]
+        pods = traefik_view.serving_pods(lab.kube)
         if not pods:
-            answer = HttpsAnswer(f"https://{server_name}{path}", error="no running Traefik pod")
+            answer = HttpsAnswer(f"https://{server_name}{path}", error="no ready Traefik pod")
         else:
             try:
                 certificate, got = lab.kube.pod_https_get(
@@ -217,12 +222,7 @@ def https_through(
         return (answer if done(answer) else None), answer.observed
 
     try:
-        return wait_for(
-            attempt, what=f"https://{server_name}{path} through Traefik", timeout_s=deadline_s
-        ), PORT_FORWARD
+        answer = wait_for(attempt, what=f"https://{server_name}{path} through Traefik", timeout_s=deadline_s)
+        return answer, PORT_FORWARD
     except WaitTimeout:
         return last[0], PORT_FORWARD
-
-
-def _running(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")

@@ -36,10 +36,10 @@ class Reader:
         """The runtime configuration (`/api/rawdata`), or None: no single ready Traefik pod, no API, no right."""
         try:
             if self._pod is None:
-                pods = [p for p in self.kube.list("pods", TRAEFIK_NAMESPACE, _PODS) if _serving(p)]
+                pods = serving_pods(self.kube)
                 if len(pods) != 1:  # during a rollout two configurations answer
                     return None
-                self._pod = pods[0]["metadata"]["name"]
+                self._pod = pods[0]
             answer = self.kube.pod_http_get(
                 self._pod, TRAEFIK_NAMESPACE, TRAEFIK_API_PORT, "/api/rawdata", timeout=READ_S
             )
@@ -191,6 +191,11 @@ def _rolled_out(deployment: Obj) -> bool:
     want = spec.get("replicas", 1)
     counts = [status.get(k, 0) for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")]
     return status.get("observedGeneration") == meta.get("generation") and counts == [want] * 4
+
+
+def serving_pods(kube: Kube) -> list[str]:
+    """The names of Traefik's ready pods (not being deleted)."""
+    return [p["metadata"]["name"] for p in kube.list("pods", TRAEFIK_NAMESPACE, _PODS) if _serving(p)]
 
 
 def _serving(pod: Obj) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from grader.base.outcomes import NotApplicable
 from grader.base.wait import WaitTimeout, wait_for
+from grader.kube.portforward import get_request
 from grader.probes.base import ProbePolicy, Vantage
 from grader.probes.observed import HttpsAnswer
 from grader.probes.shell import Op, Outcome
@@ -32,7 +33,7 @@ def https_exchange(address: str, port: int, server_name: str, path: str, timeout
             context.wrap_socket(raw, server_hostname=server_name) as tls,
         ):
             certificate = tls.getpeercert(binary_form=True) or b""
-            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+            tls.sendall(get_request(path, server_name))
             response = http.client.HTTPResponse(tls)  # reads through makefile()
             response.begin()
             return HttpsAnswer(url, certificate, response.status, response.read(8192).decode(errors="replace"))

@@ -16,6 +16,7 @@ from grader.lab import (
     gateway_door,
     https_through,
     listener_problems,
+    listeners_of,
     poll_routes,
     require_served,
     route_owner,
@@ -40,7 +41,7 @@ def _url_root(address: str) -> str:
 
 def _gateway_diagnosis(gateway: dict[str, Any]) -> Diagnosis:
     """What of the Gateway keeps port 80 from serving shop.example, '' when nothing."""
-    listeners = [x for x in (gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)]
+    listeners = listeners_of(gateway)
     on_port = [x for x in listeners if x.get("port") == PORT and x.get("protocol") == "HTTP"]
     if not on_port:
         shown = ", ".join(f"{x.get('name')}: {x.get('protocol')} port {x.get('port')}" for x in listeners)
@@ -76,7 +77,7 @@ def _route_diagnosis(lab: LabContext, gateway: dict[str, Any], seen: dict[str, t
     routes = lab.objects(KIND)
     if not routes:
         return Diagnosis("gateway/no-httproute", "There is no HTTPRoute in the namespace.")
-    listeners = {x.get("name") for x in (gateway.get("spec") or {}).get("listeners") or [] if isinstance(x, dict)}
+    listeners = {x.get("name") for x in listeners_of(gateway)}
     for found in (_gateway_diagnosis(gateway), *(_route_mistake(route, listeners) for route in routes)):
         if found:
             return found

@@ -137,7 +137,8 @@ class PortForwardKube(GatewayKube):
 
 
 def test_where_this_machine_cannot_reach_traefiks_gateways_are_asked_through_its_pod() -> None:
-    traefik_pod = {"metadata": {"name": "traefik-abc", "labels": {"app": "traefik"}}, "status": {"phase": "Running"}}
+    ready = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    traefik_pod = {"metadata": {"name": "traefik-abc", "labels": {"app": "traefik"}}, "status": ready}
     kube = PortForwardKube({"pods": [traefik_pod]})
     vantages = [ScriptedVantage(lambda op, n: http_ok("x"), name=n) for n in ("probe pod", "other", "outside")]
     host = ScriptedVantage(lambda op, n: http_ok("x"), name="host", reason="this machine cannot route to the cluster")
