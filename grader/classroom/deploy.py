@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
+from grader.classroom import grading
 from grader.classroom import manifests as m
 from grader.classroom.values import Values
-from grader.cluster import podguard, versions
+from grader.cluster import docker, podguard, versions
 from grader.cluster.facts import ClusterFacts, discover, kind_cluster_of
 from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import api_errors_are_state, internal_ip, rollout_ready
 from grader.cluster.tools import classroom_images, find_kind
 from grader.cluster.up import node_has_image
 from grader.kube.client import Kube, Obj
+from grader.probes.pod import ProbePods
 
 HUB_READY_S = 300.0
 DOWN_S = 300.0
@@ -48,6 +50,7 @@ class Plan:
     facts: ClusterFacts
     kind_cluster: str | None  # the kind cluster to load images into; None on another cluster
     objects: list[Obj]
+    grading_image: str = ""  # the grading service's image, on kind (it runs beside the cluster)
 
 
 def plan(kube: Kube, values: Values, values_file: str) -> Plan:
@@ -75,10 +78,12 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
         *m.cluster_objects(room),
         *(obj for student in values.students for obj in m.student_objects(room, student, facts)),
         *m.hub_objects(room, _secret_values(kube, values)),
+        *(grading.hub_namespace_objects() if kind_cluster is not None else []),
+        *(grading.cluster_objects() if kind_cluster is not None else []),
     ]
     # the hub's namespace before anything in it; the student namespaces come with their own objects
     objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)
-    return Plan(room, facts, kind_cluster, objects)
+    return Plan(room, facts, kind_cluster, objects, _grading_image(values_file) if kind_cluster else "")
 
 
 def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, say: Say = print) -> str:
@@ -91,6 +96,8 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
             kube.apply(json.dumps(obj))
         say(f"applied {len(made.objects)} objects: hub in {m.HUB_NAMESPACE}, {len(values.students)} student namespaces")
         wait_for(lambda: _guard_checked(kube), what=f"ValidatingAdmissionPolicy {m.GUARD_POLICY}", timeout_s=60)
+        if made.kind_cluster is not None:
+            start_grading(kube, made, values, say)
         wait_for(
             lambda: rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT),
             what="the hub ready",
@@ -107,6 +114,55 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
     state = "a PVC" if made.room.hub_state == "pvc" else "an emptyDir (lost when the hub pod goes)"
     say(f"hub ready: {address} (its state on {state})")
     return address
+
+
+def start_grading(kube: Kube, made: Plan, values: Values, say: Say) -> str:
+    """The grading service beside the kind cluster (grader.classroom.grading): the warm probe pods it execs into
+    made with this (the instructor's) kubeconfig, its container started with its own account's token, then the
+    students' servers pointed at it. Returns its address on the kind network."""
+    ProbePods(kube, m.RUN_ID).start()  # its account may run probe pods, not make their namespaces
+    cluster = made.kind_cluster or ""
+    config = wait_for(
+        lambda: _grading_kubeconfig(kube, cluster),
+        what=f"the token of {m.HUB_NAMESPACE}/{grading.ACCOUNT}",
+        timeout_s=60,
+    )
+    secret = kube.get("secret", m.SECRET, m.HUB_NAMESPACE) or {}
+    instructor = base64.b64decode((secret.get("data") or {}).get(grading.INSTRUCTOR_TOKEN, "")).decode()
+    address = grading.start_container(
+        made.grading_image,
+        {
+            "SERVICELAB_KUBECONFIG_TEXT": config,
+            "SERVICELAB_INSTRUCTOR_TOKEN": instructor,
+            "SERVICELAB_VARIABLES_JSON": json.dumps({s: {} for s in values.students}),  # MERGE: H1 student_variables,
+        },
+    )
+    reach = [obj for student in values.students for obj in grading.student_objects(student, address)]
+    for obj in (grading.endpoints_object(address), *reach):
+        kube.apply(json.dumps(obj))
+    wait_for(lambda: _grading_answers(address), what=f"the grading service answering at {address}", timeout_s=120)
+    say(f"grading service: container {grading.CONTAINER} at {address}, for the class {grading.URL}")
+    return address
+
+
+@api_errors_are_state
+def _grading_kubeconfig(kube: Kube, cluster: str) -> tuple[str | None, str]:
+    try:
+        return grading.kubeconfig_text(kube, cluster), "filled"
+    except EnvError as err:
+        return None, err.diagnosis
+
+
+def _grading_answers(address: str) -> tuple[bool | None, str]:
+    """The grading service's /healthz, asked from this machine (on the kind network's host)."""
+    import requests  # noqa: PLC0415 - ~0.03 s, only here
+
+    try:
+        answer = requests.get(f"http://{address}:{grading.PORT}/healthz", timeout=5)
+    except requests.RequestException as err:
+        state = docker.container_state(grading.CONTAINER) or {}
+        return None, f"{type(err).__name__}; container {(state.get('State') or {}).get('Status', 'gone')}"
+    return (True if answer.status_code == 200 else None), f"HTTP {answer.status_code}"
 
 
 def api_server(kube: Kube) -> tuple[tuple[str, ...], int]:
@@ -169,6 +225,18 @@ def _images(values: Values, values_file: str, on_kind: bool) -> tuple[str, str]:
     )
 
 
+def _grading_image(values_file: str) -> str:
+    image = classroom_images().get(versions.CLASSROOM_GRADING_IMAGE, "")
+    if not image:
+        raise BadInput(
+            "no image for the grading service",
+            file=values_file,
+            rule="on kind the grading service runs from the offline build's image, beside the cluster",
+            fix="build it: python3 tools/offline-images/build.py --classroom",
+        )
+    return image
+
+
 def _secret_values(kube: Kube, values: Values) -> dict[str, str]:
     """The passwords and API token: the values' own, else those of an earlier `up`, else new ones."""
     earlier = kube.get("secret", m.SECRET, m.HUB_NAMESPACE) or {}
@@ -179,6 +247,7 @@ def _secret_values(kube: Kube, values: Values) -> dict[str, str]:
         or kept.get(m.INSTRUCTOR_PASSWORD)
         or secrets.token_urlsafe(32),
         m.API_TOKEN: kept.get(m.API_TOKEN) or secrets.token_hex(32),
+        grading.INSTRUCTOR_TOKEN: kept.get(grading.INSTRUCTOR_TOKEN) or secrets.token_hex(32),
     }
 
 
@@ -309,6 +378,12 @@ def down(kube: Kube, *, say: Say = print, timeout_s: float = DOWN_S) -> list[str
         for obj in kube.list(kind, selector=SELECTOR):
             kube.delete(kind, obj["metadata"]["name"])
             deleted.append(f"{kind}/{obj['metadata']['name']}")
+    for namespace in grading.FOREIGN_NAMESPACES:  # the grading account's bindings where the classroom owns nothing
+        for obj in kube.list("rolebindings.rbac.authorization.k8s.io", namespace, selector=SELECTOR):
+            kube.delete("rolebindings.rbac.authorization.k8s.io", obj["metadata"]["name"], namespace)
+            deleted.append(f"rolebinding/{namespace}/{obj['metadata']['name']}")
+    if kind_cluster_of(kube.list("nodes")) is not None:
+        deleted += grading.remove_container()
     if deleted:
         say(f"deleting {len(deleted)} objects: {', '.join(deleted)}")
     wait_for(lambda: _gone(kube, claims), what="the classroom gone", timeout_s=timeout_s, max_interval_s=5)
@@ -330,4 +405,9 @@ def _gone(kube: Kube, volumes: set[str]) -> tuple[bool | None, str]:
     left = [f"namespace/{ns['metadata']['name']}" for ns in kube.list("namespaces", selector=SELECTOR)]
     left += [f"{kind}/{o['metadata']['name']}" for kind in CLUSTER_KINDS for o in kube.list(kind, selector=SELECTOR)]
     left += [f"persistentvolume/{pv}" for pv in sorted(volumes) if kube.get("persistentvolume", pv) is not None]
+    left += [
+        f"rolebinding/{ns}/{o['metadata']['name']}"
+        for ns in grading.FOREIGN_NAMESPACES
+        for o in kube.list("rolebindings.rbac.authorization.k8s.io", ns, selector=SELECTOR)
+    ]
     return (True if not left else None), f"left: {', '.join(left)}" if left else "nothing left"

@@ -61,6 +61,7 @@ STUDENT_READER = "servicelab-student-reads"
 # student in the student's namespace.
 KUBECONFIG_MAP, KUBECONFIG_DIR = "servicelab-kubeconfig", "/etc/servicelab"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+GRADING_URL = f"http://grading.{HUB_NAMESPACE}.svc.cluster.local"  # Service `grading` (grader.classroom.grading)
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,7 @@ def hub_config(room: Classroom) -> dict[str, str]:
         "service": SERVICE_NAME,
         "kubeconfig_map": KUBECONFIG_MAP,
         "kubeconfig_dir": KUBECONFIG_DIR,
+        "grading_url": GRADING_URL,
     }
     text = _CONFIG.format(
         roster=json.dumps(roster, sort_keys=True),
@@ -448,6 +450,7 @@ c.KubeSpawner.automount_service_account_token = True  # the student's own token:
 c.KubeSpawner.environment = {{
     "SERVICELAB_NAMESPACE": SETTINGS["namespace_template"],
     "KUBECONFIG": SETTINGS["kubeconfig_dir"] + "/kubeconfig",  # the student's own, made by `classroom up`
+    "SERVICELAB_GRADING_URL": SETTINGS["grading_url"],  # check() asks the grading service
 }}
 c.KubeSpawner.volumes = [{{"name": "servicelab-kubeconfig", "configMap": {{"name": SETTINGS["kubeconfig_map"]}}}}]
 c.KubeSpawner.volume_mounts = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,7 +95,13 @@ def pull(ref: str) -> None:
 
 
 def run_container(
-    name: str, image: str, args: list[str], *, aliases: tuple[str, ...] = (), options: list[str] | None = None
+    name: str,
+    image: str,
+    args: list[str],
+    *,
+    aliases: tuple[str, ...] = (),
+    options: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     argv = [
         "docker",
@@ -113,7 +119,7 @@ def run_container(
     ]
     for alias in aliases:
         argv += ["--network-alias", alias]
-    run([*argv, image, *args], timeout=120)
+    run([*argv, image, *args], timeout=120, env=env)
 
 
 def remove_container(name: str) -> None:

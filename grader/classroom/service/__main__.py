@@ -3,6 +3,8 @@
 Settings by flag or environment variable (the Deployment sets the variables):
     --gradebook PATH         SERVICELAB_GRADEBOOK             the SQLite file (on a persistent volume)
     --instructor-token-file  SERVICELAB_INSTRUCTOR_TOKEN_FILE a file holding the instructor's token (a Secret)
+                             SERVICELAB_INSTRUCTOR_TOKEN      or the token itself
+                             SERVICELAB_KUBECONFIG_TEXT       a kubeconfig's text (the container beside kind)
     --workers N              SERVICELAB_WORKERS               gradings at once (default 4)
     --per-student N          SERVICELAB_PER_STUDENT           waiting gradings one student may have (default 5)
     --in-cluster             SERVICELAB_IN_CLUSTER=1          talk to the API as the pod's ServiceAccount
@@ -67,6 +69,14 @@ def in_cluster_kubeconfig(folder: Path, account: Path = SERVICE_ACCOUNT, env: di
     return path
 
 
+def kubeconfig_from_text(text: str) -> Path:
+    """The kubeconfig handed over in the environment, as the file grader.kube reads (only this user may read it)."""
+    folder = Path(tempfile.mkdtemp(prefix="servicelab-"))  # mode 0700
+    path = folder / "kubeconfig"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(prog="python -m grader.classroom.service", description=__doc__)
@@ -90,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --workers and --per-student are at least 1", file=sys.stderr)
         return 2
     token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
+    token = token or os.environ.get("SERVICELAB_INSTRUCTOR_TOKEN", "").strip()
+    if os.environ.get("SERVICELAB_KUBECONFIG_TEXT"):  # beside a kind cluster: `classroom up` hands it over
+        args.kubeconfig = str(kubeconfig_from_text(os.environ["SERVICELAB_KUBECONFIG_TEXT"]))
     if not token:
         logging.warning("no instructor token: /class and the exports refuse everyone")
     if args.in_cluster:
