@@ -13,8 +13,8 @@ Its rights (docs/CLASSROOM_SERVICE.md lists them), the least its probing needs:
   advertisements, and the objects a grading reads or compares across namespaces (Services, pods, endpoints,
   EndpointSlices, events, Deployments, ReplicaSets, Ingresses, Gateways, HTTPRoutes, NetworkPolicies, quotas);
   create TokenReviews (who is calling);
-- in each student namespace, also read Secrets (the gateway lab compares the served certificate with the
-  learner's Secret);
+- in each student namespace, also get Secrets and ConfigMaps (the gateway lab compares the served certificate
+  with the learner's Secret; the pod-networking lab's answer is a ConfigMap);
 - in the probe namespaces: run and replace the warm probe pods and exec into them;
 - in Traefik's namespace: portforward to its pods (its API on the pod's loopback, TLS through the pod).
 It creates, changes or deletes nothing in a student's namespace.
@@ -76,7 +76,7 @@ READ_EVERYWHERE = [
     },
     {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
 ]
-IN_STUDENT_NAMESPACE = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+IN_STUDENT_NAMESPACE = [{"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get"]}]
 IN_PROBE_NAMESPACES = [
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},

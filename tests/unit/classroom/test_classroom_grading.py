@@ -32,14 +32,14 @@ def test_every_object_carries_the_classroom_label_so_down_finds_it() -> None:
         assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE, obj["metadata"]["name"]
 
 
-def test_the_account_writes_only_probe_pods_and_reads_secrets_only_in_student_namespaces() -> None:
+def test_the_account_writes_only_probe_pods_and_reads_secrets_and_configmaps_only_in_student_namespaces() -> None:
     objects = _by_kind(grading.cluster_objects() + grading.student_objects("alice", "172.18.0.9"))
     roles = {role["metadata"]["name"]: role["rules"] for role in objects["ClusterRole"]}
     everywhere = roles[grading.READ_ROLE]
     writes = [(rule["resources"], verb) for rule in everywhere for verb in rule["verbs"] if verb in WRITES]
     assert writes == [(["tokenreviews"], "create")]  # who is calling; nothing else written cluster-wide
     assert not any("secrets" in rule["resources"] or "configmaps" in rule["resources"] for rule in everywhere)
-    assert roles[grading.NAMESPACE_ROLE] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    assert roles[grading.NAMESPACE_ROLE] == [{"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get"]}]
     bindings = {(b["metadata"].get("namespace"), b["roleRef"]["name"]) for b in objects["RoleBinding"]}
     assert bindings == {
         *((ns, grading.PROBE_ROLE) for ns in WARM_NAMESPACES),
