@@ -61,6 +61,7 @@ STUDENT_READER = "servicelab-student-reads"
 # student in the student's namespace.
 KUBECONFIG_MAP, KUBECONFIG_DIR = "servicelab-kubeconfig", "/etc/servicelab"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+NOTEBOOKS_DIR = "servicelab-notebooks"  # in the student's home: the learner copies, written when the server starts
 GRADING_URL = f"http://grading.{HUB_NAMESPACE}.svc.cluster.local"  # Service `grading` (grader.classroom.grading)
 
 
@@ -388,6 +389,7 @@ def hub_config(room: Classroom) -> dict[str, str]:
         proxy_port=PROXY_PORT,
         server_uid=SERVER_UID,
         server_gid=SERVER_GID,
+        notebooks=NOTEBOOKS_DIR,
     )
     return {"jupyterhub_config.py": text}
 
@@ -456,6 +458,10 @@ c.KubeSpawner.volumes = [{{"name": "servicelab-kubeconfig", "configMap": {{"name
 c.KubeSpawner.volume_mounts = [
     {{"name": "servicelab-kubeconfig", "mountPath": SETTINGS["kubeconfig_dir"], "readOnly": True}}
 ]
+# the learner copies of the notebooks in the student's home (an answered copy is kept: a restart loses no work)
+c.KubeSpawner.lifecycle_hooks = {{
+    "postStart": {{"exec": {{"command": ["sh", "-c", 'servicelab notebooks "$HOME/{notebooks}" >/dev/null']}}}}
+}}
 c.KubeSpawner.start_timeout = 300
 c.KubeSpawner.http_timeout = 120
 '''
