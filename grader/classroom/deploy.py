@@ -328,13 +328,15 @@ class Status:
     hub_state: str
     address: str
     students: list[StudentState] = field(default_factory=list)
+    grading: str = ""  # the grading service: where it runs, or why not
 
     def render(self) -> str:
         lines = [
             f"hub:   {'ready' if self.hub_ready else 'NOT READY'} ({self.hub_state})",
             f"proxy: {self.address or 'no address'}",
+            f"grading: {self.grading or 'not deployed'}",
             f"login: kubectl -n {m.HUB_NAMESPACE} get secret {m.SECRET} -o jsonpath='{{.data}}'"
-            f" (base64: {m.STUDENT_PASSWORD}, {m.INSTRUCTOR_PASSWORD}, {m.API_TOKEN})",
+            f" (base64: {m.STUDENT_PASSWORD}, {m.INSTRUCTOR_PASSWORD}, {m.API_TOKEN}, {grading.INSTRUCTOR_TOKEN})",
         ]
         lines += [f"student {s.name:<20} {s.namespace:<40} server {s.server}" for s in self.students]
         return "\n".join(lines)
@@ -347,6 +349,9 @@ def status(kube: Kube) -> Status | None:
     ready, state = rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT)
     address, _ = answering(kube)  # where the hub answers from here, else where it should
     found = Status(bool(ready), state, address or proxy_address(kube)[0] or "")
+    if kind_cluster_of(kube.list("nodes")) is not None:
+        at = grading.container_address()
+        found.grading = f"container {grading.CONTAINER} at {at}" if at else f"container {grading.CONTAINER} NOT RUNNING"
     role = f"{podguard.ROLE_KEY}={m.STUDENT_ROLE}"
     for ns in sorted(kube.list("namespaces", selector=f"{SELECTOR},{role}"), key=lambda n: n["metadata"]["name"]):
         name = ns["metadata"]["name"]
