@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from grader.base.wait import wait_for
-from grader.classroom import deploy
+from grader.cluster import docker
+from grader.classroom import deploy, grading
 from grader.classroom import manifests as m
 from grader.kube.client import Kube, Obj
 
@@ -122,6 +123,16 @@ def _left(kube: Kube) -> list[str]:
         for pv in kube.list("persistentvolumes")
         if ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace") == m.HUB_NAMESPACE
     ]
+    for namespace in grading.FOREIGN_NAMESPACES:
+        left += [
+            f"rolebinding/{namespace}/{b['metadata']['name']}"
+            for b in kube.list("rolebindings.rbac.authorization.k8s.io", namespace)
+            if b["metadata"]["name"].startswith(m.PREFIX)
+        ]
+    if docker.container_state(grading.CONTAINER) is not None:
+        left.append(f"container/{grading.CONTAINER}")
+    if docker.inspect("volume", grading.GRADEBOOK_VOLUME) is not None:
+        left.append(f"volume/{grading.GRADEBOOK_VOLUME}")
     return sorted(set(left))
 
 
