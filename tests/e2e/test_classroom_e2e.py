@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from grader.base.wait import wait_for
-from grader.cluster import docker
 from grader.classroom import deploy, grading
 from grader.classroom import manifests as m
+from grader.cluster import docker
 from grader.kube.client import Kube, Obj
 
 pytestmark = [pytest.mark.e2e, pytest.mark.classroom]
