@@ -47,8 +47,9 @@ def offline_build() -> OfflineBuild | None:
 
 
 def classroom_images() -> dict[str, str]:
-    """The classroom's image tags the offline build made (`build.py --classroom`): image name -> tag; {} when it
-    has not run here."""
+    """The classroom's image tags the offline build made (`build.py --classroom`): image name
+    (versions.CLASSROOM_HUB_IMAGE, CLASSROOM_SINGLEUSER_IMAGE, CLASSROOM_GRADING_IMAGE) -> tag; {} when it has not
+    run here."""
     record = build_cache() / f"classroom-{versions.CLASSROOM_RECIPE}.json"
     if not record.is_file():
         return {}

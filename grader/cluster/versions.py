@@ -27,7 +27,8 @@ JUPYTERHUB = "6.1.1"
 KUBESPAWNER = "7.1.0"
 CONFIGURABLE_HTTP_PROXY = "5.3.0"  # from npm; needs Node.js 20 or newer
 CLASSROOM_RECIPE = "c1"  # tools/offline-images/classroom.py RECIPE: names the build's record of the image tags
-CLASSROOM_HUB_IMAGE, CLASSROOM_SINGLEUSER_IMAGE = "classroom-hub", "classroom-singleuser"  # the record's keys
+# The record's keys. The grading image: the grading service, servicelab without Jupyter, with a docker client.
+CLASSROOM_HUB_IMAGE, CLASSROOM_SINGLEUSER_IMAGE = "classroom-hub", "classroom-singleuser"
 CLASSROOM_GRADING_IMAGE = "classroom-grading"
 
 ONLINE_NODE_IMAGE = f"kindest/node:{KUBERNETES}"

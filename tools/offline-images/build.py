@@ -166,7 +166,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--classroom",
         action="store_true",
-        help="build the classroom's JupyterHub and single-user images (classroom.py) instead of the lab cluster's",
+        help="build the classroom's JupyterHub, single-user and grading images (classroom.py) instead of the lab"
+        " cluster's",
     )
     return parser.parse_args(argv)
 
@@ -198,7 +199,7 @@ def _lab_images(cache: Path) -> int:
 
 
 def _classroom(cache: Path) -> int:
-    """The hub and single-user images; not the lab images, and not in build-runs.json (the lab build's cold
+    """The hub, single-user and grading images; not the lab images, and not in build-runs.json (the lab build's cold
     time, which `nox -s bench` reads). Writes <cache>/classroom-<RECIPE>.json with their tags."""
     work = cache / f"work-classroom-{classroom.RECIPE}"
     with step("servicelab wheel"):
@@ -212,10 +213,11 @@ def _classroom(cache: Path) -> int:
             artefact(reused=True)
             continue
         with step(f"{image.name} rootfs"):
-            rootfs = ensure_rootfs_image(work, image.name, image.suite, image.packages, keys.rootfs[image.name])
+            # Named by its content (suite and packages), not by the image: images alike share one.
+            rootfs = ensure_rootfs_image(work, "classroom", image.suite, image.packages, keys.rootfs[image.name])
         folder = cache / f"{image.name}-{keys.install[image.name]}"
         with step(f"{image.name} install"):
-            classroom.ensure_install(image, rootfs, folder, wheel if image.servicelab_extra else None)
+            classroom.ensure_install(image, rootfs, folder, wheel if image.installs_servicelab else None)
         with step(f"image {image.name}"):
             classroom.ensure_image(image, rootfs, folder, tag, keys.images[image.name])
     with step("record"):

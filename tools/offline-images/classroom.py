@@ -1,12 +1,18 @@
-"""The classroom's two images (issue 24), an opt-in target: `build.py --classroom`.
+"""The classroom's three images (issue 24), an opt-in target: `build.py --classroom`.
 
 - servicelab.local/classroom-hub: JupyterHub with KubeSpawner in a venv, and configurable-http-proxy from npm
   on Debian's Node.js; runs as uid 1000.
 - servicelab.local/classroom-singleuser: a student's server: JupyterLab, jupyterhub-singleuser and servicelab
   itself (a wheel of this checkout, with its `learn` extra); runs as jovyan, uid 1000, home /home/jovyan.
+- servicelab.local/classroom-grading: the grading service (`python -m grader.classroom.service`): servicelab
+  without Jupyter, and Debian's docker client, for the outside vantage points' `docker exec`; runs as grading,
+  uid 1000, in /data (the gradebook). It is started with the host's docker socket mounted and
+  `--group-add <the socket's gid>` (known only on the host that runs it):
+      docker run -v /var/run/docker.sock:/var/run/docker.sock --group-add "$(stat -c %g /var/run/docker.sock)" ...
 
-Each is made in three cached steps: a Debian rootfs (debootstrap, like the lab images' base); its install
-folder (the venv at /opt/venv, the proxy's node_modules), filled by pip and npm from the registries inside a
+Each is made in three cached steps: a Debian rootfs (debootstrap, like the lab images' base; images of the same
+suite and packages share one, as the single-user and grading images do); its install folder (the venv at
+/opt/venv, the proxy's node_modules, the docker client), filled by pip, npm and apt from the registries inside a
 container of that rootfs with the folder mounted at its final path and the host's CA bundle mounted read-only (so
 no certificate of this machine lands in an image); then `docker build`, which only copies that folder and adds
 the user, offline. The tag carries the image key (keys.classroom_keys): a changed input gives a new tag.
@@ -19,7 +25,7 @@ import os
 import shlex
 import shutil
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from components import versions
@@ -30,6 +36,13 @@ RECIPE = "c1"
 VENV = "/opt/venv"
 PROXY_PREFIX = "/opt/configurable-http-proxy"
 WHEELS = "/wheels"  # where servicelab's wheel is mounted in the install container
+# The docker client: bookworm has no client-only package (trixie's docker-cli is one), and installing docker.io
+# brings the daemon (144 MiB installed) with containerd, runc and iptables. So the install container downloads its .deb
+# through apt (checked against the suite's signed index) and keeps only the client and its copyright file,
+# unpacked under DOCKER_STAGE with the paths they have in the image.
+DOCKER_PACKAGE = "docker.io"
+DOCKER_CLIENT = "/usr/bin/docker"
+DOCKER_STAGE = "/opt/docker-client"
 HOST_CA = "/etc/ssl/certs/servicelab-host-ca.crt"  # where the host's CA bundle is mounted in it
 # The proxy's environment variables pass through to the install container, for hosts that reach the
 # registries through one.
@@ -47,27 +60,46 @@ class ClassroomImage:
     install_packages: tuple[str, ...]  # Debian packages only the install container needs (apt-get, not kept)
     requirements: tuple[str, ...]  # pip requirements, into the venv
     npm_packages: tuple[str, ...]  # npm packages, under PROXY_PREFIX (name@version)
-    servicelab_extra: str  # "" or the extra servicelab's own wheel is installed with
+    servicelab_extra: str | None  # None: servicelab not installed; else the extra its wheel is installed with
+    docker_client: bool  # Debian's docker client at DOCKER_CLIENT (from DOCKER_PACKAGE, the client alone)
     user: str
     uid: int
     gid: int
     group: str  # created unless Debian has it (gid 100 is Debian's `users`)
     home: str
+    workdir: str  # "" is home; another folder is made and given to the user
     command: tuple[str, ...]
+    tag_version: str  # what its tag names before the key: the JupyterHub it carries, or "" (the key alone)
+
+    @property
+    def installs_servicelab(self) -> bool:
+        return self.servicelab_extra is not None
 
     def install_script(self, wheel: str = "") -> str:
         """The shell script the install container runs; wheel: servicelab's wheel's file name, when installed."""
         requirements = list(self.requirements)
-        if self.servicelab_extra:
+        if self.installs_servicelab:
             if not wheel:
                 raise ValueError(f"{self.name} installs servicelab: its wheel's name is needed")
-            requirements.insert(0, f"{WHEELS}/{wheel}[{self.servicelab_extra}]")
+            extra = f"[{self.servicelab_extra}]" if self.servicelab_extra else ""
+            requirements.insert(0, f"{WHEELS}/{wheel}{extra}")
         lines = ["set -eu"]
         if self.install_packages:
             lines.append(
                 "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends"
                 f" {shlex.join(self.install_packages)} >/dev/null"
             )
+        if self.docker_client:
+            if not self.install_packages:
+                lines.append("apt-get update -qq")  # the rootfs keeps no package lists
+            deb = f"/tmp/{DOCKER_PACKAGE}_*.deb"  # /tmp: apt's sandbox user may write there
+            lines += [
+                f"(cd /tmp && apt-get download -qq {DOCKER_PACKAGE})",
+                f"dpkg-deb --fsys-tarfile {deb} | tar -x -C {DOCKER_STAGE} .{DOCKER_CLIENT}"
+                f" ./usr/share/doc/{DOCKER_PACKAGE}/copyright",
+                f"rm {deb}",
+                f"{DOCKER_STAGE}{DOCKER_CLIENT} --version",  # a client that cannot start on this rootfs stops here
+            ]
         lines += [
             f"python3 -m venv {VENV}",
             f"{VENV}/bin/pip install --no-cache-dir --disable-pip-version-check {shlex.join(requirements)}",
@@ -79,7 +111,12 @@ class ClassroomImage:
                 f" {shlex.join(self.npm_packages)}"
             )
         # The container runs as root (apt-get); what it made belongs to whoever runs the build.
-        lines.append(f'chown -R "$OWNER" {VENV}' + (f" {PROXY_PREFIX}" if self.npm_packages else ""))
+        made = [VENV]
+        if self.npm_packages:
+            made.append(PROXY_PREFIX)
+        if self.docker_client:
+            made.append(DOCKER_STAGE)
+        lines.append(f'chown -R "$OWNER" {" ".join(made)}')
         return "\n".join(lines) + "\n"
 
     def dockerfile(self, rootfs: str, key: str) -> str:
@@ -91,19 +128,23 @@ class ClassroomImage:
             for package in self.npm_packages:
                 name = package.rsplit("@", 1)[0]
                 setup.append(f"ln -s {PROXY_PREFIX}/node_modules/.bin/{name} /usr/local/bin/{name}")
+        if self.docker_client:
+            copies.append("COPY docker /")  # the folder holds usr/bin/docker and its copyright file
         if self.group != "users":
             setup.append(f"groupadd --gid {self.gid} {self.group}")
         setup.append(
             f"useradd --no-log-init --uid {self.uid} --gid {self.gid} --home-dir {self.home} --create-home"
             f" --shell /bin/bash {self.user}"
         )
+        if self.workdir:
+            setup.append(f"mkdir -p {self.workdir} && chown {self.uid}:{self.gid} {self.workdir}")
         lines = [
             f"FROM {rootfs}",
             *copies,
             "RUN " + " && ".join(setup),
             f"ENV PATH={PATH} LANG=C.UTF-8",
             f"USER {self.uid}:{self.gid}",  # numeric: Pod Security's runAsNonRoot can check it
-            f"WORKDIR {self.home}",
+            f"WORKDIR {self.workdir or self.home}",
             f"CMD {json.dumps(list(self.command))}",
             f"LABEL dev.servicelab.build-key={key}",
         ]
@@ -111,9 +152,10 @@ class ClassroomImage:
 
 
 def images(suite: str) -> tuple[ClassroomImage, ...]:
-    """The hub and the single-user image. suite: the lab images' Debian suite, which the single-user image
-    shares; the hub takes the next one, because configurable-http-proxy 5 needs Node.js 20 or newer and Debian
-    12 (bookworm) has 18.20, Debian 13 (trixie) 20.19."""
+    """The hub, the single-user and the grading image. suite: the lab images' Debian suite, which the single-user
+    and grading images share (one rootfs: the same packages); the hub takes the next one, because
+    configurable-http-proxy 5 needs Node.js 20 or newer and Debian 12 (bookworm) has 18.20, Debian 13 (trixie)
+    20.19."""
     hub = ClassroomImage(
         name="classroom-hub",
         suite=_NODE_20_SUITE.get(suite, suite),
@@ -123,13 +165,16 @@ def images(suite: str) -> tuple[ClassroomImage, ...]:
         install_packages=("npm",),
         requirements=(f"jupyterhub=={versions.JUPYTERHUB}", f"jupyterhub-kubespawner=={versions.KUBESPAWNER}"),
         npm_packages=(f"configurable-http-proxy@{versions.CONFIGURABLE_HTTP_PROXY}",),
-        servicelab_extra="",
+        servicelab_extra=None,
+        docker_client=False,
         user="jupyterhub",
         uid=1000,
         gid=1000,
         group="jupyterhub",
         home="/srv/jupyterhub",  # its working folder: the hub's database and cookie secret
+        workdir="",
         command=("jupyterhub",),
+        tag_version=versions.JUPYTERHUB,
     )
     singleuser = ClassroomImage(
         name="classroom-singleuser",
@@ -139,14 +184,32 @@ def images(suite: str) -> tuple[ClassroomImage, ...]:
         requirements=("jupyterlab", f"jupyterhub=={versions.JUPYTERHUB}"),  # jupyterhub: jupyterhub-singleuser
         npm_packages=(),
         servicelab_extra="learn",
+        docker_client=False,
         user="jovyan",
         uid=1000,
         gid=100,
         group="users",
         home="/home/jovyan",
+        workdir="",
         command=("jupyterhub-singleuser",),
+        tag_version=versions.JUPYTERHUB,
     )
-    return hub, singleuser
+    grading = replace(
+        singleuser,  # its rootfs: the same suite and packages
+        name="classroom-grading",
+        requirements=(),
+        servicelab_extra="",  # servicelab alone: no Jupyter
+        docker_client=True,
+        user="grading",
+        gid=1000,
+        group="grading",
+        home="/home/grading",
+        workdir="/data",  # the gradebook's folder (a volume), the service's default --gradebook is relative
+        # A CMD, not an ENTRYPOINT: `docker run IMAGE docker ps` and `... python -m ... --help` replace it.
+        command=("python", "-m", "grader.classroom.service"),
+        tag_version="",
+    )
+    return hub, singleuser, grading
 
 
 _NODE_20_SUITE = {"bookworm": "trixie"}
@@ -183,7 +246,7 @@ def build_servicelab_wheel(repo: Path, work: Path) -> Path:
 
 
 def ensure_install(image: ClassroomImage, rootfs: str, folder: Path, wheel: Path | None) -> None:
-    """Fill folder (venv/, node/) in a container of the rootfs; kept when complete (a marker file says so)."""
+    """Fill folder (venv/, node/, docker/) in a container of the rootfs; kept when complete (a marker file says so)."""
     done = folder / ".complete"
     if done.exists():
         log(f"{image.name} install folder: present ({folder.name})")
@@ -197,6 +260,9 @@ def ensure_install(image: ClassroomImage, rootfs: str, folder: Path, wheel: Path
     if image.npm_packages:
         (folder / "node").mkdir()
         argv += ["--volume", f"{folder / 'node'}:{PROXY_PREFIX}"]
+    if image.docker_client:
+        (folder / "docker").mkdir()
+        argv += ["--volume", f"{folder / 'docker'}:{DOCKER_STAGE}"]
     if wheel is not None:
         argv += ["--volume", f"{wheel.parent}:{WHEELS}:ro"]
     argv += ["--volume", f"{host_ca_bundle()}:{HOST_CA}:ro"]
@@ -205,7 +271,8 @@ def ensure_install(image: ClassroomImage, rootfs: str, folder: Path, wheel: Path
         if name in os.environ:
             argv += ["--env", f"{name}={os.environ[name]}"]
     script = image.install_script(wheel.name if wheel else "")
-    log(f"{image.name}: pip install {' '.join(image.requirements)} (PyPI) in a {image.suite} container")
+    installed = ["servicelab", *image.requirements] if image.installs_servicelab else list(image.requirements)
+    log(f"{image.name}: pip install {' '.join(installed)} (PyPI) in a {image.suite} container")
     run([*argv, rootfs, "sh", "-c", script], timeout=1800)
     done.write_text(script)
 

@@ -148,26 +148,29 @@ class ClassroomKeys:
     rootfs: dict[str, str]  # its Debian rootfs
     install: dict[str, str]  # its install folder: the venv and the proxy's node_modules
     images: dict[str, str]  # the image: the install folder, the rootfs and the Dockerfile
+    tags: dict[str, str]  # the image's tag: the version it names (the JupyterHub it carries) and its key
 
     def tag(self, name: str) -> str:
-        """The image's tag: the JupyterHub it carries and its key, so a changed input gives a new tag."""
-        return f"servicelab.local/{name}:{c.versions.JUPYTERHUB}-{self.images[name][:12]}"
+        """The image's tag; a changed input gives a new one."""
+        return self.tags[name]
 
 
 def classroom_keys(suite: str, wheel: Path | None) -> ClassroomKeys:
     """Keys of the classroom images for the lab images' Debian suite and servicelab's wheel (a built file;
     None only where no image installs it)."""
-    rootfs_keys, install, image_keys = {}, {}, {}
+    rootfs_keys, install, image_keys, tags = {}, {}, {}, {}
     for image in classroom.images(suite):
         rootfs = rootfs_key(image.suite, image.packages)
         servicelab = None
-        if image.servicelab_extra:
+        if image.installs_servicelab:
             if wheel is None:
                 raise ValueError(f"{image.name} installs servicelab: its wheel is needed for its key")
             servicelab = wheel_key(wheel)
-        script = image.install_script(wheel.name if wheel is not None and image.servicelab_extra else "")
+        script = image.install_script(wheel.name if wheel is not None and image.installs_servicelab else "")
         install[image.name] = digest("classroom-install", classroom.RECIPE, rootfs, script, servicelab)
         dockerfile = image.dockerfile("", "")  # its shape: the rootfs and the key are inputs of their own
         image_keys[image.name] = digest("classroom-image", classroom.RECIPE, install[image.name], rootfs, dockerfile)
         rootfs_keys[image.name] = rootfs
-    return ClassroomKeys(rootfs_keys, install, image_keys)
+        version = f"{image.tag_version}-" if image.tag_version else ""
+        tags[image.name] = f"servicelab.local/{image.name}:{version}{image_keys[image.name][:12]}"
+    return ClassroomKeys(rootfs_keys, install, image_keys, tags)

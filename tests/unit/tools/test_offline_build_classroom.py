@@ -16,10 +16,11 @@ import build  # noqa: E402
 import classroom  # noqa: E402
 import keys  # noqa: E402
 
-from grader.cluster import versions  # noqa: E402
+from grader.cluster import tools, versions  # noqa: E402
 
 HUB = "classroom-hub"
 SINGLEUSER = "classroom-singleuser"
+GRADING = "classroom-grading"
 WHEEL = "servicelab-0.1.0-py3-none-any.whl"
 
 
@@ -55,6 +56,12 @@ def test_tags_name_the_jupyterhub_pin_and_the_image_key(wheel: Path) -> None:
     assert found.tag(HUB) != found.tag(SINGLEUSER)
 
 
+def test_the_grading_tag_is_its_key_alone(wheel: Path) -> None:
+    """It carries no JupyterHub to name."""
+    found = keys.classroom_keys("bookworm", wheel)
+    assert found.tag(GRADING) == f"servicelab.local/{GRADING}:{found.images[GRADING][:12]}"
+
+
 def test_same_wheel_content_same_keys_whatever_the_zip_timestamps(wheel: Path, tmp_path: Path) -> None:
     again = tmp_path / "two" / WHEEL
     again.parent.mkdir()
@@ -66,12 +73,15 @@ def test_same_wheel_content_same_keys_whatever_the_zip_timestamps(wheel: Path, t
     assert keys.classroom_keys("bookworm", again) == keys.classroom_keys("bookworm", wheel)
 
 
-def test_a_changed_servicelab_source_rebuilds_the_singleuser_image_only(wheel: Path, tmp_path: Path) -> None:
+def test_a_changed_servicelab_source_rebuilds_the_singleuser_and_grading_images_only(
+    wheel: Path, tmp_path: Path
+) -> None:
     before = keys.classroom_keys("bookworm", wheel)
     changed = _wheel(tmp_path / "changed", {**MEMBERS, "grader/cli/main.py": "print('changed')\n"})
     after = keys.classroom_keys("bookworm", changed)
-    assert after.install[SINGLEUSER] != before.install[SINGLEUSER]
-    assert after.tag(SINGLEUSER) != before.tag(SINGLEUSER)
+    for name in (SINGLEUSER, GRADING):
+        assert after.install[name] != before.install[name]
+        assert after.tag(name) != before.tag(name)
     assert after.rootfs == before.rootfs
     assert (after.install[HUB], after.tag(HUB)) == (before.install[HUB], before.tag(HUB))
 
@@ -101,21 +111,28 @@ def test_the_suite_changes_every_rootfs_and_tag(wheel: Path) -> None:
 
 def test_a_dockerfile_change_keeps_the_install_folder(wheel: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = keys.classroom_keys("bookworm", wheel)
-    hub, singleuser = classroom.images("bookworm")
-    monkeypatch.setattr(classroom, "images", lambda suite: (replace(hub, uid=1001), singleuser))
+    hub, singleuser, grading = classroom.images("bookworm")
+    monkeypatch.setattr(classroom, "images", lambda suite: (replace(hub, uid=1001), singleuser, grading))
     after = keys.classroom_keys("bookworm", wheel)
     assert after.install == before.install  # pip and npm do not run again
     assert after.images[HUB] != before.images[HUB]
     assert after.images[SINGLEUSER] == before.images[SINGLEUSER]
 
 
-def test_the_hub_takes_a_suite_with_node_20_and_the_singleuser_the_labs_suite() -> None:
-    hub, singleuser = classroom.images("bookworm")
-    assert (hub.suite, singleuser.suite) == ("trixie", "bookworm")
+def test_the_hub_takes_a_suite_with_node_20_and_the_others_the_labs_suite() -> None:
+    hub, singleuser, grading = classroom.images("bookworm")
+    assert (hub.suite, singleuser.suite, grading.suite) == ("trixie", "bookworm", "bookworm")
     assert classroom.images("trixie")[0].suite == "trixie"
 
 
-def test_both_run_as_uid_1000_not_root() -> None:
+def test_the_grading_image_shares_the_singleuser_rootfs(wheel: Path) -> None:
+    """The same suite and packages: one rootfs key, so one rootfs image (build.py names it by its key)."""
+    found = keys.classroom_keys("bookworm", wheel)
+    assert found.rootfs[GRADING] == found.rootfs[SINGLEUSER]
+    assert found.rootfs[GRADING] != found.rootfs[HUB]
+
+
+def test_every_image_runs_as_uid_1000_not_root() -> None:
     for image in classroom.images("bookworm"):
         dockerfile = image.dockerfile("rootfs", "key")
         assert image.uid == 1000
@@ -125,8 +142,39 @@ def test_both_run_as_uid_1000_not_root() -> None:
     assert (singleuser.user, singleuser.home) == ("jovyan", "/home/jovyan")
 
 
+def test_the_grading_image_runs_the_service_in_data_and_lets_a_command_replace_it() -> None:
+    grading = classroom.images("bookworm")[2]
+    dockerfile = grading.dockerfile("rootfs", "key")
+    assert 'CMD ["python", "-m", "grader.classroom.service"]\n' in dockerfile
+    assert "ENTRYPOINT" not in dockerfile  # `docker run IMAGE docker ps` runs docker ps
+    assert "WORKDIR /data\n" in dockerfile
+    assert "mkdir -p /data && chown 1000:1000 /data" in dockerfile
+    assert "COPY docker /\n" in dockerfile
+    assert (grading.user, grading.home) == ("grading", "/home/grading")
+
+
+def test_the_grading_install_takes_servicelab_without_jupyter_and_the_docker_client_alone() -> None:
+    grading = classroom.images("bookworm")[2]
+    with pytest.raises(ValueError, match="wheel"):
+        grading.install_script()
+    script = grading.install_script(WHEEL)
+    assert f"pip install --no-cache-dir --disable-pip-version-check /wheels/{WHEEL}\n" in script
+    assert "jupyter" not in script
+    assert "apt-get download -qq docker.io" in script
+    assert "apt-get install" not in script  # not the daemon, containerd, runc
+    assert "tar -x -C /opt/docker-client ./usr/bin/docker ./usr/share/doc/docker.io/copyright\n" in script
+    assert "/opt/docker-client/usr/bin/docker --version\n" in script
+    assert script.endswith('chown -R "$OWNER" /opt/venv /opt/docker-client\n')
+
+
+def test_only_the_grading_image_has_a_docker_client() -> None:
+    hub, singleuser, grading = classroom.images("bookworm")
+    assert (hub.docker_client, singleuser.docker_client, grading.docker_client) == (False, False, True)
+    assert "docker" not in singleuser.install_script(WHEEL) + singleuser.dockerfile("rootfs", "key")
+
+
 def test_the_singleuser_install_needs_the_wheel_and_names_its_extra() -> None:
-    hub, singleuser = classroom.images("bookworm")
+    hub, singleuser, _ = classroom.images("bookworm")
     with pytest.raises(ValueError, match="wheel"):
         singleuser.install_script()
     assert f"'/wheels/{WHEEL}[learn]'" in singleuser.install_script(WHEEL)
@@ -156,4 +204,18 @@ def test_the_cli_reads_the_record_this_recipe_writes() -> None:
 
     assert versions.CLASSROOM_RECIPE == classroom.RECIPE
     names = {image.name for image in classroom.images("bookworm")}
-    assert names == {versions.CLASSROOM_HUB_IMAGE, versions.CLASSROOM_SINGLEUSER_IMAGE}
+    built = (versions.CLASSROOM_HUB_IMAGE, versions.CLASSROOM_SINGLEUSER_IMAGE, versions.CLASSROOM_GRADING_IMAGE)
+    assert names == set(built)
+
+
+def test_classroom_images_returns_every_tag_the_build_records(
+    wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = keys.classroom_keys(build.c.PINS.debian_suite, wheel)
+    build._record_classroom(tmp_path, found, wheel)
+    monkeypatch.setenv("SERVICELAB_BUILD_CACHE", str(tmp_path))
+    assert tools.classroom_images() == {
+        versions.CLASSROOM_HUB_IMAGE: found.tag(HUB),
+        versions.CLASSROOM_SINGLEUSER_IMAGE: found.tag(SINGLEUSER),
+        versions.CLASSROOM_GRADING_IMAGE: found.tag(GRADING),
+    }
