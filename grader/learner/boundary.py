@@ -112,3 +112,20 @@ def prints_errors(fn: Callable[P, T]) -> Callable[P, T | None]:
             return None
 
     return said
+
+
+def not_in_classroom(why: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """A notebook function that needs more than a classroom student's rights (their own namespace): in a
+    classroom it prints one line saying why it is not there, and does nothing."""
+
+    def wrap(fn: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(fn)
+        def said(*args: P.args, **kwargs: P.kwargs) -> None:
+            if in_classroom():
+                print(f"{fn.__name__}() is not available in a classroom: {why}")
+                return
+            fn(*args, **kwargs)
+
+        return said
+
+    return wrap

@@ -6,6 +6,10 @@ and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another
 `replace_a_pod(lab)` and `outbound_address(lab)` are hands-on steps (grader.learner.tryit). Importing
 it inside IPython registers the `%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
 
+In a classroom ($SERVICELAB_GRADING_URL set; grader.learner.classroom) check() asks the classroom's grading
+service, apply(), explore(), values(), reset() and cluster_ready() use the student's own rights and values, and the
+cells that need more than a student's namespace say so in one line.
+
 They write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
 captured. servicelab's own errors are one line naming the fix, never a traceback (grader.learner.boundary): the
 functions that grade nothing print it; check() raises it as `NotGraded` (an `EnvError`), so a broken environment
@@ -43,6 +47,7 @@ from grader.learner.boundary import (
     env_line,
     explain,
     in_classroom,
+    not_in_classroom,
     prints_errors,
 )
 from grader.learner.display import _display, _quiet, pods_table, show
@@ -178,6 +183,7 @@ def explore(lab: str, *, namespace: str | None = None, context: str | None = Non
 
 
 @prints_errors
+@not_in_classroom("it reads the nodes and every namespace's pods, beyond a student's rights")
 def observe_network(lab: str = "pod-networking", *, context: str | None = None) -> None:
     """The pod-networking lab's observations: nodes (address, pod range), every pod-network pod (hostNetwork
     pods carry their node's address and are left out), and whose address the partner server outside sees."""
@@ -221,6 +227,7 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
 
 
 @prints_errors
+@not_in_classroom("it asks the Service from the grader's probe pod, outside your namespace")
 def replace_a_pod(
     lab: str = "clusterip", service: str | None = None, *, namespace: str | None = None, context: str | None = None
 ) -> None:
@@ -241,6 +248,7 @@ def replace_a_pod(
 
 
 @prints_errors
+@not_in_classroom("it runs a request inside a pod (pods/exec) and reads its node, beyond a student's rights")
 def outbound_address(lab: str = "externalname", *, namespace: str | None = None, context: str | None = None) -> None:
     """From a pod of your lab namespace, ask the partner server outside the cluster which address called it, and
     show that beside the pod's own IP and its node's InternalIP."""
@@ -254,6 +262,7 @@ def outbound_address(lab: str = "externalname", *, namespace: str | None = None,
 
 
 @prints_errors
+@not_in_classroom("it reads the cluster's nodes, beyond a student's rights")
 def flow(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
     """Draw, from the live cluster, the path a request takes to the lab's Services (the pod network if none)."""
     with _quiet():
@@ -346,6 +355,10 @@ def progress() -> None:
 
 
 @prints_errors
+@not_in_classroom(
+    "every lab shares your namespace there, so another lab's objects cannot be told from this one's: "
+    "delete them by name (kubectl delete KIND NAME)"
+)
 def clear_other_lab(
     lab: str, *, confirm: bool = False, namespace: str | None = None, context: str | None = None
 ) -> None:

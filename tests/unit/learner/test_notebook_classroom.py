@@ -374,3 +374,23 @@ def test_explore_says_what_the_students_rights_do_not_show(
     out = capsys.readouterr().out
     assert out.rstrip().endswith("not shown: your classroom rights do not let you read pods")
     only_own_namespace(cluster)
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [
+        (lambda: notebook.flow("nodeport"), "flow() is not available in a classroom: it reads the cluster's nodes"),
+        (notebook.observe_network, "observe_network() is not available in a classroom: it reads the nodes"),
+        (lambda: notebook.replace_a_pod("clusterip"), "replace_a_pod() is not available in a classroom: it asks"),
+        (notebook.outbound_address, "outbound_address() is not available in a classroom: it runs"),
+        (lambda: notebook.clear_other_lab("ingress"), "clear_other_lab() is not available in a classroom: every lab"),
+    ],
+)
+def test_cells_that_need_more_than_the_students_rights_say_so(
+    cluster: FakeHttp, capsys: pytest.CaptureFixture[str], cell: Callable[[], None], says: str
+) -> None:
+    cell()
+    out, err = capsys.readouterr()
+    assert out.startswith(says)
+    assert (len(out.splitlines()), err) == (1, "")
+    assert cluster.api_calls() == []
