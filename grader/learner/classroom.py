@@ -180,7 +180,9 @@ def _refusal(answer: requests.Response) -> NotGraded:
         )
     if status == 429:
         waiting = _waiting()
-        count = f"{waiting} gradings of yours are" if waiting is not None else "too many gradings of yours are"
+        count = {None: "too many gradings of yours are", 1: "1 grading of yours is"}.get(
+            waiting, f"{waiting} gradings of yours are"
+        )
         return NotGraded(f"not graded: {count} waiting; wait for them, then run check() again ({said})")
     if status == 503:
         after = answer.headers.get("Retry-After", "")
