@@ -156,8 +156,24 @@ def apply_into(
     return filled
 
 
-def _apply(kube: Kube, reader: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run: bool) -> None:
-    """kube applies (the grader or the learner's account); reader, the grader, reads what explains a refusal."""
+def apply_as_learner(
+    kube: Kube, namespace: str, docs: list[Doc], *, values: dict[str, str], missing: dict[str, str], run_id: str
+) -> list[Doc]:
+    """Fill judged docs (starter and learner's) with values and apply them as kube's own user, who is the learner in
+    a namespace of their own (a classroom's student): no impersonation, no namespace to prepare, nothing read
+    outside it. Everything is dry-run first, so nothing is half-applied."""
+    filled = [fill(d, values, missing) for d in docs]
+    for dry_run in (True, False):
+        if filled:
+            _apply(kube, kube, filled, namespace, run_id, dry_run=dry_run, whole_cluster=False)
+    return filled
+
+
+def _apply(
+    kube: Kube, reader: Kube, docs: list[Doc], namespace: str, run_id: str, *, dry_run: bool, whole_cluster: bool = True
+) -> None:
+    """kube applies (the grader or the learner's account); reader, the grader, reads what explains a refusal (with
+    whole_cluster, also the other namespaces' Services: who holds a nodePort the manifests ask for)."""
     try:
         stored = kube.apply(render(docs, run_id), namespace, dry_run=dry_run)
     except KubeUnreachable as err:
@@ -166,7 +182,8 @@ def _apply(kube: Kube, reader: Kube, docs: list[Doc], namespace: str, run_id: st
         doc = next((d for d in docs if err.refused == (d.kind, d.name)), None)
         try:
             environment = _environment_caused(kube, reader, err, namespace)
-            holder = _holder_elsewhere(reader, doc, namespace) if err.reason == "Invalid" and doc else ""
+            asks_holder = whole_cluster and err.reason == "Invalid"
+            holder = _holder_elsewhere(reader, doc, namespace) if asks_holder and doc else ""
         except KubeUnreachable as lost:
             raise EnvError(lost.diagnosis) from err
         if environment:

@@ -10,6 +10,7 @@ and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -22,9 +23,17 @@ T = TypeVar("T")
 
 START_CLUSTER = "start the lab cluster with `servicelab up` in a terminal, then run this cell again"
 MEND_CLUSTER = "`servicelab doctor` in a terminal names what to mend; `servicelab up` repairs most of it"
+# In a classroom the cluster is the instructor's: nothing the student can run mends it
+ASK_INSTRUCTOR = "run the cell again; if it says the same, tell your instructor (the classroom needs mending, not you)"
+GRADING_URL_ENV = "SERVICELAB_GRADING_URL"  # set in a classroom's student server: check() asks the grading service
 
 
-def _flat(text: str) -> str:
+def in_classroom() -> bool:
+    """Whether this notebook runs in a classroom's student server (grader.learner.classroom)."""
+    return bool(os.environ.get(GRADING_URL_ENV))
+
+
+def one_line(text: str) -> str:
     """Whitespace and line breaks collapsed: one line, whatever the API server or a tool answered."""
     return " ".join(printable(text, lines=True).split())
 
@@ -52,9 +61,12 @@ def cluster_answers(context: str | None = None) -> bool:
 
 def env_line(diagnosis: str, *, unreachable: bool) -> str:
     """An environment problem as one line: what is wrong, then the fix."""
+    if in_classroom():
+        lost = "the classroom's cluster does not answer: " if unreachable else ""
+        return f"ENV-ERROR: {lost}{one_line(diagnosis).rstrip('.')}. Fix: {ASK_INSTRUCTOR}"
     if unreachable:
-        return f"ENV-ERROR: the lab cluster does not answer: {START_CLUSTER} ({_flat(diagnosis)})"
-    return f"ENV-ERROR: {_flat(diagnosis).rstrip('.')}. Fix: {MEND_CLUSTER}"
+        return f"ENV-ERROR: the lab cluster does not answer: {START_CLUSTER} ({one_line(diagnosis)})"
+    return f"ENV-ERROR: {one_line(diagnosis).rstrip('.')}. Fix: {MEND_CLUSTER}"
 
 
 def explain(err: ServicelabError, context: str | None = None) -> str:
@@ -100,3 +112,20 @@ def prints_errors(fn: Callable[P, T]) -> Callable[P, T | None]:
             return None
 
     return said
+
+
+def not_in_classroom(why: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """A notebook function that needs more than a classroom student's rights (their own namespace): in a
+    classroom it prints one line saying why it is not there, and does nothing."""
+
+    def wrap(fn: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(fn)
+        def said(*args: P.args, **kwargs: P.kwargs) -> None:
+            if in_classroom():
+                print(f"{fn.__name__}() is not available in a classroom: {why}")
+                return
+            fn(*args, **kwargs)
+
+        return said
+
+    return wrap

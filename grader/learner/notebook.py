@@ -6,6 +6,10 @@ and their points; `clear_other_lab(lab)` lists (and, confirmed, deletes) another
 `replace_a_pod(lab)` and `outbound_address(lab)` are hands-on steps (grader.learner.tryit). Importing
 it inside IPython registers the `%%servicelab_answer` cell magic, so a notebook's setup cell is one import.
 
+In a classroom ($SERVICELAB_GRADING_URL set; grader.learner.classroom) check() asks the classroom's grading
+service, apply(), explore(), values(), reset() and cluster_ready() use the student's own rights and values, and the
+cells that need more than a student's namespace say so in one line.
+
 They write nothing to stderr (nbgrader scores a cell 0 on any stderr output): logging and warnings are
 captured. servicelab's own errors are one line naming the fix, never a traceback (grader.learner.boundary): the
 functions that grade nothing print it; check() raises it as `NotGraded` (an `EnvError`), so a broken environment
@@ -27,16 +31,25 @@ from grader.catalogue.labs import load_lab
 from grader.cluster.facts import discover
 from grader.cluster.readiness import internal_ip
 from grader.cluster.status import api_problems
-from grader.grading.deploy import apply_into, ensure_namespace, wait_deployments
+from grader.grading.deploy import apply_as_learner, apply_into, ensure_namespace, wait_deployments
 from grader.grading.environment import environment, new_run_id
 from grader.grading.session import grade
 from grader.grading.submission import judge_submission, starter_docs
 from grader.intake.answers import is_blank_yaml
 from grader.intake.manifests import STARTER
 from grader.kube.client import Kube
-from grader.learner import lookaround, others, tryit
+from grader.learner import classroom, lookaround, others, tryit
 from grader.learner import progress as coach
-from grader.learner.boundary import NotGraded, NotGradedInput, cluster_answers, env_line, explain, prints_errors
+from grader.learner.boundary import (
+    NotGraded,
+    NotGradedInput,
+    cluster_answers,
+    env_line,
+    explain,
+    in_classroom,
+    not_in_classroom,
+    prints_errors,
+)
 from grader.learner.display import _display, _quiet, pods_table, show
 from grader.learner.display import progress as progress_line
 from grader.learner.flowchart import chart
@@ -62,7 +75,10 @@ def lab_namespace(default: str, explicit: str | None = None, cwd: Path | None = 
 
 
 def check(lab: str, *, namespace: str | None = None, context: str | None = None, display: bool = True) -> float:
-    """Grade the objects in the lab's namespace (see lab_namespace); returns the score in [0, 1]."""
+    """Grade the objects in the lab's namespace (see lab_namespace); returns the score in [0, 1]. In a classroom the
+    grading service grades the student's own namespace (namespace and context are not the student's to choose)."""
+    if in_classroom():
+        return _check_in_classroom(lab, display=display)
     try:
         with _quiet():
             spec = load_lab(lab)
@@ -83,8 +99,31 @@ def check(lab: str, *, namespace: str | None = None, context: str | None = None,
     return result.fraction
 
 
+def _check_in_classroom(lab: str, *, display: bool) -> float:
+    """check() in a classroom: the grading service's result, shown and recorded as a local one."""
+    try:
+        with _quiet():
+            spec = load_lab(lab)
+            result = classroom.grade_remotely(spec.id)
+            coach.record(result)  # for hint() and progress(); an ENV-ERROR is not kept
+    except NotGraded:
+        raise
+    except EnvironmentFault as err:
+        raise NotGraded(explain(err)) from err
+    except ServicelabError as err:
+        raise NotGradedInput(explain(err)) from err
+    if display:
+        show(result)
+    if result.fraction is None:  # the service answered: its report says what it could not observe
+        raise NotGraded(env_line(result.diagnosis, unreachable=False))
+    return result.fraction
+
+
 def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: str | None = None) -> list[str]:
-    """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied."""
+    """Apply the lab's starter plus your manifest (YAML text) into the lab namespace; returns what was applied.
+    In a classroom: into the student's own namespace, with the student's own rights and values."""
+    if in_classroom():
+        return _apply_in_classroom(yaml_text, lab, namespace=namespace, context=context)
     with _quiet():
         spec = load_lab(lab)
         # judged before the cluster hears of it; nothing written yet: the starter, so check() says what is missing
@@ -102,6 +141,24 @@ def apply(yaml_text: str, lab: str, *, namespace: str | None = None, context: st
     return applied
 
 
+def _apply_in_classroom(yaml_text: str, lab: str, *, namespace: str | None, context: str | None) -> list[str]:
+    """apply() as the student: judged as anywhere, then applied by the student's own client into their namespace;
+    nothing cluster-wide is read or written (the classroom made the namespace, its fence and its walls)."""
+    with _quiet():
+        variables = classroom.student_variables()
+        spec = classroom.student_lab(load_lab(lab), variables)
+        judged = starter_docs(spec) if is_blank_yaml(yaml_text) else judge_submission(spec, text=yaml_text)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        values, missing = classroom.student_values(spec, ns, variables)
+        kube = Kube(context=context)
+        docs = apply_as_learner(kube, ns, judged, values=values, missing=missing, run_id=new_run_id())
+        starter = [d.name for d in docs if d.kind == "Deployment" and d.origin == STARTER]
+        wait_deployments(kube, ns, starter, spec.ready_timeout_s)
+    applied = [d.ref for d in docs]
+    print(f"applied into namespace {ns}: {', '.join(applied)}")
+    return applied
+
+
 @prints_errors
 def explore(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
     """Apply the lab's starter objects (your answer is untouched) and show its pods with labels, IPs, nodes, then
@@ -109,14 +166,24 @@ def explore(lab: str, *, namespace: str | None = None, context: str | None = Non
     apply("", lab, namespace=namespace, context=context)
     with _quiet():
         spec = load_lab(lab)
-        kube, ns = Kube(context=context), lab_namespace(spec.default_namespace, namespace)
+        ns = lab_namespace(spec.default_namespace, namespace)
+        # in a classroom, what the student's Role does not let them read is said, not failed on
+        kube = classroom.OwnReads(Kube(context=context)) if in_classroom() else Kube(context=context)
         pods = kube.list("pods", ns)
         l7_markdown, l7_text = lookaround.render(lookaround.l7_tables(kube, ns))
     markdown, text = pods_table(pods)
-    _display({"text/markdown": f"**Pods**\n\n{markdown}\n\n{l7_markdown}", "text/plain": f"{text}\n\n{l7_text}"})
+    refused = kube.refusals() if isinstance(kube, classroom.OwnReads) else ""
+    tail = f"\n\n{refused}" if refused else ""
+    _display(
+        {
+            "text/markdown": f"**Pods**\n\n{markdown}\n\n{l7_markdown}{tail}",
+            "text/plain": f"{text}\n\n{l7_text}{tail}",
+        }
+    )
 
 
 @prints_errors
+@not_in_classroom("it reads the nodes and every namespace's pods, beyond a student's rights")
 def observe_network(lab: str = "pod-networking", *, context: str | None = None) -> None:
     """The pod-networking lab's observations: nodes (address, pod range), every pod-network pod (hostNetwork
     pods carry their node's address and are left out), and whose address the partner server outside sees."""
@@ -160,6 +227,7 @@ def observe_network(lab: str = "pod-networking", *, context: str | None = None) 
 
 
 @prints_errors
+@not_in_classroom("it asks the Service from the grader's probe pod, outside your namespace")
 def replace_a_pod(
     lab: str = "clusterip", service: str | None = None, *, namespace: str | None = None, context: str | None = None
 ) -> None:
@@ -180,6 +248,7 @@ def replace_a_pod(
 
 
 @prints_errors
+@not_in_classroom("it runs a request inside a pod (pods/exec) and reads its node, beyond a student's rights")
 def outbound_address(lab: str = "externalname", *, namespace: str | None = None, context: str | None = None) -> None:
     """From a pod of your lab namespace, ask the partner server outside the cluster which address called it, and
     show that beside the pod's own IP and its node's InternalIP."""
@@ -193,6 +262,7 @@ def outbound_address(lab: str = "externalname", *, namespace: str | None = None,
 
 
 @prints_errors
+@not_in_classroom("it reads the cluster's nodes, beyond a student's rights")
 def flow(lab: str, *, namespace: str | None = None, context: str | None = None) -> None:
     """Draw, from the live cluster, the path a request takes to the lab's Services (the pod network if none)."""
     with _quiet():
@@ -212,6 +282,14 @@ def flow(lab: str, *, namespace: str | None = None, context: str | None = None) 
 @prints_errors
 def values(lab: str, *, context: str | None = None) -> None:
     """What each `${VAR}` of the lab's task stands for on this cluster (write the placeholder, not the value)."""
+    if in_classroom():  # the student's own values: the classroom's, not the cluster's
+        with _quiet():
+            variables = classroom.student_variables()
+            spec = classroom.student_lab(load_lab(lab), variables)
+            task = (spec.path / "task.md").read_text(encoding="utf-8")
+            lines = classroom.value_lines(spec, task, lab_namespace(spec.default_namespace), variables)
+        print("\n".join(lines))
+        return
     with _quiet():
         spec = load_lab(lab)
         task = (spec.path / "task.md").read_text(encoding="utf-8")
@@ -255,7 +333,15 @@ def reset(lab: str, *, namespace: str | None = None, context: str | None = None)
     """Start the lab over: delete its namespace (only if servicelab made it) and forget its hints."""
     with _quiet():
         spec = load_lab(lab)
-        said = coach.reset(spec, Kube(context=context), lab_namespace(spec.default_namespace, namespace))
+        ns = lab_namespace(spec.default_namespace, namespace)
+        if in_classroom():  # the namespace is the classroom's, holding every lab's work: it stays
+            coach.forget_hints(spec)
+            said = (
+                f"{spec.id}: hints forgotten; your namespace {ns} is the classroom's and stays: delete what you "
+                f"want gone with kubectl -n {ns} delete KIND NAME"
+            )
+        else:
+            said = coach.reset(spec, Kube(context=context), ns)
     print(said)
 
 
@@ -269,6 +355,10 @@ def progress() -> None:
 
 
 @prints_errors
+@not_in_classroom(
+    "every lab shares your namespace there, so another lab's objects cannot be told from this one's: "
+    "delete them by name (kubectl delete KIND NAME)"
+)
 def clear_other_lab(
     lab: str, *, confirm: bool = False, namespace: str | None = None, context: str | None = None
 ) -> None:
@@ -283,6 +373,17 @@ def clear_other_lab(
 @prints_errors
 def cluster_ready(*, context: str | None = None) -> None:
     """Whether the lab cluster is there and healthy: one line either way, the fix when it is not."""
+    if in_classroom():  # a student may not read nodes or the system's controllers: their own namespace, and grading
+        with _quiet():
+            ns = lab_namespace("")
+            Kube(context=context).list("services", ns)  # the student's rights work (KubeError: said as one line)
+            problem = classroom.service_answers()
+        print(
+            f"the classroom is not ready: {problem}"
+            if problem
+            else f"the classroom is ready: your namespace {ns} answers and the grading service is up"
+        )
+        return
     with _quiet():
         problems = api_problems(Kube(context=context))
     if problems:

@@ -179,11 +179,16 @@ def reset(lab: Lab, kube: Kube, namespace: str, timeout_s: float = 180.0) -> str
         wait_for(
             gone, what=f"namespace {namespace} to be deleted", timeout_s=timeout_s, interval_s=1.0, max_interval_s=5.0
         )
+    forget_hints(lab)
+    return f"{lab.id}: namespace {namespace} deleted" if existed else f"{lab.id}: nothing to delete in {namespace}"
+
+
+def forget_hints(lab: Lab) -> None:
+    """The lab's last failing check and its hints are forgotten; its pass record stays."""
     data = load()
     if lab.id in data:
         data[lab.id]["failing"] = None
         _save(data)
-    return f"{lab.id}: namespace {namespace} deleted" if existed else f"{lab.id}: nothing to delete in {namespace}"
 
 
 def progress_table() -> tuple[str, str]:
