@@ -12,7 +12,7 @@ import base64
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
@@ -26,6 +26,8 @@ from grader.cluster.kindcli import Kind
 from grader.cluster.readiness import api_errors_are_state, internal_ip, rollout_ready
 from grader.cluster.tools import classroom_images, find_kind
 from grader.cluster.up import node_has_image
+from grader.grading.submission import starter_docs
+from grader.intake.labpolicy import LabPolicy
 from grader.kube.client import Kube, Obj
 from grader.probes.pod import ProbePods
 
@@ -61,7 +63,7 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
     room = m.Classroom(
         students=values.students,
         instructors=values.instructors,
-        policy=m.merged_policy([load_lab(lab).policy for lab in values.labs]),
+        policy=class_policy(values.labs),
         hub_image=hub_image,
         singleuser_image=singleuser_image,
         cpu_request=values.resources.cpu_request,
@@ -114,6 +116,15 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
     state = "a PVC" if made.room.hub_state == "pvc" else "an emptyDir (lost when the hub pod goes)"
     say(f"hub ready: {address} (its state on {state})")
     return address
+
+
+def class_policy(labs: tuple[str, ...]) -> LabPolicy:
+    """The labs' policies merged, and the kinds of their starters: in a classroom the student's own apply() writes
+    the starter (a Deployment, a Pod, a Secret) with the student's rights, as it does on a learner's own cluster."""
+    specs = [load_lab(lab) for lab in labs]
+    merged = m.merged_policy([spec.policy for spec in specs])
+    starters = (doc.kind for spec in specs for doc in starter_docs(spec))
+    return replace(merged, kinds=tuple(dict.fromkeys((*merged.kinds, *starters))))
 
 
 def start_grading(kube: Kube, made: Plan, values: Values, say: Say) -> str:

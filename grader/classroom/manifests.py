@@ -52,7 +52,7 @@ SERVICE_NAME = "servicelab-classroom"  # the hub service whose token drives the 
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
 # What a student server reads in its own namespace beyond the labs' kinds (the notebook shows what it made).
 STUDENT_READS = [
-    {"apiGroups": [""], "resources": ["events", "endpoints", "pods/log"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods", "events", "endpoints", "pods/log"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
 ]
 STUDENT_READER = "servicelab-student-reads"
@@ -432,8 +432,8 @@ c.JupyterHub.services = [{{"name": SETTINGS["service"], "api_token": os.environ[
 c.JupyterHub.load_roles = [
     {{
         "name": "servicelab-classroom",
-        "description": "servicelab's classroom service: lists the class, starts and stops its servers",
-        "scopes": ["admin:users", "admin:servers"],
+        "description": "servicelab's classroom service: lists the class, starts and stops its servers, makes tokens",
+        "scopes": ["admin:users", "admin:servers", "tokens"],
         "services": [SETTINGS["service"]],
     }}
 ]

@@ -22,6 +22,7 @@ RESOURCES = {
     "Service": ("", "services"),
     "ConfigMap": ("", "configmaps"),
     "Pod": ("", "pods"),
+    "Secret": ("", "secrets"),  # a starter's (the gateway lab's certificate), in a classroom's student namespace
     "Deployment": ("apps", "deployments"),
     "Ingress": ("networking.k8s.io", "ingresses"),
     "HTTPRoute": ("gateway.networking.k8s.io", "httproutes"),

@@ -275,7 +275,7 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     assert config.SharedPasswordAuthenticator.user_password == "students-pw"
     assert config.JupyterHub.services == [{"name": m.SERVICE_NAME, "api_token": "t" * 64}]
     (role,) = config.JupyterHub.load_roles
-    assert role["scopes"] == ["admin:users", "admin:servers"]
+    assert role["scopes"] == ["admin:users", "admin:servers", "tokens"]
     assert config.JupyterHub.hub_connect_url == "http://hub.servicelab-classroom.svc.cluster.local:8081"
     # the hub never makes a namespace: the spawner's namespace step is a no-op
     assert scope["ClassroomSpawner"].__bases__ == (fake.KubeSpawner,)  # type: ignore[attr-defined]
