@@ -259,23 +259,38 @@ class Server:
 
     def run(self, code: str, *, timeout_s: float = RUN_S) -> Ran:
         """Run code in a new kernel, then delete it."""
+        return self.run_cells([code], timeout_s=timeout_s)[0]
+
+    def run_cells(self, cells: list[str], *, timeout_s: float = RUN_S) -> list[Ran]:
+        """Run each cell in turn in one new kernel, as a notebook's cells run, up to the first that raises; then
+        delete the kernel."""
         from websocket import create_connection  # noqa: PLC0415 - websocket-client, a dependency of servicelab
 
         session = uuid.uuid4().hex
+        ran: list[Ran] = []
         with self.kernel() as kernel:
             ws = create_connection(
                 self.channels_url(kernel, session), header=[f"Authorization: token {self.token}"], timeout=HTTP_S
             )
             try:
                 wait_kernel(ws, session=session)
-                return execute(ws, code, session=session, timeout_s=timeout_s)
+                for cell in cells:
+                    ran.append(execute(ws, cell, session=session, timeout_s=timeout_s))
+                    if ran[-1].error is not None:
+                        break
+                return ran
             finally:
                 ws.close()
 
 
-def run_as_student(hub_url: str, hub_token: str, user: str, code: str, *, timeout_s: float = RUN_S) -> Ran:
-    """Make sure the student's server runs, then run code in a new kernel of theirs (deleted afterwards)."""
+def student_server(hub_url: str, hub_token: str, user: str) -> Server:
+    """The student's server, started if it was not, with a token of theirs."""
     hub = Hub(hub_url, hub_token)
     server = hub.ensure_server(user)
     base = hub.url + str(server.get("url") or f"/user/{quote(user)}/")
-    return Server(base, hub.user_token(user)).run(code, timeout_s=timeout_s)
+    return Server(base, hub.user_token(user))
+
+
+def run_as_student(hub_url: str, hub_token: str, user: str, code: str, *, timeout_s: float = RUN_S) -> Ran:
+    """Make sure the student's server runs, then run code in a new kernel of theirs (deleted afterwards)."""
+    return student_server(hub_url, hub_token, user).run(code, timeout_s=timeout_s)

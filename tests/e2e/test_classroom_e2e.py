@@ -1,7 +1,10 @@
-"""A classroom on the real lab cluster: `servicelab classroom up` with two students, a student's login through the
+"""A classroom on the real lab cluster: `servicelab classroom up` with five students, a student's login through the
 proxy (the class's password; a wrong one and a stranger refused), each student's server started through the hub's
-REST API, a student's own token tried on their namespace and on the other's, then `servicelab classroom down` and
-nothing left.
+REST API, a student's own token tried on their namespace and on another's; then all five run the NodePort lab's
+notebook (their answer on their own node port, and check(), which asks the classroom's grading service) through
+their Jupyter servers' kernel API at the same time, each graded on their own node port; a student's token cannot
+read another's results or grade another's namespace; the gradebook survives the service's restart; then
+`servicelab classroom down` and nothing left.
 
 Run alone: pytest --e2e -m classroom tests/e2e/test_classroom_e2e.py -s
 It deploys into servicelab-classroom and servicelab-student-* only, and takes it all down, pass or fail.
@@ -15,10 +18,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from _jupyter import Ran, Server, student_server
 
 from grader.base.wait import wait_for
 from grader.classroom import deploy, grading
@@ -28,10 +34,10 @@ from grader.kube.client import Kube, Obj
 
 pytestmark = [pytest.mark.e2e, pytest.mark.classroom]
 
-STUDENTS = ("ada", "ben")
+STUDENTS = ("ada", "ben", "cai", "dee", "eve")
 SERVER_S = 300.0
 VALUES = """\
-students: [ada, ben]
+students: [ada, ben, cai, dee, eve]
 instructors: [teacher]
 labs: [clusterip, nodeport]
 resources:
@@ -94,6 +100,43 @@ THROUGH_SERVICELAB = textwrap.dedent(
     print(json.dumps({"my Services": mine, "the other student's pods": other}))
     """
 )
+
+
+REPO = Path(__file__).resolve().parents[2]
+NODEPORT_NOTEBOOK = REPO / "notebooks" / "source" / "02-nodeport" / "nodeport.ipynb"
+# Run in a student's kernel: the grading service, with the student's own token, on what is not theirs.
+TRY_OTHERS = textwrap.dedent(
+    """
+    import json, os, urllib.error, urllib.request
+    token = open("/var/run/secrets/kubernetes.io/serviceaccount/token").read()
+    def ask(path, body=None):
+        request = urllib.request.Request(
+            os.environ["SERVICELAB_GRADING_URL"] + path, data=json.dumps(body).encode() if body else None,
+            headers={{"Authorization": "Bearer " + token, "Content-Type": "application/json"}})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status
+        except urllib.error.HTTPError as err:
+            return err.code
+    print(json.dumps({{
+        "my results": ask("/results"),
+        "{other}'s results": ask("/results?student={other}"),
+        "grade {other}'s namespace": ask("/grade", {{"lab": "nodeport", "namespace": "servicelab-student-{other}"}}),
+        "the class page": ask("/class"),
+    }}))
+    """
+)
+
+
+CHECK_CELL = 3  # setup, explore, the answer, check
+
+
+def nodeport_cells(port: int) -> list[str]:
+    """The NodePort lab's notebook, its code cells in order, with the reference answer on the student's port."""
+    notebook = json.loads(NODEPORT_NOTEBOOK.read_text())
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert sum("nodePort: 30007" in cell for cell in cells) == 1
+    return [cell.replace("nodePort: 30007", f"nodePort: {port}") for cell in cells]
 
 
 def _servicelab(*args: str, context: str) -> subprocess.CompletedProcess[str]:
@@ -178,7 +221,9 @@ def _server_pod(kube: Kube, student: str) -> tuple[Obj | None, str]:
     return None, f"{namespace}: {[(p['metadata']['name'], p['status'].get('phase')) for p in pods]}"
 
 
-def test_two_students_each_get_a_server_walled_in_their_own_namespace(classroom: str, kube: Kube, context: str) -> None:
+def test_a_class_of_five_walled_each_graded_live_on_their_own_node_port(
+    classroom: str, kube: Kube, context: str
+) -> None:
     hub = classroom.rstrip("/") + "/hub/api"
     session = requests.Session()
     session.headers["Authorization"] = f"token {_secret(kube, m.API_TOKEN)}"
@@ -207,7 +252,7 @@ def test_two_students_each_get_a_server_walled_in_their_own_namespace(classroom:
         states = {s: session.get(f"{hub}/users/{s}", timeout=30).json().get("server") for s in STUDENTS}
         return (True if all(states.values()) else None), f"servers the hub reports: {states}"
 
-    wait_for(hub_sees_ready, what="the hub reports both servers", timeout_s=120)
+    wait_for(hub_sees_ready, what="the hub reports every server", timeout_s=120)
 
     ada, ben = pods["ada"], pods["ben"]
     own, other = m.student_namespace("ada"), m.student_namespace("ben")
@@ -240,3 +285,78 @@ def test_two_students_each_get_a_server_walled_in_their_own_namespace(classroom:
     for student in STUDENTS:
         assert f"{m.student_namespace(student)}" in status.stdout
     assert status.stdout.count("server running") == len(STUDENTS)
+
+    servers = _class_runs_the_nodeport_notebook(classroom, kube)
+    _others_refused(servers["ada"], other="ben")
+    _gradebook_survives_a_restart(kube, student="cai")
+
+
+def _class_runs_the_nodeport_notebook(classroom: str, kube: Kube) -> dict[str, Server]:
+    """Every student's server runs the NodePort lab's notebook at once; each is graded PASS on their own port."""
+    api_token = _secret(kube, m.API_TOKEN)
+    servers = {student: student_server(classroom, api_token, student) for student in STUDENTS}
+    ports = {}
+    for student, server in servers.items():
+        ran = server.run("import json; print(json.load(open('/etc/servicelab/variables.json'))['NODE_PORT'])")
+        assert ran.error is None, ran.error
+        ports[student] = int(ran.stdout.strip())
+    print("each student's node port, as their server has it:", ports)
+    assert len(set(ports.values())) == len(STUDENTS)
+
+    def run_notebook(student: str) -> list[Ran]:
+        return servers[student].run_cells(nodeport_cells(ports[student]))
+
+    with ThreadPoolExecutor(len(STUDENTS)) as pool:
+        notebooks = dict(zip(STUDENTS, pool.map(run_notebook, STUDENTS), strict=True))
+    for student, cells in notebooks.items():
+        errors = [f"{c.error.ename}: {c.error.evalue}" for c in cells if c.error is not None]
+        assert not errors, f"{student}'s notebook: {errors}; last output: {cells[-1].stdout[-2000:]}"
+        print(f"{student}: {len(cells)} cells ran; the check cell gave {cells[CHECK_CELL].outputs}")
+        assert cells[CHECK_CELL].outputs[-1]["text/plain"] == "6.0"  # round(score * 6, 2): full marks
+        latest = next(r for r in _results(kube, student) if r["lab"] == "nodeport")
+        assert (latest["verdict"], latest["score"], latest["max_score"]) == ("PASS", 6, 6), latest
+        assert latest["namespace"] == m.student_namespace(student)
+        targets = {e["target"] for c in latest["report"]["checks"] for e in c.get("evidence") or []}
+        assert any(f":{ports[student]}" in target for target in targets), targets  # probed on their own port
+        assert not any(f":{port}" in t for port in ports.values() if port != ports[student] for t in targets)
+    return servers
+
+
+def _results(kube: Kube, student: str) -> list[dict[str, Any]]:
+    """The student's results, newest first, as the instructor reads them from the grading service."""
+    instructor = {"Authorization": f"Bearer {_secret(kube, grading.INSTRUCTOR_TOKEN)}"}
+    service = f"http://{grading.container_address()}:{grading.PORT}"
+    answer = requests.get(f"{service}/results", params={"student": student}, headers=instructor, timeout=30)
+    assert answer.status_code == 200, answer.text
+    results: list[dict[str, Any]] = answer.json()["results"]
+    return results
+
+
+def _others_refused(server: Server, other: str) -> None:
+    """A student's token: another student's results and namespace refused (403), their own answered."""
+    refused = server.run(TRY_OTHERS.format(other=other))
+    assert refused.error is None, refused.error
+    print(f"a student asks the grading service for {other}'s:", refused.stdout)
+    assert json.loads(refused.stdout.strip().splitlines()[-1]) == {
+        "my results": 200,
+        f"{other}'s results": 403,
+        f"grade {other}'s namespace": 403,
+        "the class page": 403,
+    }
+
+
+def _gradebook_survives_a_restart(kube: Kube, student: str) -> None:
+    before = _results(kube, student)
+    subprocess.run(["docker", "restart", grading.CONTAINER], check=True, capture_output=True, timeout=120)
+
+    def answers() -> tuple[bool | None, str]:
+        try:
+            url = f"http://{grading.container_address()}:{grading.PORT}/healthz"
+            return (requests.get(url, timeout=5).status_code == 200 or None), "asked"
+        except requests.RequestException as err:
+            return None, type(err).__name__
+
+    wait_for(answers, what="the grading service after its restart", timeout_s=60)
+    after = _results(kube, student)
+    assert [r["job"] for r in after] == [r["job"] for r in before]
+    assert after[0]["verdict"] == "PASS"
