@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,13 @@ from grader.catalogue.hintspec import CheckHint, read_hints
 from grader.catalogue.knowledge import Question, read_knowledge
 from grader.catalogue.locate import ID_RE, find_lab
 from grader.catalogue.notebookspec import NotebookSpec, read_notebook_spec
-from grader.cluster.facts import KNOWN_VARIABLES
+from grader.cluster.facts import KNOWN_VARIABLES, LAB_VARIABLES, ClusterFacts
 from grader.intake.labpolicy import LabPolicy, policy_from_yaml
 from grader.intake.manifests import Doc, manifest_files, placeholders, read_docs
 from grader.intake.yamlread import read_mapping
 
-LAB_KEYS = {"id", "title", "order", "expects", "variables", "timeouts", "description", "claims", "policy"}
+LAB_KEYS = {"id", "title", "order", "expects", "variables", "defaults", "timeouts", "description", "claims", "policy"}
+NODE_PORTS = (30000, 32767)  # the API server's default service-node-port-range
 TIMEOUT_KEYS = {"ready", "probe"}
 
 
@@ -31,6 +33,9 @@ class Lab:
     path: Path
     expects: list[tuple[str, str]]
     variables: list[str]
+    # what the lab gives its variables, over the cluster's: lab.yaml's `defaults` (LAB_VARIABLES only), or a
+    # classroom's per-student values (with_variables)
+    values: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = READY_TIMEOUT_S
     probe_deadline_s: float = PROBE_DEADLINE_S
     claims: list[str] = field(default_factory=list)  # cluster-wide things no manifest shows (grader.parallel.claims)
@@ -113,6 +118,7 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
             f"variables {variables!r} not all known",
             f"variables is a list of: {', '.join(KNOWN_VARIABLES)}",
         )
+    defaults = _defaults(data.get("defaults"), variables, bad)
     timeouts = data.get("timeouts", {}) or {}
     if (
         not isinstance(timeouts, dict)
@@ -127,6 +133,16 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
             f"claims {claims!r} is not a list of non-empty strings",
             'claims lists what a case holds cluster-wide beyond its manifests, e.g. ["port:host:8080"]',
         )
+    policy = policy_from_yaml(data.get("policy"), file, lines.get("policy"))
+    if "NODE_PORT" in defaults:
+        low, high = policy.node_ports or (0, -1)
+        if not low <= int(defaults["NODE_PORT"]) <= high:
+            raise bad(
+                "defaults",
+                f"defaults.NODE_PORT {defaults['NODE_PORT']} is outside policy.node_ports",
+                "the lab's own node port is one its learners may name",
+                "widen policy.node_ports or change the default",
+            )
     return Lab(
         id=path.name,
         title=data["title"].strip(),
@@ -134,11 +150,75 @@ def _lab_from_yaml(path: Path, data: dict[str, Any], lines: dict[str, int]) -> L
         path=path,
         expects=[(e["kind"], e["name"]) for e in expects],
         variables=list(variables),
+        values=defaults,
         ready_timeout_s=float(timeouts.get("ready", READY_TIMEOUT_S)),
         probe_deadline_s=float(timeouts.get("probe", PROBE_DEADLINE_S)),
         claims=[c.strip() for c in claims],
-        policy=policy_from_yaml(data.get("policy"), file, lines.get("policy")),
+        policy=policy,
     )
+
+
+def _defaults(data: Any, variables: list[str], bad: Any) -> dict[str, str]:
+    """lab.yaml's `defaults`: the value of each declared LAB_VARIABLE (no cluster knows them), and nothing else."""
+    rule = f"defaults maps each of {', '.join(LAB_VARIABLES)} the lab declares in 'variables' to its value"
+    given = data if data is not None else {}
+    if not isinstance(given, dict):
+        raise bad("defaults", "defaults is not a mapping", rule, "defaults: {NODE_PORT: 30007}")
+    for var in given:
+        if var not in variables or var not in LAB_VARIABLES:
+            raise bad("defaults", f"defaults names {var!r}", rule, f"remove {var!r} or declare it in 'variables'")
+    for var in variables:
+        if var in LAB_VARIABLES and var not in given:
+            raise bad("variables", f"{var} has no default", rule, f"add defaults: {{{var}: ...}}")
+    values = {str(var): str(value) for var, value in given.items()}
+    for var, value in values.items():
+        if why := variable_problem(var, value):
+            raise bad("defaults", f"defaults.{var} {value!r} {why}", rule)
+    return values
+
+
+def variable_problem(var: str, value: str) -> str:
+    """Why value cannot be var's ('' when it can)."""
+    if var not in KNOWN_VARIABLES or var == "NAMESPACE":
+        return f"is no variable a lab can be given ({', '.join(v for v in KNOWN_VARIABLES if v != 'NAMESPACE')})"
+    if var == "NODE_PORT" and not (value.isdigit() and NODE_PORTS[0] <= int(value) <= NODE_PORTS[1]):
+        return f"is not a node port ({NODE_PORTS[0]}-{NODE_PORTS[1]})"
+    if not value.strip():
+        return "is empty"
+    return ""
+
+
+def with_variables(lab: Lab, variables: Mapping[str, str]) -> Lab:
+    """The lab as one learner does it with their own values (a classroom's: each student's node port): those of
+    its declared variables win over its defaults and the cluster's, and its policy accepts them (NODE_PORT given:
+    that node port only). Values of variables the lab does not declare are ignored (a student's values serve every
+    lab of the class); BadInput for a value no variable can have."""
+    for var, value in variables.items():
+        if why := variable_problem(var, value):
+            raise BadInput(
+                f"the value {value!r} of {var} {why}",
+                rule="a learner's values are node ports and addresses the classroom assigns",
+                fix="check the variables file the grading service reads (grader.classroom.assign)",
+            )
+    own = {var: value for var, value in variables.items() if var in lab.variables}
+    if not own:
+        return lab
+    policy = lab.policy
+    if "NODE_PORT" in own:
+        port = int(own["NODE_PORT"])
+        policy = replace(policy, node_ports=(port, port))
+    return replace(lab, values={**lab.values, **own}, policy=policy)
+
+
+def lab_values(lab: Lab) -> dict[str, str]:
+    """What the lab gives its declared variables (its defaults, a learner's own): they win over the cluster's."""
+    return {var: value for var, value in lab.values.items() if var in lab.variables}
+
+
+def facts_for(lab: Lab, facts: ClusterFacts) -> ClusterFacts:
+    """The cluster's facts as this lab is graded with: lab_values over the cluster's variables. A copy when they
+    differ: the shared facts of an Environment stay as they are."""
+    return facts.with_variables(lab_values(lab))
 
 
 def _validate_manifests(lab: Lab) -> None:

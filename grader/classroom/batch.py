@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.base import interrupt
 from grader.base.errors import BadInput, EnvError
-from grader.catalogue.labs import load_lab
+from grader.catalogue.labs import lab_values, load_lab
 from grader.classroom.handins import Prepared
 from grader.classroom.records import Outcome, Record
 from grader.cluster.facts import ClusterFacts, discover
@@ -146,7 +146,7 @@ def job_of(prepared: Prepared, timeout_s: float) -> GradeJob:
 def job_claims(job: GradeJob, facts: ClusterFacts | None) -> frozenset[str]:
     """What grading job holds cluster-wide: its manifests with the lab's starter, plus the lab's `claims`."""
     lab = load_lab(job.lab)
-    values = placeholder_values(facts, f"claims-{_slug(job.student)}")
+    values = {**placeholder_values(facts, f"claims-{_slug(job.student)}"), **lab_values(lab)}
     try:
         docs = load_rendered([(f, str(f)) for f in lab.starter_files], values, {}, values["NAMESPACE"])
         for label, text in job.files:

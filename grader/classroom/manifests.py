@@ -12,17 +12,21 @@
   the hub's proxy may reach it, it may reach the hub's API and the Kubernetes API. The server runs as the fence's
   ServiceAccount, whose Role reaches that namespace only.
 - Cluster-wide, all named servicelab-classroom-*: the pod guard's rules for student namespaces (the lab images
-  and the server's image), and the hub's rights: list and watch pods and events everywhere (KubeSpawner's one
-  reflector over user namespaces needs it), create and delete pods only where a student RoleBinding grants it.
+  and the server's image), the node-port wall (each student's Services keep off the node ports the classroom
+  gave the others: grader.classroom.assignment), and the hub's rights: list and watch pods and events
+  everywhere (KubeSpawner's one reflector over user namespaces needs it), create and delete pods only where a
+  student RoleBinding grants it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from grader.base import images
+from grader.classroom.assignment import NODE_PORT, port_owners
 from grader.cluster import podguard
 from grader.cluster.facts import ClusterFacts
 from grader.grading import fence, walls
@@ -42,6 +46,9 @@ HUB_PORT, PROXY_PORT, SERVER_PORT = 8081, 8000, 8888  # the hub's API, the proxy
 HUB_POD_LABELS = {"app.kubernetes.io/name": "servicelab-classroom", "app.kubernetes.io/component": "hub"}
 SERVER_POD_LABELS = {"component": "singleuser-server"}  # what KubeSpawner labels a user's server pod with
 GUARD_POLICY = f"{PREFIX}pods"
+PORT_WALL = f"{PREFIX}node-ports"  # the ValidatingAdmissionPolicy (and binding) that keeps students on their own
+NODE_PORT_KEY = "servicelab.dev/node-port"  # a student namespace's label: the student's own node port
+VARIABLES_FILE = "variables.json"  # the student's variables, beside the kubeconfig in KUBECONFIG_MAP
 WATCH_ROLE, SPAWN_ROLE = f"{PREFIX}hub-watch", f"{PREFIX}hub-spawn"
 DATA = "/srv/jupyterhub/data"
 CONFIG_DIR = "/etc/jupyterhub"
@@ -83,6 +90,8 @@ class Classroom:
     hub_state: str  # pvc | emptyDir
     storage_class: str
     api_server: tuple[tuple[str, ...], int]  # the Kubernetes API's endpoint addresses and port (after the DNAT)
+    # each student's own values (grader.classroom.assignment.variables_of): {"alice": {"NODE_PORT": "30412"}}
+    variables: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def student_namespace(student: str) -> str:
@@ -150,7 +159,78 @@ def cluster_objects(room: Classroom) -> list[Obj]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WATCH_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
     }
-    return [_marked(obj) for obj in (*guard, watch, spawn, binding)]
+    return [_marked(obj) for obj in (*guard, *node_port_wall(room.variables), watch, spawn, binding)]
+
+
+def node_port_wall(
+    variables: Mapping[str, Mapping[str, str]], *, name: str = PORT_WALL, role: str = STUDENT_ROLE
+) -> list[Obj]:
+    """A ValidatingAdmissionPolicy and its binding: in a student namespace, no Service may hold a node port the
+    classroom gave another student (its nodePorts and healthCheckNodePort; the namespace's own is its label
+    NODE_PORT_KEY). It refuses the ports assigned to others, not every port but the own: the API server allocates a
+    left-out nodePort (LoadBalancer and NodePort Services of other labs) before admission, so the policy cannot
+    tell a named port from an allocated one, and refusing all of those would refuse every such Service. A random
+    allocation that lands on another student's port is refused too; applying again draws another."""
+    owners = port_owners(variables)
+    assigned = "{" + ", ".join(f"{port}: true" for port in sorted(owners)) + "}"
+    own = (
+        f"has(namespaceObject.metadata.labels) && '{NODE_PORT_KEY}' in namespaceObject.metadata.labels"
+        f" ? namespaceObject.metadata.labels['{NODE_PORT_KEY}'] : ''"
+    )
+    named = (
+        "(has(object.spec.ports) ? object.spec.ports.filter(p, has(p.nodePort)).map(p, p.nodePort) : [])"
+        " + (has(object.spec.healthCheckNodePort) ? [object.spec.healthCheckNodePort] : [])"
+    )
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["services"],
+                    }
+                ]
+            },
+            "variables": [
+                {"name": "own", "expression": own},
+                {"name": "assigned", "expression": assigned},
+                {
+                    "name": "others",
+                    "expression": f"({named}).filter(p, p in variables.assigned && string(p) != variables.own)",
+                },
+            ],
+            "validations": [
+                {
+                    "expression": "size(variables.others) == 0",
+                    "reason": "Forbidden",
+                    "message": "node-port: a node port the classroom gave another student is not yours to use",
+                    "messageExpression": (
+                        "'node-port: node port ' + string(variables.others[0]) + \" is another student's: \""
+                        " + (variables.own != '' ? 'yours is ' + variables.own + '; write nodePort: ' + variables.own"
+                        " + ' (or leave nodePort out and apply again, if the cluster picked it)'"
+                        " : 'this namespace has no node port of its own')"
+                    ),
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
+        },
+    }
+    return [policy, binding]
 
 
 # --- a student's namespace --------------------------------------------------------------------------------------
@@ -180,14 +260,21 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
             meta, "servicelab-classroom-api-out", pods=server, egress=[_rule("to", _hosts(addresses), port)]
         ),
     ]
+    own = dict(room.variables.get(student, {}))
     kubeconfig = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": KUBECONFIG_MAP, **meta},
-        "data": {"kubeconfig": student_kubeconfig(namespace)},
+        # the notebook reads both from KUBECONFIG_DIR: who it acts as, and the student's own values
+        "data": {
+            "kubeconfig": student_kubeconfig(namespace),
+            VARIABLES_FILE: json.dumps(own, indent=1, sort_keys=True),
+        },
     }
     namespace_obj = fence.namespace_object(namespace, RUN_ID, STUDENT_ROLE)
     namespace_obj["metadata"]["labels"][CLASSROOM_KEY] = HUB_NAMESPACE
+    if NODE_PORT in own:  # what the node-port wall lets this namespace's Services hold
+        namespace_obj["metadata"]["labels"][NODE_PORT_KEY] = own[NODE_PORT]
     objects = [
         namespace_obj,
         *fence.fence(namespace, RUN_ID, room.policy),

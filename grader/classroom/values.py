@@ -3,7 +3,9 @@
 An instructor writes it; every mistake is refused before anything is applied, with the file, the line, the rule
 and the fix (exit 2). A field left out takes the default below. The whole file, with every field:
 
-    students: [alice, bob]          # required: one walled namespace servicelab-student-<name> each
+    students: [alice, bob]          # required: one walled namespace servicelab-student-<name> each, and each
+                                    # their own node port (grader.classroom.assignment: add new students at
+                                    # the end, so no one else's moves)
     instructors: [teacher]          # required: the hub's admins (they log in with the instructor password)
     labs: [clusterip, nodeport]     # required: lab ids; their policies shape each student namespace's walls and Role
     resources:                      # each student's server (one container): within the namespace's LimitRange
@@ -129,7 +131,7 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
     node_port = _node_port(proxy, at, proxy_type)
     hub_state = _choice(data, at, ("hub_state",), HUB_STATES)
     images = _mapping(data, at, "images", {"hub", "singleuser"})
-    return Values(
+    values = Values(
         students=students,
         instructors=instructors,
         labs=labs,
@@ -143,6 +145,8 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
         hub_image=_text(images, at, ("images", "hub")),
         singleuser_image=_text(images, at, ("images", "singleuser")),
     )
+    _each_gets_a_node_port(values, at)
+    return values
 
 
 def quantity(text: str) -> float:
@@ -320,3 +324,13 @@ def _node_port(proxy: dict[str, Any], at: _Where, proxy_type: str) -> int:
                 f"use {DEFAULT_NODE_PORT}",
             )  # fmt: skip
     return value
+
+
+def _each_gets_a_node_port(values: Values, at: _Where) -> None:
+    """Refuse a class whose students cannot each get a node port of their own (grader.classroom.assignment)."""
+    from grader.classroom.assignment import variables_of  # noqa: PLC0415 - it builds on this module
+
+    try:
+        variables_of(values)
+    except BadInput as err:
+        raise at.bad(("students",), err.message, err.rule or RULE_DOC, err.fix) from None

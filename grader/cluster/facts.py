@@ -1,5 +1,8 @@
 """What the grader needs to know about the cluster: nodes, kind or not, and the values of `${VAR}` placeholders.
 
+NODE_PORT is no cluster's: a lab that declares it gives its default in lab.yaml (the NodePort lab: 30007), and a
+classroom gives each student their own (grader.catalogue.labs.with_variables).
+
 On the kind lab cluster the static IPs come from the `kind` docker network (<a.b>.255.210 in the `public`
 pool, <a.b>.255.230 in the `internal` pool); on any other cluster from SERVICELAB_STATIC_IP and
 SERVICELAB_INTERNAL_STATIC_IP.
@@ -10,9 +13,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from grader.base.errors import EnvError
@@ -24,7 +27,10 @@ from grader.cluster.readiness import internal_ip
 from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 from grader.probes.outside import container_reason
 
-KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE")
+KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE", "NODE_PORT")
+# Variables whose value no cluster knows: the lab gives its default (lab.yaml `defaults`), and a classroom may give
+# each student their own (grader.classroom.assign), so a class does the lab at once without sharing one port.
+LAB_VARIABLES = ("NODE_PORT",)
 CONTAINERS = (PARTNER_CONTAINER, *CLIENT_CONTAINERS)  # inspected together, in one docker call
 DOCKER_READS_S = 3 * QUERY_TIMEOUT_S  # its two docker calls (containers, network), and as long again to start
 _AHEAD: dict[str, Future[DockerReads]] = {}  # read_docker started ahead of discover()
@@ -52,6 +58,14 @@ class ClusterFacts:
 
     def values_for(self, namespace: str) -> dict[str, str]:
         return {**self.variables, "NAMESPACE": namespace}
+
+    def with_variables(self, values: Mapping[str, str]) -> ClusterFacts:
+        """A copy whose variables are these values over the cluster's: one grading's view (a lab's defaults, a
+        student's own values), leaving the shared facts as they are."""
+        if not values:
+            return self
+        missing = {var: why for var, why in self.missing.items() if var not in values}
+        return replace(self, variables={**self.variables, **values}, missing=missing)
 
 
 def kind_cluster_of(raw_nodes: list[Obj]) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import WaitTimeout, wait_for
-from grader.catalogue.labs import Lab
+from grader.catalogue.labs import Lab, facts_for
 from grader.cluster.facts import ClusterFacts
 from grader.grading.fence import QUOTA_NAME, RESOURCES, fence, learner_user, namespace_object
 from grader.grading.submission import judge_submission
@@ -140,6 +140,7 @@ def apply_into(
 ) -> list[Doc]:
     """Dry-run everything, then apply the starter (grader) and the learner's objects (learner account)."""
     judged = docs if docs is not None else judge_submission(lab, files, text)
+    facts = facts_for(lab, facts)  # the lab's own values (its defaults, a learner's) fill their placeholders too
     values = facts.values_for(namespace)
     filled = [fill(d, values, facts.missing) for d in judged]
     starter = [d for d in filled if d.origin == STARTER]

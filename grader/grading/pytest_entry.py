@@ -7,9 +7,14 @@ already in the namespace, through the same `grader.grading.environment.Environme
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from grader.grading.plugin import CHECK_MARKER, PLUGIN_NAME, GradingPlugin
+
+if TYPE_CHECKING:
+    from grader.lab.context import LabContext
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,13 +42,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _activate(config: pytest.Config) -> None:
     """`pytest --servicelab-lab LAB checks.py`: grade the objects already in the namespace."""
-    from grader.catalogue.labs import load_lab  # noqa: PLC0415
+    from grader.catalogue.labs import facts_for, load_lab  # noqa: PLC0415
     from grader.grading.environment import Environment, new_run_id  # noqa: PLC0415
     from grader.kube.client import Kube  # noqa: PLC0415 - only when asked to grade
 
     lab = load_lab(str(config.getoption("--servicelab-lab")))
     namespace = config.getoption("--servicelab-namespace") or lab.default_namespace
     env = Environment(Kube(context=config.getoption("--servicelab-context")), new_run_id())
-    plugin = GradingPlugin(lambda: env.context(namespace, lab.ready_timeout_s))
+
+    def context() -> LabContext:
+        ctx = env.context(namespace, lab.ready_timeout_s)
+        ctx.facts = facts_for(lab, ctx.facts)  # the lab's values (its defaults) for its ${VAR}s
+        return ctx
+
+    plugin = GradingPlugin(context)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     config.add_cleanup(env.close)

@@ -13,13 +13,14 @@ import secrets
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from grader.base import interrupt
 from grader.base.errors import BadInput, EnvError
-from grader.catalogue.labs import Lab
+from grader.catalogue.labs import Lab, facts_for, with_variables
 from grader.grading.deploy import apply_into, delete_namespace, ensure_namespace, wait_deployments
 from grader.grading.environment import Environment
 from grader.grading.plugin import GradingPlugin
@@ -35,13 +36,15 @@ log = logging.getLogger("servicelab.session")
 
 
 def run_checks(lab: Lab, namespace: str, env: Environment) -> LabResult:
-    """Run checks.py against what is in namespace; never raises for environment problems."""
+    """Run checks.py against what is in namespace (with the lab's values: facts_for); never raises for environment
+    problems."""
     result = LabResult(
         lab=lab.id, title=lab.title, namespace=namespace, run_id=env.run_id, context=env.kube.context or ""
     )
     start = time.monotonic()
     try:
         ctx = env.context(namespace, lab.ready_timeout_s)
+        ctx.facts = facts_for(lab, ctx.facts)  # this grading's values, in a copy: the Environment's stay shared
         for vantage in ctx.vantages:
             vantage.policy = _with_deadline(env.policy, lab.probe_deadline_s)
     except EnvError as err:
@@ -115,10 +118,15 @@ def grade(
     manifests: Path | None = None,
     case_files: list[tuple[Path, str]] | None = None,
     text: str | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> LabResult:
     """Grade one lab. With manifests (a folder), case_files or text: judge them (no cluster contact), then a
     fresh fenced namespace, apply, wait, grade, delete. Without: grade what is already in namespace
-    (default lab-<id>). BadInput propagates (exit 2)."""
+    (default lab-<id>). variables: the learner's own values (a classroom's: their node port) over the lab's
+    defaults and the cluster's, for this grading only (with_variables: the judge accepts them too); the
+    Environment's shared facts are not changed. BadInput propagates (exit 2)."""
+    if variables:
+        lab = with_variables(lab, variables)
     files = case_files if case_files is not None else (learner_files(manifests) if manifests else None)
     if files is None and text is None:
         return _grade_in_place(lab, env, namespace or lab.default_namespace)

@@ -22,7 +22,7 @@ from typing import Any
 
 from grader.base.errors import BadInput
 from grader.catalogue.cases import Case
-from grader.catalogue.labs import Lab
+from grader.catalogue.labs import Lab, lab_values
 from grader.cluster.aks import AZURE_IPV4
 from grader.cluster.facts import KNOWN_VARIABLES, ClusterFacts
 from grader.cluster.metallb import IPS_ANNOTATION
@@ -62,8 +62,10 @@ def claims_of(docs: Iterable[Doc]) -> frozenset[str]:
 
 
 def case_claims(lab: Lab, case: Case, values: dict[str, str]) -> frozenset[str]:
-    """What grading case holds: its documents with the lab's starter, plus the lab's declared `claims`."""
+    """What grading case holds: its documents with the lab's starter (placeholders filled with values, the lab's
+    own values over them), plus the lab's declared `claims`."""
     files = [(f, str(f)) for f in [*lab.starter_files, *manifest_files(case.path)]]
+    values = {**values, **lab_values(lab)}
     try:
         docs = load_rendered(files, values, {}, values.get("NAMESPACE", ""))
     except BadInput:
@@ -74,6 +76,7 @@ def case_claims(lab: Lab, case: Case, values: dict[str, str]) -> frozenset[str]:
 def submission_claims(lab: Lab, docs: Iterable[Doc], values: dict[str, str]) -> frozenset[str]:
     """What grading these judged documents (starter and learner's, placeholders unfilled) holds, with the lab's
     declared `claims`."""
+    values = {**values, **lab_values(lab)}
     return claims_of(fill(doc, values, {}) for doc in docs) | frozenset(lab.claims)
 
 

@@ -1,4 +1,5 @@
-"""NodePort lab: my-service answers on every node at 30007, from outside and inside, and on its ClusterIP."""
+"""NodePort lab: my-service answers on every node at its node port (${NODE_PORT}: 30007 unless a classroom gives
+the learner their own), from outside and inside, and on its ClusterIP."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import pytest
 
 from grader.lab import LabContext, inside_route, require_route
 
-NODE_PORT = 30007
+
+def node_port(lab: LabContext) -> int:
+    """The learner's node port: lab.yaml's default, or the one their classroom gave them."""
+    return int(lab.facts.variables["NODE_PORT"])
 
 
 @pytest.mark.check(points=2, title="my-service answers on its ClusterIP, from all 3 pods")
@@ -16,25 +20,26 @@ def test_answers_on_cluster_ip(lab: LabContext) -> None:
 
 @pytest.mark.check(points=3, title="every node answers on port 30007, from outside and inside the cluster")
 def test_answers_on_node_port_30007(lab: LabContext) -> None:
+    port = node_port(lab)
     svc = lab.service("my-service")
     allocated = [p.node_port for p in svc.ports if p.node_port]
-    if NODE_PORT not in allocated:
+    if port not in allocated:
         lab.fail(
-            f"my-service does not use node port {NODE_PORT}: "
+            f"my-service does not use node port {port}: "
             + (
                 f"its node port is {', '.join(map(str, allocated))} (picked at random when nodePort is left out)"
                 if allocated
                 else f"it has none (type {svc.type})"
             )
-            + f". Set nodePort: {NODE_PORT} on the port.",
+            + f". Set nodePort: {port} on the port.",
             diagnosis="nodeport/node-port-not-30007" if allocated else "nodeport/no-node-port",
         )
     require_route(lab, svc, "answers_on_cluster_ip")  # the node port itself is right; the route is charged there
-    urls = [f"http://{node.internal_ip}:{NODE_PORT}/hostname" for node in lab.nodes]
+    urls = [f"http://{node.internal_ip}:{port}/hostname" for node in lab.nodes]
     for vantage in (lab.outside, lab.probe):
         for result in vantage.http_batch(urls):
             result.must_succeed(
-                f"Node port {NODE_PORT} does not answer on every node.", diagnosis="nodeport/node-port-silent"
+                f"Node port {port} does not answer on every node.", diagnosis="nodeport/node-port-silent"
             )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,12 +56,13 @@ class FakeReviewer:
 
 @dataclass
 class FakeGrading:
-    """The grading function: records (namespace, lab) as each grading starts, answers with answer(namespace, lab);
-    while `held`, every grading waits until release()."""
+    """The grading function: records (namespace, lab) as each grading starts (and the student's variables it was
+    given, in `given`), answers with answer(namespace, lab); while `held`, every grading waits until release()."""
 
     answer: Callable[[str, str], dict[str, Any]] = lambda ns, lab: report(lab, ns, {"a": "pass", "b": "pass"})
     held: bool = False
     started: list[tuple[str, str]] = field(default_factory=list)
+    given: list[dict[str, str]] = field(default_factory=list)
     most_at_once: int = 0
     most_per_namespace: int = 0
     _gate: threading.Event = field(default_factory=threading.Event)
@@ -77,9 +78,10 @@ class FakeGrading:
         with self._progress:
             assert self._progress.wait_for(lambda: len(self.started) >= count, HOLD_S), f"{self.started}"
 
-    def __call__(self, namespace: str, lab: str) -> dict[str, Any]:
+    def __call__(self, namespace: str, lab: str, variables: Mapping[str, str] | None = None) -> dict[str, Any]:
         with self._lock:
             self.started.append((namespace, lab))
+            self.given.append(dict(variables or {}))
             self._now[namespace] = self._now.get(namespace, 0) + 1
             self.most_per_namespace = max(self.most_per_namespace, self._now[namespace])
             self.most_at_once = max(self.most_at_once, sum(self._now.values()))

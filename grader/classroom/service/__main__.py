@@ -8,6 +8,9 @@ Settings by flag or environment variable (the Deployment sets the variables):
     --workers N              SERVICELAB_WORKERS               gradings at once (default 4)
     --per-student N          SERVICELAB_PER_STUDENT           waiting gradings one student may have (default 5)
     --in-cluster             SERVICELAB_IN_CLUSTER=1          talk to the API as the pod's ServiceAccount
+    --variables-file PATH    SERVICELAB_VARIABLES_FILE        each student's own values, JSON {"student": {"VAR":
+                                                              "value"}} (grader.classroom.assignment); read again
+                                                              when it changes. Without it: every lab's defaults
     --port, --host, --context, --kubeconfig, --probe-image
 """
 
@@ -20,6 +23,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -30,9 +34,14 @@ from grader.classroom.service.fairqueue import DEFAULT_PER_STUDENT, DEFAULT_WORK
 from grader.classroom.service.gradebook import Gradebook
 from grader.classroom.service.live import LiveGrader, LiveSpec
 from grader.classroom.service.server import make
+from grader.classroom.service.variables import BadVariables, VariablesFile
 from grader.kube.client import Kube
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def no_variables(student: str) -> Mapping[str, str]:
+    return {}
 
 
 def in_cluster_kubeconfig(folder: Path, account: Path = SERVICE_ACCOUNT, env: dict[str, str] | None = None) -> Path:
@@ -90,6 +99,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--kubeconfig")
     p.add_argument("--in-cluster", action="store_true", default=env("SERVICELAB_IN_CLUSTER", "") == "1")
     p.add_argument("--probe-image")
+    p.add_argument("--variables-file", type=Path, default=env("SERVICELAB_VARIABLES_FILE") or None)
     return p.parse_args(argv)
 
 
@@ -99,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.per_student < 1:
         print("error: --workers and --per-student are at least 1", file=sys.stderr)
         return 2
+    try:
+        variables_of = VariablesFile(args.variables_file) if args.variables_file else None
+    except (OSError, BadVariables) as err:
+        print(f"error: --variables-file: {err}", file=sys.stderr)
+        return 2
+    if variables_of is None:
+        logging.warning("no variables file: every student is graded with the labs' defaults (one node port)")
     token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
     token = token or os.environ.get("SERVICELAB_INSTRUCTOR_TOKEN", "").strip()
     if os.environ.get("SERVICELAB_KUBECONFIG_TEXT"):  # beside a kind cluster: `classroom up` hands it over
@@ -117,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         known_lab=labs.__contains__,
         workers=args.workers,
         per_student=args.per_student,
+        variables_of=variables_of or no_variables,
     )
     server = make(service, args.host, args.port)
 

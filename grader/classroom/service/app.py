@@ -5,6 +5,9 @@ Students (Authorization: Bearer <their server pod's ServiceAccount token>):
                                        done (up to wait_s, else still 202); 429 when too many are waiting
     GET  /results                      the caller's own gradings, newest first
     GET  /results/<job>                one grading (the caller's own)
+    GET  /me                           {"student", "namespace", "variables"}: who the service takes the caller for,
+                                       and the values it grades them with (their own node port); 400 for the
+                                       instructor
 The instructor (Authorization: Bearer <instructor token>, or the check the service was given):
     GET /class                         the class page (HTML)
     GET /export.csv                    student, lab, score, max, finished: each latest scored result
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -108,12 +111,14 @@ class GradingService:
         per_student: int = 5,
         wait_s: float = DEFAULT_WAIT_S,
         assignment_of: Callable[[str], str] = nbexport.assignment_of,
+        variables_of: Callable[[str], Mapping[str, str]] = lambda student: {},
     ) -> None:
         self.book = book
         self.auth = auth
         self.known_lab = known_lab
         self.wait_s = wait_s
         self.assignment_of = assignment_of
+        self.variables_of = variables_of  # student -> their own values (grader.classroom.assignment)
         self.queue = FairQueue(grade, workers=workers, per_student=per_student, hooks=gradebook_hooks(book))
 
     def close(self) -> None:
@@ -160,6 +165,7 @@ class GradingService:
         routes: dict[tuple[str, str], Callable[[Caller, WSGIEnvironment, dict[str, str]], Answer]] = {
             ("POST", "/grade"): self.post_grade,
             ("GET", "/results"): self.get_results,
+            ("GET", "/me"): self.get_me,
             ("GET", "/class"): self.get_class,
             ("GET", "/export.csv"): self.get_export_csv,
             ("GET", "/export/nbgrader"): self.get_export_nbgrader,
@@ -199,7 +205,7 @@ class GradingService:
         if not self.known_lab(lab):
             raise HttpError(400, f"unknown lab {lab!r}")
         try:
-            job = self.queue.submit(student, namespace, lab)
+            job = self.queue.submit(student, namespace, lab, self.variables_of(student))
         except QueueFull as err:
             answer = _json(429, {"error": str(err)})
             answer.headers.append(("Retry-After", "30"))
@@ -208,6 +214,12 @@ class GradingService:
         if wait and job.done.wait(self.wait_s):
             return _json(200, self._row(job.id))
         return _json(202, {"job": job.id, "state": job.state, "href": f"/results/{job.id}"})
+
+    def get_me(self, caller: Caller, environ: WSGIEnvironment, query: dict[str, str]) -> Answer:
+        if not isinstance(caller, Student):
+            raise HttpError(400, "/me is a student's: the instructor has no namespace nor values of their own")
+        variables = dict(self.variables_of(caller.name))
+        return _json(200, {"student": caller.name, "namespace": caller.namespace, "variables": variables})
 
     def get_results(self, caller: Caller, environ: WSGIEnvironment, query: dict[str, str]) -> Answer:
         student = query.get("student")

@@ -17,13 +17,14 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("servicelab.service.queue")
 
-GradeFn = Callable[[str, str], dict[str, Any]]  # (namespace, lab) -> servicelab.result/v1 report
+# (namespace, lab, the student's variables) -> servicelab.result/v1 report
+GradeFn = Callable[[str, str, Mapping[str, str]], dict[str, Any]]
 DEFAULT_WORKERS = 4
 DEFAULT_PER_STUDENT = 5
 
@@ -45,6 +46,7 @@ class Job:
     lab: str
     requested: float
     seq: int
+    variables: Mapping[str, str] = field(default_factory=dict)  # the student's own values (their node port)
     state: str = "queued"  # queued, running, done, error
     started: float | None = None
     finished: float | None = None
@@ -92,11 +94,13 @@ class FairQueue:
             thread.start()
 
     # --- callers ----------------------------------------------------------------------------------
-    def submit(self, student: str, namespace: str, lab: str) -> Job:
-        """The job that will grade lab in namespace for student: a waiting one for the same lab, or a new one."""
+    def submit(self, student: str, namespace: str, lab: str, variables: Mapping[str, str] | None = None) -> Job:
+        """The job that will grade lab in namespace for student with their variables: a waiting one for the same
+        lab (and values), or a new one."""
+        own = dict(variables or {})
         with self._cond:
             waiting = self._waiting.setdefault(student, deque())
-            same = next((j for j in waiting if j.lab == lab and j.namespace == namespace), None)
+            same = next((j for j in waiting if (j.lab, j.namespace, j.variables) == (lab, namespace, own)), None)
             if same is not None:
                 return same
             if len(waiting) >= self._per_student:
@@ -104,7 +108,7 @@ class FairQueue:
                     f"you have {len(waiting)} gradings waiting (at most {self._per_student}): wait for one to finish"
                 )
             self._seq += 1
-            job = Job(secrets.token_hex(8), student, namespace, lab, self._clock(), self._seq)
+            job = Job(secrets.token_hex(8), student, namespace, lab, self._clock(), self._seq, own)
             self._hooks.queued(job)  # in the gradebook before anyone can start it
             waiting.append(job)
             self._cond.notify()
@@ -154,7 +158,7 @@ class FairQueue:
 
     def _run(self, job: Job) -> None:
         try:
-            job.report = self._grade(job.namespace, job.lab)
+            job.report = self._grade(job.namespace, job.lab, job.variables)
             job.state = "done"
         except NotGradable as err:
             job.state, job.error = "error", str(err)

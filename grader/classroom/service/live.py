@@ -14,6 +14,7 @@ import contextlib
 import logging
 import multiprocessing
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -42,11 +43,14 @@ class LiveSpec:
     probe_image: str | None = None
 
 
-def grade_in_place(env: Environment, namespace: str, lab: str) -> tuple[str, Any]:
-    """One grading in a worker process: ("report", servicelab.result/v1) or ("refused", why)."""
+def grade_in_place(
+    env: Environment, namespace: str, lab: str, variables: Mapping[str, str] | None = None
+) -> tuple[str, Any]:
+    """One grading in a worker process, with the student's own variables (their node port) for this grading only:
+    ("report", servicelab.result/v1) or ("refused", why)."""
     try:
         spec = load_lab(lab)
-        result = grade(spec, env, namespace=namespace)  # in place: what check() grades
+        result = grade(spec, env, namespace=namespace, variables=variables)  # in place: what check() grades
     except EnvError as err:
         return ("refused", f"ENV-ERROR: {err.diagnosis}")
     except ServicelabError as err:  # e.g. the namespace does not exist yet: apply the answer first
@@ -64,9 +68,9 @@ def _serve(conn: Connection, spec: LiveSpec) -> None:
                 return  # the service is gone
             if message is None:
                 return
-            namespace, lab = message
+            namespace, lab, variables = message
             try:
-                answer = grade_in_place(env, namespace, lab)
+                answer = grade_in_place(env, namespace, lab, variables)
             except Exception as err:  # the grader's own bug: this grading's error, the process goes on
                 answer = ("refused", f"the grader failed: {type(err).__name__}: {err}")
             conn.send(answer)
@@ -79,7 +83,8 @@ class _Process:
 
 
 class LiveGrader:
-    """Callable (namespace, lab) -> report; one process per calling thread, started on its first grading."""
+    """Callable (namespace, lab, variables) -> report; one process per calling thread, started on its first
+    grading."""
 
     def __init__(self, spec: LiveSpec, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.spec = spec
@@ -89,10 +94,10 @@ class LiveGrader:
         self._all: list[_Process] = []
         self._lock = threading.Lock()
 
-    def __call__(self, namespace: str, lab: str) -> dict[str, Any]:
+    def __call__(self, namespace: str, lab: str, variables: Mapping[str, str] | None = None) -> dict[str, Any]:
         proc = self._process()
         try:
-            proc.conn.send((namespace, lab))
+            proc.conn.send((namespace, lab, dict(variables or {})))
             if not proc.conn.poll(self.timeout_s):
                 self._end(proc)
                 raise NotGradable(f"grading took longer than {self.timeout_s:.0f}s: stopped; run check() again")

@@ -3,6 +3,7 @@ hub's rights, the pod guard of student namespaces, and the hub's config as Jupyt
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from dataclasses import replace
@@ -316,3 +317,92 @@ def test_the_server_gets_a_kubeconfig_of_its_own_token_in_its_own_namespace(tmp_
     assert session.client().configuration.host == "https://kubernetes.default.svc"
     assert session.namespace == "servicelab-student-alice"  # grader.kube's default namespace: the student's
     assert "ConfigMap" in {o["kind"] for o in objects}
+
+
+VARIABLES = {"alice": {"NODE_PORT": "30412"}, "bob": {"NODE_PORT": "31050"}}
+
+
+class PortWall:
+    """The node-port wall's CEL, evaluated with cel-python as the API server would for one Service."""
+
+    def __init__(self, variables: dict[str, dict[str, str]]) -> None:
+        self.celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
+        self.policy, self.binding = m.node_port_wall(variables)
+        env = self.celpy.Environment()
+        self.compiled = [
+            (v["name"], env.program(env.compile(v["expression"]))) for v in self.policy["spec"]["variables"]
+        ]
+        (check,) = self.policy["spec"]["validations"]
+        self.check = env.program(env.compile(check["expression"]))
+        self.message = env.program(env.compile(check["messageExpression"]))
+
+    def refusal(self, service: Obj, labels: dict[str, str]) -> str | None:
+        """None when admitted, else the policy's message."""
+        celpy = self.celpy
+        activation: dict[str, Any] = {
+            "object": celpy.json_to_cel(service),
+            "namespaceObject": celpy.json_to_cel({"metadata": {"name": "ns", "labels": labels}}),
+        }
+        variables: dict[Any, Any] = {}
+        for name, program in self.compiled:
+            activation["variables"] = celpy.celtypes.MapType(variables)
+            variables[celpy.celtypes.StringType(name)] = program.evaluate(activation)
+        activation["variables"] = celpy.celtypes.MapType(variables)
+        return None if bool(self.check.evaluate(activation)) else str(self.message.evaluate(activation))
+
+
+def _svc(*node_ports: int | None, **spec: Any) -> Obj:
+    ports = [{"name": f"p{i}", "port": 80 + i, **({"nodePort": p} if p else {})} for i, p in enumerate(node_ports)]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": ports, **spec}}
+
+
+def test_the_node_port_wall_keeps_each_student_off_the_others_ports() -> None:
+    wall = PortWall(VARIABLES)
+    alice = {m.NODE_PORT_KEY: "30412"}
+    assert wall.refusal(_svc(30412), alice) is None  # her own
+    assert wall.refusal(_svc(None), alice) is None  # none named (the API server may have picked one)
+    assert wall.refusal(_svc(31999, 30412), alice) is None  # a port the cluster picked outside the class's
+    assert wall.refusal({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {}}, alice) is None
+    said = wall.refusal(_svc(30412, 31050), alice)
+    assert said is not None
+    assert said.startswith("node-port: node port 31050 is another student's: yours is 30412; write nodePort: 30412")
+    assert "bob" not in said  # no student learns who the others are
+    health = _svc(None, type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=31050)
+    assert wall.refusal(health, alice) is not None
+    unlabelled = wall.refusal(_svc(30412), {})
+    assert unlabelled is not None
+    assert unlabelled.endswith("this namespace has no node port of its own")
+    assert PortWall({}).refusal(_svc(30412), {}) is None  # a class without ports refuses nothing
+
+
+def test_the_node_port_wall_binds_the_student_namespaces_and_is_a_classroom_object() -> None:
+    room = replace(ROOM, variables=VARIABLES)
+    policy = _named(m.cluster_objects(room), "ValidatingAdmissionPolicy", m.PORT_WALL)
+    binding = _named(m.cluster_objects(room), "ValidatingAdmissionPolicyBinding", m.PORT_WALL)
+    assert m.PORT_WALL.startswith(m.PREFIX)
+    for obj in (policy, binding):
+        assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE
+        assert OWNER_KEY in obj["metadata"]["annotations"]
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["services"]
+    assert binding["spec"] == {
+        "policyName": m.PORT_WALL,
+        "validationActions": ["Deny"],
+        "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: m.STUDENT_ROLE}}},
+    }
+    namespace = _named(m.student_objects(room, "alice", FACTS), "Namespace", "servicelab-student-alice")
+    assert namespace["metadata"]["labels"][podguard.ROLE_KEY] == m.STUDENT_ROLE  # what the binding selects
+
+
+def test_each_student_namespace_carries_its_node_port_and_the_students_variables() -> None:
+    room = replace(ROOM, variables=VARIABLES)
+    for student, own in VARIABLES.items():
+        objects = m.student_objects(room, student, FACTS)
+        namespace = f"servicelab-student-{student}"
+        assert _named(objects, "Namespace", namespace)["metadata"]["labels"][m.NODE_PORT_KEY] == own["NODE_PORT"]
+        data = _named(objects, "ConfigMap", m.KUBECONFIG_MAP, namespace)["data"]
+        assert json.loads(data[m.VARIABLES_FILE]) == own
+        assert "kubeconfig" in data
+    bare = m.student_objects(ROOM, "alice", FACTS)  # no assignment: no label, an empty variables file
+    assert m.NODE_PORT_KEY not in _named(bare, "Namespace", "servicelab-student-alice")["metadata"]["labels"]
+    assert _named(bare, "ConfigMap", m.KUBECONFIG_MAP, "servicelab-student-alice")["data"][m.VARIABLES_FILE] == "{}"

@@ -27,6 +27,9 @@ TOKENS = {
 TEACHER = "teacher-secret"
 
 
+VARIABLES = {"ann": {"NODE_PORT": "30412"}, "bo": {"NODE_PORT": "31050"}}  # grader.classroom.assignment's
+
+
 def _service(path: Path, grading: FakeGrading, **kwargs: int) -> GradingService:
     return GradingService(
         Gradebook(path),
@@ -35,6 +38,7 @@ def _service(path: Path, grading: FakeGrading, **kwargs: int) -> GradingService:
         known_lab=LABS.__contains__,
         assignment_of={"nodeport": "02-nodeport", "clusterip": "01-clusterip"}.__getitem__,
         wait_s=HOLD_S,
+        variables_of=lambda student: VARIABLES.get(student, {}),
         **kwargs,
     )
 
@@ -236,3 +240,44 @@ def test_it_serves_over_http(service: GradingService) -> None:
         server.shutdown()
         server.server_close()
         thread.join(HOLD_S)
+
+
+def test_each_student_is_graded_with_their_own_values(service: GradingService, grading: FakeGrading) -> None:
+    _graded(service, "t-ann")
+    _graded(service, "t-bo")
+    graded = call(service, "POST", "/grade", token=TEACHER, body=GRADE_BO, query="wait=true")
+    assert graded.status == 200, graded.text
+    assert grading.started == [("servicelab-student-ann", "nodeport"), *[("servicelab-student-bo", "nodeport")] * 2]
+    assert grading.given == [VARIABLES["ann"], VARIABLES["bo"], VARIABLES["bo"]]  # the instructor's: bo's too
+
+
+GRADE_BO = {"lab": "nodeport", "student": "bo", "namespace": "servicelab-student-bo"}
+
+
+def test_me_tells_a_student_who_they_are_and_their_values(service: GradingService) -> None:
+    me = call(service, "GET", "/me", token="t-ann")
+    assert me.status == 200
+    assert me.json() == {"student": "ann", "namespace": "servicelab-student-ann", "variables": VARIABLES["ann"]}
+    assert call(service, "GET", "/me", token="t-bo").json()["variables"] == {"NODE_PORT": "31050"}
+    instructor = call(service, "GET", "/me", token=TEACHER)
+    assert instructor.status == 400
+    assert "student's" in instructor.json()["error"]
+    assert call(service, "GET", "/me").status == 401
+    assert call(service, "GET", "/me", token="t-admin").status == 403  # a service account that is no student's
+    assert call(service, "POST", "/me", token="t-ann").status == 405
+
+
+def test_without_values_a_student_is_graded_with_the_labs_defaults(tmp_path: Path, grading: FakeGrading) -> None:
+    app = GradingService(
+        Gradebook(tmp_path / "g.sqlite"),
+        Authenticator(FakeReviewer(dict(TOKENS)), instructor_token(TEACHER)),
+        grading,
+        known_lab=LABS.__contains__,
+        wait_s=HOLD_S,
+    )
+    try:
+        _graded(app, "t-ann")
+        assert grading.given == [{}]
+        assert call(app, "GET", "/me", token="t-ann").json()["variables"] == {}
+    finally:
+        app.close()

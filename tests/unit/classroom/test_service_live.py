@@ -26,6 +26,17 @@ def test_a_namespace_that_is_not_there_is_not_graded_and_says_so(monkeypatch: py
     assert [s.path for s in http.api_calls()] == [f"/api/v1/namespaces/{NS}"]  # read, nothing written
 
 
+def test_a_value_no_variable_can_have_is_refused_before_the_cluster_hears_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    http = FakeHttp()
+    env = Environment(fake_kube(monkeypatch, http), "abc123")
+    kind, said = grade_in_place(env, NS, "nodeport", {"NODE_PORT": "80"})
+    assert kind == "refused"
+    assert "the value '80' of NODE_PORT is not a node port" in said
+    assert http.api_calls() == []
+
+
 def test_a_cluster_that_does_not_answer_is_an_env_error_report(monkeypatch: pytest.MonkeyPatch) -> None:
     env = Environment(fake_kube(monkeypatch, FakeHttp(fail=ConnectionRefusedError("refused"))), "abc123")
     kind, report = grade_in_place(env, NS, "nodeport")
@@ -48,6 +59,8 @@ def test_an_unknown_lab_is_refused_by_the_worker_process() -> None:
             grader(NS, "no-such-lab")
         with pytest.raises(NotGradable, match="no-such-lab"):  # the same process, still serving
             grader(NS, "no-such-lab")
+        with pytest.raises(NotGradable, match="NODE_PORT is not a node port"):  # the values reach the process
+            grader(NS, "nodeport", {"NODE_PORT": "80"})
         assert len(grader._all) == 1
     finally:
         grader.close()

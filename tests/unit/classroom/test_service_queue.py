@@ -116,3 +116,21 @@ def test_a_failing_grading_is_that_jobs_error_and_the_workers_go_on() -> None:
 def test_nonsense_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         FairQueue(FakeGrading(), workers=0)
+
+
+def test_a_job_carries_the_students_values_and_joins_only_the_same() -> None:
+    grading = FakeGrading(held=True)
+    queue = FairQueue(grading, workers=1, per_student=5)
+    try:
+        running = queue.submit("ann", _ns("ann"), "lab-0")
+        grading.wait_started(1)
+        mine = queue.submit("ann", _ns("ann"), "nodeport", {"NODE_PORT": "30412"})
+        assert queue.submit("ann", _ns("ann"), "nodeport", {"NODE_PORT": "30412"}) is mine
+        changed = queue.submit("ann", _ns("ann"), "nodeport", {"NODE_PORT": "30500"})  # the file changed meanwhile
+        assert changed is not mine
+        grading.release()
+        _all_done([running, mine, changed])
+    finally:
+        queue.stop()
+    assert grading.given == [{}, {"NODE_PORT": "30412"}, {"NODE_PORT": "30500"}]
+    assert mine.variables == {"NODE_PORT": "30412"}

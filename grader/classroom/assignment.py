@@ -1,0 +1,77 @@
+"""Each student's own values for what the cluster holds once (the classroom's assignment): today NODE_PORT, so a
+whole class does the NodePort lab at the same time, each on their own port.
+
+The classroom's node ports are CLASSROOM_NODE_PORTS (30100-31799), a band no lab's `policy.node_ports` and no port
+servicelab itself fixes (Traefik's 30080, the hub's proxy, 31880 by default) falls in; a port inside it that one
+of those holds after all (a lab added later, a proxy.node_port chosen inside it) is skipped.
+
+A student's port depends on their name and on the students listed before them, nothing else: it is the first free
+port of the band counting up (wrapping round) from where a SHA-256 of the name points, students taken in the
+order the values file lists them. So adding a student at the end of the list moves no one; removing or moving
+a student moves only a student listed after them whose name pointed at a port already taken (with 200 students
+in 1,700 ports, a handful). Position alone would move everyone after a removed student.
+
+The grading service reads the result as a JSON file ({"student": {"VAR": "value"}}); each student's server reads
+their own from /etc/servicelab/variables.json (grader.classroom.manifests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+
+from grader.base.errors import BadInput
+from grader.classroom.values import MAX_STUDENTS, Values, taken_node_ports
+
+CLASSROOM_NODE_PORTS = (30100, 31799)  # inclusive: 1,700 ports for at most MAX_STUDENTS students
+NODE_PORT = "NODE_PORT"
+RULE = (
+    f"each student gets a node port of their own from {CLASSROOM_NODE_PORTS[0]}-{CLASSROOM_NODE_PORTS[1]}, "
+    "outside every lab's node_ports range, Traefik's port and the hub's proxy.node_port"
+)
+
+
+def node_ports(students: Iterable[str], taken: Collection[int] = ()) -> dict[str, int]:
+    """student -> their node port, in the order given (see the module's docstring); taken: ports no student may
+    get. BadInput when the band has fewer free ports than students."""
+    low, high = CLASSROOM_NODE_PORTS
+    size = high - low + 1
+    free = [port for port in range(low, high + 1) if port not in taken]
+    names = list(students)
+    if len(names) > len(free) or len(names) > MAX_STUDENTS:
+        raise BadInput(
+            f"{len(names)} students, but {min(len(free), MAX_STUDENTS)} can get a node port of their own",
+            rule=RULE,
+            fix=f"at most {min(len(free), MAX_STUDENTS)} students in one class: split the class",
+        )
+    given: dict[str, int] = {}
+    used = set(taken)
+    for name in names:
+        start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % size
+        port = next(low + (start + step) % size for step in range(size) if low + (start + step) % size not in used)
+        given[name] = port
+        used.add(port)
+    return given
+
+
+def reserved_ports(values: Values) -> set[int]:
+    """The ports of the band no student gets: each lab's node_ports range and Traefik's (taken_node_ports), and
+    the hub's proxy when it is a NodePort."""
+    low, high = CLASSROOM_NODE_PORTS
+    ranges = [*taken_node_ports().values()]
+    if values.proxy_type == "NodePort":
+        ranges.append((values.node_port, values.node_port))
+    return {port for first, last in ranges for port in range(max(first, low), min(last, high) + 1)}
+
+
+def variables_of(values: Values, held: Collection[int] = ()) -> dict[str, dict[str, str]]:
+    """Each student's variables, e.g. {"alice": {"NODE_PORT": "30412"}}. held: node ports the cluster already holds
+    outside the class's student namespaces (a student's own Service holds theirs: leave those out, or the student
+    moves). BadInput (no file: values.load says where) when the class cannot get distinct ports."""
+    ports = node_ports(values.students, reserved_ports(values) | set(held))
+    return {student: {NODE_PORT: str(port)} for student, port in ports.items()}
+
+
+def port_owners(variables: Mapping[str, Mapping[str, str]]) -> dict[int, str]:
+    """node port -> the student it is assigned to (the cluster wall refuses it to everyone else)."""
+    return {int(own[NODE_PORT]): student for student, own in variables.items() if own.get(NODE_PORT, "").isdigit()}
