@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
-from grader.classroom import grading
+from grader.classroom import assignment, grading
 from grader.classroom import manifests as m
 from grader.classroom.values import Values
 from grader.cluster import docker, podguard, versions
@@ -75,6 +75,7 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
         hub_state=hub_state(kube, values, values_file),
         storage_class=values.storage_class,
         api_server=api_server(kube),
+        variables=assignment.variables_of(values, held_node_ports(kube)),
     )
     objects = [
         *m.cluster_objects(room),
@@ -118,6 +119,18 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
     return address
 
 
+def held_node_ports(kube: Kube) -> set[int]:
+    """The node ports Services hold outside the class's student namespaces (Traefik's, a lab's, another tool's): a
+    student's own Service holds their port, which stays theirs."""
+    return {
+        int(port["nodePort"])
+        for service in kube.list("services", all_namespaces=True)
+        if not service["metadata"].get("namespace", "").startswith(m.student_namespace(""))
+        for port in (service.get("spec") or {}).get("ports") or []
+        if port.get("nodePort")
+    }
+
+
 def class_policy(labs: tuple[str, ...]) -> LabPolicy:
     """The labs' policies merged, and the kinds of their starters: in a classroom the student's own apply() writes
     the starter (a Deployment, a Pod, a Secret) with the student's rights, as it does on a learner's own cluster."""
@@ -145,7 +158,7 @@ def start_grading(kube: Kube, made: Plan, values: Values, say: Say) -> str:
         {
             "SERVICELAB_KUBECONFIG_TEXT": config,
             "SERVICELAB_INSTRUCTOR_TOKEN": instructor,
-            "SERVICELAB_VARIABLES_JSON": json.dumps({s: {} for s in values.students}),  # MERGE: H1 student_variables,
+            "SERVICELAB_VARIABLES_JSON": json.dumps(made.room.variables),
         },
     )
     reach = [obj for student in values.students for obj in grading.student_objects(student, address)]

@@ -227,7 +227,7 @@ def start_container(image: str, settings: dict[str, str]) -> str:
     docker.run_container(
         CONTAINER,
         image,
-        ["--gradebook", GRADEBOOK, "--port", str(PORT)],
+        ["python", "-m", "grader.classroom.service", "--gradebook", GRADEBOOK, "--port", str(PORT)],
         options=[
             "--label",
             f"{m.CLASSROOM_KEY}={m.HUB_NAMESPACE}",

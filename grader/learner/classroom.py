@@ -29,7 +29,7 @@ import requests
 
 from grader.base.errors import EnvError
 from grader.base.wait import WaitTimeout, wait_for
-from grader.catalogue.labs import Lab
+from grader.catalogue.labs import Lab, with_variables
 from grader.grading.results import LabResult
 from grader.kube.client import Kube, KubeError, Obj
 from grader.learner.boundary import ASK_INSTRUCTOR, GRADING_URL_ENV, NotGraded, one_line
@@ -90,11 +90,9 @@ def student_values(lab: Lab, namespace: str, variables: Mapping[str, str]) -> tu
 
 
 def student_lab(lab: Lab, variables: Mapping[str, str]) -> Lab:
-    """The lab whose rules judge this student's answer and whose values the notebook shows. The one connection for
-    per-student values that the lab's policy must accept (a student's own NODE_PORT inside the lab's node_ports
-    range): until a variable asks for that, the lab as it is."""
-    del variables  # no lab variable changes a rule yet
-    return lab
+    """The lab whose rules judge this student's answer and whose values the notebook shows: the student's own values
+    (a NODE_PORT of their own is the one node port the lab's policy accepts)."""
+    return with_variables(lab, variables)
 
 
 def value_lines(lab: Lab, task: str, namespace: str, variables: Mapping[str, str]) -> list[str]:

@@ -5,6 +5,7 @@ Settings by flag or environment variable (the Deployment sets the variables):
     --instructor-token-file  SERVICELAB_INSTRUCTOR_TOKEN_FILE a file holding the instructor's token (a Secret)
                              SERVICELAB_INSTRUCTOR_TOKEN      or the token itself
                              SERVICELAB_KUBECONFIG_TEXT       a kubeconfig's text (the container beside kind)
+                             SERVICELAB_VARIABLES_JSON        the variables file's text (the container beside kind)
     --workers N              SERVICELAB_WORKERS               gradings at once (default 4)
     --per-student N          SERVICELAB_PER_STUDENT           waiting gradings one student may have (default 5)
     --in-cluster             SERVICELAB_IN_CLUSTER=1          talk to the API as the pod's ServiceAccount
@@ -78,10 +79,10 @@ def in_cluster_kubeconfig(folder: Path, account: Path = SERVICE_ACCOUNT, env: di
     return path
 
 
-def kubeconfig_from_text(text: str) -> Path:
-    """The kubeconfig handed over in the environment, as the file grader.kube reads (only this user may read it)."""
+def file_from_text(name: str, text: str) -> Path:
+    """A setting handed over in the environment, as the file its reader reads (only this user may read it)."""
     folder = Path(tempfile.mkdtemp(prefix="servicelab-"))  # mode 0700
-    path = folder / "kubeconfig"
+    path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -119,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
     token = token or os.environ.get("SERVICELAB_INSTRUCTOR_TOKEN", "").strip()
     if os.environ.get("SERVICELAB_KUBECONFIG_TEXT"):  # beside a kind cluster: `classroom up` hands it over
-        args.kubeconfig = str(kubeconfig_from_text(os.environ["SERVICELAB_KUBECONFIG_TEXT"]))
+        args.kubeconfig = str(file_from_text("kubeconfig", os.environ["SERVICELAB_KUBECONFIG_TEXT"]))
+    if os.environ.get("SERVICELAB_VARIABLES_JSON") and not args.variables_file:
+        args.variables_file = file_from_text("variables.json", os.environ["SERVICELAB_VARIABLES_JSON"])
     if not token:
         logging.warning("no instructor token: /class and the exports refuse everyone")
     if args.in_cluster:

@@ -39,7 +39,9 @@ def test_the_account_writes_only_probe_pods_and_reads_secrets_and_configmaps_onl
     writes = [(rule["resources"], verb) for rule in everywhere for verb in rule["verbs"] if verb in WRITES]
     assert writes == [(["tokenreviews"], "create")]  # who is calling; nothing else written cluster-wide
     assert not any("secrets" in rule["resources"] or "configmaps" in rule["resources"] for rule in everywhere)
-    assert roles[grading.NAMESPACE_ROLE] == [{"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get"]}]
+    assert roles[grading.NAMESPACE_ROLE] == [
+        {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get"]}
+    ]
     bindings = {(b["metadata"].get("namespace"), b["roleRef"]["name"]) for b in objects["RoleBinding"]}
     assert bindings == {
         *((ns, grading.PROBE_ROLE) for ns in WARM_NAMESPACES),

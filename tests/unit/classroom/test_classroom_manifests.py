@@ -269,7 +269,8 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     assert spawner.volume_mounts[0]["mountPath"] == m.KUBECONFIG_DIR
     assert spawner.environment["SERVICELAB_GRADING_URL"] == "http://grading.servicelab-classroom.svc.cluster.local"
     start = spawner.lifecycle_hooks["postStart"]["exec"]["command"]
-    assert start[:2] == ["sh", "-c"] and 'servicelab notebooks "$HOME/servicelab-notebooks"' in start[2]
+    assert start[:2] == ["sh", "-c"]
+    assert 'servicelab notebooks "$HOME/servicelab-notebooks"' in start[2]
     assert config.JupyterHub.authenticator_class == "shared-password"
     assert config.Authenticator.allowed_users == {"alice", "bob"}
     assert config.Authenticator.admin_users == {"teacher"}
