@@ -4,7 +4,7 @@ nox -s lab             bring the lab cluster up and grade every lab's reference 
 nox -s tests           lint, unit tests, then the e2e tests on the real lab cluster
 nox -s offline-images  build every image from source (machines without a registry)
 nox -s diagrams        draw the labs' diagrams again (SVG and PNG beside each diagram.mmd) and rebuild the notebooks
-nox -s bench           grading speed figures (one lab; a class of 30 through grade-batch)
+nox -s bench           grading speed figures (one lab; a class of 30 through grade-batch and through the classroom)
 """
 
 from __future__ import annotations
@@ -150,6 +150,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_labs.py")  # every lab through the command vs one kubectl exec
     session.run("python", "benchmarks/bench_refusals.py")  # no cluster needed: every refusal comes first
     session.run("python", "benchmarks/bench_class.py")  # grade-batch: 30 of one lab, then 30 on one nodePort
+    session.run("python", "tools/offline-images/build.py", "--classroom")  # the classroom's images (cached)
+    session.run("python", "benchmarks/bench_classroom.py")  # a class of 30 x 3 labs on the grading service
     session.run("python", "benchmarks/bench_cluster.py")  # up, check-solutions, the cold build on record
 
 

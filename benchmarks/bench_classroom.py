@@ -9,7 +9,7 @@ known-wrong answer for one lab.
 Prints and writes to reports/bench-classroom.json: each grading's verdict against the expected one (solution:
 full marks; wrong case: not PASS, the check it targets failed), check() latency p50/p95/max (request to result,
 including the wait in the service's fair queue), the grading service's and the hub's memory (peak of 1 s samples:
-the container's from `docker stats`, the hub pod's cgroup memory.current). Asserts nothing; exit 1 when a grading
+the container's from `docker stats`, the hub pod's cgroup memory usage). Asserts nothing; exit 1 when a grading
 is not what it should be.
 
 Students' Jupyter servers are not started (one JupyterLab per student would not fit this 2-core machine 30 times):
@@ -44,10 +44,13 @@ from grader.grading import fence
 from grader.kube.client import Kube
 
 REPO = Path(__file__).resolve().parent.parent
-LABS = ("clusterip", "nodeport", "session-affinity")
-WRONG = {"clusterip": "wrong/type-nodeport", "nodeport": "wrong/selector-lowercase", "session-affinity": None}
+# Three labs whose objects can share a student's one namespace (clusterip and session-affinity both make `web`).
+LABS = ("clusterip", "nodeport", "externalname")
+WRONG = {"clusterip": "wrong/type-nodeport", "nodeport": "wrong/selector-lowercase", "externalname": "wrong/short-name"}
 OUT = REPO / "reports" / "bench-classroom.json"
 READY_S = 300.0
+# the hub pod's memory as its cgroup counts it: v2, else v1 (kind's nodes on a cgroup v1 host)
+CGROUP_MEMORY = "cat /sys/fs/cgroup/memory.current 2>/dev/null || cat /sys/fs/cgroup/memory/memory.usage_in_bytes"
 
 
 @dataclass
@@ -175,7 +178,7 @@ class Memory:
             if stats.returncode == 0 and stats.stdout.strip():
                 self.grading = max(self.grading, _bytes(json.loads(stats.stdout)["MemUsage"].split("/")[0]))
             current = subprocess.run(
-                ["kubectl", "exec", "-n", m.HUB_NAMESPACE, hub, "--", "cat", "/sys/fs/cgroup/memory.current"],
+                ["kubectl", "exec", "-n", m.HUB_NAMESPACE, hub, "--", "sh", "-c", CGROUP_MEMORY],
                 capture_output=True,
                 text=True,
                 check=False,

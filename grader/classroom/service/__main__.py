@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.per_student < 1:
         print("error: --workers and --per-student are at least 1", file=sys.stderr)
         return 2
+    if os.environ.get("SERVICELAB_KUBECONFIG_TEXT"):  # beside a kind cluster: `classroom up` hands it over
+        args.kubeconfig = str(file_from_text("kubeconfig", os.environ["SERVICELAB_KUBECONFIG_TEXT"]))
+    if os.environ.get("SERVICELAB_VARIABLES_JSON") and not args.variables_file:
+        args.variables_file = file_from_text("variables.json", os.environ["SERVICELAB_VARIABLES_JSON"])
     try:
         variables_of = VariablesFile(args.variables_file) if args.variables_file else None
     except (OSError, BadVariables) as err:
@@ -119,10 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.warning("no variables file: every student is graded with the labs' defaults (one node port)")
     token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
     token = token or os.environ.get("SERVICELAB_INSTRUCTOR_TOKEN", "").strip()
-    if os.environ.get("SERVICELAB_KUBECONFIG_TEXT"):  # beside a kind cluster: `classroom up` hands it over
-        args.kubeconfig = str(file_from_text("kubeconfig", os.environ["SERVICELAB_KUBECONFIG_TEXT"]))
-    if os.environ.get("SERVICELAB_VARIABLES_JSON") and not args.variables_file:
-        args.variables_file = file_from_text("variables.json", os.environ["SERVICELAB_VARIABLES_JSON"])
     if not token:
         logging.warning("no instructor token: /class and the exports refuse everyone")
     if args.in_cluster:

@@ -55,3 +55,10 @@ def test_the_service_will_not_start_on_a_bad_variables_file(tmp_path: Path, caps
     assert main(["--variables-file", str(path), "--gradebook", str(tmp_path / "g.sqlite")]) == 2
     assert "--variables-file" in capsys.readouterr().err
     assert main(["--variables-file", str(tmp_path / "missing.json")]) == 2
+
+
+def test_the_values_handed_over_in_the_environment_are_read_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SERVICELAB_VARIABLES_JSON", '["not", "a", "mapping"]')  # what the container beside kind gets
+    assert main(["--gradebook", str(tmp_path / "g.sqlite")]) == 2
