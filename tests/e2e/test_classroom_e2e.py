@@ -316,9 +316,11 @@ def _class_runs_the_nodeport_notebook(classroom: str, kube: Kube) -> dict[str, S
         latest = next(r for r in _results(kube, student) if r["lab"] == "nodeport")
         assert (latest["verdict"], latest["score"], latest["max_score"]) == ("PASS", 6, 6), latest
         assert latest["namespace"] == m.student_namespace(student)
-        targets = {e["target"] for c in latest["report"]["checks"] for e in c.get("evidence") or []}
-        assert any(f":{ports[student]}" in target for target in targets), targets  # probed on their own port
-        assert not any(f":{port}" in t for port in ports.values() if port != ports[student] for t in targets)
+        evidence = [e for c in latest["report"]["checks"] for e in c.get("evidence") or []]
+        probed = {e["address"] for e in evidence if e["address"]}
+        outside = {e["address"] for e in evidence if e["vantage"] == "outside container" and e["ok"]}
+        assert any(a.endswith(f":{ports[student]}") for a in outside), evidence  # from outside, on their own port
+        assert not any(a.endswith(f":{port}") for port in ports.values() if port != ports[student] for a in probed)
     return servers
 
 
