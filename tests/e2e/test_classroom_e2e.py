@@ -128,9 +128,6 @@ TRY_OTHERS = textwrap.dedent(
 )
 
 
-CHECK_CELL = 3  # setup, explore, the answer, check
-
-
 def nodeport_cells(port: int) -> list[str]:
     """The NodePort lab's notebook, its code cells in order, with the reference answer on the student's port."""
     notebook = json.loads(NODEPORT_NOTEBOOK.read_text())
@@ -308,11 +305,12 @@ def _class_runs_the_nodeport_notebook(classroom: str, kube: Kube) -> dict[str, S
 
     with ThreadPoolExecutor(len(STUDENTS)) as pool:
         notebooks = dict(zip(STUDENTS, pool.map(run_notebook, STUDENTS), strict=True))
+    check_cell = next(i for i, cell in enumerate(nodeport_cells(0)) if 'check("nodeport")' in cell)
     for student, cells in notebooks.items():
         errors = [f"{c.error.ename}: {c.error.evalue}" for c in cells if c.error is not None]
         assert not errors, f"{student}'s notebook: {errors}; last output: {cells[-1].stdout[-2000:]}"
-        print(f"{student}: {len(cells)} cells ran; the check cell gave {cells[CHECK_CELL].outputs}")
-        assert cells[CHECK_CELL].outputs[-1]["text/plain"] == "6.0"  # round(score * 6, 2): full marks
+        print(f"{student}: {len(cells)} cells ran; {cells[0].stdout.strip()}; {cells[2].stdout.strip()}")
+        assert cells[check_cell].outputs[-1]["text/plain"] == "6.0"  # round(score * 6, 2): full marks
         latest = next(r for r in _results(kube, student) if r["lab"] == "nodeport")
         assert (latest["verdict"], latest["score"], latest["max_score"]) == ("PASS", 6, 6), latest
         assert latest["namespace"] == m.student_namespace(student)
