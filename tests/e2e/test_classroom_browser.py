@@ -12,10 +12,7 @@ It deploys into servicelab-classroom and servicelab-student-* only, and takes it
 
 from __future__ import annotations
 
-import base64
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 from _jupyterlab import chromium
+from test_classroom_e2e import _left, _secret, _servicelab  # the classroom's lifecycle, as that e2e drives it
 
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
@@ -34,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.classroom]
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "notebooks" / "source" / "01-clusterip" / "clusterip.ipynb"
-NOTEBOOK = "servicelab-notebooks/01-clusterip/clusterip.ipynb"  # in the server's home: its postStart hook's copy
+NOTEBOOK = f"{m.NOTEBOOKS_DIR}/01-clusterip/clusterip.ipynb"  # in the server's home: its postStart hook's copy
 REPORTS = REPO / "reports"
 STUDENT, INSTRUCTOR, LAB = "ada", "teacher", "clusterip"
 SERVER_S = 300.0  # the hub's KubeSpawner start_timeout
@@ -83,32 +81,6 @@ ROWS_JS = (
 )
 
 
-def _servicelab(*args: str, context: str) -> subprocess.CompletedProcess[str]:
-    run = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "classroom", *args, "--context", context],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    print(f"$ servicelab classroom {' '.join(args)} --context {context}  (exit {run.returncode})")
-    print(run.stdout + run.stderr)
-    return run
-
-
-def _left(kube: Kube) -> list[str]:
-    """The classroom's namespaces and cluster-wide objects still there."""
-    left = [f"namespace/{ns['metadata']['name']}" for ns in kube.list("namespaces", selector=deploy.SELECTOR)]
-    for name in (m.HUB_NAMESPACE, m.student_namespace(STUDENT)):
-        if kube.get("namespace", name) is not None:
-            left.append(f"namespace/{name}")
-    for kind in deploy.CLUSTER_KINDS:
-        left += [
-            f"{kind}/{o['metadata']['name']}" for o in kube.list(kind) if o["metadata"]["name"].startswith(m.PREFIX)
-        ]
-    return sorted(set(left))
-
-
 @pytest.fixture
 def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
     """`classroom up` from a values file; `classroom down` afterwards, whatever happened; yields the hub's URL."""
@@ -123,12 +95,6 @@ def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
         stopped = _servicelab("down", context=context)
         assert stopped.returncode == 0
         assert _left(kube) == []
-
-
-def _secret(kube: Kube, key: str) -> str:
-    secret = kube.get("secret", m.SECRET, m.HUB_NAMESPACE)
-    assert secret is not None
-    return base64.b64decode(secret["data"][key]).decode()
 
 
 @pytest.fixture
