@@ -18,25 +18,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from grader.classroom import grading
-from grader.classroom import manifests as m
 from grader.classroom.service import huboauth
 from grader.grading import walls
 from grader.kube.client import Obj
 
+# manifests (hub_config) uses this module, so it imports nothing of manifests or grading at its top
 SERVICE = huboauth.SERVICE
 API_TOKEN = "grading_api_token"  # the hub Secret's key: the service's API token in the hub (its OAuth secret)
 API_TOKEN_ENV = "CLASSROOM_GRADING_API_TOKEN"  # that key in the hub's environment (as hub_deployment passes keys)
 SESSION_SECRET = "grading_session_secret"  # the hub Secret's key: signs the service's cookies (kept over restarts)
-ACCESS_ROLE = f"{m.PREFIX}grading-page"
-EGRESS_POLICY = f"{m.PREFIX}grading-out"
+ACCESS_ROLE = "servicelab-classroom-grading-page"
+EGRESS_POLICY = "servicelab-classroom-grading-out"
 START_WAIT_S = 10  # how long the hub waits for the service at its start (it comes up after the hub on `up`)
 
 
-def service_entry(url: str = m.GRADING_URL) -> dict[str, Any]:
+def service_entry(url: str) -> dict[str, Any]:
     """The hub's c.JupyterHub.services entry without its api_token, which the hub config adds from its environment
-    (os.environ[API_TOKEN_ENV]) so no secret is in the ConfigMap. url: where the hub and its proxy reach the service
-    (Service `grading`, whose endpoint is the container)."""
+    (os.environ[API_TOKEN_ENV]) so no secret is in the ConfigMap. url: where the hub and its proxy reach the service,
+    manifests.GRADING_URL (Service `grading`, whose endpoint is the container)."""
     return {
         "name": SERVICE,
         "url": url,
@@ -63,6 +62,9 @@ def load_roles(people: Iterable[str]) -> list[dict[str, Any]]:
 def hub_egress(address: str) -> Obj:
     """In the hub's namespace: the hub pod (the hub's health check and its proxy, configurable-http-proxy, in the
     same pod) may reach the grading container at address:8080, what Service `grading` sends to after the DNAT."""
+    from grader.classroom import grading  # noqa: PLC0415 - manifests imports this module
+    from grader.classroom import manifests as m  # noqa: PLC0415
+
     meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
     policy = walls.network_policy(
         meta,

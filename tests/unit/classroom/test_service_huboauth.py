@@ -289,7 +289,7 @@ def test_settings_come_from_the_environment() -> None:
 
 
 def test_the_hubs_side_the_service_entry_roles_walls_and_the_containers_settings() -> None:
-    entry = hubservice.service_entry()
+    entry = hubservice.service_entry(m.GRADING_URL)
     assert entry == {
         "name": "grading",
         "url": "http://grading.servicelab-classroom.svc.cluster.local",
@@ -300,6 +300,8 @@ def test_the_hubs_side_the_service_entry_roles_walls_and_the_containers_settings
     }
     assert "api_token" not in entry  # from the hub's environment, never in the ConfigMap
     [role] = hubservice.load_roles(["ben", "ann", "ann"])
+    assert role["name"].startswith(m.PREFIX)
+    assert hubservice.EGRESS_POLICY.startswith(m.PREFIX)
     assert role["scopes"] == ["access:services!service=grading"]
     assert role["users"] == ["ann", "ben"]
     policy = hubservice.hub_egress("172.18.0.9")
