@@ -13,6 +13,11 @@ Settings by flag or environment variable (the Deployment sets the variables):
                                                               "value"}} (grader.classroom.assignment); read again
                                                               when it changes. Without it: every lab's defaults
     --port, --host, --context, --kubeconfig, --probe-image
+The hub's login for browsers on the class page (grader.classroom.service.huboauth), on when the first two are set:
+                             SERVICELAB_HUB_API_URL           the hub's API from here: http://<node>:<nodePort>/hub/api
+                             JUPYTERHUB_API_TOKEN             this service's API token in the hub (its OAuth secret)
+                             SERVICELAB_HUB_PUBLIC_URL        the hub as browsers know it (default: the same origin)
+                             SERVICELAB_SESSION_SECRET        signs the session cookies (default: a new one per start)
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 from grader.catalogue.locate import all_labs
+from grader.classroom.service import huboauth
 from grader.classroom.service.app import GradingService
 from grader.classroom.service.auth import Authenticator, instructor_token, kube_token_review
 from grader.classroom.service.fairqueue import DEFAULT_PER_STUDENT, DEFAULT_WORKERS
@@ -123,10 +129,17 @@ def main(argv: list[str] | None = None) -> int:
         logging.warning("no variables file: every student is graded with the labs' defaults (one node port)")
     token = args.instructor_token_file.read_text(encoding="utf-8").strip() if args.instructor_token_file else ""
     token = token or os.environ.get("SERVICELAB_INSTRUCTOR_TOKEN", "").strip()
-    if not token:
-        logging.warning("no instructor token: /class and the exports refuse everyone")
     if args.in_cluster:
         args.kubeconfig = str(in_cluster_kubeconfig(Path(tempfile.mkdtemp(prefix="servicelab-"))))
+    try:
+        hub = huboauth.settings_from_env(os.environ)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if hub is None:
+        logging.info("no hub login (SERVICELAB_HUB_API_URL, JUPYTERHUB_API_TOKEN): the class page takes tokens only")
+    if not token and hub is None:
+        logging.warning("no instructor token and no hub login: /class and the exports refuse everyone")
     labs = frozenset(p.name for p in all_labs())
     kube = Kube(context=args.context, kubeconfig=args.kubeconfig)
     grader = LiveGrader(LiveSpec(args.context, args.kubeconfig, args.probe_image))
@@ -138,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         per_student=args.per_student,
         variables_of=variables_of or no_variables,
+        browser=huboauth.HubLogin(hub) if hub is not None else None,
     )
     server = make(service, args.host, args.port)
 

@@ -13,7 +13,12 @@ The instructor (Authorization: Bearer <instructor token>, or the check the servi
     GET /export.csv                    student, lab, score, max, finished: each latest scored result
     GET /export/nbgrader               nbgrader export's CSV
     and every student endpoint for any student (?student= on /results)
-Anyone: GET /healthz.
+A browser (no Authorization header) on those three pages, when the hub's login is configured (huboauth): sent
+through the hub's OAuth login (GET /oauth_callback comes back), then a hub admin is the instructor and anyone
+else is refused. Anyone: GET /healthz.
+
+Every path is served at / (students' servers, through Service `grading`) and under /services/grading/ (through the
+hub's proxy, which keeps the prefix).
 
 A student naming another student or namespace gets 403, logged (auth.audit) and kept in the gradebook.
 """
@@ -29,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-from grader.classroom.service import classpage, nbexport
+from grader.classroom.service import classpage, huboauth, nbexport
 from grader.classroom.service.auth import (
     Authenticator,
     Caller,
@@ -51,6 +56,7 @@ DEFAULT_WAIT_S = 600.0
 _STATUS = {
     200: "200 OK",
     202: "202 Accepted",
+    302: "302 Found",
     400: "400 Bad Request",
     401: "401 Unauthorized",
     403: "403 Forbidden",
@@ -59,6 +65,14 @@ _STATUS = {
     413: "413 Content Too Large",
     429: "429 Too Many Requests",
     503: "503 Service Unavailable",
+}
+
+
+# The instructor's pages a browser may open through the hub's login, and what a refusal says was asked.
+BROWSER_PAGES = {
+    "/class": "read the class page",
+    "/export.csv": "export the gradebook",
+    "/export/nbgrader": "export the gradebook",
 }
 
 
@@ -112,9 +126,11 @@ class GradingService:
         wait_s: float = DEFAULT_WAIT_S,
         assignment_of: Callable[[str], str] = nbexport.assignment_of,
         variables_of: Callable[[str], Mapping[str, str]] = lambda student: {},
+        browser: huboauth.HubLogin | None = None,
     ) -> None:
         self.book = book
         self.auth = auth
+        self.browser = browser  # None: no browser login, the Bearer tokens only
         self.known_lab = known_lab
         self.wait_s = wait_s
         self.assignment_of = assignment_of
@@ -141,6 +157,10 @@ class GradingService:
             log.warning("TokenReview unavailable: %s", err)
             answer = _json(503, {"error": f"cannot check your token now: {err}"})
             answer.headers.append(("Retry-After", "5"))
+        except huboauth.HubUnreachable as err:
+            log.warning("hub unreachable: %s", err)
+            answer = _json(503, {"error": f"cannot ask the hub who you are now: {err}"})
+            answer.headers.append(("Retry-After", "5"))
         headers = [
             ("Content-Type", answer.content_type),
             ("Content-Length", str(len(answer.body))),
@@ -158,10 +178,13 @@ class GradingService:
 
     def handle(self, environ: WSGIEnvironment) -> Answer:
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        path = str(environ.get("PATH_INFO", "/")).rstrip("/") or "/"
+        path, proxied = _local_path(str(environ.get("PATH_INFO", "/")))
         query = {k: v[-1] for k, v in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
         if path == "/healthz":
             return _json(200, {"ok": True})
+        redirect = self._hub_redirect(environ, method, path, proxied)
+        if redirect is not None:
+            return redirect
         routes: dict[tuple[str, str], Callable[[Caller, WSGIEnvironment, dict[str, str]], Answer]] = {
             ("POST", "/grade"): self.post_grade,
             ("GET", "/results"): self.get_results,
@@ -181,8 +204,40 @@ class GradingService:
             if path in known:
                 raise HttpError(405, f"{method} {path}: not allowed")
             raise HttpError(404, f"no such endpoint {path} (known: {', '.join(sorted(known))})")
+        visitor = self._visitor(environ, method, path)
+        if visitor is not None:
+            return route(_hub_caller(visitor, BROWSER_PAGES[path]), environ, query)
         caller = self.auth.caller(environ.get("HTTP_AUTHORIZATION"))
         return route(caller, environ, query)
+
+    # --- browsers, through the hub's login ----------------------------------------------------------
+    def _browser_visit(self, environ: WSGIEnvironment, method: str, path: str) -> bool:
+        """A browser opening an instructor's page (no Authorization header) while the hub's login is on."""
+        return (
+            self.browser is not None
+            and method == "GET"
+            and path in BROWSER_PAGES
+            and not environ.get("HTTP_AUTHORIZATION")
+        )
+
+    def _visitor(self, environ: WSGIEnvironment, method: str, path: str) -> huboauth.Visitor | None:
+        if self.browser is None or not self._browser_visit(environ, method, path):
+            return None
+        return self.browser.visitor(environ)
+
+    def _hub_redirect(self, environ: WSGIEnvironment, method: str, path: str, proxied: bool) -> Answer | None:
+        """The hub's login steps: its link to the service (the prefix) to the class page; the way back from the
+        hub's login; a browser without a session to the hub's login, then back to the page it asked for."""
+        if method == "GET" and path == "/" and proxied:
+            return _reply(huboauth.Reply(302, [("Location", f"{huboauth.PREFIX}/class")]))
+        if self.browser is None or method != "GET":
+            return None
+        if path == huboauth.CALLBACK:
+            return _reply(self.browser.callback(environ))
+        if self._browser_visit(environ, method, path) and self.browser.visitor(environ) is None:
+            asked = str(environ.get("QUERY_STRING", ""))
+            return _reply(self.browser.login(environ, f"{huboauth.PREFIX}{path}" + (f"?{asked}" if asked else "")))
+        return None
 
     # --- students -----------------------------------------------------------------------------------
     def post_grade(self, caller: Caller, environ: WSGIEnvironment, query: dict[str, str]) -> Answer:
@@ -260,6 +315,26 @@ class GradingService:
     def get_export_nbgrader(self, caller: Caller, environ: WSGIEnvironment, query: dict[str, str]) -> Answer:
         self._instructor(caller, "export the gradebook")
         return _csv(nbexport.nbgrader_csv(self.book.latest_scored(), self.assignment_of), "nbgrader-grades.csv")
+
+
+def _local_path(raw: str) -> tuple[str, bool]:
+    """The path below the hub's service prefix (when it came through the hub's proxy), without a trailing slash;
+    and whether it came that way."""
+    proxied = raw == huboauth.PREFIX or raw.startswith(f"{huboauth.PREFIX}/")
+    path = raw.removeprefix(huboauth.PREFIX) if proxied else raw
+    return (path.rstrip("/") or "/"), proxied
+
+
+def _hub_caller(visitor: huboauth.Visitor, what: str) -> Instructor:
+    """A hub admin is the class's instructor (the values' instructors are the hub's admins); anyone else is
+    refused, logged like every refusal."""
+    if not visitor.admin:
+        refuse(f"hub user {visitor.name}", what, "only the class's instructors (the hub's admins)")
+    return Instructor(f"hub admin {visitor.name}")
+
+
+def _reply(reply: huboauth.Reply) -> Answer:
+    return Answer(reply.status, reply.body, reply.content_type, reply.headers)
 
 
 def _csv(text: str, name: str) -> Answer:

@@ -35,6 +35,8 @@ def render(latest: list[Row]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<meta http-equiv='refresh' content='{REFRESH_S}'><title>servicelab: the class</title>",
         f"<style>{_STYLE}</style></head><body><h1>The class</h1>",
+        # relative: right at / and under the hub's /services/grading/ alike
+        "<p>Export: <a href='export.csv'>grades (CSV)</a>, <a href='export/nbgrader'>nbgrader's CSV</a></p>",
     ]
     if not latest:
         parts.append("<p>No grading yet.</p>")

@@ -1,0 +1,86 @@
+"""The grading service as the hub knows it, for the instructor's class page behind the hub's login
+(grader.classroom.service.huboauth): its entry in the hub's services, the role that lets the class's people reach
+it, the hub pod's way out to it, and the grading container's settings. Pure functions of their arguments.
+
+- Service `grading` with a `url`: the hub's proxy routes /services/grading/ to it (keeping the prefix) and the hub
+  makes it OAuth client `service-grading`, redirect URI /services/grading/oauth_callback, secret = its api_token.
+- Its OAuth tokens get no scope beyond identifying the person: GET /hub/api/user always answers a token about its
+  own user with `name` and `admin` (JupyterHub's read:users:name!user, which every OAuth token holds). The
+  service's own API token needs no role either: it is only the OAuth client's secret.
+- `oauth_no_confirm`: no "authorize access?" page, the service is part of the classroom.
+- The hub lets a person complete the login with a service only with access:services!service=grading. Admins (the
+  class's instructors) hold it; the role here gives it to the students too, so that one opening the class page is
+  refused by the service (403, logged and kept like every refusal) instead of by the hub (403 in the hub's log only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from grader.classroom.service import huboauth
+from grader.grading import walls
+from grader.kube.client import Obj
+
+# manifests (hub_config) uses this module, so it imports nothing of manifests or grading at its top
+SERVICE = huboauth.SERVICE
+API_TOKEN = "grading_api_token"  # the hub Secret's key: the service's API token in the hub (its OAuth secret)
+API_TOKEN_ENV = "CLASSROOM_GRADING_API_TOKEN"  # that key in the hub's environment (as hub_deployment passes keys)
+SESSION_SECRET = "grading_session_secret"  # the hub Secret's key: signs the service's cookies (kept over restarts)
+ACCESS_ROLE = "servicelab-classroom-grading-page"
+EGRESS_POLICY = "servicelab-classroom-grading-out"
+START_WAIT_S = 10  # how long the hub waits for the service at its start (it comes up after the hub on `up`)
+
+
+def service_entry(url: str) -> dict[str, Any]:
+    """The hub's c.JupyterHub.services entry without its api_token, which the hub config adds from its environment
+    (os.environ[API_TOKEN_ENV]) so no secret is in the ConfigMap. url: where the hub and its proxy reach the service,
+    manifests.GRADING_URL (Service `grading`, whose endpoint is the container)."""
+    return {
+        "name": SERVICE,
+        "url": url,
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [],  # identify only: no action on the person's behalf
+        "display": False,  # not in the students' Services menu; instructors open /services/grading/ (up prints it)
+        "timeout": START_WAIT_S,
+    }
+
+
+def load_roles(people: Iterable[str]) -> list[dict[str, Any]]:
+    """The hub's c.JupyterHub.load_roles entries for the class page: people (the students; admins need none) may
+    complete the hub's login with the service, which then refuses anyone but an admin."""
+    return [
+        {
+            "name": ACCESS_ROLE,
+            "description": "reach the grading service's pages (it lets only the instructors in)",
+            "scopes": [f"access:services!service={SERVICE}"],
+            "users": sorted(set(people)),
+        }
+    ]
+
+
+def hub_egress(address: str) -> Obj:
+    """In the hub's namespace: the hub pod (the hub's health check and its proxy, configurable-http-proxy, in the
+    same pod) may reach the grading container at address:8080, what Service `grading` sends to after the DNAT."""
+    from grader.classroom import grading  # noqa: PLC0415 - manifests imports this module
+    from grader.classroom import manifests as m  # noqa: PLC0415
+
+    meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
+    policy = walls.network_policy(
+        meta,
+        EGRESS_POLICY,
+        pods={"matchLabels": m.HUB_POD_LABELS},
+        egress=[{"to": m._hosts((address,)), "ports": [{"protocol": "TCP", "port": grading.PORT}]}],
+    )
+    return m._marked(policy)
+
+
+def container_settings(hub_url: str, api_token: str, session_secret: str) -> dict[str, str]:
+    """The grading container's environment for the hub's login. hub_url: the hub's proxy as the container reaches
+    it on the kind network (http://<node>:<nodePort>/); the browser is sent to the same origin it came from, so
+    SERVICELAB_HUB_PUBLIC_URL stays unset."""
+    return {
+        "SERVICELAB_HUB_API_URL": f"{hub_url.rstrip('/')}/hub/api",
+        "JUPYTERHUB_API_TOKEN": api_token,
+        "SERVICELAB_SESSION_SECRET": session_secret,
+    }
