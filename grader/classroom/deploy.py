@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
-from grader.classroom import assignment, grading
+from grader.classroom import assignment, grading, hubservice
 from grader.classroom import manifests as m
 from grader.classroom.values import Values
 from grader.cluster import docker, podguard, versions
@@ -76,6 +76,7 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
         storage_class=values.storage_class,
         api_server=api_server(kube),
         variables=assignment.variables_of(values, held_node_ports(kube)),
+        grading=kind_cluster is not None,
     )
     objects = [
         *m.cluster_objects(room),
@@ -151,18 +152,21 @@ def start_grading(kube: Kube, made: Plan, values: Values, say: Say) -> str:
         what=f"the token of {m.HUB_NAMESPACE}/{grading.ACCOUNT}",
         timeout_s=60,
     )
-    secret = kube.get("secret", m.SECRET, m.HUB_NAMESPACE) or {}
-    instructor = base64.b64decode((secret.get("data") or {}).get(grading.INSTRUCTOR_TOKEN, "")).decode()
+    data = (kube.get("secret", m.SECRET, m.HUB_NAMESPACE) or {}).get("data") or {}
+    secret = {key: base64.b64decode(text).decode() for key, text in data.items()}
+    hub = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
     address = grading.start_container(
         made.grading_image,
         {
             "SERVICELAB_KUBECONFIG_TEXT": config,
-            "SERVICELAB_INSTRUCTOR_TOKEN": instructor,
+            "SERVICELAB_INSTRUCTOR_TOKEN": secret[grading.INSTRUCTOR_TOKEN],
             "SERVICELAB_VARIABLES_JSON": json.dumps(made.room.variables),
+            # the class page behind the hub's login: the container reaches the hub through its proxy's node port
+            **hubservice.container_settings(hub, secret[hubservice.API_TOKEN], secret[hubservice.SESSION_SECRET]),
         },
     )
     reach = [obj for student in values.students for obj in grading.student_objects(student, address)]
-    for obj in (grading.endpoints_object(address), *reach):
+    for obj in (grading.endpoints_object(address), grading.hub_egress(address), *reach):
         kube.apply(json.dumps(obj))
     wait_for(lambda: _grading_answers(address), what=f"the grading service answering at {address}", timeout_s=120)
     say(f"grading service: container {grading.CONTAINER} at {address}, for the class {grading.URL}")
@@ -272,6 +276,8 @@ def _secret_values(kube: Kube, values: Values) -> dict[str, str]:
         or secrets.token_urlsafe(32),
         m.API_TOKEN: kept.get(m.API_TOKEN) or secrets.token_hex(32),
         grading.INSTRUCTOR_TOKEN: kept.get(grading.INSTRUCTOR_TOKEN) or secrets.token_hex(32),
+        hubservice.API_TOKEN: kept.get(hubservice.API_TOKEN) or secrets.token_hex(32),
+        hubservice.SESSION_SECRET: kept.get(hubservice.SESSION_SECRET) or secrets.token_hex(32),
     }
 
 

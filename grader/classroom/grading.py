@@ -172,6 +172,20 @@ def endpoints_object(address: str) -> Obj:
     )
 
 
+def hub_egress(address: str) -> Obj:
+    """In the hub's namespace: the hub pod (the hub's health check of its services, and its proxy, which routes
+    /services/grading/ for the class page) may reach the container at address:PORT (Service `grading` after the
+    DNAT)."""
+    meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
+    policy = walls.network_policy(
+        meta,
+        "servicelab-classroom-grading-out",
+        pods={"matchLabels": m.HUB_POD_LABELS},
+        egress=[{"to": m._hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
+    )
+    return m._marked(policy)
+
+
 def student_objects(student: str, address: str) -> list[Obj]:
     """In a student's namespace: the grading account may read its Secrets; the server may reach the service."""
     namespace = m.student_namespace(student)

@@ -1,6 +1,6 @@
 """The grading service as the hub knows it, for the instructor's class page behind the hub's login
 (grader.classroom.service.huboauth): its entry in the hub's services, the role that lets the class's people reach
-it, the hub pod's way out to it, and the grading container's settings. Pure functions of their arguments.
+it, and the grading container's settings. Pure functions of their arguments.
 
 - Service `grading` with a `url`: the hub's proxy routes /services/grading/ to it (keeping the prefix) and the hub
   makes it OAuth client `service-grading`, redirect URI /services/grading/oauth_callback, secret = its api_token.
@@ -19,16 +19,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from grader.classroom.service import huboauth
-from grader.grading import walls
-from grader.kube.client import Obj
 
-# manifests (hub_config) uses this module, so it imports nothing of manifests or grading at its top
 SERVICE = huboauth.SERVICE
 API_TOKEN = "grading_api_token"  # the hub Secret's key: the service's API token in the hub (its OAuth secret)
 API_TOKEN_ENV = "CLASSROOM_GRADING_API_TOKEN"  # that key in the hub's environment (as hub_deployment passes keys)
 SESSION_SECRET = "grading_session_secret"  # the hub Secret's key: signs the service's cookies (kept over restarts)
 ACCESS_ROLE = "servicelab-classroom-grading-page"
-EGRESS_POLICY = "servicelab-classroom-grading-out"
 START_WAIT_S = 10  # how long the hub waits for the service at its start (it comes up after the hub on `up`)
 
 
@@ -57,22 +53,6 @@ def load_roles(people: Iterable[str]) -> list[dict[str, Any]]:
             "users": sorted(set(people)),
         }
     ]
-
-
-def hub_egress(address: str) -> Obj:
-    """In the hub's namespace: the hub pod (the hub's health check and its proxy, configurable-http-proxy, in the
-    same pod) may reach the grading container at address:8080, what Service `grading` sends to after the DNAT."""
-    from grader.classroom import grading  # noqa: PLC0415 - manifests imports this module
-    from grader.classroom import manifests as m  # noqa: PLC0415
-
-    meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
-    policy = walls.network_policy(
-        meta,
-        EGRESS_POLICY,
-        pods={"matchLabels": m.HUB_POD_LABELS},
-        egress=[{"to": m._hosts((address,)), "ports": [{"protocol": "TCP", "port": grading.PORT}]}],
-    )
-    return m._marked(policy)
 
 
 def container_settings(hub_url: str, api_token: str, session_secret: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from grader.base import images
+from grader.classroom import hubservice
 from grader.classroom.assignment import NODE_PORT, port_owners
 from grader.cluster import podguard
 from grader.cluster.facts import ClusterFacts
@@ -92,6 +93,7 @@ class Classroom:
     api_server: tuple[tuple[str, ...], int]  # the Kubernetes API's endpoint addresses and port (after the DNAT)
     # each student's own values (grader.classroom.assignment.variables_of): {"alice": {"NODE_PORT": "30412"}}
     variables: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    grading: bool = False  # the class's grading service runs (on kind: beside the cluster, grader.classroom.grading)
 
 
 def student_namespace(student: str) -> str:
@@ -405,7 +407,7 @@ def hub_deployment(room: Classroom, meta: Obj, config_digest: str) -> Obj:
             "name": f"CLASSROOM_{key.upper().replace('-', '_')}",
             "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key}},
         }
-        for key in (STUDENT_PASSWORD, INSTRUCTOR_PASSWORD, API_TOKEN)
+        for key in (STUDENT_PASSWORD, INSTRUCTOR_PASSWORD, API_TOKEN, hubservice.API_TOKEN)
     ]
     container = {
         "name": "hub",
@@ -466,7 +468,9 @@ def hub_config(room: Classroom) -> dict[str, str]:
         "service": SERVICE_NAME,
         "kubeconfig_map": KUBECONFIG_MAP,
         "kubeconfig_dir": KUBECONFIG_DIR,
-        "grading_url": GRADING_URL,
+        "grading_url": GRADING_URL if room.grading else "",
+        "grading_service": hubservice.service_entry(GRADING_URL) if room.grading else None,
+        "grading_roles": hubservice.load_roles(room.students) if room.grading else [],
     }
     text = _CONFIG.format(
         roster=json.dumps(roster, sort_keys=True),
@@ -522,8 +526,13 @@ c.JupyterHub.load_roles = [
         "description": "servicelab's classroom service: lists the class, starts and stops its servers, makes tokens",
         "scopes": ["admin:users", "admin:servers", "tokens"],
         "services": [SETTINGS["service"]],
-    }}
+    }},
+    *SETTINGS["grading_roles"],  # who may log in to the grading service's pages through the hub
 ]
+if SETTINGS["grading_service"]:  # the class page behind the hub's login (grader.classroom.service.huboauth)
+    c.JupyterHub.services.append(
+        {{**SETTINGS["grading_service"], "api_token": os.environ["CLASSROOM_GRADING_API_TOKEN"]}}
+    )
 
 c.JupyterHub.spawner_class = ClassroomSpawner
 c.KubeSpawner.enable_user_namespaces = True
@@ -539,7 +548,7 @@ c.KubeSpawner.automount_service_account_token = True  # the student's own token:
 c.KubeSpawner.environment = {{
     "SERVICELAB_NAMESPACE": SETTINGS["namespace_template"],
     "KUBECONFIG": SETTINGS["kubeconfig_dir"] + "/kubeconfig",  # the student's own, made by `classroom up`
-    "SERVICELAB_GRADING_URL": SETTINGS["grading_url"],  # check() asks the grading service
+    **({{"SERVICELAB_GRADING_URL": SETTINGS["grading_url"]}} if SETTINGS["grading_url"] else {{}}),  # for check()
 }}
 c.KubeSpawner.volumes = [{{"name": "servicelab-kubeconfig", "configMap": {{"name": SETTINGS["kubeconfig_map"]}}}}]
 c.KubeSpawner.volume_mounts = [

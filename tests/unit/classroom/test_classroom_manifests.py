@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from grader.base import images
+from grader.classroom import hubservice
 from grader.classroom import manifests as m
 from grader.cluster import podguard
 from grader.cluster.facts import ClusterFacts
@@ -252,9 +253,11 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CLASSROOM_STUDENT_PASSWORD", SECRET[m.STUDENT_PASSWORD])
     monkeypatch.setenv("CLASSROOM_INSTRUCTOR_PASSWORD", SECRET[m.INSTRUCTOR_PASSWORD])
     monkeypatch.setenv("CLASSROOM_API_TOKEN", SECRET[m.API_TOKEN])
+    monkeypatch.setenv("CLASSROOM_GRADING_API_TOKEN", "g" * 64)
     config = Config()
     scope: dict[str, Any] = {"get_config": lambda: config}
-    exec(compile(m.hub_config(ROOM)["jupyterhub_config.py"], "jupyterhub_config.py", "exec"), scope)
+    graded = replace(ROOM, grading=True)
+    exec(compile(m.hub_config(graded)["jupyterhub_config.py"], "jupyterhub_config.py", "exec"), scope)
     spawner = config.KubeSpawner
     assert spawner.enable_user_namespaces is True
     assert spawner.user_namespace_template == "servicelab-student-{username}"
@@ -275,9 +278,13 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     assert config.Authenticator.allowed_users == {"alice", "bob"}
     assert config.Authenticator.admin_users == {"teacher"}
     assert config.SharedPasswordAuthenticator.user_password == "students-pw"
-    assert config.JupyterHub.services == [{"name": m.SERVICE_NAME, "api_token": "t" * 64}]
-    (role,) = config.JupyterHub.load_roles
+    assert config.JupyterHub.services == [
+        {"name": m.SERVICE_NAME, "api_token": "t" * 64},
+        {**hubservice.service_entry(m.GRADING_URL), "api_token": "g" * 64},  # the class page behind the hub's login
+    ]
+    role, page = config.JupyterHub.load_roles
     assert role["scopes"] == ["admin:users", "admin:servers", "tokens"]
+    assert page == hubservice.load_roles(["alice", "bob"])[0]
     assert config.JupyterHub.hub_connect_url == "http://hub.servicelab-classroom.svc.cluster.local:8081"
     # the hub never makes a namespace: the spawner's namespace step is a no-op
     assert scope["ClassroomSpawner"].__bases__ == (fake.KubeSpawner,)  # type: ignore[attr-defined]
@@ -407,3 +414,17 @@ def test_each_student_namespace_carries_its_node_port_and_the_students_variables
     bare = m.student_objects(ROOM, "alice", FACTS)  # no assignment: no label, an empty variables file
     assert m.NODE_PORT_KEY not in _named(bare, "Namespace", "servicelab-student-alice")["metadata"]["labels"]
     assert _named(bare, "ConfigMap", m.KUBECONFIG_MAP, "servicelab-student-alice")["data"][m.VARIABLES_FILE] == "{}"
+
+
+def test_without_a_grading_service_the_hub_config_names_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("kubespawner")
+    fake.KubeSpawner = type("KubeSpawner", (), {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kubespawner", fake)
+    for key in ("STUDENT_PASSWORD", "INSTRUCTOR_PASSWORD", "API_TOKEN"):
+        monkeypatch.setenv(f"CLASSROOM_{key}", "x" * 40)
+    from traitlets.config import Config  # noqa: PLC0415 - JupyterHub's own config type
+
+    config = Config()
+    exec(compile(m.hub_config(ROOM)["jupyterhub_config.py"], "c.py", "exec"), {"get_config": lambda: config})
+    assert "SERVICELAB_GRADING_URL" not in config.KubeSpawner.environment  # check() says so, no silent timeout
+    assert [s["name"] for s in config.JupyterHub.services] == [m.SERVICE_NAME]

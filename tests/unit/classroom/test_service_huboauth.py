@@ -15,7 +15,7 @@ import pytest
 from _hub_fakes import CLIENT_SECRET, Browser, FakeHub, Page, running
 from _service_fakes import FakeGrading, FakeReviewer, call, report
 
-from grader.classroom import hubservice
+from grader.classroom import grading, hubservice
 from grader.classroom import manifests as m
 from grader.classroom.service import huboauth
 from grader.classroom.service.app import GradingService
@@ -301,10 +301,10 @@ def test_the_hubs_side_the_service_entry_roles_walls_and_the_containers_settings
     assert "api_token" not in entry  # from the hub's environment, never in the ConfigMap
     [role] = hubservice.load_roles(["ben", "ann", "ann"])
     assert role["name"].startswith(m.PREFIX)
-    assert hubservice.EGRESS_POLICY.startswith(m.PREFIX)
     assert role["scopes"] == ["access:services!service=grading"]
     assert role["users"] == ["ann", "ben"]
-    policy = hubservice.hub_egress("172.18.0.9")
+    policy = grading.hub_egress("172.18.0.9")
+    assert policy["metadata"]["name"].startswith(m.PREFIX)
     assert policy["metadata"]["namespace"] == m.HUB_NAMESPACE
     assert policy["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE
     assert policy["spec"] == {
