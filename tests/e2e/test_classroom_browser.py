@@ -20,11 +20,10 @@ from urllib.parse import quote
 
 import pytest
 from _jupyterlab import chromium
-from test_classroom_e2e import _left, _secret, _servicelab  # the classroom's lifecycle, as that e2e drives it
+from test_classroom_e2e import _secret, classroom_up  # the classroom's lifecycle, as that e2e drives it
 
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
-from grader.classroom import deploy
 from grader.classroom import manifests as m
 from grader.kube.client import Kube
 
@@ -83,18 +82,8 @@ ROWS_JS = (
 
 @pytest.fixture
 def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
-    """`classroom up` from a values file; `classroom down` afterwards, whatever happened; yields the hub's URL."""
-    assert _left(kube) == [], "a classroom is already on the cluster: servicelab classroom down"
-    values = tmp_path / "classroom.yaml"
-    values.write_text(VALUES)
-    try:
-        started = _servicelab("up", "--values", str(values), context=context)
-        assert started.returncode == 0
-        yield wait_for(lambda: deploy.answering(kube), what="the hub answering", timeout_s=60)
-    finally:
-        stopped = _servicelab("down", context=context)
-        assert stopped.returncode == 0
-        assert _left(kube) == []
+    with classroom_up(kube, context, tmp_path / "classroom.yaml", VALUES) as hub:
+        yield hub
 
 
 @pytest.fixture

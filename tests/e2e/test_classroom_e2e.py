@@ -19,6 +19,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,12 +177,12 @@ def _left(kube: Kube) -> list[str]:
     return sorted(set(left))
 
 
-@pytest.fixture
-def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
-    """`classroom up` from a values file; `classroom down` afterwards, whatever happened; yields the hub's URL."""
+@contextmanager
+def classroom_up(kube: Kube, context: str, values: Path, text: str) -> Iterator[str]:
+    """`classroom up` from a values file (text, written to values); `classroom down` afterwards, whatever happened,
+    and nothing left; yields the hub's URL."""
     assert _left(kube) == [], "a classroom is already on the cluster: servicelab classroom down"
-    values = tmp_path / "classroom.yaml"
-    values.write_text(VALUES)
+    values.write_text(text)
     try:
         started = _servicelab("up", "--values", str(values), context=context)
         assert started.returncode == 0
@@ -190,6 +191,12 @@ def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
         stopped = _servicelab("down", context=context)
         assert stopped.returncode == 0
         assert _left(kube) == []
+
+
+@pytest.fixture
+def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
+    with classroom_up(kube, context, tmp_path / "classroom.yaml", VALUES) as hub:
+        yield hub
 
 
 def _secret(kube: Kube, key: str) -> str:
