@@ -236,12 +236,17 @@ def grade_all(kube: Kube, tokens: dict[str, str], gradings: list[Grading]) -> di
 
     def check(g: Grading) -> Grading:
         began = time.monotonic()
-        answer = requests.post(
-            f"{url}/grade?wait=true",
-            json={"lab": g.lab},
-            headers={"Authorization": f"Bearer {tokens[g.student]}"},
-            timeout=1800,
-        )
+        try:
+            answer = requests.post(
+                f"{url}/grade?wait=true",
+                json={"lab": g.lab},
+                headers={"Authorization": f"Bearer {tokens[g.student]}"},
+                timeout=1800,
+            )
+        except requests.RequestException as err:
+            g.seconds = time.monotonic() - began
+            g.why = f"{type(err).__name__}: {err}"
+            return g
         g.seconds = time.monotonic() - began
         if answer.status_code != 200:
             g.why = f"HTTP {answer.status_code}: {answer.text[:200]}"
