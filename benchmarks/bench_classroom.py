@@ -46,6 +46,7 @@ from grader.base.wait import wait_for
 from grader.classroom import deploy, grading
 from grader.classroom import manifests as m
 from grader.grading import fence
+from grader.kube.api import kubeconfig_text
 from grader.kube.client import Kube
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,17 +99,8 @@ def student_kube(student: str, token: str, context: str, folder: Path) -> Kube:
     """A client that acts as the student's server pod does: its ServiceAccount's token, nothing else."""
     namespace = m.student_namespace(student)
     view = json.loads(kubectl("config", "view", "--raw", "--minify", "--context", context, "-o", "json"))
-    cluster = view["clusters"][0]["cluster"]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": cluster}],
-        "users": [{"name": student, "user": {"token": token}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": student, "namespace": namespace}}],
-        "current-context": "c",
-    }
     path = folder / f"{student}.kubeconfig"
-    path.write_text(json.dumps(config))
+    path.write_text(kubeconfig_text("c", view["clusters"][0]["cluster"], student, {"token": token}, namespace))
     return Kube(kubeconfig=str(path))
 
 

@@ -23,7 +23,6 @@ It creates, changes or deletes nothing in a student's namespace.
 from __future__ import annotations
 
 import base64
-import json
 import os
 
 from grader.base.errors import EnvError
@@ -33,6 +32,7 @@ from grader.classroom import manifests as m
 from grader.cluster import docker
 from grader.cluster.metallb import ADVERTISEMENT_RESOURCE, POOL_RESOURCE
 from grader.grading import walls
+from grader.kube import api as kubeapi
 from grader.kube.client import Kube, Obj
 from grader.probes.pod import WARM_NAMESPACES
 
@@ -126,7 +126,7 @@ def cluster_objects() -> list[Obj]:
         *(_binding(PROBE_ROLE, ns) for ns in WARM_NAMESPACES),
         _binding(TRAEFIK_ROLE, TRAEFIK_NAMESPACE),
     ]
-    return [m._marked(obj) for obj in objects]
+    return [m.mark(obj) for obj in objects]
 
 
 def hub_namespace_objects() -> list[Obj]:
@@ -147,12 +147,12 @@ def hub_namespace_objects() -> list[Obj]:
         "spec": {"ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT, "protocol": "TCP"}]},
     }
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, **meta}}
-    return [m._marked(obj) for obj in (account, token, service)]
+    return [m.mark(obj) for obj in (account, token, service)]
 
 
 def endpoints_object(address: str) -> Obj:
     """Service `grading`'s one endpoint: the container's address on the kind network."""
-    return m._marked(
+    return m.mark(
         {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
@@ -181,9 +181,9 @@ def hub_egress(address: str) -> Obj:
         meta,
         "servicelab-classroom-grading-out",
         pods={"matchLabels": m.HUB_POD_LABELS},
-        egress=[{"to": m._hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
+        egress=[{"to": m.hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
     )
-    return m._marked(policy)
+    return m.mark(policy)
 
 
 def student_objects(student: str, address: str) -> list[Obj]:
@@ -194,9 +194,9 @@ def student_objects(student: str, address: str) -> list[Obj]:
         meta,
         "servicelab-classroom-grading-out",
         pods={"matchLabels": m.SERVER_POD_LABELS},
-        egress=[{"to": m._hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
+        egress=[{"to": m.hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
     )
-    return [m._marked(obj) for obj in (_binding(NAMESPACE_ROLE, namespace), out)]
+    return [m.mark(obj) for obj in (_binding(NAMESPACE_ROLE, namespace), out)]
 
 
 # --- on kind: the container ---------------------------------------------------------------------------------------
@@ -208,23 +208,15 @@ def kubeconfig_text(kube: Kube, cluster: str) -> str:
     data = secret.get("data") or {}
     if "token" not in data or "ca.crt" not in data:
         raise EnvError(f"secret {m.HUB_NAMESPACE}/{TOKEN_SECRET} has no token yet (the token controller fills it)")
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": f"kind-{cluster}",
-                "cluster": {
-                    "server": f"https://{cluster}-control-plane:6443",  # docker's DNS on the kind network
-                    "certificate-authority-data": data["ca.crt"],
-                },
-            }
-        ],
-        "users": [{"name": ACCOUNT, "user": {"token": base64.b64decode(data["token"]).decode()}}],
-        "contexts": [{"name": f"kind-{cluster}", "context": {"cluster": f"kind-{cluster}", "user": ACCOUNT}}],
-        "current-context": f"kind-{cluster}",
-    }
-    return json.dumps(config)
+    return kubeapi.kubeconfig_text(
+        f"kind-{cluster}",
+        {
+            "server": f"https://{cluster}-control-plane:6443",  # docker's DNS on the kind network
+            "certificate-authority-data": data["ca.crt"],
+        },
+        ACCOUNT,
+        {"token": base64.b64decode(data["token"]).decode()},
+    )
 
 
 def docker_socket() -> str:

@@ -32,6 +32,7 @@ from grader.cluster import podguard
 from grader.cluster.facts import ClusterFacts
 from grader.grading import fence, walls
 from grader.intake.labpolicy import LabPolicy, ServiceRules
+from grader.kube.api import kubeconfig_text
 from grader.kube.client import Obj, managed_labels, owner_annotation, parse_manifest
 
 HUB_NAMESPACE = "servicelab-classroom"
@@ -120,7 +121,7 @@ def labels(role: str | None = None) -> dict[str, str]:
     return {**managed_labels(RUN_ID), CLASSROOM_KEY: HUB_NAMESPACE, **({podguard.ROLE_KEY: role} if role else {})}
 
 
-def _marked(obj: Obj) -> Obj:
+def mark(obj: Obj) -> Obj:
     """obj with the classroom's labels (kept: its own) and the owner annotation."""
     meta = obj.setdefault("metadata", {})
     meta["labels"] = {**labels(), **(meta.get("labels") or {}), CLASSROOM_KEY: HUB_NAMESPACE}
@@ -161,7 +162,7 @@ def cluster_objects(room: Classroom) -> list[Obj]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WATCH_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
     }
-    return [_marked(obj) for obj in (*guard, *node_port_wall(room.variables), watch, spawn, binding)]
+    return [mark(obj) for obj in (*guard, *node_port_wall(room.variables), watch, spawn, binding)]
 
 
 def node_port_wall(
@@ -259,7 +260,7 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
             meta, "servicelab-classroom-hub-out", pods=server, egress=[_rule("to", [hub_pods], HUB_PORT)]
         ),
         walls.network_policy(
-            meta, "servicelab-classroom-api-out", pods=server, egress=[_rule("to", _hosts(addresses), port)]
+            meta, "servicelab-classroom-api-out", pods=server, egress=[_rule("to", hosts(addresses), port)]
         ),
     ]
     own = dict(room.variables.get(student, {}))
@@ -286,30 +287,18 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
         *walls.walls(namespace, RUN_ID, room.policy, facts),
         *server_walls,
     ]
-    return [_marked(obj) for obj in objects]
+    return [mark(obj) for obj in objects]
 
 
 def student_kubeconfig(namespace: str) -> str:
     """The server pod's kubeconfig: the API's in-cluster name, the pod's own token and CA, the student's namespace."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "classroom",
-                "cluster": {
-                    "server": "https://kubernetes.default.svc",
-                    "certificate-authority": f"{SERVICE_ACCOUNT_DIR}/ca.crt",
-                },
-            }
-        ],
-        "users": [{"name": "student", "user": {"tokenFile": f"{SERVICE_ACCOUNT_DIR}/token"}}],
-        "contexts": [
-            {"name": "classroom", "context": {"cluster": "classroom", "user": "student", "namespace": namespace}}
-        ],
-        "current-context": "classroom",
-    }
-    return json.dumps(config, indent=1)  # JSON is YAML
+    return kubeconfig_text(
+        "classroom",
+        {"server": "https://kubernetes.default.svc", "certificate-authority": f"{SERVICE_ACCOUNT_DIR}/ca.crt"},
+        "student",
+        {"tokenFile": f"{SERVICE_ACCOUNT_DIR}/token"},
+        namespace,
+    )
 
 
 # --- the hub ----------------------------------------------------------------------------------------------------
@@ -361,7 +350,7 @@ def hub_objects(room: Classroom, secret_values: dict[str, str]) -> list[Obj]:
         ),
         *hub_walls(room, meta),
     ]
-    return [_marked(obj) for obj in objects]
+    return [mark(obj) for obj in objects]
 
 
 def hub_walls(room: Classroom, meta: Obj) -> list[Obj]:
@@ -387,7 +376,7 @@ def hub_walls(room: Classroom, meta: Obj) -> list[Obj]:
         ),
         walls.network_policy(meta, "servicelab-cluster-dns", pods=hub, egress=[walls.to_dns()]),
         walls.network_policy(
-            meta, "servicelab-classroom-api-out", pods=hub, egress=[_rule("to", _hosts(addresses), port)]
+            meta, "servicelab-classroom-api-out", pods=hub, egress=[_rule("to", hosts(addresses), port)]
         ),
         walls.network_policy(
             meta, "servicelab-classroom-servers-out", pods=hub, egress=[_rule("to", [servers], SERVER_PORT)]
@@ -583,7 +572,7 @@ def _hub_selector() -> Obj:
     return {"matchLabels": HUB_POD_LABELS}
 
 
-def _hosts(addresses: tuple[str, ...]) -> list[Obj]:
+def hosts(addresses: tuple[str, ...]) -> list[Obj]:
     return [{"ipBlock": {"cidr": f"{ip}/{32 if ':' not in ip else 128}"}} for ip in addresses]
 
 

@@ -169,6 +169,23 @@ def _loader() -> Any:
     return type("Loader", (base,), {"yaml_implicit_resolvers": resolvers})
 
 
+def kubeconfig_text(
+    name: str, cluster: dict[str, str], user_name: str, user: dict[str, str], namespace: str = ""
+) -> str:
+    """A kubeconfig of one cluster, one user and their one context (named like the cluster), as JSON (JSON is YAML):
+    what grader.kube reads for a client that is not the person's own (a student's server, a ServiceAccount)."""
+    context = {"cluster": name, "user": user_name, **({"namespace": namespace} if namespace else {})}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": cluster}],
+        "users": [{"name": user_name, "user": user}],
+        "contexts": [{"name": name, "context": context}],
+        "current-context": name,
+    }
+    return json.dumps(config, indent=1)
+
+
 def parse_manifest(text: str) -> list[Obj]:
     """The objects of YAML or JSON text (documents, `kind: List` flattened)."""
     if text.lstrip()[:1] == "{":

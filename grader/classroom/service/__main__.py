@@ -23,7 +23,6 @@ The hub's login for browsers on the class page (grader.classroom.service.huboaut
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -42,6 +41,7 @@ from grader.classroom.service.gradebook import Gradebook
 from grader.classroom.service.live import LiveGrader, LiveSpec
 from grader.classroom.service.server import make
 from grader.classroom.service.variables import BadVariables, VariablesFile
+from grader.kube.api import kubeconfig_text
 from grader.kube.client import Kube
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -61,27 +61,15 @@ def in_cluster_kubeconfig(folder: Path, account: Path = SERVICE_ACCOUNT, env: di
         raise SystemExit("error: --in-cluster needs a pod: KUBERNETES_SERVICE_HOST and a mounted ServiceAccount token")
     server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
     namespace = (account / "namespace").read_text(encoding="utf-8").strip() if (account / "namespace").is_file() else ""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": "in-cluster", "cluster": {"server": server, "certificate-authority": str(account / "ca.crt")}}
-        ],
-        "users": [{"name": "service-account", "user": {"tokenFile": str(account / "token")}}],
-        "contexts": [
-            {
-                "name": "in-cluster",
-                "context": {
-                    "cluster": "in-cluster",
-                    "user": "service-account",
-                    **({"namespace": namespace} if namespace else {}),
-                },
-            }
-        ],
-        "current-context": "in-cluster",
-    }
+    config = kubeconfig_text(
+        "in-cluster",
+        {"server": server, "certificate-authority": str(account / "ca.crt")},
+        "service-account",
+        {"tokenFile": str(account / "token")},
+        namespace,
+    )
     path = folder / "kubeconfig"
-    path.write_text(json.dumps(config, indent=1), encoding="utf-8")  # JSON is YAML
+    path.write_text(config, encoding="utf-8")
     return path
 
 
