@@ -53,6 +53,7 @@ class Plan:
     kind_cluster: str | None  # the kind cluster to load images into; None on another cluster
     objects: list[Obj]
     grading_image: str = ""  # the grading service's image, on kind (it runs beside the cluster)
+    secrets: dict[str, str] = field(default_factory=dict)  # the hub Secret's values: passwords and tokens
 
 
 def plan(kube: Kube, values: Values, values_file: str) -> Plan:
@@ -78,16 +79,18 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
         variables=assignment.variables_of(values, held_node_ports(kube)),
         grading=kind_cluster is not None,
     )
+    secret_values = _secret_values(kube, values)
     objects = [
         *m.cluster_objects(room),
         *(obj for student in values.students for obj in m.student_objects(room, student, facts)),
-        *m.hub_objects(room, _secret_values(kube, values)),
+        *m.hub_objects(room, secret_values),
         *(grading.hub_namespace_objects() if kind_cluster is not None else []),
         *(grading.cluster_objects() if kind_cluster is not None else []),
     ]
     # the hub's namespace before anything in it; the student namespaces come with their own objects
     objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)
-    return Plan(room, facts, kind_cluster, objects, _grading_image(values_file) if kind_cluster else "")
+    grading_image = _grading_image(values_file) if kind_cluster else ""
+    return Plan(room, facts, kind_cluster, objects, grading_image, secret_values)
 
 
 def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, say: Say = print) -> str:
@@ -100,14 +103,14 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
             kube.apply(json.dumps(obj))
         say(f"applied {len(made.objects)} objects: hub in {m.HUB_NAMESPACE}, {len(values.students)} student namespaces")
         wait_for(lambda: _guard_checked(kube), what=f"ValidatingAdmissionPolicy {m.GUARD_POLICY}", timeout_s=60)
+        address = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
         if made.kind_cluster is not None:
-            start_grading(kube, made, values, say)
+            start_grading(kube, made, values, address, say)
         wait_for(
             lambda: rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT),
             what="the hub ready",
             timeout_s=HUB_READY_S,
         )
-        address = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
         if made.kind_cluster is not None or made.room.proxy_type == "LoadBalancer":  # reachable from here
             address = wait_for(lambda: answering(kube), what=f"the hub answering at {address}", timeout_s=120)
     except BaseException:
@@ -141,10 +144,11 @@ def class_policy(labs: tuple[str, ...]) -> LabPolicy:
     return replace(merged, kinds=tuple(dict.fromkeys((*merged.kinds, *starters))))
 
 
-def start_grading(kube: Kube, made: Plan, values: Values, say: Say) -> str:
+def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) -> str:
     """The grading service beside the kind cluster (grader.classroom.grading): the warm probe pods it execs into
     made with this (the instructor's) kubeconfig, its container started with its own account's token, then the
-    students' servers pointed at it. Returns its address on the kind network."""
+    students' servers pointed at it. hub: the proxy's address (the container reaches the hub's API there). Returns
+    its address on the kind network."""
     ProbePods(kube, m.RUN_ID).start()  # its account may run probe pods, not make their namespaces
     cluster = made.kind_cluster or ""
     config = wait_for(
@@ -152,9 +156,7 @@ def start_grading(kube: Kube, made: Plan, values: Values, say: Say) -> str:
         what=f"the token of {m.HUB_NAMESPACE}/{grading.ACCOUNT}",
         timeout_s=60,
     )
-    data = (kube.get("secret", m.SECRET, m.HUB_NAMESPACE) or {}).get("data") or {}
-    secret = {key: base64.b64decode(text).decode() for key, text in data.items()}
-    hub = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
+    secret = made.secrets
     address = grading.start_container(
         made.grading_image,
         {
