@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
-from grader.classroom import assignment, grading, hubservice
+from grader.classroom import assignment, grading, hubservice, hubusers
 from grader.classroom import manifests as m
 from grader.classroom.values import Values
 from grader.cluster import docker, podguard, versions
@@ -113,6 +113,13 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
         )
         if made.kind_cluster is not None or made.room.proxy_type == "LoadBalancer":  # reachable from here
             address = wait_for(lambda: answering(kube), what=f"the hub answering at {address}", timeout_s=120)
+            added = hubusers.add_students(address, made.secrets[m.API_TOKEN], values.students)
+            say(f"hub users: {len(values.students)} students, {len(added)} added through the hub's REST API")
+        else:
+            say(
+                "hub users: not added (the hub's node port does not answer from here): add the students on the "
+                "hub's admin page, or run `servicelab classroom up` where the hub answers"
+            )
     except BaseException:
         if not retain:
             say("up failed: deleting what it made (--retain keeps it)")

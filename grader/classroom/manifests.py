@@ -480,6 +480,7 @@ import json
 import os
 
 from kubespawner import KubeSpawner
+from tornado import web
 
 ROSTER = json.loads({roster!r})
 SETTINGS = json.loads({settings!r})
@@ -491,6 +492,15 @@ class ClassroomSpawner(KubeSpawner):
 
     async def _ensure_namespace(self):
         return None
+
+    async def start(self):
+        if self.user.name not in ROSTER["students"]:  # a hub user added on the admin page alone has no walls
+            raise web.HTTPError(
+                403,
+                f"{{self.user.name}} has no namespace in this classroom: add them to the values file's students "
+                "and run `servicelab classroom up` again",
+            )
+        return await super().start()
 
 
 c = get_config()  # noqa: F821 - JupyterHub's config loader provides it
@@ -505,7 +515,8 @@ c.ConfigurableHTTPProxy.pid_file = "{data}/jupyterhub-proxy.pid"
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = os.environ["CLASSROOM_STUDENT_PASSWORD"]
 c.SharedPasswordAuthenticator.admin_password = os.environ["CLASSROOM_INSTRUCTOR_PASSWORD"]
-c.Authenticator.allowed_users = set(ROSTER["students"])
+# the hub admits the users it has: the students `classroom up` adds through the REST API (grader.classroom.hubusers)
+c.Authenticator.allow_existing_users = True
 c.Authenticator.admin_users = set(ROSTER["instructors"])
 
 c.JupyterHub.services = [{{"name": SETTINGS["service"], "api_token": os.environ["CLASSROOM_API_TOKEN"]}}]

@@ -1,9 +1,10 @@
-"""A classroom on the real lab cluster: `servicelab classroom up` with five students, a student's login through the
-proxy (the class's password; a wrong one and a stranger refused), each student's server started through the hub's
-REST API, a student's own token tried on their namespace and on another's; then all five run the NodePort lab's
-notebook (their answer on their own node port, and check(), which asks the classroom's grading service) through
-their Jupyter servers' kernel API at the same time, each graded on their own node port; a student's token cannot
-read another's results or grade another's namespace; the gradebook survives the service's restart; then
+"""A classroom on the real lab cluster: `servicelab classroom up` with five students (each made a hub user through
+the hub's REST API; a user made there who is not in the class gets no server), a student's login through the proxy
+(the class's password; a wrong one and a stranger refused), each student's server started through the hub's REST
+API, a student's own token tried on their namespace and on another's; then all five run the NodePort lab's notebook
+(their answer on their own node port, and check(), which asks the classroom's grading service) through their
+Jupyter servers' kernel API at the same time, each graded on their own node port; a student's token cannot read
+another's results or grade another's namespace; the gradebook survives the service's restart; then
 `servicelab classroom down` and nothing left.
 
 Run alone: pytest --e2e -m classroom tests/e2e/test_classroom_e2e.py -s
@@ -30,6 +31,7 @@ from _jupyter import Ran, Server, student_server
 from grader.base.wait import wait_for
 from grader.classroom import deploy, grading
 from grader.classroom import manifests as m
+from grader.classroom.values import load as load_values
 from grader.cluster import docker
 from grader.kube.client import Kube, Obj
 
@@ -186,6 +188,9 @@ def classroom_up(kube: Kube, context: str, values: Path, text: str) -> Iterator[
     try:
         started = _servicelab("up", "--values", str(values), context=context)
         assert started.returncode == 0
+        # the hub admits the users it has: `up` made each student one through the hub's REST API
+        count = len(load_values(values).students)
+        assert f"hub users: {count} students, {count} added through the hub's REST API" in started.stdout
         yield wait_for(lambda: deploy.answering(kube), what="the hub answering", timeout_s=60)
     finally:
         stopped = _servicelab("down", context=context)
@@ -213,6 +218,23 @@ def _log_in(url: str, student: str, password: str) -> int:
     return browser.post(f"{url}hub/login", data=form, timeout=30, allow_redirects=False).status_code
 
 
+def _a_hub_user_outside_the_class_gets_no_server(
+    classroom: str, session: requests.Session, kube: Kube, password: str
+) -> None:
+    """A user made through the REST API (as on the hub's admin page) but not in the values file: may log in, has no
+    namespace of the classroom's, so the hub starts no server for them and says why."""
+    hub = classroom.rstrip("/") + "/hub/api"
+    made = session.post(f"{hub}/users", json={"usernames": ["zed"]}, timeout=30)
+    assert made.status_code == 201, made.text
+    assert _log_in(classroom, "zed", password) == 302
+    refused = session.post(f"{hub}/users/zed/server", timeout=120)
+    print(f"POST /hub/api/users/zed/server -> {refused.status_code} {refused.text[:300]}")
+    assert refused.status_code == 403, refused.text
+    assert "zed has no namespace in this classroom" in refused.text
+    assert kube.get("namespace", m.student_namespace("zed")) is None
+    assert session.delete(f"{hub}/users/zed", timeout=30).status_code == 204
+
+
 def _server_pod(kube: Kube, student: str) -> tuple[Obj | None, str]:
     namespace = m.student_namespace(student)
     pods = kube.list("pods", namespace, selector="component=singleuser-server")
@@ -237,7 +259,9 @@ def test_a_class_of_five_walled_each_graded_live_on_their_own_node_port(
     password = _secret(kube, m.STUDENT_PASSWORD)
     assert _log_in(classroom, "ada", password) == 302  # logged in: on to the spawn page
     assert _log_in(classroom, "ada", password + "-wrong") == 403
-    assert _log_in(classroom, "mallory", password) == 403  # not in the class
+    assert _log_in(classroom, "mallory", password) == 403  # not a user of the hub
+
+    _a_hub_user_outside_the_class_gets_no_server(classroom, session, kube, password)
 
     for student in STUDENTS:  # the hub answers 201 (started) or 202 (still starting)
         answer = session.post(f"{hub}/users/{student}/server", timeout=120)

@@ -1,6 +1,7 @@
-"""A fake JupyterHub for the grading service's browser login (grader.classroom.service.huboauth): its OAuth token
-endpoint and /hub/api/user over real HTTP (a server in a thread), and a browser that keeps cookies across WSGI
-calls."""
+"""A fake JupyterHub over real HTTP (a server in a thread): for the grading service's browser login
+(grader.classroom.service.huboauth) its OAuth token endpoint and /hub/api/user, and a browser that keeps cookies
+across WSGI calls; for `classroom up` (grader.classroom.hubusers) its users' API as an admin:users service sees
+it."""
 
 from __future__ import annotations
 
@@ -31,6 +32,27 @@ class FakeHub:
     exchanges: list[dict[str, str]] = field(default_factory=list)  # each token request's form
     asked_user: list[str] = field(default_factory=list)  # each /user request's Authorization header
     url: str = ""
+    service_token: str = "service-token"  # a service whose role has admin:users
+    posted: list[dict[str, Any]] = field(default_factory=list)  # each POST /users body
+
+    def user_model(self, authorization: str, name: str) -> tuple[int, dict[str, Any]]:
+        if authorization != f"token {self.service_token}":
+            return 403, {"status": 403, "message": "Missing or invalid credentials."}
+        if name not in self.users:
+            return 404, {"status": 404, "message": "Not Found"}
+        return 200, {"kind": "user", "name": name, "admin": self.users[name]}
+
+    def create_users(self, authorization: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """As JupyterHub's POST /users: makes the names it lacks, 409 when it has them all."""
+        if authorization != f"token {self.service_token}":
+            return 403, {"status": 403, "message": "Missing or invalid credentials."}
+        self.posted.append(body)
+        new = [name for name in body["usernames"] if name not in self.users]
+        if not new:
+            return 409, {"status": 409, "message": "All 1 users already exist"}
+        for name in new:
+            self.users[name] = bool(body.get("admin"))
+        return 201, [{"kind": "user", "name": name, "admin": self.users[name]} for name in new]
 
     def authorize(self, name: str) -> str:
         code = secrets.token_hex(8)
@@ -65,7 +87,7 @@ def running(hub: FakeHub) -> Iterator[FakeHub]:
     """The fake hub's API on a free local port: hub.url is http://127.0.0.1:<port>/hub/api."""
 
     class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
+        def _answer(self, status: int, body: Any) -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -75,15 +97,22 @@ def running(hub: FakeHub) -> Iterator[FakeHub]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            raw_body = self.rfile.read(length).decode()
+            form = {k: v[-1] for k, v in parse_qs(raw_body).items()}
             if urlsplit(self.path).path == "/hub/api/oauth2/token":
                 self._answer(*hub.token_request(form))
+            elif urlsplit(self.path).path == "/hub/api/users":
+                body = json.loads(raw_body)
+                self._answer(*hub.create_users(self.headers.get("Authorization", ""), body))
             else:
                 self._answer(404, {"message": "Not Found"})
 
         def do_GET(self) -> None:
-            if urlsplit(self.path).path == "/hub/api/user":
+            path = urlsplit(self.path).path
+            if path == "/hub/api/user":
                 self._answer(*hub.user_request(self.headers.get("Authorization", "")))
+            elif path.startswith("/hub/api/users/"):
+                self._answer(*hub.user_model(self.headers.get("Authorization", ""), path.rsplit("/", 1)[1]))
             else:
                 self._answer(404, {"message": "Not Found"})
 

@@ -3,6 +3,7 @@ hub's rights, the pod guard of student namespaces, and the hub's config as Jupyt
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import types
@@ -275,7 +276,9 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     assert start[:2] == ["sh", "-c"]
     assert 'servicelab notebooks "$HOME/servicelab-notebooks"' in start[2]
     assert config.JupyterHub.authenticator_class == "shared-password"
-    assert config.Authenticator.allowed_users == {"alice", "bob"}
+    # the hub admits the users it has (the students `up` adds through its REST API), no fixed list
+    assert "allowed_users" not in config.Authenticator
+    assert config.Authenticator.allow_existing_users is True
     assert config.Authenticator.admin_users == {"teacher"}
     assert config.SharedPasswordAuthenticator.user_password == "students-pw"
     assert config.JupyterHub.services == [
@@ -288,6 +291,31 @@ def test_the_hub_config_is_what_jupyterhub_reads(monkeypatch: pytest.MonkeyPatch
     assert config.JupyterHub.hub_connect_url == "http://hub.servicelab-classroom.svc.cluster.local:8081"
     # the hub never makes a namespace: the spawner's namespace step is a no-op
     assert scope["ClassroomSpawner"].__bases__ == (fake.KubeSpawner,)  # type: ignore[attr-defined]
+
+
+def test_the_hub_starts_no_server_for_a_user_without_a_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tornado import web  # noqa: PLC0415 - what the hub's config raises
+
+    async def start(self: object) -> str:
+        return "started"
+
+    fake = types.ModuleType("kubespawner")
+    fake.KubeSpawner = type("KubeSpawner", (), {"start": start})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "kubespawner", fake)
+    for name in ("CLASSROOM_STUDENT_PASSWORD", "CLASSROOM_INSTRUCTOR_PASSWORD", "CLASSROOM_API_TOKEN"):
+        monkeypatch.setenv(name, "x")
+    from traitlets.config import Config  # noqa: PLC0415 - JupyterHub's own config type
+
+    scope: dict[str, Any] = {"get_config": Config}
+    exec(compile(m.hub_config(ROOM)["jupyterhub_config.py"], "jupyterhub_config.py", "exec"), scope)
+    spawner = scope["ClassroomSpawner"]()
+    spawner.user = types.SimpleNamespace(name="alice")
+    assert asyncio.run(spawner.start()) == "started"
+    spawner.user = types.SimpleNamespace(name="zed")  # added on the hub's admin page, not to the values file
+    with pytest.raises(web.HTTPError) as refused:
+        asyncio.run(spawner.start())
+    assert refused.value.status_code == 403
+    assert "zed has no namespace in this classroom" in str(refused.value.log_message)
 
 
 def test_the_labs_policies_merge_into_one_namespace_policy() -> None:
