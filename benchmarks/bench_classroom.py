@@ -1,9 +1,9 @@
-"""A class on the grading service: N students (28) each doing 3 labs at once, graded live by the classroom's service.
+"""A class on the grading service: N students (30) each doing 3 labs at once, graded live by the classroom's service.
 
-Why 28, not 30: the three labs' starters run 7 pods per student (3 + 3 + 1), and the kind lab cluster's two
-workers schedule at most 220 pods (the kubelet's 110 each; the control plane is tainted), 14 of them the
-platform's: 29 students fit, 30 do not (the 30th's pods stay Pending, "Too many pods"). The bench checks the free
-pod slots first and says so instead of starting a class that cannot fit.
+Room for 30: the three labs' starters run 7 pods per student (3 + 3 + 1), 210 for the class. The kind lab cluster's
+two workers schedule 400 pods (fixtures/kind-config.yaml sets the kubelet's maxPods to 200; its default of 110
+left 206 free slots, and 29 students). The bench checks the free pod slots first and says so instead of starting a
+class that cannot fit (a cluster made before that setting: `servicelab down` and `servicelab up` make it anew).
 
 `servicelab classroom up` with N students on the kind lab cluster; the hub's REST API lists them; each student's
 answers are applied with the student's own ServiceAccount token (the one their server pod holds: a TokenRequest),
@@ -305,7 +305,7 @@ def run_class(kube: Kube, students: list[str], labs: tuple[str, ...], context: s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--context", default="kind-servicelab")
-    parser.add_argument("--students", type=int, default=28)
+    parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--labs", default=",".join(LABS), help=f"comma-separated, of {', '.join(LABS)}")
     parser.add_argument("--keep", action="store_true", help="leave the classroom up afterwards")
     args = parser.parse_args(argv)
@@ -323,7 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(students)} students x {pods_per_student(labs)} pods = {needed} pods; {free} free pod slots", flush=True
     )
     if needed > free - 1:  # and the hub's pod
-        print("the class does not fit this cluster: fewer --students, or labs with fewer pods", file=sys.stderr)
+        print(
+            "the class does not fit this cluster: fewer --students, labs with fewer pods, or a kind cluster made "
+            "with fixtures/kind-config.yaml's maxPods (servicelab down; servicelab up)",
+            file=sys.stderr,
+        )
         return 2
     with tempfile.TemporaryDirectory(prefix="servicelab-bench-classroom-") as tmp:
         try:
