@@ -9,6 +9,7 @@ nox -s bench           grading speed figures (one lab; a class of 30 through gra
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from datetime import UTC, datetime
@@ -140,6 +141,17 @@ def tests(session: nox.Session) -> None:
     session.run("servicelab", "check-solutions", "demo", "--labs", str(catalogue))
     shutil.rmtree(catalogue)
     session.run("pytest", "--e2e", "tests/e2e/test_leftovers.py", env=suite)  # nothing of any run is left
+    _list_artifacts(session)
+
+
+def _list_artifacts(session: nox.Session) -> None:
+    """The e2e tests' screenshots (the browser tests write them under reports/): named in CI's log, with their size
+    and digest, so a run's pictures can be told apart and found in its checkout."""
+    shots = sorted((Path(__file__).parent / "reports").glob("*.png"))
+    session.log(f"CI artifacts: {len(shots)} screenshots in reports/")
+    for shot in shots:
+        data = shot.read_bytes()
+        session.log(f"  {shot.name}  {len(data)} bytes  sha256 {hashlib.sha256(data).hexdigest()[:16]}")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -94,8 +94,10 @@ def browser() -> Iterator[Any]:
 
 
 def _screenshot(driver: Any, name: str) -> None:
+    """A CI artifact: `nox -s tests` lists reports/*.png at its end."""
     REPORTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(REPORTS / name))
+    assert driver.save_screenshot(str(REPORTS / name)), f"Chromium wrote no screenshot {name}"
+    assert (REPORTS / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _log_in(driver: Any, hub: str, user: str, password: str, then: str = "") -> None:
