@@ -9,13 +9,12 @@ it, and the grading container's settings. Pure functions of their arguments.
   service's own API token needs no role either: it is only the OAuth client's secret.
 - `oauth_no_confirm`: no "authorize access?" page, the service is part of the classroom.
 - The hub lets a person complete the login with a service only with access:services!service=grading. Admins (the
-  class's instructors) hold it; the role here gives it to the students too, so that one opening the class page is
-  refused by the service (403, logged and kept like every refusal) instead of by the hub (403 in the hub's log only).
+  class's instructors) hold it; the hub's default `user` role, redefined here, gives it to every user too, so that a
+  student opening the class page is refused by the service (403, logged and kept like every refusal) instead of by the hub (403 in the hub's log only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from grader.classroom.service import huboauth
@@ -24,7 +23,6 @@ SERVICE = huboauth.SERVICE
 API_TOKEN = "grading_api_token"  # the hub Secret's key: the service's API token in the hub (its OAuth secret)
 API_TOKEN_ENV = "CLASSROOM_GRADING_API_TOKEN"  # that key in the hub's environment (as hub_deployment passes keys)
 SESSION_SECRET = "grading_session_secret"  # the hub Secret's key: signs the service's cookies (kept over restarts)
-ACCESS_ROLE = "servicelab-classroom-grading-page"
 START_WAIT_S = 10  # how long the hub waits for the service at its start (it comes up after the hub on `up`)
 
 
@@ -42,15 +40,15 @@ def service_entry(url: str) -> dict[str, Any]:
     }
 
 
-def load_roles(people: Iterable[str]) -> list[dict[str, Any]]:
-    """The hub's c.JupyterHub.load_roles entries for the class page: people (the students; admins need none) may
-    complete the hub's login with the service, which then refuses anyone but an admin."""
+def load_roles() -> list[dict[str, Any]]:
+    """The hub's c.JupyterHub.load_roles entries for the class page: every user of the hub (the students `up`
+    makes through the REST API, and any made later) may complete the hub's login with the service, which then
+    refuses anyone but an admin. It redefines the hub's default `user` role, so no list of names is kept here."""
     return [
         {
-            "name": ACCESS_ROLE,
-            "description": "reach the grading service's pages (it lets only the instructors in)",
-            "scopes": [f"access:services!service={SERVICE}"],
-            "users": sorted(set(people)),
+            "name": "user",
+            "description": "their own things, and the grading service's pages (it lets only instructors in)",
+            "scopes": ["self", f"access:services!service={SERVICE}"],
         }
     ]
 

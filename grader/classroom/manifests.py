@@ -459,7 +459,7 @@ def hub_config(room: Classroom) -> dict[str, str]:
         "kubeconfig_dir": KUBECONFIG_DIR,
         "grading_url": GRADING_URL if room.grading else "",
         "grading_service": hubservice.service_entry(GRADING_URL) if room.grading else None,
-        "grading_roles": hubservice.load_roles(room.students) if room.grading else [],
+        "grading_roles": hubservice.load_roles() if room.grading else [],
     }
     text = _CONFIG.format(
         roster=json.dumps(roster, sort_keys=True),
