@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
-from grader.classroom import assignment, grading, hubservice, hubusers
+from grader.classroom import assignment, grading, hubservice, hubusers, incluster
 from grader.classroom import manifests as m
 from grader.classroom.values import Values
 from grader.cluster import docker, podguard, versions
@@ -42,6 +42,7 @@ CLUSTER_KINDS = (
     "clusterroles",
 )
 Say = Callable[[str], None]
+CONTAINER, IN_CLUSTER = "container", "in-cluster"  # where the grading service runs (values' grading.runs)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class Plan:
     facts: ClusterFacts
     kind_cluster: str | None  # the kind cluster to load images into; None on another cluster
     objects: list[Obj]
-    grading_image: str = ""  # the grading service's image, on kind (it runs beside the cluster)
+    grading_image: str = ""  # the grading service's image
     secrets: dict[str, str] = field(default_factory=dict)  # the hub Secret's values: passwords and tokens
+    grading_runs: str = ""  # CONTAINER (beside kind) or IN_CLUSTER (a Deployment)
 
 
 def plan(kube: Kube, values: Values, values_file: str) -> Plan:
@@ -61,6 +63,8 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
     facts = discover(kube)
     kind_cluster = kind_cluster_of(kube.list("nodes")) if facts.is_kind else None
     hub_image, singleuser_image = _images(values, values_file, kind_cluster is not None)
+    runs = grading_runs(values, values_file, kind_cluster is not None)
+    grading_image = _grading_image(values, values_file, kind_cluster is not None)
     room = m.Classroom(
         students=values.students,
         instructors=values.instructors,
@@ -77,35 +81,41 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
         storage_class=values.storage_class,
         api_server=api_server(kube),
         variables=assignment.variables_of(values, held_node_ports(kube)),
-        grading=kind_cluster is not None,
+        grading=True,
     )
     secret_values = _secret_values(kube, values)
     objects = [
         *m.cluster_objects(room),
         *(obj for student in values.students for obj in m.student_objects(room, student, facts)),
         *m.hub_objects(room, secret_values),
-        *(grading.hub_namespace_objects() if kind_cluster is not None else []),
-        *(grading.cluster_objects() if kind_cluster is not None else []),
+        *grading.hub_namespace_objects(container=runs == CONTAINER),
+        *grading.cluster_objects(),
     ]
+    if runs == IN_CLUSTER:  # its pod, and the ways to it (the container's come once it has an address)
+        pod = incluster.peers()
+        objects += [*incluster.objects(room, grading_image), grading.hub_egress(pod)]
+        objects += [obj for student in values.students for obj in grading.student_objects(student, pod)]
     # the hub's namespace before anything in it; the student namespaces come with their own objects
     objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)
-    grading_image = _grading_image(values_file) if kind_cluster else ""
-    return Plan(room, facts, kind_cluster, objects, grading_image, secret_values)
+    return Plan(room, facts, kind_cluster, objects, grading_image, secret_values, runs)
 
 
 def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, say: Say = print) -> str:
     """Deploy the classroom; returns the address the class opens."""
     made = plan(kube, values, values_file)
     if made.kind_cluster is not None:
-        _load_images(made.kind_cluster, (made.room.hub_image, made.room.singleuser_image), say)
+        pods = (made.room.hub_image, made.room.singleuser_image)
+        _load_images(made.kind_cluster, (*pods, made.grading_image) if made.grading_runs == IN_CLUSTER else pods, say)
     try:
         for obj in made.objects:
             kube.apply(json.dumps(obj))
         say(f"applied {len(made.objects)} objects: hub in {m.HUB_NAMESPACE}, {len(values.students)} student namespaces")
         wait_for(lambda: _guard_checked(kube), what=f"ValidatingAdmissionPolicy {m.GUARD_POLICY}", timeout_s=60)
         address = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
-        if made.kind_cluster is not None:
+        if made.grading_runs == CONTAINER:
             start_grading(kube, made, values, address, say)
+        else:
+            start_in_cluster(kube, say)
         wait_for(
             lambda: rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT),
             what="the hub ready",
@@ -174,12 +184,25 @@ def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) ->
             **hubservice.container_settings(hub, secret[hubservice.API_TOKEN], secret[hubservice.SESSION_SECRET]),
         },
     )
-    reach = [obj for student in values.students for obj in grading.student_objects(student, address)]
-    for obj in (grading.endpoints_object(address), grading.hub_egress(address), *reach):
+    container = m.hosts((address,))
+    reach = [obj for student in values.students for obj in grading.student_objects(student, container)]
+    for obj in (grading.endpoints_object(address), grading.hub_egress(container), *reach):
         kube.apply(json.dumps(obj))
     wait_for(lambda: _grading_answers(address), what=f"the grading service answering at {address}", timeout_s=120)
     say(f"grading service: container {grading.CONTAINER} at {address}, for the class {grading.URL}")
     return address
+
+
+def start_in_cluster(kube: Kube, say: Say) -> None:
+    """The grading service as a Deployment (grader.classroom.incluster): the warm probe pods it execs into made
+    with this (the instructor's) kubeconfig, then its pod ready."""
+    ProbePods(kube, m.RUN_ID).start()
+    wait_for(
+        lambda: rollout_ready(kube, m.HUB_NAMESPACE, "deployment", incluster.DEPLOYMENT),
+        what=f"the grading service (deployment {m.HUB_NAMESPACE}/{incluster.DEPLOYMENT}) ready",
+        timeout_s=incluster.READY_S,
+    )
+    say(f"grading service: deployment {m.HUB_NAMESPACE}/{incluster.DEPLOYMENT}, for the class {grading.URL}")
 
 
 @api_errors_are_state
@@ -262,14 +285,29 @@ def _images(values: Values, values_file: str, on_kind: bool) -> tuple[str, str]:
     )
 
 
-def _grading_image(values_file: str) -> str:
-    image = classroom_images().get(versions.CLASSROOM_GRADING_IMAGE, "")
+def grading_runs(values: Values, values_file: str, on_kind: bool) -> str:
+    """Where the grading service runs: the values' grading.runs, auto being the container on kind, else a pod."""
+    runs = values.grading_runs if values.grading_runs != "auto" else (CONTAINER if on_kind else IN_CLUSTER)
+    if runs == CONTAINER and not on_kind:
+        raise BadInput(
+            "grading.runs: container is for the kind lab cluster",
+            file=values_file,
+            rule="the container runs beside the kind cluster, on its docker network",
+            fix="grading: {runs: in-cluster} (or auto) on this cluster",
+        )
+    return runs
+
+
+def _grading_image(values: Values, values_file: str, on_kind: bool) -> str:
+    image = values.grading_image or (classroom_images().get(versions.CLASSROOM_GRADING_IMAGE, "") if on_kind else "")
     if not image:
         raise BadInput(
             "no image for the grading service",
             file=values_file,
-            rule="on kind the grading service runs from the offline build's image, beside the cluster",
-            fix="build it: python3 tools/offline-images/build.py --classroom",
+            rule="images.grading names it; on kind the offline build's image is the default",
+            fix="build it: python3 tools/offline-images/build.py --classroom"
+            if on_kind
+            else "name it (in a registry the cluster pulls from) under images: grading",
         )
     return image
 
@@ -388,7 +426,10 @@ def status(kube: Kube) -> Status | None:
     ready, state = rollout_ready(kube, m.HUB_NAMESPACE, "deployment", m.DEPLOYMENT)
     address, _ = answering(kube)  # where the hub answers from here, else where it should
     found = Status(bool(ready), state, address or proxy_address(kube)[0] or "")
-    if kind_cluster_of(kube.list("nodes")) is not None:
+    if kube.get("deployment", incluster.DEPLOYMENT, m.HUB_NAMESPACE) is not None:
+        ready, state = rollout_ready(kube, m.HUB_NAMESPACE, "deployment", incluster.DEPLOYMENT)
+        found.grading = f"deployment {m.HUB_NAMESPACE}/{incluster.DEPLOYMENT}: " + ("ready" if ready else state)
+    elif kind_cluster_of(kube.list("nodes")) is not None:
         at = grading.container_address()
         found.grading = f"container {grading.CONTAINER} at {at}" if at else f"container {grading.CONTAINER} NOT RUNNING"
     role = f"{podguard.ROLE_KEY}={m.STUDENT_ROLE}"

@@ -129,10 +129,10 @@ def cluster_objects() -> list[Obj]:
     return [m.mark(obj) for obj in objects]
 
 
-def hub_namespace_objects() -> list[Obj]:
+def hub_namespace_objects(container: bool = True) -> list[Obj]:
     """In the hub's namespace: the account, its long-lived token (read by `up` into the container's kubeconfig,
-    deleted with the namespace by `down`), and Service `grading` without a selector (endpoints_object gives it
-    the container's address)."""
+    deleted with the namespace by `down`), and for the container Service `grading` without a selector
+    (endpoints_object gives it the container's address; grader.classroom.incluster makes its own)."""
     meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
     token = {
         "apiVersion": "v1",
@@ -147,7 +147,7 @@ def hub_namespace_objects() -> list[Obj]:
         "spec": {"ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": PORT, "protocol": "TCP"}]},
     }
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, **meta}}
-    return [m.mark(obj) for obj in (account, token, service)]
+    return [m.mark(obj) for obj in (account, token, *([service] if container else []))]
 
 
 def endpoints_object(address: str) -> Obj:
@@ -172,29 +172,30 @@ def endpoints_object(address: str) -> Obj:
     )
 
 
-def hub_egress(address: str) -> Obj:
+def hub_egress(service: list[Obj]) -> Obj:
     """In the hub's namespace: the hub pod (the hub's health check of its services, and its proxy, which routes
-    /services/grading/ for the class page) may reach the container at address:PORT (Service `grading` after the
-    DNAT)."""
+    /services/grading/ for the class page) may reach the service at PORT (Service `grading` after the DNAT).
+    service: the NetworkPolicy peers that are the service (the container's address, or its pod)."""
     meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
     policy = walls.network_policy(
         meta,
         "servicelab-classroom-grading-out",
         pods={"matchLabels": m.HUB_POD_LABELS},
-        egress=[{"to": m.hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
+        egress=[{"to": service, "ports": [{"protocol": "TCP", "port": PORT}]}],
     )
     return m.mark(policy)
 
 
-def student_objects(student: str, address: str) -> list[Obj]:
-    """In a student's namespace: the grading account may read its Secrets; the server may reach the service."""
+def student_objects(student: str, service: list[Obj]) -> list[Obj]:
+    """In a student's namespace: the grading account may read its Secrets; the server may reach the service (its
+    NetworkPolicy peers: the container's address, or its pod)."""
     namespace = m.student_namespace(student)
     meta = {"namespace": namespace, "labels": m.labels()}
     out = walls.network_policy(
         meta,
         "servicelab-classroom-grading-out",
         pods={"matchLabels": m.SERVER_POD_LABELS},
-        egress=[{"to": m.hosts((address,)), "ports": [{"protocol": "TCP", "port": PORT}]}],
+        egress=[{"to": service, "ports": [{"protocol": "TCP", "port": PORT}]}],
     )
     return [m.mark(obj) for obj in (_binding(NAMESPACE_ROLE, namespace), out)]
 

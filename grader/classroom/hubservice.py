@@ -9,8 +9,9 @@ it, and the grading container's settings. Pure functions of their arguments.
   service's own API token needs no role either: it is only the OAuth client's secret.
 - `oauth_no_confirm`: no "authorize access?" page, the service is part of the classroom.
 - The hub lets a person complete the login with a service only with access:services!service=grading. Admins (the
-  class's instructors) hold it; the hub's default `user` role, redefined here, gives it to every user too, so that a
-  student opening the class page is refused by the service (403, logged and kept like every refusal) instead of by the hub (403 in the hub's log only).
+  class's instructors) hold it; the hub's default `user` role, redefined here, gives it to every user too, so that
+  a student opening the class page is refused by the service (403, logged and kept like every refusal) instead of
+  by the hub (403 in the hub's log only).
 """
 
 from __future__ import annotations

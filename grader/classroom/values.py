@@ -21,8 +21,12 @@ and the fix (exit 2). A field left out takes the default below. The whole file, 
                                     # pvc unless the StorageClass is the in-tree host-path one (see deploy.py)
     storage_class: ""               # the PVC's StorageClass; "" = the cluster's default
     images:                         # on kind, the offline build's tags are loaded into the nodes; elsewhere
-      hub: ""                       # both must be named: pulled from your registry
+      hub: ""                       # all three must be named: pulled from your registry
       singleuser: ""
+      grading: ""
+    grading:                        # the grading service (grader.classroom.grading, grader.classroom.incluster)
+      runs: auto                    # container (beside kind, where the outside vantage points are), in-cluster
+                                    # (a Deployment: no outside vantage), or auto: container on kind, else in-cluster
 """
 
 from __future__ import annotations
@@ -52,7 +56,10 @@ PROXY_TYPES = ("NodePort", "LoadBalancer")
 HUB_STATES = ("auto", "pvc", "emptyDir")
 DEFAULT_NODE_PORT = 31880  # outside every lab's node_ports range and Traefik's
 STUDENT_PASSWORD_MIN, INSTRUCTOR_PASSWORD_MIN = 8, 32  # SharedPasswordAuthenticator's own minimums
-KEYS = {"students", "instructors", "labs", "resources", "login", "proxy", "hub_state", "storage_class", "images"}
+KEYS = {
+    "students", "instructors", "labs", "resources", "login", "proxy", "hub_state", "storage_class", "images", "grading",
+}  # fmt: skip
+GRADING_RUNS = ("auto", "container", "in-cluster")
 RULE_DOC = "the values file (grader/classroom/values.py, README 'Teach a class')"
 
 
@@ -78,6 +85,8 @@ class Values:
     storage_class: str = ""
     hub_image: str = ""
     singleuser_image: str = ""
+    grading_image: str = ""
+    grading_runs: str = "auto"
 
     def namespace(self, student: str) -> str:
         return STUDENT_PREFIX + student
@@ -130,7 +139,8 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
     proxy_type = _choice(proxy, at, ("proxy", "type"), PROXY_TYPES)
     node_port = _node_port(proxy, at, proxy_type)
     hub_state = _choice(data, at, ("hub_state",), HUB_STATES)
-    images = _mapping(data, at, "images", {"hub", "singleuser"})
+    images = _mapping(data, at, "images", {"hub", "singleuser", "grading"})
+    grading = _mapping(data, at, "grading", {"runs"})
     values = Values(
         students=students,
         instructors=instructors,
@@ -144,6 +154,8 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
         storage_class=_text(data, at, ("storage_class",)),
         hub_image=_text(images, at, ("images", "hub")),
         singleuser_image=_text(images, at, ("images", "singleuser")),
+        grading_image=_text(images, at, ("images", "grading")),
+        grading_runs=_choice(grading, at, ("grading", "runs"), GRADING_RUNS),
     )
     _each_gets_a_node_port(values, at)
     return values

@@ -27,13 +27,13 @@ def _by_kind(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def test_every_object_carries_the_classroom_label_so_down_finds_it() -> None:
     objects = [*grading.cluster_objects(), *grading.hub_namespace_objects(), grading.endpoints_object("172.18.0.9")]
-    objects += grading.student_objects("alice", "172.18.0.9")
+    objects += grading.student_objects("alice", m.hosts(("172.18.0.9",)))
     for obj in objects:
         assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE, obj["metadata"]["name"]
 
 
 def test_the_account_writes_only_probe_pods_and_reads_secrets_and_configmaps_only_in_student_namespaces() -> None:
-    objects = _by_kind(grading.cluster_objects() + grading.student_objects("alice", "172.18.0.9"))
+    objects = _by_kind(grading.cluster_objects() + grading.student_objects("alice", m.hosts(("172.18.0.9",))))
     roles = {role["metadata"]["name"]: role["rules"] for role in objects["ClusterRole"]}
     everywhere = roles[grading.READ_ROLE]
     writes = [(rule["resources"], verb) for rule in everywhere for verb in rule["verbs"] if verb in WRITES]
@@ -60,7 +60,7 @@ def test_students_servers_reach_the_container_through_a_service_without_selector
     assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == grading.SERVICE
     assert endpoints["endpoints"][0]["addresses"] == ["172.18.0.9"]
     assert endpoints["ports"][0]["port"] == grading.PORT
-    (policy,) = _by_kind(grading.student_objects("alice", "172.18.0.9"))["NetworkPolicy"]
+    (policy,) = _by_kind(grading.student_objects("alice", m.hosts(("172.18.0.9",))))["NetworkPolicy"]
     assert policy["spec"]["podSelector"] == {"matchLabels": m.SERVER_POD_LABELS}
     assert policy["spec"]["egress"] == [
         {"to": [{"ipBlock": {"cidr": "172.18.0.9/32"}}], "ports": [{"protocol": "TCP", "port": grading.PORT}]}

@@ -303,7 +303,7 @@ def test_the_hubs_side_the_service_entry_roles_walls_and_the_containers_settings
     assert role["name"] == "user"
     assert role["scopes"] == ["self", "access:services!service=grading"]
     assert "users" not in role
-    policy = grading.hub_egress("172.18.0.9")
+    policy = grading.hub_egress(m.hosts(("172.18.0.9",)))
     assert policy["metadata"]["name"].startswith(m.PREFIX)
     assert policy["metadata"]["namespace"] == m.HUB_NAMESPACE
     assert policy["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE

@@ -1,0 +1,188 @@
+"""The grading service inside the cluster: a Deployment in the hub's namespace, for clusters other than kind (AKS)
+and for kind when the values file asks for it (`grading: {runs: in-cluster}`).
+
+It is the same image and the same service as the container beside kind (grader.classroom.grading), with the same
+account, rights and Service `grading`; what differs:
+- it talks to the API server as its pod's ServiceAccount (`--in-cluster`): its kubeconfig names no kind cluster,
+  so it grades as on any cluster that is not the kind lab cluster (grader.cluster.facts): there is no client
+  outside the cluster (no docker socket in a pod), and a check that needs one is n/a, never full marks;
+- Service `grading` selects its pod; the students' servers and the hub pod reach the pod by NetworkPolicy
+  (namespace and pod selectors, not the container's address);
+- its gradebook is on a PVC when the hub's state is (`hub_state`), else an emptyDir (lost with the pod);
+- the students' values are a ConfigMap mounted as the variables file (read again when it changes).
+The pod is as Pod Security's `restricted` profile asks (the hub's namespace enforces it).
+"""
+
+from __future__ import annotations
+
+import json
+
+from grader.classroom import grading, hubservice
+from grader.classroom import manifests as m
+from grader.cluster import podguard
+from grader.grading import walls
+from grader.kube.client import Obj
+
+DEPLOYMENT = "grading"
+POD_LABELS = {"app.kubernetes.io/name": "servicelab-classroom", "app.kubernetes.io/component": "grading"}
+VARIABLES_MAP = "grading-variables"
+GRADEBOOK_CLAIM = "grading-gradebook"
+UID = 1000  # the image's user `grading`
+DATA, SETTINGS = "/data", "/etc/servicelab-grading"
+READY_S = 180.0
+
+
+def peers() -> list[Obj]:
+    """The grading pod as a NetworkPolicy peer, from any namespace."""
+    return [
+        {"namespaceSelector": {"matchLabels": {walls.NAME_KEY: m.HUB_NAMESPACE}}, "podSelector": _selector()},
+    ]
+
+
+def objects(room: m.Classroom, image: str) -> list[Obj]:
+    """Everything of the in-cluster service in the hub's namespace but what grading.hub_namespace_objects makes
+    (the account and its token): its values, gradebook claim, Deployment, Service and walls."""
+    meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
+    variables = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": VARIABLES_MAP, **meta},
+        "data": {"variables.json": json.dumps(room.variables, indent=1, sort_keys=True)},
+    }
+    made: list[Obj] = [variables]
+    if room.hub_state == "pvc":
+        claim: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+        if room.storage_class:
+            claim["storageClassName"] = room.storage_class
+        made.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": GRADEBOOK_CLAIM, **meta},
+                "spec": claim,
+            }
+        )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": grading.SERVICE, **meta},
+        "spec": {
+            "selector": POD_LABELS,
+            "ports": [{"name": "http", "port": grading.SERVICE_PORT, "targetPort": grading.PORT, "protocol": "TCP"}],
+        },
+    }
+    made += [deployment(room, image, meta), service, *_walls(room, meta)]
+    return [m.mark(obj) for obj in made]
+
+
+def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
+    secret = {  # the hub Secret's keys the service reads from its environment
+        "SERVICELAB_INSTRUCTOR_TOKEN": grading.INSTRUCTOR_TOKEN,
+        "JUPYTERHUB_API_TOKEN": hubservice.API_TOKEN,
+        "SERVICELAB_SESSION_SECRET": hubservice.SESSION_SECRET,
+    }
+    env: list[Obj] = [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": m.SECRET, "key": key}}} for name, key in secret.items()
+    ]
+    # the class page's login: the hub's API by its Service (the browser goes to the origin it came from)
+    env.append(
+        {
+            "name": "SERVICELAB_HUB_API_URL",
+            "value": f"http://{m.HUB_SERVICE}.{m.HUB_NAMESPACE}.svc:{m.HUB_PORT}/hub/api",
+        }
+    )
+    data: Obj = (
+        {"persistentVolumeClaim": {"claimName": GRADEBOOK_CLAIM}} if room.hub_state == "pvc" else {"emptyDir": {}}
+    )
+    container = {
+        "name": "grading",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": [
+            "python",
+            "-m",
+            "grader.classroom.service",
+            "--in-cluster",
+            "--gradebook",
+            f"{DATA}/gradebook.sqlite",
+            "--port",
+            str(grading.PORT),
+            "--variables-file",
+            f"{SETTINGS}/variables.json",
+        ],
+        "env": env,
+        "ports": [{"name": "http", "containerPort": grading.PORT}],
+        "readinessProbe": {"httpGet": {"path": "/healthz", "port": grading.PORT}, "periodSeconds": 2},
+        # the class bench's peak with 4 workers: 266 MiB
+        "resources": {"requests": {"cpu": "200m", "memory": "384Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "data", "mountPath": DATA}, {"name": "settings", "mountPath": SETTINGS}],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": DEPLOYMENT, **meta},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},  # one SQLite gradebook on a ReadWriteOnce volume: never two at once
+            "selector": {"matchLabels": POD_LABELS},
+            "template": {
+                "metadata": {"labels": {**POD_LABELS, **m.labels()}},
+                "spec": {
+                    "serviceAccountName": grading.ACCOUNT,
+                    "automountServiceAccountToken": True,  # --in-cluster: the pod's own token
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": UID,
+                        "runAsGroup": UID,
+                        "fsGroup": UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "data", **data},
+                        {"name": "settings", "configMap": {"name": VARIABLES_MAP}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _walls(room: m.Classroom, meta: Obj) -> list[Obj]:
+    """In the hub's namespace (deny-all there): the students' servers and the hub pod (its proxy routes the class
+    page) in on the service's port; out to DNS, the API server (TokenReviews, probing through exec) and the hub's
+    API (the class page's login)."""
+    pod = _selector()
+    servers = {
+        "namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: m.STUDENT_ROLE, m.CLASSROOM_KEY: m.HUB_NAMESPACE}},
+        "podSelector": {"matchLabels": m.SERVER_POD_LABELS},
+    }
+    hub = {"podSelector": {"matchLabels": m.HUB_POD_LABELS}}
+    addresses, port = room.api_server
+    tcp = "TCP"
+    return [
+        walls.network_policy(
+            meta,
+            "servicelab-classroom-grading-in",
+            pods=pod,
+            ingress=[{"from": [servers, hub], "ports": [{"protocol": tcp, "port": grading.PORT}]}],
+        ),
+        walls.network_policy(meta, "servicelab-classroom-grading-dns", pods=pod, egress=[walls.to_dns()]),
+        walls.network_policy(
+            meta,
+            "servicelab-classroom-grading-api-out",
+            pods=pod,
+            egress=[{"to": m.hosts(addresses), "ports": [{"protocol": tcp, "port": port}]}],
+        ),
+        walls.network_policy(
+            meta,
+            "servicelab-classroom-grading-hub-out",
+            pods=pod,
+            egress=[{"to": [hub], "ports": [{"protocol": tcp, "port": m.HUB_PORT}]}],
+        ),
+    ]
+
+
+def _selector() -> Obj:
+    return {"matchLabels": POD_LABELS}
