@@ -14,6 +14,7 @@ from grader.base.errors import BadInput
 from grader.catalogue.labs import facts_for, lab_values, learner_text, load_lab, with_variables
 from grader.catalogue.notebookspec import NOTEBOOK_FILE
 from grader.intake.manifests import fill, manifest_files, read_docs
+from grader.learner import notebook
 from grader.learner.progress import hint_ladder
 from grader.parallel.claims import case_claims, placeholder_values
 from tests.unit.grading.test_variables import FakeEnv, _lab, _message
@@ -120,3 +121,14 @@ def test_a_grading_reads_the_default_host_or_the_learners_own(tmp_path: Path) ->
 def test_a_value_that_is_no_host_is_refused(value: str) -> None:
     with pytest.raises(BadInput, match="SHOP_HOST"):
         with_variables(load_lab(REPO / "labs" / "ingress"), {"SHOP_HOST": value})
+
+
+def test_values_outside_a_classroom_say_the_labs_defaults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SERVICELAB_GRADING_URL", raising=False)
+    monkeypatch.setattr(notebook, "discover", lambda kube: facts())
+    monkeypatch.setattr(notebook, "Kube", lambda context=None: None)
+    notebook.values("ingress")
+    notebook.values("nodeport")
+    assert capsys.readouterr().out == "${SHOP_HOST} = shop.example\n${NODE_PORT} = 30007\n"
