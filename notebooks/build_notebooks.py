@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from grader.base.errors import BadInput  # noqa: E402
 from grader.catalogue.knowledge import POINTS as KNOWLEDGE_POINTS  # noqa: E402
-from grader.catalogue.labs import Lab, load_lab  # noqa: E402
+from grader.catalogue.labs import Lab, learner_text, load_lab  # noqa: E402
 from grader.catalogue.locate import all_labs  # noqa: E402
 from grader.catalogue.notebookspec import DIAGRAM_FILE, KIND_DIAGRAM_FILE, NOTEBOOK_FILE  # noqa: E402
 from grader.catalogue.renderings import FORMATS, rendered_path, rendering  # noqa: E402
@@ -88,7 +88,7 @@ def clear_the_way(lab: Lab) -> list[nbformat.NotebookNode]:
     cell["id"] = "clear"
     return [
         new_markdown_cell(
-            f"{clear.why}. The next cell lists the {other.id} lab's objects ({kinds}) in namespace "
+            f"{learner_text(lab, clear.why)}. The next cell lists the {other.id} lab's objects ({kinds}) in namespace "
             f"`{other.default_namespace}` and deletes nothing. If it lists any, you decide: change it to "
             "`confirm=True` and run it again to delete exactly those.",
             metadata=nbgrader("clear-text", locked=True),
@@ -202,7 +202,7 @@ def picture(lab: Lab) -> list[nbformat.NotebookNode]:
             f"{how}, as AKS builds it and as the kind lab cluster does it.\n\n"
             f"**On AKS**\n\n![{how} on AKS]({aks})\n\n"
             f"**On kind, your lab cluster**\n\n![{how} on kind]({kind})\n\n"
-            f"**Why the grade means the same on both.** {spec.graded_the_same}"
+            f"**Why the grade means the same on both.** {learner_text(lab, spec.graded_the_same)}"
         )
     else:
         body = f"{how}:\n\n![{how}]({aks})"
@@ -220,11 +220,13 @@ def try_it(lab: Lab) -> list[nbformat.NotebookNode]:
     for number, step in enumerate(lab.notebook.try_it, start=1):
         cells += [
             new_markdown_cell(
-                f"## Try it: {step.title}\n\n{step.explain}", metadata=nbgrader(f"try-{number}-text", locked=True)
+                f"## Try it: {step.title}\n\n{learner_text(lab, step.explain)}",
+                metadata=nbgrader(f"try-{number}-text", locked=True),
             ),
             new_code_cell(step.code, metadata=nbgrader(f"try-{number}", locked=True)),
             new_markdown_cell(
-                f"**What to notice.** {step.notice}", metadata=nbgrader(f"try-{number}-notice", locked=True)
+                f"**What to notice.** {learner_text(lab, step.notice)}",
+                metadata=nbgrader(f"try-{number}-notice", locked=True),
             ),
         ]
     return cells
@@ -274,12 +276,12 @@ def attachment_name(diagram: str) -> str:
 
 
 def build(lab: Lab) -> nbformat.NotebookNode:
-    task = (lab.path / "task.md").read_text(encoding="utf-8").strip()
-    title, part = task_sections(task)
+    task = (lab.path / "task.md").read_text(encoding="utf-8").strip()  # as written: which placeholders it asks for
+    title, part = task_sections(learner_text(lab, task))  # as the learner reads it
     points = lab.total_points
     ns = lab.default_namespace
     observe = lab.notebook.observe_network
-    on_kind = f"**On the kind lab cluster.** {lab.notebook.on_kind}" if lab.notebook.on_kind else ""
+    on_kind = f"**On the kind lab cluster.** {learner_text(lab, lab.notebook.on_kind)}" if lab.notebook.on_kind else ""
     concept = "\n\n".join(p for p in (part[CONCEPT], on_kind) if p)
     checks = "\n".join(f"- {c.title} ({c.points} point{'s' if c.points != 1 else ''})" for c in lab.checks)
     cells = [

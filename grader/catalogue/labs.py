@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,13 +16,17 @@ from grader.catalogue.hintspec import CheckHint, read_hints
 from grader.catalogue.knowledge import Question, read_knowledge
 from grader.catalogue.locate import ID_RE, find_lab
 from grader.catalogue.notebookspec import NotebookSpec, read_notebook_spec
-from grader.cluster.facts import KNOWN_VARIABLES, LAB_VARIABLES, ClusterFacts
+from grader.cluster.facts import KNOWN_VARIABLES, LAB_VARIABLES, TEXT_VARIABLES, ClusterFacts
 from grader.intake.labpolicy import LabPolicy, policy_from_yaml
 from grader.intake.manifests import Doc, manifest_files, placeholders, read_docs
 from grader.intake.yamlread import read_mapping
 
 LAB_KEYS = {"id", "title", "order", "expects", "variables", "defaults", "timeouts", "description", "claims", "policy"}
 NODE_PORTS = (30000, 32767)  # the API server's default service-node-port-range
+# A host name as an Ingress rule's host and a Gateway listener's hostname take it: lower-case DNS labels, dotted, no
+# wildcard (a learner's own host is one host), at most 253 characters
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+HOST_RE = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})+")
 TIMEOUT_KEYS = {"ready", "probe"}
 
 
@@ -183,6 +188,8 @@ def variable_problem(var: str, value: str) -> str:
         return f"is no variable a lab can be given ({', '.join(v for v in KNOWN_VARIABLES if v != 'NAMESPACE')})"
     if var == "NODE_PORT" and not (value.isdigit() and NODE_PORTS[0] <= int(value) <= NODE_PORTS[1]):
         return f"is not a node port ({NODE_PORTS[0]}-{NODE_PORTS[1]})"
+    if var == "SHOP_HOST" and not (HOST_RE.fullmatch(value) and len(value) <= 253):
+        return "is not a host name (lower-case DNS labels joined by dots, e.g. ada.shop.example)"
     if not value.strip():
         return "is empty"
     return ""
@@ -197,7 +204,7 @@ def with_variables(lab: Lab, variables: Mapping[str, str]) -> Lab:
         if why := variable_problem(var, value):
             raise BadInput(
                 f"the value {value!r} of {var} {why}",
-                rule="a learner's values are node ports and addresses the classroom assigns",
+                rule="a learner's values are node ports, addresses and hosts the classroom assigns",
                 fix="check the variables file the grading service reads (grader.classroom.assign)",
             )
     own = {var: value for var, value in variables.items() if var in lab.variables}
@@ -213,6 +220,15 @@ def with_variables(lab: Lab, variables: Mapping[str, str]) -> Lab:
 def lab_values(lab: Lab) -> dict[str, str]:
     """What the lab gives its declared variables (its defaults, a learner's own): they win over the cluster's."""
     return {var: value for var, value in lab.values.items() if var in lab.variables}
+
+
+def learner_text(lab: Lab, text: str) -> str:
+    """A text of the lab as its learner reads it (task.md, a hint, notebook.yaml's words): each TEXT_VARIABLE it
+    declares said with the lab's value (its default, or the learner's own); other placeholders stay as written."""
+    for var in TEXT_VARIABLES:
+        if var in lab.variables and var in lab.values:
+            text = text.replace("${" + var + "}", lab.values[var])
+    return text
 
 
 def facts_for(lab: Lab, facts: ClusterFacts) -> ClusterFacts:

@@ -1,5 +1,6 @@
-"""Each student's own values for what the cluster holds once (the classroom's assignment): today NODE_PORT, so a
-whole class does the NodePort lab at the same time, each on their own port.
+"""Each student's own values for what the cluster holds once (the classroom's assignment): NODE_PORT, so a whole
+class does the NodePort lab at the same time, each on their own port, and SHOP_HOST, so it does the Ingress and
+Gateway labs at once, each on their own HTTP host on the shared Traefik.
 
 The classroom's node ports are CLASSROOM_NODE_PORTS (30100-31799), a band no lab's `policy.node_ports` and no port
 servicelab itself fixes (Traefik's 30080, the hub's proxy, 31880 by default) falls in; a port inside it that one
@@ -11,6 +12,10 @@ order the values file lists them. So adding a student at the end of the list mov
 a student moves only a student listed after them whose name pointed at a port already taken (with 200 students
 in 1,700 ports, a handful). Position alone would move everyone after a removed student.
 
+A student's host is `<name>.shop.example` (SHOP_DOMAIN): the name is a DNS label already (grader.classroom.values
+NAME), so the host is one DNS name, unique per student, a function of the name alone, and covered by the Gateway
+lab's certificate (shop.example and *.shop.example: labs/gateway/starter/shop-tls.yaml).
+
 The grading service reads the result as a JSON file ({"student": {"VAR": "value"}}); each student's server reads
 their own from /etc/servicelab/variables.json (grader.classroom.manifests).
 """
@@ -18,6 +23,7 @@ their own from /etc/servicelab/variables.json (grader.classroom.manifests).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Iterable, Mapping
 
 from grader.base.errors import BadInput
@@ -25,6 +31,8 @@ from grader.classroom.values import MAX_STUDENTS, Values, taken_node_ports
 
 CLASSROOM_NODE_PORTS = (30100, 31799)  # inclusive: 1,700 ports for at most MAX_STUDENTS students
 NODE_PORT = "NODE_PORT"
+SHOP_HOST = "SHOP_HOST"
+SHOP_DOMAIN = "shop.example"  # the Ingress and Gateway labs' default host; its certificate also covers *.shop.example
 RULE = (
     f"each student gets a node port of their own from {CLASSROOM_NODE_PORTS[0]}-{CLASSROOM_NODE_PORTS[1]}, "
     "outside every lab's node_ports range, Traefik's port and the hub's proxy.node_port"
@@ -69,7 +77,37 @@ def variables_of(values: Values, held: Collection[int] = ()) -> dict[str, dict[s
     outside the class's student namespaces (a student's own Service holds theirs: leave those out, or the student
     moves). BadInput (no file: values.load says where) when the class cannot get distinct ports."""
     ports = node_ports(values.students, reserved_ports(values) | set(held))
-    return {student: {NODE_PORT: str(port)} for student, port in ports.items()}
+    hosts = shop_hosts(values.students)
+    return {student: {NODE_PORT: str(port), SHOP_HOST: hosts[student]} for student, port in ports.items()}
+
+
+def shop_host(student: str) -> str:
+    """The student's own HTTP host for the Ingress and Gateway labs: <name>.shop.example. A classroom's names are DNS
+    labels already; anything else is made one (lower case, [a-z0-9-] only, at most 63 characters)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", student.lower()).strip("-")[:63].rstrip("-") or "student"
+    return f"{label}.{SHOP_DOMAIN}"
+
+
+def shop_hosts(students: Iterable[str]) -> dict[str, str]:
+    """student -> their own host (shop_host). BadInput when two names make one host (only names a values file
+    refuses can: its names are DNS labels already)."""
+    given: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for student in students:
+        host = shop_host(student)
+        if host in owner:
+            raise BadInput(
+                f"students {owner[host]!r} and {student!r} would share the host {host}",
+                rule="each student gets an HTTP host of their own: <name>.shop.example",
+                fix="rename one of them (names are lower-case letters, digits and '-')",
+            )
+        given[student], owner[host] = host, student
+    return given
+
+
+def host_owners(variables: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """HTTP host -> the student it is assigned to (the host wall lets only that student's namespace route it)."""
+    return {own[SHOP_HOST]: student for student, own in variables.items() if own.get(SHOP_HOST)}
 
 
 def port_owners(variables: Mapping[str, Mapping[str, str]]) -> dict[int, str]:

@@ -13,7 +13,8 @@
   ServiceAccount, whose Role reaches that namespace only.
 - Cluster-wide, all named servicelab-classroom-*: the pod guard's rules for student namespaces (the lab images
   and the server's image), the node-port wall (each student's Services keep off the node ports the classroom
-  gave the others: grader.classroom.assignment), and the hub's rights: list and watch pods and events
+  gave the others: grader.classroom.assignment), the host wall (each student's Ingresses, HTTPRoutes, GRPCRoutes and
+  Gateways name the student's own HTTP host only), and the hub's rights: list and watch pods and events
   everywhere (KubeSpawner's one reflector over user namespaces needs it), create and delete pods only where a
   student RoleBinding grants it.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 
 from grader.base import images
 from grader.classroom import hubservice
-from grader.classroom.assignment import NODE_PORT, port_owners
+from grader.classroom.assignment import NODE_PORT, SHOP_HOST, port_owners
 from grader.cluster import podguard
 from grader.cluster.facts import ClusterFacts
 from grader.grading import fence, walls
@@ -50,6 +51,8 @@ SERVER_POD_LABELS = {"component": "singleuser-server"}  # what KubeSpawner label
 GUARD_POLICY = f"{PREFIX}pods"
 PORT_WALL = f"{PREFIX}node-ports"  # the ValidatingAdmissionPolicy (and binding) that keeps students on their own
 NODE_PORT_KEY = "servicelab.dev/node-port"  # a student namespace's label: the student's own node port
+HOST_WALL = f"{PREFIX}hosts"  # the host wall's ValidatingAdmissionPolicies (and bindings): <HOST_WALL>-<what>
+SHOP_HOST_KEY = "servicelab.dev/shop-host"  # a student namespace's label: the student's own HTTP host
 VARIABLES_FILE = "variables.json"  # the student's variables, beside the kubeconfig in KUBECONFIG_MAP
 WATCH_ROLE, SPAWN_ROLE = f"{PREFIX}hub-watch", f"{PREFIX}hub-spawn"
 DATA = "/srv/jupyterhub/data"
@@ -162,7 +165,8 @@ def cluster_objects(room: Classroom) -> list[Obj]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WATCH_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
     }
-    return [mark(obj) for obj in (*guard, *node_port_wall(room.variables), watch, spawn, binding)]
+    walled = (*node_port_wall(room.variables), *host_wall())
+    return [mark(obj) for obj in (*guard, *walled, watch, spawn, binding)]
 
 
 def node_port_wall(
@@ -236,6 +240,95 @@ def node_port_wall(
     return [policy, binding]
 
 
+# What each kind routes: CEL for the list of hosts an object claims on the shared HTTP entry ('' for a host left out,
+# which takes every host), one ValidatingAdmissionPolicy per kind so each expression is type-checked against the one
+# schema it reads.
+_ROUTED_HOSTS: dict[str, tuple[Obj, str, str, tuple[str, str]]] = {
+    "ingresses": (
+        {"apiGroups": ["networking.k8s.io"], "apiVersions": ["*"], "resources": ["ingresses"]},
+        "(has(object.spec.rules) ? object.spec.rules.map(r, has(r.host) ? r.host : '') : [])"
+        " + (has(object.spec.defaultBackend) ? [''] : [])",
+        "an Ingress rule without host (or a defaultBackend)",
+        ("host: ", ""),
+    ),
+    "routes": (
+        {"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"], "resources": ["httproutes", "grpcroutes"]},
+        "has(object.spec.hostnames) && size(object.spec.hostnames) > 0 ? object.spec.hostnames : ['']",
+        "a route without hostnames",
+        ("hostnames: [", "]"),
+    ),
+    "gateways": (
+        {"apiGroups": ["gateway.networking.k8s.io"], "apiVersions": ["*"], "resources": ["gateways"]},
+        "has(object.spec.listeners) ? object.spec.listeners.map(l, has(l.hostname) ? l.hostname : '') : ['']",
+        "a Gateway listener without hostname",
+        ("hostname: ", ""),
+    ),
+}
+
+
+def host_wall(*, name: str = HOST_WALL, role: str = STUDENT_ROLE) -> list[Obj]:
+    """ValidatingAdmissionPolicies and their bindings: in a student namespace, an Ingress (its rules' hosts, a
+    defaultBackend), an HTTPRoute or GRPCRoute (its hostnames) or a Gateway (its listeners' hostnames) may name the
+    namespace's own HTTP host only (its label SHOP_HOST_KEY, which `classroom up` sets from the assignment; students
+    cannot change a Namespace). A host left out takes every host, other students' too: refused as well. A namespace
+    without a host of its own routes nothing."""
+    own = (
+        f"has(namespaceObject.metadata.labels) && '{SHOP_HOST_KEY}' in namespaceObject.metadata.labels"
+        f" ? namespaceObject.metadata.labels['{SHOP_HOST_KEY}'] : ''"
+    )
+    objects: list[Obj] = []
+    for what, (rule, hosts, hostless, (before, after)) in _ROUTED_HOSTS.items():
+        policy_name = f"{name}-{what}"
+        write = f"'{before}' + variables.own + '{after}'"
+        told = (
+            "variables.own == '' ? 'http-host: this namespace has no HTTP host of its own'"
+            f" : variables.others[0] == '' ? 'http-host: {hostless} takes every host, other students\\' too:"
+            f" name yours, ' + {write}"
+            " : 'http-host: host ' + variables.others[0] + \" is not yours: yours is \" + variables.own"
+            f" + '; write ' + {write}"
+        )
+        objects.append(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicy",
+                "metadata": {"name": policy_name},
+                "spec": {
+                    "failurePolicy": "Fail",
+                    "matchConstraints": {"resourceRules": [{**rule, "operations": ["CREATE", "UPDATE"]}]},
+                    "variables": [
+                        {"name": "own", "expression": own},
+                        {"name": "hosts", "expression": hosts},
+                        {
+                            "name": "others",
+                            "expression": "variables.hosts.filter(h, variables.own == '' || h != variables.own)",
+                        },
+                    ],
+                    "validations": [
+                        {
+                            "expression": "size(variables.others) == 0",
+                            "reason": "Forbidden",
+                            "message": "http-host: a student namespace routes its own HTTP host only",
+                            "messageExpression": told,
+                        }
+                    ],
+                },
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicyBinding",
+                "metadata": {"name": policy_name},
+                "spec": {
+                    "policyName": policy_name,
+                    "validationActions": ["Deny"],
+                    "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
+                },
+            }
+        )
+    return objects
+
+
 # --- a student's namespace --------------------------------------------------------------------------------------
 def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[Obj]:
     """The namespace, walled like a grading namespace, with the server's extra ways in and out."""
@@ -278,6 +371,8 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
     namespace_obj["metadata"]["labels"][CLASSROOM_KEY] = HUB_NAMESPACE
     if NODE_PORT in own:  # what the node-port wall lets this namespace's Services hold
         namespace_obj["metadata"]["labels"][NODE_PORT_KEY] = own[NODE_PORT]
+    if SHOP_HOST in own:  # the one host the host wall lets this namespace's routes name
+        namespace_obj["metadata"]["labels"][SHOP_HOST_KEY] = own[SHOP_HOST]
     objects = [
         namespace_obj,
         *fence.fence(namespace, RUN_ID, room.policy),

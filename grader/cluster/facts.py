@@ -1,7 +1,8 @@
 """What the grader needs to know about the cluster: nodes, kind or not, and the values of `${VAR}` placeholders.
 
-NODE_PORT is no cluster's: a lab that declares it gives its default in lab.yaml (the NodePort lab: 30007), and a
-classroom gives each student their own (grader.catalogue.labs.with_variables).
+NODE_PORT and SHOP_HOST are no cluster's: a lab that declares one gives its default in lab.yaml (the NodePort lab:
+30007; the Ingress and Gateway labs: shop.example), and a classroom gives each student their own
+(grader.catalogue.labs.with_variables).
 
 On the kind lab cluster the static IPs come from the `kind` docker network (<a.b>.255.210 in the `public`
 pool, <a.b>.255.230 in the `internal` pool); on any other cluster from SERVICELAB_STATIC_IP and
@@ -27,10 +28,14 @@ from grader.cluster.readiness import internal_ip
 from grader.kube.client import Kube, KubeError, KubeUnreachable, Obj
 from grader.probes.outside import container_reason
 
-KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE", "NODE_PORT")
+KNOWN_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE", "NODE_PORT", "SHOP_HOST")
 # Variables whose value no cluster knows: the lab gives its default (lab.yaml `defaults`), and a classroom may give
-# each student their own (grader.classroom.assign), so a class does the lab at once without sharing one port.
-LAB_VARIABLES = ("NODE_PORT",)
+# each student their own (grader.classroom.assignment), so a class does the lab at once without sharing one port
+# or one HTTP host.
+LAB_VARIABLES = ("NODE_PORT", "SHOP_HOST")
+# Variables a lab's texts (task.md, hints.yaml, notebook.yaml) say in place: shown to a learner with the lab's value
+# (grader.catalogue.labs.learner_text). The others stay placeholders the learner writes (a node port, an address).
+TEXT_VARIABLES = ("SHOP_HOST",)
 CONTAINERS = (PARTNER_CONTAINER, *CLIENT_CONTAINERS)  # inspected together, in one docker call
 DOCKER_READS_S = 3 * QUERY_TIMEOUT_S  # its two docker calls (containers, network), and as long again to start
 _AHEAD: dict[str, Future[DockerReads]] = {}  # read_docker started ahead of discover()

@@ -27,7 +27,7 @@ from typing import Any
 from grader.base.errors import EnvironmentFault, ServicelabError
 from grader.base.names import PARTNER_HOST
 from grader.catalogue.knowledge import judge
-from grader.catalogue.labs import load_lab
+from grader.catalogue.labs import facts_for, load_lab
 from grader.cluster.facts import discover
 from grader.cluster.readiness import internal_ip
 from grader.cluster.status import api_problems
@@ -293,7 +293,7 @@ def values(lab: str, *, context: str | None = None) -> None:
     with _quiet():
         spec = load_lab(lab)
         task = (spec.path / "task.md").read_text(encoding="utf-8")
-        facts = discover(Kube(context=context))
+        facts = facts_for(spec, discover(Kube(context=context)))  # the lab's own values too (its defaults)
     for name in (v for v in spec.variables if "${" + v + "}" in task):
         value = facts.variables.get(name)
         print(f"${{{name}}} = {value}" if value else f"${{{name}}} has no value: {facts.missing.get(name, 'unknown')}")
@@ -302,7 +302,10 @@ def values(lab: str, *, context: str | None = None) -> None:
 @prints_errors
 def hint(lab: str) -> None:
     """The next hint for the first failing check of your last check(lab); ask again for more."""
-    print(coach.next_hint(load_lab(lab)))
+    spec = load_lab(lab)
+    if in_classroom():  # the hints say the student's own values (their host)
+        spec = classroom.student_lab(spec, classroom.student_variables())
+    print(coach.next_hint(spec))
 
 
 _UNSET: Any = object()

@@ -15,7 +15,7 @@ from typing import Any
 
 from grader.base.text import printable
 from grader.base.wait import wait_for
-from grader.catalogue.labs import Lab, load_lab
+from grader.catalogue.labs import Lab, learner_text, load_lab
 from grader.catalogue.locate import all_labs
 from grader.grading.deploy import delete_namespace
 from grader.grading.results import CheckResult, LabResult, Status
@@ -130,9 +130,9 @@ def hint_ladder(lab: Lab, failing: dict[str, Any], namespace: str) -> list[str]:
     the fix. A lab without hints.yaml gets its first two steps from the check's title and a general command."""
     told = lab.hints.get(failing["id"])
     title = failing["title"]
-    concept = told.concept if told else "Re-read what the task says the grader observes for it."
+    concept = learner_text(lab, told.concept) if told else "Re-read what the task says the grader observes for it."
     observe = (
-        told.command(namespace)
+        learner_text(lab, told.command(namespace))
         if told
         else f"kubectl -n {namespace} get services,endpointslices,pods -o wide --show-labels"
     )

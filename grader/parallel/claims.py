@@ -109,10 +109,24 @@ def carriers(claims: Iterable[str]) -> tuple[str, ...] | None:
 
 
 def lease_key(claim: str) -> str:
-    """What a claim locks across processes (grader.parallel.leases): the claim itself, or its whole kind for kinds whose
-    values can be wildcards (a hostless route overlaps every host), so overlapping claims share a key."""
-    kind, _, _ = claim.partition(":")
-    return kind if kind in WILDCARD_KINDS else claim
+    """What a claim locks across processes (grader.parallel.leases): the claim itself; for kinds whose values can be
+    wildcards, a wildcard value (a hostless route: `*`, or `*.shop.example`) locks the kind's gate `http-host:*`
+    instead, which leases.holding keeps apart from every exact host of that kind (two exact hosts collide only when
+    they are the same host, so those lock their own keys: two students' hosts never wait on each other)."""
+    kind, _, value = claim.partition(":")
+    if kind in WILDCARD_KINDS and is_wildcard(value):
+        return gate_key(kind)
+    return claim
+
+
+def gate_key(kind: str) -> str:
+    """The one key every wildcard claim of kind locks (lease_key)."""
+    return f"{kind}:{WILDCARD}"
+
+
+def is_wildcard(value: str) -> bool:
+    """A claim value that may cover others (fnmatch's special characters)."""
+    return any(c in value for c in "*?[")
 
 
 def _service_claims(obj: dict[str, Any]) -> set[str]:

@@ -5,6 +5,13 @@ batches, CI and a person on one cluster) never hold colliding claims at once. In
 A Lease names its holder (host/pid/run id). One whose holder process is gone (same host) or that is older
 than LEASE_S is stale and taken over, atomically: the takeover is a patch conditional on the resourceVersion
 that was read. Keys are taken in sorted order, so two holders never wait on each other.
+
+HTTP hosts: an exact host locks its own key (`http-host:ada.shop.example`), so gradings of different hosts run at
+once; every wildcard claim (a hostless route) locks the gate `http-host:*` (claims.lease_key). The gate and the
+exact hosts are kept apart in two steps that cannot both pass at once: a gate holder takes the gate first (before
+any other key) and then waits until no other holder has an exact host; an exact-host holder, once it has all its
+keys, looks at the gate, and if another holds it, lets go of every key and waits for the gate to be free before
+taking them again. Whichever of the two took its key first is seen by the other's look.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -32,13 +40,14 @@ from grader.kube.client import (
     managed_labels,
 )
 from grader.kube.labels import process_alive
-from grader.parallel.claims import carriers, lease_key
+from grader.parallel.claims import WILDCARD_KINDS, carriers, gate_key, lease_key
 
 log = logging.getLogger("servicelab.leases")
 
 NAMESPACE = "servicelab-claims"
 LEASE_S = 900  # longer than any one grading (ready 120 s + checks + a 90 s delete)
 RELEASE_WAIT_S = 180.0
+CLAIM_KEY = "servicelab.dev/claim"  # a Lease's annotation: the claim key it locks
 CLAIM_WAIT_S = 900.0  # another process may hold a claim for a whole grading (LEASE_S)
 
 
@@ -46,18 +55,95 @@ CLAIM_WAIT_S = 900.0  # another process may hold a claim for a whole grading (LE
 def holding(kube: Kube, claims: frozenset[str], run_id: str, timeout_s: float) -> Iterator[None]:
     """Hold every claim's lease for the block; EnvError if another holder keeps one past timeout_s."""
     keys = sorted({lease_key(c) for c in claims})
+    gates = [k for k in keys if k in GATES]
+    rest = [k for k in keys if k not in gates]
+    guarded = sorted({gate_key(k.partition(":")[0]) for k in rest if k.partition(":")[0] in WILDCARD_KINDS})
+    deadline = time.monotonic() + timeout_s
     held: list[str] = []
     try:
         if keys:
             _ensure_namespace(kube)
-        for key in keys:
-            _take(kube, key, run_id, timeout_s)
-            held.append(key)
+        for gate in gates:  # first, holding nothing else: exact-host holders never wait on this grading
+            _take(kube, gate, run_id, _left(deadline))
+            held.append(gate)
+            _wait_exact_hosts_gone(kube, gate, run_id, _left(deadline))
+        while True:
+            for key in rest:
+                _take(kube, key, run_id, _left(deadline))
+                held.append(key)
+            closed = [g for g in guarded if g not in gates and _held_by_other(kube, g, run_id)]
+            if not closed:
+                break
+            for key in rest:  # a wildcard claim elsewhere covers our hosts: let go, wait for it, take them again
+                _release(kube, key, run_id)
+                held.remove(key)
+            _wait_free(kube, closed[0], run_id, _left(deadline))
         yield
     finally:
         with interrupt.shielded():
             for key in held:
                 _release(kube, key, run_id)
+
+
+GATES = frozenset(gate_key(kind) for kind in WILDCARD_KINDS)
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _held_by_other(kube: Kube, key: str, run_id: str) -> bool:
+    """key's Lease is held, live, by another holder."""
+    try:
+        lease = kube.get("leases", _name(key), NAMESPACE)
+    except KubeUnreachable as err:
+        raise EnvError(err.diagnosis) from err
+    return lease is not None and _holder(lease) != _identity(run_id) and not _stale(lease)
+
+
+def _wait_free(kube: Kube, key: str, run_id: str, timeout_s: float) -> None:
+    def free() -> tuple[bool | None, str]:
+        try:
+            return (True, "free") if not _held_by_other(kube, key, run_id) else (None, _holder_of(kube, key))
+        except EnvError as err:
+            return None, str(err)
+
+    log.warning("claim %s (a route for every host) is held elsewhere: waiting up to %.0fs", key, timeout_s)
+    try:
+        wait_for(free, what=f"claim {key}", timeout_s=timeout_s, interval_s=0.5, max_interval_s=2.0)
+    except WaitTimeout as err:
+        raise EnvError(f"claim {key} is held elsewhere: {err}") from err
+
+
+def _wait_exact_hosts_gone(kube: Kube, gate: str, run_id: str, timeout_s: float) -> None:
+    """Holding gate: wait until no other holder has a live exact key of the gate's kind."""
+    kind = gate.partition(":")[0]
+
+    def others() -> tuple[bool | None, str]:
+        try:
+            leases = kube.list("leases", NAMESPACE, selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
+        except (KubeError, KubeUnreachable) as err:
+            return None, str(err)
+        busy = sorted(
+            str(lease["metadata"].get("annotations", {}).get(CLAIM_KEY))
+            for lease in leases
+            if str((lease["metadata"].get("annotations") or {}).get(CLAIM_KEY, "")).startswith(f"{kind}:")
+            and (lease["metadata"].get("annotations") or {}).get(CLAIM_KEY) != gate
+            and _holder(lease) != _identity(run_id)
+            and not _stale(lease)
+        )
+        return (True, "none") if not busy else (None, f"held elsewhere: {', '.join(busy)}")
+
+    try:
+        wait_for(
+            others, what=f"claim {gate}: no other {kind} held", timeout_s=timeout_s, interval_s=0.5, max_interval_s=2.0
+        )
+    except WaitTimeout as err:
+        raise EnvError(f"claim {gate} waits on hosts held elsewhere: {err}") from err
+
+
+def _holder(lease: Obj) -> str:
+    return str((lease.get("spec") or {}).get("holderIdentity", ""))
 
 
 def release_run(kube: Kube, run_id: str) -> None:
@@ -130,7 +216,7 @@ def _lease(key: str, run_id: str) -> Obj:
             "name": _name(key),
             "namespace": NAMESPACE,
             "labels": managed_labels(run_id),
-            "annotations": {"servicelab.dev/claim": key},
+            "annotations": {CLAIM_KEY: key},
         },
         "spec": {
             "holderIdentity": _identity(run_id),

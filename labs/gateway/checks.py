@@ -1,8 +1,11 @@
 """Gateway API lab: the learner's own Gateway (AKS app routing's class) and an HTTPRoute on it do what the Ingress
-lab did, through the address the Gateway's status gives and the port clients use."""
+lab did, through the address the Gateway's status gives and the port clients use, for host ${SHOP_HOST}
+(shop.example unless a classroom gives the learner their own; the lab's certificate is for shop.example and
+*.shop.example, so it serves a classroom's hosts too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,15 +26,24 @@ from grader.lab import (
     secret_certificate,
 )
 
-HOST = "shop.example"
 GATEWAY = "shop-gateway"
 PORT = 80  # the port clients use: a listener's port is where its Gateway's address takes connections
 TLS_PORT = 443
-TLS_SECRET = "shop-tls"  # the lab's certificate for shop.example, in the starter
+TLS_SECRET = "shop-tls"  # the lab's certificate for shop.example and *.shop.example, in the starter
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
 KIND = "httproutes.gateway.networking.k8s.io"
 GATEWAYS = "gateways.gateway.networking.k8s.io"
 FIRST = "paths_reach_backends"
+
+
+def shop_host(lab: LabContext) -> str:
+    """The learner's host: lab.yaml's default, or the one their classroom gave them."""
+    return lab.facts.variables["SHOP_HOST"]
+
+
+def _refused(host: str) -> Callable[[dict[str, Any]], Diagnosis]:
+    """What gateway_door says of a Gateway its implementation refused: this lab's words, for the learner's host."""
+    return lambda gateway: _gateway_diagnosis(gateway, host)
 
 
 def _url_root(address: str) -> str:
@@ -39,8 +51,8 @@ def _url_root(address: str) -> str:
     return f"[{address}]:{PORT}" if ":" in address else f"{address}:{PORT}"
 
 
-def _gateway_diagnosis(gateway: dict[str, Any]) -> Diagnosis:
-    """What of the Gateway keeps port 80 from serving shop.example, '' when nothing."""
+def _gateway_diagnosis(gateway: dict[str, Any], host: str) -> Diagnosis:
+    """What of the Gateway keeps port 80 from serving the host, '' when nothing."""
     listeners = listeners_of(gateway)
     on_port = [x for x in listeners if x.get("port") == PORT and x.get("protocol") == "HTTP"]
     if not on_port:
@@ -49,14 +61,14 @@ def _gateway_diagnosis(gateway: dict[str, Any]) -> Diagnosis:
             "gateway/listener-port",
             f"Gateway {GATEWAY} has no HTTP listener on port {PORT} ({shown}). A listener's port is the port clients "
             f"connect to (on AKS its load balancer publishes it; on kind Traefik serves listeners on port {PORT}), "
-            f"and clients of shop.example use {PORT}.",
+            f"and clients of {host} use {PORT}.",
         )
     hosts = [x.get("hostname") for x in on_port]
-    if None not in hosts and HOST not in hosts:
+    if None not in hosts and host not in hosts:
         return Diagnosis(
             "gateway/listener-hostname",
             f"Gateway {GATEWAY}'s listener on port {PORT} is for {', '.join(map(str, hosts))}: it takes only routes "
-            f"and requests for that host, not {HOST}. Set its hostname to {HOST}, or leave it out.",
+            f"and requests for that host, not {host}. Set its hostname to {host}, or leave it out.",
         )
     for listener in listeners:
         refs = [r.get("name") for r in (listener.get("tls") or {}).get("certificateRefs") or [] if isinstance(r, dict)]
@@ -74,20 +86,21 @@ def _gateway_diagnosis(gateway: dict[str, Any]) -> Diagnosis:
 
 
 def _route_diagnosis(lab: LabContext, gateway: dict[str, Any], seen: dict[str, tuple[int | None, str]]) -> Diagnosis:
+    host = shop_host(lab)
     routes = lab.objects(KIND)
     if not routes:
         return Diagnosis("gateway/no-httproute", "There is no HTTPRoute in the namespace.")
     listeners = {x.get("name") for x in listeners_of(gateway)}
-    for found in (_gateway_diagnosis(gateway), *(_route_mistake(route, listeners) for route in routes)):
+    for found in (_gateway_diagnosis(gateway, host), *(_route_mistake(route, listeners, host) for route in routes)):
         if found:
             return found
     return Diagnosis(
         "gateway/backend-wrong",
-        "Check each rule's backendRefs (Service name and port): " + first_wrong(seen, HOST, ROUTES) + ".",
+        "Check each rule's backendRefs (Service name and port): " + first_wrong(seen, host, ROUTES) + ".",
     )
 
 
-def _route_mistake(route: dict[str, Any], listeners: set[Any]) -> Diagnosis:
+def _route_mistake(route: dict[str, Any], listeners: set[Any], host: str) -> Diagnosis:
     """What of one HTTPRoute keeps it from serving the paths, as its status and spec say; empty when nothing."""
     name = route["metadata"]["name"]
     conditions = {
@@ -116,10 +129,10 @@ def _route_mistake(route: dict[str, Any], listeners: set[Any]) -> Diagnosis:
             f"Path type Exact on {exact[0]} matches that path only, not /store/cart: use PathPrefix.",
         )
     hostnames = route.get("spec", {}).get("hostnames") or []
-    if hostnames and HOST not in hostnames:
+    if hostnames and host not in hostnames:
         return Diagnosis(
             "gateway/hostnames-not-shop-example",
-            f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {HOST}.",
+            f"HTTPRoute {name} is for {', '.join(hostnames)}, but clients send Host {host}.",
         )
     return Diagnosis()
 
@@ -148,10 +161,11 @@ def _unattached(name: str, refs: list[dict[str, Any]], accepted: dict[str, Any],
     points=3, title="through your Gateway's address, port 80, Host shop.example: /store reaches store, /api reaches api"
 )
 def test_paths_reach_backends(lab: LabContext) -> None:
-    door = gateway_door(lab, GATEWAY, refused=_gateway_diagnosis)
+    host = shop_host(lab)
+    door = gateway_door(lab, GATEWAY, refused=_refused(host))
     lab.expect(bool(lab.objects(KIND)), "There is no HTTPRoute in the namespace yet.", diagnosis="gateway/no-httproute")
-    seen = poll_routes(lab, _url_root(door.address), HOST, ROUTES, kind=KIND)
-    wrong = first_wrong(seen, HOST, ROUTES)
+    seen = poll_routes(lab, _url_root(door.address), host, ROUTES, kind=KIND)
+    wrong = first_wrong(seen, host, ROUTES)
     if wrong:
         now = [g for g in lab.objects(GATEWAYS) if g["metadata"]["name"] == GATEWAY]  # its status as of now
         why = _route_diagnosis(lab, now[0] if now else door.gateway, seen)
@@ -160,11 +174,12 @@ def test_paths_reach_backends(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="an unknown path on shop.example gets 404")
 def test_unknown_path_404(lab: LabContext) -> None:
-    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis).address)
-    require_served(lab, root, HOST, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
-    result = lab.outside.http_get(f"http://{root}/checkout", HOST, expect_status=404, deadline_s=5)
+    host = shop_host(lab)
+    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_refused(host)).address)
+    require_served(lab, root, host, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
+    result = lab.outside.http_get(f"http://{root}/checkout", host, expect_status=404, deadline_s=5)
     result.must_succeed(
-        f"/checkout with Host {HOST} should get 404 but got {result.observed}"
+        f"/checkout with Host {host} should get 404 but got {result.observed}"
         + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
         + ": a PathPrefix / match catches every path; route only /store and /api.",
         diagnosis="gateway/catch-all-path",
@@ -173,12 +188,13 @@ def test_unknown_path_404(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="the route belongs to shop.example only: another host gets 404")
 def test_host_scoped(lab: LabContext) -> None:
-    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis).address)
-    require_served(lab, root, HOST, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
+    host = shop_host(lab)
+    root = _url_root(gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_refused(host)).address)
+    require_served(lab, root, host, ROUTES, kind=KIND, by=FIRST)  # else a 404 is all it could say
     result = lab.outside.http_get(f"http://{root}/store", "other.example", expect_status=404, deadline_s=5)
     result.must_succeed(
         f"/store with Host other.example got {result.observed}: with no hostname on the listener and no "
-        f"hostnames on the HTTPRoute, the route answers for every host; set hostnames: [{HOST}] on the route "
+        f"hostnames on the HTTPRoute, the route answers for every host; set hostnames: [{host}] on the route "
         "(or hostname on the listener).",
         diagnosis="gateway/route-without-hostnames",
     )
@@ -189,8 +205,9 @@ def test_host_scoped(lab: LabContext) -> None:
     title="HTTPS on port 443 for shop.example: your Gateway presents the lab's certificate and routes /store",
 )
 def test_tls_at_gateway(lab: LabContext) -> None:
-    door = gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_gateway_diagnosis)
-    require_served(lab, _url_root(door.address), HOST, ROUTES, kind=KIND, by=FIRST)  # the routes work over HTTP
+    host = shop_host(lab)
+    door = gateway_door(lab, GATEWAY, blocked_by=FIRST, refused=_refused(host))
+    require_served(lab, _url_root(door.address), host, ROUTES, kind=KIND, by=FIRST)  # the routes work over HTTP
     wanted = secret_certificate(lab, TLS_SECRET)
 
     def right(answer: HttpsAnswer) -> bool:
@@ -205,11 +222,11 @@ def test_tls_at_gateway(lab: LabContext) -> None:
         for ref in (route.get("spec") or {}).get("parentRefs") or []
     )
     # with no HTTPS listener, or no route on it, nothing can turn right: one look, not the time a new one takes
-    answer, vantage = https_through(lab, door, TLS_PORT, HOST, "/store", deadline_s=20 if routed else 2, done=right)
+    answer, vantage = https_through(lab, door, TLS_PORT, host, "/store", deadline_s=20 if routed else 2, done=right)
     owner = _owner(lab, answer.body)
     lab.matrix.record(
         vantage,
-        f"https://{HOST}/store",
+        f"https://{host}/store",
         expected=True,
         observed=right(answer),
         detail=f"certificate {fingerprint(answer.certificate)}, {answer.observed} from {owner or 'nobody'}",
@@ -218,20 +235,20 @@ def test_tls_at_gateway(lab: LabContext) -> None:
         return
     if not https:
         lab.fail(
-            f"https://{HOST}/store on port {TLS_PORT} got {answer.observed}: Gateway {GATEWAY} has no HTTPS listener "
-            f"on port {TLS_PORT}. Add one (protocol HTTPS, port {TLS_PORT}, hostname {HOST}) whose tls.certificateRefs "
+            f"https://{host}/store on port {TLS_PORT} got {answer.observed}: Gateway {GATEWAY} has no HTTPS listener "
+            f"on port {TLS_PORT}. Add one (protocol HTTPS, port {TLS_PORT}, hostname {host}) whose tls.certificateRefs "
             f"names the Secret {TLS_SECRET}; the Gateway terminates TLS there.",
             diagnosis="gateway/no-https-listener",
         )
     if answer.certificate and answer.certificate != wanted:
         lab.fail(
-            f"For {HOST} the Gateway presented certificate {fingerprint(answer.certificate)}, not the lab's "
-            f"({fingerprint(wanted)}, Secret {TLS_SECRET}): the HTTPS listener's hostname must be {HOST} and its "
+            f"For {host} the Gateway presented certificate {fingerprint(answer.certificate)}, not the lab's "
+            f"({fingerprint(wanted)}, Secret {TLS_SECRET}): the HTTPS listener's hostname must be {host} and its "
             f"certificateRefs must name {TLS_SECRET}.",
             diagnosis="gateway/wrong-certificate",
         )
     lab.fail(
-        f"https://{HOST}/store got {answer.observed}"
+        f"https://{host}/store got {answer.observed}"
         + (f" from {owner}" if owner else "")
         + f" with the lab's certificate: the HTTPS listener takes TLS, but no route of yours serves it. An HTTPRoute "
         "attaches to the listeners its parentRefs name: leave sectionName out, or add a parentRef with sectionName "

@@ -1,4 +1,5 @@
-"""Ingress lab: host shop.example, /store and /api to their back ends through Traefik; nothing else."""
+"""Ingress lab: host ${SHOP_HOST} (shop.example unless a classroom gives the learner their own), /store and /api to
+their back ends through Traefik; nothing else."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import pytest
 
 from grader.lab import Diagnosis, LabContext, first_wrong, poll_routes, require_served, route_owner
 
-HOST = "shop.example"
 ROUTES = {"/store": "store", "/store/cart": "store", "/api": "api", "/api/orders": "api"}
+
+
+def shop_host(lab: LabContext) -> str:
+    """The learner's host: lab.yaml's default, or the one their classroom gave them."""
+    return lab.facts.variables["SHOP_HOST"]
 
 
 def _traefik_ip(lab: LabContext) -> str:
@@ -16,6 +21,7 @@ def _traefik_ip(lab: LabContext) -> str:
 
 
 def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]]) -> Diagnosis:
+    host = shop_host(lab)
     ingresses = lab.objects("ingresses")
     if not ingresses:
         return Diagnosis("ingress/no-ingress", "There is no Ingress in the namespace.")
@@ -29,10 +35,10 @@ def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]])
             )
     rules = [r for ing in ingresses for r in ing["spec"].get("rules", []) or []]
     hosts = {r.get("host") for r in rules}
-    if HOST not in hosts and None not in hosts:
+    if host not in hosts and None not in hosts:
         return Diagnosis(
             "ingress/host-not-shop-example",
-            f"The rules are for host {', '.join(sorted(h for h in hosts if h))}, but clients send Host {HOST}.",
+            f"The rules are for host {', '.join(sorted(h for h in hosts if h))}, but clients send Host {host}.",
         )
     paths = [p for r in rules for p in (r.get("http") or {}).get("paths", [])]
     for p in paths:
@@ -53,7 +59,7 @@ def _ingress_diagnosis(lab: LabContext, seen: dict[str, tuple[int | None, str]])
             )
     return Diagnosis(
         "ingress/backend-wrong",
-        "Check each path's backend (Service name and port number): " + first_wrong(seen, HOST, ROUTES) + ".",
+        "Check each path's backend (Service name and port number): " + first_wrong(seen, host, ROUTES) + ".",
     )
 
 
@@ -62,8 +68,9 @@ def test_paths_reach_backends(lab: LabContext) -> None:
     lab.expect(
         bool(lab.objects("ingresses")), "There is no Ingress in the namespace yet.", diagnosis="ingress/no-ingress"
     )
-    seen = poll_routes(lab, _traefik_ip(lab), HOST, ROUTES)
-    wrong = first_wrong(seen, HOST, ROUTES)
+    host = shop_host(lab)
+    seen = poll_routes(lab, _traefik_ip(lab), host, ROUTES)
+    wrong = first_wrong(seen, host, ROUTES)
     if wrong:
         why = _ingress_diagnosis(lab, seen)
         lab.fail(f"{wrong}. {why}", diagnosis=why.id)
@@ -71,11 +78,11 @@ def test_paths_reach_backends(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="an unknown path on shop.example gets 404")
 def test_unknown_path_404(lab: LabContext) -> None:
-    ip = _traefik_ip(lab)
-    require_served(lab, ip, HOST, ROUTES, by="paths_reach_backends")  # else a 404 is all Traefik could say
-    result = lab.outside.http_get(f"http://{ip}/checkout", HOST, expect_status=404, deadline_s=5)
+    ip, host = _traefik_ip(lab), shop_host(lab)
+    require_served(lab, ip, host, ROUTES, by="paths_reach_backends")  # else a 404 is all Traefik could say
+    result = lab.outside.http_get(f"http://{ip}/checkout", host, expect_status=404, deadline_s=5)
     result.must_succeed(
-        f"/checkout with Host {HOST} should get 404 but got {result.observed}"
+        f"/checkout with Host {host} should get 404 but got {result.observed}"
         + (f" from {route_owner(lab, result.body, ROUTES.values())}" if result.status == 200 else "")
         + ": a rule for path / (or a default backend) catches every path; route only /store and /api.",
         diagnosis="ingress/catch-all-path",
@@ -84,11 +91,11 @@ def test_unknown_path_404(lab: LabContext) -> None:
 
 @pytest.mark.check(points=1, title="the rules belong to shop.example only: another host gets 404")
 def test_host_scoped(lab: LabContext) -> None:
-    ip = _traefik_ip(lab)
-    require_served(lab, ip, HOST, ROUTES, by="paths_reach_backends")  # else a 404 is all Traefik could say
+    ip, host = _traefik_ip(lab), shop_host(lab)
+    require_served(lab, ip, host, ROUTES, by="paths_reach_backends")  # else a 404 is all Traefik could say
     result = lab.outside.http_get(f"http://{ip}/store", "other.example", expect_status=404, deadline_s=5)
     result.must_succeed(
         f"/store with Host other.example got {result.observed}: a rule without host answers "
-        f"for every hostname; set host: {HOST} on the rule.",
+        f"for every hostname; set host: {host} on the rule.",
         diagnosis="ingress/rule-without-host",
     )

@@ -29,7 +29,7 @@ NOTEBOOKS = REPO / "notebooks" / "source"
 
 LAB_IDS = [p.name for p in all_labs(LABS)]  # in course order
 SKELETON = "new-lab-skeleton"  # not in labs/: the folder `servicelab new-lab` writes, made afresh in tmp_path
-ALLOWED_PLACEHOLDERS = {"STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE", "NODE_PORT"}
+ALLOWED_PLACEHOLDERS = {"STATIC_IP", "INTERNAL_STATIC_IP", "NAMESPACE", "NODE_PORT", "SHOP_HOST"}
 WRONG_KEYS = {"fails", "diagnosis", "hint", "why", "blocked", "same_diagnosis_as"}
 
 

@@ -13,7 +13,7 @@ import pytest
 from _builder import load_builder
 
 from grader.base.errors import BadInput
-from grader.catalogue.labs import load_lab
+from grader.catalogue.labs import learner_text, load_lab
 
 REPO = Path(__file__).resolve().parents[3]
 LAB_IDS = sorted(p.name for p in (REPO / "labs").iterdir() if (p / "lab.yaml").is_file())
@@ -63,7 +63,7 @@ def _paragraphs(text: str) -> list[str]:
 @pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_every_paragraph_of_task_md_is_shown_once(builder: ModuleType, lab_id: str) -> None:
     lab = load_lab(lab_id)
-    task = (lab.path / "task.md").read_text(encoding="utf-8")
+    task = learner_text(lab, (lab.path / "task.md").read_text(encoding="utf-8"))  # as the learner reads it
     title, parts = builder.task_sections(task)
     assert title == task.splitlines()[0]
     shown = [p for role in (builder.TASK, builder.CONCEPT, builder.GRADER) for p in _paragraphs(parts[role])]

@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from grader.base.errors import BadInput
+from grader.catalogue.labs import variable_problem
 from grader.classroom import assignment, values
-from grader.classroom.assignment import CLASSROOM_NODE_PORTS, node_ports, port_owners, reserved_ports, variables_of
+from grader.classroom.assignment import (
+    CLASSROOM_NODE_PORTS,
+    host_owners,
+    node_ports,
+    port_owners,
+    reserved_ports,
+    shop_host,
+    shop_hosts,
+    variables_of,
+)
 from grader.classroom.values import MAX_STUDENTS, Values
 
 CLASS = tuple(f"student-{i}" for i in range(MAX_STUDENTS))
@@ -79,3 +89,28 @@ def test_a_values_file_whose_class_cannot_get_distinct_ports_is_refused_at_its_s
     assert "2 students, but 1 can get a node port of their own" in err.message
     assert err.rule
     assert err.fix
+
+
+def test_each_student_gets_their_own_host_under_shop_example() -> None:
+    given = variables_of(_values(CLASS))
+    hosts = [own["SHOP_HOST"] for own in given.values()]
+    assert given["student-0"]["SHOP_HOST"] == "student-0.shop.example"
+    assert len(set(hosts)) == MAX_STUDENTS
+    for host in hosts:  # a label value (the host wall reads it) and a name the lab's certificate covers
+        label, _, domain = host.partition(".")
+        assert domain == assignment.SHOP_DOMAIN == "shop.example"
+        assert values.NAME.match(label)
+        assert len(host) <= 63
+        assert not variable_problem("SHOP_HOST", host)
+    assert host_owners(given) == {own["SHOP_HOST"]: student for student, own in given.items()}
+    longest = "a" * values.MAX_NAME
+    assert shop_host(longest) == f"{longest}.shop.example"
+    assert len(shop_host(longest)) <= 63
+
+
+def test_a_host_depends_on_the_name_alone_and_names_that_would_share_one_are_refused() -> None:
+    assert shop_hosts(["ada", "bob"]) == {"ada": "ada.shop.example", "bob": "bob.shop.example"}
+    assert shop_hosts(["bob", "ada"])["ada"] == "ada.shop.example"  # order and other students change nothing
+    assert shop_host("Ada_Lovelace") == "ada-lovelace.shop.example"  # no values file allows it; still a DNS label
+    with pytest.raises(BadInput, match=r"would share the host ada\.shop\.example"):
+        shop_hosts(["ada", "ADA"])

@@ -456,3 +456,126 @@ def test_without_a_grading_service_the_hub_config_names_none(monkeypatch: pytest
     exec(compile(m.hub_config(ROOM)["jupyterhub_config.py"], "c.py", "exec"), {"get_config": lambda: config})
     assert "SERVICELAB_GRADING_URL" not in config.KubeSpawner.environment  # check() says so, no silent timeout
     assert [s["name"] for s in config.JupyterHub.services] == [m.SERVICE_NAME]
+
+
+# --- the host wall ----------------------------------------------------------------------------------------------
+ADA = {m.SHOP_HOST_KEY: "ada.shop.example"}
+
+
+class HostWall(PortWall):
+    """One of the host wall's policies (ingresses, routes, gateways), its CEL evaluated as the API server would."""
+
+    def __init__(self, what: str) -> None:
+        self.celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
+        self.policy = _named(m.host_wall(), "ValidatingAdmissionPolicy", f"{m.HOST_WALL}-{what}")
+        self.binding = _named(m.host_wall(), "ValidatingAdmissionPolicyBinding", f"{m.HOST_WALL}-{what}")
+        env = self.celpy.Environment()
+        self.compiled = [
+            (v["name"], env.program(env.compile(v["expression"]))) for v in self.policy["spec"]["variables"]
+        ]
+        (check,) = self.policy["spec"]["validations"]
+        self.check = env.program(env.compile(check["expression"]))
+        self.message = env.program(env.compile(check["messageExpression"]))
+
+
+def _ingress(*hosts: str | None, default_backend: bool = False) -> Obj:
+    backend = {"service": {"name": "store", "port": {"number": 80}}}
+    rules = [{**({"host": h} if h else {}), "http": {"paths": [{"path": "/", "backend": backend}]}} for h in hosts]
+    spec: Obj = {"rules": rules} if hosts else {}
+    if default_backend:
+        spec["defaultBackend"] = backend
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop"}, "spec": spec}
+
+
+def test_the_host_wall_lets_an_ingress_name_the_namespaces_own_host_only() -> None:
+    wall = HostWall("ingresses")
+    assert wall.refusal(_ingress("ada.shop.example"), ADA) is None
+    assert wall.refusal(_ingress("ada.shop.example", "ada.shop.example"), ADA) is None
+    assert wall.refusal(_ingress(), ADA) is None  # routes nothing
+    said = wall.refusal(_ingress("ada.shop.example", "bob.shop.example"), ADA)
+    assert said == (
+        "http-host: host bob.shop.example is not yours: yours is ada.shop.example; write host: ada.shop.example"
+    )
+    assert wall.refusal(_ingress("shop.example"), ADA) is not None  # the lab's default is nobody's in a classroom
+    assert wall.refusal(_ingress("*.shop.example"), ADA) is not None  # a wildcard covers the others
+    hostless = wall.refusal(_ingress(None), ADA)
+    assert hostless == (
+        "http-host: an Ingress rule without host (or a defaultBackend) takes every host, other students' too: "
+        "name yours, host: ada.shop.example"
+    )
+    assert wall.refusal(_ingress(default_backend=True), ADA) == hostless
+    assert wall.refusal(_ingress("ada.shop.example", default_backend=True), ADA) == hostless
+    assert wall.refusal(_ingress("ada.shop.example"), {}) == "http-host: this namespace has no HTTP host of its own"
+
+
+def test_the_host_wall_lets_routes_and_gateways_name_the_namespaces_own_host_only() -> None:
+    routes, gateways = HostWall("routes"), HostWall("gateways")
+
+    def route(*hostnames: str) -> Obj:
+        spec = {"parentRefs": [{"name": "shop-gateway"}], **({"hostnames": list(hostnames)} if hostnames else {})}
+        return {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "r"},
+            "spec": spec,
+        }
+
+    def gateway(*hostnames: str | None) -> Obj:
+        listeners = [
+            {"name": f"l{i}", "protocol": "HTTP", "port": 80, **({"hostname": h} if h else {})}
+            for i, h in enumerate(hostnames)
+        ]
+        spec = {"gatewayClassName": "approuting-istio", "listeners": listeners}
+        return {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "g"},
+            "spec": spec,
+        }
+
+    assert routes.refusal(route("ada.shop.example"), ADA) is None
+    assert routes.refusal(route("ada.shop.example", "bob.shop.example"), ADA) == (
+        "http-host: host bob.shop.example is not yours: yours is ada.shop.example; write hostnames: [ada.shop.example]"
+    )
+    assert routes.refusal(route(), ADA) == (
+        "http-host: a route without hostnames takes every host, other students' too: name yours, "
+        "hostnames: [ada.shop.example]"
+    )
+    assert gateways.refusal(gateway("ada.shop.example", "ada.shop.example"), ADA) is None
+    assert gateways.refusal(gateway("ada.shop.example", None), ADA) == (
+        "http-host: a Gateway listener without hostname takes every host, other students' too: name yours, "
+        "hostname: ada.shop.example"
+    )
+    assert gateways.refusal(gateway("shop.example"), ADA) is not None
+    resources = {
+        what: HostWall(what).policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"]
+        for what in ("ingresses", "routes", "gateways")
+    }
+    assert resources == {"ingresses": ["ingresses"], "routes": ["httproutes", "grpcroutes"], "gateways": ["gateways"]}
+
+
+def test_the_host_wall_binds_the_student_namespaces_and_each_carries_its_own_host() -> None:
+    variables = {s: {**own, "SHOP_HOST": f"{s}.shop.example"} for s, own in VARIABLES.items()}
+    room = replace(ROOM, variables=variables)
+    made = m.cluster_objects(room)
+    for what in ("ingresses", "routes", "gateways"):
+        name = f"{m.HOST_WALL}-{what}"
+        assert name.startswith(m.PREFIX)  # `classroom down` deletes it with the classroom's other objects
+        policy = _named(made, "ValidatingAdmissionPolicy", name)
+        binding = _named(made, "ValidatingAdmissionPolicyBinding", name)
+        for obj in (policy, binding):
+            assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE
+        assert policy["spec"]["failurePolicy"] == "Fail"
+        assert binding["spec"] == {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: m.STUDENT_ROLE}}},
+        }
+    for student, own in variables.items():
+        objects = m.student_objects(room, student, FACTS)
+        labels = _named(objects, "Namespace", f"servicelab-student-{student}")["metadata"]["labels"]
+        assert labels[m.SHOP_HOST_KEY] == own["SHOP_HOST"] == f"{student}.shop.example"
+        data = _named(objects, "ConfigMap", m.KUBECONFIG_MAP, f"servicelab-student-{student}")["data"]
+        assert json.loads(data[m.VARIABLES_FILE])["SHOP_HOST"] == own["SHOP_HOST"]
+    bare = m.student_objects(ROOM, "alice", FACTS)
+    assert m.SHOP_HOST_KEY not in _named(bare, "Namespace", "servicelab-student-alice")["metadata"]["labels"]

@@ -394,3 +394,13 @@ def test_cells_that_need_more_than_the_students_rights_say_so(
     assert out.startswith(says)
     assert (len(out.splitlines()), err) == (1, "")
     assert cluster.api_calls() == []
+
+
+def test_values_say_the_students_own_host(
+    cluster: FakeHttp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "variables.json").write_text(json.dumps({"NODE_PORT": "30412", "SHOP_HOST": "ada.shop.example"}))
+    notebook.values("ingress")
+    notebook.values("gateway")
+    assert capsys.readouterr().out == "${SHOP_HOST} = ada.shop.example\n" * 2
+    assert cluster.api_calls() == []

@@ -310,22 +310,70 @@ class LeaseKube:
         for key in [k for k, o in self.objects.items() if o["metadata"].get("labels", {}).get(RUN_ID_KEY) == run]:
             del self.objects[key]
 
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+        return [copy.deepcopy(o) for k, o in self.objects.items() if k[0] == "lease"]
+
     def holders(self) -> list[str]:
         return sorted(o["spec"]["holderIdentity"] for k, o in self.objects.items() if k[0] == "lease")
 
+    def claims(self) -> list[str]:
+        return sorted(
+            o["metadata"]["annotations"][leases.CLAIM_KEY] for k, o in self.objects.items() if k[0] == "lease"
+        )
 
-def test_http_hosts_lock_one_key_across_processes_and_other_claims_their_own() -> None:
-    assert lease_key("http-host:*") == lease_key("http-host:shop.example") == "http-host"
+
+def test_an_exact_host_locks_its_own_key_and_every_wildcard_the_kinds_gate() -> None:
+    assert lease_key("http-host:ada.shop.example") == "http-host:ada.shop.example"
+    assert lease_key("http-host:*") == lease_key("http-host:*.shop.example") == "http-host:*"
     assert lease_key("nodeport:30007") == "nodeport:30007"
 
 
 def test_a_lease_is_held_for_the_block_and_released_after() -> None:
     kube = LeaseKube()
     with leases.holding(kube, frozenset({"nodeport:30007", "http-host:a", "http-host:*"}), "run1", 5):
-        assert len(kube.holders()) == 2  # nodeport:30007 and the one http-host key
+        assert kube.claims() == ["http-host:*", "http-host:a", "nodeport:30007"]  # its own gate does not stop it
         assert all(h.endswith("/run1") for h in kube.holders())
         assert kube.get("namespace", leases.NAMESPACE) is not None
     assert kube.holders() == []
+
+
+def test_two_students_hosts_are_held_at_once_and_the_same_host_waits() -> None:
+    kube = LeaseKube()
+    with (
+        leases.holding(kube, frozenset({"http-host:ada.shop.example"}), "ada", 5),
+        leases.holding(kube, frozenset({"http-host:bob.shop.example"}), "bob", 5),
+    ):
+        assert kube.claims() == ["http-host:ada.shop.example", "http-host:bob.shop.example"]
+        with (
+            pytest.raises(EnvError, match=r"claim http-host:ada\.shop\.example is held elsewhere"),
+            leases.holding(kube, frozenset({"http-host:ada.shop.example"}), "ada-again", 1.0),
+        ):
+            pytest.fail("the same host must wait")
+    assert kube.holders() == []
+
+
+def test_a_hostless_route_waits_for_every_exact_host_held_elsewhere() -> None:
+    kube = LeaseKube()
+    with leases.holding(kube, frozenset({"http-host:ada.shop.example"}), "ada", 5):
+        with (
+            pytest.raises(EnvError, match=r"claim http-host:\* waits on hosts held elsewhere.*ada.shop.example"),
+            leases.holding(kube, frozenset({"http-host:*"}), "hostless", 1.0),
+        ):
+            pytest.fail("a route for every host must wait for ada's")
+        assert kube.claims() == ["http-host:ada.shop.example"]  # the waiter let go of the gate
+
+
+def test_an_exact_host_lets_go_while_a_hostless_route_is_held_elsewhere() -> None:
+    kube = LeaseKube()
+    with leases.holding(kube, frozenset({"http-host:*"}), "hostless", 5):
+        with (
+            pytest.raises(EnvError, match=r"claim http-host:\* is held elsewhere"),
+            leases.holding(kube, frozenset({"http-host:ada.shop.example", "nodeport:30100"}), "ada", 1.0),
+        ):
+            pytest.fail("ada's host is covered by the route for every host")
+        assert kube.claims() == ["http-host:*"]  # ada holds nothing while she waits
+    with leases.holding(kube, frozenset({"http-host:ada.shop.example", "nodeport:30100"}), "ada", 1.0):
+        assert kube.claims() == ["http-host:ada.shop.example", "nodeport:30100"]
 
 
 def test_a_live_holder_elsewhere_makes_the_case_wait_then_an_env_error() -> None:
