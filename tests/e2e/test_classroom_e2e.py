@@ -3,9 +3,10 @@ the hub's REST API; a user made there who is not in the class gets no server), a
 (the class's password; a wrong one and a stranger refused), each student's server started through the hub's REST
 API, a student's own token tried on their namespace and on another's; then all five run the NodePort lab's notebook
 (their answer on their own node port, and check(), which asks the classroom's grading service) through their
-Jupyter servers' kernel API at the same time, each graded on their own node port; a student's token cannot read
-another's results or grade another's namespace; the gradebook survives the service's restart; then
-`servicelab classroom down` and nothing left.
+Jupyter servers' kernel API at the same time, each graded on their own node port; two run the Ingress lab's
+notebook at once, each graded on their own HTTP host, and one's Ingress for the other's host is refused by the
+host wall; a student's token cannot read another's results or grade another's namespace; the gradebook survives
+the service's restart; then `servicelab classroom down` and nothing left.
 
 Run alone: pytest --e2e -m classroom tests/e2e/test_classroom_e2e.py -s
 It deploys into servicelab-classroom and servicelab-student-* only, and takes it all down, pass or fail.
@@ -42,7 +43,7 @@ SERVER_S = 300.0
 VALUES = """\
 students: [ada, ben, cai, dee, eve]
 instructors: [teacher]
-labs: [clusterip, nodeport]
+labs: [clusterip, nodeport, ingress]
 resources:
   cpu: {request: 100m, limit: 500m}
   memory: {request: 256Mi, limit: 512Mi}
@@ -107,6 +108,28 @@ THROUGH_SERVICELAB = textwrap.dedent(
 
 REPO = Path(__file__).resolve().parents[2]
 NODEPORT_NOTEBOOK = REPO / "notebooks" / "source" / "02-nodeport" / "nodeport.ipynb"
+INGRESS_NOTEBOOK = REPO / "notebooks" / "source" / "07-ingress" / "ingress.ipynb"
+# Run in a student's server pod with its own token: an Ingress for another student's host, in their own namespace.
+ROUTE_OTHERS_HOST = textwrap.dedent(
+    """
+    import json, ssl, sys, urllib.error, urllib.request
+    own, host = sys.argv[1], sys.argv[2]
+    sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "hijack"},
+               "spec": {"ingressClassName": "traefik", "rules": [{"host": host, "http": {"paths": [{
+                   "path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": "store", "port": {"number": 80}}}}]}}]}}
+    request = urllib.request.Request(
+        f"https://kubernetes.default.svc/apis/networking.k8s.io/v1/namespaces/{own}/ingresses", method="POST",
+        data=json.dumps(ingress).encode(),
+        headers={"Authorization": "Bearer " + open(sa + "token").read(), "Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(request, context=ssl.create_default_context(cafile=sa + "ca.crt"), timeout=10)
+        print(json.dumps({"status": 201, "message": ""}))
+    except urllib.error.HTTPError as err:
+        print(json.dumps({"status": err.code, "message": json.loads(err.read()).get("message", "")}))
+    """
+)
 # Run in a student's kernel: the grading service, with the student's own token, on what is not theirs.
 TRY_OTHERS = textwrap.dedent(
     """
@@ -315,6 +338,7 @@ def test_a_class_of_five_walled_each_graded_live_on_their_own_node_port(
     assert status.stdout.count("server running") == len(STUDENTS)
 
     servers = _class_runs_the_nodeport_notebook(classroom, kube)
+    _two_students_route_their_own_hosts(servers, kube, pods)
     _others_refused(servers["ada"], other="ben")
     _gradebook_survives_a_restart(kube, student="cai")
 
@@ -351,6 +375,36 @@ def _class_runs_the_nodeport_notebook(classroom: str, kube: Kube) -> dict[str, S
         assert any(a.endswith(f":{ports[student]}") for a in outside), evidence  # from outside, on their own port
         assert not any(a.endswith(f":{port}") for port in ports.values() if port != ports[student] for a in probed)
     return servers
+
+
+def _two_students_route_their_own_hosts(servers: dict[str, Server], kube: Kube, pods: dict[str, Obj]) -> None:
+    """ada and ben run the Ingress lab's notebook at the same time, the same answer (`host: ${SHOP_HOST}`), each
+    graded PASS on their own host; ada's Ingress for ben's host is refused by the classroom's host wall."""
+    notebook = json.loads(INGRESS_NOTEBOOK.read_text())
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    pair = ("ada", "ben")
+    with ThreadPoolExecutor(len(pair)) as pool:
+        ran = dict(zip(pair, pool.map(lambda student: servers[student].run_cells(cells), pair), strict=True))
+    check_cell = next(i for i, cell in enumerate(cells) if 'check("ingress")' in cell)
+    for student, outputs in ran.items():
+        errors = [f"{c.error.ename}: {c.error.evalue}" for c in outputs if c.error is not None]
+        assert not errors, f"{student}'s ingress notebook: {errors}; last output: {outputs[-1].stdout[-2000:]}"
+        host = f"{student}.shop.example"
+        print(f"{student}: ingress notebook ran; values cell: {outputs[2].stdout.strip()}")
+        assert f"${{SHOP_HOST}} = {host}" in outputs[2].stdout
+        assert outputs[check_cell].outputs[-1]["text/plain"] == "5.0"  # round(score * 5, 2): full marks
+        latest = next(r for r in _results(kube, student) if r["lab"] == "ingress")
+        assert (latest["verdict"], latest["score"], latest["max_score"]) == ("PASS", 5, 5), latest
+        (ingress,) = kube.list("ingresses.networking.k8s.io", m.student_namespace(student))
+        assert [rule["host"] for rule in ingress["spec"]["rules"]] == [host]
+    own = m.student_namespace("ada")
+    argv = ["python3", "-c", ROUTE_OTHERS_HOST, own, "ben.shop.example"]
+    tried = kube.exec(pods["ada"]["metadata"]["name"], own, argv, timeout=60)
+    assert tried.code == 0, tried.stderr
+    refused = json.loads(tried.stdout.strip().splitlines()[-1])
+    print("ada's Ingress for ben's host:", refused)
+    assert refused["status"] == 403, refused
+    assert "routes its own HTTP host only" in refused["message"], refused
 
 
 def _results(kube: Kube, student: str) -> list[dict[str, Any]]:
