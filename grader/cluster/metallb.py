@@ -18,7 +18,9 @@ ADVERTISEMENT_RESOURCE = "l2advertisements.metallb.io"
 PUBLIC_POOL, INTERNAL_POOL = "public", "internal"  # fixtures/metallb/pools.yaml
 STATIC_POOL, INTERNAL_STATIC_POOL = "static", "internal-static"  # one address each, never auto-assigned
 POOLS = (PUBLIC_POOL, INTERNAL_POOL, STATIC_POOL, INTERNAL_STATIC_POOL)
-PUBLIC_POOLS = frozenset({PUBLIC_POOL, STATIC_POOL})  # what the internet container can reach
+# A classroom's pools (grader.classroom.manifests): each student's STATIC_IP and INTERNAL_STATIC_IP, by request only
+CLASS_STATIC_POOL, CLASS_INTERNAL_STATIC_POOL = "servicelab-classroom-static", "servicelab-classroom-internal-static"
+PUBLIC_POOLS = frozenset({PUBLIC_POOL, STATIC_POOL, CLASS_STATIC_POOL})  # what the internet container can reach
 POOL_ANNOTATION = "metallb.io/address-pool"  # a Service's choice of pool
 IPS_ANNOTATION = "metallb.io/loadBalancerIPs"  # a Service's requested addresses
 
