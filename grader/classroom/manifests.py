@@ -35,6 +35,7 @@ from grader.grading import fence, walls
 from grader.intake.labpolicy import LabPolicy, ServiceRules
 from grader.kube.api import kubeconfig_text
 from grader.kube.client import Obj, managed_labels, owner_annotation, parse_manifest
+from grader.parallel.claims import STATIC_IP_ANNOTATIONS
 
 HUB_NAMESPACE = "servicelab-classroom"
 PREFIX = "servicelab-classroom-"  # every cluster-scoped object of a classroom
@@ -57,14 +58,9 @@ ADDRESS_KEYS = {STATIC_IP: "servicelab.dev/static-ip", INTERNAL_STATIC_IP: "serv
 # ... and the pool of their internal one, which the AKS translation (fixtures/aks) names for an internal Service
 INTERNAL_POOL_KEY = "servicelab.dev/internal-static-pool"
 CLASS_POOLS = {STATIC_IP: metallb.CLASS_STATIC_POOL, INTERNAL_STATIC_IP: metallb.CLASS_INTERNAL_STATIC_POOL}
-CLASS_ADVERTISEMENT = "servicelab-classroom"  # the L2Advertisement of the class's pools
-ASKING_ANNOTATIONS = (  # how a Service asks for an address by value (grader.parallel.claims reads the same)
-    "service.beta.kubernetes.io/azure-load-balancer-ipv4",
-    "service.beta.kubernetes.io/azure-load-balancer-ipv6",
-    "metallb.io/loadBalancerIPs",
-    "metallb.universe.tf/loadBalancerIPs",
-)
-POOL_ANNOTATIONS = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
+CLASS_ADVERTISEMENT = f"{PREFIX}static-ips"  # the L2Advertisement of the class's pools (in metallb-system)
+ASKING_ANNOTATIONS = STATIC_IP_ANNOTATIONS  # how a Service asks for an address by value: what a grading claims
+POOL_ANNOTATIONS = (metallb.POOL_ANNOTATION, "metallb.universe.tf/address-pool")
 # Pools that hand out a static IP to whoever names them (autoAssign false, but an address-pool annotation draws
 # from them): the lab cluster's two and the class's two.
 STATIC_POOLS = (metallb.STATIC_POOL, metallb.INTERNAL_STATIC_POOL, *CLASS_POOLS.values())

@@ -378,7 +378,7 @@ def _static_ips(data: dict[str, Any], at: _Where, students: tuple[str, ...]) -> 
             except ValueError:
                 raise at.bad(path, f"{address!r} is not an IP address", rule, "quote an address: '20.31.4.5'") from None
             if text in owners:
-                raise at.bad(path, f"{text} is {owners[text]}'s too", rule, "give each student addresses of their own")
+                raise at.bad(path, f"{text} is {owners[text]} too", rule, "give each student addresses of their own")
             owners[text] = f"{student}'s {var}"
             found[student][var] = text
     return found
