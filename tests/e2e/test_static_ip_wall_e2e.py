@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
@@ -25,6 +26,7 @@ from grader.classroom import manifests as m
 from grader.classroom.assignment import INTERNAL_STATIC_IP, STATIC_IP
 from grader.cluster import docker, metallb, podguard
 from grader.cluster.net import class_bands
+from grader.cluster.sources import fixture
 from grader.grading.environment import environment
 from grader.grading.results import Status, Verdict
 from grader.grading.session import grade
@@ -208,3 +210,51 @@ def test_the_static_ip_solution_graded_with_a_students_class_address_gets_full_m
     # passed only if azure-load-balancer got exactly the student's address and the outside vantage reached it there
     (exact,) = [c for c in result.checks if c.id.endswith("gets_exactly_static_ip")]
     assert exact.status is Status.PASS
+
+
+def test_the_aks_translation_sends_an_internal_service_asking_for_the_students_own_address_to_the_class_pool(
+    kube: Kube, context: str
+) -> None:
+    """The fixture's translation as the API server runs it, under a test name, bound to a namespace of its own and
+    writing a test annotation instead of MetalLB's (the cluster's own translation stays as it is)."""
+    with environment(context) as env:
+        cluster_internal = env.facts.variables["INTERNAL_STATIC_IP"]
+    text = fixture("aks/annotations.yaml", INTERNAL_STATIC_IP=cluster_internal)
+    policy, binding = [d for d in yaml.safe_load_all(text) if d["metadata"]["name"] == "servicelab-aks-internal-lb"]
+    written = "servicelab.dev/test-address-pool"
+    name, ns = f"{STEM}-aks", f"ips-test-{secrets.token_hex(2)}-aks"
+    mine = "172.18.253.77"
+    policy["metadata"]["name"] = binding["metadata"]["name"] = binding["spec"]["policyName"] = name
+    expression = policy["spec"]["mutations"][0]["applyConfiguration"]["expression"]
+    assert f'"{metallb.POOL_ANNOTATION}"' in expression
+    policy["spec"]["mutations"][0]["applyConfiguration"]["expression"] = expression.replace(
+        f'"{metallb.POOL_ANNOTATION}"', f'"{written}"'
+    )
+    binding["spec"]["matchResources"] = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+    annotations = {m.ADDRESS_KEYS[INTERNAL_STATIC_IP]: mine, m.INTERNAL_POOL_KEY: metallb.CLASS_INTERNAL_STATIC_POOL}
+    internal = "service.beta.kubernetes.io/azure-load-balancer-internal"
+    try:
+        meta = {"name": ns, "labels": managed_labels(), "annotations": annotations}
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        for obj in (policy, binding):
+            kube.apply(json.dumps(obj))
+
+        def pool_for(asked: str) -> tuple[str | None, str]:
+            service = _service("probe", {internal: "true", **({IPV4: asked} if asked else {})})
+            try:
+                stored = kube.apply(json.dumps(service), ns, dry_run=True)
+            except KubeError as err:
+                return None, str(err)[:200]
+            got = (stored[0]["metadata"].get("annotations") or {}).get(written) if stored else None
+            return got, f"{written}: {got}"
+
+        first = wait_for(lambda: pool_for(mine), what=f"{name} active", timeout_s=ACTIVE_S)
+        assert first == metallb.CLASS_INTERNAL_STATIC_POOL
+        assert pool_for("172.18.253.78")[0] == metallb.INTERNAL_POOL  # not hers: the shared internal pool
+        assert pool_for("")[0] == metallb.INTERNAL_POOL
+        assert pool_for(cluster_internal)[0] == metallb.INTERNAL_STATIC_POOL
+    finally:
+        kube.delete("mutatingadmissionpolicybinding", name)
+        kube.delete("mutatingadmissionpolicy", name)
+        kube.delete("namespace", ns, wait=True)
+        assert kube.get("mutatingadmissionpolicy", name) is None
