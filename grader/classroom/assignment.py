@@ -1,5 +1,6 @@
-"""Each student's own values for what the cluster holds once (the classroom's assignment): today NODE_PORT, so a
-whole class does the NodePort lab at the same time, each on their own port.
+"""Each student's own values for what the cluster holds once (the classroom's assignment): NODE_PORT, so a whole
+class does the NodePort lab at the same time, each on their own port, and the static IPs (STATIC_IP,
+INTERNAL_STATIC_IP: below) for the labs that ask for an address by value.
 
 The classroom's node ports are CLASSROOM_NODE_PORTS (30100-31799), a band no lab's `policy.node_ports` and no port
 servicelab itself fixes (Traefik's 30080, the hub's proxy, 31880 by default) falls in; a port inside it that one

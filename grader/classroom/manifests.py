@@ -13,9 +13,10 @@
   ServiceAccount, whose Role reaches that namespace only.
 - Cluster-wide, all named servicelab-classroom-*: the pod guard's rules for student namespaces (the lab images
   and the server's image), the node-port wall (each student's Services keep off the node ports the classroom
-  gave the others: grader.classroom.assignment), and the hub's rights: list and watch pods and events
-  everywhere (KubeSpawner's one reflector over user namespaces needs it), create and delete pods only where a
-  student RoleBinding grants it.
+  gave the others: grader.classroom.assignment), the static-IP wall (each student's Services ask for their own
+  addresses only), and the hub's rights: list and watch pods and events everywhere (KubeSpawner's one reflector
+  over user namespaces needs it), create and delete pods only where a student RoleBinding grants it.
+- On kind, in metallb-system: the class's two pools of the students' static IPs and their L2Advertisement.
 """
 
 from __future__ import annotations
