@@ -170,6 +170,9 @@ def class_addresses(kube: Kube, values: Values, values_file: str, is_kind: bool)
         except ValueError as err:
             raise EnvError(str(err)) from None
         taken = docker.kind_network_addresses() | {internal_ip(node) for node in kube.list("nodes")}
+        # an address another pool holds already: MetalLB's webhook would refuse the class's pool over it
+        others = [p for p in kube.list(metallb.POOL_RESOURCE, metallb.NAMESPACE) if not _classroom_object(p)]
+        taken |= metallb.in_pools(others, [*bands.static, *bands.internal])
         chosen = {assignment.STATIC_IP: bands.static, assignment.INTERNAL_STATIC_IP: bands.internal}
         try:
             return assignment.static_addresses(values.students, {var: chosen[var] for var in wanted}, taken)
@@ -189,6 +192,10 @@ def class_addresses(kube: Kube, values: Values, values_file: str, is_kind: bool)
                 fix=f"add static_ips: {{{student}: {{{example}}}}} for each student, or leave {', '.join(labs)} out",
             )
     return {student: {var: values.static_ips[student][var] for var in wanted} for student in values.students}
+
+
+def _classroom_object(obj: Obj) -> bool:
+    return bool((obj["metadata"].get("labels") or {}).get(m.CLASSROOM_KEY) == m.HUB_NAMESPACE)
 
 
 def class_policy(labs: tuple[str, ...]) -> LabPolicy:

@@ -11,7 +11,6 @@ Run: pytest --e2e tests/e2e/test_static_ip_wall_e2e.py
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from collections.abc import Iterator
@@ -63,14 +62,7 @@ def _free_addresses(kube: Kube) -> tuple[list[str], list[str]]:
     subnet = docker.kind_ipv4_subnet()
     assert subnet, "the kind docker network has no IPv4 subnet: is the lab cluster up?"
     bands = class_bands(subnet)
-    pooled = set()
-    for pool in kube.list(metallb.POOL_RESOURCE, metallb.NAMESPACE):
-        for block in (pool.get("spec") or {}).get("addresses") or []:
-            if "-" in block:
-                first, last = (int(ipaddress.ip_address(a.strip())) for a in block.split("-"))
-                pooled |= {str(ipaddress.ip_address(a)) for a in range(first, last + 1)}
-            else:
-                pooled |= {str(a) for a in ipaddress.ip_network(block, strict=False)}
+    pooled = metallb.in_pools(kube.list(metallb.POOL_RESOURCE, metallb.NAMESPACE), [*bands.static, *bands.internal])
     taken = pooled | docker.kind_network_addresses()
     return [a for a in reversed(bands.static) if a not in taken], [
         a for a in reversed(bands.internal) if a not in taken

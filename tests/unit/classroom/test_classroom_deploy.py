@@ -128,6 +128,19 @@ def test_on_kind_each_student_gets_static_ips_from_the_class_bands_clear_of_ever
     assert deploy.class_addresses(FakeKube(NODES), VALUES, "v.yaml", is_kind=True) == {}  # type: ignore[arg-type]
 
 
+def test_on_kind_an_address_another_pool_holds_is_no_students(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy.docker, "kind_ipv4_subnet", lambda: "172.18.0.0/16")
+    monkeypatch.setattr(deploy.docker, "kind_network_addresses", set)
+    free = deploy.class_addresses(FakeKube(NODES), STATIC_LABS, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    alices = free["alice"]["STATIC_IP"]
+    foreign = _obj("someones", {}, spec={"addresses": [f"{alices}-{alices}", "10.0.0.0/8"]})
+    ours = _obj(m.CLASS_POOLS["STATIC_IP"], MARKED, spec={"addresses": [f"{free['bob']['STATIC_IP']}/32"]})
+    kube = FakeKube({**NODES, "ipaddresspools.metallb.io": [foreign, ours]})
+    given = deploy.class_addresses(kube, STATIC_LABS, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    assert given["alice"]["STATIC_IP"] != alices  # MetalLB would refuse the class's pool over someone's
+    assert given["bob"] == free["bob"]  # the class's own pool (an earlier `up`) takes nothing from the class
+
+
 def test_on_kind_static_ips_in_the_values_file_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deploy.docker, "kind_ipv4_subnet", lambda: "172.18.0.0/16")
     given = replace(STATIC_LABS, static_ips={"alice": {"STATIC_IP": "20.0.0.1"}})

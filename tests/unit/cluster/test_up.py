@@ -39,8 +39,6 @@ def test_pools_are_carved_from_the_top_of_the_kind_subnet(subnet: str, public: s
 
 
 def test_the_internet_container_has_no_route_to_the_internal_pool_nor_a_classrooms_internal_band() -> None:
-    from grader.cluster import vantage  # noqa: PLC0415
-
     _, command, _, _ = vantage._spec(vantage.INTERNET_CONTAINER, lab_addresses("172.18.0.0/16"))
     routes = [part.strip() for part in command[2].split(";") if "blackhole" in part]
     covered = {str(address) for route in routes for address in ipaddress.ip_network(route.rsplit(" ", 1)[-1])}
@@ -49,6 +47,17 @@ def test_the_internet_container_has_no_route_to_the_internal_pool_nor_a_classroo
     assert not covered & set(band.static)  # a student's STATIC_IP is public: the internet reaches it
     _, small, _, _ = vantage._spec(vantage.INTERNET_CONTAINER, lab_addresses("10.5.7.0/24"))
     assert small[2].count("blackhole") == 2  # the internal pool only: no classroom band fits a /24
+
+
+def test_the_addresses_a_pool_holds_are_found_in_ranges_and_cidrs() -> None:
+    pools = [
+        {"spec": {"addresses": ["172.18.254.10-172.18.254.12", "172.18.253.7/32"]}},
+        {"spec": {"addresses": ["fc00::/126"]}},
+        {"spec": {}},
+    ]
+    candidates = ["172.18.254.9", "172.18.254.10", "172.18.254.12", "172.18.254.13", "172.18.253.7", "fc00::3"]
+    assert metallb.in_pools(pools, candidates) == {"172.18.254.10", "172.18.254.12", "172.18.253.7", "fc00::3"}
+    assert metallb.in_pools([], candidates) == set()
 
 
 def test_a_subnet_too_small_for_the_pools_is_refused() -> None:
