@@ -1,6 +1,7 @@
 """Each student's own values for what the cluster holds once (the classroom's assignment): NODE_PORT, so a whole
-class does the NodePort lab at the same time, each on their own port, and SHOP_HOST, so it does the Ingress and
-Gateway labs at once, each on their own HTTP host on the shared Traefik.
+class does the NodePort lab at the same time, each on their own port; SHOP_HOST, so it does the Ingress and
+Gateway labs at once, each on their own HTTP host on the shared Traefik; and the static IPs (STATIC_IP,
+INTERNAL_STATIC_IP: below) for the labs that ask for an address by value.
 
 The classroom's node ports are CLASSROOM_NODE_PORTS (30100-31799), a band no lab's `policy.node_ports` and no port
 servicelab itself fixes (Traefik's 30080, the hub's proxy, 31880 by default) falls in; a port inside it that one
@@ -24,10 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from grader.base.errors import BadInput
-from grader.classroom.values import MAX_STUDENTS, Values, taken_node_ports
+from grader.classroom.values import ADDRESS_VARIABLES, MAX_STUDENTS, Values, taken_node_ports
 
 CLASSROOM_NODE_PORTS = (30100, 31799)  # inclusive: 1,700 ports for at most MAX_STUDENTS students
 NODE_PORT = "NODE_PORT"
@@ -72,13 +73,20 @@ def reserved_ports(values: Values) -> set[int]:
     return {port for first, last in ranges for port in range(max(first, low), min(last, high) + 1)}
 
 
-def variables_of(values: Values, held: Collection[int] = ()) -> dict[str, dict[str, str]]:
-    """Each student's variables, e.g. {"alice": {"NODE_PORT": "30412"}}. held: node ports the cluster already holds
-    outside the class's student namespaces (a student's own Service holds theirs: leave those out, or the student
-    moves). BadInput (no file: values.load says where) when the class cannot get distinct ports."""
+def variables_of(
+    values: Values, held: Collection[int] = (), *, addresses: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, dict[str, str]]:
+    """Each student's variables, e.g. {"alice": {"NODE_PORT": "30412", "STATIC_IP": "172.18.254.7"}}. held: node
+    ports the cluster already holds outside the class's student namespaces (a student's own Service holds theirs:
+    leave those out, or the student moves). addresses: each student's static IPs (static_addresses), when the
+    class has them. BadInput (no file: values.load says where) when the class cannot get distinct ports."""
     ports = node_ports(values.students, reserved_ports(values) | set(held))
     hosts = shop_hosts(values.students)
-    return {student: {NODE_PORT: str(port), SHOP_HOST: hosts[student]} for student, port in ports.items()}
+    own = addresses or {}
+    return {
+        student: {NODE_PORT: str(port), SHOP_HOST: hosts[student], **own.get(student, {})}
+        for student, port in ports.items()
+    }
 
 
 def shop_host(student: str) -> str:
@@ -113,3 +121,59 @@ def host_owners(variables: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
 def port_owners(variables: Mapping[str, Mapping[str, str]]) -> dict[int, str]:
     """node port -> the student it is assigned to (the cluster wall refuses it to everyone else)."""
     return {int(own[NODE_PORT]): student for student, own in variables.items() if own.get(NODE_PORT, "").isdigit()}
+
+
+# --- static IPs ---------------------------------------------------------------------------------------------------
+# The labs that ask for an address by value (static-ip, internal-lb) use these. On kind each student gets one of
+# each from the class's own bands (grader.cluster.net.class_bands: 200 addresses each, a MetalLB pool of the
+# classroom's own); on another cluster the values file lists them (values.static_ips: an Azure static IP is a
+# resource the instructor makes).
+STATIC_IP, INTERNAL_STATIC_IP = ADDRESS_VARIABLES
+ADDRESS_RULE = "each student gets static IPs of their own, from the classroom's bands of the kind network"
+
+
+def band_addresses(students: Iterable[str], band: Sequence[str], taken: Collection[str] = ()) -> dict[str, str]:
+    """student -> their address of band, in the order given: the first free address counting up (wrapping round)
+    from where a SHA-256 of the name points, as node_ports does with ports, so adding a student at the end moves no
+    one. taken: addresses no student may get (a node's, a container's). BadInput when the band has too few."""
+    free = [address for address in band if address not in taken]
+    names = list(students)
+    if len(names) > len(free):
+        raise BadInput(
+            f"{len(names)} students, but {len(free)} can get a static IP of their own",
+            rule=ADDRESS_RULE,
+            fix=f"at most {len(free)} students in one class: split the class",
+        )
+    size = len(band)
+    given: dict[str, str] = {}
+    used = set(taken)
+    for name in names:
+        start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % size
+        address = next(band[(start + step) % size] for step in range(size) if band[(start + step) % size] not in used)
+        given[name] = address
+        used.add(address)
+    return given
+
+
+def static_addresses(
+    students: Iterable[str], bands: Mapping[str, Sequence[str]], taken: Collection[str] = ()
+) -> dict[str, dict[str, str]]:
+    """Each student's static IPs, {"alice": {"STATIC_IP": ..., "INTERNAL_STATIC_IP": ...}}, one per band given
+    (variable -> its band). A student's address of one band depends on their name and the students before them."""
+    names = list(students)
+    given: dict[str, dict[str, str]] = {name: {} for name in names}
+    for var, band in bands.items():
+        for name, address in band_addresses(names, band, taken).items():
+            given[name][var] = address
+    return given
+
+
+def address_variables(labs: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """The address variables some lab of the class declares (each lab given as its variables), in a fixed order."""
+    declared = {var for variables in labs for var in variables}
+    return tuple(var for var in ADDRESS_VARIABLES if var in declared)
+
+
+def address_owners(variables: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """static IP -> the student it is assigned to (the cluster wall refuses it to everyone else)."""
+    return {own[var]: student for student, own in variables.items() for var in ADDRESS_VARIABLES if own.get(var)}

@@ -20,15 +20,16 @@ from grader.catalogue.labs import load_lab
 from grader.classroom import assignment, grading, hubservice, hubusers, incluster
 from grader.classroom import manifests as m
 from grader.classroom.values import Values
-from grader.cluster import docker, podguard, versions
+from grader.cluster import docker, metallb, podguard, versions
 from grader.cluster.facts import ClusterFacts, discover, kind_cluster_of
 from grader.cluster.kindcli import Kind
+from grader.cluster.net import class_bands
 from grader.cluster.readiness import api_errors_are_state, internal_ip, rollout_ready
 from grader.cluster.tools import classroom_images, find_kind
 from grader.cluster.up import node_has_image
 from grader.grading.submission import starter_docs
 from grader.intake.labpolicy import LabPolicy
-from grader.kube.client import Kube, Obj
+from grader.kube.client import Kube, Obj, UnknownKind
 from grader.probes.pod import ProbePods
 
 HUB_READY_S = 300.0
@@ -41,6 +42,8 @@ CLUSTER_KINDS = (
     "clusterrolebindings",
     "clusterroles",
 )
+# ... and in MetalLB's namespace, on kind: the class's own pools of static IPs and their L2Advertisement
+METALLB_KINDS = (metallb.ADVERTISEMENT_RESOURCE, metallb.POOL_RESOURCE)
 Say = Callable[[str], None]
 CONTAINER, IN_CLUSTER = "container", "in-cluster"  # where the grading service runs (values' grading.runs)
 
@@ -65,6 +68,7 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
     hub_image, singleuser_image = _images(values, values_file, kind_cluster is not None)
     runs = grading_runs(values, values_file, kind_cluster is not None)
     grading_image = _grading_image(values, values_file, kind_cluster is not None)
+    addresses = class_addresses(kube, values, values_file, facts.is_kind)
     room = m.Classroom(
         students=values.students,
         instructors=values.instructors,
@@ -80,8 +84,9 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
         hub_state=hub_state(kube, values, values_file),
         storage_class=values.storage_class,
         api_server=api_server(kube),
-        variables=assignment.variables_of(values, held_node_ports(kube)),
+        variables=assignment.variables_of(values, held_node_ports(kube), addresses=addresses),
         grading=True,
+        class_pools=facts.is_kind and bool(addresses),
     )
     secret_values = _secret_values(kube, values)
     objects = [
@@ -111,6 +116,11 @@ def up(kube: Kube, values: Values, values_file: str, *, retain: bool = False, sa
             kube.apply(json.dumps(obj))
         say(f"applied {len(made.objects)} objects: hub in {m.HUB_NAMESPACE}, {len(values.students)} student namespaces")
         wait_for(lambda: _guard_checked(kube), what=f"ValidatingAdmissionPolicy {m.GUARD_POLICY}", timeout_s=60)
+        wait_for(
+            lambda: _guard_checked(kube, m.ADDRESS_WALL),
+            what=f"ValidatingAdmissionPolicy {m.ADDRESS_WALL}",
+            timeout_s=60,
+        )
         address = wait_for(lambda: proxy_address(kube), what="the proxy's address", timeout_s=120)
         if made.grading_runs == CONTAINER:
             start_grading(kube, made, values, address, say)
@@ -150,6 +160,59 @@ def held_node_ports(kube: Kube) -> set[int]:
         for port in (service.get("spec") or {}).get("ports") or []
         if port.get("nodePort")
     }
+
+
+def class_addresses(kube: Kube, values: Values, values_file: str, is_kind: bool) -> dict[str, dict[str, str]]:
+    """Each student's static IPs for the labs of the class that ask for one by value ({} when none does): on kind
+    from the class's own bands of the kind network (grader.cluster.net.class_bands), skipping every node's and
+    container's address; elsewhere the values file's static_ips, which must give every student each one."""
+    wanted = assignment.address_variables(load_lab(lab).variables for lab in values.labs)
+    if not wanted:
+        return {}
+    if is_kind:
+        if values.static_ips:
+            raise BadInput(
+                "static_ips is given, but this is the kind lab cluster",
+                file=values_file,
+                rule="on kind the classroom carves each student's static IPs from the kind network itself",
+                fix="remove static_ips (it is for clusters whose load balancer has addresses of its own: AKS)",
+            )
+        subnet = docker.kind_ipv4_subnet()
+        if subnet is None:
+            raise EnvError(
+                f"cannot read the kind docker network's IPv4 subnet (docker network inspect {docker.KIND_NETWORK})"
+            )
+        try:
+            bands = class_bands(subnet)
+        except ValueError as err:
+            raise EnvError(str(err)) from None
+        taken = docker.kind_network_addresses() | {internal_ip(node) for node in kube.list("nodes")}
+        # an address another pool holds already: MetalLB's webhook would refuse the class's pool over it
+        others = [p for p in kube.list(metallb.POOL_RESOURCE, metallb.NAMESPACE) if not _classroom_object(p)]
+        taken |= metallb.in_pools(others, [*bands.static, *bands.internal])
+        chosen = {assignment.STATIC_IP: bands.static, assignment.INTERNAL_STATIC_IP: bands.internal}
+        try:
+            return assignment.static_addresses(values.students, {var: chosen[var] for var in wanted}, taken)
+        except BadInput as err:
+            raise BadInput(err.message, file=values_file, rule=err.rule, fix=err.fix) from None
+    labs = [lab for lab in values.labs if set(load_lab(lab).variables) & set(wanted)]
+    for student in values.students:
+        lacking = [var for var in wanted if var not in values.static_ips.get(student, {})]
+        if lacking:
+            example = ", ".join(f"{var}: <address>" for var in wanted)
+            raise BadInput(
+                f"student {student} has no {' or '.join(lacking)} in static_ips, which the labs "
+                f"{', '.join(labs)} ask for by value",
+                file=values_file,
+                rule="off kind the classroom cannot make static IPs: each student's are Azure static IPs the "
+                "instructor makes and lists (README 'Teach a class on AKS')",
+                fix=f"add static_ips: {{{student}: {{{example}}}}} for each student, or leave {', '.join(labs)} out",
+            )
+    return {student: {var: values.static_ips[student][var] for var in wanted} for student in values.students}
+
+
+def _classroom_object(obj: Obj) -> bool:
+    return bool((obj["metadata"].get("labels") or {}).get(m.CLASSROOM_KEY) == m.HUB_NAMESPACE)
 
 
 def class_policy(labs: tuple[str, ...]) -> LabPolicy:
@@ -339,8 +402,8 @@ def _load_images(cluster: str, images: tuple[str, ...], say: Say) -> None:
 
 
 @api_errors_are_state
-def _guard_checked(kube: Kube) -> tuple[bool | None, str]:
-    policy = kube.get("validatingadmissionpolicy", m.GUARD_POLICY)
+def _guard_checked(kube: Kube, name: str = m.GUARD_POLICY) -> tuple[bool | None, str]:
+    policy = kube.get("validatingadmissionpolicy", name)
     if policy is None:
         return None, "not stored"
     status = policy.get("status") or {}
@@ -348,7 +411,7 @@ def _guard_checked(kube: Kube) -> tuple[bool | None, str]:
         return None, "not type-checked yet"
     warnings = (status.get("typeChecking") or {}).get("expressionWarnings") or []
     if warnings:
-        raise EnvError(f"{m.GUARD_POLICY}: the API server's type check warns: {warnings}")
+        raise EnvError(f"{name}: the API server's type check warns: {warnings}")
     return True, "type-checked"
 
 
@@ -463,6 +526,9 @@ def down(kube: Kube, *, say: Say = print, timeout_s: float = DOWN_S) -> list[str
         for obj in kube.list(kind, selector=SELECTOR):
             kube.delete(kind, obj["metadata"]["name"])
             deleted.append(f"{kind}/{obj['metadata']['name']}")
+    for kind, name in class_pool_objects(kube):
+        kube.delete(kind, name, metallb.NAMESPACE)
+        deleted.append(f"{kind}/{metallb.NAMESPACE}/{name}")
     for namespace in grading.FOREIGN_NAMESPACES:  # the grading account's bindings where the classroom owns nothing
         for obj in kube.list("rolebindings.rbac.authorization.k8s.io", namespace, selector=SELECTOR):
             kube.delete("rolebindings.rbac.authorization.k8s.io", obj["metadata"]["name"], namespace)
@@ -473,6 +539,17 @@ def down(kube: Kube, *, say: Say = print, timeout_s: float = DOWN_S) -> list[str
         say(f"deleting {len(deleted)} objects: {', '.join(deleted)}")
     wait_for(lambda: _gone(kube, claims), what="the classroom gone", timeout_s=timeout_s, max_interval_s=5)
     return deleted
+
+
+def class_pool_objects(kube: Kube) -> list[tuple[str, str]]:
+    """(resource, name) of the classroom's objects in MetalLB's namespace; none where MetalLB is not (AKS)."""
+    found = []
+    for kind in METALLB_KINDS:
+        try:
+            found += [(kind, obj["metadata"]["name"]) for obj in kube.list(kind, metallb.NAMESPACE, selector=SELECTOR)]
+        except UnknownKind:
+            continue
+    return found
 
 
 def _claimed_volumes(kube: Kube) -> set[str]:
@@ -490,6 +567,7 @@ def _gone(kube: Kube, volumes: set[str]) -> tuple[bool | None, str]:
     left = [f"namespace/{ns['metadata']['name']}" for ns in kube.list("namespaces", selector=SELECTOR)]
     left += [f"{kind}/{o['metadata']['name']}" for kind in CLUSTER_KINDS for o in kube.list(kind, selector=SELECTOR)]
     left += [f"persistentvolume/{pv}" for pv in sorted(volumes) if kube.get("persistentvolume", pv) is not None]
+    left += [f"{kind}/{metallb.NAMESPACE}/{name}" for kind, name in class_pool_objects(kube)]
     left += [
         f"rolebinding/{ns}/{o['metadata']['name']}"
         for ns in grading.FOREIGN_NAMESPACES

@@ -14,27 +14,30 @@
 - Cluster-wide, all named servicelab-classroom-*: the pod guard's rules for student namespaces (the lab images
   and the server's image), the node-port wall (each student's Services keep off the node ports the classroom
   gave the others: grader.classroom.assignment), the host wall (each student's Ingresses, HTTPRoutes, GRPCRoutes and
-  Gateways name the student's own HTTP host only), and the hub's rights: list and watch pods and events
-  everywhere (KubeSpawner's one reflector over user namespaces needs it), create and delete pods only where a
-  student RoleBinding grants it.
+  Gateways name the student's own HTTP host only), the static-IP wall (each student's Services ask for their own
+  addresses only), and the hub's rights: list and watch pods and events everywhere (KubeSpawner's one reflector
+  over user namespaces needs it), create and delete pods only where a student RoleBinding grants it.
+- On kind, in metallb-system: the class's two pools of the students' static IPs and their L2Advertisement.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from grader.base import images
 from grader.classroom import hubservice
-from grader.classroom.assignment import NODE_PORT, SHOP_HOST, port_owners
-from grader.cluster import podguard
+from grader.classroom.assignment import INTERNAL_STATIC_IP, NODE_PORT, SHOP_HOST, STATIC_IP, port_owners
+from grader.cluster import metallb, podguard
 from grader.cluster.facts import ClusterFacts
 from grader.grading import fence, walls
 from grader.intake.labpolicy import LabPolicy, ServiceRules
 from grader.kube.api import kubeconfig_text
 from grader.kube.client import Obj, managed_labels, owner_annotation, parse_manifest
+from grader.parallel.claims import STATIC_IP_ANNOTATIONS
 
 HUB_NAMESPACE = "servicelab-classroom"
 PREFIX = "servicelab-classroom-"  # every cluster-scoped object of a classroom
@@ -53,6 +56,18 @@ PORT_WALL = f"{PREFIX}node-ports"  # the ValidatingAdmissionPolicy (and binding)
 NODE_PORT_KEY = "servicelab.dev/node-port"  # a student namespace's label: the student's own node port
 HOST_WALL = f"{PREFIX}hosts"  # the host wall's ValidatingAdmissionPolicies (and bindings): <HOST_WALL>-<what>
 SHOP_HOST_KEY = "servicelab.dev/shop-host"  # a student namespace's label: the student's own HTTP host
+ADDRESS_WALL = f"{PREFIX}static-ips"  # the ValidatingAdmissionPolicy (and binding): each student asks for their own
+# A student namespace's annotations: the student's own static IPs (annotations: an IPv6 address is no label value)
+ADDRESS_KEYS = {STATIC_IP: "servicelab.dev/static-ip", INTERNAL_STATIC_IP: "servicelab.dev/internal-static-ip"}
+# ... and the pool of their internal one, which the AKS translation (fixtures/aks) names for an internal Service
+INTERNAL_POOL_KEY = "servicelab.dev/internal-static-pool"
+CLASS_POOLS = {STATIC_IP: metallb.CLASS_STATIC_POOL, INTERNAL_STATIC_IP: metallb.CLASS_INTERNAL_STATIC_POOL}
+CLASS_ADVERTISEMENT = f"{PREFIX}static-ips"  # the L2Advertisement of the class's pools (in metallb-system)
+ASKING_ANNOTATIONS = STATIC_IP_ANNOTATIONS  # how a Service asks for an address by value: what a grading claims
+POOL_ANNOTATIONS = (metallb.POOL_ANNOTATION, "metallb.universe.tf/address-pool")
+# Pools that hand out a static IP to whoever names them (autoAssign false, but an address-pool annotation draws
+# from them): the lab cluster's two and the class's two.
+STATIC_POOLS = (metallb.STATIC_POOL, metallb.INTERNAL_STATIC_POOL, *CLASS_POOLS.values())
 VARIABLES_FILE = "variables.json"  # the student's variables, beside the kubeconfig in KUBECONFIG_MAP
 WATCH_ROLE, SPAWN_ROLE = f"{PREFIX}hub-watch", f"{PREFIX}hub-spawn"
 DATA = "/srv/jupyterhub/data"
@@ -98,6 +113,7 @@ class Classroom:
     # each student's own values (grader.classroom.assignment.variables_of): {"alice": {"NODE_PORT": "30412"}}
     variables: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     grading: bool = False  # the class's grading service runs (on kind: beside the cluster, grader.classroom.grading)
+    class_pools: bool = False  # the students' static IPs come from MetalLB pools of the class's own (on kind)
 
 
 def student_namespace(student: str) -> str:
@@ -165,8 +181,141 @@ def cluster_objects(room: Classroom) -> list[Obj]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WATCH_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": HUB_NAMESPACE}],
     }
-    walled = (*node_port_wall(room.variables), *host_wall())
-    return [mark(obj) for obj in (*guard, *walled, watch, spawn, binding)]
+    return [
+        mark(obj)
+        for obj in (
+            *guard,
+            *node_port_wall(room.variables),
+            *host_wall(),
+            *address_wall(),
+            *address_pools(room),
+            watch,
+            spawn,
+            binding,
+        )
+    ]
+
+
+def address_pools(room: Classroom) -> list[Obj]:
+    """On kind, the class's own MetalLB pools: each holds exactly the students' addresses of one variable
+    (STATIC_IP, INTERNAL_STATIC_IP), never auto-assigned, announced by an L2Advertisement of the class's own
+    (without one MetalLB assigns an address but answers no ARP for it). None when the class has no static IPs."""
+    if not room.class_pools:
+        return []
+    pools: list[Obj] = []
+    for var, name in CLASS_POOLS.items():
+        addresses = sorted({own[var] for own in room.variables.values() if own.get(var)}, key=ipaddress.ip_address)
+        if addresses:
+            pools.append(
+                {
+                    "apiVersion": "metallb.io/v1beta1",
+                    "kind": "IPAddressPool",
+                    "metadata": {"name": name, "namespace": metallb.NAMESPACE},
+                    "spec": {
+                        "addresses": [f"{a}/{32 if ':' not in a else 128}" for a in addresses],
+                        "autoAssign": False,
+                    },
+                }
+            )
+    if not pools:
+        return []
+    advertisement = {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "L2Advertisement",
+        "metadata": {"name": CLASS_ADVERTISEMENT, "namespace": metallb.NAMESPACE},
+        "spec": {"ipAddressPools": [pool["metadata"]["name"] for pool in pools]},
+    }
+    return [*pools, advertisement]
+
+
+def address_wall(*, name: str = ADDRESS_WALL, role: str = STUDENT_ROLE) -> list[Obj]:
+    """A ValidatingAdmissionPolicy and its binding: in a student namespace, a Service may ask for an address by value
+    (spec.loadBalancerIP, spec.externalIPs, the Azure and MetalLB annotations) only if it is one of the namespace's
+    own (its annotations ADDRESS_KEYS), and may name a static pool (address-pool) only while asking for its own.
+    Unlike node ports, nothing fills these in before admission, so every other address is refused: another
+    student's, the lab cluster's shared STATIC_IP, any. The addresses sit on the namespaces, not in the policy, so
+    a class that grows changes no policy."""
+    annotations = "namespaceObject.metadata.annotations"
+    own = [
+        f"(has({annotations}) && '{key}' in {annotations} ? {annotations}['{key}'] : '')"
+        for key in ADDRESS_KEYS.values()
+    ]
+    given = "has(object.metadata.annotations) && '{key}' in object.metadata.annotations"
+    asked = " + ".join(
+        [
+            "(has(object.spec.loadBalancerIP) ? [object.spec.loadBalancerIP] : [])",
+            "(has(object.spec.externalIPs) ? object.spec.externalIPs : [])",
+            *(f"({given.format(key=key)} ? [object.metadata.annotations['{key}']] : [])" for key in ASKING_ANNOTATIONS),
+        ]
+    )
+    pools = " + ".join(
+        f"({given.format(key=key)} ? [object.metadata.annotations['{key}']] : [])" for key in POOL_ANNOTATIONS
+    )
+    static_pools = "[" + ", ".join(f"'{pool}'" for pool in STATIC_POOLS) + "]"
+    yours = (
+        "(variables.static != '' || variables.internal != ''"
+        " ? 'yours are STATIC_IP ' + (variables.static != '' ? variables.static : '(none)')"
+        " + ' and INTERNAL_STATIC_IP ' + (variables.internal != '' ? variables.internal : '(none)')"
+        " : 'this namespace has no static IP of its own')"
+    )
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["services"],
+                    }
+                ]
+            },
+            "variables": [
+                {"name": "static", "expression": own[0]},
+                {"name": "internal", "expression": own[1]},
+                {"name": "asked", "expression": f"({asked}).filter(a, a != '')"},
+                {
+                    "name": "others",
+                    "expression": "variables.asked.filter(a, a != variables.static && a != variables.internal)",
+                },
+                {"name": "pools", "expression": f"({pools}).filter(p, p in {static_pools})"},
+            ],
+            "validations": [
+                {
+                    "expression": "size(variables.others) == 0",
+                    "reason": "Forbidden",
+                    "message": "static-ip: an address that is not this namespace's own",
+                    "messageExpression": (
+                        "'static-ip: ' + variables.others[0] + ' is not your address to ask for: ' + " + yours
+                    ),
+                },
+                {
+                    "expression": "size(variables.pools) == 0 || size(variables.asked) > 0",
+                    "reason": "Forbidden",
+                    "message": "static-ip: a static pool hands out its addresses only by value",
+                    "messageExpression": (
+                        "'static-ip: pool ' + variables.pools[0] + ' hands out static IPs: ask for your own by "
+                        "address, not by pool; ' + " + yours
+                    ),
+                },
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
+        },
+    }
+    return [policy, binding]
 
 
 def node_port_wall(
@@ -373,6 +522,7 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
         namespace_obj["metadata"]["labels"][NODE_PORT_KEY] = own[NODE_PORT]
     if SHOP_HOST in own:  # the one host the host wall lets this namespace's routes name
         namespace_obj["metadata"]["labels"][SHOP_HOST_KEY] = own[SHOP_HOST]
+    namespace_obj["metadata"].setdefault("annotations", {}).update(address_annotations(room, own))
     objects = [
         namespace_obj,
         *fence.fence(namespace, RUN_ID, room.policy),
@@ -383,6 +533,15 @@ def student_objects(room: Classroom, student: str, facts: ClusterFacts) -> list[
         *server_walls,
     ]
     return [mark(obj) for obj in objects]
+
+
+def address_annotations(room: Classroom, own: Mapping[str, str]) -> dict[str, str]:
+    """A student namespace's own static IPs (what the address wall lets its Services ask for) and, with class pools,
+    the pool of the internal one (so an internal Service asking for it is sent there: fixtures/aks)."""
+    found = {key: own[var] for var, key in ADDRESS_KEYS.items() if own.get(var)}
+    if room.class_pools and own.get(INTERNAL_STATIC_IP):
+        found[INTERNAL_POOL_KEY] = metallb.CLASS_INTERNAL_STATIC_POOL
+    return found
 
 
 def student_kubeconfig(namespace: str) -> str:

@@ -27,11 +27,16 @@ and the fix (exit 2). A field left out takes the default below. The whole file, 
     grading:                        # the grading service (grader.classroom.grading, grader.classroom.incluster)
       runs: auto                    # container (beside kind, where the outside vantage points are), in-cluster
                                     # (a Deployment: no outside vantage), or auto: container on kind, else in-cluster
+    static_ips:                     # not on kind (there the classroom carves them): each student's own
+      alice: {STATIC_IP: 20.31.4.5, INTERNAL_STATIC_IP: 10.224.0.40}   # addresses for the labs that ask for one
+                                    # by value (static-ip: both; internal-lb: INTERNAL_STATIC_IP), one per student
+                                    # and lab variable: Azure static IPs the instructor made (README, AKS)
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +62,11 @@ HUB_STATES = ("auto", "pvc", "emptyDir")
 DEFAULT_NODE_PORT = 31880  # outside every lab's node_ports range and Traefik's
 STUDENT_PASSWORD_MIN, INSTRUCTOR_PASSWORD_MIN = 8, 32  # SharedPasswordAuthenticator's own minimums
 KEYS = {
-    "students", "instructors", "labs", "resources", "login", "proxy", "hub_state", "storage_class", "images", "grading",
+    "students", "instructors", "labs", "resources", "login", "proxy", "hub_state", "storage_class", "images",
+    "static_ips", "grading",
 }  # fmt: skip
 GRADING_RUNS = ("auto", "container", "in-cluster")
+ADDRESS_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP")  # the lab variables whose values are addresses
 RULE_DOC = "the values file (grader/classroom/values.py, README 'Teach a class')"
 
 
@@ -87,6 +94,8 @@ class Values:
     singleuser_image: str = ""
     grading_image: str = ""
     grading_runs: str = "auto"
+    # student -> {"STATIC_IP": address, ...}: off kind, the instructor's addresses (grader.classroom.assignment)
+    static_ips: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def namespace(self, student: str) -> str:
         return STUDENT_PREFIX + student
@@ -156,6 +165,7 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
         singleuser_image=_text(images, at, ("images", "singleuser")),
         grading_image=_text(images, at, ("images", "grading")),
         grading_runs=_choice(grading, at, ("grading", "runs"), GRADING_RUNS),
+        static_ips=_static_ips(data, at, students),
     )
     _each_gets_a_node_port(values, at)
     return values
@@ -346,3 +356,39 @@ def _each_gets_a_node_port(values: Values, at: _Where) -> None:
         variables_of(values)
     except BadInput as err:
         raise at.bad(("students",), err.message, err.rule or RULE_DOC, err.fix) from None
+
+
+def _static_ips(data: dict[str, Any], at: _Where, students: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """static_ips: {student: {STATIC_IP: address, INTERNAL_STATIC_IP: address}}, each address given once."""
+    value = data.get("static_ips")
+    rule = (
+        "static_ips maps a listed student to their own addresses: "
+        f"{{{', '.join(f'{var}: <IP address>' for var in ADDRESS_VARIABLES)}}}, no address given twice"
+    )
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise at.bad(("static_ips",), "is not a mapping", rule)
+    found: dict[str, dict[str, str]] = {}
+    owners: dict[str, str] = {}
+    for student, own in value.items():
+        if student not in students:
+            raise at.bad(
+                ("static_ips", str(student)), f"'{student}' is not in students", rule, "list them or remove this"
+            )
+        if not isinstance(own, dict) or not own:
+            raise at.bad(("static_ips", student), "is not a mapping of variables to addresses", rule)
+        found[student] = {}
+        for var, address in own.items():
+            path = ("static_ips", student, str(var))
+            if var not in ADDRESS_VARIABLES:
+                raise at.bad(path, f"'{var}' is no address variable", rule, f"one of {', '.join(ADDRESS_VARIABLES)}")
+            try:
+                text = str(ipaddress.ip_address(str(address).strip()))  # one spelling: what the wall compares
+            except ValueError:
+                raise at.bad(path, f"{address!r} is not an IP address", rule, "quote an address: '20.31.4.5'") from None
+            if text in owners:
+                raise at.bad(path, f"{text} is {owners[text]} too", rule, "give each student addresses of their own")
+            owners[text] = f"{student}'s {var}"
+            found[student][var] = text
+    return found

@@ -62,6 +62,18 @@ def kind_ipv4_subnet(*, timeout_s: float = INSPECT_S) -> str | None:
     return None
 
 
+def kind_network_addresses(*, timeout_s: float = INSPECT_S) -> set[str]:
+    """The addresses of every container on the kind network (nodes, outside containers, anyone's): what no
+    classroom may hand a student. Empty without the network."""
+    network = inspect("network", KIND_NETWORK, timeout_s=timeout_s) or {}
+    found = set()
+    for container in (network.get("Containers") or {}).values():
+        for key in ("IPv4Address", "IPv6Address"):
+            if address := str((container or {}).get(key) or "").partition("/")[0]:
+                found.add(address)
+    return found
+
+
 def container_state(name: str) -> dict[str, Any] | None:
     return inspect("container", name)
 

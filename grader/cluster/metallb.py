@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from grader.base.wait import wait_for
 from grader.cluster.net import LabAddresses
@@ -18,7 +21,9 @@ ADVERTISEMENT_RESOURCE = "l2advertisements.metallb.io"
 PUBLIC_POOL, INTERNAL_POOL = "public", "internal"  # fixtures/metallb/pools.yaml
 STATIC_POOL, INTERNAL_STATIC_POOL = "static", "internal-static"  # one address each, never auto-assigned
 POOLS = (PUBLIC_POOL, INTERNAL_POOL, STATIC_POOL, INTERNAL_STATIC_POOL)
-PUBLIC_POOLS = frozenset({PUBLIC_POOL, STATIC_POOL})  # what the internet container can reach
+# A classroom's pools (grader.classroom.manifests): each student's STATIC_IP and INTERNAL_STATIC_IP, by request only
+CLASS_STATIC_POOL, CLASS_INTERNAL_STATIC_POOL = "servicelab-classroom-static", "servicelab-classroom-internal-static"
+PUBLIC_POOLS = frozenset({PUBLIC_POOL, STATIC_POOL, CLASS_STATIC_POOL})  # what the internet container can reach
 POOL_ANNOTATION = "metallb.io/address-pool"  # a Service's choice of pool
 IPS_ANNOTATION = "metallb.io/loadBalancerIPs"  # a Service's requested addresses
 
@@ -53,6 +58,25 @@ def _webhook_accepts(kube: Kube, pools: str) -> tuple[bool | None, str]:
     except KubeError as err:
         return None, str(err).splitlines()[-1][:200]
     return True, "accepted"
+
+
+def in_pools(pools: list[dict[str, Any]], candidates: Iterable[str]) -> set[str]:
+    """The candidate addresses some pool's spec.addresses holds (a range a-b, or a CIDR)."""
+    blocks: list[tuple[int, int, int]] = []  # (version, first, last)
+    for pool in pools:
+        for block in (pool.get("spec") or {}).get("addresses") or []:
+            if "-" in block:
+                first, last = (ipaddress.ip_address(part.strip()) for part in block.split("-", 1))
+            else:
+                network = ipaddress.ip_network(block.strip(), strict=False)
+                first, last = network.network_address, network.broadcast_address
+            blocks.append((first.version, int(first), int(last)))
+    found = set()
+    for candidate in candidates:
+        address = ipaddress.ip_address(candidate)
+        if any(version == address.version and low <= int(address) <= high for version, low, high in blocks):
+            found.add(candidate)
+    return found
 
 
 def pool_usage(kube: Kube) -> dict[str, list[str]]:

@@ -28,7 +28,8 @@ _FOREVER = ["sleep", "2147483647"]
 # zombie per probe; `sleep` as PID 1 never reaps, and they held 2,701 of this host's 32,768 PIDs after 25 min).
 # The partner's 2: busybox httpd in place of agnhost netexec, whose /shell ran any command a lab pod sent.
 REVISION_LABEL = "dev.servicelab.revision"
-_REVISIONS = {OUTSIDE_CONTAINER: "2", INTERNET_CONTAINER: "2", PARTNER_CONTAINER: "2"}
+# internet 3: no route to a classroom's internal static IPs either
+_REVISIONS = {OUTSIDE_CONTAINER: "2", INTERNET_CONTAINER: "3", PARTNER_CONTAINER: "2"}
 # The caller's "address:port" ("[address]:port" for IPv6), as agnhost's /clientip answered. busybox httpd
 # listens on IPv6 and IPv4 at once and gives REMOTE_ADDR in brackets, an IPv4 caller as ::ffff:a.b.c.d.
 # labs/external-traffic-local/starter/web.yaml serves the same script (a unit test holds them equal).
@@ -59,9 +60,14 @@ def _spec(name: str, addresses: LabAddresses) -> tuple[str, list[str], tuple[str
         return images.BUSYBOX, _FOREVER, (), ["--init"]
     if name == PARTNER_CONTAINER:
         return images.BUSYBOX, ["sh", "-c", partner_script()], (PARTNER_HOST,), ["--init"]
-    blocks = ipaddress.summarize_address_range(
-        ipaddress.ip_address(addresses.internal_first), ipaddress.ip_address(addresses.internal_last)
-    )
+    spans = [(addresses.internal_first, addresses.internal_last)]
+    if addresses.class_internal_first:  # a classroom's students' internal static IPs are as private
+        spans.append((addresses.class_internal_first, addresses.class_internal_last))
+    blocks = [
+        block
+        for first, last in spans
+        for block in ipaddress.summarize_address_range(ipaddress.IPv4Address(first), ipaddress.IPv4Address(last))
+    ]
     routes = "; ".join(f"ip route add blackhole {block}" for block in blocks)
     command = ["sh", "-c", f"{routes}; exec {' '.join(_FOREVER)}"]
     return images.BUSYBOX, command, (), ["--init", "--cap-add", "NET_ADMIN"]

@@ -3,24 +3,32 @@ stable when students are added, and a class that cannot get distinct ports refus
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 
 from grader.base.errors import BadInput
-from grader.catalogue.labs import variable_problem
+from grader.catalogue.labs import load_lab, variable_problem
 from grader.classroom import assignment, values
 from grader.classroom.assignment import (
     CLASSROOM_NODE_PORTS,
+    INTERNAL_STATIC_IP,
+    STATIC_IP,
+    address_owners,
+    address_variables,
+    band_addresses,
     host_owners,
     node_ports,
     port_owners,
     reserved_ports,
     shop_host,
     shop_hosts,
+    static_addresses,
     variables_of,
 )
 from grader.classroom.values import MAX_STUDENTS, Values
+from grader.cluster.net import CLASS_BAND, class_bands, lab_addresses
 
 CLASS = tuple(f"student-{i}" for i in range(MAX_STUDENTS))
 
@@ -114,3 +122,80 @@ def test_a_host_depends_on_the_name_alone_and_names_that_would_share_one_are_ref
     assert shop_host("Ada_Lovelace") == "ada-lovelace.shop.example"  # no values file allows it; still a DNS label
     with pytest.raises(BadInput, match=r"would share the host ada\.shop\.example"):
         shop_hosts(["ada", "ADA"])
+
+
+# --- static IPs -------------------------------------------------------------------------------------------------
+BANDS = class_bands("172.18.0.0/16")
+
+
+def test_a_full_class_gets_distinct_static_ips_of_each_band() -> None:
+    given = static_addresses(CLASS, {STATIC_IP: BANDS.static, INTERNAL_STATIC_IP: BANDS.internal})
+    assert list(given) == list(CLASS)
+    for var, band in ((STATIC_IP, BANDS.static), (INTERNAL_STATIC_IP, BANDS.internal)):
+        addresses = [own[var] for own in given.values()]
+        assert len(set(addresses)) == MAX_STUDENTS
+        assert set(addresses) <= set(band)
+    assert len(address_owners(given)) == 2 * MAX_STUDENTS
+    assert address_owners(given)[given["student-7"][STATIC_IP]] == "student-7"
+
+
+def test_a_students_static_ip_stays_when_students_are_added_and_skips_taken_addresses() -> None:
+    before = band_addresses(CLASS[:150], BANDS.static)
+    assert band_addresses(CLASS[:150], BANDS.static) == before
+    after = band_addresses((*CLASS[:150], "zoe", "yann"), BANDS.static)
+    assert {s: after[s] for s in before} == before
+    few = band_addresses(CLASS[:30], BANDS.static)
+    taken = {few["student-3"], "172.18.254.0"}  # a container came to sit on student-3's address
+    around = band_addresses(CLASS[:30], BANDS.static, taken)
+    assert not taken & set(around.values())
+    moved = [s for s in few if around[s] != few[s]]
+    assert "student-3" in moved
+    assert len(moved) <= 3  # only she, and whoever her new address had been given to
+
+
+def test_a_band_too_small_for_the_class_is_refused_with_the_rule() -> None:
+    with pytest.raises(BadInput, match="3 students, but 2 can get a static IP of their own") as caught:
+        band_addresses(("a", "b", "c"), ("10.0.0.1", "10.0.0.2", "10.0.0.3"), taken={"10.0.0.2"})
+    assert caught.value.rule == assignment.ADDRESS_RULE
+
+
+def test_variables_of_adds_each_students_static_ips_to_their_node_port() -> None:
+    addresses = static_addresses(("alice", "bob"), {STATIC_IP: BANDS.static})
+    given = variables_of(_values(("alice", "bob")), addresses=addresses)
+    assert given["alice"] == {
+        "NODE_PORT": given["alice"]["NODE_PORT"],
+        "SHOP_HOST": "alice.shop.example",
+        STATIC_IP: addresses["alice"][STATIC_IP],
+    }
+    assert given["bob"][STATIC_IP] != given["alice"][STATIC_IP]
+    assert set(variables_of(_values(("alice",)))["alice"]) == {"NODE_PORT", "SHOP_HOST"}  # no static IPs unless given
+
+
+def test_the_address_variables_are_those_the_class_labs_declare() -> None:
+    assert address_variables([("NODE_PORT",), ()]) == ()
+    assert address_variables([("INTERNAL_STATIC_IP",)]) == (INTERNAL_STATIC_IP,)
+    assert address_variables([("INTERNAL_STATIC_IP", "STATIC_IP"), ("INTERNAL_STATIC_IP",)]) == (
+        STATIC_IP,
+        INTERNAL_STATIC_IP,
+    )
+    labs = {lab: load_lab(lab).variables for lab in ("static-ip", "internal-lb", "nodeport")}
+    assert address_variables([labs["static-ip"]]) == (STATIC_IP, INTERNAL_STATIC_IP)
+    assert address_variables([labs["internal-lb"], labs["nodeport"]]) == (INTERNAL_STATIC_IP,)
+
+
+def test_the_class_bands_hold_every_student_and_sit_clear_of_the_lab_pools_and_the_containers() -> None:
+    assert CLASS_BAND >= MAX_STUDENTS
+    assert (BANDS.static[0], BANDS.static[-1]) == ("172.18.254.0", "172.18.254.199")
+    assert (BANDS.internal[0], BANDS.internal[-1]) == ("172.18.253.0", "172.18.253.199")
+    lab = lab_addresses("172.18.0.0/16")
+    lab_pools = {str(ipaddress.IPv4Address(a)) for a in range(
+        int(ipaddress.IPv4Address(lab.public_first)), int(ipaddress.IPv4Address(lab.internal_last)) + 1
+    )}  # fmt: skip
+    assert not lab_pools & {*BANDS.static, *BANDS.internal}
+    assert (lab.class_internal_first, lab.class_internal_last) == (BANDS.internal[0], BANDS.internal[-1])
+    small = class_bands("10.0.4.0/22")
+    assert small.internal[0] == "10.0.5.0"  # above the first 256 addresses, where docker starts
+    assert small.static[-1] == "10.0.6.199"
+    with pytest.raises(ValueError, match="too small for a classroom's static IPs"):
+        class_bands("10.0.4.0/23")
+    assert lab_addresses("10.0.4.0/24").class_internal_first == ""

@@ -98,3 +98,92 @@ def test_down_deletes_only_what_carries_the_classroom_label_and_its_volume() -> 
     assert left["namespaces"] == ["servicelab-student-someone", "lab-nodeport"]
     assert left["clusterroles"] == ["servicelab-classroom-other"]
     assert left["persistentvolumes"] == ["pvc-2"]
+
+
+# --- static IPs -------------------------------------------------------------------------------------------------
+STATIC_LABS = replace(VALUES, students=("alice", "bob"), labs=("static-ip", "nodeport"))
+NODES = {
+    "nodes": [{"metadata": {"name": "w"}, "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.5"}]}}]
+}
+
+
+def test_on_kind_each_student_gets_static_ips_from_the_class_bands_clear_of_every_container(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deploy.docker, "kind_ipv4_subnet", lambda: "172.18.0.0/16")
+    monkeypatch.setattr(deploy.docker, "kind_network_addresses", set)
+    free = deploy.class_addresses(FakeKube(NODES), STATIC_LABS, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    sitting = free["alice"]["STATIC_IP"]  # a container that came to sit on alice's address
+    monkeypatch.setattr(deploy.docker, "kind_network_addresses", lambda: {sitting, "172.18.0.2"})
+    given = deploy.class_addresses(FakeKube(NODES), STATIC_LABS, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    assert set(given) == {"alice", "bob"}
+    assert set(given["alice"]) == {"STATIC_IP", "INTERNAL_STATIC_IP"}
+    assert given["alice"]["STATIC_IP"] != sitting
+    assert given["alice"]["STATIC_IP"].startswith("172.18.254.")
+    assert given["bob"]["INTERNAL_STATIC_IP"].startswith("172.18.253.")
+    internal_only = replace(STATIC_LABS, labs=("internal-lb",))
+    assert set(deploy.class_addresses(FakeKube(NODES), internal_only, "v.yaml", is_kind=True)["bob"]) == {  # type: ignore[arg-type]
+        "INTERNAL_STATIC_IP"
+    }
+    assert deploy.class_addresses(FakeKube(NODES), VALUES, "v.yaml", is_kind=True) == {}  # type: ignore[arg-type]
+
+
+def test_on_kind_an_address_another_pool_holds_is_no_students(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy.docker, "kind_ipv4_subnet", lambda: "172.18.0.0/16")
+    monkeypatch.setattr(deploy.docker, "kind_network_addresses", set)
+    free = deploy.class_addresses(FakeKube(NODES), STATIC_LABS, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    alices = free["alice"]["STATIC_IP"]
+    foreign = _obj("someones", {}, spec={"addresses": [f"{alices}-{alices}", "10.0.0.0/8"]})
+    ours = _obj(m.CLASS_POOLS["STATIC_IP"], MARKED, spec={"addresses": [f"{free['bob']['STATIC_IP']}/32"]})
+    kube = FakeKube({**NODES, "ipaddresspools.metallb.io": [foreign, ours]})
+    given = deploy.class_addresses(kube, STATIC_LABS, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    assert given["alice"]["STATIC_IP"] != alices  # MetalLB would refuse the class's pool over someone's
+    assert given["bob"] == free["bob"]  # the class's own pool (an earlier `up`) takes nothing from the class
+
+
+def test_on_kind_static_ips_in_the_values_file_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deploy.docker, "kind_ipv4_subnet", lambda: "172.18.0.0/16")
+    given = replace(STATIC_LABS, static_ips={"alice": {"STATIC_IP": "20.0.0.1"}})
+    with pytest.raises(BadInput, match="static_ips is given, but this is the kind lab cluster") as caught:
+        deploy.class_addresses(FakeKube(NODES), given, "v.yaml", is_kind=True)  # type: ignore[arg-type]
+    assert caught.value.file == "v.yaml"
+    assert (caught.value.fix or "").startswith("remove static_ips")
+
+
+def test_off_kind_the_values_file_must_give_every_student_the_addresses_the_labs_ask_for() -> None:
+    listed = {
+        "alice": {"STATIC_IP": "20.0.0.1", "INTERNAL_STATIC_IP": "10.224.0.40"},
+        "bob": {"STATIC_IP": "20.0.0.2", "INTERNAL_STATIC_IP": "10.224.0.41", "NODE_PORT": "x"},
+    }
+    given = deploy.class_addresses(FakeKube(), replace(STATIC_LABS, static_ips=listed), "v.yaml", is_kind=False)  # type: ignore[arg-type]
+    assert given == {
+        "alice": {"STATIC_IP": "20.0.0.1", "INTERNAL_STATIC_IP": "10.224.0.40"},
+        "bob": {"STATIC_IP": "20.0.0.2", "INTERNAL_STATIC_IP": "10.224.0.41"},
+    }
+    lacking = replace(STATIC_LABS, static_ips={"alice": listed["alice"], "bob": {"STATIC_IP": "20.0.0.2"}})
+    with pytest.raises(BadInput, match="student bob has no INTERNAL_STATIC_IP in static_ips") as caught:
+        deploy.class_addresses(FakeKube(), lacking, "v.yaml", is_kind=False)  # type: ignore[arg-type]
+    err = caught.value
+    assert err.file == "v.yaml"
+    assert "static-ip" in err.message
+    assert "Azure static IPs the instructor makes" in (err.rule or "")
+    assert (err.fix or "").startswith("add static_ips: {bob: {STATIC_IP: <address>, INTERNAL_STATIC_IP: <address>}}")
+    with pytest.raises(BadInput, match="student alice has no STATIC_IP or INTERNAL_STATIC_IP"):
+        deploy.class_addresses(FakeKube(), STATIC_LABS, "v.yaml", is_kind=False)  # type: ignore[arg-type]
+    assert deploy.class_addresses(FakeKube(), VALUES, "v.yaml", is_kind=False) == {}  # type: ignore[arg-type]
+
+
+def test_down_deletes_the_class_pools_in_metallbs_namespace_and_nothing_else_there() -> None:
+    kube = FakeKube(
+        {
+            "ipaddresspools.metallb.io": [_obj("servicelab-classroom-static", MARKED), _obj("static", {})],
+            "l2advertisements.metallb.io": [_obj(m.CLASS_ADVERTISEMENT, MARKED), _obj("servicelab", {})],
+        }
+    )
+    deleted = deploy.down(kube, say=lambda _: None, timeout_s=5)  # type: ignore[arg-type]
+    assert sorted(deleted) == [
+        "ipaddresspools.metallb.io/metallb-system/servicelab-classroom-static",
+        f"l2advertisements.metallb.io/metallb-system/{m.CLASS_ADVERTISEMENT}",
+    ]
+    left = {kind: [o["metadata"]["name"] for o in objs] for kind, objs in kube.objects.items()}
+    assert left == {"ipaddresspools.metallb.io": ["static"], "l2advertisements.metallb.io": ["servicelab"]}

@@ -16,13 +16,15 @@ import pytest
 from grader.base import images
 from grader.classroom import hubservice
 from grader.classroom import manifests as m
-from grader.cluster import podguard
+from grader.cluster import metallb, podguard
 from grader.cluster.facts import ClusterFacts
 from grader.grading import fence
 from grader.intake.labpolicy import LabPolicy, ServiceRules
 from grader.kube.api import Session
 from grader.kube.client import OWNER_KEY, Obj, parse_manifest
+from grader.parallel.claims import STATIC_IP_ANNOTATIONS
 
+REPO = Path(__file__).resolve().parents[3]
 SINGLEUSER = "servicelab.local/classroom-singleuser:6.1.1-abc"
 ROOM = m.Classroom(
     students=("alice", "bob"),
@@ -59,7 +61,8 @@ def _named(objects: list[Obj], kind: str, name: str, namespace: str | None = Non
 
 
 def test_every_object_carries_the_classroom_marks_and_stays_in_its_namespaces() -> None:
-    for obj in _all():
+    addressed = replace(ROOM, variables=ADDRESSED, class_pools=True)
+    for obj in _all(addressed):
         meta = obj["metadata"]
         assert meta["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE, meta["name"]
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "servicelab"
@@ -68,7 +71,8 @@ def test_every_object_carries_the_classroom_marks_and_stays_in_its_namespaces() 
         if namespace is None and obj["kind"] != "Namespace":
             assert meta["name"].startswith(m.PREFIX), obj["kind"]
         elif namespace is not None:
-            assert namespace == m.HUB_NAMESPACE or namespace.startswith("servicelab-student-")
+            assert namespace in (m.HUB_NAMESPACE, metallb.NAMESPACE) or namespace.startswith("servicelab-student-")
+            assert namespace != metallb.NAMESPACE or meta["name"].startswith(m.PREFIX)  # the class's pools
 
 
 def test_a_student_namespace_is_fenced_and_walled_like_a_grading_namespace() -> None:
@@ -579,3 +583,145 @@ def test_the_host_wall_binds_the_student_namespaces_and_each_carries_its_own_hos
         assert json.loads(data[m.VARIABLES_FILE])["SHOP_HOST"] == own["SHOP_HOST"]
     bare = m.student_objects(ROOM, "alice", FACTS)
     assert m.SHOP_HOST_KEY not in _named(bare, "Namespace", "servicelab-student-alice")["metadata"]["labels"]
+
+
+# --- static IPs ---------------------------------------------------------------------------------------------------
+ADDRESSED = {
+    "alice": {"NODE_PORT": "30412", "STATIC_IP": "172.18.254.7", "INTERNAL_STATIC_IP": "172.18.253.9"},
+    "bob": {"NODE_PORT": "31050", "STATIC_IP": "172.18.254.120", "INTERNAL_STATIC_IP": "172.18.253.3"},
+}
+IPV4, IPV6 = (
+    "service.beta.kubernetes.io/azure-load-balancer-ipv4",
+    "service.beta.kubernetes.io/azure-load-balancer-ipv6",
+)
+
+
+class AddressWall(PortWall):
+    """The static-IP wall's CEL, evaluated with cel-python; its two validations in order, as the API server does."""
+
+    def __init__(self) -> None:
+        self.celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
+        self.policy, self.binding = m.address_wall()
+        env = self.celpy.Environment()
+        self.compiled = [
+            (v["name"], env.program(env.compile(v["expression"]))) for v in self.policy["spec"]["variables"]
+        ]
+        self.checks = [
+            (env.program(env.compile(c["expression"])), env.program(env.compile(c["messageExpression"])))
+            for c in self.policy["spec"]["validations"]
+        ]
+
+    def refused(self, service: Obj, annotations: dict[str, str]) -> str | None:
+        celpy = self.celpy
+        activation: dict[str, Any] = {
+            "object": celpy.json_to_cel(service),
+            "namespaceObject": celpy.json_to_cel({"metadata": {"name": "ns", "annotations": annotations}}),
+        }
+        variables: dict[Any, Any] = {}
+        for name, program in self.compiled:
+            activation["variables"] = celpy.celtypes.MapType(variables)
+            variables[celpy.celtypes.StringType(name)] = program.evaluate(activation)
+        activation["variables"] = celpy.celtypes.MapType(variables)
+        for check, message in self.checks:
+            if not bool(check.evaluate(activation)):
+                return str(message.evaluate(activation))
+        return None
+
+
+def _lb(annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
+    meta: Obj = {"name": "s", **({"annotations": annotations} if annotations else {})}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {"type": "LoadBalancer", **spec}}
+
+
+def _own(student: str) -> dict[str, str]:
+    room = replace(ROOM, variables=ADDRESSED, class_pools=True)
+    namespace = _named(m.student_objects(room, student, FACTS), "Namespace", f"servicelab-student-{student}")
+    return dict(namespace["metadata"]["annotations"])
+
+
+def test_the_address_wall_lets_a_student_ask_for_their_own_addresses_only() -> None:
+    wall, alice = AddressWall(), _own("alice")
+    for own in ("172.18.254.7", "172.18.253.9"):
+        for key in (IPV4, "metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs"):
+            assert wall.refused(_lb({key: own}), alice) is None, key
+        assert wall.refused(_lb(loadBalancerIP=own), alice) is None
+    internal = {"service.beta.kubernetes.io/azure-load-balancer-internal": "true", IPV4: "172.18.253.9"}
+    translated = {**internal, "metallb.io/address-pool": metallb.CLASS_INTERNAL_STATIC_POOL}  # by fixtures/aks
+    assert wall.refused(_lb(translated), alice) is None
+    assert wall.refused(_lb(), alice) is None  # asks for nothing: the public pool hands one out
+    assert wall.refused(_lb({"metallb.io/address-pool": "internal"}), alice) is None  # an internal LB, no address
+    assert wall.refused(_lb({IPV4: ""}), alice) is None
+    yours = "yours are STATIC_IP 172.18.254.7 and INTERNAL_STATIC_IP 172.18.253.9"
+    for service, asked in (
+        (_lb({IPV4: "172.18.254.120"}), "172.18.254.120"),  # bob's
+        (_lb({IPV6: "2001:db8::1"}), "2001:db8::1"),
+        (_lb({"metallb.io/loadBalancerIPs": "172.18.255.210"}), "172.18.255.210"),  # the cluster's own STATIC_IP
+        (_lb({"metallb.universe.tf/loadBalancerIPs": "172.18.253.3"}), "172.18.253.3"),
+        (_lb(loadBalancerIP="172.18.254.120"), "172.18.254.120"),
+        (_lb({IPV4: "172.18.254.7"}, loadBalancerIP="172.18.253.3"), "172.18.253.3"),  # one of two is not hers
+        (_lb(externalIPs=["172.18.0.3"]), "172.18.0.3"),
+        (_lb({IPV4: "172.18.254.7,172.18.254.120"}), "172.18.254.7,172.18.254.120"),
+    ):
+        said = wall.refused(service, alice)
+        assert said == f"static-ip: {asked} is not your address to ask for: {yours}", service
+        assert "bob" not in said
+    for pool in m.STATIC_POOLS:  # an address-pool annotation draws from an autoAssign: false pool too
+        said = wall.refused(_lb({"metallb.io/address-pool": pool}), alice)
+        assert said == f"static-ip: pool {pool} hands out static IPs: ask for your own by address, not by pool; {yours}"
+        assert wall.refused(_lb({"metallb.universe.tf/address-pool": pool}), alice) is not None
+    nothing = wall.refused(_lb({IPV4: "172.18.254.7"}), {})
+    assert (
+        nothing == "static-ip: 172.18.254.7 is not your address to ask for: this namespace has no static IP of its own"
+    )
+
+
+def test_the_address_wall_binds_the_student_namespaces_and_holds_no_address() -> None:
+    room = replace(ROOM, variables=ADDRESSED, class_pools=True)
+    policy = _named(m.cluster_objects(room), "ValidatingAdmissionPolicy", m.ADDRESS_WALL)
+    binding = _named(m.cluster_objects(room), "ValidatingAdmissionPolicyBinding", m.ADDRESS_WALL)
+    assert m.ADDRESS_WALL.startswith(m.PREFIX)
+    assert m.ADDRESS_WALL != m.PORT_WALL
+    for obj in (policy, binding):
+        assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert binding["spec"]["matchResources"] == {
+        "namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: m.STUDENT_ROLE}}
+    }
+    assert "172.18" not in json.dumps(policy)  # the addresses are the namespaces': a class that grows changes no policy
+    assert policy == m.address_wall()[0] | {"metadata": policy["metadata"]}
+    assert set(m.ASKING_ANNOTATIONS) == set(STATIC_IP_ANNOTATIONS)  # every address a grading claims, the wall reads
+
+
+def test_each_student_namespace_carries_its_own_addresses_and_the_class_pools_hold_them() -> None:
+    room = replace(ROOM, variables=ADDRESSED, class_pools=True)
+    assert _own("alice") == {
+        OWNER_KEY: _own("alice")[OWNER_KEY],
+        "servicelab.dev/static-ip": "172.18.254.7",
+        "servicelab.dev/internal-static-ip": "172.18.253.9",
+        m.INTERNAL_POOL_KEY: metallb.CLASS_INTERNAL_STATIC_POOL,
+    }
+    objects = m.cluster_objects(room)
+    static = _named(objects, "IPAddressPool", metallb.CLASS_STATIC_POOL, metallb.NAMESPACE)
+    internal = _named(objects, "IPAddressPool", metallb.CLASS_INTERNAL_STATIC_POOL, metallb.NAMESPACE)
+    assert static["spec"] == {"addresses": ["172.18.254.7/32", "172.18.254.120/32"], "autoAssign": False}
+    assert internal["spec"] == {"addresses": ["172.18.253.3/32", "172.18.253.9/32"], "autoAssign": False}
+    advertisement = _named(objects, "L2Advertisement", m.CLASS_ADVERTISEMENT, metallb.NAMESPACE)
+    assert advertisement["spec"] == {"ipAddressPools": [metallb.CLASS_STATIC_POOL, metallb.CLASS_INTERNAL_STATIC_POOL]}
+    for obj in (static, internal, advertisement):
+        assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE  # what `down` deletes
+        assert obj["metadata"]["name"].startswith(m.PREFIX)
+    assert metallb.CLASS_STATIC_POOL in metallb.PUBLIC_POOLS  # the internet reaches a student's STATIC_IP
+    assert metallb.CLASS_INTERNAL_STATIC_POOL not in metallb.PUBLIC_POOLS
+    # off kind (AKS): the instructor's addresses on the namespaces, no pools and no pool annotation
+    aks = replace(room, class_pools=False)
+    assert not [o for o in m.cluster_objects(aks) if o["kind"] in ("IPAddressPool", "L2Advertisement")]
+    annotations = _named(m.student_objects(aks, "bob", FACTS), "Namespace", "servicelab-student-bob")["metadata"]
+    assert annotations["annotations"]["servicelab.dev/static-ip"] == "172.18.254.120"
+    assert m.INTERNAL_POOL_KEY not in annotations["annotations"]
+    assert not [o for o in m.cluster_objects(ROOM) if o["kind"] == "IPAddressPool"]  # no static IPs, no pools
+
+
+def test_the_aks_translation_sends_a_students_own_internal_address_to_the_class_pool() -> None:
+    text = (REPO / "fixtures" / "aks" / "annotations.yaml").read_text()
+    for key in (m.ADDRESS_KEYS["INTERNAL_STATIC_IP"], m.INTERNAL_POOL_KEY):
+        assert f"'{key}'" in text

@@ -92,12 +92,34 @@ def test_every_field_is_read(tmp_path: Path) -> None:
         (GOOD + "hub_state: disk\n", 4, "'disk' is not one of auto, pvc, emptyDir"),
         (GOOD + "images: {hub: 42}\n", 4, "42 is not text"),
         ("- alice\n", 1, "not a mapping"),
+        (GOOD + "static_ips: [20.0.0.1]\n", 4, "static_ips: is not a mapping"),
+        (GOOD + "static_ips:\n  carol: {STATIC_IP: 20.0.0.1}\n", 5, "'carol' is not in students"),
+        (GOOD + "static_ips:\n  alice: 20.0.0.1\n", 5, "not a mapping of variables to addresses"),
+        (GOOD + "static_ips:\n  alice:\n    NODE_PORT: 30100\n", 6, "'NODE_PORT' is no address variable"),
+        (GOOD + "static_ips:\n  alice:\n    STATIC_IP: 20.0.0.300\n", 6, "'20.0.0.300' is not an IP address"),
+        (
+            GOOD + "static_ips:\n  alice: {STATIC_IP: 20.0.0.1}\n  bob-2:\n    INTERNAL_STATIC_IP: 20.0.0.1\n",
+            7,
+            "20.0.0.1 is alice's STATIC_IP too",
+        ),
     ],
 )
 def test_a_mistake_is_refused_with_its_line(tmp_path: Path, text: str, line: int, says: str) -> None:
     err = _refused(tmp_path, text)
     assert says in err.message, err.render()
     assert err.line == line, err.render()
+
+
+def test_static_ips_are_read_per_student_in_one_spelling(tmp_path: Path) -> None:
+    text = GOOD + (
+        "static_ips:\n  alice: {STATIC_IP: 20.31.4.5, INTERNAL_STATIC_IP: 10.224.0.40}\n"
+        "  bob-2: {STATIC_IP: '2001:DB8:0::7'}\n"
+    )
+    assert _load(tmp_path, text).static_ips == {
+        "alice": {"STATIC_IP": "20.31.4.5", "INTERNAL_STATIC_IP": "10.224.0.40"},
+        "bob-2": {"STATIC_IP": "2001:db8::7"},  # as the wall compares it
+    }
+    assert _load(tmp_path, GOOD).static_ips == {}
 
 
 def test_yaml_a_manifest_could_not_use_is_refused_too(tmp_path: Path) -> None:

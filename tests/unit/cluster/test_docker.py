@@ -52,3 +52,18 @@ def test_a_running_control_plane_or_another_cluster_says_nothing(monkeypatch: py
     assert docker.why_kind_unreachable("kind-servicelab") is None
     assert docker.why_kind_unreachable("aks-prod") is None
     assert docker.why_kind_unreachable(None) is None
+
+
+def test_the_kind_networks_container_addresses_are_read_without_a_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    network = {
+        "Containers": {
+            "a1": {"Name": "servicelab-worker", "IPv4Address": "172.18.0.5/16", "IPv6Address": "fc00:f853::5/64"},
+            "b2": {"Name": "servicelab-outside", "IPv4Address": "172.18.0.6/16", "IPv6Address": ""},
+        }
+    }
+    monkeypatch.setattr(
+        docker, "inspect", lambda kind, name, **_: network if (kind, name) == ("network", "kind") else None
+    )
+    assert docker.kind_network_addresses() == {"172.18.0.5", "fc00:f853::5", "172.18.0.6"}
+    monkeypatch.setattr(docker, "inspect", lambda *_, **__: None)
+    assert docker.kind_network_addresses() == set()

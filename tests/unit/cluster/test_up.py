@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +16,7 @@ from grader.base import names
 from grader.base.images import BUSYBOX
 from grader.base.run import Result
 from grader.cluster import docker, doctor, metallb, tools, up, vantage, versions
-from grader.cluster.net import LabAddresses, lab_addresses
+from grader.cluster.net import LabAddresses, class_bands, lab_addresses
 from grader.cluster.preflight import Preflight
 from grader.cluster.readiness import NodeBoot, nodes_ready, rollout_ready, settled_since_boot
 from grader.cluster.sources import fixture
@@ -35,6 +36,28 @@ def test_pools_are_carved_from_the_top_of_the_kind_subnet(subnet: str, public: s
     assert addresses.internal_range == internal
     assert addresses.static_ip == static
     assert addresses.internal_first <= addresses.internal_static_ip <= addresses.internal_last
+
+
+def test_the_internet_container_has_no_route_to_the_internal_pool_nor_a_classrooms_internal_band() -> None:
+    _, command, _, _ = vantage._spec(vantage.INTERNET_CONTAINER, lab_addresses("172.18.0.0/16"))
+    routes = [part.strip() for part in command[2].split(";") if "blackhole" in part]
+    covered = {str(address) for route in routes for address in ipaddress.ip_network(route.rsplit(" ", 1)[-1])}
+    band = class_bands("172.18.0.0/16")
+    assert set(band.internal) | {f"172.18.255.{i}" for i in range(220, 240)} == covered
+    assert not covered & set(band.static)  # a student's STATIC_IP is public: the internet reaches it
+    _, small, _, _ = vantage._spec(vantage.INTERNET_CONTAINER, lab_addresses("10.5.7.0/24"))
+    assert small[2].count("blackhole") == 2  # the internal pool only: no classroom band fits a /24
+
+
+def test_the_addresses_a_pool_holds_are_found_in_ranges_and_cidrs() -> None:
+    pools = [
+        {"spec": {"addresses": ["172.18.254.10-172.18.254.12", "172.18.253.7/32"]}},
+        {"spec": {"addresses": ["fc00::/126"]}},
+        {"spec": {}},
+    ]
+    candidates = ["172.18.254.9", "172.18.254.10", "172.18.254.12", "172.18.254.13", "172.18.253.7", "fc00::3"]
+    assert metallb.in_pools(pools, candidates) == {"172.18.254.10", "172.18.254.12", "172.18.253.7", "fc00::3"}
+    assert metallb.in_pools([], candidates) == set()
 
 
 def test_a_subnet_too_small_for_the_pools_is_refused() -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from grader.catalogue.labs import facts_for, load_lab, with_variables
+from grader.cluster.facts import ClusterFacts
+from grader.grading.submission import judge_submission, learner_files
 from grader.intake.manifests import Doc
-from grader.parallel.claims import claims_of
+from grader.parallel.claims import claims_of, overlaps, submission_claims
 
 
 def _service(**spec: object) -> Doc:
@@ -81,3 +84,22 @@ def test_host_forms_are_one_claim(written: str) -> None:
 
 def test_a_placeholder_stays_one_exact_claim() -> None:
     assert claims_of([_service(loadBalancerIP="${STATIC_IP}")]) == {"ip:${STATIC_IP}"}
+
+
+def test_a_classroom_students_static_ip_is_their_own_claim_so_two_students_never_wait_on_each_other() -> None:
+    """The grading service grades each student with their own variables (grader.grading.session.grade): the claim is
+    the address itself, so alice's and bob's static-ip gradings hold different leases; the lab's checks read the
+    same value (facts_for), not the cluster's STATIC_IP."""
+    lab = load_lab("static-ip")
+    solution = learner_files(lab.solution.path)
+    cluster = {"STATIC_IP": "172.18.255.210", "INTERNAL_STATIC_IP": "172.18.255.230", "NAMESPACE": "ns"}
+    held = {}
+    for student, address in (("alice", "172.18.254.7"), ("bob", "172.18.254.120")):
+        own = with_variables(lab, {"STATIC_IP": address, "INTERNAL_STATIC_IP": "172.18.253.9", "NODE_PORT": "30412"})
+        docs = judge_submission(own, solution)
+        held[student] = submission_claims(own, docs, cluster)
+        assert f"ip:{address}" in held[student]
+        graded = facts_for(own, ClusterFacts(context=None, is_kind=True, nodes=[], variables=dict(cluster)))
+        assert graded.variables["STATIC_IP"] == address
+    assert not [(a, b) for a in held["alice"] for b in held["bob"] if overlaps(a, b)]
+    assert "ip:172.18.255.210" in submission_claims(lab, judge_submission(lab, solution), cluster)  # no classroom
