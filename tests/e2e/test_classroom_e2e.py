@@ -33,7 +33,7 @@ from grader.base.wait import wait_for
 from grader.classroom import deploy, grading
 from grader.classroom import manifests as m
 from grader.classroom.values import load as load_values
-from grader.cluster import docker
+from grader.cluster import docker, metallb
 from grader.kube.client import Kube, Obj
 
 pytestmark = [pytest.mark.e2e, pytest.mark.classroom]
@@ -189,6 +189,12 @@ def _left(kube: Kube) -> list[str]:
         for pv in kube.list("persistentvolumes")
         if ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace") == m.HUB_NAMESPACE
     ]
+    for kind in deploy.METALLB_KINDS:  # the class's pools of static IPs and their advertisement
+        left += [
+            f"{kind}/{o['metadata']['name']}"
+            for o in kube.list(kind, metallb.NAMESPACE)
+            if o["metadata"]["name"].startswith(m.PREFIX)
+        ]
     for namespace in grading.FOREIGN_NAMESPACES:
         left += [
             f"rolebinding/{namespace}/{b['metadata']['name']}"
