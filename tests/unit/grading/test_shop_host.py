@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from _grader_fakes import facts
+from test_variables import FakeEnv, _lab, _message
 
 from grader.base.errors import BadInput
 from grader.catalogue.labs import facts_for, lab_values, learner_text, load_lab, with_variables
@@ -17,7 +18,6 @@ from grader.intake.manifests import fill, manifest_files, read_docs
 from grader.learner import notebook
 from grader.learner.progress import hint_ladder
 from grader.parallel.claims import case_claims, placeholder_values
-from tests.unit.grading.test_variables import FakeEnv, _lab, _message
 
 REPO = Path(__file__).resolve().parents[3]
 LABS = ("ingress", "gateway")
