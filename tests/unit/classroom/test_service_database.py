@@ -1,0 +1,75 @@
+"""The gradebook's database choice: a URL is PostgreSQL (its driver only then), a path SQLite; a URL's password is
+never shown; a lost PostgreSQL connection is opened again."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import _postgres
+import pytest
+
+from grader.base.errors import BadInput, EnvError
+from grader.classroom.service import database
+from grader.classroom.service.gradebook import Gradebook
+
+T0 = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://grader:s3cret@db:5432/class", "postgresql://grader:***@db:5432/class"),
+        ("postgres://grader@db/class", "postgres://grader@db/class"),
+        ("postgresql://db/class?user=g&password=s3cret&sslmode=require", "postgresql://db/class?user=g&password=***&sslmode=require"),
+        ("postgresql://a:b:c@db/class", "postgresql://a:***@db/class"),
+        ("/data/gradebook.sqlite", "/data/gradebook.sqlite"),
+    ],
+)  # fmt: skip
+def test_a_urls_password_is_never_shown(url: str, shown: str) -> None:
+    assert database.redacted(url) == shown
+    assert database.scrubbed(f"FATAL: {url} refused", url).count("s3cret") == 0
+
+
+@pytest.mark.parametrize("url", ["mysql://grader:s3cret@db/class", "sqlite:///data/g.sqlite", "postgresql://"])
+def test_only_a_postgresql_url_is_taken(url: str) -> None:
+    with pytest.raises(BadInput) as refused:
+        Gradebook(url)
+    assert "s3cret" not in refused.value.render()
+    assert refused.value.rule == database.URL_RULE
+    assert refused.value.fix
+
+
+def test_without_its_driver_a_postgresql_gradebook_is_an_environment_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    with pytest.raises(EnvError, match=r"servicelab\[postgres\]") as missing:
+        Gradebook("postgresql://grader:s3cret@db/class")
+    assert "s3cret" not in str(missing.value)
+    assert "grader:***@db" in str(missing.value)
+
+
+def test_an_sqlite_gradebook_never_imports_the_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    Gradebook(tmp_path / "g.sqlite").close()
+
+
+def test_a_wrong_password_is_refused_without_showing_either(postgres: _postgres.Server) -> None:
+    wrong = postgres.url(password="not-the-password")
+    with pytest.raises(EnvError, match="cannot reach the gradebook") as refused:
+        Gradebook(wrong)
+    assert "not-the-password" not in str(refused.value)
+    assert postgres.password not in str(refused.value)
+
+
+def test_a_lost_connection_is_opened_again(postgres: _postgres.Server) -> None:
+    url = postgres.new_database()
+    book = Gradebook(url, heartbeat_s=3600)
+    try:
+        book.queued("j1", "ann", "nodeport", "servicelab-student-ann", T0)
+        assert postgres.kill_connections(url) == 1  # as a database restart would
+        book.started("j1", T0 + 1)  # its BEGIN meets the dead connection: a new one, and the write goes through
+        row = book.get("j1")
+        assert row is not None
+        assert (row.state, row.started) == ("running", T0 + 1)
+    finally:
+        book.close()
