@@ -83,8 +83,9 @@ def check_url(where: str, *, file: str | None = None, line: int | None = None) -
     """BadInput unless where is a PostgreSQL URL with a host or a database to reach (the password not shown)."""
     parts = urlsplit(where)
     if parts.scheme not in POSTGRES_SCHEMES:
+        problem = f"the scheme '{parts.scheme}' is not PostgreSQL's" if is_url(where) else "is not a URL"
         raise BadInput(
-            f"gradebook URL {redacted(where)!r}: the scheme '{parts.scheme}' is not PostgreSQL's",
+            f"gradebook URL {redacted(where)!r}: {problem}",
             file=file,
             line=line,
             rule=URL_RULE,

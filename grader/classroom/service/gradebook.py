@@ -168,10 +168,7 @@ class Gradebook:
             with self._tx() as db:
                 db.schema_lock()
                 self._schema(db)
-                db.execute(
-                    f"INSERT INTO instances (id, name, started, seen) VALUES (?, ?, {self._now}, {self._now})",
-                    (self.instance, self.name),
-                )
+                self._register(db)
                 # an instance of my name is my own earlier start: it is gone, and its gradings with it
                 db.execute("DELETE FROM instances WHERE name = ? AND id <> ?", (self.name, self.instance))
                 self._sweep(db)
@@ -213,6 +210,12 @@ class Gradebook:
         )
         db.execute(f"DELETE FROM instances WHERE id IN ({stale})", (self._stale_s,))
 
+    def _register(self, db: Database) -> None:
+        db.execute(
+            f"INSERT INTO instances (id, name, started, seen) VALUES (?, ?, {self._now}, {self._now})",
+            (self.instance, self.name),
+        )
+
     def _beat(self, every_s: float) -> None:
         """The heartbeat: this instance is alive; and the gradings of instances that are not are interrupted."""
         while not self._stop.wait(every_s):
@@ -220,12 +223,7 @@ class Gradebook:
                 with self._tx() as db:
                     db.execute(f"UPDATE instances SET seen = {self._now} WHERE id = ?", (self.instance,))
                     if not db.execute("SELECT id FROM instances WHERE id = ?", (self.instance,)):
-                        # forgotten while this one could not reach the database for stale_s: here again
-                        db.execute(
-                            "INSERT INTO instances (id, name, started, seen) "
-                            f"VALUES (?, ?, {self._now}, {self._now})",
-                            (self.instance, self.name),
-                        )
+                        self._register(db)  # forgotten while it could not reach the database for stale_s
                     self._sweep(db)
             except Exception as err:  # the database is away: the next beat tries again
                 log.warning("gradebook %s: heartbeat failed: %s", self.shown, scrubbed(str(err), self.where))

@@ -11,6 +11,7 @@ import pytest
 
 from grader.base.errors import BadInput, EnvError
 from grader.classroom.service import database
+from grader.classroom.service.__main__ import main as service_main
 from grader.classroom.service.gradebook import Gradebook
 
 T0 = 1_800_000_000.0
@@ -73,3 +74,20 @@ def test_a_lost_connection_is_opened_again(postgres: _postgres.Server) -> None:
         assert (row.state, row.started) == ("running", T0 + 1)
     finally:
         book.close()
+
+
+def test_the_service_will_not_start_on_a_gradebook_it_cannot_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SERVICELAB_VARIABLES_JSON", raising=False)
+    assert service_main(["--gradebook", "mysql://grader:s3cret@db/class"]) == 2
+    said = capsys.readouterr().err
+    assert "not PostgreSQL's" in said
+    assert "rule:" in said
+    assert "s3cret" not in said
+    monkeypatch.setenv("SERVICELAB_GRADEBOOK", "postgresql://grader:s3cret@db/class")  # as the container gets it
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    assert service_main([]) == 3
+    said = capsys.readouterr().err
+    assert "servicelab[postgres]" in said
+    assert "s3cret" not in said

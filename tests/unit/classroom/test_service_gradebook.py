@@ -149,7 +149,8 @@ INSERT INTO meta VALUES ('schema', '1');
 INSERT INTO results (job, student, lab, namespace, state, requested, started, finished, score, max_score, verdict)
     VALUES ('old', 'ann', 'nodeport', 'servicelab-student-ann', 'done', 1, 2, 3, 2, 2, 'PASS');
 INSERT INTO checks VALUES ('old', 0, 'x', 'PASS');
-INSERT INTO results (job, student, lab, namespace, state, requested) VALUES ('cut', 'bo', 'nodeport', 'ns', 'running', 1);
+INSERT INTO results (job, student, lab, namespace, state, requested)
+    VALUES ('cut', 'bo', 'nodeport', 'ns', 'running', 1);
 """
 
 
@@ -205,7 +206,9 @@ def test_the_csv_export_has_each_latest_scored_result(gradebook_where: str) -> N
     )
 
 
-def test_the_nbgrader_export_has_nbgrader_exports_columns_and_every_student_and_assignment(gradebook_where: str) -> None:
+def test_the_nbgrader_export_has_nbgrader_exports_columns_and_every_student_and_assignment(
+    gradebook_where: str,
+) -> None:
     book = Gradebook(gradebook_where)
     _class(book)
     assignments = {"nodeport": "02-nodeport", "clusterip": "01-clusterip"}
