@@ -4,6 +4,7 @@ never shown; a lost PostgreSQL connection is opened again."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import _postgres
@@ -15,6 +16,7 @@ from grader.classroom.service.__main__ import main as service_main
 from grader.classroom.service.gradebook import Gradebook
 
 T0 = 1_800_000_000.0
+REPLICAS = 6
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,30 @@ def test_the_service_will_not_start_on_a_gradebook_it_cannot_use(
     said = capsys.readouterr().err
     assert "servicelab[postgres]" in said
     assert "s3cret" not in said
+
+
+def test_replicas_starting_at_once_make_the_tables_once(postgres: _postgres.Server) -> None:
+    """CREATE TABLE IF NOT EXISTS races in PostgreSQL (two creators, one unique violation): the advisory lock."""
+    url = postgres.new_database()
+    opened: list[Gradebook] = []
+    failed: list[BaseException] = []
+    barrier = threading.Barrier(REPLICAS)
+
+    def start(name: str) -> None:
+        barrier.wait(timeout=30)
+        try:
+            opened.append(Gradebook(url, instance=name))
+        except BaseException as err:
+            failed.append(err)
+
+    threads = [threading.Thread(target=start, args=(f"grading-{i}",)) for i in range(REPLICAS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert failed == []
+        assert len(opened) == REPLICAS
+    finally:
+        for book in opened:
+            book.close()
