@@ -241,6 +241,8 @@ class Gradebook:
 
     def close(self) -> None:
         """This instance's gradings that never finished are interrupted (the service stops without them)."""
+        if self._stop.is_set():  # closed already
+            return
         self._stop.set()
         self._heart.join()
         try:

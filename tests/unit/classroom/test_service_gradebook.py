@@ -62,6 +62,7 @@ def test_every_check_verdict_is_kept_by_its_name(gradebook_where: str) -> None:
     assert row is not None
     assert row.checks == {"a": "PASS", "b": "FAIL", "c": "BLOCKED", "d": "ENV-ERROR", "e": "n-a"}
     assert (row.score, row.max_score, row.verdict) == (None, None, "ENV-ERROR")
+    book.close()
 
 
 def _unfinished(book: Gradebook, student: str) -> None:
@@ -94,7 +95,7 @@ def test_a_grading_cut_short_by_a_restart_is_marked_interrupted(gradebook_where:
     again = Gradebook(gradebook_where, instance="grading-0")  # crashed: the same name starts again, the old is gone
     _assert_interrupted(again, "ann")
     again.close()
-    book.close()
+    book.close()  # crashed: its connection closed only now; closed: a second close does nothing
 
 
 def test_replicas_do_not_interrupt_each_others_live_gradings(gradebook_where: str) -> None:
@@ -184,6 +185,7 @@ def test_a_grading_that_could_not_run_has_its_reason_and_no_score(gradebook_wher
         None,
         "namespace servicelab-student-ann does not exist",
     )
+    book.close()
 
 
 def _class(book: Gradebook) -> None:
@@ -204,6 +206,7 @@ def test_the_csv_export_has_each_latest_scored_result(gradebook_where: str) -> N
         "bo,clusterip,1,1,2027-01-15T08:00:42Z\n"
         "bo,nodeport,1,2,2027-01-15T08:00:32Z\n"
     )
+    book.close()
 
 
 def test_the_nbgrader_export_has_nbgrader_exports_columns_and_every_student_and_assignment(
@@ -220,6 +223,7 @@ def test_the_nbgrader_export_has_nbgrader_exports_columns_and_every_student_and_
         "02-nodeport,,2027-01-15T08:01:02Z,ann,,,,2.0,0.0,2.0,2.0\n"
         "02-nodeport,,2027-01-15T08:00:32Z,bo,,,,1.0,0.0,1.0,2.0\n"
     )
+    book.close()
 
 
 def test_an_assignment_is_the_labs_notebook_folder() -> None:
