@@ -59,7 +59,8 @@ def redacted(where: str) -> str:
         if ":" in user:
             user = user.split(":", 1)[0] + ":***"
         netloc = f"{user}@{host}"
-    query = urlencode([(k, "***" if k in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query)], safe="*")
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, "***" if k in SECRET_PARAMS else v) for k, v in params], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -79,23 +80,19 @@ def _passwords(where: str) -> list[str]:
     return [*found, parts.password] if parts.password else found
 
 
-def check_url(where: str, *, file: str | None = None, line: int | None = None) -> None:
+def check_url(where: str) -> None:
     """BadInput unless where is a PostgreSQL URL with a host or a database to reach (the password not shown)."""
     parts = urlsplit(where)
     if parts.scheme not in POSTGRES_SCHEMES:
         problem = f"the scheme '{parts.scheme}' is not PostgreSQL's" if is_url(where) else "is not a URL"
         raise BadInput(
             f"gradebook URL {redacted(where)!r}: {problem}",
-            file=file,
-            line=line,
             rule=URL_RULE,
             fix="write postgresql://USER:PASSWORD@HOST:5432/DATABASE (or leave it out for the SQLite file)",
         )
     if not (parts.hostname or parts.path.strip("/") or parse_qsl(parts.query)):
         raise BadInput(
             f"gradebook URL {redacted(where)!r} names no server and no database",
-            file=file,
-            line=line,
             rule=URL_RULE,
             fix="name the server and the database: postgresql://USER:PASSWORD@HOST:5432/DATABASE",
         )
