@@ -99,7 +99,7 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
     ]
     if runs == IN_CLUSTER:  # its pod, and the ways to it (the container's come once it has an address)
         pod = incluster.peers()
-        objects += [*incluster.objects(room, grading_image), grading.hub_egress(pod)]
+        objects += [*incluster.objects(room, grading_image, values.gradebook), grading.hub_egress(pod)]
         objects += [obj for student in values.students for obj in grading.student_objects(student, pod)]
     # the hub's namespace before anything in it; the student namespaces come with their own objects
     objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)

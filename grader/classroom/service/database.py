@@ -90,6 +90,14 @@ def check_url(where: str) -> None:
             rule=URL_RULE,
             fix="write postgresql://USER:PASSWORD@HOST:5432/DATABASE (or leave it out for the SQLite file)",
         )
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise BadInput(
+            f"gradebook URL {redacted(where)!r}: its port is not a number from 0 to 65535 (or names several hosts)",
+            rule=URL_RULE,
+            fix="one server: postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+        ) from None
     if not (parts.hostname or parts.path.strip("/") or parse_qsl(parts.query)):
         raise BadInput(
             f"gradebook URL {redacted(where)!r} names no server and no database",

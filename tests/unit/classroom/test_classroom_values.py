@@ -110,6 +110,7 @@ def test_every_field_is_read(tmp_path: Path) -> None:
         (GOOD + "grading:\n  gradebook: /data/g.sqlite\n", 5, "'/data/g.sqlite': is not a URL"),
         (GOOD + "grading:\n  gradebook: 'postgresql://'\n", 5, "names no server and no database"),
         (GOOD + "grading:\n  gradebook: 5432\n", 5, "is not text"),
+        (GOOD + "grading:\n  gradebook: postgresql://g:s3cret@db:big/c\n", 5, "its port is not a number"),
         (GOOD + "grading: {database: x}\n", 4, "unknown key"),
     ],
 )
