@@ -65,13 +65,14 @@ def _static_checks(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    _install(session, "dev", "teach")  # mypy reads grader.classroom against nbformat, nbconvert, traitlets
+    # mypy reads grader.classroom against nbformat, nbconvert, traitlets, and psycopg (the gradebook on PostgreSQL)
+    _install(session, "dev", "teach", "postgres")
     _static_checks(session)
 
 
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
-    _install(session, "dev", "teach")
+    _install(session, "dev", "teach", "postgres")  # psycopg: the gradebook's tests on PostgreSQL (tools/postgres)
     session.run("pytest", "tests/unit", *session.posargs)
 
 
@@ -102,7 +103,7 @@ def lab(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def tests(session: nox.Session) -> None:
     """Everything CI runs: lint, unit tests, the cluster, e2e tests and check-solutions on it."""
-    _install(session, "dev", "teach", "browser")
+    _install(session, "dev", "teach", "browser", "postgres")
     session.run("tools/browser/install", external=True)  # Debian's chromium + driver: tests/e2e/test_browser.py
     _static_checks(session)
     # They mostly wait (fake clusters, deadlines): 4 at once; loadgroup keeps an xdist_group on one worker.

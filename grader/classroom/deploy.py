@@ -19,6 +19,7 @@ from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
 from grader.classroom import assignment, grading, hubservice, hubusers, incluster
 from grader.classroom import manifests as m
+from grader.classroom.service.database import redacted
 from grader.classroom.values import Values
 from grader.cluster import docker, metallb, podguard, versions
 from grader.cluster.facts import ClusterFacts, discover, kind_cluster_of
@@ -98,7 +99,7 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
     ]
     if runs == IN_CLUSTER:  # its pod, and the ways to it (the container's come once it has an address)
         pod = incluster.peers()
-        objects += [*incluster.objects(room, grading_image), grading.hub_egress(pod)]
+        objects += [*incluster.objects(room, grading_image, values.gradebook), grading.hub_egress(pod)]
         objects += [obj for student in values.students for obj in grading.student_objects(student, pod)]
     # the hub's namespace before anything in it; the student namespaces come with their own objects
     objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)
@@ -243,6 +244,8 @@ def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) ->
             "SERVICELAB_KUBECONFIG_TEXT": config,
             "SERVICELAB_INSTRUCTOR_TOKEN": secret[grading.INSTRUCTOR_TOKEN],
             "SERVICELAB_VARIABLES_JSON": json.dumps(made.room.variables),
+            # its volume's SQLite file, or the instructor's PostgreSQL URL (a password: in the env, never argv)
+            "SERVICELAB_GRADEBOOK": values.gradebook or grading.GRADEBOOK,
             # the class page behind the hub's login: the container reaches the hub through its proxy's node port
             **hubservice.container_settings(hub, secret[hubservice.API_TOKEN], secret[hubservice.SESSION_SECRET]),
         },
@@ -252,7 +255,8 @@ def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) ->
     for obj in (grading.endpoints_object(address), grading.hub_egress(container), *reach):
         kube.apply(json.dumps(obj))
     wait_for(lambda: _grading_answers(address), what=f"the grading service answering at {address}", timeout_s=120)
-    say(f"grading service: container {grading.CONTAINER} at {address}, for the class {grading.URL}")
+    book = redacted(values.gradebook) or f"{grading.GRADEBOOK} on volume {grading.GRADEBOOK_VOLUME}"
+    say(f"grading service: container {grading.CONTAINER} at {address}, for the class {grading.URL}; gradebook {book}")
     return address
 
 

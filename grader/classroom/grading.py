@@ -234,7 +234,7 @@ def start_container(image: str, settings: dict[str, str]) -> str:
     docker.run_container(
         CONTAINER,
         image,
-        ["python", "-m", "grader.classroom.service", "--gradebook", GRADEBOOK, "--port", str(PORT)],
+        ["python", "-m", "grader.classroom.service", "--port", str(PORT)],  # the gradebook: SERVICELAB_GRADEBOOK
         options=[
             "--label",
             f"{m.CLASSROOM_KEY}={m.HUB_NAMESPACE}",

@@ -8,14 +8,19 @@ account, rights and Service `grading`; what differs:
   outside the cluster (no docker socket in a pod), and a check that needs one is n/a, never full marks;
 - Service `grading` selects its pod; the students' servers and the hub pod reach the pod by NetworkPolicy
   (namespace and pod selectors, not the container's address);
-- its gradebook is on a PVC when the hub's state is (`hub_state`), else an emptyDir (lost with the pod);
+- its gradebook is on a PVC when the hub's state is (`hub_state`), else an emptyDir (lost with the pod); or the
+  PostgreSQL database the values file names (`grading: {gradebook: postgresql://...}`); either way the pod reads
+  it from Secret `grading-gradebook` (a URL may hold a password: not in the Deployment, not on a command line);
 - the students' values are a ConfigMap mounted as the variables file (read again when it changes).
 The pod is as Pod Security's `restricted` profile asks (the hub's namespace enforces it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+from urllib.parse import urlsplit
 
 from grader.classroom import grading, hubservice
 from grader.classroom import manifests as m
@@ -27,9 +32,11 @@ DEPLOYMENT = "grading"
 POD_LABELS = {"app.kubernetes.io/name": "servicelab-classroom", "app.kubernetes.io/component": "grading"}
 VARIABLES_MAP = "grading-variables"
 GRADEBOOK_CLAIM = "grading-gradebook"
+GRADEBOOK_SECRET, GRADEBOOK_KEY = "grading-gradebook", "url"
 UID = 1000  # the image's user `grading`
 DATA, SETTINGS = "/data", "/etc/servicelab-grading"
 READY_S = 180.0
+POSTGRES_PORT = 5432
 
 
 def peers() -> list[Obj]:
@@ -39,9 +46,10 @@ def peers() -> list[Obj]:
     ]
 
 
-def objects(room: m.Classroom, image: str) -> list[Obj]:
+def objects(room: m.Classroom, image: str, gradebook: str = "") -> list[Obj]:
     """Everything of the in-cluster service in the hub's namespace but what grading.hub_namespace_objects makes
-    (the account and its token): its values, gradebook claim, Deployment, Service and walls."""
+    (the account and its token): its values, gradebook claim and Secret, Deployment, Service and walls. gradebook:
+    a PostgreSQL URL (values.py checked it), or "" for the SQLite file on the pod's volume."""
     meta = {"namespace": m.HUB_NAMESPACE, "labels": m.labels()}
     variables = {
         "apiVersion": "v1",
@@ -49,7 +57,15 @@ def objects(room: m.Classroom, image: str) -> list[Obj]:
         "metadata": {"name": VARIABLES_MAP, **meta},
         "data": {"variables.json": json.dumps(room.variables, indent=1, sort_keys=True)},
     }
-    made: list[Obj] = [variables]
+    # always made, so a later `up` without a URL replaces one that held a password
+    book = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": GRADEBOOK_SECRET, **meta},
+        "type": "Opaque",
+        "stringData": {GRADEBOOK_KEY: gradebook or f"{DATA}/gradebook.sqlite"},
+    }
+    made: list[Obj] = [variables, book]
     if room.hub_state == "pvc":
         claim: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
         if room.storage_class:
@@ -71,7 +87,7 @@ def objects(room: m.Classroom, image: str) -> list[Obj]:
             "ports": [{"name": "http", "port": grading.SERVICE_PORT, "targetPort": grading.PORT, "protocol": "TCP"}],
         },
     }
-    made += [deployment(room, image, meta), service, *_walls(room, meta)]
+    made += [deployment(room, image, meta), service, *_walls(room, meta), *_gradebook_wall(gradebook, meta)]
     return [m.mark(obj) for obj in made]
 
 
@@ -84,6 +100,8 @@ def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
     env: list[Obj] = [
         {"name": name, "valueFrom": {"secretKeyRef": {"name": m.SECRET, "key": key}}} for name, key in secret.items()
     ]
+    ref = {"secretKeyRef": {"name": GRADEBOOK_SECRET, "key": GRADEBOOK_KEY}}
+    env.append({"name": "SERVICELAB_GRADEBOOK", "valueFrom": ref})  # no --gradebook: the flag would win
     # the class page's login: the hub's API by its Service (the browser goes to the origin it came from)
     env.append(
         {
@@ -103,8 +121,6 @@ def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
             "-m",
             "grader.classroom.service",
             "--in-cluster",
-            "--gradebook",
-            f"{DATA}/gradebook.sqlite",
             "--port",
             str(grading.PORT),
             "--variables-file",
@@ -182,6 +198,19 @@ def _walls(room: m.Classroom, meta: Obj) -> list[Obj]:
             egress=[{"to": [hub], "ports": [{"protocol": tcp, "port": m.HUB_PORT}]}],
         ),
     ]
+
+
+def _gradebook_wall(gradebook: str, meta: Obj) -> list[Obj]:
+    """Out to a PostgreSQL gradebook on its port: to its address when the URL names one, else (a DNS name, which a
+    NetworkPolicy cannot name) to any address on that port only."""
+    if not gradebook:
+        return []
+    parts = urlsplit(gradebook)
+    port = parts.port or POSTGRES_PORT  # values.py checked the URL: a number or none
+    rule: Obj = {"ports": [{"protocol": "TCP", "port": port}]}
+    with contextlib.suppress(ValueError):  # a name: any address
+        rule["to"] = m.hosts((str(ipaddress.ip_address(parts.hostname or "")),))
+    return [walls.network_policy(meta, "servicelab-classroom-grading-gradebook-out", pods=_selector(), egress=[rule])]
 
 
 def _selector() -> Obj:

@@ -27,6 +27,9 @@ and the fix (exit 2). A field left out takes the default below. The whole file, 
     grading:                        # the grading service (grader.classroom.grading, grader.classroom.incluster)
       runs: auto                    # container (beside kind, where the outside vantage points are), in-cluster
                                     # (a Deployment: no outside vantage), or auto: container on kind, else in-cluster
+      gradebook: ""                 # "" = an SQLite file on the service's volume or PVC; or a PostgreSQL database
+                                    # it reaches: postgresql://USER:PASSWORD@HOST:5432/DATABASE (handed over in
+                                    # the container's environment or a Secret, the password never shown)
     static_ips:                     # not on kind (there the classroom carves them): each student's own
       alice: {STATIC_IP: 20.31.4.5, INTERNAL_STATIC_IP: 10.224.0.40}   # addresses for the labs that ask for one
                                     # by value (static-ip: both; internal-lb: INTERNAL_STATIC_IP), one per student
@@ -46,6 +49,7 @@ import yaml
 
 from grader.base.errors import BadInput
 from grader.base.names import TRAEFIK_NODE_PORT
+from grader.classroom.service import database
 from grader.cluster import podguard
 from grader.intake.yamlread import parse, read_file
 
@@ -96,6 +100,7 @@ class Values:
     grading_runs: str = "auto"
     # student -> {"STATIC_IP": address, ...}: off kind, the instructor's addresses (grader.classroom.assignment)
     static_ips: dict[str, dict[str, str]] = field(default_factory=dict)
+    gradebook: str = field(default="", repr=False)  # a PostgreSQL URL, maybe with a password; "": the SQLite file
 
     def namespace(self, student: str) -> str:
         return STUDENT_PREFIX + student
@@ -149,7 +154,7 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
     node_port = _node_port(proxy, at, proxy_type)
     hub_state = _choice(data, at, ("hub_state",), HUB_STATES)
     images = _mapping(data, at, "images", {"hub", "singleuser", "grading"})
-    grading = _mapping(data, at, "grading", {"runs"})
+    grading = _mapping(data, at, "grading", {"runs", "gradebook"})
     values = Values(
         students=students,
         instructors=instructors,
@@ -166,6 +171,7 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
         grading_image=_text(images, at, ("images", "grading")),
         grading_runs=_choice(grading, at, ("grading", "runs"), GRADING_RUNS),
         static_ips=_static_ips(data, at, students),
+        gradebook=_gradebook(grading, at),
     )
     _each_gets_a_node_port(values, at)
     return values
@@ -263,6 +269,22 @@ def _names(data: dict[str, Any], at: _Where, key: str, *, required: bool) -> tup
             raise at.bad((key, index), f"'{name}' is listed twice", "each name once", "remove the second")
         seen.add(name)
     return tuple(value)
+
+
+def _gradebook(grading: dict[str, Any], at: _Where) -> str:
+    """A PostgreSQL URL, or "" for the service's own SQLite file (its password is never in an error)."""
+    path = ("grading", "gradebook")
+    value = grading.get("gradebook")
+    if value is not None and not isinstance(value, str):
+        raise at.bad(path, "is not text", database.URL_RULE, "quote it: 'postgresql://...'")
+    url = (value or "").strip()
+    if not url:
+        return ""
+    try:
+        database.check_url(url)
+    except BadInput as err:
+        raise at.bad(path, err.message, err.rule or database.URL_RULE, err.fix) from None
+    return url
 
 
 def _labs(data: dict[str, Any], at: _Where) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """Every third-party package the code imports is declared in pyproject.toml, in the right place: grader/ needs its
 imports in the core dependencies, except the notebook tools: grader.learner takes them from the `learn` extra (a
-learner's install, no nbgrader), grader.classroom from `teach` (learn and nbgrader). An extra that names servicelab's
-own extras (`servicelab[learn]`) holds theirs too. A package that only arrives with another one (urllib3 with
-kubernetes) is declared all the same: the other may drop it in any release."""
+learner's install, no nbgrader), grader.classroom from `teach` (learn and nbgrader), and the gradebook's PostgreSQL
+driver from `postgres`. An extra that names servicelab's own extras (`servicelab[learn]`) holds theirs too. A
+package that only arrives with another one (urllib3 with kubernetes) is declared all the same: the other may drop
+it in any release."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRA_OF_PACKAGE = {"grader/learner/": "learn", "grader/classroom/": "teach"}  # the only ones that may need an extra
+# the only ones that may need an extra; the first that matches a file counts
+EXTRA_OF_PACKAGE = {
+    "grader/classroom/service/database.py": "postgres",  # psycopg, for a gradebook on PostgreSQL only
+    "grader/learner/": "learn",
+    "grader/classroom/": "teach",
+}
 OTHER_FOLDERS = ("tests", "benchmarks", "tools", "notebooks")
 DYNAMIC = {"import_module", "importorskip", "__import__"}  # importlib.import_module("IPython.display") counts too
 

@@ -5,9 +5,10 @@
 - servicelab.local/classroom-singleuser: a student's server: JupyterLab, jupyterhub-singleuser and servicelab
   itself (a wheel of this checkout, with its `learn` extra); runs as jovyan, uid 1000, home /home/jovyan.
 - servicelab.local/classroom-grading: the grading service (`python -m grader.classroom.service`): servicelab
-  without Jupyter, and Debian's docker client, for the outside vantage points' `docker exec`; runs as grading,
-  uid 1000, in /data (the gradebook). It is started with the host's docker socket mounted and
-  `--group-add <the socket's gid>` (known only on the host that runs it):
+  without Jupyter, with its `postgres` extra (psycopg: a gradebook on PostgreSQL), and Debian's docker client,
+  for the outside vantage points' `docker exec`; runs as grading, uid 1000, in /data (the gradebook). It is
+  started with the host's docker socket mounted and `--group-add <the socket's gid>` (known only on the host that
+  runs it):
       docker run -v /var/run/docker.sock:/var/run/docker.sock --group-add "$(stat -c %g /var/run/docker.sock)" ...
 
 Each is made in three cached steps: a Debian rootfs (debootstrap, like the lab images' base; images of the same
@@ -198,7 +199,7 @@ def images(suite: str) -> tuple[ClassroomImage, ...]:
         singleuser,  # its rootfs: the same suite and packages
         name="classroom-grading",
         requirements=(),
-        servicelab_extra="",  # servicelab alone: no Jupyter
+        servicelab_extra="postgres",  # no Jupyter; psycopg (~4 MB, libpq inside): a PostgreSQL gradebook
         docker_client=True,
         user="grading",
         gid=1000,

@@ -1,7 +1,11 @@
 """`python -m grader.classroom.service`: run the grading service (docs/CLASSROOM_SERVICE.md).
 
 Settings by flag or environment variable (the Deployment sets the variables):
-    --gradebook PATH         SERVICELAB_GRADEBOOK             the SQLite file (on a persistent volume)
+    --gradebook PATH|URL     SERVICELAB_GRADEBOOK             the SQLite file (on a persistent volume), or a
+                                                              PostgreSQL URL postgresql://USER:PASSWORD@HOST/DB
+                                                              that replicas share (the [postgres] extra); give a
+                                                              URL with a password by the variable, not the flag
+                             SERVICELAB_INSTANCE              this replica's name (default: the host's, a pod's)
     --instructor-token-file  SERVICELAB_INSTRUCTOR_TOKEN_FILE a file holding the instructor's token (a Secret)
                              SERVICELAB_INSTRUCTOR_TOKEN      or the token itself
                              SERVICELAB_KUBECONFIG_TEXT       a kubeconfig's text (the container beside kind)
@@ -32,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+from grader.base.errors import ServicelabError, report
 from grader.catalogue.locate import all_labs
 from grader.classroom.service import huboauth
 from grader.classroom.service.app import GradingService
@@ -84,7 +89,7 @@ def file_from_text(name: str, text: str) -> Path:
 def parse(argv: list[str]) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(prog="python -m grader.classroom.service", description=__doc__)
-    p.add_argument("--gradebook", type=Path, default=Path(env("SERVICELAB_GRADEBOOK", "gradebook.sqlite")))
+    p.add_argument("--gradebook", default=env("SERVICELAB_GRADEBOOK") or "gradebook.sqlite")
     p.add_argument("--instructor-token-file", type=Path, default=env("SERVICELAB_INSTRUCTOR_TOKEN_FILE"))
     p.add_argument("--workers", type=int, default=int(env("SERVICELAB_WORKERS", str(DEFAULT_WORKERS))))
     p.add_argument("--per-student", type=int, default=int(env("SERVICELAB_PER_STUDENT", str(DEFAULT_PER_STUDENT))))
@@ -128,11 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("no hub login (SERVICELAB_HUB_API_URL, JUPYTERHUB_API_TOKEN): the class page takes tokens only")
     if not token and hub is None:
         logging.warning("no instructor token and no hub login: /class and the exports refuse everyone")
+    try:
+        book = Gradebook(args.gradebook)
+    except ServicelabError as err:  # a URL that is not PostgreSQL's, no driver, an unreachable server
+        return report(err)
     labs = frozenset(p.name for p in all_labs())
     kube = Kube(context=args.context, kubeconfig=args.kubeconfig)
     grader = LiveGrader(LiveSpec(args.context, args.kubeconfig, args.probe_image))
     service = GradingService(
-        Gradebook(args.gradebook),
+        book,
         Authenticator(kube_token_review(kube), instructor_token(token)),
         grader,
         known_lab=labs.__contains__,
@@ -148,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     logging.info(
-        "grading service on %s:%s, gradebook %s, %d workers", args.host, args.port, args.gradebook, args.workers
+        "grading service %s on %s:%s, gradebook %s, %d workers",
+        book.name,
+        args.host,
+        args.port,
+        book.shown,
+        args.workers,
     )
     try:
         server.serve_forever()

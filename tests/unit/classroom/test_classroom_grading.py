@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +101,29 @@ def test_down_on_kind_removes_the_bindings_in_foreign_namespaces_and_the_contain
     assert f"container/{grading.CONTAINER}" in deleted
     assert any(entry.startswith("rolebinding/") and entry.endswith(grading.PROBE_ROLE) for entry in deleted)
     assert [o["metadata"]["name"] for o in kube.objects["rolebindings.rbac.authorization.k8s.io"]] == ["someone-elses"]
+
+
+def test_the_gradebook_url_reaches_the_container_by_its_environment_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A PostgreSQL URL holds a password: docker gets it from its own environment (-e NAME), not on its command line."""
+    started: list[tuple[list[str], list[str], dict[str, str]]] = []
+    socket = tmp_path / "docker.sock"
+    socket.touch()
+    monkeypatch.setattr(grading, "docker_socket", lambda: str(socket))
+    monkeypatch.setattr(grading, "run", lambda argv, **_: None)
+    monkeypatch.setattr(grading.docker, "remove_container", lambda name: None)
+    monkeypatch.setattr(grading.docker, "container_state", lambda name: {"name": name})
+    monkeypatch.setattr(grading.docker, "container_ip", lambda state: "172.18.0.9")
+    monkeypatch.setattr(
+        grading.docker,
+        "run_container",
+        lambda name, image, args, *, options, env: started.append((args, options, dict(env))),
+    )
+    url = "postgresql://grader:s3cret@db.example/class"
+    assert grading.start_container("grading:1", {"SERVICELAB_GRADEBOOK": url}) == "172.18.0.9"
+    [(args, options, env)] = started
+    assert "s3cret" not in " ".join(args + options)
+    assert "--gradebook" not in args  # a flag would win over the environment's URL
+    assert options[options.index("SERVICELAB_GRADEBOOK") - 1] == "-e"
+    assert env["SERVICELAB_GRADEBOOK"] == url

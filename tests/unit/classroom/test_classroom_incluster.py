@@ -75,6 +75,42 @@ def test_the_gradebook_is_on_a_claim_when_the_hubs_state_is_else_an_empty_dir() 
     assert {"name": "data", "emptyDir": {}} in deployment["spec"]["template"]["spec"]["volumes"]
 
 
+@pytest.mark.parametrize("url", ["", "postgresql://grader:s3cret@db.example:5432/class"])
+def test_the_gradebook_reaches_the_pod_through_its_secret_only(url: str) -> None:
+    objects = incluster.objects(ROOM, IMAGE, url)
+    (secret,) = [o for o in _of(objects, "Secret") if o["metadata"]["name"] == incluster.GRADEBOOK_SECRET]
+    assert secret["stringData"] == {incluster.GRADEBOOK_KEY: url or "/data/gradebook.sqlite"}  # the volume's file
+    (deployment,) = _of(objects, "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (book,) = [e for e in container["env"] if e["name"] == "SERVICELAB_GRADEBOOK"]
+    assert book["valueFrom"] == {"secretKeyRef": {"name": incluster.GRADEBOOK_SECRET, "key": incluster.GRADEBOOK_KEY}}
+    assert "--gradebook" not in container["command"]  # the flag would win over the Secret
+    assert "s3cret" not in json.dumps(deployment)
+
+
+@pytest.mark.parametrize(
+    ("url", "to"),
+    [
+        ("", None),
+        ("postgresql://grader:s3cret@db.example/class", []),  # a name: any address, on PostgreSQL's port only
+        ("postgresql://grader@10.1.2.3:6432/class", [{"ipBlock": {"cidr": "10.1.2.3/32"}}]),
+        ("postgres://grader@[fd00::5]/class", [{"ipBlock": {"cidr": "fd00::5/128"}}]),
+    ],
+)
+def test_the_pod_may_reach_a_postgresql_gradebook_on_its_port_only(url: str, to: list[Obj] | None) -> None:
+    policies = _of(incluster.objects(ROOM, IMAGE, url), "NetworkPolicy")
+    found = [p for p in policies if p["metadata"]["name"] == "servicelab-classroom-grading-gradebook-out"]
+    if to is None:
+        assert found == []  # the SQLite file: nothing to reach
+        return
+    (policy,) = found
+    assert policy["spec"]["podSelector"] == {"matchLabels": incluster.POD_LABELS}
+    (rule,) = policy["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6432 if ":6432" in url else 5432}]
+    assert rule.get("to", []) == to
+    assert "s3cret" not in json.dumps(policy)
+
+
 def test_service_grading_selects_the_pod_and_the_walls_let_in_only_servers_and_the_hub() -> None:
     objects = incluster.objects(ROOM, IMAGE)
     (service,) = _of(objects, "Service")

@@ -44,6 +44,7 @@ def test_a_short_file_takes_the_defaults(tmp_path: Path) -> None:
     assert got.resources == values.Resources("100m", "500m", "256Mi", "512Mi")
     assert (got.proxy_type, got.node_port, got.hub_state) == ("NodePort", values.DEFAULT_NODE_PORT, "auto")
     assert got.student_password == got.instructor_password == ""
+    assert got.gradebook == ""  # the grading service's own SQLite file
     assert got.namespace("alice") == "servicelab-student-alice"
 
 
@@ -53,12 +54,15 @@ def test_every_field_is_read(tmp_path: Path) -> None:
         "login:\n  student_password: eight-chars\n  instructor_password: " + "x" * 32 + "\n"
         "proxy: {type: LoadBalancer}\nhub_state: pvc\nstorage_class: managed-csi\n"
         "images: {hub: registry.example/hub:1, singleuser: registry.example/user:1}\n"
+        "grading: {gradebook: 'postgresql://grader:s3cret@db.example:5432/class'}\n"
     )
     got = _load(tmp_path, text)
     assert got.resources == values.Resources("50m", "1", "128Mi", "0.5Gi")
     assert (got.student_password, got.instructor_password) == ("eight-chars", "x" * 32)
     assert (got.proxy_type, got.hub_state, got.storage_class) == ("LoadBalancer", "pvc", "managed-csi")
     assert (got.hub_image, got.singleuser_image) == ("registry.example/hub:1", "registry.example/user:1")
+    assert got.gradebook == "postgresql://grader:s3cret@db.example:5432/class"
+    assert "s3cret" not in repr(got)
 
 
 @pytest.mark.parametrize(
@@ -102,12 +106,19 @@ def test_every_field_is_read(tmp_path: Path) -> None:
             7,
             "20.0.0.1 is alice's STATIC_IP too",
         ),
+        (GOOD + "grading:\n  gradebook: mysql://grader:s3cret@db/class\n", 5, "the scheme 'mysql' is not PostgreSQL's"),
+        (GOOD + "grading:\n  gradebook: /data/g.sqlite\n", 5, "'/data/g.sqlite': is not a URL"),
+        (GOOD + "grading:\n  gradebook: 'postgresql://'\n", 5, "names no server and no database"),
+        (GOOD + "grading:\n  gradebook: 5432\n", 5, "is not text"),
+        (GOOD + "grading:\n  gradebook: postgresql://g:s3cret@db:big/c\n", 5, "its port is not a number"),
+        (GOOD + "grading: {database: x}\n", 4, "unknown key"),
     ],
 )
 def test_a_mistake_is_refused_with_its_line(tmp_path: Path, text: str, line: int, says: str) -> None:
     err = _refused(tmp_path, text)
     assert says in err.message, err.render()
     assert err.line == line, err.render()
+    assert "s3cret" not in err.render()  # a gradebook URL's password
 
 
 def test_static_ips_are_read_per_student_in_one_spelling(tmp_path: Path) -> None:

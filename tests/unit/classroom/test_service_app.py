@@ -30,7 +30,7 @@ TEACHER = "teacher-secret"
 VARIABLES = {"ann": {"NODE_PORT": "30412"}, "bo": {"NODE_PORT": "31050"}}  # grader.classroom.assignment's
 
 
-def _service(path: Path, grading: FakeGrading, **kwargs: int) -> GradingService:
+def _service(path: Path | str, grading: FakeGrading, **kwargs: int) -> GradingService:
     return GradingService(
         Gradebook(path),
         Authenticator(FakeReviewer(dict(TOKENS)), instructor_token(TEACHER)),
@@ -203,8 +203,8 @@ def test_the_exports_hold_the_class(service: GradingService) -> None:
     ]
 
 
-def test_a_restart_keeps_every_result(tmp_path: Path, grading: FakeGrading) -> None:
-    path = tmp_path / "gradebook.sqlite"
+def test_a_restart_keeps_every_result(gradebook_where: str, grading: FakeGrading) -> None:
+    path = gradebook_where  # an SQLite file, or a PostgreSQL database
     first = _service(path, grading)
     job = _graded(first, "t-ann").json()["job"]
     first.close()

@@ -158,7 +158,8 @@ def test_the_grading_install_takes_servicelab_without_jupyter_and_the_docker_cli
     with pytest.raises(ValueError, match="wheel"):
         grading.install_script()
     script = grading.install_script(WHEEL)
-    assert f"pip install --no-cache-dir --disable-pip-version-check /wheels/{WHEEL}\n" in script
+    # its one extra: psycopg, for a gradebook on PostgreSQL (Jupyter stays out)
+    assert f"pip install --no-cache-dir --disable-pip-version-check '/wheels/{WHEEL}[postgres]'\n" in script
     assert "jupyter" not in script
     assert "apt-get download -qq docker.io" in script
     assert "apt-get install" not in script  # not the daemon, containerd, runc
