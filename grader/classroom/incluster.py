@@ -134,35 +134,17 @@ def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "data", "mountPath": DATA}, {"name": "settings", "mountPath": SETTINGS}],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": DEPLOYMENT, **meta},
-        "spec": {
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},  # one SQLite gradebook on a ReadWriteOnce volume: never two at once
-            "selector": {"matchLabels": POD_LABELS},
-            "template": {
-                "metadata": {"labels": {**POD_LABELS, **m.labels()}},
-                "spec": {
-                    "serviceAccountName": grading.ACCOUNT,
-                    "automountServiceAccountToken": True,  # --in-cluster: the pod's own token
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": UID,
-                        "runAsGroup": UID,
-                        "fsGroup": UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "data", **data},
-                        {"name": "settings", "configMap": {"name": VARIABLES_MAP}},
-                    ],
-                },
-            },
-        },
-    }
+    # one SQLite gradebook on a ReadWriteOnce volume: never two at once (Recreate)
+    return m.one_pod_deployment(
+        DEPLOYMENT,
+        meta,
+        POD_LABELS,
+        account=grading.ACCOUNT,
+        uid=UID,
+        container=container,
+        volumes=[{"name": "data", **data}, {"name": "settings", "configMap": {"name": VARIABLES_MAP}}],
+        pod={"automountServiceAccountToken": True},  # --in-cluster: the pod's own token
+    )
 
 
 def _walls(room: m.Classroom, meta: Obj) -> list[Obj]:

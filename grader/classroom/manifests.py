@@ -258,64 +258,39 @@ def address_wall(*, name: str = ADDRESS_WALL, role: str = STUDENT_ROLE) -> list[
         " + ' and INTERNAL_STATIC_IP ' + (variables.internal != '' ? variables.internal : '(none)')"
         " : 'this namespace has no static IP of its own')"
     )
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "resources": ["services"],
-                    }
-                ]
+    return _service_wall(
+        name,
+        role,
+        variables=[
+            {"name": "static", "expression": own[0]},
+            {"name": "internal", "expression": own[1]},
+            {"name": "asked", "expression": f"({asked}).filter(a, a != '')"},
+            {
+                "name": "others",
+                "expression": "variables.asked.filter(a, a != variables.static && a != variables.internal)",
             },
-            "variables": [
-                {"name": "static", "expression": own[0]},
-                {"name": "internal", "expression": own[1]},
-                {"name": "asked", "expression": f"({asked}).filter(a, a != '')"},
-                {
-                    "name": "others",
-                    "expression": "variables.asked.filter(a, a != variables.static && a != variables.internal)",
-                },
-                {"name": "pools", "expression": f"({pools}).filter(p, p in {static_pools})"},
-            ],
-            "validations": [
-                {
-                    "expression": "size(variables.others) == 0",
-                    "reason": "Forbidden",
-                    "message": "static-ip: an address that is not this namespace's own",
-                    "messageExpression": (
-                        "'static-ip: ' + variables.others[0] + ' is not your address to ask for: ' + " + yours
-                    ),
-                },
-                {
-                    "expression": "size(variables.pools) == 0 || size(variables.asked) > 0",
-                    "reason": "Forbidden",
-                    "message": "static-ip: a static pool hands out its addresses only by value",
-                    "messageExpression": (
-                        "'static-ip: pool ' + variables.pools[0] + ' hands out static IPs: ask for your own by "
-                        "address, not by pool; ' + " + yours
-                    ),
-                },
-            ],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
-        },
-    }
-    return [policy, binding]
+            {"name": "pools", "expression": f"({pools}).filter(p, p in {static_pools})"},
+        ],
+        validations=[
+            {
+                "expression": "size(variables.others) == 0",
+                "reason": "Forbidden",
+                "message": "static-ip: an address that is not this namespace's own",
+                "messageExpression": (
+                    "'static-ip: ' + variables.others[0] + ' is not your address to ask for: ' + " + yours
+                ),
+            },
+            {
+                "expression": "size(variables.pools) == 0 || size(variables.asked) > 0",
+                "reason": "Forbidden",
+                "message": "static-ip: a static pool hands out its addresses only by value",
+                "messageExpression": (
+                    "'static-ip: pool ' + variables.pools[0] + ' hands out static IPs: ask for your own by "
+                    "address, not by pool; ' + " + yours
+                ),
+            },
+        ],
+    )
 
 
 def node_port_wall(
@@ -329,64 +304,36 @@ def node_port_wall(
     allocation that lands on another student's port is refused too; applying again draws another."""
     owners = port_owners(variables)
     assigned = "{" + ", ".join(f"{port}: true" for port in sorted(owners)) + "}"
-    own = (
-        f"has(namespaceObject.metadata.labels) && '{NODE_PORT_KEY}' in namespaceObject.metadata.labels"
-        f" ? namespaceObject.metadata.labels['{NODE_PORT_KEY}'] : ''"
-    )
+    own = _namespace_label(NODE_PORT_KEY)
     named = (
         "(has(object.spec.ports) ? object.spec.ports.filter(p, has(p.nodePort)).map(p, p.nodePort) : [])"
         " + (has(object.spec.healthCheckNodePort) ? [object.spec.healthCheckNodePort] : [])"
     )
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "resources": ["services"],
-                    }
-                ]
+    return _service_wall(
+        name,
+        role,
+        variables=[
+            {"name": "own", "expression": own},
+            {"name": "assigned", "expression": assigned},
+            {
+                "name": "others",
+                "expression": f"({named}).filter(p, p in variables.assigned && string(p) != variables.own)",
             },
-            "variables": [
-                {"name": "own", "expression": own},
-                {"name": "assigned", "expression": assigned},
-                {
-                    "name": "others",
-                    "expression": f"({named}).filter(p, p in variables.assigned && string(p) != variables.own)",
-                },
-            ],
-            "validations": [
-                {
-                    "expression": "size(variables.others) == 0",
-                    "reason": "Forbidden",
-                    "message": "node-port: a node port the classroom gave another student is not yours to use",
-                    "messageExpression": (
-                        "'node-port: node port ' + string(variables.others[0]) + \" is another student's: \""
-                        " + (variables.own != '' ? 'yours is ' + variables.own + '; write nodePort: ' + variables.own"
-                        " + ' (or leave nodePort out and apply again, if the cluster picked it)'"
-                        " : 'this namespace has no node port of its own')"
-                    ),
-                }
-            ],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
-        },
-    }
-    return [policy, binding]
+        ],
+        validations=[
+            {
+                "expression": "size(variables.others) == 0",
+                "reason": "Forbidden",
+                "message": "node-port: a node port the classroom gave another student is not yours to use",
+                "messageExpression": (
+                    "'node-port: node port ' + string(variables.others[0]) + \" is another student's: \""
+                    " + (variables.own != '' ? 'yours is ' + variables.own + '; write nodePort: ' + variables.own"
+                    " + ' (or leave nodePort out and apply again, if the cluster picked it)'"
+                    " : 'this namespace has no node port of its own')"
+                ),
+            }
+        ],
+    )
 
 
 # What each kind routes: CEL for the list of hosts an object claims on the shared HTTP entry ('' for a host left out,
@@ -421,10 +368,7 @@ def host_wall(*, name: str = HOST_WALL, role: str = STUDENT_ROLE) -> list[Obj]:
     namespace's own HTTP host only (its label SHOP_HOST_KEY, which `classroom up` sets from the assignment; students
     cannot change a Namespace). A host left out takes every host, other students' too: refused as well. A namespace
     without a host of its own routes nothing."""
-    own = (
-        f"has(namespaceObject.metadata.labels) && '{SHOP_HOST_KEY}' in namespaceObject.metadata.labels"
-        f" ? namespaceObject.metadata.labels['{SHOP_HOST_KEY}'] : ''"
-    )
+    own = _namespace_label(SHOP_HOST_KEY)
     objects: list[Obj] = []
     for what, (rule, hosts, hostless, (before, after)) in _ROUTED_HOSTS.items():
         policy_name = f"{name}-{what}"
@@ -436,46 +380,70 @@ def host_wall(*, name: str = HOST_WALL, role: str = STUDENT_ROLE) -> list[Obj]:
             " : 'http-host: host ' + variables.others[0] + \" is not yours: yours is \" + variables.own"
             f" + '; write ' + {write}"
         )
-        objects.append(
-            {
-                "apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "ValidatingAdmissionPolicy",
-                "metadata": {"name": policy_name},
-                "spec": {
-                    "failurePolicy": "Fail",
-                    "matchConstraints": {"resourceRules": [{**rule, "operations": ["CREATE", "UPDATE"]}]},
-                    "variables": [
-                        {"name": "own", "expression": own},
-                        {"name": "hosts", "expression": hosts},
-                        {
-                            "name": "others",
-                            "expression": "variables.hosts.filter(h, variables.own == '' || h != variables.own)",
-                        },
-                    ],
-                    "validations": [
-                        {
-                            "expression": "size(variables.others) == 0",
-                            "reason": "Forbidden",
-                            "message": "http-host: a student namespace routes its own HTTP host only",
-                            "messageExpression": told,
-                        }
-                    ],
+        objects += _admission_wall(
+            policy_name,
+            role,
+            rule,
+            variables=[
+                {"name": "own", "expression": own},
+                {"name": "hosts", "expression": hosts},
+                {
+                    "name": "others",
+                    "expression": "variables.hosts.filter(h, variables.own == '' || h != variables.own)",
                 },
-            }
-        )
-        objects.append(
-            {
-                "apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "ValidatingAdmissionPolicyBinding",
-                "metadata": {"name": policy_name},
-                "spec": {
-                    "policyName": policy_name,
-                    "validationActions": ["Deny"],
-                    "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
-                },
-            }
+            ],
+            validations=[
+                {
+                    "expression": "size(variables.others) == 0",
+                    "reason": "Forbidden",
+                    "message": "http-host: a student namespace routes its own HTTP host only",
+                    "messageExpression": told,
+                }
+            ],
         )
     return objects
+
+
+SERVICES = {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["services"]}
+
+
+def _service_wall(name: str, role: str, *, variables: list[Obj], validations: list[Obj]) -> list[Obj]:
+    return _admission_wall(name, role, SERVICES, variables=variables, validations=validations)
+
+
+def _admission_wall(name: str, role: str, rule: Obj, *, variables: list[Obj], validations: list[Obj]) -> list[Obj]:
+    """A ValidatingAdmissionPolicy `name` over creating and changing what `rule` names (its CEL variables and
+    validations), and its binding, which denies in the namespaces of podguard role `role`."""
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{**rule, "operations": ["CREATE", "UPDATE"]}]},
+            "variables": variables,
+            "validations": validations,
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {podguard.ROLE_KEY: role}}},
+        },
+    }
+    return [policy, binding]
+
+
+def _namespace_label(key: str) -> str:
+    """CEL: the namespace's label `key`, '' when it has none."""
+    return (
+        f"has(namespaceObject.metadata.labels) && '{key}' in namespaceObject.metadata.labels"
+        f" ? namespaceObject.metadata.labels['{key}'] : ''"
+    )
 
 
 # --- a student's namespace --------------------------------------------------------------------------------------
@@ -668,26 +636,54 @@ def hub_deployment(room: Classroom, meta: Obj, config_digest: str) -> Obj:
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR}, {"name": "data", "mountPath": DATA}],
     }
+    # one sqlite file on a ReadWriteOnce volume: never two hubs at once (Recreate)
+    return one_pod_deployment(
+        DEPLOYMENT,
+        meta,
+        HUB_POD_LABELS,
+        account=HUB_ACCOUNT,
+        uid=HUB_UID,
+        container=container,
+        volumes=volumes,
+        annotations={"servicelab.dev/config-digest": config_digest},  # a new config: a new hub pod
+    )
+
+
+def one_pod_deployment(
+    name: str,
+    meta: Obj,
+    pod_labels: dict[str, str],
+    *,
+    account: str,
+    uid: int,
+    container: Obj,
+    volumes: list[Obj],
+    annotations: dict[str, str] | None = None,
+    pod: Obj | None = None,
+) -> Obj:
+    """A Deployment of one pod at a time (Recreate: its state is one file on a ReadWriteOnce volume) whose pod meets
+    Pod Security's restricted profile as user and group uid; pod: more of the pod's spec."""
+    template_meta: Obj = {"labels": {**pod_labels, **labels()}}
+    if annotations:
+        template_meta["annotations"] = annotations
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": DEPLOYMENT, **meta},
+        "metadata": {"name": name, **meta},
         "spec": {
             "replicas": 1,
-            "strategy": {"type": "Recreate"},  # one sqlite file on a ReadWriteOnce volume: never two hubs at once
-            "selector": {"matchLabels": HUB_POD_LABELS},
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": pod_labels},
             "template": {
-                "metadata": {
-                    "labels": {**HUB_POD_LABELS, **labels()},
-                    "annotations": {"servicelab.dev/config-digest": config_digest},  # a new config: a new hub pod
-                },
+                "metadata": template_meta,
                 "spec": {
-                    "serviceAccountName": HUB_ACCOUNT,
+                    "serviceAccountName": account,
+                    **(pod or {}),
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": HUB_UID,
-                        "runAsGroup": HUB_UID,
-                        "fsGroup": HUB_UID,
+                        "runAsUser": uid,
+                        "runAsGroup": uid,
+                        "fsGroup": uid,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
