@@ -67,17 +67,7 @@ def objects(room: m.Classroom, image: str, gradebook: str = "") -> list[Obj]:
     }
     made: list[Obj] = [variables, book]
     if room.hub_state == "pvc":
-        claim: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
-        if room.storage_class:
-            claim["storageClassName"] = room.storage_class
-        made.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": GRADEBOOK_CLAIM, **meta},
-                "spec": claim,
-            }
-        )
+        made.append(m.volume_claim(GRADEBOOK_CLAIM, meta, room.storage_class))
     service = {
         "apiVersion": "v1",
         "kind": "Service",

@@ -540,20 +540,7 @@ def hub_objects(room: Classroom, secret_values: dict[str, str]) -> list[Obj]:
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIG_MAP, **meta}, "data": config},
     ]
     if room.hub_state == "pvc":
-        claim: Obj = {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": "1Gi"}},
-        }
-        if room.storage_class:
-            claim["storageClassName"] = room.storage_class
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": STATE_CLAIM, **meta},
-                "spec": claim,
-            }
-        )
+        objects.append(volume_claim(STATE_CLAIM, meta, room.storage_class))
     objects += [
         hub_deployment(room, meta, _digest(config)),
         _service(meta, HUB_SERVICE, "ClusterIP", [{"name": "hub", "port": HUB_PORT, "targetPort": HUB_PORT}]),
@@ -647,6 +634,14 @@ def hub_deployment(room: Classroom, meta: Obj, config_digest: str) -> Obj:
         volumes=volumes,
         annotations={"servicelab.dev/config-digest": config_digest},  # a new config: a new hub pod
     )
+
+
+def volume_claim(name: str, meta: Obj, storage_class: str) -> Obj:
+    """A 1 GiB ReadWriteOnce PersistentVolumeClaim of storage_class ('' = the cluster's default)."""
+    claim: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    if storage_class:
+        claim["storageClassName"] = storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, **meta}, "spec": claim}
 
 
 def one_pod_deployment(

@@ -14,11 +14,12 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from _admission import refusal
 
 from grader.base.wait import wait_for
 from grader.classroom.manifests import SHOP_HOST_KEY, host_wall
 from grader.cluster import podguard
-from grader.kube.client import Kube, KubeError, Obj, managed_labels
+from grader.kube.client import Kube, Obj, managed_labels
 
 pytestmark = pytest.mark.e2e
 
@@ -56,17 +57,6 @@ def _gateway(*hostnames: str | None) -> Obj:
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"}, "spec": spec}
 
 
-def _refusal(kube: Kube, namespace: str, obj: Obj) -> KubeError | None:
-    """The API server's refusal of a dry-run create of obj, or None when it would be admitted."""
-    try:
-        kube.apply(
-            json.dumps({**obj, "metadata": {**obj["metadata"], "labels": managed_labels()}}), namespace, dry_run=True
-        )
-    except KubeError as err:
-        return err
-    return None
-
-
 @pytest.fixture(scope="module")
 def walled(kube: Kube) -> Iterator[str]:
     """A namespace whose own host is OWN, behind the host wall; its name."""
@@ -88,7 +78,7 @@ def walled(kube: Kube) -> Iterator[str]:
                 assert not warnings, f"{name}: the API server's type check warns: {warnings}"
                 if status.get("observedGeneration") != (stored.get("metadata") or {}).get("generation"):
                     return None, f"{name} not type-checked yet"
-            admitted = [c["kind"] for c in canaries if _refusal(kube, ns, c) is None]
+            admitted = [c["kind"] for c in canaries if refusal(kube, ns, c) is None]
             return (True, "enforced") if not admitted else (None, f"still admitted: {admitted}")
 
         wait_for(enforced, what=f"{WALL}-* enforced in {ns}", timeout_s=ACTIVE_S)
@@ -103,7 +93,7 @@ def walled(kube: Kube) -> Iterator[str]:
 
 def test_the_namespaces_own_host_is_admitted(kube: Kube, walled: str) -> None:
     for obj in (_ingress(OWN), _ingress(OWN, OWN), _route(OWN), _gateway(OWN, OWN)):
-        assert _refusal(kube, walled, obj) is None, obj["kind"]
+        assert refusal(kube, walled, obj) is None, obj["kind"]
 
 
 @pytest.mark.parametrize(
@@ -120,7 +110,7 @@ def test_the_namespaces_own_host_is_admitted(kube: Kube, walled: str) -> None:
     ],
 )
 def test_another_host_or_none_is_refused_with_the_walls_message(kube: Kube, walled: str, obj: Obj, said: str) -> None:
-    err = _refusal(kube, walled, obj)
+    err = refusal(kube, walled, obj)
     assert err is not None, f"{obj['kind']} was admitted"
     assert (err.status, err.reason) == (403, "Forbidden"), err
     assert f"http-host: {said}" in str(err) or said in str(err), err
@@ -130,7 +120,7 @@ def test_outside_the_walled_namespaces_nothing_changes(kube: Kube, walled: str) 
     ns = f"hosts-free-{secrets.token_hex(2)}"
     kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": managed_labels()}})
     try:
-        assert _refusal(kube, ns, _ingress("bob.shop.example")) is None
-        assert _refusal(kube, ns, _ingress(None)) is None
+        assert refusal(kube, ns, _ingress("bob.shop.example")) is None
+        assert refusal(kube, ns, _ingress(None)) is None
     finally:
         kube.delete("namespace", ns, wait=True)

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from _admission import refusal
 
 from grader.base.wait import wait_for
 from grader.classroom.assignment import CLASSROOM_NODE_PORTS, NODE_PORT
 from grader.classroom.manifests import NODE_PORT_KEY, node_port_wall
 from grader.cluster import podguard
-from grader.kube.client import Kube, KubeError, Obj, managed_labels
+from grader.kube.client import Kube, Obj, managed_labels
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +56,6 @@ def _free_ports(kube: Kube, count: int) -> list[int]:
     return [port for port in range(high, low, -1) if port not in held][:count]
 
 
-def _refusal(kube: Kube, namespace: str, service: Obj) -> KubeError | None:
-    """The API server's refusal of a dry-run create of service, or None when it would be admitted."""
-    try:
-        kube.apply(json.dumps(service), namespace, dry_run=True)
-    except KubeError as err:
-        return err
-    return None
-
-
 @pytest.fixture(scope="module")
 def wall(kube: Kube) -> Iterator[Wall]:
     stem = f"vars-test-{secrets.token_hex(2)}"
@@ -87,7 +79,7 @@ def wall(kube: Kube) -> Iterator[Wall]:
             assert not warnings, f"the API server's type check warns: {warnings}"
             if status.get("observedGeneration") != (stored.get("metadata") or {}).get("generation"):
                 return None, "not type-checked yet"
-            return (True, "enforced") if _refusal(kube, first, canary) else (None, "the canary is still admitted")
+            return (True, "enforced") if refusal(kube, first, canary) else (None, "the canary is still admitted")
 
         wait_for(enforced, what=f"{WALL} enforced in {first}", timeout_s=ACTIVE_S)
         yield Wall(kube, own)
@@ -113,7 +105,7 @@ def test_another_students_node_port_is_refused_with_the_walls_message(wall: Wall
         _service("theirs-too", None, ports=[{"name": "a", "port": 80}, {"name": "b", "port": 81, "nodePort": theirs}]),
         _service("health", None, type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=theirs),
     ):
-        err = _refusal(wall.kube, first, service)
+        err = refusal(wall.kube, first, service)
         assert err is not None, f"{service['metadata']['name']} was admitted"
         assert (err.status, err.reason) == (403, "Forbidden"), err
         assert f"node-port: node port {theirs} is another student's: yours is {mine}" in str(err)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
+from _admission import refusal
 
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
@@ -86,15 +87,6 @@ def _pools(variables: dict[str, dict[str, str]]) -> list[Obj]:
     return objects
 
 
-def _refusal(kube: Kube, namespace: str, service: Obj) -> KubeError | None:
-    """The API server's refusal of a dry-run create of service, or None when it would be admitted."""
-    try:
-        kube.apply(json.dumps(service), namespace, dry_run=True)
-    except KubeError as err:
-        return err
-    return None
-
-
 @pytest.fixture(scope="module")
 def klass(kube: Kube) -> Iterator[Class]:
     stem = f"ips-test-{secrets.token_hex(2)}"
@@ -126,7 +118,7 @@ def klass(kube: Kube) -> Iterator[Class]:
             assert not warnings, f"the API server's type check warns: {warnings}"
             if status.get("observedGeneration") != (stored.get("metadata") or {}).get("generation"):
                 return None, "not type-checked yet"
-            return (True, "enforced") if _refusal(kube, first, canary) else (None, "the canary is still admitted")
+            return (True, "enforced") if refusal(kube, first, canary) else (None, "the canary is still admitted")
 
         wait_for(enforced, what=f"{policy['metadata']['name']} enforced in {first}", timeout_s=ACTIVE_S)
         yield Class(kube, own)
@@ -176,15 +168,15 @@ def test_a_class_address_is_refused_in_another_namespace_with_the_walls_message(
         (_service("theirs-internal", {metallb.IPS_ANNOTATION: theirs[INTERNAL_STATIC_IP]}), theirs[INTERNAL_STATIC_IP]),
         (legacy, theirs[STATIC_IP]),
     ):
-        err = _refusal(klass.kube, first, service)
+        err = refusal(klass.kube, first, service)
         assert err is not None, f"{service['metadata']['name']} was admitted"
         assert (err.status, err.reason) == (403, "Forbidden"), err
         assert f"static-ip: {asked} is not your address to ask for: {yours}" in str(err)
     by_pool = _service("by-pool", {metallb.POOL_ANNOTATION: metallb.CLASS_STATIC_POOL})
-    err = _refusal(klass.kube, first, by_pool)
+    err = refusal(klass.kube, first, by_pool)
     assert err is not None
     assert f"static-ip: pool {metallb.CLASS_STATIC_POOL} hands out static IPs" in str(err)
-    assert _refusal(klass.kube, first, _service("auto", {})) is None  # asking for nothing is no one's business
+    assert refusal(klass.kube, first, _service("auto", {})) is None  # asking for nothing is no one's business
     assert klass.kube.get("service", "theirs", first) is None
 
 
