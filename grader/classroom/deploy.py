@@ -99,7 +99,10 @@ def plan(kube: Kube, values: Values, values_file: str) -> Plan:
     ]
     if runs == IN_CLUSTER:  # its pod, and the ways to it (the container's come once it has an address)
         pod = incluster.peers()
-        objects += [*incluster.objects(room, grading_image, values.gradebook), grading.hub_egress(pod)]
+        objects += [
+            *incluster.objects(room, grading_image, values.gradebook, values.grading_replicas),
+            grading.hub_egress(pod),
+        ]
         objects += [obj for student in values.students for obj in grading.student_objects(student, pod)]
     # the hub's namespace before anything in it; the student namespaces come with their own objects
     objects.sort(key=lambda obj: obj["kind"] != "Namespace" or obj["metadata"]["name"] != m.HUB_NAMESPACE)
@@ -355,6 +358,13 @@ def _images(values: Values, values_file: str, on_kind: bool) -> tuple[str, str]:
 def grading_runs(values: Values, values_file: str, on_kind: bool) -> str:
     """Where the grading service runs: the values' grading.runs, auto being the container on kind, else a pod."""
     runs = values.grading_runs if values.grading_runs != "auto" else (CONTAINER if on_kind else IN_CLUSTER)
+    if runs == CONTAINER and values.grading_replicas > 1:
+        raise BadInput(
+            f"grading.replicas: {values.grading_replicas}, but the service runs as one container beside kind",
+            file=values_file,
+            rule="replicas of the grading service are pods: grading.runs in-cluster, with a PostgreSQL gradebook",
+            fix="grading: {runs: in-cluster, replicas: N, gradebook: postgresql://...}, or replicas: 1",
+        )
     if runs == CONTAINER and not on_kind:
         raise BadInput(
             "grading.runs: container is for the kind lab cluster",

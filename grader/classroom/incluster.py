@@ -46,7 +46,7 @@ def peers() -> list[Obj]:
     ]
 
 
-def objects(room: m.Classroom, image: str, gradebook: str = "") -> list[Obj]:
+def objects(room: m.Classroom, image: str, gradebook: str = "", replicas: int = 1) -> list[Obj]:
     """Everything of the in-cluster service in the hub's namespace but what grading.hub_namespace_objects makes
     (the account and its token): its values, gradebook claim and Secret, Deployment, Service and walls. gradebook:
     a PostgreSQL URL (values.py checked it), or "" for the SQLite file on the pod's volume."""
@@ -66,7 +66,7 @@ def objects(room: m.Classroom, image: str, gradebook: str = "") -> list[Obj]:
         "stringData": {GRADEBOOK_KEY: gradebook or f"{DATA}/gradebook.sqlite"},
     }
     made: list[Obj] = [variables, book]
-    if room.hub_state == "pvc":
+    if room.hub_state == "pvc" and not gradebook:  # the SQLite file's; a database needs none
         made.append(m.volume_claim(GRADEBOOK_CLAIM, meta, room.storage_class))
     service = {
         "apiVersion": "v1",
@@ -77,11 +77,19 @@ def objects(room: m.Classroom, image: str, gradebook: str = "") -> list[Obj]:
             "ports": [{"name": "http", "port": grading.SERVICE_PORT, "targetPort": grading.PORT, "protocol": "TCP"}],
         },
     }
-    made += [deployment(room, image, meta), service, *_walls(room, meta), *_gradebook_wall(gradebook, meta)]
+    made += [
+        deployment(room, image, meta, gradebook, replicas),
+        service,
+        *_walls(room, meta),
+        *_gradebook_wall(gradebook, meta),
+    ]
     return [m.mark(obj) for obj in made]
 
 
-def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
+def deployment(room: m.Classroom, image: str, meta: Obj, gradebook: str = "", replicas: int = 1) -> Obj:
+    """The service's pods: one with its SQLite gradebook (Recreate: one file on a ReadWriteOnce volume), or
+    `replicas` sharing the PostgreSQL gradebook (rolling: a new pod takes calls before an old one goes; each is an
+    instance of the gradebook by its pod's name, so one's restart interrupts only its own gradings)."""
     secret = {  # the hub Secret's keys the service reads from its environment
         "SERVICELAB_INSTRUCTOR_TOKEN": grading.INSTRUCTOR_TOKEN,
         "JUPYTERHUB_API_TOKEN": hubservice.API_TOKEN,
@@ -99,9 +107,8 @@ def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
             "value": f"http://{m.HUB_SERVICE}.{m.HUB_NAMESPACE}.svc:{m.HUB_PORT}/hub/api",
         }
     )
-    data: Obj = (
-        {"persistentVolumeClaim": {"claimName": GRADEBOOK_CLAIM}} if room.hub_state == "pvc" else {"emptyDir": {}}
-    )
+    on_claim = room.hub_state == "pvc" and not gradebook
+    data: Obj = {"persistentVolumeClaim": {"claimName": GRADEBOOK_CLAIM}} if on_claim else {"emptyDir": {}}
     container = {
         "name": "grading",
         "image": image,
@@ -124,8 +131,7 @@ def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "data", "mountPath": DATA}, {"name": "settings", "mountPath": SETTINGS}],
     }
-    # one SQLite gradebook on a ReadWriteOnce volume: never two at once (Recreate)
-    return m.one_pod_deployment(
+    return m.pod_deployment(
         DEPLOYMENT,
         meta,
         POD_LABELS,
@@ -134,6 +140,7 @@ def deployment(room: m.Classroom, image: str, meta: Obj) -> Obj:
         container=container,
         volumes=[{"name": "data", **data}, {"name": "settings", "configMap": {"name": VARIABLES_MAP}}],
         pod={"automountServiceAccountToken": True},  # --in-cluster: the pod's own token
+        replicas=replicas if gradebook else 1,
     )
 
 

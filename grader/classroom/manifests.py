@@ -624,7 +624,7 @@ def hub_deployment(room: Classroom, meta: Obj, config_digest: str) -> Obj:
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR}, {"name": "data", "mountPath": DATA}],
     }
     # one sqlite file on a ReadWriteOnce volume: never two hubs at once (Recreate)
-    return one_pod_deployment(
+    return pod_deployment(
         DEPLOYMENT,
         meta,
         HUB_POD_LABELS,
@@ -644,7 +644,7 @@ def volume_claim(name: str, meta: Obj, storage_class: str) -> Obj:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, **meta}, "spec": claim}
 
 
-def one_pod_deployment(
+def pod_deployment(
     name: str,
     meta: Obj,
     pod_labels: dict[str, str],
@@ -655,9 +655,11 @@ def one_pod_deployment(
     volumes: list[Obj],
     annotations: dict[str, str] | None = None,
     pod: Obj | None = None,
+    replicas: int = 1,
 ) -> Obj:
-    """A Deployment of one pod at a time (Recreate: its state is one file on a ReadWriteOnce volume) whose pod meets
-    Pod Security's restricted profile as user and group uid; pod: more of the pod's spec."""
+    """A Deployment whose pods meet Pod Security's restricted profile as user and group uid; pod: more of the pod's
+    spec. One replica is replaced by Recreate (its state is one file on a ReadWriteOnce volume: never two pods at
+    once); more than one roll (their state is elsewhere)."""
     template_meta: Obj = {"labels": {**pod_labels, **labels()}}
     if annotations:
         template_meta["annotations"] = annotations
@@ -666,8 +668,8 @@ def one_pod_deployment(
         "kind": "Deployment",
         "metadata": {"name": name, **meta},
         "spec": {
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
+            "replicas": replicas,
+            "strategy": {"type": "Recreate" if replicas == 1 else "RollingUpdate"},
             "selector": {"matchLabels": pod_labels},
             "template": {
                 "metadata": template_meta,

@@ -30,6 +30,8 @@ and the fix (exit 2). A field left out takes the default below. The whole file, 
       gradebook: ""                 # "" = an SQLite file on the service's volume or PVC; or a PostgreSQL database
                                     # it reaches: postgresql://USER:PASSWORD@HOST:5432/DATABASE (handed over in
                                     # the container's environment or a Secret, the password never shown)
+      replicas: 1                   # pods of the in-cluster service; more than one needs the PostgreSQL gradebook
+                                    # (each pod takes gradings from the same class; the Service spreads the calls)
     static_ips:                     # not on kind (there the classroom carves them): each student's own
       alice: {STATIC_IP: 20.31.4.5, INTERNAL_STATIC_IP: 10.224.0.40}   # addresses for the labs that ask for one
                                     # by value (static-ip: both; internal-lb: INTERNAL_STATIC_IP), one per student
@@ -70,6 +72,7 @@ KEYS = {
     "static_ips", "grading",
 }  # fmt: skip
 GRADING_RUNS = ("auto", "container", "in-cluster")
+MAX_REPLICAS = 20
 ADDRESS_VARIABLES = ("STATIC_IP", "INTERNAL_STATIC_IP")  # the lab variables whose values are addresses
 RULE_DOC = "the values file (grader/classroom/values.py, README 'Teach a class')"
 
@@ -101,6 +104,7 @@ class Values:
     # student -> {"STATIC_IP": address, ...}: off kind, the instructor's addresses (grader.classroom.assignment)
     static_ips: dict[str, dict[str, str]] = field(default_factory=dict)
     gradebook: str = field(default="", repr=False)  # a PostgreSQL URL, maybe with a password; "": the SQLite file
+    grading_replicas: int = 1  # pods of the in-cluster service (more than one: only with a PostgreSQL gradebook)
 
     def namespace(self, student: str) -> str:
         return STUDENT_PREFIX + student
@@ -154,7 +158,7 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
     node_port = _node_port(proxy, at, proxy_type)
     hub_state = _choice(data, at, ("hub_state",), HUB_STATES)
     images = _mapping(data, at, "images", {"hub", "singleuser", "grading"})
-    grading = _mapping(data, at, "grading", {"runs", "gradebook"})
+    grading = _mapping(data, at, "grading", {"runs", "gradebook", "replicas"})
     values = Values(
         students=students,
         instructors=instructors,
@@ -172,7 +176,16 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
         grading_runs=_choice(grading, at, ("grading", "runs"), GRADING_RUNS),
         static_ips=_static_ips(data, at, students),
         gradebook=_gradebook(grading, at),
+        grading_replicas=_replicas(grading, at),
     )
+    if values.grading_replicas > 1 and (not values.gradebook or values.grading_runs == "container"):
+        raise at.bad(
+            ("grading", "replicas"),
+            f"{values.grading_replicas} replicas share one gradebook only in a database",
+            "replicas > 1 needs grading.gradebook (PostgreSQL) and the service in the cluster (runs: in-cluster, or"
+            " auto off kind): an SQLite file is one pod's, the container beside kind is one",
+            "set grading.gradebook and runs: in-cluster, or replicas: 1",
+        )
     _each_gets_a_node_port(values, at)
     return values
 
@@ -269,6 +282,13 @@ def _names(data: dict[str, Any], at: _Where, key: str, *, required: bool) -> tup
             raise at.bad((key, index), f"'{name}' is listed twice", "each name once", "remove the second")
         seen.add(name)
     return tuple(value)
+
+
+def _replicas(grading: dict[str, Any], at: _Where) -> int:
+    value = grading.get("replicas", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPLICAS:
+        raise at.bad(("grading", "replicas"), f"{value!r} is not a number of pods", f"1 to {MAX_REPLICAS}")
+    return value
 
 
 def _gradebook(grading: dict[str, Any], at: _Where) -> str:

@@ -3,7 +3,8 @@ lab cluster: `servicelab classroom up` runs it as Deployment `grading` in the hu
 container beside kind); a student's reference answer is graded through the hub's proxy (/services/grading/) with
 the student's own token, from in-cluster vantage points only: what a pod can see passes, the check that needs a
 client outside the cluster is n/a and the score is not full; another student's token is refused; `down` leaves
-nothing.
+nothing. Then two pods of the service sharing a PostgreSQL gradebook (a server of the test's own on this machine):
+two students graded at once, both pods instances of the gradebook, one pod deleted and every result still there.
 
 Run alone: pytest --e2e -m classroom tests/e2e/test_classroom_in_cluster.py -s
 It deploys into servicelab-classroom and servicelab-student-* only, and takes it all down, pass or fail.
@@ -11,8 +12,10 @@ It deploys into servicelab-classroom and servicelab-student-* only, and takes it
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,16 @@ grading: {runs: in-cluster}
 GRADE_S = 300.0
 
 
+# Two pods of the service sharing a PostgreSQL gradebook on this machine (where pods reach it: the kind network's
+# gateway); {url}: its database.
+REPLICAS_VALUES = """\
+students: [ada, ben]
+instructors: [teacher]
+labs: [clusterip]
+grading: {{runs: in-cluster, replicas: 2, gradebook: '{url}'}}
+"""
+
+
 @pytest.fixture
 def classroom(kube: Kube, context: str, tmp_path: Path) -> Iterator[str]:
     with classroom_up(kube, context, tmp_path / "classroom.yaml", VALUES) as hub:
@@ -51,6 +64,39 @@ def _token(student: str, context: str) -> str:
     namespace = m.student_namespace(student)
     argv = ["kubectl", "--context", context, "-n", namespace, "create", "token", fence.LEARNER_ACCOUNT]
     return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+
+def _grade(service: str, token: str) -> dict[str, Any]:
+    """POST /grade?wait=true for the ClusterIP lab with a student's token: the finished row."""
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = requests.post(f"{service}/grade?wait=true", json={"lab": "clusterip"}, headers=headers, timeout=GRADE_S)
+    assert answer.status_code == 200, answer.text
+    row: dict[str, Any] = answer.json()
+    return row
+
+
+def _apply_reference_answer(kube: Kube, namespace: str) -> None:
+    for folder in ("starter", "solution"):  # the reference answer, applied as the student would
+        for path in sorted((REPO / "labs" / "clusterip" / folder).glob("*.yaml")):
+            kube.apply(path.read_text(), namespace)
+    wait_for(lambda: _deployments_ready(kube, namespace), what=f"the starter's pods in {namespace}", timeout_s=180)
+
+
+def _as_reference(row: dict[str, Any]) -> None:
+    """The ClusterIP lab's reference answer graded from inside: every check a pod can see passes; one that needs a
+    client outside the cluster is n/a (a pod has none: the service grades as on AKS), and n/a is never full marks."""
+    statuses = {check["id"]: check["status"] for check in row["report"]["checks"]}
+    assert set(statuses.values()) == {"pass", "n/a"}, statuses
+    for check in row["report"]["checks"]:
+        if check["status"] == "n/a":
+            assert "outside container not available" in check["message"], check
+    earned = sum(check["points"] for check in row["report"]["checks"] if check["status"] == "pass")
+    assert (row["verdict"], row["score"], row["max_score"]) == ("FAIL", earned, 6), row
+
+
+def _grading_pods(kube: Kube) -> list[str]:
+    pods = kube.list("pods", m.HUB_NAMESPACE, selector="app.kubernetes.io/component=grading")
+    return sorted(p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp"))
 
 
 def _deployments_ready(kube: Kube, namespace: str) -> tuple[bool | None, str]:
@@ -73,29 +119,13 @@ def test_the_grading_pod_grades_a_students_namespace_with_in_cluster_vantages_on
     print(f"grading pod {pod['metadata']['name']} on {pod['spec']['nodeName']}")
 
     own = m.student_namespace("ada")
-    for folder in ("starter", "solution"):  # the reference answer, applied as the student would
-        for path in sorted((REPO / "labs" / "clusterip" / folder).glob("*.yaml")):
-            kube.apply(path.read_text(), own)
-    wait_for(lambda: _deployments_ready(kube, own), what=f"the starter's pods in {own}", timeout_s=180)
-
+    _apply_reference_answer(kube, own)
     service = f"{classroom}services/grading"  # through the hub's proxy, which keeps the prefix
-    ada = {"Authorization": f"Bearer {_token('ada', context)}"}
-    answer = requests.post(f"{service}/grade?wait=true", json={"lab": "clusterip"}, headers=ada, timeout=GRADE_S)
-    assert answer.status_code == 200, answer.text
-    row: dict[str, Any] = answer.json()
+    row = _grade(service, _token("ada", context))
     print(f"ada, clusterip: {row['verdict']} {row['score']}/{row['max_score']} in {row['namespace']}")
-    checks = row["report"]["checks"]
-    for check in checks:
+    for check in row["report"]["checks"]:
         print(f"  {check['status']} {check['id']}: {check['message'][:300]}")
-    # the reference answer: every check a pod can see passes; a check that needs a client outside the cluster is
-    # n/a (a pod has none: the service grades as on AKS), and n/a is never full marks
-    statuses = {check["id"]: check["status"] for check in checks}
-    assert set(statuses.values()) == {"pass", "n/a"}, statuses
-    for check in checks:
-        if check["status"] == "n/a":
-            assert "outside container not available" in check["message"], check
-    earned = sum(check["points"] for check in checks if check["status"] == "pass")
-    assert (row["verdict"], row["score"], row["max_score"]) == ("FAIL", earned, 6), row
+    _as_reference(row)
     assert row["namespace"] == own
     evidence = [e for check in row["report"]["checks"] for e in check.get("evidence") or []]
     vantages = sorted({e["vantage"] for e in evidence})
@@ -117,3 +147,61 @@ def test_the_grading_pod_grades_a_students_namespace_with_in_cluster_vantages_on
     status = _servicelab("status", context=context)
     assert status.returncode == 0
     assert f"deployment {m.HUB_NAMESPACE}/{incluster.DEPLOYMENT}: ready" in status.stdout
+
+
+@pytest.fixture
+def database() -> Iterator[Any]:
+    """A PostgreSQL server of the test's own on the kind network's gateway (tests/unit/_postgres.py)."""
+    import _postgres  # noqa: PLC0415 - the unit tests' server (pyproject's pythonpath has tests/unit)
+
+    network = json.loads(
+        subprocess.run(
+            ["docker", "network", "inspect", "kind"], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+    )[0]
+    (ipv4,) = [c for c in network["IPAM"]["Config"] if ":" not in c["Subnet"]]
+    server = _postgres.start(ipv4["Gateway"], clients=(ipv4["Subnet"],))
+    try:
+        yield server
+    finally:
+        _postgres.stop(server)
+
+
+def test_two_grading_pods_share_one_postgresql_gradebook(
+    database: Any, kube: Kube, context: str, tmp_path: Path
+) -> None:
+    import psycopg  # noqa: PLC0415 - servicelab's [postgres] extra
+
+    url = database.new_database()
+    with classroom_up(kube, context, tmp_path / "classroom.yaml", REPLICAS_VALUES.format(url=url)) as hub:
+        wait_for(
+            lambda: (True if len(_grading_pods(kube)) == 2 else None, f"grading pods: {_grading_pods(kube)}"),
+            what="two grading pods",
+            timeout_s=120,
+        )
+        pods = _grading_pods(kube)
+        print("grading pods:", pods)
+        for student in ("ada", "ben"):
+            _apply_reference_answer(kube, m.student_namespace(student))
+        service = f"{hub}services/grading"
+        tokens = {student: _token(student, context) for student in ("ada", "ben")}
+        with ThreadPoolExecutor(2) as pool:
+            rows = dict(zip(tokens, pool.map(lambda s: _grade(service, tokens[s]), tokens), strict=True))
+        for student, row in rows.items():
+            print(f"{student}: {row['verdict']} {row['score']}/{row['max_score']}")
+            assert row["namespace"] == m.student_namespace(student)
+            _as_reference(row)
+        with psycopg.connect(url) as db:  # both pods are instances of the one gradebook
+            names = {name for (name,) in db.execute("SELECT name FROM instances")}
+            kept = {job for (job,) in db.execute("SELECT job FROM results WHERE state = 'done'")}
+        print("gradebook instances:", sorted(names))
+        assert set(pods) <= names
+        assert {row["job"] for row in rows.values()} <= kept
+
+        # one pod goes: the other answers, and every result is still there
+        kube.delete("pod", pods[0], m.HUB_NAMESPACE)
+        ada = {"Authorization": f"Bearer {tokens['ada']}"}
+        mine = requests.get(f"{service}/results", headers=ada, timeout=30)
+        assert mine.status_code == 200, mine.text
+        assert rows["ada"]["job"] in {r["job"] for r in mine.json()["results"]}
+        _as_reference(_grade(service, tokens["ada"]))

@@ -35,8 +35,10 @@ class Server:
     folder: Path
     run_as: list[str]  # runuser -u postgres -- when we are root: initdb refuses root
 
+    host: str = "127.0.0.1"  # where it listens
+
     def url(self, database: str = "postgres", password: str | None = None) -> str:
-        return f"postgresql://{USER}:{password or self.password}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{USER}:{password or self.password}@{self.host}:{self.port}/{database}"
 
     def new_database(self) -> str:
         """An empty database of its own; its URL."""
@@ -71,13 +73,15 @@ def binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
-def start() -> Server:
+def start(host: str = "127.0.0.1", clients: tuple[str, ...] = ()) -> Server:
+    """host: the address it listens on (loopback; an e2e test gives the kind network's gateway, where pods and
+    containers reach this machine); clients: more networks (CIDRs) whose clients log in with the password."""
     try:
         import psycopg  # noqa: F401, PLC0415
     except ImportError:
@@ -103,14 +107,16 @@ def start() -> Server:
          "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    port = _free_port()
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
+    with (data / "pg_hba.conf").open("a", encoding="utf-8") as hba:
+        hba.writelines(f"host all {USER} {cidr} scram-sha-256\n" for cidr in clients)
+    port = _free_port(host)
+    options = f"-c listen_addresses={host} -p {port} -k {folder} -c fsync=off"
     subprocess.run(
         [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-o", options,
          "-w", "-t", str(START_TIMEOUT_S), "start"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    return Server(port, password, folder, run_as)
+    return Server(port, password, folder, run_as, host)
 
 
 def stop(server: Server) -> None:

@@ -171,3 +171,37 @@ def test_the_values_file_says_where_grading_runs(tmp_path: Path) -> None:
         load(path)
     assert bad.value.line == 5
     assert "'beside' is not one of auto, container, in-cluster" in bad.value.message
+
+
+DATABASE = "postgresql://grading:secret@10.0.0.9:5432/gradebook"
+
+
+def test_replicas_share_the_database_gradebook_and_roll() -> None:
+    objects = incluster.objects(ROOM, IMAGE, DATABASE, replicas=3)
+    (deployment,) = _of(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}  # a new pod takes calls before an old goes
+    assert _of(objects, "PersistentVolumeClaim") == []  # the gradebook is the database: no pod's file to keep
+    assert {"name": "data", "emptyDir": {}} in deployment["spec"]["template"]["spec"]["volumes"]
+    alone = incluster.objects(ROOM, IMAGE, "", replicas=3)  # an SQLite file is one pod's: never more than one
+    (one,) = _of(alone, "Deployment")
+    assert (one["spec"]["replicas"], one["spec"]["strategy"]) == (1, {"type": "Recreate"})
+
+
+def test_replicas_need_a_database_and_the_service_in_the_cluster(tmp_path: Path) -> None:
+    path = tmp_path / "classroom.yaml"
+    head = "students: [alice]\ninstructors: [teacher]\nlabs: [clusterip]\n"
+    path.write_text(head + f"grading: {{runs: in-cluster, replicas: 3, gradebook: '{DATABASE}'}}\n")
+    assert load(path).grading_replicas == 3
+    path.write_text(head + "grading:\n  runs: in-cluster\n  replicas: 2\n")
+    with pytest.raises(BadInput) as no_database:
+        load(path)
+    assert no_database.value.line == 6
+    assert "share one gradebook only in a database" in no_database.value.message
+    path.write_text(head + "grading:\n  replicas: 0\n")
+    with pytest.raises(BadInput, match="0 is not a number of pods"):
+        load(path)
+    beside_kind = replace(VALUES, grading_replicas=2, gradebook=DATABASE)
+    with pytest.raises(BadInput) as container:
+        deploy.grading_runs(beside_kind, "v.yaml", on_kind=True)  # auto on kind: the one container
+    assert "replicas" in container.value.message
