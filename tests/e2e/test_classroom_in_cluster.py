@@ -161,6 +161,7 @@ def database() -> Iterator[Any]:
     )[0]
     (ipv4,) = [c for c in network["IPAM"]["Config"] if ":" not in c["Subnet"]]
     server = _postgres.start(ipv4["Gateway"], clients=(ipv4["Subnet"],))
+    server.gateway = ipv4["Gateway"]
     try:
         yield server
     finally:
@@ -172,7 +173,8 @@ def test_two_grading_pods_share_one_postgresql_gradebook(
 ) -> None:
     import psycopg  # noqa: PLC0415 - servicelab's [postgres] extra
 
-    url = database.new_database()
+    url = database.new_database()  # made through loopback; the class reaches it on the kind network's gateway
+    url = url.replace(f"@{database.host}:", f"@{database.gateway}:")
     with classroom_up(kube, context, tmp_path / "classroom.yaml", REPLICAS_VALUES.format(url=url)) as hub:
         wait_for(
             lambda: (True if len(_grading_pods(kube)) == 2 else None, f"grading pods: {_grading_pods(kube)}"),
@@ -191,7 +193,8 @@ def test_two_grading_pods_share_one_postgresql_gradebook(
             print(f"{student}: {row['verdict']} {row['score']}/{row['max_score']}")
             assert row["namespace"] == m.student_namespace(student)
             _as_reference(row)
-        with psycopg.connect(url) as db:  # both pods are instances of the one gradebook
+        here = url.replace(f"@{database.gateway}:", f"@{database.host}:")
+        with psycopg.connect(here) as db:  # both pods are instances of the one gradebook
             names = {name for (name,) in db.execute("SELECT name FROM instances")}
             kept = {job for (job,) in db.execute("SELECT job FROM results WHERE state = 'done'")}
         print("gradebook instances:", sorted(names))
@@ -200,6 +203,11 @@ def test_two_grading_pods_share_one_postgresql_gradebook(
 
         # one pod goes: the other answers, and every result is still there
         kube.delete("pod", pods[0], m.HUB_NAMESPACE)
+        wait_for(  # gone: out of the Service's endpoints, its gradings finished or marked interrupted
+            lambda: (True if kube.get("pod", pods[0], m.HUB_NAMESPACE) is None else None, f"{pods[0]} terminating"),
+            what=f"grading pod {pods[0]} gone",
+            timeout_s=120,
+        )
         ada = {"Authorization": f"Bearer {tokens['ada']}"}
         mine = requests.get(f"{service}/results", headers=ada, timeout=30)
         assert mine.status_code == 200, mine.text

@@ -35,7 +35,7 @@ class Server:
     folder: Path
     run_as: list[str]  # runuser -u postgres -- when we are root: initdb refuses root
 
-    host: str = "127.0.0.1"  # where it listens
+    host: str = "127.0.0.1"  # where this machine reaches it
 
     def url(self, database: str = "postgres", password: str | None = None) -> str:
         return f"postgresql://{USER}:{password or self.password}@{self.host}:{self.port}/{database}"
@@ -79,9 +79,10 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def start(host: str = "127.0.0.1", clients: tuple[str, ...] = ()) -> Server:
-    """host: the address it listens on (loopback; an e2e test gives the kind network's gateway, where pods and
-    containers reach this machine); clients: more networks (CIDRs) whose clients log in with the password."""
+def start(also_on: str = "", clients: tuple[str, ...] = ()) -> Server:
+    """A server on loopback, and also_on another address of this machine (an e2e test gives the kind network's
+    gateway, where pods and containers reach it); clients: more networks (CIDRs) whose clients log in with the
+    password."""
     try:
         import psycopg  # noqa: F401, PLC0415
     except ImportError:
@@ -109,14 +110,15 @@ def start(host: str = "127.0.0.1", clients: tuple[str, ...] = ()) -> Server:
     )  # fmt: skip
     with (data / "pg_hba.conf").open("a", encoding="utf-8") as hba:
         hba.writelines(f"host all {USER} {cidr} scram-sha-256\n" for cidr in clients)
-    port = _free_port(host)
-    options = f"-c listen_addresses={host} -p {port} -k {folder} -c fsync=off"
+    port = _free_port(also_on or "127.0.0.1")
+    listen = ",".join(["127.0.0.1", *([also_on] if also_on else [])])
+    options = f"-c listen_addresses={listen} -p {port} -k {folder} -c fsync=off"
     subprocess.run(
         [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-o", options,
          "-w", "-t", str(START_TIMEOUT_S), "start"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    return Server(port, password, folder, run_as, host)
+    return Server(port, password, folder, run_as)
 
 
 def stop(server: Server) -> None:
