@@ -361,33 +361,48 @@ def test_the_server_gets_a_kubeconfig_of_its_own_token_in_its_own_namespace(tmp_
 VARIABLES = {"alice": {"NODE_PORT": "30412"}, "bob": {"NODE_PORT": "31050"}}
 
 
-class PortWall:
-    """The node-port wall's CEL, evaluated with cel-python as the API server would for one Service."""
+class AdmissionPolicy:
+    """A ValidatingAdmissionPolicy's CEL, evaluated with cel-python as the API server would for one object: its
+    variables in order, then its validations in order (the first that fails says the message)."""
 
-    def __init__(self, variables: dict[str, dict[str, str]]) -> None:
+    def __init__(self, policy: Obj) -> None:
         self.celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
-        self.policy, self.binding = m.node_port_wall(variables)
+        self.policy = policy
         env = self.celpy.Environment()
-        self.compiled = [
-            (v["name"], env.program(env.compile(v["expression"]))) for v in self.policy["spec"]["variables"]
+        self.compiled = [(v["name"], env.program(env.compile(v["expression"]))) for v in policy["spec"]["variables"]]
+        self.checks = [
+            (env.program(env.compile(c["expression"])), env.program(env.compile(c["messageExpression"])))
+            for c in policy["spec"]["validations"]
         ]
-        (check,) = self.policy["spec"]["validations"]
-        self.check = env.program(env.compile(check["expression"]))
-        self.message = env.program(env.compile(check["messageExpression"]))
 
-    def refusal(self, service: Obj, labels: dict[str, str]) -> str | None:
-        """None when admitted, else the policy's message."""
+    def evaluate(self, obj: Obj, namespace_meta: Obj) -> str | None:
+        """None when admitted, else the policy's message; namespace_meta: the namespace's labels or annotations."""
         celpy = self.celpy
         activation: dict[str, Any] = {
-            "object": celpy.json_to_cel(service),
-            "namespaceObject": celpy.json_to_cel({"metadata": {"name": "ns", "labels": labels}}),
+            "object": celpy.json_to_cel(obj),
+            "namespaceObject": celpy.json_to_cel({"metadata": {"name": "ns", **namespace_meta}}),
         }
         variables: dict[Any, Any] = {}
         for name, program in self.compiled:
             activation["variables"] = celpy.celtypes.MapType(variables)
             variables[celpy.celtypes.StringType(name)] = program.evaluate(activation)
         activation["variables"] = celpy.celtypes.MapType(variables)
-        return None if bool(self.check.evaluate(activation)) else str(self.message.evaluate(activation))
+        for check, message in self.checks:
+            if not bool(check.evaluate(activation)):
+                return str(message.evaluate(activation))
+        return None
+
+
+class PortWall(AdmissionPolicy):
+    """The node-port wall, evaluated for one Service."""
+
+    def __init__(self, variables: dict[str, dict[str, str]]) -> None:
+        policy, self.binding = m.node_port_wall(variables)
+        super().__init__(policy)
+
+    def refusal(self, service: Obj, labels: dict[str, str]) -> str | None:
+        """None when admitted, else the policy's message."""
+        return self.evaluate(service, {"labels": labels})
 
 
 def _svc(*node_ports: int | None, **spec: Any) -> Obj:
@@ -469,16 +484,8 @@ class HostWall(PortWall):
     """One of the host wall's policies (ingresses, routes, gateways), its CEL evaluated as the API server would."""
 
     def __init__(self, what: str) -> None:
-        self.celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
-        self.policy = _named(m.host_wall(), "ValidatingAdmissionPolicy", f"{m.HOST_WALL}-{what}")
         self.binding = _named(m.host_wall(), "ValidatingAdmissionPolicyBinding", f"{m.HOST_WALL}-{what}")
-        env = self.celpy.Environment()
-        self.compiled = [
-            (v["name"], env.program(env.compile(v["expression"]))) for v in self.policy["spec"]["variables"]
-        ]
-        (check,) = self.policy["spec"]["validations"]
-        self.check = env.program(env.compile(check["expression"]))
-        self.message = env.program(env.compile(check["messageExpression"]))
+        AdmissionPolicy.__init__(self, _named(m.host_wall(), "ValidatingAdmissionPolicy", f"{m.HOST_WALL}-{what}"))
 
 
 def _ingress(*hosts: str | None, default_backend: bool = False) -> Obj:
@@ -595,36 +602,15 @@ IPV4, IPV6 = (
 )
 
 
-class AddressWall(PortWall):
+class AddressWall(AdmissionPolicy):
     """The static-IP wall's CEL, evaluated with cel-python; its two validations in order, as the API server does."""
 
     def __init__(self) -> None:
-        self.celpy = pytest.importorskip("celpy", reason="cel-python (a dev dependency) evaluates the policy's CEL")
-        self.policy, self.binding = m.address_wall()
-        env = self.celpy.Environment()
-        self.compiled = [
-            (v["name"], env.program(env.compile(v["expression"]))) for v in self.policy["spec"]["variables"]
-        ]
-        self.checks = [
-            (env.program(env.compile(c["expression"])), env.program(env.compile(c["messageExpression"])))
-            for c in self.policy["spec"]["validations"]
-        ]
+        policy, self.binding = m.address_wall()
+        super().__init__(policy)
 
     def refused(self, service: Obj, annotations: dict[str, str]) -> str | None:
-        celpy = self.celpy
-        activation: dict[str, Any] = {
-            "object": celpy.json_to_cel(service),
-            "namespaceObject": celpy.json_to_cel({"metadata": {"name": "ns", "annotations": annotations}}),
-        }
-        variables: dict[Any, Any] = {}
-        for name, program in self.compiled:
-            activation["variables"] = celpy.celtypes.MapType(variables)
-            variables[celpy.celtypes.StringType(name)] = program.evaluate(activation)
-        activation["variables"] = celpy.celtypes.MapType(variables)
-        for check, message in self.checks:
-            if not bool(check.evaluate(activation)):
-                return str(message.evaluate(activation))
-        return None
+        return self.evaluate(service, {"annotations": annotations})
 
 
 def _lb(annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
