@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from _admission import refusal
+from _admission import enforced, refusal
 
 from grader.base.wait import wait_for
 from grader.classroom.manifests import SHOP_HOST_KEY, host_wall
@@ -70,18 +70,7 @@ def walled(kube: Kube) -> Iterator[str]:
             kube.apply(json.dumps(obj))
         canaries = [_ingress("bob.shop.example"), _route("bob.shop.example"), _gateway("bob.shop.example")]
 
-        def enforced() -> tuple[bool | None, str]:
-            for name in policies:
-                stored = kube.get("validatingadmissionpolicy", name) or {}
-                status = stored.get("status") or {}
-                warnings = (status.get("typeChecking") or {}).get("expressionWarnings") or []
-                assert not warnings, f"{name}: the API server's type check warns: {warnings}"
-                if status.get("observedGeneration") != (stored.get("metadata") or {}).get("generation"):
-                    return None, f"{name} not type-checked yet"
-            admitted = [c["kind"] for c in canaries if refusal(kube, ns, c) is None]
-            return (True, "enforced") if not admitted else (None, f"still admitted: {admitted}")
-
-        wait_for(enforced, what=f"{WALL}-* enforced in {ns}", timeout_s=ACTIVE_S)
+        wait_for(lambda: enforced(kube, policies, ns, canaries), what=f"{WALL}-* enforced in {ns}", timeout_s=ACTIVE_S)
         yield ns
     finally:
         for obj in reversed(made):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from _admission import refusal
+from _admission import enforced, refusal
 
 from grader.base.wait import wait_for
 from grader.classroom.assignment import CLASSROOM_NODE_PORTS, NODE_PORT
@@ -72,16 +72,9 @@ def wall(kube: Kube) -> Iterator[Wall]:
         first, second = names
         canary = _service("canary", own[second])
 
-        def enforced() -> tuple[bool | None, str]:
-            stored = kube.get("validatingadmissionpolicy", WALL) or {}
-            status = stored.get("status") or {}
-            warnings = (status.get("typeChecking") or {}).get("expressionWarnings") or []
-            assert not warnings, f"the API server's type check warns: {warnings}"
-            if status.get("observedGeneration") != (stored.get("metadata") or {}).get("generation"):
-                return None, "not type-checked yet"
-            return (True, "enforced") if refusal(kube, first, canary) else (None, "the canary is still admitted")
-
-        wait_for(enforced, what=f"{WALL} enforced in {first}", timeout_s=ACTIVE_S)
+        wait_for(
+            lambda: enforced(kube, [WALL], first, [canary]), what=f"{WALL} enforced in {first}", timeout_s=ACTIVE_S
+        )
         yield Wall(kube, own)
     finally:
         kube.delete("validatingadmissionpolicybinding", WALL)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
-from _admission import refusal
+from _admission import enforced, refusal
 
 from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
@@ -111,16 +111,11 @@ def klass(kube: Kube) -> Iterator[Class]:
         first, second = names
         canary = _service("canary", {IPV4: own[second][STATIC_IP]})
 
-        def enforced() -> tuple[bool | None, str]:
-            stored = kube.get("validatingadmissionpolicy", policy["metadata"]["name"]) or {}
-            status = stored.get("status") or {}
-            warnings = (status.get("typeChecking") or {}).get("expressionWarnings") or []
-            assert not warnings, f"the API server's type check warns: {warnings}"
-            if status.get("observedGeneration") != (stored.get("metadata") or {}).get("generation"):
-                return None, "not type-checked yet"
-            return (True, "enforced") if refusal(kube, first, canary) else (None, "the canary is still admitted")
-
-        wait_for(enforced, what=f"{policy['metadata']['name']} enforced in {first}", timeout_s=ACTIVE_S)
+        wait_for(
+            lambda: enforced(kube, [policy["metadata"]["name"]], first, [canary]),
+            what=f"{policy['metadata']['name']} enforced in {first}",
+            timeout_s=ACTIVE_S,
+        )
         yield Class(kube, own)
     finally:
         kube.delete("validatingadmissionpolicybinding", binding["metadata"]["name"])
