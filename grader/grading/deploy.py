@@ -13,6 +13,7 @@ import contextlib
 import json
 from pathlib import Path
 
+from grader.base import interrupt
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import WaitTimeout, wait_for
 from grader.catalogue.labs import Lab, facts_for
@@ -67,7 +68,10 @@ def ensure_namespace(
                 )
             created = False
         else:
-            kube.create(namespace_object(namespace, run_id, GRADING if must_be_new else WORKSPACE))
+            # A signal inside the POST would leave a namespace the API server made but this run never heard of
+            # (and so never deletes): the create runs shielded, the interrupt is raised once it has answered.
+            with interrupt.shielded():
+                kube.create(namespace_object(namespace, run_id, GRADING if must_be_new else WORKSPACE))
             created = True
         lab_policy = policy or LabPolicy()
         items = [*fence(namespace, run_id, lab_policy), *walls(namespace, run_id, lab_policy, facts)]

@@ -229,7 +229,8 @@ def _lease(key: str, run_id: str) -> Obj:
 
 def _try_take(kube: Kube, key: str, run_id: str) -> bool:
     try:
-        kube.create(_lease(key, run_id))
+        with interrupt.shielded():  # a lease made by a POST the signal cut off would hold its claim unseen
+            kube.create(_lease(key, run_id))
         return True
     except KubeError as err:
         if err.reason != "AlreadyExists":

@@ -9,12 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from grader.base.wait import wait_for
 from grader.catalogue.labs import load_lab
 from grader.kube.client import MANAGED_BY_KEY, MANAGED_BY_VALUE, RUN_ID_KEY, Kube
 
@@ -33,16 +32,21 @@ def batch_namespaces(kube: Kube, prefixes: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-def run_namespaces(kube: Kube, run_ids: set[str]) -> list[str]:
+def run_namespaces(kube: Kube, run_ids: set[str]) -> dict[str, str]:
+    """Namespace -> its phase and why it is still there (the namespace controller's conditions), for those runs."""
     found = kube.list("namespaces", selector=f"{MANAGED_BY_KEY}={MANAGED_BY_VALUE}")
-    return [ns["metadata"]["name"] for ns in found if ns["metadata"]["labels"].get(RUN_ID_KEY) in run_ids]
+    return {
+        ns["metadata"]["name"]: why_still_there(ns)
+        for ns in found
+        if ns["metadata"]["labels"].get(RUN_ID_KEY) in run_ids
+    }
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f}s"
-        time.sleep(0.5)  # polls the cluster, with a deadline
+def why_still_there(ns: dict[str, object]) -> str:
+    status = ns.get("status") or {}
+    assert isinstance(status, dict)
+    said = [f"{c.get('type')}: {c.get('message')}" for c in status.get("conditions") or [] if c.get("status") == "True"]
+    return f"{status.get('phase')} ({'; '.join(said) or 'no condition'})"
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -52,15 +56,16 @@ def test_an_interrupted_batch_deletes_every_namespace_it_created(kube: Kube, sig
     if kube.context:
         argv += ["--context", kube.context]
     # its own session: the signal goes to the whole process group, as a terminal's Ctrl-C does
+    earlier = set(batch_namespaces(kube, prefixes))  # another run's, still terminating: not this batch's
     batch = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen: dict[str, str] = {}
     try:
 
-        def two_cases_applied() -> bool:
-            seen.update(batch_namespaces(kube, prefixes))
-            return len(seen) >= 2
+        def two_cases_applied() -> tuple[bool | None, str]:
+            seen.update({ns: run for ns, run in batch_namespaces(kube, prefixes).items() if ns not in earlier})
+            return (True if len(seen) >= 2 else None), f"namespaces {sorted(seen)}; batch exit code {batch.poll()}"
 
-        wait_until(two_cases_applied, 180, "two cases graded at once")
+        wait_for(two_cases_applied, what="two cases graded at once", timeout_s=180, interval_s=0.5)
         os.killpg(batch.pid, signum)
         _, err = batch.communicate(timeout=240)
     finally:
@@ -68,6 +73,11 @@ def test_an_interrupted_batch_deletes_every_namespace_it_created(kube: Kube, sig
             batch.kill()
     assert batch.returncode in (code, 130), err  # the CLI reports any interrupt as 130 or 128+signal
     run_ids = set(seen.values())
-    assert len(run_ids) == 2  # two workers, each its own run
+    assert len(run_ids) == 2, (seen, err)  # two workers, each its own run
+
+    def gone() -> tuple[bool | None, str]:
+        left = run_namespaces(kube, run_ids)
+        return (True if not left else None), str(left)
+
     # deletion was requested before the batch exited; namespaces finish terminating on their own
-    wait_until(lambda: not run_namespaces(kube, run_ids), 180, "the batch's namespaces (cases and probe pods) gone")
+    wait_for(gone, what=f"the batch's namespaces (cases and probe pods) gone; its stderr: {err[-2000:]}", timeout_s=180)

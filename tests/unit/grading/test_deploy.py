@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _grader_fakes import facts
 
+from grader.base import interrupt
 from grader.base.errors import BadInput, EnvError
 from grader.catalogue.labs import load_lab
 from grader.grading import deploy
@@ -313,3 +315,27 @@ def test_rights_never_granted_are_env_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(deploy, "RIGHTS_S", 0.3)
     with pytest.raises(EnvError, match="RoleBinding"):
         ensure_namespace(LaggingAuthorizer(allowed_from=10**9), "ns1", "run9", must_be_new=True, facts=facts())  # type: ignore[arg-type]
+
+
+class SignalledDuringCreate(LaggingAuthorizer):
+    """SIGTERM arrives while the API server is making the namespace (the POST sent, its answer not yet read)."""
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        if obj["kind"] == "Namespace":
+            signal.raise_signal(signal.SIGTERM)
+        return super().create(obj)
+
+
+def test_a_signal_during_the_namespace_create_is_raised_once_the_create_has_answered() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    interrupt.install()
+    kube = SignalledDuringCreate(allowed_from=1)
+    try:
+        with pytest.raises(interrupt.Interrupted):
+            ensure_namespace(kube, "ns1", "run9", must_be_new=True, facts=facts())  # type: ignore[arg-type]
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    # the run knows it made ns1 (its finally deletes it); nothing was applied into it after the signal
+    assert [o["metadata"]["name"] for o in kube.created if o["kind"] == "Namespace"] == ["ns1"]
+    assert kube.applied == []
