@@ -13,6 +13,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from grader.base.errors import BadInput, EnvError
 from grader.base.wait import wait_for
@@ -228,11 +229,12 @@ def class_policy(labs: tuple[str, ...]) -> LabPolicy:
     return replace(merged, kinds=tuple(dict.fromkeys((*merged.kinds, *starters))))
 
 
-def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) -> str:
+def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) -> list[str]:
     """The grading service beside the kind cluster (grader.classroom.grading): the warm probe pods it execs into
-    made with this (the instructor's) kubeconfig, its container started with its own account's token, then the
-    students' servers pointed at it. hub: the proxy's address (the container reaches the hub's API there). Returns
-    its address on the kind network."""
+    made with this (the instructor's) kubeconfig, its containers (grading.replicas of them, sharing the PostgreSQL
+    gradebook when more than one) started with its own account's token, then the students' servers pointed at
+    them. hub: the proxy's address (the containers reach the hub's API there). Returns their addresses on the kind
+    network."""
     ProbePods(kube, m.RUN_ID).start()  # its account may run probe pods, not make their namespaces
     cluster = made.kind_cluster or ""
     config = wait_for(
@@ -241,26 +243,28 @@ def start_grading(kube: Kube, made: Plan, values: Values, hub: str, say: Say) ->
         timeout_s=60,
     )
     secret = made.secrets
-    address = grading.start_container(
-        made.grading_image,
-        {
-            "SERVICELAB_KUBECONFIG_TEXT": config,
-            "SERVICELAB_INSTRUCTOR_TOKEN": secret[grading.INSTRUCTOR_TOKEN],
-            "SERVICELAB_VARIABLES_JSON": json.dumps(made.room.variables),
-            # its volume's SQLite file, or the instructor's PostgreSQL URL (a password: in the env, never argv)
-            "SERVICELAB_GRADEBOOK": values.gradebook or grading.GRADEBOOK,
-            # the class page behind the hub's login: the container reaches the hub through its proxy's node port
-            **hubservice.container_settings(hub, secret[hubservice.API_TOKEN], secret[hubservice.SESSION_SECRET]),
-        },
-    )
-    container = m.hosts((address,))
-    reach = [obj for student in values.students for obj in grading.student_objects(student, container)]
-    for obj in (grading.endpoints_object(address), grading.hub_egress(container), *reach):
+    settings = {
+        "SERVICELAB_KUBECONFIG_TEXT": config,
+        "SERVICELAB_INSTRUCTOR_TOKEN": secret[grading.INSTRUCTOR_TOKEN],
+        "SERVICELAB_VARIABLES_JSON": json.dumps(made.room.variables),
+        # its volume's SQLite file, or the instructor's PostgreSQL URL (a password: in the env, never argv)
+        "SERVICELAB_GRADEBOOK": values.gradebook or grading.GRADEBOOK,
+        # the class page behind the hub's login: the container reaches the hub through its proxy's node port
+        **hubservice.container_settings(hub, secret[hubservice.API_TOKEN], secret[hubservice.SESSION_SECRET]),
+    }
+    names = grading.container_names(values.grading_replicas)
+    grading.remove_containers(keep=tuple(names))  # an earlier `up` with more replicas
+    addresses = [grading.start_container(made.grading_image, settings, name) for name in names]
+    containers = m.hosts(tuple(addresses))
+    reach = [obj for student in values.students for obj in grading.student_objects(student, containers)]
+    for obj in (grading.endpoints_object(addresses), grading.hub_egress(containers), *reach):
         kube.apply(json.dumps(obj))
-    wait_for(lambda: _grading_answers(address), what=f"the grading service answering at {address}", timeout_s=120)
+    for name, address in zip(names, addresses, strict=True):
+        wait_for(partial(_grading_answers, name, address), what=f"{name} answering at {address}", timeout_s=120)
     book = redacted(values.gradebook) or f"{grading.GRADEBOOK} on volume {grading.GRADEBOOK_VOLUME}"
-    say(f"grading service: container {grading.CONTAINER} at {address}, for the class {grading.URL}; gradebook {book}")
-    return address
+    where = ", ".join(f"{name} at {address}" for name, address in zip(names, addresses, strict=True))
+    say(f"grading service: {where}, for the class {grading.URL}; gradebook {book}")
+    return addresses
 
 
 def start_in_cluster(kube: Kube, say: Say) -> None:
@@ -283,14 +287,14 @@ def _grading_kubeconfig(kube: Kube, cluster: str) -> tuple[str | None, str]:
         return None, err.diagnosis
 
 
-def _grading_answers(address: str) -> tuple[bool | None, str]:
-    """The grading service's /healthz, asked from this machine (on the kind network's host)."""
+def _grading_answers(name: str, address: str) -> tuple[bool | None, str]:
+    """A grading container's /healthz, asked from this machine (on the kind network's host)."""
     import requests  # noqa: PLC0415 - ~0.03 s, only here
 
     try:
         answer = requests.get(f"http://{address}:{grading.PORT}/healthz", timeout=5)
     except requests.RequestException as err:
-        state = docker.container_state(grading.CONTAINER) or {}
+        state = docker.container_state(name) or {}
         return None, f"{type(err).__name__}; container {(state.get('State') or {}).get('Status', 'gone')}"
     return (True if answer.status_code == 200 else None), f"HTTP {answer.status_code}"
 
@@ -358,13 +362,6 @@ def _images(values: Values, values_file: str, on_kind: bool) -> tuple[str, str]:
 def grading_runs(values: Values, values_file: str, on_kind: bool) -> str:
     """Where the grading service runs: the values' grading.runs, auto being the container on kind, else a pod."""
     runs = values.grading_runs if values.grading_runs != "auto" else (CONTAINER if on_kind else IN_CLUSTER)
-    if runs == CONTAINER and values.grading_replicas > 1:
-        raise BadInput(
-            f"grading.replicas: {values.grading_replicas}, but the service runs as one container beside kind",
-            file=values_file,
-            rule="replicas of the grading service are pods: grading.runs in-cluster, with a PostgreSQL gradebook",
-            fix="grading: {runs: in-cluster, replicas: N, gradebook: postgresql://...}, or replicas: 1",
-        )
     if runs == CONTAINER and not on_kind:
         raise BadInput(
             "grading.runs: container is for the kind lab cluster",
@@ -507,8 +504,10 @@ def status(kube: Kube) -> Status | None:
         ready, state = rollout_ready(kube, m.HUB_NAMESPACE, "deployment", incluster.DEPLOYMENT)
         found.grading = f"deployment {m.HUB_NAMESPACE}/{incluster.DEPLOYMENT}: " + ("ready" if ready else state)
     elif kind_cluster_of(kube.list("nodes")) is not None:
-        at = grading.container_address()
-        found.grading = f"container {grading.CONTAINER} at {at}" if at else f"container {grading.CONTAINER} NOT RUNNING"
+        found.grading = ", ".join(
+            f"container {name} at {at}" if (at := grading.container_address(name)) else f"container {name} NOT RUNNING"
+            for name in grading.class_containers() or [grading.CONTAINER]
+        )
     role = f"{podguard.ROLE_KEY}={m.STUDENT_ROLE}"
     for ns in sorted(kube.list("namespaces", selector=f"{SELECTOR},{role}"), key=lambda n: n["metadata"]["name"]):
         name = ns["metadata"]["name"]

@@ -5,8 +5,9 @@ Where it runs: on the kind lab cluster, as the docker container `servicelab-clas
 next to the outside vantage points it probes from (`docker exec` into servicelab-outside and servicelab-internet,
 through the mounted docker socket), exactly as `servicelab grade` does from this machine. It speaks to the
 Kubernetes API as ServiceAccount `grading` of the hub's namespace, never with the instructor's rights. The students'
-servers reach it at Service `grading` of the hub's namespace, a Service without a selector whose one endpoint is
-the container's address on the kind network.
+servers reach it at Service `grading` of the hub's namespace, a Service without a selector whose endpoints are
+the containers' addresses on the kind network: one container, or with `grading: {replicas: N}` (and a PostgreSQL
+gradebook they share) N of them, `servicelab-classroom-grading`, `-2`, ..., each with its own workers and queues.
 
 Its rights (docs/CLASSROOM_SERVICE.md lists them), the least its probing needs:
 - everywhere, read only: nodes, namespaces, the classes (GatewayClass, IngressClass), MetalLB's pools and
@@ -150,8 +151,8 @@ def hub_namespace_objects(container: bool = True) -> list[Obj]:
     return [m.mark(obj) for obj in (account, token, *([service] if container else []))]
 
 
-def endpoints_object(address: str) -> Obj:
-    """Service `grading`'s one endpoint: the container's address on the kind network."""
+def endpoints_object(addresses: list[str]) -> Obj:
+    """Service `grading`'s endpoints: the containers' addresses on the kind network (kube-proxy spreads the calls)."""
     return m.mark(
         {
             "apiVersion": "discovery.k8s.io/v1",
@@ -165,8 +166,8 @@ def endpoints_object(address: str) -> Obj:
                     "endpointslice.kubernetes.io/managed-by": "servicelab.dev",
                 },
             },
-            "addressType": "IPv6" if ":" in address else "IPv4",
-            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "addressType": "IPv6" if ":" in addresses[0] else "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}} for address in addresses],
             "ports": [{"name": "http", "port": PORT, "protocol": "TCP"}],
         }
     )
@@ -224,15 +225,22 @@ def docker_socket() -> str:
     return "/var/run/docker.sock"
 
 
-def start_container(image: str, settings: dict[str, str]) -> str:
-    """(Re)start the grading container; its address on the kind network. settings: the service's environment
+def container_names(replicas: int) -> list[str]:
+    """The grading containers of that many replicas: servicelab-classroom-grading, then -2, -3, ..."""
+    return [CONTAINER, *(f"{CONTAINER}-{number}" for number in range(2, replicas + 1))]
+
+
+def start_container(image: str, settings: dict[str, str], name: str = CONTAINER) -> str:
+    """(Re)start a grading container; its address on the kind network. settings: the service's environment
     (SERVICELAB_*), handed to docker through its own environment so no token is on a command line or in a file
-    on this machine (docker inspect shows them: whoever may use docker owns the machine anyway)."""
-    docker.remove_container(CONTAINER)
+    on this machine (docker inspect shows them: whoever may use docker owns the machine anyway). The container's
+    name is its instance name in the gradebook: a restart of it takes over its own unfinished gradings."""
+    docker.remove_container(name)
     run(["docker", "volume", "create", "--label", f"{m.CLASSROOM_KEY}={m.HUB_NAMESPACE}", GRADEBOOK_VOLUME])
-    names = [option for name in sorted(settings) for option in ("-e", name)]  # -e NAME: the value from the env
+    settings = {**settings, "SERVICELAB_INSTANCE": name}
+    names = [option for key in sorted(settings) for option in ("-e", key)]  # -e NAME: the value from the env
     docker.run_container(
-        CONTAINER,
+        name,
         image,
         ["python", "-m", "grader.classroom.service", "--port", str(PORT)],  # the gradebook: SERVICELAB_GRADEBOOK
         options=[
@@ -248,25 +256,42 @@ def start_container(image: str, settings: dict[str, str]) -> str:
         ],
         env=settings,
     )
-    address = docker.container_ip(docker.container_state(CONTAINER) or {})
+    address = docker.container_ip(docker.container_state(name) or {})
     if address is None:
-        raise EnvError(f"the grading container {CONTAINER} has no address on the kind network: docker logs {CONTAINER}")
+        raise EnvError(f"the grading container {name} has no address on the kind network: docker logs {name}")
     return address
 
 
-def container_address() -> str | None:
-    state = docker.container_state(CONTAINER)
+def class_containers() -> list[str]:
+    """Every grading container of the classroom on this machine (by its label), by name."""
+    found = run(
+        ["docker", "ps", "-a", "--filter", f"label={m.CLASSROOM_KEY}={m.HUB_NAMESPACE}", "--format", "{{.Names}}"],
+        timeout=60,
+        check=False,
+    )
+    return sorted(line.strip() for line in found.stdout.splitlines() if line.strip()) if found.code == 0 else []
+
+
+def container_address(name: str = CONTAINER) -> str | None:
+    state = docker.container_state(name)
     if state is None or not (state.get("State") or {}).get("Running"):
         return None
     return docker.container_ip(state)
 
 
-def remove_container() -> list[str]:
-    """The container and its gradebook volume; what was removed."""
+def remove_containers(keep: tuple[str, ...] = ()) -> list[str]:
+    """The classroom's grading containers but those in keep (what `up` with fewer replicas leaves); what was removed."""
     removed = []
-    if docker.container_state(CONTAINER) is not None:
-        docker.remove_container(CONTAINER)
-        removed.append(f"container/{CONTAINER}")
+    for name in sorted({CONTAINER, *class_containers()} - set(keep)):
+        if docker.container_state(name) is not None:
+            docker.remove_container(name)
+            removed.append(f"container/{name}")
+    return removed
+
+
+def remove_container() -> list[str]:
+    """Every grading container and the gradebook volume; what was removed."""
+    removed = remove_containers()
     if docker.inspect("volume", GRADEBOOK_VOLUME) is not None:
         run(["docker", "volume", "rm", GRADEBOOK_VOLUME], check=False)
         removed.append(f"volume/{GRADEBOOK_VOLUME}")

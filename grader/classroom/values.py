@@ -30,8 +30,9 @@ and the fix (exit 2). A field left out takes the default below. The whole file, 
       gradebook: ""                 # "" = an SQLite file on the service's volume or PVC; or a PostgreSQL database
                                     # it reaches: postgresql://USER:PASSWORD@HOST:5432/DATABASE (handed over in
                                     # the container's environment or a Secret, the password never shown)
-      replicas: 1                   # pods of the in-cluster service; more than one needs the PostgreSQL gradebook
-                                    # (each pod takes gradings from the same class; the Service spreads the calls)
+      replicas: 1                   # pods of the in-cluster service, or containers beside kind; more than one
+                                    # needs the PostgreSQL gradebook (each takes gradings from the same class with
+                                    # its own workers; the Service spreads the calls)
     static_ips:                     # not on kind (there the classroom carves them): each student's own
       alice: {STATIC_IP: 20.31.4.5, INTERNAL_STATIC_IP: 10.224.0.40}   # addresses for the labs that ask for one
                                     # by value (static-ip: both; internal-lb: INTERNAL_STATIC_IP), one per student
@@ -104,7 +105,7 @@ class Values:
     # student -> {"STATIC_IP": address, ...}: off kind, the instructor's addresses (grader.classroom.assignment)
     static_ips: dict[str, dict[str, str]] = field(default_factory=dict)
     gradebook: str = field(default="", repr=False)  # a PostgreSQL URL, maybe with a password; "": the SQLite file
-    grading_replicas: int = 1  # pods of the in-cluster service (more than one: only with a PostgreSQL gradebook)
+    grading_replicas: int = 1  # pods or containers of the service (more than one: only with a PostgreSQL gradebook)
 
     def namespace(self, student: str) -> str:
         return STUDENT_PREFIX + student
@@ -178,13 +179,12 @@ def from_data(data: Any, node: yaml.Node | None, file: str) -> Values:
         gradebook=_gradebook(grading, at),
         grading_replicas=_replicas(grading, at),
     )
-    if values.grading_replicas > 1 and (not values.gradebook or values.grading_runs == "container"):
+    if values.grading_replicas > 1 and not values.gradebook:
         raise at.bad(
             ("grading", "replicas"),
             f"{values.grading_replicas} replicas share one gradebook only in a database",
-            "replicas > 1 needs grading.gradebook (PostgreSQL) and the service in the cluster (runs: in-cluster, or"
-            " auto off kind): an SQLite file is one pod's, the container beside kind is one",
-            "set grading.gradebook and runs: in-cluster, or replicas: 1",
+            "replicas > 1 needs grading.gradebook (PostgreSQL): an SQLite file is one pod's or one container's",
+            "set grading.gradebook: postgresql://..., or replicas: 1",
         )
     _each_gets_a_node_port(values, at)
     return values

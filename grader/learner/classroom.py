@@ -43,6 +43,8 @@ CONNECT_S = 10.0
 ANSWER_S = 660.0  # the service answers ?wait=true once the grading is done, or after its own wait (600 s): 202
 POLL_S = 900.0  # after a 202: how long check() keeps asking for that grading
 ASK_S = 20.0  # a short question to the service (its health, the student's waiting gradings)
+REACH_S = 60.0  # how long a call keeps trying a grading service that cannot be reached (a pod stopping, moved)
+PROXY_SILENCES = (502, 503, 504)  # what a proxy in front of the service (the hub's) answers when the service does not
 UNFINISHED = ("queued", "running")
 RESTART_SERVER = (
     "restart your server (File > Hub Control Panel > Stop My Server, then Start My Server) and run check() again"
@@ -130,25 +132,52 @@ def _why(err: BaseException) -> str:
     return type(err).__name__
 
 
-def _ask(method: str, path: str, *, timeout_s: float, body: Obj | None = None) -> requests.Response:
-    """One request to the grading service as this student; its silence as NotGraded (one line)."""
+def _ask(
+    method: str, path: str, *, timeout_s: float, body: Obj | None = None, reach_s: float | None = None
+) -> requests.Response:
+    """One request to the grading service as this student; its silence as NotGraded (one line).
+
+    While the service cannot be reached (connection refused or reset, or a proxy in front of it answering 502, 503
+    or 504 in its own words) the request is sent again until reach_s has passed: a grading pod that is stopping
+    (a rolling update, a replica moved) is out of the Service's endpoints within seconds, and another one answers.
+    The service's own refusals (JSON with an `error`) are answers, never tried again."""
     url = grading_url()
+    reach_s = REACH_S if reach_s is None else reach_s
+
+    def reached() -> tuple[requests.Response | None, str]:
+        try:
+            answer = requests.request(
+                method,
+                url + path,
+                json=body,
+                headers={"Authorization": f"Bearer {_token()}", "Accept": "application/json"},
+                timeout=(CONNECT_S, timeout_s),
+            )
+        except requests.ConnectionError as err:  # refused, reset, no such host, or no connection within CONNECT_S
+            return None, f"does not answer ({_why(err)})"
+        except requests.Timeout as err:
+            late = f"did not answer within {timeout_s:.0f} s"
+            raise NotGraded(f"ENV-ERROR: the grading service at {url} {late}. Fix: {ASK_INSTRUCTOR}") from err
+        except requests.RequestException as err:
+            raise NotGraded(
+                f"ENV-ERROR: the grading service at {url} does not answer ({_why(err)}). Fix: {ASK_INSTRUCTOR}"
+            ) from err
+        if answer.status_code in PROXY_SILENCES and "error" not in _body(answer):
+            return None, f"is not reached: HTTP {answer.status_code} from in front of it ({_said(answer)})"
+        return answer, f"answered HTTP {answer.status_code}"
+
     try:
-        return requests.request(
-            method,
-            url + path,
-            json=body,
-            headers={"Authorization": f"Bearer {_token()}", "Accept": "application/json"},
-            timeout=(CONNECT_S, timeout_s),
+        return wait_for(
+            reached, what=f"the grading service at {url}", timeout_s=reach_s, interval_s=0.5, max_interval_s=4.0
         )
-    except requests.Timeout as err:
-        raise NotGraded(
-            f"ENV-ERROR: the grading service at {url} did not answer within {timeout_s:.0f} s. Fix: {ASK_INSTRUCTOR}"
-        ) from err
-    except requests.RequestException as err:
-        raise NotGraded(
-            f"ENV-ERROR: the grading service at {url} does not answer ({_why(err)}). Fix: {ASK_INSTRUCTOR}"
-        ) from err
+    except WaitTimeout as err:
+        tried = f", tried for {reach_s:.0f} s" if reach_s >= 1 else ""
+        last = err.last_state
+        if last.startswith("does not answer (") and tried:
+            last = last[:-1] + tried + ")"
+        elif tried:
+            last += tried
+        raise NotGraded(f"ENV-ERROR: the grading service at {url} {last}. Fix: {ASK_INSTRUCTOR}") from err
 
 
 def _body(answer: requests.Response) -> dict[str, Any]:
@@ -194,7 +223,7 @@ def _refusal(answer: requests.Response) -> NotGraded:
 def _waiting() -> int | None:
     """How many of the student's gradings are waiting or running (their own results), None when unknown."""
     try:
-        answer = _ask("GET", "/results", timeout_s=ASK_S)
+        answer = _ask("GET", "/results", timeout_s=ASK_S, reach_s=0)
     except NotGraded:
         return None
     results = _body(answer).get("results") if answer.status_code == 200 else None
@@ -251,7 +280,7 @@ def _result_of(row: dict[str, Any]) -> LabResult:
 def service_answers() -> str:
     """'' when the grading service says it is healthy (GET /healthz), else what is wrong, in one line."""
     try:
-        answer = _ask("GET", "/healthz", timeout_s=ASK_S)
+        answer = _ask("GET", "/healthz", timeout_s=ASK_S, reach_s=0)
     except NotGraded as err:
         return str(err)
     return "" if answer.status_code == 200 else f"the grading service's health check answered HTTP {answer.status_code}"

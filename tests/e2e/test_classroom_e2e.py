@@ -201,8 +201,7 @@ def _left(kube: Kube) -> list[str]:
             for b in kube.list("rolebindings.rbac.authorization.k8s.io", namespace)
             if b["metadata"]["name"].startswith(m.PREFIX)
         ]
-    if docker.container_state(grading.CONTAINER) is not None:
-        left.append(f"container/{grading.CONTAINER}")
+    left += [f"container/{name}" for name in grading.class_containers()]  # every replica beside kind
     if docker.inspect("volume", grading.GRADEBOOK_VOLUME) is not None:
         left.append(f"volume/{grading.GRADEBOOK_VOLUME}")
     return sorted(set(left))

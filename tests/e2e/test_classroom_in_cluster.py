@@ -3,8 +3,10 @@ lab cluster: `servicelab classroom up` runs it as Deployment `grading` in the hu
 container beside kind); a student's reference answer is graded through the hub's proxy (/services/grading/) with
 the student's own token, from in-cluster vantage points only: what a pod can see passes, the check that needs a
 client outside the cluster is n/a and the score is not full; another student's token is refused; `down` leaves
-nothing. Then two pods of the service sharing a PostgreSQL gradebook (a server of the test's own on this machine):
-two students graded at once, both pods instances of the gradebook, one pod deleted and every result still there.
+nothing. Then replicas sharing a PostgreSQL gradebook (a server of the test's own on this machine): two pods,
+two students graded at once, both pods instances of the gradebook, one pod deleted (check() called while it stops is
+answered) and every result still there; and two containers beside kind (`grading: {runs: container, replicas: 2}`),
+each grading a student with the outside vantage points too (full marks), each the gradebook instance of its jobs.
 
 Run alone: pytest --e2e -m classroom tests/e2e/test_classroom_in_cluster.py -s
 It deploys into servicelab-classroom and servicelab-student-* only, and takes it all down, pass or fail.
@@ -30,6 +32,7 @@ from grader.cluster import docker
 from grader.cluster.readiness import rollout_ready
 from grader.grading import fence
 from grader.kube.client import Kube
+from grader.learner import classroom as learner_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.classroom]
 
@@ -169,7 +172,7 @@ def database() -> Iterator[Any]:
 
 
 def test_two_grading_pods_share_one_postgresql_gradebook(
-    database: Any, kube: Kube, context: str, tmp_path: Path
+    database: Any, kube: Kube, context: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg  # noqa: PLC0415 - servicelab's [postgres] extra
 
@@ -201,8 +204,19 @@ def test_two_grading_pods_share_one_postgresql_gradebook(
         assert set(pods) <= names
         assert {row["job"] for row in rows.values()} <= kept
 
-        # one pod goes: the other answers, and every result is still there
+        # one pod goes: check() called while it stops is answered by the other (the notebook's client sends again
+        # while a proxy cannot reach the service), and every result is still there
         kube.delete("pod", pods[0], m.HUB_NAMESPACE)
+        (tmp_path / "ada-token").write_text(tokens["ada"])
+        monkeypatch.setenv("SERVICELAB_GRADING_URL", service)
+        monkeypatch.setenv("SERVICELAB_TOKEN_FILE", str(tmp_path / "ada-token"))
+        graded = 0
+        while graded < 2 or kube.get("pod", pods[0], m.HUB_NAMESPACE) is not None:  # a grace period is finite
+            result = learner_client.grade_remotely("clusterip")
+            graded += 1
+            statuses = {check.id: check.status.value for check in result.checks}
+            print(f"while {pods[0]} stops: ada {statuses}")
+            assert set(statuses.values()) == {"pass", "n/a"}, statuses
         wait_for(  # gone: out of the Service's endpoints, its gradings finished or marked interrupted
             lambda: (True if kube.get("pod", pods[0], m.HUB_NAMESPACE) is None else None, f"{pods[0]} terminating"),
             what=f"grading pod {pods[0]} gone",
@@ -213,3 +227,55 @@ def test_two_grading_pods_share_one_postgresql_gradebook(
         assert mine.status_code == 200, mine.text
         assert rows["ada"]["job"] in {r["job"] for r in mine.json()["results"]}
         _as_reference(_grade(service, tokens["ada"]))
+
+
+# Two containers of the service beside kind sharing the PostgreSQL gradebook: each grades with the outside vantage
+# points (docker exec into servicelab-outside), so here the reference answer earns every point.
+CONTAINERS_VALUES = """\
+students: [ada, ben]
+instructors: [teacher]
+labs: [clusterip]
+grading: {{runs: container, replicas: 2, gradebook: '{url}'}}
+"""
+
+
+def test_two_grading_containers_beside_kind_share_one_postgresql_gradebook(
+    database: Any, kube: Kube, context: str, tmp_path: Path
+) -> None:
+    import psycopg  # noqa: PLC0415 - servicelab's [postgres] extra
+
+    here = database.new_database()
+    url = here.replace(f"@{database.host}:", f"@{database.gateway}:")
+    with classroom_up(kube, context, tmp_path / "classroom.yaml", CONTAINERS_VALUES.format(url=url)) as hub:
+        names = grading.container_names(2)
+        assert grading.class_containers() == sorted(names)
+        addresses = {name: grading.container_address(name) for name in names}
+        print("grading containers:", addresses)
+        assert all(addresses.values()), addresses
+        endpoints = kube.get("endpointslices.discovery.k8s.io", f"{grading.SERVICE}-container", m.HUB_NAMESPACE)
+        assert endpoints is not None
+        assert sorted(a for e in endpoints["endpoints"] for a in e["addresses"]) == sorted(map(str, addresses.values()))
+        for student in ("ada", "ben"):
+            _apply_reference_answer(kube, m.student_namespace(student))
+        tokens = {student: _token(student, context) for student in ("ada", "ben")}
+
+        # each container grades one student, at once, asked at its own address: every check passes, the outside too
+        pairs = list(zip(("ada", "ben"), names, strict=True))
+
+        def graded(pair: tuple[str, str]) -> dict[str, Any]:
+            student, name = pair
+            return _grade(f"http://{addresses[name]}:{grading.PORT}", tokens[student])
+
+        with ThreadPoolExecutor(2) as pool:
+            rows = dict(zip(pairs, pool.map(graded, pairs), strict=True))
+        # and through the Service `grading`, as check() calls it (here by the hub's proxy)
+        rows[("ada", "the Service")] = _grade(f"{hub}services/grading", tokens["ada"])
+        for (student, name), row in rows.items():
+            print(f"{student} by {name}: {row['verdict']} {row['score']}/{row['max_score']}")
+            assert row["namespace"] == m.student_namespace(student)
+            assert (row["verdict"], row["score"], row["max_score"]) == ("PASS", 6, 6), row
+        with psycopg.connect(here) as db:  # both containers are instances of the one gradebook, each ran its own
+            by = dict(db.execute("SELECT r.job, i.name FROM results r JOIN instances i ON r.instance = i.id"))
+        print("graded by:", by)
+        for (_, name), row in rows.items():  # the Service's call: whichever container kube-proxy chose
+            assert by[row["job"]] in ([name] if name in names else names), (row["job"], by)

@@ -27,7 +27,7 @@ def _by_kind(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_every_object_carries_the_classroom_label_so_down_finds_it() -> None:
-    objects = [*grading.cluster_objects(), *grading.hub_namespace_objects(), grading.endpoints_object("172.18.0.9")]
+    objects = [*grading.cluster_objects(), *grading.hub_namespace_objects(), grading.endpoints_object(["172.18.0.9"])]
     objects += grading.student_objects("alice", m.hosts(("172.18.0.9",)))
     for obj in objects:
         assert obj["metadata"]["labels"][m.CLASSROOM_KEY] == m.HUB_NAMESPACE, obj["metadata"]["name"]
@@ -57,7 +57,7 @@ def test_students_servers_reach_the_container_through_a_service_without_selector
     hub = _by_kind(grading.hub_namespace_objects())
     assert "selector" not in hub["Service"][0]["spec"]
     assert hub["Secret"][0]["type"] == "kubernetes.io/service-account-token"
-    endpoints = grading.endpoints_object("172.18.0.9")
+    endpoints = grading.endpoints_object(["172.18.0.9"])
     assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == grading.SERVICE
     assert endpoints["endpoints"][0]["addresses"] == ["172.18.0.9"]
     assert endpoints["ports"][0]["port"] == grading.PORT
@@ -127,3 +127,35 @@ def test_the_gradebook_url_reaches_the_container_by_its_environment_only(
     assert "--gradebook" not in args  # a flag would win over the environment's URL
     assert options[options.index("SERVICELAB_GRADEBOOK") - 1] == "-e"
     assert env["SERVICELAB_GRADEBOOK"] == url
+
+
+def test_replicas_beside_kind_are_containers_named_in_turn_each_an_endpoint_and_a_gradebook_instance(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    names = grading.container_names(3)
+    assert names == [grading.CONTAINER, f"{grading.CONTAINER}-2", f"{grading.CONTAINER}-3"]
+    slice_ = grading.endpoints_object(["172.18.0.9", "172.18.0.10"])
+    assert [e["addresses"] for e in slice_["endpoints"]] == [["172.18.0.9"], ["172.18.0.10"]]
+    started: dict[str, dict[str, str]] = {}
+    socket = tmp_path / "docker.sock"
+    socket.touch()
+    monkeypatch.setattr(grading, "docker_socket", lambda: str(socket))
+    monkeypatch.setattr(grading, "run", lambda argv, **_: None)
+    monkeypatch.setattr(grading.docker, "remove_container", lambda name: None)
+    monkeypatch.setattr(grading.docker, "container_state", lambda name: {"name": name})
+    monkeypatch.setattr(grading.docker, "container_ip", lambda state: f"addr-of-{state['name']}")
+    monkeypatch.setattr(
+        grading.docker, "run_container", lambda name, image, args, *, options, env: started.update({name: dict(env)})
+    )
+    assert grading.start_container("grading:1", {"SERVICELAB_GRADEBOOK": "x"}, names[1]) == f"addr-of-{names[1]}"
+    assert started[names[1]]["SERVICELAB_INSTANCE"] == names[1]  # its restart takes over its own gradings
+
+
+def test_up_with_fewer_replicas_removes_the_containers_it_no_longer_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    running = [grading.CONTAINER, f"{grading.CONTAINER}-2", f"{grading.CONTAINER}-3"]
+    removed: list[str] = []
+    monkeypatch.setattr(grading, "class_containers", lambda: list(running))
+    monkeypatch.setattr(grading.docker, "container_state", lambda name: {} if name in running else None)
+    monkeypatch.setattr(grading.docker, "remove_container", removed.append)
+    assert grading.remove_containers(keep=(grading.CONTAINER,)) == [f"container/{n}" for n in running[1:]]
+    assert removed == running[1:]

@@ -188,11 +188,44 @@ def test_a_service_that_is_not_there(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("SERVICELAB_GRADING_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(classroom, "REACH_S", 1.0)
     line = refused(service, capsys)
     assert line == (
-        f"ENV-ERROR: the grading service at http://127.0.0.1:{port} does not answer (Connection refused). "
+        f"ENV-ERROR: the grading service at http://127.0.0.1:{port} does not answer (Connection refused, tried for "
+        "1 s). "
         "Fix: run the cell again; if it says the same, tell your instructor (the classroom needs mending, not you)"
     )
+
+
+def test_a_proxy_that_cannot_reach_the_service_is_asked_again_until_a_grading_pod_answers(
+    service: FakeService,
+) -> None:
+    """The hub's proxy answers 503 in its own words (HTML) while the pod it routed to is stopping; then another
+    grading pod answers. The service's own 503 (JSON with an error) is an answer: test_refusals_are_one_line."""
+    replies: list[Reply] = [
+        (503, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"}),
+        (502, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"}),
+        (200, row(nodeport_result(Status.PASS, Status.PASS)), {}),
+    ]
+    service.routes[GRADE] = lambda _: replies.pop(0)
+    result = classroom.grade_remotely("nodeport")
+    assert [c.status for c in result.checks] == [Status.PASS, Status.PASS]
+    assert [a.path for a in service.asked] == ["/grade?wait=true"] * 3
+
+
+def test_a_proxy_that_never_reaches_the_service_says_what_it_answered_last(
+    service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(classroom, "REACH_S", 1.0)
+    service.routes[GRADE] = (504, b"<html>Gateway Timeout</html>", {"Content-Type": "text/html"})
+    with pytest.raises(NotGraded) as raised:
+        classroom.grade_remotely("nodeport")
+    assert str(raised.value) == (
+        f"ENV-ERROR: the grading service at {service.url} is not reached: HTTP 504 from in front of it "
+        "(<html>Gateway Timeout</html>), tried for 1 s. Fix: run the cell again; if it says the same, tell your "
+        "instructor (the classroom needs mending, not you)"
+    )
+    assert len(service.asked) >= 2
 
 
 def test_a_service_that_does_not_answer_in_time(service: FakeService) -> None:
