@@ -103,40 +103,13 @@ def test_down_on_kind_removes_the_bindings_in_foreign_namespaces_and_the_contain
     assert [o["metadata"]["name"] for o in kube.objects["rolebindings.rbac.authorization.k8s.io"]] == ["someone-elses"]
 
 
-def test_the_gradebook_url_reaches_the_container_by_its_environment_only(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A PostgreSQL URL holds a password: docker gets it from its own environment (-e NAME), not on its command line."""
-    started: list[tuple[list[str], list[str], dict[str, str]]] = []
-    socket = tmp_path / "docker.sock"
-    socket.touch()
-    monkeypatch.setattr(grading, "docker_socket", lambda: str(socket))
-    monkeypatch.setattr(grading, "run", lambda argv, **_: None)
-    monkeypatch.setattr(grading.docker, "remove_container", lambda name: None)
-    monkeypatch.setattr(grading.docker, "container_state", lambda name: {"name": name})
-    monkeypatch.setattr(grading.docker, "container_ip", lambda state: "172.18.0.9")
-    monkeypatch.setattr(
-        grading.docker,
-        "run_container",
-        lambda name, image, args, *, options, env: started.append((args, options, dict(env))),
-    )
-    url = "postgresql://grader:s3cret@db.example/class"
-    assert grading.start_container("grading:1", {"SERVICELAB_GRADEBOOK": url}) == "172.18.0.9"
-    [(args, options, env)] = started
-    assert "s3cret" not in " ".join(args + options)
-    assert "--gradebook" not in args  # a flag would win over the environment's URL
-    assert options[options.index("SERVICELAB_GRADEBOOK") - 1] == "-e"
-    assert env["SERVICELAB_GRADEBOOK"] == url
+Started = dict[str, tuple[list[str], list[str], dict[str, str]]]  # container name -> its args, options, environment
 
 
-def test_replicas_beside_kind_are_containers_named_in_turn_each_an_endpoint_and_a_gradebook_instance(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    names = grading.container_names(3)
-    assert names == [grading.CONTAINER, f"{grading.CONTAINER}-2", f"{grading.CONTAINER}-3"]
-    slice_ = grading.endpoints_object(["172.18.0.9", "172.18.0.10"])
-    assert [e["addresses"] for e in slice_["endpoints"]] == [["172.18.0.9"], ["172.18.0.10"]]
-    started: dict[str, dict[str, str]] = {}
+@pytest.fixture
+def docker_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Started:
+    """docker as start_container calls it: what each `docker run` got; a container's address is addr-of-NAME."""
+    started: Started = {}
     socket = tmp_path / "docker.sock"
     socket.touch()
     monkeypatch.setattr(grading, "docker_socket", lambda: str(socket))
@@ -144,11 +117,34 @@ def test_replicas_beside_kind_are_containers_named_in_turn_each_an_endpoint_and_
     monkeypatch.setattr(grading.docker, "remove_container", lambda name: None)
     monkeypatch.setattr(grading.docker, "container_state", lambda name: {"name": name})
     monkeypatch.setattr(grading.docker, "container_ip", lambda state: f"addr-of-{state['name']}")
-    monkeypatch.setattr(
-        grading.docker, "run_container", lambda name, image, args, *, options, env: started.update({name: dict(env)})
-    )
+
+    def run_container(name: str, image: str, args: list[str], *, options: list[str], env: dict[str, str]) -> None:
+        started[name] = (args, options, dict(env))
+
+    monkeypatch.setattr(grading.docker, "run_container", run_container)
+    return started
+
+
+def test_the_gradebook_url_reaches_the_container_by_its_environment_only(docker_run: Started) -> None:
+    """A PostgreSQL URL holds a password: docker gets it from its own environment (-e NAME), not on its command line."""
+    url = "postgresql://grader:s3cret@db.example/class"
+    assert grading.start_container("grading:1", {"SERVICELAB_GRADEBOOK": url}) == f"addr-of-{grading.CONTAINER}"
+    [(args, options, env)] = docker_run.values()
+    assert "s3cret" not in " ".join(args + options)
+    assert "--gradebook" not in args  # a flag would win over the environment's URL
+    assert options[options.index("SERVICELAB_GRADEBOOK") - 1] == "-e"
+    assert env["SERVICELAB_GRADEBOOK"] == url
+
+
+def test_replicas_beside_kind_are_containers_named_in_turn_each_an_endpoint_and_a_gradebook_instance(
+    docker_run: Started,
+) -> None:
+    names = grading.container_names(3)
+    assert names == [grading.CONTAINER, f"{grading.CONTAINER}-2", f"{grading.CONTAINER}-3"]
+    slice_ = grading.endpoints_object(["172.18.0.9", "172.18.0.10"])
+    assert [e["addresses"] for e in slice_["endpoints"]] == [["172.18.0.9"], ["172.18.0.10"]]
     assert grading.start_container("grading:1", {"SERVICELAB_GRADEBOOK": "x"}, names[1]) == f"addr-of-{names[1]}"
-    assert started[names[1]]["SERVICELAB_INSTANCE"] == names[1]  # its restart takes over its own gradings
+    assert docker_run[names[1]][2]["SERVICELAB_INSTANCE"] == names[1]  # its restart takes over its own gradings
 
 
 def test_up_with_fewer_replicas_removes_the_containers_it_no_longer_needs(monkeypatch: pytest.MonkeyPatch) -> None:
