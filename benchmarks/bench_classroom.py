@@ -11,16 +11,21 @@ into their own namespace; then every student asks for every lab's grading at onc
 /grade?wait=true with the student's token, as the notebook's check() sends it). Every tenth student hands in a
 known-wrong answer for one lab.
 
-Prints and writes to reports/bench-classroom.json: each grading's verdict against the expected one (solution:
-full marks; wrong case: not PASS, the check it targets failed), check() latency p50/p95/max (request to result,
-including the wait in the service's fair queue), the grading service's and the hub's memory (peak of 1 s samples:
-the container's from `docker stats`, the hub pod's cgroup memory usage). Asserts nothing; exit 1 when a grading
-is not what it should be.
+Prints and writes to reports/bench-classroom.json (-replicas-N.json with --replicas N): each grading's verdict
+against the expected one (solution: full marks; wrong case: not PASS, the check it targets failed), check() latency
+p50/p95/max (request to result, including the wait in the service's fair queue), the grading service's and the hub's
+memory (peak of 1 s samples: the container's from `docker stats`, the hub pod's cgroup memory usage). Asserts
+nothing; exit 1 when a grading is not what it should be.
 
 Students' Jupyter servers are not started (one JupyterLab per student would not fit this 2-core machine 30 times):
 the 5-student e2e (tests/e2e/test_classroom_e2e.py) runs check() through real servers' kernels.
 
+With --replicas N (and --gradebook, the PostgreSQL database they share) the service runs as N containers beside
+kind; student k's calls go to container k mod N (as Service `grading` spreads them), and the memory figure is the
+peak of the containers' sum.
+
     python benchmarks/bench_classroom.py [--context kind-servicelab] [--students 30] [--keep]
+                                         [--replicas N --gradebook postgresql://USER:PASSWORD@HOST:PORT/DATABASE]
 """
 
 from __future__ import annotations
@@ -165,15 +170,18 @@ class Memory:
 
     def _run(self) -> None:
         hub = self.kube.list("pods", m.HUB_NAMESPACE, selector="app.kubernetes.io/component=hub")[0]["metadata"]["name"]
+        containers = grading.class_containers()
         while not self._stop.wait(1.0):
             stats = subprocess.run(
-                ["docker", "stats", "--no-stream", "--format", "{{json .}}", grading.CONTAINER],
+                ["docker", "stats", "--no-stream", "--format", "{{json .}}", *containers],
                 capture_output=True,
                 text=True,
                 check=False,
             )
             if stats.returncode == 0 and stats.stdout.strip():
-                self.grading = max(self.grading, _bytes(json.loads(stats.stdout)["MemUsage"].split("/")[0]))
+                lines = [json.loads(line) for line in stats.stdout.splitlines() if line.strip()]
+                used = sum(_bytes(line["MemUsage"].split("/")[0]) for line in lines)  # every replica together
+                self.grading = max(self.grading, used)
             current = subprocess.run(
                 ["kubectl", "exec", "-n", m.HUB_NAMESPACE, hub, "--", "sh", "-c", CGROUP_MEMORY],
                 capture_output=True,
@@ -223,14 +231,15 @@ def hand_in(
 
 
 def grade_all(kube: Kube, tokens: dict[str, str], gradings: list[Grading]) -> dict[str, Any]:
-    """Every check() at once; the latency and memory figures."""
-    url = f"http://{grading.container_address()}:{grading.PORT}"
+    """Every check() at once; the latency and memory figures. Student k asks container k mod N."""
+    urls = [f"http://{grading.container_address(name)}:{grading.PORT}" for name in grading.class_containers()]
+    students = sorted(tokens)
 
     def check(g: Grading) -> Grading:
         began = time.monotonic()
         try:
             answer = requests.post(
-                f"{url}/grade?wait=true",
+                f"{urls[students.index(g.student) % len(urls)]}/grade?wait=true",
                 json={"lab": g.lab},
                 headers={"Authorization": f"Bearer {tokens[g.student]}"},
                 timeout=1800,
@@ -252,6 +261,7 @@ def grade_all(kube: Kube, tokens: dict[str, str], gradings: list[Grading]) -> di
         wall = time.monotonic() - start
     seconds = [g.seconds for g in done]
     return {
+        "grading_containers": len(urls),
         "all_gradings_wall_s": round(wall, 1),
         "gradings": len(done),
         "correct": sum(g.correct for g in done),
@@ -283,9 +293,13 @@ def pods_per_student(labs: tuple[str, ...]) -> int:
     )
 
 
-def run_class(kube: Kube, students: list[str], labs: tuple[str, ...], context: str, folder: Path) -> dict[str, Any]:
+def run_class(
+    kube: Kube, students: list[str], labs: tuple[str, ...], context: str, folder: Path, *, service: dict[str, Any]
+) -> dict[str, Any]:
+    """service: the values' grading settings ({} for the default: one container, its SQLite gradebook)."""
     values = folder / "classroom.yaml"
-    values.write_text(yaml.safe_dump({"students": students, "instructors": ["teacher"], "labs": list(labs)}))
+    chosen = {"students": students, "instructors": ["teacher"], "labs": list(labs)}
+    values.write_text(yaml.safe_dump({**chosen, **({"grading": service} if service else {})}))
     figures: dict[str, Any] = {"students": len(students), "labs": list(labs)}
     figures["classroom_up_s"] = round(servicelab("up", "--values", str(values), context=context), 1)
     hub = deploy.answering(kube)[0]
@@ -308,7 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--labs", default=",".join(LABS), help=f"comma-separated, of {', '.join(LABS)}")
     parser.add_argument("--keep", action="store_true", help="leave the classroom up afterwards")
+    parser.add_argument("--replicas", type=int, default=1, help="grading containers beside kind (more: --gradebook)")
+    parser.add_argument("--gradebook", default="", help="the PostgreSQL database the replicas share")
     args = parser.parse_args(argv)
+    if args.replicas > 1 and not args.gradebook:
+        print("--replicas > 1 needs --gradebook postgresql://... (the replicas share it)", file=sys.stderr)
+        return 2
+    service = {"runs": "container", "replicas": args.replicas, "gradebook": args.gradebook} if args.gradebook else {}
     kube = Kube(context=args.context)
     if kube.get("namespace", m.HUB_NAMESPACE) is not None:
         print("a classroom is already on this cluster: `servicelab classroom down` first", file=sys.stderr)
@@ -331,21 +351,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="servicelab-bench-classroom-") as tmp:
         try:
-            figures = run_class(kube, students, labs, args.context, Path(tmp))
+            figures = run_class(kube, students, labs, args.context, Path(tmp), service=service)
         finally:
             if not args.keep:
                 down_s = round(servicelab("down", context=args.context), 1)
     if not args.keep:
         figures["classroom_down_s"] = down_s
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(figures, indent=1) + "\n")
+    out = OUT if args.replicas == 1 else OUT.with_name(f"{OUT.stem}-replicas-{args.replicas}.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1) + "\n")
     print(f"class run: {args.students} students x {len(labs)} labs ({', '.join(labs)}), all check() calls at once")
     for key, value in figures.items():
         if key != "not_correct":
             print(f"  {key}: {value}")
     for g in figures["not_correct"]:
         print(f"  NOT CORRECT: {g['student']} {g['lab']} ({g['case']}, expected {g['expected']}): {g['why']}")
-    print(f"  written to {OUT.relative_to(REPO)}")
+    print(f"  written to {out.relative_to(REPO)}")
     return 0 if figures["correct"] == figures["gradings"] else 1
 
 
