@@ -234,7 +234,7 @@ def start_container(image: str, settings: dict[str, str], name: str = CONTAINER)
     """(Re)start a grading container; its address on the kind network. settings: the service's environment
     (SERVICELAB_*), handed to docker through its own environment so no token is on a command line or in a file
     on this machine (docker inspect shows them: whoever may use docker owns the machine anyway). The container's
-    name is its instance name in the gradebook: a restart of it takes over its own unfinished gradings."""
+    name is its instance name in the gradebook: a restart of it marks its own unfinished gradings interrupted."""
     docker.remove_container(name)
     run(["docker", "volume", "create", "--label", f"{m.CLASSROOM_KEY}={m.HUB_NAMESPACE}", GRADEBOOK_VOLUME])
     settings = {**settings, "SERVICELAB_INSTANCE": name}

@@ -144,7 +144,7 @@ def test_replicas_beside_kind_are_containers_named_in_turn_each_an_endpoint_and_
     slice_ = grading.endpoints_object(["172.18.0.9", "172.18.0.10"])
     assert [e["addresses"] for e in slice_["endpoints"]] == [["172.18.0.9"], ["172.18.0.10"]]
     assert grading.start_container("grading:1", {"SERVICELAB_GRADEBOOK": "x"}, names[1]) == f"addr-of-{names[1]}"
-    assert docker_run[names[1]][2]["SERVICELAB_INSTANCE"] == names[1]  # its restart takes over its own gradings
+    assert docker_run[names[1]][2]["SERVICELAB_INSTANCE"] == names[1]  # a restart: its gradings interrupted
 
 
 def test_up_with_fewer_replicas_removes_the_containers_it_no_longer_needs(monkeypatch: pytest.MonkeyPatch) -> None:
