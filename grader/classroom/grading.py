@@ -280,16 +280,17 @@ def container_address(name: str = CONTAINER) -> str | None:
 
 
 def remove_containers(keep: tuple[str, ...] = ()) -> list[str]:
-    """The classroom's grading containers but those in keep (what `up` with fewer replicas leaves); what was removed."""
+    """The classroom's grading containers (each carries its label) but those in keep (what `up` with fewer replicas
+    leaves); what was removed."""
     removed = []
-    for name in sorted({CONTAINER, *class_containers()} - set(keep)):
-        if docker.container_state(name) is not None:
+    for name in class_containers():
+        if name not in keep:
             docker.remove_container(name)
             removed.append(f"container/{name}")
     return removed
 
 
-def remove_container() -> list[str]:
+def remove_containers_and_gradebook() -> list[str]:
     """Every grading container and the gradebook volume; what was removed."""
     removed = remove_containers()
     if docker.inspect("volume", GRADEBOOK_VOLUME) is not None:

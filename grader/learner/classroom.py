@@ -171,12 +171,10 @@ def _ask(
             reached, what=f"the grading service at {url}", timeout_s=reach_s, interval_s=0.5, max_interval_s=4.0
         )
     except WaitTimeout as err:
-        tried = f", tried for {reach_s:.0f} s" if reach_s >= 1 else ""
         last = err.last_state
-        if last.startswith("does not answer (") and tried:
-            last = last[:-1] + tried + ")"
-        elif tried:
-            last += tried
+        if reach_s >= 1:  # a refusal's reason keeps its parentheses: "(Connection refused, tried for 60 s)"
+            tried = f", tried for {reach_s:.0f} s"
+            last = last[:-1] + tried + ")" if last.startswith("does not answer (") else last + tried
         raise NotGraded(f"ENV-ERROR: the grading service at {url} {last}. Fix: {ASK_INSTRUCTOR}") from err
 
 

@@ -96,7 +96,7 @@ def test_down_on_kind_removes_the_bindings_in_foreign_namespaces_and_the_contain
             ],
         }
     )
-    monkeypatch.setattr(grading, "remove_container", lambda: [f"container/{grading.CONTAINER}"])
+    monkeypatch.setattr(grading, "remove_containers_and_gradebook", lambda: [f"container/{grading.CONTAINER}"])
     deleted = deploy.down(kube, say=lambda _: None, timeout_s=5)  # type: ignore[arg-type]
     assert f"container/{grading.CONTAINER}" in deleted
     assert any(entry.startswith("rolebinding/") and entry.endswith(grading.PROBE_ROLE) for entry in deleted)
@@ -151,7 +151,6 @@ def test_up_with_fewer_replicas_removes_the_containers_it_no_longer_needs(monkey
     running = [grading.CONTAINER, f"{grading.CONTAINER}-2", f"{grading.CONTAINER}-3"]
     removed: list[str] = []
     monkeypatch.setattr(grading, "class_containers", lambda: list(running))
-    monkeypatch.setattr(grading.docker, "container_state", lambda name: {} if name in running else None)
     monkeypatch.setattr(grading.docker, "remove_container", removed.append)
     assert grading.remove_containers(keep=(grading.CONTAINER,)) == [f"container/{n}" for n in running[1:]]
     assert removed == running[1:]
